@@ -1,0 +1,520 @@
+//! The identifiers a customer types, and the name they give a token.
+//!
+//! Each is a newtype whose constructor validates and normalises, so the rest of softtoken never
+//! re-checks a string. Customers in Japan often type full-width digits (`１０１１２２３１`) or paste
+//! with spaces and hyphens; those are normalised to ASCII digits. Anything else is refused with an
+//! [`Error::Invalid`] naming the field and what is expected.
+//!
+//! Each length rule is one constant: a bank with other lengths changes one line.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Field, Invalid, Result};
+
+/// Digits in a service ID (the manual's `10112231`).
+pub const SERVICE_ID_DIGITS: usize = 8;
+/// Digits in a user ID (the manual's `999800000001`).
+pub const USER_ID_DIGITS: usize = 12;
+/// Shortest activation password the bank web accepts.
+pub const ACTIVATION_PASSWORD_MIN_DIGITS: usize = 4;
+/// Longest activation password the bank web accepts.
+pub const ACTIVATION_PASSWORD_MAX_DIGITS: usize = 8;
+/// Longest base display name, in characters (fits one line on a 360-pixel-wide phone).
+pub const DISPLAY_NAME_MAX_CHARS: usize = 32;
+/// Longest added wording, in characters.
+pub const ADDED_WORDING_MAX_CHARS: usize = 32;
+
+/// Maps a typed character to an ASCII digit, `None` for a separator to drop, or `Err` for
+/// anything else.
+fn digit_of(c: char) -> Result<Option<char>, ()> {
+    match c {
+        '0'..='9' => Ok(Some(c)),
+        // Full-width digits U+FF10..U+FF19, as typed with a Japanese input method.
+        '０'..='９' => {
+            let ascii = u32::from('0') + (u32::from(c) - u32::from('０'));
+            char::from_u32(ascii).map(Some).ok_or(())
+        }
+        // Spaces and hyphens people paste from mail: ASCII and full-width space, ASCII,
+        // full-width and typographic hyphens and dashes, the minus sign, and the katakana
+        // prolonged sound mark that a Japanese IME often produces for "-".
+        ' ' | '\u{3000}' | '\u{00a0}' | '-' | '\u{ff0d}' | '\u{2010}' | '\u{2011}' | '\u{2012}'
+        | '\u{2013}' | '\u{2014}' | '\u{2212}' | '\u{30fc}' | '\u{ff70}' => Ok(None),
+        _ => Err(()),
+    }
+}
+
+/// Normalises typed digits into `out`, checking the count against `min..=max`.
+fn normalise_digits(
+    input: &str,
+    field: Field,
+    min: usize,
+    max: usize,
+    out: &mut String,
+) -> Result<()> {
+    for c in input.trim().chars() {
+        match digit_of(c) {
+            Ok(Some(d)) => out.push(d),
+            Ok(None) => {}
+            Err(()) => return Err(Error::invalid(field, Invalid::NotDigits)),
+        }
+    }
+    let found = out.len();
+    if found == 0 {
+        return Err(Error::invalid(field, Invalid::Empty));
+    }
+    if !(min..=max).contains(&found) {
+        return Err(Error::invalid(field, Invalid::WrongLength { min, max, found }));
+    }
+    Ok(())
+}
+
+macro_rules! digit_id {
+    ($(#[$doc:meta])* $name:ident, $field:expr, $digits:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates and normalises what the customer typed.
+            ///
+            /// # Errors
+            /// [`Error::Invalid`] when, after dropping spaces and hyphens and mapping full-width
+            /// digits, the input is empty, has a non-digit, or has the wrong number of digits.
+            pub fn new(input: &str) -> Result<Self> {
+                let mut out = String::with_capacity($digits);
+                normalise_digits(input, $field, $digits, $digits, &mut out)?;
+                Ok(Self(out))
+            }
+
+            /// The normalised ASCII digits.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::new(&s).map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                Self::new(s)
+            }
+        }
+    };
+}
+
+digit_id!(
+    /// The bank's service ID (サービスID): [`SERVICE_ID_DIGITS`] digits, names the token service.
+    ServiceId,
+    Field::ServiceId,
+    SERVICE_ID_DIGITS
+);
+
+digit_id!(
+    /// The customer's user ID (ユーザID): [`USER_ID_DIGITS`] digits, names one registration.
+    UserId,
+    Field::UserId,
+    USER_ID_DIGITS
+);
+
+impl UserId {
+    /// The user ID with all but the last four digits hidden, for screens others may see
+    /// (`********0001`).
+    pub fn masked(&self) -> String {
+        let keep = 4.min(self.0.len());
+        let hidden = self.0.len() - keep;
+        let mut s = "*".repeat(hidden);
+        s.push_str(&self.0[hidden..]);
+        s
+    }
+}
+
+/// The activation password (利用開始パスワード): 4–8 digits the customer chose on the bank web.
+///
+/// Kept in a zeroizing buffer, compared in constant time, and never printed: its `Debug` shows
+/// `<redacted>` and it has no `Display` or `Serialize`.
+#[derive(Clone)]
+pub struct ActivationPassword(Zeroizing<String>);
+
+impl ActivationPassword {
+    /// Validates and normalises what the customer typed.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when, after dropping spaces and hyphens and mapping full-width digits,
+    /// the input is empty, has a non-digit, or is not 4–8 digits long.
+    pub fn new(input: &str) -> Result<Self> {
+        let mut out = Zeroizing::new(String::with_capacity(ACTIVATION_PASSWORD_MAX_DIGITS));
+        normalise_digits(
+            input,
+            Field::ActivationPassword,
+            ACTIVATION_PASSWORD_MIN_DIGITS,
+            ACTIVATION_PASSWORD_MAX_DIGITS,
+            &mut out,
+        )?;
+        Ok(Self(out))
+    }
+
+    /// The normalised ASCII digits, for the PAKE and nothing else.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl PartialEq for ActivationPassword {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+impl Eq for ActivationPassword {}
+
+impl fmt::Debug for ActivationPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ActivationPassword(<redacted>)")
+    }
+}
+
+/// True for characters that must not appear in a name: controls, and the invisible formatting
+/// characters (bidi overrides, zero-width joiners) that could make one name look like another.
+fn is_forbidden_in_name(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+}
+
+fn clean_name(input: &str, field: Field, max: usize, allow_empty: bool) -> Result<String> {
+    // Spaces at the ends (ASCII or full-width) are never intended.
+    let s = input.trim_matches(|c: char| c.is_whitespace());
+    if s.chars().any(is_forbidden_in_name) {
+        return Err(Error::invalid(field, Invalid::ControlCharacter));
+    }
+    if s.is_empty() && !allow_empty {
+        return Err(Error::invalid(field, Invalid::Empty));
+    }
+    if s.chars().count() > max {
+        return Err(Error::invalid(field, Invalid::TooLong { max }));
+    }
+    Ok(s.to_owned())
+}
+
+/// The name a token is shown under (トークン表示名): a base name (from the bank, editable) plus an
+/// optional added wording (変更後の追加文言) that may stay empty. Japanese text is welcome.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "DisplayNameParts", into = "DisplayNameParts")]
+pub struct DisplayName {
+    base: String,
+    added: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DisplayNameParts {
+    base: String,
+    #[serde(default)]
+    added: String,
+}
+
+impl TryFrom<DisplayNameParts> for DisplayName {
+    type Error = Error;
+    fn try_from(p: DisplayNameParts) -> Result<Self> {
+        DisplayName::new(&p.base, &p.added)
+    }
+}
+
+impl From<DisplayName> for DisplayNameParts {
+    fn from(d: DisplayName) -> Self {
+        DisplayNameParts { base: d.base, added: d.added }
+    }
+}
+
+impl DisplayName {
+    /// Validates a base name (1–[`DISPLAY_NAME_MAX_CHARS`] characters) and an added wording
+    /// (0–[`ADDED_WORDING_MAX_CHARS`] characters); ends are trimmed.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an empty base, a part that is too long, or a control/invisible
+    /// formatting character in either part.
+    pub fn new(base: &str, added: &str) -> Result<Self> {
+        Ok(Self {
+            base: clean_name(base, Field::DisplayName, DISPLAY_NAME_MAX_CHARS, false)?,
+            added: clean_name(added, Field::AddedWording, ADDED_WORDING_MAX_CHARS, true)?,
+        })
+    }
+
+    /// The base name.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The added wording, possibly empty.
+    pub fn added(&self) -> &str {
+        &self.added
+    }
+}
+
+impl fmt::Display for DisplayName {
+    /// The whole name as shown: the base, then the added wording after a space if there is one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.added.is_empty() {
+            f.write_str(&self.base)
+        } else {
+            write!(f, "{} {}", self.base, self.added)
+        }
+    }
+}
+
+impl fmt::Debug for DisplayName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DisplayName({self})")
+    }
+}
+
+/// Identifies a token inside the vault: 16 random bytes as 32 lowercase hex digits. Not a
+/// secret, and unrelated to the bank's IDs, so it can be handed to the web view.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct TokenId(String);
+
+/// Hex digits in a [`TokenId`].
+pub const TOKEN_ID_HEX_CHARS: usize = 32;
+
+impl TokenId {
+    /// A fresh random id.
+    ///
+    /// # Errors
+    /// [`Error::Crypto`] if the OS random generator fails.
+    pub fn random() -> Result<Self> {
+        use rand_core::{OsRng, RngCore};
+        let mut bytes = [0u8; TOKEN_ID_HEX_CHARS / 2];
+        OsRng.try_fill_bytes(&mut bytes).map_err(|_| Error::Crypto)?;
+        let mut s = String::with_capacity(TOKEN_ID_HEX_CHARS);
+        for b in bytes {
+            s.push_str(&format!("{b:02x}"));
+        }
+        Ok(Self(s))
+    }
+
+    /// Parses an id coming back from the web view.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] unless it is exactly 32 lowercase hex digits.
+    pub fn new(input: &str) -> Result<Self> {
+        if input.len() != TOKEN_ID_HEX_CHARS {
+            return Err(Error::invalid(
+                Field::TokenId,
+                Invalid::WrongLength {
+                    min: TOKEN_ID_HEX_CHARS,
+                    max: TOKEN_ID_HEX_CHARS,
+                    found: input.chars().count(),
+                },
+            ));
+        }
+        if !input.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(Error::invalid(Field::TokenId, Invalid::NotDigits));
+        }
+        Ok(Self(input.to_owned()))
+    }
+
+    /// The 32 hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenId({})", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(e: Error) -> (Field, Invalid) {
+        match e {
+            Error::Invalid { field, reason } => (field, reason),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn customer_typing_full_width_digits_gets_the_same_service_id() {
+        assert_eq!(ServiceId::new("１０１１２２３１").unwrap().as_str(), "10112231");
+        assert_eq!(
+            ServiceId::new("10112231").unwrap(),
+            ServiceId::new("１０１１２２３１").unwrap()
+        );
+    }
+
+    #[test]
+    fn customer_pasting_with_spaces_and_hyphens_gets_the_digits() {
+        assert_eq!(UserId::new(" 9998-0000-0001 ").unwrap().as_str(), "999800000001");
+        assert_eq!(UserId::new("9998 0000 0001").unwrap().as_str(), "999800000001");
+        assert_eq!(UserId::new("９９９８－００００－０００１").unwrap().as_str(), "999800000001");
+        assert_eq!(UserId::new("9998ー0000ー0001").unwrap().as_str(), "999800000001");
+        assert_eq!(UserId::new("9998\u{3000}0000\u{3000}0001").unwrap().as_str(), "999800000001");
+        assert_eq!(ActivationPassword::new("12-34").unwrap().expose(), b"1234");
+    }
+
+    #[test]
+    fn letters_in_an_id_are_refused_as_not_digits() {
+        assert_eq!(
+            reason(ServiceId::new("1011223l").unwrap_err()),
+            (Field::ServiceId, Invalid::NotDigits)
+        );
+        assert_eq!(
+            reason(UserId::new("99980000000a").unwrap_err()),
+            (Field::UserId, Invalid::NotDigits)
+        );
+        assert_eq!(reason(ActivationPassword::new("12a4").unwrap_err()).1, Invalid::NotDigits);
+        // Other scripts' digits are not the bank's digits.
+        assert_eq!(reason(ServiceId::new("١٠١١٢٢٣١").unwrap_err()).1, Invalid::NotDigits);
+    }
+
+    #[test]
+    fn wrong_lengths_are_refused_with_the_expected_length() {
+        assert_eq!(
+            reason(ServiceId::new("1011223").unwrap_err()),
+            (Field::ServiceId, Invalid::WrongLength { min: 8, max: 8, found: 7 })
+        );
+        assert_eq!(
+            reason(UserId::new("9998000000011").unwrap_err()).1,
+            Invalid::WrongLength { min: 12, max: 12, found: 13 }
+        );
+        assert_eq!(
+            reason(ActivationPassword::new("123").unwrap_err()).1,
+            Invalid::WrongLength { min: 4, max: 8, found: 3 }
+        );
+        assert_eq!(
+            reason(ActivationPassword::new("123456789").unwrap_err()).1,
+            Invalid::WrongLength { min: 4, max: 8, found: 9 }
+        );
+        assert!(ActivationPassword::new("12345678").is_ok());
+    }
+
+    #[test]
+    fn empty_input_is_refused_as_empty() {
+        for input in ["", "   ", "\u{3000}", "--"] {
+            assert_eq!(reason(ServiceId::new(input).unwrap_err()).1, Invalid::Empty, "{input:?}");
+            assert_eq!(reason(ActivationPassword::new(input).unwrap_err()).1, Invalid::Empty);
+        }
+        assert_eq!(
+            reason(DisplayName::new(" ", "").unwrap_err()),
+            (Field::DisplayName, Invalid::Empty)
+        );
+    }
+
+    #[test]
+    fn error_messages_say_what_is_expected() {
+        let msg = UserId::new("123").unwrap_err().to_string();
+        assert!(msg.contains("user ID") && msg.contains("12 digits"), "{msg}");
+        let msg = ActivationPassword::new("x").unwrap_err().to_string();
+        assert!(msg.contains("digits only"), "{msg}");
+    }
+
+    #[test]
+    fn activation_password_never_prints() {
+        let pw = ActivationPassword::new("73914826").unwrap();
+        let dbg = format!("{pw:?} {:?}", Some(pw.clone()));
+        assert!(!dbg.contains("7391"), "{dbg}");
+        assert!(dbg.contains("<redacted>"));
+        let err = format!("{:?}", ActivationPassword::new("7391482x").unwrap_err());
+        assert!(!err.contains("7391"), "{err}");
+    }
+
+    #[test]
+    fn activation_passwords_compare_by_value() {
+        assert_eq!(
+            ActivationPassword::new("１２３４").unwrap(),
+            ActivationPassword::new("1234").unwrap()
+        );
+        assert_ne!(
+            ActivationPassword::new("1234").unwrap(),
+            ActivationPassword::new("12345").unwrap()
+        );
+    }
+
+    #[test]
+    fn customer_names_a_token_in_japanese_with_added_wording() {
+        let name = DisplayName::new("しんくみ銀行", "  家計用 ").unwrap();
+        assert_eq!(name.to_string(), "しんくみ銀行 家計用");
+        assert_eq!(name.added(), "家計用");
+        let plain = DisplayName::new("しんくみ銀行", "").unwrap();
+        assert_eq!(plain.to_string(), "しんくみ銀行");
+    }
+
+    #[test]
+    fn display_name_refuses_control_characters_and_overlong_parts() {
+        assert_eq!(reason(DisplayName::new("a\nb", "").unwrap_err()).1, Invalid::ControlCharacter);
+        assert_eq!(
+            reason(DisplayName::new("bank", "x\u{202e}y").unwrap_err()),
+            (Field::AddedWording, Invalid::ControlCharacter)
+        );
+        let long = "あ".repeat(DISPLAY_NAME_MAX_CHARS + 1);
+        assert_eq!(
+            reason(DisplayName::new(&long, "").unwrap_err()).1,
+            Invalid::TooLong { max: 32 }
+        );
+        assert!(DisplayName::new(&"あ".repeat(DISPLAY_NAME_MAX_CHARS), "").is_ok());
+    }
+
+    #[test]
+    fn display_name_round_trips_through_json_and_is_revalidated() {
+        let name = DisplayName::new("Bank", "travel").unwrap();
+        let json = serde_json::to_string(&name).unwrap();
+        assert_eq!(json, r#"{"base":"Bank","added":"travel"}"#);
+        assert_eq!(serde_json::from_str::<DisplayName>(&json).unwrap(), name);
+        assert!(serde_json::from_str::<DisplayName>(r#"{"base":"","added":""}"#).is_err());
+        assert!(serde_json::from_str::<ServiceId>(r#""1234""#).is_err());
+    }
+
+    #[test]
+    fn masked_user_id_shows_only_the_last_four_digits() {
+        assert_eq!(UserId::new("999800000001").unwrap().masked(), "********0001");
+    }
+
+    #[test]
+    fn token_ids_are_random_hex_and_parse_back() {
+        let a = TokenId::random().unwrap();
+        let b = TokenId::random().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(TokenId::new(a.as_str()).unwrap(), a);
+        assert!(TokenId::new("../../etc/passwd").is_err());
+        assert!(TokenId::new(&"G".repeat(32)).is_err());
+    }
+}

@@ -1,0 +1,24 @@
+//! softtoken-core: every rule of the softtoken domain.
+//!
+//! The app (`src-tauri`) and the reference server (`crates/server`) are thin shells over this
+//! crate. It knows nothing of Tauri or axum: time, key stores and server addresses come in as
+//! arguments or traits, so every rule here can be tested without clocks, keychains or sockets.
+//!
+//! - [`ids`]: the identifiers a customer types (service ID, user ID, activation password) and the
+//!   display name they choose, validated once at the edge.
+//! - [`totp`]: one-time codes (RFC 6238) as pure functions of time.
+//!
+//! ```
+//! use softtoken_core::ids::{ServiceId, UserId};
+//!
+//! // Full-width digits and hyphens, as a customer in Japan may type them, are normalised.
+//! let service = ServiceId::new("１０１１-２２３１").unwrap();
+//! assert_eq!(service.as_str(), "10112231");
+//! assert!(UserId::new("9998").is_err());
+//! ```
+
+pub mod error;
+pub mod ids;
+pub mod totp;
+
+pub use error::{Error, Result};
