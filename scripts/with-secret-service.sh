@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs a command inside a private D-Bus session whose Secret Service is a fresh, unlocked
+# gnome-keyring, so keychain tests use a real Secret Service and never touch the user's own.
+#   scripts/with-secret-service.sh cargo test --workspace
+set -euo pipefail
+[ $# -gt 0 ] || { echo "usage: $0 COMMAND [ARGS...]" >&2; exit 2; }
+for tool in dbus-run-session gnome-keyring-daemon dbus-send; do
+  command -v "$tool" >/dev/null || {
+    echo "$tool is missing: run scripts/test.sh once (it installs gnome-keyring and dbus)" >&2
+    exit 2
+  }
+done
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -m 700 "$tmp/data" "$tmp/runtime"
+# HOME stays as it is (cargo and rustup live there); only the keyring's dirs are private.
+export XDG_DATA_HOME="$tmp/data" XDG_RUNTIME_DIR="$tmp/runtime"
+
+set +e
+dbus-run-session -- bash -c '
+  set -euo pipefail
+  # A throwaway password: the keyring lives and dies with this session.
+  pw=$(head -c 24 /dev/urandom | base64)
+  printf %s "$pw" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  # The daemon answers before it owns its bus name; tests started earlier fail now and then.
+  for _ in $(seq 200); do
+    if dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+         org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null \
+         | grep -q "boolean true"; then
+      exec "$@"
+    fi
+    sleep 0.05
+  done
+  echo "gnome-keyring did not take the bus name org.freedesktop.secrets within 10 s" >&2
+  exit 1
+' bash "$@"
+rc=$?
+set -e
+exit $rc
