@@ -144,6 +144,12 @@ pub enum Error {
     #[error("the OS keychain is locked or unavailable: {0}")]
     KeychainUnavailable(String),
 
+    /// The vault file changed on disk since this app last read or wrote it (a second copy of
+    /// the app, a restore from backup). Nothing was written, so neither side's tokens are lost:
+    /// open the vault again and redo the change.
+    #[error("the token vault was changed by another program; nothing was written, open it again")]
+    VaultChanged,
+
     /// Reading or writing the vault file failed (disk full, permissions). Free space or fix
     /// permissions and try again; the previous vault is intact.
     #[error("could not read or write the token vault: {0}")]
@@ -162,6 +168,95 @@ pub enum Error {
     /// an attacker could use.
     #[error("a cryptographic operation failed")]
     Crypto,
+
+    // Provisioning (protocol/ and client.rs). None of these carries a secret or a URL path
+    // beyond the server's base address.
+    /// The bank says the activation password was wrong. Let the customer type it again;
+    /// after `tries_left` more wrong ones the registration is locked. Nothing was stored.
+    #[error("the activation password is wrong ({tries_left} tries left before the registration is locked)")]
+    WrongActivationPassword {
+        /// Wrong passwords the bank still accepts before it locks the registration.
+        tries_left: u32,
+    },
+
+    /// Too many wrong activation passwords: the bank locked the registration. The customer must
+    /// ask the bank to unlock it or issue a new token; retrying in the app cannot help.
+    #[error("the registration is locked after too many wrong activation passwords; ask the bank to issue a new token")]
+    RegistrationLocked,
+
+    /// The registration expired before the app fetched the token. The customer must issue a
+    /// new token on the bank's web site.
+    #[error("the registration has expired; issue a new token on the bank's web site")]
+    RegistrationExpired,
+
+    /// The token of this registration was already delivered to an app (this or another
+    /// device). If the customer no longer has it, they must end its use and issue a new one.
+    #[error("this token was already set up in an app; to move it, end its use on the bank's web site and issue a new one")]
+    AlreadyDelivered,
+
+    /// The bank ended the use of this registration (利用終了). Any token of it in the vault is
+    /// useless: remove it; the customer can issue a new one.
+    #[error("the bank has ended the use of this token")]
+    RegistrationEnded,
+
+    /// The bank knows no registration for this service ID and user ID. Let the customer check
+    /// both against the bank's mail.
+    #[error("the bank knows no token registration for this service ID and user ID; check both against the bank's mail")]
+    UnknownRegistration,
+
+    /// A newer provisioning of the same registration (on this or another device) replaced the
+    /// pending token this ack was for. Remove that pending token from the vault: the bank will
+    /// never accept its codes.
+    #[error("this token was replaced by a newer setup of the same registration; remove it")]
+    Superseded,
+
+    /// The provisioning attempt was not completed in time (or the server forgot it). Start
+    /// provisioning again; no try was counted.
+    #[error("the setup took too long; start again")]
+    AttemptExpired,
+
+    /// The bank asks the app to slow down. Wait `retry_after` seconds (a minute if unknown)
+    /// before trying again.
+    #[error("too many attempts; try again later")]
+    RateLimited {
+        /// Seconds to wait, when the bank said.
+        retry_after: Option<u64>,
+    },
+
+    /// The server's key confirmation was wrong: it does not hold this registration's activation
+    /// password, so it is not the bank (or the traffic was tampered with). Nothing was stored;
+    /// tell the customer not to continue and to check the app's server address.
+    #[error("the server could not prove it is the bank; nothing was stored")]
+    BankNotAuthenticated,
+
+    /// The bank's server could not be reached or did not answer in time. Check the network and
+    /// try again; a step that did not complete is safe to repeat.
+    #[error("the bank's server could not be reached: {0}")]
+    ServerUnreachable(String),
+
+    /// The TLS connection to the bank failed (certificate not trusted, wrong host name,
+    /// handshake failure). Do not continue on this network; nothing was sent.
+    #[error("the secure connection to the bank's server failed: {0}")]
+    Tls(String),
+
+    /// The bank's server failed or answered something unexpected with this HTTP status. Try
+    /// again later; contact the bank if it persists.
+    #[error("the bank's server answered with an error (HTTP {status}); try again later")]
+    ServerError {
+        /// The HTTP status.
+        status: u16,
+    },
+
+    /// A message broke the provisioning protocol (malformed body, wrong length, invalid point).
+    /// In the app: the server is not a compatible softtoken server, report it to the bank. In
+    /// the server: the request is refused with 400 `invalid_request`.
+    #[error("the provisioning protocol was violated: {0}")]
+    ProtocolViolation(&'static str),
+
+    /// The server address is not `https://` (only loopback may use `http://`), or is not a
+    /// plain base URL. Fix the configuration; nothing was sent.
+    #[error("the server address must be an https:// URL (http:// only for this computer): {0}")]
+    InsecureServerUrl(String),
 }
 
 impl Error {
@@ -174,10 +269,26 @@ impl Error {
             Error::VaultTooNew { .. } => "vault_too_new",
             Error::VaultKeyMissing => "vault_key_missing",
             Error::KeychainUnavailable(_) => "keychain_unavailable",
+            Error::VaultChanged => "vault_changed",
             Error::Io(_) => "storage_io",
             Error::TokenNotFound => "token_not_found",
             Error::DuplicateToken => "duplicate_token",
             Error::Crypto => "crypto",
+            Error::WrongActivationPassword { .. } => "wrong_activation_password",
+            Error::RegistrationLocked => "registration_locked",
+            Error::RegistrationExpired => "registration_expired",
+            Error::AlreadyDelivered => "already_delivered",
+            Error::RegistrationEnded => "registration_ended",
+            Error::UnknownRegistration => "unknown_registration",
+            Error::Superseded => "superseded",
+            Error::AttemptExpired => "attempt_expired",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::BankNotAuthenticated => "bank_not_authenticated",
+            Error::ServerUnreachable(_) => "server_unreachable",
+            Error::Tls(_) => "tls",
+            Error::ServerError { .. } => "server_error",
+            Error::ProtocolViolation(_) => "protocol_violation",
+            Error::InsecureServerUrl(_) => "insecure_server_url",
         }
     }
 

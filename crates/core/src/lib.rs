@@ -7,6 +7,7 @@
 //! - [`ids`]: the identifiers a customer types (service ID, user ID, activation password) and the
 //!   display name they choose, validated once at the edge.
 //! - [`totp`]: one-time codes (RFC 6238) as pure functions of time.
+//! - [`protocol`]: provisioning over SPAKE2: the seed is derived on both ends, never sent.
 //!
 //! ```
 //! use softtoken_core::ids::{ServiceId, UserId};
@@ -19,6 +20,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod protocol;
 pub mod totp;
 
 pub use error::{Error, Result};
