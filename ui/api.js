@@ -1,0 +1,36 @@
+// The one place that talks to the Rust side. Every function returns a promise; a failure is
+// the command's `{kind, message, ...}` object.
+
+function invoke(cmd, args) {
+  const tauri = globalThis.__TAURI__;
+  if (!tauri?.core?.invoke) {
+    return Promise.reject({ kind: "no_backend", message: "not running inside the app" });
+  }
+  return tauri.core.invoke(cmd, args);
+}
+
+/** `{ version, kiosk, kioskIdleSecs, clipboardClearSecs }` */
+export const appInfo = () => invoke("app_info");
+
+/** The tokens in the customer's order, each with its current code and seconds left. */
+export const listTokens = () => invoke("list_tokens");
+
+/** Steps 7: fetches the token from the bank and stores it. Resolves to the new token. */
+export const activate = (serviceId, userId, password) =>
+  invoke("activate", { serviceId, userId, password });
+
+/** Step 9 and rename: sets a token's display name. Resolves to the updated token. */
+export const renameToken = (id, base, added) => invoke("rename_token", { id, base, added });
+
+export const deleteToken = (id) => invoke("delete_token", { id });
+
+export const reorderTokens = (ids) => invoke("reorder_tokens", { ids });
+
+/** Copies the current code; resolves to `{ clearAfterSecs }`. */
+export const copyCode = (id) => invoke("copy_code", { id });
+
+/** Kiosk only: wipes all tokens. */
+export const kioskReset = () => invoke("kiosk_reset");
+
+/** Retries the bank's delivery acknowledgement of pending tokens; resolves to notices. */
+export const resumePending = () => invoke("resume_pending");

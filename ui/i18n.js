@@ -1,0 +1,300 @@
+// Every text the customer reads, in Japanese and English. Keys are shared; a test checks that
+// both languages have every key and the same {placeholders}.
+
+export const LANGS = ["ja", "en"];
+
+export const STRINGS = {
+  ja: {
+    "app.title": "ワンタイムパスワード",
+    "app.lang_switch": "English",
+    "app.lang_switch_label": "Switch to English",
+    "app.kiosk_badge": "デモ端末",
+    "app.loading": "読み込み中…",
+
+    "list.heading": "ワンタイムパスワード",
+    "list.add": "トークンを追加",
+    "list.empty_title": "トークンがまだありません",
+    "list.empty_body":
+      "銀行から届いたメールに記載の「サービスID」と「ユーザID」、インターネットバンキングでご自身が決めた「利用開始パスワード」（4〜8桁の数字）を用意して、「トークンを追加」を押してください。",
+    "list.show": "表示",
+    "list.copy": "コピー",
+    "list.rename": "名前を変更",
+    "list.delete": "削除",
+    "list.move_up": "上へ",
+    "list.move_down": "下へ",
+    "list.move_up_label": "{name} を上へ移動",
+    "list.move_down_label": "{name} を下へ移動",
+    "list.pending": "銀行への受け取り通知がまだです。ネットワークにつながると自動で送ります。",
+    "list.token_label": "{name} のワンタイムパスワード",
+
+    "code.seconds_left": "残り {n} 秒",
+    "code.next": "次のパスワード",
+    "code.digits_label": "ワンタイムパスワード {digits}",
+    "code.new_code_announce": "新しいワンタイムパスワード {digits}",
+    "code.copied": "コピーしました。{n} 秒後にクリップボードから消去します。",
+    "code.period_label": "有効時間",
+
+    "activate.heading": "トークンの追加",
+    "activate.intro": "銀行からのメールに記載のサービスIDとユーザID、利用開始パスワードを入力して「送信」を押してください。",
+    "activate.service_id": "サービスID",
+    "activate.service_id_hint": "8桁の数字",
+    "activate.user_id": "ユーザID",
+    "activate.user_id_hint": "12桁の数字",
+    "activate.password": "利用開始パスワード",
+    "activate.password_hint": "4〜8桁の数字（インターネットバンキングで決めたもの）",
+    "activate.show_password": "表示",
+    "activate.hide_password": "隠す",
+    "activate.show_password_label": "利用開始パスワードを表示する",
+    "activate.hide_password_label": "利用開始パスワードを隠す",
+    "activate.submit": "送信",
+    "activate.sending": "送信中…",
+    "activate.cancel": "戻る",
+
+    "invalid.empty": "{field}を入力してください。",
+    "invalid.not_digits": "{field}は数字で入力してください（スペースとハイフンは無視されます）。",
+    "invalid.wrong_length_exact": "{field}は{min}桁の数字です（入力は{found}桁）。",
+    "invalid.wrong_length_range": "{field}は{min}〜{max}桁の数字です（入力は{found}桁）。",
+    "invalid.too_long": "{field}は{max}文字以内で入力してください。",
+    "invalid.control": "{field}に改行や見えない制御文字が含まれています。取り除いてください。",
+
+    "field.service_id": "サービスID",
+    "field.user_id": "ユーザID",
+    "field.activation_password": "利用開始パスワード",
+    "field.display_name": "トークン表示名",
+    "field.added_wording": "追加文言",
+
+    "error.wrong_activation_password":
+      "利用開始パスワードが違います。あと {n} 回間違えるとロックされます。インターネットバンキングで決めた4〜8桁の数字を確認してください。",
+    "error.wrong_activation_password_last":
+      "利用開始パスワードが違います。次に間違えるとロックされます。インターネットバンキングで決めた数字をよく確認してください。",
+    "error.registration_locked":
+      "利用開始パスワードを続けて間違えたため、このトークンはロックされました。インターネットバンキングでトークンを発行し直してください。",
+    "error.registration_expired":
+      "トークンの有効期限が切れています。インターネットバンキングでトークンを発行し直してください。",
+    "error.already_delivered":
+      "このトークンはすでに別の端末で受け取られています。心当たりがない場合は銀行にご連絡ください。新しい端末で使うにはトークンを発行し直してください。",
+    "error.registration_ended":
+      "このトークンは銀行で利用終了になっています。インターネットバンキングでトークンを発行し直してください。",
+    "error.unknown_registration":
+      "サービスIDまたはユーザIDが見つかりません。銀行からのメールに記載の番号を確認してください。",
+    "error.superseded": "{name} は別の操作で設定し直されたため、この端末から削除しました。",
+    "error.attempt_expired": "時間がかかりすぎたため、受け取りを完了できませんでした。もう一度「送信」を押してください。",
+    "error.rate_limited": "試行回数が多すぎます。しばらく待ってからもう一度お試しください。",
+    "error.rate_limited_secs": "試行回数が多すぎます。{n} 秒ほど待ってからもう一度お試しください。",
+    "error.server_unreachable":
+      "銀行のサーバーに接続できません。インターネット接続を確認して、もう一度お試しください。",
+    "error.tls":
+      "銀行のサーバーと安全に通信できませんでした。公共のWi-Fiなどでは別のネットワークでお試しください。",
+    "error.server_problem":
+      "銀行のサーバーで問題が起きています。時間をおいてもう一度お試しください。続く場合は銀行にご連絡ください。",
+    "error.bank_not_authenticated":
+      "相手が銀行のサーバーであることを確認できませんでした。入力した情報は送られていません。銀行にご連絡ください。",
+    "error.duplicate_token":
+      "このサービスIDとユーザIDのトークンはすでにこの端末にあります。作り直す場合は先に今のトークンを削除してください。",
+    "error.token_not_found": "このトークンはすでに削除されています。",
+    "error.keychain_unavailable":
+      "システムのキーチェーン（鍵の保管場所）を使えません。ログインし直すかロックを解除してから、もう一度お試しください。",
+    "error.vault_key_missing":
+      "トークンの鍵がキーチェーンから失われたため、トークンを開けません。インターネットバンキングでトークンを発行し直してください。",
+    "error.vault_corrupted":
+      "トークンの保存データが壊れているか変更されています。データはそのまま残してあります。銀行にご連絡ください。",
+    "error.vault_changed": "トークンの保存データが別のプログラムから変更されたため、保存しませんでした。もう一度操作してください。",
+    "error.vault_too_new": "新しいバージョンのアプリで保存されたデータです。アプリを更新してください。",
+    "error.storage_io": "トークンを保存できませんでした。端末の空き容量を確認してください。",
+    "error.unsupported_parameters":
+      "銀行から届いた設定にこのアプリは対応していません。アプリを更新するか銀行にご連絡ください。",
+    "error.insecure_server_url": "このアプリの接続先の設定が安全ではないため、送信しませんでした。",
+    "error.clipboard_unavailable": "クリップボードを使えません。コードを見ながら入力してください。",
+    "error.generic": "問題が起きました。もう一度お試しください。",
+
+    "setup.heading": "初期設定",
+    "setup.body": "トークンを受け取りました。内容を確認して「次へ」を押してください。",
+    "setup.bank": "銀行",
+    "setup.service_id": "サービスID",
+    "setup.user_id": "ユーザID",
+    "setup.next": "次へ",
+
+    "name.heading": "トークン表示名設定",
+    "name.rename_heading": "表示名の変更",
+    "name.intro":
+      "トークンの表示名に追加する文言を入力してください（必要なければ空白のままで構いません）。",
+    "name.base": "トークン表示名",
+    "name.added": "変更後の追加文言",
+    "name.added_hint": "任意・{max}文字以内",
+    "name.preview": "表示のされ方",
+    "name.register": "登録",
+    "name.cancel": "キャンセル",
+
+    "otp.heading": "ワンタイムパスワード",
+    "otp.instruction":
+      "インターネットバンキングの「ワンタイムパスワード利用開始」の画面で、このパスワードを入力してください。",
+    "otp.back": "一覧へ",
+
+    "delete.heading": "トークンを削除しますか？",
+    "delete.body":
+      "「{name}」をこの端末から削除します。削除すると、この端末ではワンタイムパスワードを表示できなくなります。",
+    "delete.bank_note":
+      "銀行でのワンタイムパスワードの利用終了は別の手続きです。機種変更などで使わなくなる場合は、インターネットバンキングの「ワンタイムパスワード利用終了」も行ってください。",
+    "delete.confirm": "削除する",
+    "delete.cancel": "キャンセル",
+    "delete.done": "{name} を削除しました。",
+
+    "kiosk.reset": "一定時間操作がなかったため、デモのトークンを消去しました。",
+  },
+  en: {
+    "app.title": "One-time passwords",
+    "app.lang_switch": "日本語",
+    "app.lang_switch_label": "日本語に切り替える",
+    "app.kiosk_badge": "Demo device",
+    "app.loading": "Loading…",
+
+    "list.heading": "One-time passwords",
+    "list.add": "Add a token",
+    "list.empty_title": "No tokens yet",
+    "list.empty_body":
+      "Have the service ID and user ID from the bank's mail ready, and the activation password (4–8 digits) you chose in internet banking, then choose “Add a token”.",
+    "list.show": "Show",
+    "list.copy": "Copy",
+    "list.rename": "Rename",
+    "list.delete": "Delete",
+    "list.move_up": "Up",
+    "list.move_down": "Down",
+    "list.move_up_label": "Move {name} up",
+    "list.move_down_label": "Move {name} down",
+    "list.pending": "The bank has not yet been told this token arrived. It is sent automatically once online.",
+    "list.token_label": "One-time password for {name}",
+
+    "code.seconds_left": "{n} s left",
+    "code.next": "Next password",
+    "code.digits_label": "One-time password {digits}",
+    "code.new_code_announce": "New one-time password {digits}",
+    "code.copied": "Copied. It is cleared from the clipboard in {n} seconds.",
+    "code.period_label": "Time left",
+
+    "activate.heading": "Add a token",
+    "activate.intro":
+      "Enter the service ID and user ID from the bank's mail and your activation password, then choose Send.",
+    "activate.service_id": "Service ID",
+    "activate.service_id_hint": "8 digits",
+    "activate.user_id": "User ID",
+    "activate.user_id_hint": "12 digits",
+    "activate.password": "Activation password",
+    "activate.password_hint": "4–8 digits, as you chose in internet banking",
+    "activate.show_password": "Show",
+    "activate.hide_password": "Hide",
+    "activate.show_password_label": "Show the activation password",
+    "activate.hide_password_label": "Hide the activation password",
+    "activate.submit": "Send",
+    "activate.sending": "Sending…",
+    "activate.cancel": "Back",
+
+    "invalid.empty": "Enter the {field}.",
+    "invalid.not_digits": "The {field} has digits only (spaces and hyphens are ignored).",
+    "invalid.wrong_length_exact": "The {field} has {min} digits ({found} entered).",
+    "invalid.wrong_length_range": "The {field} has {min} to {max} digits ({found} entered).",
+    "invalid.too_long": "The {field} can have at most {max} characters.",
+    "invalid.control": "The {field} contains a line break or invisible control character; remove it.",
+
+    "field.service_id": "service ID",
+    "field.user_id": "user ID",
+    "field.activation_password": "activation password",
+    "field.display_name": "display name",
+    "field.added_wording": "added wording",
+
+    "error.wrong_activation_password":
+      "The activation password is wrong. {n} more wrong tries lock the token. Check the 4–8 digits you chose in internet banking.",
+    "error.wrong_activation_password_last":
+      "The activation password is wrong. One more wrong try locks the token. Check the digits you chose in internet banking carefully.",
+    "error.registration_locked":
+      "Too many wrong activation passwords: this token is locked. Issue the token again in internet banking.",
+    "error.registration_expired":
+      "This token has expired before it was set up. Issue the token again in internet banking.",
+    "error.already_delivered":
+      "This token was already set up on another device. If that was not you, contact the bank. To use a new device, issue the token again.",
+    "error.registration_ended":
+      "Use of this token was ended at the bank. Issue a new token in internet banking.",
+    "error.unknown_registration":
+      "The bank does not know this service ID or user ID. Check the numbers in the bank's mail.",
+    "error.superseded": "{name} was set up again elsewhere, so it was removed from this device.",
+    "error.attempt_expired": "The setup took too long and was not completed. Choose Send again.",
+    "error.rate_limited": "Too many attempts. Wait a while and try again.",
+    "error.rate_limited_secs": "Too many attempts. Wait about {n} seconds and try again.",
+    "error.server_unreachable":
+      "The bank's server cannot be reached. Check your internet connection and try again.",
+    "error.tls":
+      "A secure connection to the bank could not be made. On public Wi-Fi, try another network.",
+    "error.server_problem":
+      "The bank's server has a problem. Try again later; if it persists, contact the bank.",
+    "error.bank_not_authenticated":
+      "The server could not prove it is the bank. Nothing you typed was revealed. Contact the bank.",
+    "error.duplicate_token":
+      "A token for this service ID and user ID is already on this device. To set it up again, delete the existing one first.",
+    "error.token_not_found": "This token was already deleted.",
+    "error.keychain_unavailable":
+      "The system keychain is locked or unavailable. Log in again or unlock it, then try again.",
+    "error.vault_key_missing":
+      "The key of your tokens is missing from the keychain, so they cannot be opened. Issue the token again in internet banking.",
+    "error.vault_corrupted":
+      "The saved tokens are damaged or were changed. They were left as they are. Contact the bank.",
+    "error.vault_changed": "The saved tokens were changed by another program, so nothing was saved. Please do it again.",
+    "error.vault_too_new": "The tokens were saved by a newer version of the app. Update the app.",
+    "error.storage_io": "The tokens could not be saved. Check the free space on this device.",
+    "error.unsupported_parameters":
+      "The bank sent settings this app does not support. Update the app or contact the bank.",
+    "error.insecure_server_url": "This app's server setting is not secure, so nothing was sent.",
+    "error.clipboard_unavailable": "The clipboard is not available. Type the code as shown.",
+    "error.generic": "Something went wrong. Please try again.",
+
+    "setup.heading": "Initial setup",
+    "setup.body": "The token has arrived. Check the details and choose Next.",
+    "setup.bank": "Bank",
+    "setup.service_id": "Service ID",
+    "setup.user_id": "User ID",
+    "setup.next": "Next",
+
+    "name.heading": "Token display name",
+    "name.rename_heading": "Rename token",
+    "name.intro": "Add wording to the token's display name if you like (it may stay empty).",
+    "name.base": "Display name",
+    "name.added": "Added wording",
+    "name.added_hint": "Optional, up to {max} characters",
+    "name.preview": "Shown as",
+    "name.register": "Register",
+    "name.cancel": "Cancel",
+
+    "otp.heading": "One-time password",
+    "otp.instruction":
+      "Type this password on the “Start using one-time passwords” screen of internet banking.",
+    "otp.back": "All tokens",
+
+    "delete.heading": "Delete this token?",
+    "delete.body":
+      "“{name}” will be deleted from this device. This device will then no longer show its one-time passwords.",
+    "delete.bank_note":
+      "Ending use at the bank is a separate step. If you stop using it (for example, a new phone), also choose “End use of one-time passwords” in internet banking.",
+    "delete.confirm": "Delete",
+    "delete.cancel": "Cancel",
+    "delete.done": "{name} was deleted.",
+
+    "kiosk.reset": "No one used the demo for a while, so its tokens were wiped.",
+  },
+};
+
+// Japanese when the system's language is Japanese, English otherwise.
+export function defaultLang(navigatorLanguage) {
+  return typeof navigatorLanguage === "string" && /^ja\b/i.test(navigatorLanguage) ? "ja" : "en";
+}
+
+// The text for `key` in `lang`, with `{name}` placeholders filled from `params`.
+export function translate(lang, key, params = {}) {
+  const table = STRINGS[lang] ?? STRINGS.en;
+  const text = table[key] ?? STRINGS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (whole, name) =>
+    Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole,
+  );
+}
+
+// The placeholders a text uses, sorted, for the completeness test.
+export function placeholders(text) {
+  return [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+}
