@@ -7,6 +7,8 @@
 //! - [`ids`]: the identifiers a customer types (service ID, user ID, activation password) and the
 //!   display name they choose, validated once at the edge.
 //! - [`totp`]: one-time codes (RFC 6238) as pure functions of time.
+//! - [`vault`]: the customer's tokens on the device, encrypted under a key kept only in the OS
+//!   keychain, saved atomically.
 //! - [`protocol`]: provisioning over SPAKE2: the seed is derived on both ends, never sent.
 //!
 //! ```
@@ -22,5 +24,6 @@ pub mod error;
 pub mod ids;
 pub mod protocol;
 pub mod totp;
+pub mod vault;
 
 pub use error::{Error, Result};

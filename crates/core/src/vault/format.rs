@@ -1,0 +1,559 @@
+//! The vault file format: bytes in, typed records out.
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  magic b"SOFTTOKV"
+//!      8     4  format version, big-endian (this build writes and reads 1)
+//!     12    12  nonce of the envelope
+//!     24     n  body, AES-256-GCM encrypted under the file key, associated data = bytes 0..24
+//!   24+n    16  GCM tag
+//! ```
+//!
+//! The envelope (the 24-byte header, AES-256-GCM over the rest, the key derivation) is frozen
+//! across versions; a later version changes only the body inside it. That is what lets a
+//! tampered version field be told from a genuinely newer file: a newer file still authenticates
+//! and gives [`Error::VaultTooNew`], a tampered one does not and gives [`Error::VaultCorrupted`].
+//!
+//! Body, version 1: UTF-8 JSON `{"tokens": [record, ...]}` in the customer's order, each record
+//! with its fields in the clear *inside* the envelope and its seed sealed a second time,
+//! separately: base64 of `nonce (12) || AES-256-GCM(seed key, seed) || tag (16)` with associated
+//! data `"softtoken vault seed" || version || id || service ID || user ID` (each length-prefixed),
+//! so a seed copied into another record does not open.
+//!
+//! Both keys come from the one 256-bit vault key in the OS keychain through HKDF-SHA256 with
+//! distinct labels, so the two layers never share a key.
+
+use std::fmt;
+
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use rand_core::{OsRng, RngCore};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::ids::{DisplayName, ServiceId, TokenId, UserId};
+use crate::protocol::AttemptId;
+use crate::totp::{ClockOffset, Seed, TotpParams};
+
+/// The first bytes of every vault file.
+pub const MAGIC: [u8; 8] = *b"SOFTTOKV";
+/// The newest body version this build reads, and the one it writes.
+pub const CURRENT_VERSION: u32 = 1;
+/// Length of the vault key in bytes (AES-256).
+pub const KEY_BYTES: usize = 32;
+
+const NONCE_BYTES: usize = 12;
+const TAG_BYTES: usize = 16;
+const HEADER_BYTES: usize = MAGIC.len() + 4 + NONCE_BYTES;
+
+const FILE_KEY_LABEL: &[u8] = b"softtoken vault file key";
+const SEED_KEY_LABEL: &[u8] = b"softtoken vault seed key";
+const SEED_AAD_LABEL: &[u8] = b"softtoken vault seed";
+
+/// The 256-bit vault key, as kept in the OS keychain. Zeroized on drop, never printed.
+pub struct VaultKey(Zeroizing<[u8; KEY_BYTES]>);
+
+impl VaultKey {
+    /// A fresh key from the OS random generator.
+    ///
+    /// # Errors
+    /// [`Error::Crypto`] if the OS random generator fails.
+    pub fn generate() -> Result<Self> {
+        let mut key = Zeroizing::new([0u8; KEY_BYTES]);
+        OsRng.try_fill_bytes(key.as_mut()).map_err(|_| Error::Crypto)?;
+        Ok(Self(key))
+    }
+
+    /// The key from keychain bytes, or `None` if they are not a key of the right length.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let mut key = Zeroizing::new([0u8; KEY_BYTES]);
+        if bytes.len() != KEY_BYTES {
+            return None;
+        }
+        key.copy_from_slice(bytes);
+        Some(Self(key))
+    }
+
+    /// The raw bytes, for the keychain only.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+}
+
+impl fmt::Debug for VaultKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VaultKey(<redacted>)")
+    }
+}
+
+/// The two AES-256-GCM ciphers derived from a vault key, set up once per vault rather than
+/// once per record. Their key schedules are zeroized on drop (the `zeroize` features of `aes`
+/// and `ghash`).
+pub struct Ciphers {
+    file: Aes256Gcm,
+    seed: Aes256Gcm,
+}
+
+impl fmt::Debug for Ciphers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ciphers(<redacted>)")
+    }
+}
+
+impl Ciphers {
+    /// Derives the file and seed keys from the vault key.
+    pub fn new(key: &VaultKey) -> Self {
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, key.expose());
+        let derive = |label: &[u8]| {
+            let mut k = Zeroizing::new([0u8; KEY_BYTES]);
+            // 32 bytes is far below HKDF-SHA256's limit of 255 * 32, so expand cannot fail.
+            let _ = hk.expand(label, k.as_mut());
+            Aes256Gcm::new(k.as_ref().into())
+        };
+        Self { file: derive(FILE_KEY_LABEL), seed: derive(SEED_KEY_LABEL) }
+    }
+}
+
+fn random_nonce() -> Result<[u8; NONCE_BYTES]> {
+    let mut nonce = [0u8; NONCE_BYTES];
+    OsRng.try_fill_bytes(&mut nonce).map_err(|_| Error::Crypto)?;
+    Ok(nonce)
+}
+
+/// A seed sealed to its record: nonce, ciphertext and tag. Not secret; stored as base64.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSeed(Vec<u8>);
+
+impl fmt::Debug for SealedSeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SealedSeed({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for SealedSeed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for SealedSeed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use base64::Engine as _;
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)?;
+        if bytes.len() < NONCE_BYTES + TAG_BYTES {
+            return Err(serde::de::Error::custom("sealed seed too short"));
+        }
+        Ok(Self(bytes))
+    }
+}
+
+/// What a sealed seed is bound to: its record's identity under a format version.
+fn seed_aad(version: u32, id: &TokenId, service: &ServiceId, user: &UserId) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(SEED_AAD_LABEL.len() + 4 + 3 * 4 + 64);
+    aad.extend_from_slice(SEED_AAD_LABEL);
+    aad.extend_from_slice(&version.to_be_bytes());
+    for field in [id.as_str(), service.as_str(), user.as_str()] {
+        // The fields are short ASCII; the length prefix keeps their boundaries unambiguous.
+        aad.extend_from_slice(&(field.len() as u32).to_be_bytes());
+        aad.extend_from_slice(field.as_bytes());
+    }
+    aad
+}
+
+/// One token as stored in a version-1 body, and as the vault holds it in memory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub id: TokenId,
+    pub service_id: ServiceId,
+    pub user_id: UserId,
+    pub display_name: DisplayName,
+    pub issuer: String,
+    pub params: TotpParams,
+    pub offset: ClockOffset,
+    pub created_at: u64,
+    /// The provisioning attempt whose delivery the bank has not acknowledged (base64url).
+    pub pending_delivery: Option<AttemptId>,
+    pub seed: SealedSeed,
+}
+
+impl Record {
+    /// Seals `seed` to this record's identity (a fresh nonce every time).
+    ///
+    /// # Errors
+    /// [`Error::Crypto`] if the random generator or the cipher fails.
+    pub fn seal_seed(
+        ciphers: &Ciphers,
+        id: &TokenId,
+        service: &ServiceId,
+        user: &UserId,
+        seed: &Seed,
+    ) -> Result<SealedSeed> {
+        let nonce = random_nonce()?;
+        let aad = seed_aad(CURRENT_VERSION, id, service, user);
+        let plain = seed.expose();
+        // Room for the tag up front: the buffer never reallocates, so no stray copy of the
+        // seed is left behind.
+        let mut buf = Zeroizing::new(Vec::with_capacity(NONCE_BYTES + plain.len() + TAG_BYTES));
+        buf.extend_from_slice(&nonce);
+        buf.extend_from_slice(plain);
+        let tag = ciphers
+            .seed
+            .encrypt_in_place_detached(Nonce::from_slice(&nonce), &aad, &mut buf[NONCE_BYTES..])
+            .map_err(|_| Error::Crypto)?;
+        buf.extend_from_slice(&tag);
+        Ok(SealedSeed(std::mem::take(&mut *buf)))
+    }
+
+    /// The seed, if the sealed bytes authenticate for this record.
+    ///
+    /// # Errors
+    /// [`Error::VaultCorrupted`] if they do not (changed, or moved from another record).
+    pub fn open_seed(&self, ciphers: &Ciphers) -> Result<Seed> {
+        self.open_seed_as(ciphers, CURRENT_VERSION)
+    }
+
+    fn open_seed_as(&self, ciphers: &Ciphers, version: u32) -> Result<Seed> {
+        let sealed = &self.seed.0;
+        let (nonce, rest) = sealed.split_at(NONCE_BYTES);
+        let (ct, tag) = rest.split_at(rest.len() - TAG_BYTES);
+        let aad = seed_aad(version, &self.id, &self.service_id, &self.user_id);
+        let mut plain = Zeroizing::new(ct.to_vec());
+        ciphers
+            .seed
+            .decrypt_in_place_detached(
+                Nonce::from_slice(nonce),
+                &aad,
+                &mut plain,
+                Tag::from_slice(tag),
+            )
+            .map_err(|_| Error::VaultCorrupted)?;
+        Seed::new(plain).map_err(|_| Error::VaultCorrupted)
+    }
+}
+
+#[derive(Serialize)]
+struct BodyOut<'a> {
+    tokens: &'a [Record],
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BodyV1 {
+    tokens: Vec<Record>,
+}
+
+/// The format version a file claims, before anything is authenticated. Only the shape is
+/// checked here; the claim is trusted only after [`decode`] authenticates the header.
+///
+/// # Errors
+/// [`Error::VaultCorrupted`] if the file is too short or not a vault file.
+pub fn claimed_version(bytes: &[u8]) -> Result<u32> {
+    if bytes.len() < HEADER_BYTES + TAG_BYTES || bytes[..MAGIC.len()] != MAGIC {
+        return Err(Error::VaultCorrupted);
+    }
+    let mut version = [0u8; 4];
+    version.copy_from_slice(&bytes[MAGIC.len()..MAGIC.len() + 4]);
+    Ok(u32::from_be_bytes(version))
+}
+
+/// Encrypts records into the bytes of a vault file of the current version.
+///
+/// # Errors
+/// [`Error::Crypto`] if the random generator or the cipher fails.
+pub fn encode(records: &[Record], ciphers: &Ciphers) -> Result<Vec<u8>> {
+    let nonce = random_nonce()?;
+    let mut out = Vec::with_capacity(HEADER_BYTES + 400 * records.len() + 64 + TAG_BYTES);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&CURRENT_VERSION.to_be_bytes());
+    out.extend_from_slice(&nonce);
+    serde_json::to_writer(&mut out, &BodyOut { tokens: records }).map_err(|_| Error::Crypto)?;
+    let (header, body) = out.split_at_mut(HEADER_BYTES);
+    let tag = ciphers
+        .file
+        .encrypt_in_place_detached(Nonce::from_slice(&nonce), header, body)
+        .map_err(|_| Error::Crypto)?;
+    out.extend_from_slice(&tag);
+    Ok(out)
+}
+
+/// Authenticates and decrypts a vault file into its records, checking every seed.
+///
+/// # Errors
+/// - [`Error::VaultCorrupted`] if any byte was changed, a seed was moved between records, or
+///   the records contradict each other (two with one id, or one service and user ID).
+/// - [`Error::VaultTooNew`] if the file authenticates but has a newer version than this build.
+pub fn decode(mut bytes: Vec<u8>, ciphers: &Ciphers) -> Result<Vec<Record>> {
+    let version = claimed_version(&bytes)?;
+    let tag_at = bytes.len() - TAG_BYTES;
+    let tag = *Tag::from_slice(&bytes[tag_at..]);
+    bytes.truncate(tag_at);
+    let mut bytes = Zeroizing::new(bytes);
+    let (header, body) = bytes.split_at_mut(HEADER_BYTES);
+    let nonce = *Nonce::from_slice(&header[MAGIC.len() + 4..]);
+    ciphers
+        .file
+        .decrypt_in_place_detached(&nonce, header, body, &tag)
+        .map_err(|_| Error::VaultCorrupted)?;
+    let records = match version {
+        1 => decode_v1(body, ciphers)?,
+        v if v > CURRENT_VERSION => {
+            return Err(Error::VaultTooNew { found: v, supported: CURRENT_VERSION });
+        }
+        // Version 0 was never written.
+        _ => return Err(Error::VaultCorrupted),
+    };
+    Ok(records)
+}
+
+fn decode_v1(body: &[u8], ciphers: &Ciphers) -> Result<Vec<Record>> {
+    let parsed: BodyV1 = serde_json::from_slice(body).map_err(|_| Error::VaultCorrupted)?;
+    let mut ids = std::collections::HashSet::with_capacity(parsed.tokens.len());
+    let mut owners = std::collections::HashSet::with_capacity(parsed.tokens.len());
+    for record in &parsed.tokens {
+        let unique = ids.insert(&record.id) && owners.insert((&record.service_id, &record.user_id));
+        if !unique || record.params.validate().is_err() {
+            return Err(Error::VaultCorrupted);
+        }
+        // Opened once here so damage shows now, not when the customer next needs a code.
+        record.open_seed_as(ciphers, 1)?;
+    }
+    Ok(parsed.tokens)
+}
+
+/// Builds files no release writes (other versions, hand-made bodies), for tests of this crate.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// Seals `body` as a file of `version`, as only someone holding the key could.
+    pub fn seal_raw(version: u32, body: &[u8], ciphers: &Ciphers) -> Vec<u8> {
+        let nonce = random_nonce().unwrap();
+        let mut out = Vec::new();
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&version.to_be_bytes());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(body);
+        let (header, body) = out.split_at_mut(HEADER_BYTES);
+        let tag = ciphers
+            .file
+            .encrypt_in_place_detached(Nonce::from_slice(&nonce), header, body)
+            .unwrap();
+        out.extend_from_slice(&tag);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> VaultKey {
+        VaultKey::from_bytes(&[byte; KEY_BYTES]).unwrap()
+    }
+
+    fn seed(byte: u8) -> Seed {
+        Seed::new(Zeroizing::new(vec![byte; 20])).unwrap()
+    }
+
+    fn record(ciphers: &Ciphers, n: u64) -> Record {
+        let id = TokenId::new(&format!("{n:032x}")).unwrap();
+        let service_id = ServiceId::new("10112231").unwrap();
+        let user_id = UserId::new(&format!("{:012}", 999_800_000_000 + n)).unwrap();
+        let seed = Record::seal_seed(ciphers, &id, &service_id, &user_id, &seed(n as u8)).unwrap();
+        Record {
+            id,
+            service_id,
+            user_id,
+            display_name: DisplayName::new("しんきん", "").unwrap(),
+            issuer: "Example Credit Union".into(),
+            params: TotpParams::default(),
+            offset: ClockOffset(n as i64),
+            created_at: 1_700_000_000 + n,
+            pending_delivery: None,
+            seed,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_through_the_file_format() {
+        let ciphers = Ciphers::new(&key(7));
+        let records: Vec<Record> = (1..=3).map(|n| record(&ciphers, n)).collect();
+        let bytes = encode(&records, &ciphers).unwrap();
+        assert_eq!(&bytes[..8], b"SOFTTOKV");
+        assert_eq!(claimed_version(&bytes).unwrap(), 1);
+        let back = decode(bytes, &ciphers).unwrap();
+        assert_eq!(back.len(), 3);
+        for (a, b) in records.iter().zip(&back) {
+            assert_eq!(
+                (&a.id, &a.user_id, a.offset, &a.seed),
+                (&b.id, &b.user_id, b.offset, &b.seed)
+            );
+            assert_eq!(b.open_seed(&ciphers).unwrap(), a.open_seed(&ciphers).unwrap());
+        }
+    }
+
+    #[test]
+    fn nothing_in_the_file_is_readable_without_the_key() {
+        let ciphers = Ciphers::new(&key(7));
+        let bytes = encode(&[record(&ciphers, 1)], &ciphers).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for visible in ["10112231", "999800000001", "Example", "issuer"] {
+            assert!(!text.contains(visible), "{visible} readable in the file");
+        }
+    }
+
+    #[test]
+    fn every_save_uses_fresh_nonces() {
+        let ciphers = Ciphers::new(&key(7));
+        let r = record(&ciphers, 1);
+        let again =
+            Record::seal_seed(&ciphers, &r.id, &r.service_id, &r.user_id, &seed(1)).unwrap();
+        assert_ne!(r.seed, again, "same seed sealed twice must differ");
+        let a = encode(std::slice::from_ref(&r), &ciphers).unwrap();
+        let b = encode(std::slice::from_ref(&r), &ciphers).unwrap();
+        assert_ne!(a[12..24], b[12..24]);
+    }
+
+    #[test]
+    fn a_file_sealed_under_another_key_is_corrupted_for_this_one() {
+        let ciphers = Ciphers::new(&key(7));
+        let bytes = encode(&[record(&ciphers, 1)], &ciphers).unwrap();
+        assert!(matches!(decode(bytes, &Ciphers::new(&key(8))), Err(Error::VaultCorrupted)));
+    }
+
+    #[test]
+    fn truncated_or_foreign_files_are_corrupted() {
+        let ciphers = Ciphers::new(&key(7));
+        let bytes = encode(&[], &ciphers).unwrap();
+        for len in [0, 7, 8, 12, 24, 39, bytes.len() - 1] {
+            let cut = bytes[..len].to_vec();
+            assert!(matches!(decode(cut, &ciphers), Err(Error::VaultCorrupted)), "{len}");
+        }
+        assert!(matches!(
+            claimed_version(b"{\"tokens\":[]} padding padding padding"),
+            Err(Error::VaultCorrupted)
+        ));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(decode(longer, &ciphers), Err(Error::VaultCorrupted)));
+    }
+
+    fn reseal(version: u32, body: &[u8], ciphers: &Ciphers) -> Vec<u8> {
+        tests_support::seal_raw(version, body, ciphers)
+    }
+
+    #[test]
+    fn a_genuinely_newer_file_is_too_new_but_a_bumped_version_byte_is_corrupted() {
+        let ciphers = Ciphers::new(&key(7));
+        let newer = reseal(2, br#"{"tokens":[],"folders":[]}"#, &ciphers);
+        assert!(matches!(
+            decode(newer, &ciphers),
+            Err(Error::VaultTooNew { found: 2, supported: 1 })
+        ));
+        let mut bumped = encode(&[], &ciphers).unwrap();
+        bumped[11] = 2;
+        assert!(matches!(decode(bumped, &ciphers), Err(Error::VaultCorrupted)));
+    }
+
+    #[test]
+    fn authenticated_but_contradictory_bodies_are_corrupted() {
+        let ciphers = Ciphers::new(&key(7));
+        let one = record(&ciphers, 1);
+        let mut same_owner = record(&ciphers, 2);
+        same_owner.user_id = one.user_id.clone();
+        let body = |records: &[Record]| serde_json::to_vec(&BodyOut { tokens: records }).unwrap();
+        for bad in [
+            body(&[one.clone(), one.clone()]),
+            body(&[one.clone(), same_owner]),
+            br#"{"tokens":[],"extra":1}"#.to_vec(),
+            b"not json".to_vec(),
+            reseal_params(&one),
+        ] {
+            let file = reseal(1, &bad, &ciphers);
+            assert!(matches!(decode(file, &ciphers), Err(Error::VaultCorrupted)));
+        }
+        assert!(matches!(
+            decode(reseal(0, &body(&[]), &ciphers), &ciphers),
+            Err(Error::VaultCorrupted)
+        ));
+    }
+
+    fn reseal_params(r: &Record) -> Vec<u8> {
+        let mut bad = r.clone();
+        bad.params.digits = 7;
+        serde_json::to_vec(&BodyOut { tokens: &[bad] }).unwrap()
+    }
+
+    #[test]
+    fn a_seed_moved_into_another_record_does_not_open() {
+        let ciphers = Ciphers::new(&key(7));
+        let a = record(&ciphers, 1);
+        let b = record(&ciphers, 2);
+        let mut b_with_a_seed = b.clone();
+        b_with_a_seed.seed = a.seed.clone();
+        assert!(matches!(b_with_a_seed.open_seed(&ciphers), Err(Error::VaultCorrupted)));
+        // Each identity field on its own is bound.
+        let mut other_service = a.clone();
+        other_service.service_id = ServiceId::new("10112232").unwrap();
+        let mut other_id = a.clone();
+        other_id.id = b.id.clone();
+        for moved in [other_service, other_id] {
+            assert!(matches!(moved.open_seed(&ciphers), Err(Error::VaultCorrupted)));
+        }
+        // Even re-sealed under a valid file envelope, the swap is found at decode.
+        let body = serde_json::to_vec(&BodyOut { tokens: &[a, b_with_a_seed] }).unwrap();
+        assert!(matches!(decode(reseal(1, &body, &ciphers), &ciphers), Err(Error::VaultCorrupted)));
+    }
+
+    #[test]
+    fn a_version_one_fixture_still_opens() {
+        // Written by this format's first release with the all-0x2a key; if this fails, a change
+        // broke customers' existing vaults.
+        let fixture = include_bytes!("fixtures/v1-two-tokens.vault");
+        let records = decode(fixture.to_vec(), &Ciphers::new(&key(0x2a))).unwrap();
+        let users: Vec<&str> = records.iter().map(|r| r.user_id.as_str()).collect();
+        assert_eq!(users, ["999800000001", "999800000002"]);
+        assert_eq!(records[0].display_name.to_string(), "しんきん");
+        let pending = records[1].pending_delivery.as_ref().map(ToString::to_string);
+        assert_eq!(pending.as_deref(), Some("AAECAwQFBgcICQoLDA0ODw"));
+        let seed = records[1].open_seed(&Ciphers::new(&key(0x2a))).unwrap();
+        assert_eq!(seed.expose(), b"12345678901234567890");
+    }
+
+    #[test]
+    #[ignore = "writes the fixture; run once by hand when the format gains a version"]
+    fn write_v1_fixture() {
+        let ciphers = Ciphers::new(&key(0x2a));
+        let mut a = record(&ciphers, 1);
+        a.seed = Record::seal_seed(&ciphers, &a.id, &a.service_id, &a.user_id, &seed(1)).unwrap();
+        let mut b = record(&ciphers, 2);
+        b.pending_delivery = Some(AttemptId::parse("AAECAwQFBgcICQoLDA0ODw").unwrap());
+        b.seed = Record::seal_seed(
+            &ciphers,
+            &b.id,
+            &b.service_id,
+            &b.user_id,
+            &Seed::new(Zeroizing::new(b"12345678901234567890".to_vec())).unwrap(),
+        )
+        .unwrap();
+        let bytes = encode(&[a, b], &ciphers).unwrap();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/vault/fixtures/v1-two-tokens.vault");
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn the_vault_key_does_not_print() {
+        let k = key(0x41);
+        let shown = format!("{k:?} {:?}", Ciphers::new(&k));
+        assert!(!shown.contains("41") && !shown.contains("AAAA"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+        assert!(VaultKey::from_bytes(&[0; 31]).is_none());
+        assert_ne!(VaultKey::generate().unwrap().expose(), VaultKey::generate().unwrap().expose());
+    }
+}
