@@ -76,19 +76,19 @@ pub fn ack_for(seed: &Seed, attempt: &AttemptId) -> AckRequest {
 }
 
 /// The public inputs of the transcript hash, in order.
-struct Transcript<'a> {
-    service: &'a ServiceId,
-    user: &'a UserId,
-    client_nonce: &'a [u8; NONCE_LEN],
-    pake_a: &'a [u8; PAKE_MSG_LEN],
-    attempt: &'a AttemptId,
-    server_nonce: &'a [u8; NONCE_LEN],
-    pake_b: &'a [u8; PAKE_MSG_LEN],
+pub(super) struct Transcript<'a> {
+    pub(super) service: &'a ServiceId,
+    pub(super) user: &'a UserId,
+    pub(super) client_nonce: &'a [u8; NONCE_LEN],
+    pub(super) pake_a: &'a [u8; PAKE_MSG_LEN],
+    pub(super) attempt: &'a AttemptId,
+    pub(super) server_nonce: &'a [u8; NONCE_LEN],
+    pub(super) pake_b: &'a [u8; PAKE_MSG_LEN],
 }
 
 impl Transcript<'_> {
     /// th = SHA-256 over each field as a 4-byte big-endian length followed by the bytes.
-    fn hash(&self) -> [u8; 32] {
+    pub(super) fn hash(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         for field in [
             TRANSCRIPT_LABEL,

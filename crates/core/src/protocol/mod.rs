@@ -46,6 +46,9 @@
 mod handshake;
 pub mod wire;
 
+#[cfg(test)]
+mod vectors;
+
 pub use handshake::{
     ack_for, identity_a, identity_b, ClientConfirmed, ClientHandshake, ServerAttempt,
     ServerHandshake, ACK_LABEL, CLIENT_CONFIRM_INFO, DEFAULT_ATTEMPT_LIFETIME_SECS,

@@ -1,0 +1,289 @@
+//! The test vectors of `docs/protocol.md`, read from the document itself so the two cannot
+//! drift: the inputs are fed through the real handshake with a scripted random generator, and
+//! every printed value (and every JSON example of the vector) must come out exactly.
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use hkdf::Hkdf;
+use rand_core::{CryptoRng, RngCore};
+use sha2::Sha256;
+use spake2::{Ed25519Group, Identity, Password, Spake2};
+
+use super::handshake::Transcript;
+use super::wire::{
+    AckRequest, AckResponse, ConfirmRequest, ConfirmResponse, DeliveryState, ErrorBody, ErrorCode,
+    StartRequest, StartResponse, TokenInfo,
+};
+use super::*;
+use crate::ids::{ActivationPassword, ServiceId, UserId};
+use crate::totp::Algorithm;
+
+const DOC: &str = include_str!("../../../../docs/protocol.md");
+
+/// Hands out scripted bytes in order, as a random generator would.
+struct Script(Vec<u8>);
+
+impl RngCore for Script {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::impls::next_u32_via_fill(self)
+    }
+    fn next_u64(&mut self) -> u64 {
+        rand_core::impls::next_u64_via_fill(self)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        assert!(dest.len() <= self.0.len(), "the script ran out of bytes");
+        let rest = self.0.split_off(dest.len());
+        dest.copy_from_slice(&self.0);
+        self.0 = rest;
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+impl CryptoRng for Script {}
+
+fn between<'a>(doc: &'a str, begin: &str, end: &str) -> &'a str {
+    let start = doc.find(begin).unwrap_or_else(|| panic!("protocol.md lacks {begin}"));
+    let rest = &doc[start + begin.len()..];
+    let stop = rest.find(end).unwrap_or_else(|| panic!("protocol.md lacks {end}"));
+    &rest[..stop]
+}
+
+/// The `key = value` lines of the vector block: `"text"` or hex (spaces ignored).
+fn vector() -> HashMap<String, String> {
+    let block = between(DOC, "<!-- test-vector:begin -->", "<!-- test-vector:end -->");
+    let body = between(block, "```text\n", "```");
+    let mut v = HashMap::new();
+    let mut last = String::new();
+    for line in body.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let Some((key, value)) = line.split_once('=') else {
+            // A long hex value continues on the next line.
+            let prev: &mut String = v.get_mut(&last).expect("a continuation follows a key");
+            prev.push_str(&line.replace(' ', ""));
+            continue;
+        };
+        let value = value.trim();
+        let value = match value.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(text) => text.to_owned(),
+            None => value.replace(' ', ""),
+        };
+        last = key.trim().to_owned();
+        v.insert(last.clone(), value);
+    }
+    v
+}
+
+fn json_example(name: &str) -> serde_json::Value {
+    let block = between(DOC, &format!("<!-- vector-json:{name} -->"), "<!-- /vector-json -->");
+    let body = between(block, "```json\n", "```");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+fn arr<const N: usize>(s: &str) -> [u8; N] {
+    unhex(s).try_into().unwrap()
+}
+
+/// The vector's token parameters and bank clock, also shown in the document's confirm answer.
+fn vector_token() -> (TokenInfo, u64) {
+    (
+        TokenInfo {
+            algorithm: Algorithm::Sha1,
+            digits: 6,
+            period: 60,
+            issuer: "Example Shinkin Bank".into(),
+            display_name: "Example Shinkin OTP".into(),
+        },
+        1_767_225_600,
+    )
+}
+
+struct Computed {
+    values: Vec<(&'static str, String)>,
+    start: StartRequest,
+    started: StartResponse,
+    confirm: ConfirmRequest,
+    confirmed: ConfirmResponse,
+    ack: AckRequest,
+}
+
+/// Runs the vector's inputs through the real handshake.
+fn compute(v: &HashMap<String, String>) -> Computed {
+    let service = ServiceId::new(&v["service_id"]).unwrap();
+    let user = UserId::new(&v["user_id"]).unwrap();
+    let pw = ActivationPassword::new(&v["activation_password"]).unwrap();
+    let attempt_id = AttemptId::from_bytes(arr(&v["attempt_id"]));
+    let client_random = [unhex(&v["client_nonce"]), unhex(&v["client_scalar_entropy"])].concat();
+    let server_random = [unhex(&v["server_nonce"]), unhex(&v["server_scalar_entropy"])].concat();
+
+    let mut rng = Script(client_random.clone());
+    let (app, start) = ClientHandshake::start_with_rng(&service, &user, &pw, &mut rng).unwrap();
+    assert!(rng.0.is_empty(), "the app must draw exactly the documented bytes");
+    let mut rng = Script(server_random.clone());
+    let (bank, started) =
+        ServerHandshake::respond_with_rng(&start, &pw, attempt_id.clone(), &mut rng).unwrap();
+    assert!(rng.0.is_empty(), "the bank must draw exactly the documented bytes");
+    let (app, confirm) = app.confirm(&started).unwrap();
+    assert!(bank.check_client_confirm(&confirm));
+    let (token, server_time) = vector_token();
+    let confirmed = bank.confirm_response(token, server_time);
+    let (seed, acked_attempt) = app.verify_bank(&confirmed).unwrap();
+    let ack = ack_for(&seed, &acked_attempt);
+    assert!(bank.check_ack(&ack));
+    assert_eq!(&seed, bank.seed());
+
+    // The intermediate values, which the handshake keeps to itself, recomputed from the parts.
+    let id_a = identity_a(&service, &user);
+    let id_b = identity_b(&service);
+    let (spake, _) = Spake2::<Ed25519Group>::start_a_with_rng(
+        &Password::new(pw.expose()),
+        &Identity::new(id_a.as_bytes()),
+        &Identity::new(id_b.as_bytes()),
+        Script(client_random[32..].to_vec()),
+    );
+    let k = spake.finish(&started.pake.0).unwrap();
+    let th = Transcript {
+        service: &service,
+        user: &user,
+        client_nonce: &start.client_nonce.0,
+        pake_a: &start.pake.0,
+        attempt: &attempt_id,
+        server_nonce: &started.server_nonce.0,
+        pake_b: &started.pake.0,
+    }
+    .hash();
+    let (prk, hk) = Hkdf::<Sha256>::extract(Some(&th), &k);
+    let mut kc = [0u8; 32];
+    let mut ks = [0u8; 32];
+    hk.expand(CLIENT_CONFIRM_INFO, &mut kc).unwrap();
+    hk.expand(SERVER_CONFIRM_INFO, &mut ks).unwrap();
+
+    let values = vec![
+        ("identity_a", id_a),
+        ("identity_b", id_b),
+        ("pake_a", hex(&start.pake.0)),
+        ("pake_b", hex(&started.pake.0)),
+        ("K", hex(&k)),
+        ("th", hex(&th)),
+        ("prk", hex(&prk)),
+        ("seed", hex(seed.expose())),
+        ("kc", hex(&kc)),
+        ("ks", hex(&ks)),
+        ("client_confirm", hex(&confirm.client_confirm.0)),
+        ("server_confirm", hex(&confirmed.server_confirm.0)),
+        ("ack", hex(&ack.ack.0)),
+    ];
+    Computed { values, start, started, confirm, confirmed, ack }
+}
+
+#[test]
+fn documented_test_vector_is_what_the_code_computes() {
+    let v = vector();
+    let c = compute(&v);
+    for (key, value) in &c.values {
+        assert_eq!(v.get(*key), Some(value), "docs/protocol.md test vector: {key}");
+    }
+}
+
+#[test]
+fn documented_json_of_the_vector_exchange_is_what_the_code_sends() {
+    let c = compute(&vector());
+    let examples: [(&str, serde_json::Value); 6] = [
+        ("start_request", serde_json::to_value(&c.start).unwrap()),
+        ("start_response", serde_json::to_value(&c.started).unwrap()),
+        ("confirm_request", serde_json::to_value(&c.confirm).unwrap()),
+        ("confirm_response", serde_json::to_value(&c.confirmed).unwrap()),
+        ("ack_request", serde_json::to_value(&c.ack).unwrap()),
+        (
+            "ack_response",
+            serde_json::to_value(AckResponse { state: DeliveryState::Delivered }).unwrap(),
+        ),
+    ];
+    for (name, ours) in examples {
+        assert_eq!(json_example(name), ours, "docs/protocol.md JSON example {name}");
+    }
+    // And the documented bodies parse back under the strict rules.
+    let _: StartRequest = serde_json::from_value(json_example("start_request")).unwrap();
+    let _: ConfirmResponse = serde_json::from_value(json_example("confirm_response")).unwrap();
+    let wrong: ErrorBody = serde_json::from_value(json_example("error_wrong_password")).unwrap();
+    assert_eq!(wrong.code, ErrorCode::WrongActivationPassword);
+    assert!(wrong.tries_left.is_some());
+}
+
+#[test]
+fn every_error_code_in_the_code_is_documented_with_its_status() {
+    let table = between(DOC, "<!-- error-codes:begin -->", "<!-- error-codes:end -->");
+    for code in [
+        ErrorCode::InvalidRequest,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::UnknownRegistration,
+        ErrorCode::UnknownAttempt,
+        ErrorCode::AttemptExpired,
+        ErrorCode::WrongActivationPassword,
+        ErrorCode::Locked,
+        ErrorCode::Expired,
+        ErrorCode::AlreadyDelivered,
+        ErrorCode::Ended,
+        ErrorCode::Superseded,
+        ErrorCode::RateLimited,
+        ErrorCode::Unauthorized,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Internal,
+        ErrorCode::Unavailable,
+    ] {
+        let row = format!("| `{}` | {} |", code.as_str(), code.http_status());
+        assert!(table.contains(&row), "protocol.md error table lacks the row starting {row}");
+    }
+}
+
+/// The document's Python script recomputes the vector with the standard library only (its
+/// own Edwards25519 arithmetic, hashlib, hmac): a second implementation sharing nothing
+/// with this crate.
+#[test]
+fn python_recomputes_the_documented_vector_independently() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/protocol_vectors.py");
+    let out = match Command::new("python3").arg(script).output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("skipped: python3 is not installed");
+            return;
+        }
+        Err(e) => panic!("running {script}: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "protocol_vectors.py disagrees with protocol.md:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `cargo test -p softtoken-core --lib print_vector -- --ignored --nocapture` prints what the
+/// code computes, for writing the document.
+#[test]
+#[ignore = "prints the vector for docs/protocol.md"]
+fn print_vector() {
+    let c = compute(&vector());
+    for (k, v) in &c.values {
+        println!("{k} = {v}");
+    }
+    for (name, json) in [
+        ("start_request", serde_json::to_string_pretty(&c.start).unwrap()),
+        ("start_response", serde_json::to_string_pretty(&c.started).unwrap()),
+        ("confirm_request", serde_json::to_string_pretty(&c.confirm).unwrap()),
+        ("confirm_response", serde_json::to_string_pretty(&c.confirmed).unwrap()),
+        ("ack_request", serde_json::to_string_pretty(&c.ack).unwrap()),
+    ] {
+        println!("--- {name}\n{json}");
+    }
+}
