@@ -10,6 +10,7 @@
 //! - [`vault`]: the customer's tokens on the device, encrypted under a key kept only in the OS
 //!   keychain, saved atomically.
 //! - [`protocol`]: provisioning over SPAKE2: the seed is derived on both ends, never sent.
+//! - `client` (feature `client`, on by default): the app's HTTPS client for that protocol.
 //!
 //! ```
 //! use softtoken_core::ids::{ServiceId, UserId};
@@ -20,6 +21,8 @@
 //! assert!(UserId::new("9998").is_err());
 //! ```
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod error;
 pub mod ids;
 pub mod protocol;

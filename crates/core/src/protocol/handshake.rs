@@ -16,8 +16,9 @@ use super::wire::{
     TokenInfo, ATTEMPT_ID_LEN, MAC_LEN, NONCE_LEN, PAKE_MSG_LEN,
 };
 use crate::error::{Error, Result};
-use crate::ids::{ActivationPassword, ServiceId, UserId};
-use crate::totp::Seed;
+use crate::ids::{ActivationPassword, DisplayName, ServiceId, TokenId, UserId};
+use crate::totp::{ClockOffset, Seed};
+use crate::vault::{NewToken, Vault};
 
 /// First field of the transcript: names the protocol and its version.
 pub const TRANSCRIPT_LABEL: &[u8] = b"softtoken-provision-v1";
@@ -33,6 +34,8 @@ pub const ACK_LABEL: &[u8] = b"softtoken v1 delivery ack";
 pub const SEED_LEN: usize = 32;
 /// Random bytes a side draws for its SPAKE2 scalar (reduced modulo the group order).
 pub const SCALAR_ENTROPY_LEN: usize = 64;
+/// Longest issuer name accepted from the bank, in characters.
+pub const MAX_ISSUER_CHARS: usize = 64;
 /// Seconds a started attempt waits for its confirm, unless the server sets another value.
 pub const DEFAULT_ATTEMPT_LIFETIME_SECS: u64 = 300;
 
@@ -72,6 +75,19 @@ pub fn ack_for(seed: &Seed, attempt: &AttemptId) -> AckRequest {
     AckRequest {
         attempt_id: attempt.clone(),
         ack: Bytes(hmac_sha256(seed.expose(), &[ACK_LABEL, attempt.as_bytes()])),
+    }
+}
+
+/// The ack still owed for a token stored pending delivery, or `None` once it is delivered.
+/// Reads the vault only; send the ack with the client, then mark the token delivered.
+///
+/// # Errors
+/// [`Error::TokenNotFound`] if the vault has no such token; vault errors reading the seed.
+pub fn pending_ack(vault: &Vault, id: &TokenId) -> Result<Option<AckRequest>> {
+    let token = vault.tokens().into_iter().find(|t| &t.id == id).ok_or(Error::TokenNotFound)?;
+    match token.pending_delivery {
+        None => Ok(None),
+        Some(attempt) => Ok(Some(ack_for(&vault.seed(id)?, &attempt))),
     }
 }
 
@@ -343,8 +359,46 @@ impl ClientConfirmed {
         &self.user
     }
 
+    /// Checks the bank's key confirmation and the token parameters, and returns what the vault
+    /// stores (pending delivery of this attempt) with the ack to send after storing it.
+    /// `device_now` is the device clock when the answer arrived; the difference to
+    /// `server_time` becomes the token's clock offset.
+    ///
+    /// # Errors
+    /// [`Error::BankNotAuthenticated`] if `server_confirm` is wrong (store nothing);
+    /// [`Error::TotpParameters`] or [`Error::ProtocolViolation`] if the bank sent parameters,
+    /// an issuer or a display name this app cannot use.
+    pub fn finish(self, resp: &ConfirmResponse, device_now: u64) -> Result<(NewToken, AckRequest)> {
+        let service_id = self.service.clone();
+        let user_id = self.user.clone();
+        let (seed, attempt) = self.verify_bank(resp)?;
+        let params = resp.token.params().validate()?;
+        let issuer = resp.token.issuer.trim();
+        if issuer.is_empty()
+            || issuer.chars().count() > MAX_ISSUER_CHARS
+            || issuer.chars().any(char::is_control)
+        {
+            return Err(Error::ProtocolViolation("the bank's issuer name is empty or too long"));
+        }
+        let display_name = DisplayName::new(&resp.token.display_name, "").map_err(|_| {
+            Error::ProtocolViolation("the bank's default display name is empty or too long")
+        })?;
+        let ack = ack_for(&seed, &attempt);
+        let token = NewToken {
+            service_id,
+            user_id,
+            display_name,
+            issuer: issuer.to_owned(),
+            params,
+            offset: ClockOffset::between(device_now, resp.server_time),
+            seed,
+            pending_delivery: Some(attempt),
+        };
+        Ok((token, ack))
+    }
+
     /// Checks the bank's key confirmation in constant time and, if it holds, hands out the seed
-    /// with the attempt ID for the ack.
+    /// with the attempt ID for the ack. [`ClientConfirmed::finish`] does this and more.
     ///
     /// # Errors
     /// [`Error::BankNotAuthenticated`] if `server_confirm` is wrong: the peer does not hold
@@ -704,6 +758,43 @@ pub(crate) mod tests {
         assert!(!all.contains("86420"), "{all}");
         assert!(!all.contains(&seed_b64), "{all}");
         assert!(all.contains("<redacted>"));
+    }
+
+    #[test]
+    fn app_finishes_with_a_pending_token_and_the_matching_ack() {
+        let (confirmed, _, attempt, _) = exchange("4321", "4321");
+        // The device clock is 90 s behind the bank's.
+        let resp = attempt.confirm_response(token_info(), 1_700_000_090);
+        let (token, ack) = confirmed.finish(&resp, 1_700_000_000).unwrap();
+        assert_eq!(token.offset, ClockOffset(90));
+        assert_eq!(&token.seed, attempt.seed());
+        assert_eq!(token.pending_delivery.as_ref(), Some(attempt.attempt_id()));
+        assert_eq!(token.display_name.to_string(), "Bank OTP");
+        assert_eq!(token.issuer, "Bank");
+        assert_eq!((token.service_id, token.user_id), ids());
+        assert!(attempt.check_ack(&ack));
+    }
+
+    #[test]
+    fn app_refuses_parameters_it_cannot_use() {
+        type Spoil = fn(&mut TokenInfo);
+        let spoils: [Spoil; 5] = [
+            |t| t.digits = 7,
+            |t| t.period = 0,
+            |t| t.issuer = String::new(),
+            |t| t.issuer = "B".repeat(65),
+            |t| t.display_name = "line\nbreak".into(),
+        ];
+        for spoil in spoils {
+            let (confirmed, _, attempt, _) = exchange("4321", "4321");
+            let mut info = token_info();
+            spoil(&mut info);
+            let r = confirmed.finish(&attempt.confirm_response(info.clone(), 0), 0);
+            assert!(
+                matches!(r, Err(Error::TotpParameters(_) | Error::ProtocolViolation(_))),
+                "{info:?}"
+            );
+        }
     }
 
     #[test]

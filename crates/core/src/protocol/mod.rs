@@ -50,8 +50,9 @@ pub mod wire;
 mod vectors;
 
 pub use handshake::{
-    ack_for, identity_a, identity_b, ClientConfirmed, ClientHandshake, ServerAttempt,
+    ack_for, identity_a, identity_b, pending_ack, ClientConfirmed, ClientHandshake, ServerAttempt,
     ServerHandshake, ACK_LABEL, CLIENT_CONFIRM_INFO, DEFAULT_ATTEMPT_LIFETIME_SECS,
-    SCALAR_ENTROPY_LEN, SEED_INFO, SEED_LEN, SERVER_CONFIRM_INFO, TRANSCRIPT_LABEL,
+    MAX_ISSUER_CHARS, SCALAR_ENTROPY_LEN, SEED_INFO, SEED_LEN, SERVER_CONFIRM_INFO,
+    TRANSCRIPT_LABEL,
 };
 pub use wire::AttemptId;

@@ -1,0 +1,441 @@
+//! The app's provisioning client: runs the protocol of [`crate::protocol`] over HTTPS.
+//!
+//! `https://` only; `http://` is accepted for loopback hosts (demo kiosk, tests). Every failure
+//! becomes a typed [`Error`] the app can show. A step is repeated only where the protocol makes
+//! repeating safe (`docs/protocol.md` §8): start and confirm once after a transport failure
+//! (the bank evaluates each attempt once), the ack a few times with backoff (idempotent). The
+//! token is stored before the ack is sent; if the ack cannot get through, the token stays
+//! pending in the vault and [`ProvisioningClient::acknowledge`] finishes the job later.
+//!
+//! Only with the `client` feature (on by default; the server builds core without it).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::header::{HeaderValue, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ids::{ActivationPassword, ServiceId, TokenId, UserId};
+use crate::protocol::wire::{
+    AckRequest, AckResponse, ConfirmRequest, ConfirmResponse, ErrorBody, ErrorCode, StartResponse,
+    PATH_ACK, PATH_CONFIRM, PATH_START,
+};
+use crate::protocol::{pending_ack, ClientConfirmed, ClientHandshake};
+use crate::vault::{NewToken, Vault};
+
+/// Longest answer body read from the server; protocol answers are a few hundred bytes.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// Timeouts and retry policy of a [`ProvisioningClient`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Time allowed to open the TCP and TLS connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole request, answer included.
+    pub request_timeout: Duration,
+    /// How often the ack is sent before the token is left pending.
+    pub ack_attempts: u32,
+    /// Wait before the second ack; doubled before each further one.
+    pub ack_first_backoff: Duration,
+    /// An extra trusted root certificate (PEM), for a bank's test lab with its own CA.
+    pub extra_root_pem: Option<Vec<u8>>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            ack_attempts: 4,
+            ack_first_backoff: Duration::from_millis(500),
+            extra_root_pem: None,
+        }
+    }
+}
+
+/// What a successful provisioning left in the vault.
+#[derive(Debug)]
+pub struct ProvisionedToken {
+    /// The vault's id of the stored token.
+    pub id: TokenId,
+    /// The outcome of the ack:
+    /// - `Ok(())`: the bank recorded the delivery; call [`Vault::mark_delivered`] with `id`.
+    /// - `Err(Error::Superseded | Error::RegistrationEnded)`: the bank will never accept this
+    ///   token; remove it from the vault.
+    /// - any other `Err`: the token stays pending; call [`ProvisioningClient::acknowledge`]
+    ///   later (e.g. at the next start of the app).
+    pub delivery: Result<()>,
+}
+
+impl ProvisionedToken {
+    /// True if the bank recorded the delivery.
+    pub fn is_delivered(&self) -> bool {
+        self.delivery.is_ok()
+    }
+
+    /// True if the stored token is useless and must be removed.
+    pub fn must_remove(&self) -> bool {
+        matches!(self.delivery, Err(Error::Superseded | Error::RegistrationEnded))
+    }
+}
+
+/// The app's client for the bank's provisioning endpoints.
+#[derive(Debug, Clone)]
+pub struct ProvisioningClient {
+    http: reqwest::Client,
+    base: Url,
+    options: ClientOptions,
+}
+
+/// True for a loopback host: 127.0.0.0/8, ::1 or `localhost`.
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => bare.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// Checks and normalises the bank's base URL (a trailing `/` so paths join under it).
+fn parse_base_url(input: &str) -> Result<Url> {
+    let mut url = Url::parse(input.trim())
+        .map_err(|_| Error::InsecureServerUrl(format!("{input:?} is not a URL")))?;
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(Error::InsecureServerUrl(
+            "a server address must not contain a user name, password, query or fragment".into(),
+        ));
+    }
+    let host = url.host_str().unwrap_or_default().to_owned();
+    match url.scheme() {
+        "https" if !host.is_empty() => {}
+        "http" if is_loopback_host(&host) => {}
+        "http" => {
+            return Err(Error::InsecureServerUrl(format!(
+                "http://{host} is not encrypted; use https:// (http:// is only for this computer)"
+            )))
+        }
+        other => {
+            return Err(Error::InsecureServerUrl(format!("{other}: is not https://")));
+        }
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// True if a TLS failure is somewhere in the error's causes.
+fn is_tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    if e.is::<rustls::Error>() {
+        return true;
+    }
+    // hyper hands rustls's error up wrapped in io::Errors, whose `source()` skips the wrapped
+    // error itself: look inside them explicitly.
+    if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+        return is_tls_failure(inner);
+    }
+    e.source().is_some_and(is_tls_failure)
+}
+
+/// Maps a transport failure (no HTTP answer) to the app's error.
+fn transport_error(e: reqwest::Error) -> Error {
+    let e = e.without_url();
+    if is_tls_failure(&e) {
+        return Error::Tls(e.to_string());
+    }
+    let mut reason = e.to_string();
+    if e.is_timeout() {
+        reason = "the server did not answer in time".into();
+    } else if let Some(cause) = std::error::Error::source(&e) {
+        reason = format!("{reason}: {cause}");
+    }
+    Error::ServerUnreachable(reason)
+}
+
+/// Maps a non-2xx answer to the app's error, by its code, else by its status.
+fn answer_error(status: StatusCode, body: Option<ErrorBody>, retry_header: Option<u64>) -> Error {
+    let code = body.as_ref().map_or(ErrorCode::Unknown, |b| b.code);
+    let retry_after = body.as_ref().and_then(|b| b.retry_after).or(retry_header);
+    match code {
+        ErrorCode::WrongActivationPassword => match body.and_then(|b| b.tries_left) {
+            Some(tries_left) => Error::WrongActivationPassword { tries_left },
+            None => Error::ProtocolViolation("wrong_activation_password without tries_left"),
+        },
+        ErrorCode::Locked => Error::RegistrationLocked,
+        ErrorCode::Expired => Error::RegistrationExpired,
+        ErrorCode::AlreadyDelivered => Error::AlreadyDelivered,
+        ErrorCode::Ended => Error::RegistrationEnded,
+        ErrorCode::UnknownRegistration => Error::UnknownRegistration,
+        ErrorCode::Superseded => Error::Superseded,
+        ErrorCode::UnknownAttempt | ErrorCode::AttemptExpired => Error::AttemptExpired,
+        ErrorCode::RateLimited => Error::RateLimited { retry_after },
+        ErrorCode::InvalidRequest | ErrorCode::BodyTooLarge => {
+            Error::ProtocolViolation("the bank refused the app's request as malformed")
+        }
+        _ if status == StatusCode::TOO_MANY_REQUESTS => Error::RateLimited { retry_after },
+        _ => Error::ServerError { status: status.as_u16() },
+    }
+}
+
+fn retry_after_header(v: Option<&HeaderValue>) -> Option<u64> {
+    v?.to_str().ok()?.trim().parse().ok()
+}
+
+/// Errors after which repeating the same request may succeed.
+fn is_transient(e: &Error) -> bool {
+    match e {
+        Error::ServerUnreachable(_) => true,
+        Error::ServerError { status } => *status >= 500,
+        _ => false,
+    }
+}
+
+impl ProvisioningClient {
+    /// A client for the bank at `base_url` (e.g. `https://otp.example-bank.jp/`), with the
+    /// default timeouts (connect 10 s, request 30 s).
+    ///
+    /// # Errors
+    /// [`Error::InsecureServerUrl`] for anything but `https://`, or `http://` to a loopback
+    /// host; [`Error::Tls`] if the TLS stack cannot be set up.
+    pub fn new(base_url: &str) -> Result<Self> {
+        Self::with_options(base_url, ClientOptions::default())
+    }
+
+    /// [`ProvisioningClient::new`] with other timeouts, retries or an extra root certificate.
+    ///
+    /// # Errors
+    /// As [`ProvisioningClient::new`]; [`Error::Tls`] also for an unreadable PEM.
+    pub fn with_options(base_url: &str, options: ClientOptions) -> Result<Self> {
+        let base = parse_base_url(base_url)?;
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            // A redirect could lead to plain http or another host: never follow one.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("softtoken/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &options.extra_root_pem {
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| Error::Tls(format!("the extra root certificate: {e}")))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder.build().map_err(|e| Error::Tls(e.without_url().to_string()))?;
+        Ok(Self { http, base, options })
+    }
+
+    /// The normalised base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// Provisions the token of (`service`, `user`) with the activation password: runs the
+    /// handshake, hands the token to `store` (which saves it in the vault, pending delivery),
+    /// then sends the ack. `device_now` is the device clock (Unix seconds) used for the clock
+    /// offset.
+    ///
+    /// The password is used only inside this call. If `store` fails nothing is acked and the
+    /// bank's registration stays open for another try.
+    ///
+    /// # Errors
+    /// Every refusal of the bank as its typed variant ([`Error::WrongActivationPassword`],
+    /// [`Error::RegistrationLocked`], [`Error::RegistrationExpired`],
+    /// [`Error::AlreadyDelivered`], [`Error::RegistrationEnded`],
+    /// [`Error::UnknownRegistration`], [`Error::RateLimited`], [`Error::AttemptExpired`]);
+    /// [`Error::BankNotAuthenticated`] if the server's key confirmation is wrong;
+    /// [`Error::ServerUnreachable`], [`Error::Tls`], [`Error::ServerError`],
+    /// [`Error::ProtocolViolation`]; and whatever `store` returns. Ack failures are not errors
+    /// here but [`ProvisionedToken::delivery`].
+    pub async fn provision(
+        &self,
+        service: &ServiceId,
+        user: &UserId,
+        pw: &ActivationPassword,
+        store: impl FnOnce(NewToken) -> Result<TokenId>,
+        device_now: u64,
+    ) -> Result<ProvisionedToken> {
+        let (confirmed, answer) = match self.authenticate(service, user, pw).await {
+            // The attempt lapsed or the server forgot it: a fresh one costs no try.
+            Err(Error::AttemptExpired) => self.authenticate(service, user, pw).await?,
+            other => other?,
+        };
+        let (token, ack) = confirmed.finish(&answer, device_now)?;
+        let id = store(token)?;
+        let delivery = self.send_ack(&ack).await;
+        Ok(ProvisionedToken { id, delivery })
+    }
+
+    /// Retries the ack of a token left pending in `vault`. Returns `Ok(())` if the bank has
+    /// recorded the delivery (also when the token was not pending); the caller then calls
+    /// [`Vault::mark_delivered`].
+    ///
+    /// To avoid holding a vault lock across the network, use [`pending_ack`] and
+    /// [`ProvisioningClient::send_ack`] instead.
+    ///
+    /// # Errors
+    /// [`Error::Superseded`] or [`Error::RegistrationEnded`]: remove the token.
+    /// [`Error::TokenNotFound`]; vault errors reading the seed; otherwise the transport or
+    /// server errors of [`ProvisioningClient::send_ack`]: keep the token pending.
+    pub async fn acknowledge(&self, vault: &Vault, id: &TokenId) -> Result<()> {
+        match pending_ack(vault, id)? {
+            Some(ack) => self.send_ack(&ack).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Sends an ack, repeating it with backoff after transport failures and 5xx answers (the
+    /// ack is idempotent).
+    ///
+    /// # Errors
+    /// The last failure: [`Error::Superseded`] or [`Error::RegistrationEnded`] (remove the
+    /// token), [`Error::AttemptExpired`] (the bank does not know the attempt), or transport and
+    /// server errors (keep the token pending, try later).
+    pub async fn send_ack(&self, ack: &AckRequest) -> Result<()> {
+        let mut wait = self.options.ack_first_backoff;
+        let mut tries_left = self.options.ack_attempts.max(1);
+        loop {
+            tries_left -= 1;
+            match self.post::<_, AckResponse>(PATH_ACK, ack).await {
+                Ok(_) => return Ok(()),
+                Err(e) if tries_left > 0 && is_transient(&e) => {
+                    tokio::time::sleep(wait).await;
+                    wait = wait.saturating_mul(2);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Steps 1 and 2: start and confirm, each repeated once after a transport failure.
+    async fn authenticate(
+        &self,
+        service: &ServiceId,
+        user: &UserId,
+        pw: &ActivationPassword,
+    ) -> Result<(ClientConfirmed, ConfirmResponse)> {
+        let (handshake, start) = ClientHandshake::start(service, user, pw)?;
+        let started: StartResponse = self.post_retrying_once(PATH_START, &start).await?;
+        let (confirmed, confirm) = handshake.confirm(&started)?;
+        let answer = self.post_retrying_once::<ConfirmRequest, _>(PATH_CONFIRM, &confirm).await?;
+        Ok((confirmed, answer))
+    }
+
+    async fn post_retrying_once<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+    ) -> Result<Resp> {
+        match self.post(path, body).await {
+            Err(Error::ServerUnreachable(_)) => self.post(path, body).await,
+            other => other,
+        }
+    }
+
+    async fn post<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+    ) -> Result<Resp> {
+        let url = self.base.join(path.trim_start_matches('/')).map_err(|_| {
+            Error::InsecureServerUrl("the server address cannot take a path".into())
+        })?;
+        let mut answer = self.http.post(url).json(body).send().await.map_err(transport_error)?;
+        let status = answer.status();
+        let retry_header = retry_after_header(answer.headers().get(RETRY_AFTER));
+        let mut bytes = Vec::new();
+        while let Some(chunk) = answer.chunk().await.map_err(transport_error)? {
+            if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(Error::ProtocolViolation("the bank's answer is too large"));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if status.is_success() {
+            serde_json::from_slice(&bytes)
+                .map_err(|_| Error::ProtocolViolation("the bank's answer is not the expected JSON"))
+        } else {
+            Err(answer_error(status, serde_json::from_slice(&bytes).ok(), retry_header))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback_http_is_accepted() {
+        for ok in [
+            "https://otp.example-bank.jp",
+            "https://otp.example-bank.jp/softtoken/",
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3/",
+            "http://[::1]:9000/",
+            "http://localhost:3000",
+            "http://LOCALHOST",
+        ] {
+            let url = parse_base_url(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert!(url.path().ends_with('/'), "{url}");
+        }
+        for bad in [
+            "http://otp.example-bank.jp",
+            "http://192.168.1.10:8080",
+            "http://[::2]/",
+            "http://localhost.evil.example/",
+            "ftp://otp.example-bank.jp",
+            "otp.example-bank.jp",
+            "https://user:pw@otp.example-bank.jp",
+            "https://otp.example-bank.jp/?x=1",
+            "",
+        ] {
+            assert!(
+                matches!(ProvisioningClient::new(bad), Err(Error::InsecureServerUrl(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn paths_join_under_the_base_path() {
+        let c = ProvisioningClient::new("https://bank.example/otp").unwrap();
+        let url = c.base_url().join(PATH_START.trim_start_matches('/')).unwrap();
+        assert_eq!(url.as_str(), "https://bank.example/otp/v1/provision/start");
+    }
+
+    #[test]
+    fn bank_refusals_map_to_what_the_app_shows() {
+        let body = |code, tries: Option<u32>, retry: Option<u64>| {
+            let mut b = ErrorBody::new(code, "m");
+            b.tries_left = tries;
+            b.retry_after = retry;
+            Some(b)
+        };
+        let s = |n| StatusCode::from_u16(n).unwrap();
+        assert!(matches!(
+            answer_error(s(401), body(ErrorCode::WrongActivationPassword, Some(3), None), None),
+            Error::WrongActivationPassword { tries_left: 3 }
+        ));
+        assert!(matches!(
+            answer_error(s(401), body(ErrorCode::WrongActivationPassword, None, None), None),
+            Error::ProtocolViolation(_)
+        ));
+        assert!(matches!(
+            answer_error(s(429), body(ErrorCode::RateLimited, None, Some(30)), Some(99)),
+            Error::RateLimited { retry_after: Some(30) }
+        ));
+        assert!(matches!(
+            answer_error(s(429), None, Some(12)),
+            Error::RateLimited { retry_after: Some(12) }
+        ));
+        assert!(matches!(answer_error(s(502), None, None), Error::ServerError { status: 502 }));
+        assert!(matches!(
+            answer_error(s(404), body(ErrorCode::NotFound, None, None), None),
+            Error::ServerError { status: 404 }
+        ));
+    }
+}
