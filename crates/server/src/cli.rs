@@ -1,0 +1,131 @@
+//! The `softtoken-server` command line: `serve` and the admin commands.
+//!
+//! Admin commands work on the database directly (the server may be running: SQLite
+//! serializes writers, and a running server drops its cache when another process writes).
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser as _;
+use serde::Serialize;
+use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
+use tracing_subscriber::EnvFilter;
+use zeroize::Zeroizing;
+
+use crate::bank::{Bank, IssueRequest};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{resolve, Cli, Command, Settings};
+use crate::error::{Error, Result};
+use crate::sealed::MasterKey;
+use crate::serve;
+use crate::storage::Storage as _;
+
+/// Runs the command line; the process's exit code.
+pub fn main() -> ExitCode {
+    let mut cli = Cli::parse();
+    if cli.command.is_none() {
+        // Bare `softtoken-server` serves; parse again so `serve`'s environment variables apply.
+        cli = Cli::parse_from(std::env::args_os().chain(["serve".into()]));
+    }
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("softtoken-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&settings.log))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Another subscriber may exist already (tests); logging then goes there.
+    let _ = if settings.log_json { builder.json().try_init() } else { builder.try_init() };
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let Some(command) = cli.command else { return Err(Error::Internal("no command")) };
+    if let Command::GenKey = command {
+        let key = MasterKey::generate()?;
+        println!("{}", key.to_hex().as_str());
+        return Ok(());
+    }
+    let serve_args = match &command {
+        Command::Serve(a) => Some(a),
+        _ => None,
+    };
+    let settings = resolve(&cli.common, serve_args)?;
+    init_logging(&settings);
+    let rt = runtime()?;
+    if let Command::Serve(_) = command {
+        return rt.block_on(serve::run(settings));
+    }
+    rt.block_on(async {
+        let storage = serve::open_storage(&settings)?;
+        let bank = serve::bank(&settings, storage.clone());
+        let result = admin(&bank, command, SystemClock.now()).await;
+        storage.close().await;
+        result
+    })
+}
+
+fn print_json(v: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(v).map_err(|_| Error::Internal("printing JSON"))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn pair(service: &str, user: &str) -> Result<(ServiceId, UserId)> {
+    Ok((ServiceId::new(service)?, UserId::new(user)?))
+}
+
+fn read_password() -> Result<ActivationPassword> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("activation password (4–8 digits), then Enter: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = Zeroizing::new(String::new());
+    stdin.lock().read_line(&mut line)?;
+    Ok(ActivationPassword::new(&line)?)
+}
+
+async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
+    match command {
+        Command::Issue(a) => {
+            let password = read_password()?;
+            let req = IssueRequest {
+                service_id: ServiceId::new(&a.service_id)?,
+                user_id: a.user_id.as_deref().map(UserId::new).transpose()?,
+                mail: a.mail,
+                password,
+                expires_in_secs: a.expires_in_days.map(|d| u64::from(d) * 24 * 3600),
+            };
+            print_json(&bank.issue(req, now).await?)
+        }
+        Command::Status(p) => {
+            let (s, u) = pair(&p.service_id, &p.user_id)?;
+            print_json(&bank.status(&s, &u, now).await?)
+        }
+        Command::Revoke(p) => {
+            let (s, u) = pair(&p.service_id, &p.user_id)?;
+            print_json(&bank.revoke(&s, &u, now).await?)
+        }
+        Command::Unlock(p) => {
+            let (s, u) = pair(&p.service_id, &p.user_id)?;
+            print_json(&bank.unlock(&s, &u, now).await?)
+        }
+        Command::Verify(v) => {
+            let (s, u) = pair(&v.pair.service_id, &v.pair.user_id)?;
+            print_json(&bank.verify(&s, &u, v.code.trim(), now).await?)
+        }
+        Command::Serve(_) | Command::GenKey => Err(Error::Internal("not an admin command")),
+    }
+}

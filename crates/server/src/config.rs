@@ -1,0 +1,562 @@
+//! Configuration: a TOML file, overridden by `SOFTTOKEN_*` environment variables, overridden by
+//! command-line flags. Secrets (master key, admin token, demo password) come from files or
+//! environment variables, never from flags, so they do not show in `ps`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+use softtoken_core::ids::ActivationPassword;
+use softtoken_core::totp::TotpParams;
+use zeroize::Zeroizing;
+
+use crate::bank::{Demo, Policy};
+use crate::error::{Error, Result};
+use crate::http::{AdminToken, HttpOptions};
+use crate::ratelimit::RateLimits;
+use crate::sealed::MasterKey;
+use crate::storage::sqlite::Synchronous;
+
+/// The demo registration's activation password when none is configured.
+pub const DEFAULT_DEMO_PASSWORD: &str = "1234";
+/// Where the server listens by default (plain HTTP, so loopback only).
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// softtoken-server: the bank side of softtoken.
+#[derive(Debug, Parser)]
+#[command(name = "softtoken-server", version, about, long_about = None)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Settings shared by every command.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// TOML configuration file.
+    #[arg(long, short = 'c', env = "SOFTTOKEN_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// SQLite database file (created if absent) [default: softtoken-server.db].
+    #[arg(long, env = "SOFTTOKEN_DATABASE", global = true)]
+    pub database: Option<PathBuf>,
+    /// File holding the 32-byte master key (64 hex digits or base64). The key itself may
+    /// instead be given in SOFTTOKEN_MASTER_KEY.
+    #[arg(long, env = "SOFTTOKEN_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
+    /// Directory where step-6 mails are written as files (they always go to the outbox table).
+    #[arg(long, env = "SOFTTOKEN_OUTBOX_DIR", global = true)]
+    pub outbox_dir: Option<PathBuf>,
+    /// Durability of each commit [default: full].
+    #[arg(long, env = "SOFTTOKEN_SYNCHRONOUS", value_enum, global = true)]
+    pub synchronous: Option<Synchronous>,
+    /// Log as JSON lines.
+    #[arg(long, env = "SOFTTOKEN_LOG_JSON", global = true)]
+    pub log_json: bool,
+    /// Log filter (tracing EnvFilter syntax; RUST_LOG wins) [default: info].
+    #[arg(long, env = "SOFTTOKEN_LOG", global = true)]
+    pub log: Option<String>,
+    /// The bank's name sent to the app.
+    #[arg(long, env = "SOFTTOKEN_ISSUER", global = true)]
+    pub issuer: Option<String>,
+    /// The token's default display name sent to the app.
+    #[arg(long, env = "SOFTTOKEN_DISPLAY_NAME", global = true)]
+    pub display_name: Option<String>,
+    /// The app's download URL, written in the step-6 mail.
+    #[arg(long, env = "SOFTTOKEN_DOWNLOAD_URL", global = true)]
+    pub download_url: Option<String>,
+    /// Wrong activation passwords before a registration is locked [default: 5].
+    #[arg(long, env = "SOFTTOKEN_PROVISION_MAX_TRIES", global = true)]
+    pub provision_max_tries: Option<u32>,
+    /// Consecutive wrong codes before a token is locked [default: 10].
+    #[arg(long, env = "SOFTTOKEN_VERIFY_MAX_FAILURES", global = true)]
+    pub verify_max_failures: Option<u32>,
+    /// Seconds after the end of use before the same user may be issued again [default: 86400].
+    #[arg(long, env = "SOFTTOKEN_REISSUE_WAIT_SECS", global = true)]
+    pub reissue_wait_secs: Option<u64>,
+    /// Days a new registration may be fetched by the app [default: 7].
+    #[arg(long, env = "SOFTTOKEN_EXPIRY_DAYS", global = true)]
+    pub expiry_days: Option<u32>,
+    /// Seconds a provisioning attempt waits for its confirm [default: 300].
+    #[arg(long, env = "SOFTTOKEN_ATTEMPT_TTL_SECS", global = true)]
+    pub attempt_ttl_secs: Option<u64>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve(ServeArgs),
+    /// Issue a registration (steps 3–5). Reads the activation password from standard input
+    /// and writes the step-6 mail to the outbox.
+    Issue(IssueArgs),
+    /// Show a registration's status (step 1).
+    Status(PairArgs),
+    /// End the use of a registration (利用終了): its codes stop at once.
+    Revoke(PairArgs),
+    /// Clear the locks and failure counters of a registration.
+    Unlock(PairArgs),
+    /// Check a one-time code, as the bank web does.
+    Verify(VerifyArgs),
+    /// Print a fresh random master key (64 hex digits) for a key file.
+    GenKey,
+}
+
+/// `serve` flags.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SOFTTOKEN_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// File holding the admin bearer token (or give the token in SOFTTOKEN_ADMIN_TOKEN).
+    #[arg(long, env = "SOFTTOKEN_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// TLS certificate chain (PEM); serves HTTPS with rustls.
+    #[arg(long, env = "SOFTTOKEN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "SOFTTOKEN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address because a TLS-terminating proxy is in front;
+    /// the client address is then taken from the proxy's X-Forwarded-For.
+    #[arg(long, env = "SOFTTOKEN_BEHIND_TLS_PROXY")]
+    pub behind_tls_proxy: bool,
+    /// Demo mode: keep the demo registration (service ID 10112231, user ID 999800000001)
+    /// armed. Its activation password is SOFTTOKEN_DEMO_ACTIVATION_PASSWORD [default: 1234].
+    #[arg(long, env = "SOFTTOKEN_DEMO")]
+    pub demo: bool,
+    /// Failed provisioning requests one address may make in a burst [default: 10].
+    #[arg(long, env = "SOFTTOKEN_RATE_PER_ADDRESS_BURST")]
+    pub rate_per_address_burst: Option<u32>,
+    /// Failed provisioning requests one address regains per minute [default: 5].
+    #[arg(long, env = "SOFTTOKEN_RATE_PER_ADDRESS_PER_MINUTE")]
+    pub rate_per_address_per_minute: Option<u32>,
+    /// Failed provisioning requests all callers together may make in a burst [default: 300].
+    #[arg(long, env = "SOFTTOKEN_RATE_TOTAL_BURST")]
+    pub rate_total_burst: Option<u32>,
+    /// Failed provisioning requests all callers together regain per minute [default: 300].
+    #[arg(long, env = "SOFTTOKEN_RATE_TOTAL_PER_MINUTE")]
+    pub rate_total_per_minute: Option<u32>,
+    /// Largest request body in bytes [default: 16384].
+    #[arg(long, env = "SOFTTOKEN_BODY_LIMIT")]
+    pub body_limit: Option<usize>,
+}
+
+/// `issue` flags.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The bank's service ID (8 digits).
+    #[arg(long)]
+    pub service_id: String,
+    /// The customer's user ID (12 digits); a random unused one if absent.
+    #[arg(long)]
+    pub user_id: Option<String>,
+    /// The customer's mail address.
+    #[arg(long)]
+    pub mail: String,
+    /// Days the app may fetch the token [default: the configured expiry].
+    #[arg(long)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// A registration's service ID and user ID.
+#[derive(Debug, Args)]
+pub struct PairArgs {
+    /// The bank's service ID (8 digits).
+    #[arg(long)]
+    pub service_id: String,
+    /// The customer's user ID (12 digits).
+    #[arg(long)]
+    pub user_id: String,
+}
+
+/// `verify` flags.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The registration.
+    #[command(flatten)]
+    pub pair: PairArgs,
+    /// The one-time code the customer typed.
+    #[arg(long)]
+    pub code: String,
+}
+
+/// The TOML file. Every key is optional; unknown keys are refused so a typo is noticed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    bind: Option<SocketAddr>,
+    database: Option<PathBuf>,
+    synchronous: Option<Synchronous>,
+    master_key_file: Option<PathBuf>,
+    admin_token_file: Option<PathBuf>,
+    outbox_dir: Option<PathBuf>,
+    download_url: Option<String>,
+    issuer: Option<String>,
+    display_name: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    behind_tls_proxy: Option<bool>,
+    demo: Option<bool>,
+    demo_activation_password: Option<String>,
+    log_json: Option<bool>,
+    log: Option<String>,
+    #[serde(default)]
+    limits: FileLimits,
+}
+
+/// `[limits]` in the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    provision_max_tries: Option<u32>,
+    verify_max_failures: Option<u32>,
+    reissue_wait_secs: Option<u64>,
+    expiry_days: Option<u32>,
+    attempt_ttl_secs: Option<u64>,
+    body_limit: Option<usize>,
+    cache_capacity: Option<usize>,
+    rate_per_address_burst: Option<u32>,
+    rate_per_address_per_minute: Option<u32>,
+    rate_total_burst: Option<u32>,
+    rate_total_per_minute: Option<u32>,
+}
+
+/// TLS certificate and key files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Private key, PEM.
+    pub key: PathBuf,
+}
+
+/// Everything resolved, validated and ready.
+#[derive(Debug)]
+pub struct Settings {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// Database file.
+    pub database: PathBuf,
+    /// Commit durability.
+    pub synchronous: Synchronous,
+    /// Registrations kept in memory.
+    pub cache_capacity: usize,
+    /// The master key.
+    pub master_key: MasterKey,
+    /// Outbox directory.
+    pub outbox_dir: Option<PathBuf>,
+    /// Limits and token parameters.
+    pub policy: Policy,
+    /// HTTP settings (admin token, rate limits, body limit, proxy trust).
+    pub http: HttpOptions,
+    /// HTTPS, when configured.
+    pub tls: Option<TlsFiles>,
+    /// The demo registration, in demo mode.
+    pub demo: Option<Demo>,
+    /// JSON logs.
+    pub log_json: bool,
+    /// Log filter.
+    pub log: String,
+}
+
+impl std::fmt::Debug for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Demo { password: <redacted> }")
+    }
+}
+
+fn env_secret(name: &str) -> Option<Zeroizing<String>> {
+    std::env::var(name).ok().map(Zeroizing::new).filter(|s| !s.trim().is_empty())
+}
+
+fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
+    std::fs::read_to_string(path)
+        .map(Zeroizing::new)
+        .map_err(|e| Error::Config(format!("cannot read the {what} file {}: {e}", path.display())))
+}
+
+/// Reads the TOML file.
+///
+/// # Errors
+/// [`Error::Config`] when it cannot be read or parsed (with the line of the mistake).
+pub fn read_file(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+}
+
+fn positive(v: u32, what: &str) -> Result<u32> {
+    if v == 0 {
+        return Err(Error::Config(format!("{what} must be at least 1")));
+    }
+    Ok(v)
+}
+
+/// Merges file, environment and flags for `serve` (with `serve`) or the admin commands.
+///
+/// # Errors
+/// [`Error::Config`] for a missing master key, a bad key or token, TLS half-configured, plain
+/// HTTP on a non-loopback address without `--behind-tls-proxy`, or limits of 0.
+pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Settings> {
+    let file = match &common.config {
+        Some(p) => read_file(p)?,
+        None => FileConfig::default(),
+    };
+    let default_serve = ServeArgs::default();
+    let serve_args = serve.unwrap_or(&default_serve);
+    let lim = &file.limits;
+
+    let database = common
+        .database
+        .clone()
+        .or(file.database.clone())
+        .unwrap_or_else(|| PathBuf::from("softtoken-server.db"));
+    let demo_on = serve.is_some() && (serve_args.demo || file.demo.unwrap_or(false));
+
+    let master_key = if let Some(text) = env_secret("SOFTTOKEN_MASTER_KEY") {
+        MasterKey::parse(&text)?
+    } else if let Some(path) = common.master_key_file.clone().or(file.master_key_file.clone()) {
+        if demo_on && !path.exists() {
+            create_demo_key(&path)?;
+        }
+        MasterKey::from_file(&path)?
+    } else if demo_on {
+        // A kiosk should start with one command; its key lives beside its database.
+        let path = PathBuf::from(format!("{}.key", database.display()));
+        if !path.exists() {
+            create_demo_key(&path)?;
+        }
+        MasterKey::from_file(&path)?
+    } else {
+        return Err(Error::Config(
+            "no master key: set SOFTTOKEN_MASTER_KEY or --master-key-file \
+             (make one with `softtoken-server gen-key > master.key`)"
+                .into(),
+        ));
+    };
+
+    let admin_token = if let Some(t) = env_secret("SOFTTOKEN_ADMIN_TOKEN") {
+        Some(AdminToken::new(&t)?)
+    } else if let Some(path) = serve_args.admin_token_file.clone().or(file.admin_token_file.clone())
+    {
+        Some(AdminToken::new(&read_secret_file(&path, "admin token")?)?)
+    } else {
+        None
+    };
+
+    let mut policy = Policy::default();
+    policy.provision_max_tries = positive(
+        common
+            .provision_max_tries
+            .or(lim.provision_max_tries)
+            .unwrap_or(policy.provision_max_tries),
+        "provision_max_tries",
+    )?;
+    policy.verify_max_failures = positive(
+        common
+            .verify_max_failures
+            .or(lim.verify_max_failures)
+            .unwrap_or(policy.verify_max_failures),
+        "verify_max_failures",
+    )?;
+    policy.reissue_wait_secs =
+        common.reissue_wait_secs.or(lim.reissue_wait_secs).unwrap_or(policy.reissue_wait_secs);
+    if let Some(days) = common.expiry_days.or(lim.expiry_days) {
+        policy.default_expiry_secs = u64::from(positive(days, "expiry_days")?) * 24 * 3600;
+    }
+    policy.attempt_ttl_secs =
+        common.attempt_ttl_secs.or(lim.attempt_ttl_secs).unwrap_or(policy.attempt_ttl_secs);
+    if policy.attempt_ttl_secs == 0 {
+        return Err(Error::Config("attempt_ttl_secs must be at least 1".into()));
+    }
+    if let Some(v) = common.issuer.clone().or(file.issuer.clone()) {
+        policy.issuer = v;
+    }
+    if let Some(v) = common.display_name.clone().or(file.display_name.clone()) {
+        policy.display_name = v;
+    }
+    if let Some(v) = common.download_url.clone().or(file.download_url.clone()) {
+        policy.download_url = v;
+    }
+    let issuer_len = policy.issuer.chars().count();
+    let name_len = policy.display_name.chars().count();
+    if !(1..=64).contains(&issuer_len) || !(1..=32).contains(&name_len) {
+        return Err(Error::Config(
+            "the issuer must be 1–64 characters and the display name 1–32".into(),
+        ));
+    }
+    policy.params = TotpParams::default();
+
+    let defaults = RateLimits::default();
+    let rate_limits = RateLimits {
+        per_address_burst: positive(
+            serve_args
+                .rate_per_address_burst
+                .or(lim.rate_per_address_burst)
+                .unwrap_or(defaults.per_address_burst),
+            "rate_per_address_burst",
+        )?,
+        per_address_per_minute: positive(
+            serve_args
+                .rate_per_address_per_minute
+                .or(lim.rate_per_address_per_minute)
+                .unwrap_or(defaults.per_address_per_minute),
+            "rate_per_address_per_minute",
+        )?,
+        total_burst: positive(
+            serve_args.rate_total_burst.or(lim.rate_total_burst).unwrap_or(defaults.total_burst),
+            "rate_total_burst",
+        )?,
+        total_per_minute: positive(
+            serve_args
+                .rate_total_per_minute
+                .or(lim.rate_total_per_minute)
+                .unwrap_or(defaults.total_per_minute),
+            "rate_total_per_minute",
+        )?,
+    };
+    let body_limit = serve_args.body_limit.or(lim.body_limit).unwrap_or(16 * 1024);
+    if !(1024..=1024 * 1024).contains(&body_limit) {
+        return Err(Error::Config("body_limit must be 1 KiB to 1 MiB".into()));
+    }
+
+    let bind = match serve_args.bind.or(file.bind) {
+        Some(b) => b,
+        None => DEFAULT_BIND.parse().map_err(|_| Error::Internal("default bind address"))?,
+    };
+    let tls = match (
+        serve_args.tls_cert.clone().or(file.tls_cert.clone()),
+        serve_args.tls_key.clone().or(file.tls_key.clone()),
+    ) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => return Err(Error::Config("give both tls_cert and tls_key, or neither".into())),
+    };
+    let behind_tls_proxy = serve_args.behind_tls_proxy || file.behind_tls_proxy.unwrap_or(false);
+    if serve.is_some() && tls.is_none() && !behind_tls_proxy && !bind.ip().is_loopback() {
+        return Err(Error::Config(format!(
+            "refusing plain HTTP on {bind}: it is not a loopback address. Give --tls-cert and \
+             --tls-key, or --behind-tls-proxy when a TLS-terminating proxy is in front"
+        )));
+    }
+
+    let demo = if demo_on {
+        let text = env_secret("SOFTTOKEN_DEMO_ACTIVATION_PASSWORD")
+            .or(file.demo_activation_password.clone().map(Zeroizing::new))
+            .unwrap_or_else(|| Zeroizing::new(DEFAULT_DEMO_PASSWORD.to_owned()));
+        Some(Demo { password: ActivationPassword::new(&text)? })
+    } else {
+        None
+    };
+
+    Ok(Settings {
+        bind,
+        database,
+        synchronous: common.synchronous.or(file.synchronous).unwrap_or(Synchronous::Full),
+        cache_capacity: lim.cache_capacity.unwrap_or(1_000_000).max(1),
+        master_key,
+        outbox_dir: common.outbox_dir.clone().or(file.outbox_dir.clone()),
+        policy,
+        http: HttpOptions {
+            admin_token,
+            rate_limits,
+            trust_forwarded_for: behind_tls_proxy,
+            body_limit,
+        },
+        tls,
+        demo,
+        log_json: common.log_json || file.log_json.unwrap_or(false),
+        log: common.log.clone().or(file.log.clone()).unwrap_or_else(|| "info".into()),
+    })
+}
+
+fn create_demo_key(path: &Path) -> Result<()> {
+    let key = MasterKey::generate()?;
+    write_private(path, format!("{}\n", key.to_hex().as_str()).as_bytes())?;
+    eprintln!("softtoken-server: created demo master key file {}", path.display());
+    Ok(())
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common() -> CommonArgs {
+        Cli::parse_from(["softtoken-server"]).common
+    }
+
+    #[test]
+    fn file_config_refuses_unknown_keys() {
+        assert!(toml::from_str::<FileConfig>("bind = \"127.0.0.1:1\"\ntypo = 1").is_err());
+        let ok: FileConfig =
+            toml::from_str("bind = \"127.0.0.1:1\"\n[limits]\nprovision_max_tries = 3").unwrap();
+        assert_eq!(ok.limits.provision_max_tries, Some(3));
+    }
+
+    #[test]
+    fn plain_http_on_a_public_address_is_refused_unless_behind_a_proxy() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k");
+        std::fs::write(&key, "11".repeat(32)).unwrap();
+        let mut c = common();
+        c.master_key_file = Some(key);
+        let mut s =
+            ServeArgs { bind: Some("0.0.0.0:8443".parse().unwrap()), ..ServeArgs::default() };
+        let err = resolve(&c, Some(&s)).unwrap_err().to_string();
+        assert!(err.contains("refusing plain HTTP"), "{err}");
+        s.behind_tls_proxy = true;
+        let settings = resolve(&c, Some(&s)).unwrap();
+        assert!(settings.http.trust_forwarded_for);
+        s.behind_tls_proxy = false;
+        s.bind = Some("127.0.0.1:0".parse().unwrap());
+        assert!(resolve(&c, Some(&s)).is_ok());
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("server.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "master_key_file = \"{}\"\nissuer = \"File Bank\"\n[limits]\nprovision_max_tries = 3\nverify_max_failures = 4\n",
+                dir.path().join("k").display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("k"), "22".repeat(32)).unwrap();
+        let mut c = common();
+        c.config = Some(cfg);
+        c.verify_max_failures = Some(7);
+        let s = resolve(&c, None).unwrap();
+        assert_eq!(s.policy.provision_max_tries, 3);
+        assert_eq!(s.policy.verify_max_failures, 7);
+        assert_eq!(s.policy.issuer, "File Bank");
+    }
+}

@@ -1,0 +1,274 @@
+//! The one error type of softtoken-server, and how each variant is answered over HTTP.
+//!
+//! 4xx variants say exactly what was wrong with the request, in a body with a stable `code`.
+//! 5xx variants are logged with their detail and answered with a generic body, so nothing about
+//! the database, paths or keys leaks to a caller. No variant ever carries a secret.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use softtoken_core::protocol::wire::ErrorCode;
+
+/// Result with softtoken-server's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request is malformed (JSON, types, unknown fields, IDs, lengths). The caller fixes
+    /// the request; nothing was changed.
+    #[error("{0}")]
+    InvalidRequest(String),
+
+    /// The body is larger than the configured limit. The caller sends a smaller body.
+    #[error("the request body is larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+
+    /// No registration for this service ID and user ID. The app lets the customer check both.
+    #[error("no registration for this service ID and user ID")]
+    UnknownRegistration,
+
+    /// The attempt ID was never issued (or was purged). The app starts again.
+    #[error("unknown provisioning attempt; start again")]
+    UnknownAttempt,
+
+    /// The attempt timed out or was already used (one guess per attempt). The app starts
+    /// again; no try was counted for this refusal.
+    #[error("{0}")]
+    AttemptExpired(&'static str),
+
+    /// Wrong activation password; the registration is locked after `tries_left` more.
+    #[error("wrong activation password ({tries_left} tries left)")]
+    WrongActivationPassword {
+        /// Wrong passwords still accepted before the lock.
+        tries_left: u32,
+    },
+
+    /// Too many wrong activation passwords or one-time codes. The bank must unlock or
+    /// re-issue; retrying cannot help.
+    #[error("{0}")]
+    Locked(&'static str),
+
+    /// The registration expired before the app fetched it. The customer issues a new token.
+    #[error("the registration expired before the token was set up; issue a new token")]
+    Expired,
+
+    /// The token was already delivered to an app. To move it, end use and re-issue.
+    #[error("the token of this registration was already delivered to an app")]
+    AlreadyDelivered,
+
+    /// The bank ended the use of this registration. The customer can issue a new token.
+    #[error("the use of this registration has ended")]
+    Ended,
+
+    /// The ack names an attempt that is not the latest confirmed one: the app deletes its
+    /// pending token.
+    #[error("a newer setup of this registration replaced this one; delete the pending token")]
+    Superseded,
+
+    /// Too many failures from this address or in total. Wait `retry_after` seconds.
+    #[error("too many failed attempts; try again in {retry_after} seconds")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+
+    /// An admin endpoint was called without the right bearer token. Configure the token.
+    #[error("this endpoint needs the bank's admin credential (Authorization: Bearer ...)")]
+    Unauthorized,
+
+    /// The endpoint is reserved to loopback callers (demo reset). Call it from the server
+    /// host.
+    #[error("{0}")]
+    Forbidden(&'static str),
+
+    /// No such endpoint (or demo mode is off).
+    #[error("no such endpoint")]
+    NotFound,
+
+    /// The endpoint exists with another method.
+    #[error("this endpoint does not accept this method")]
+    MethodNotAllowed,
+
+    /// Issue refused: the pair already has a registration that has not ended. End it first
+    /// or use it.
+    #[error("this service ID and user ID already have a registration in state {state}")]
+    RegistrationExists {
+        /// The state of the existing registration.
+        state: &'static str,
+    },
+
+    /// Issue refused: the previous registration ended too recently. Try again after
+    /// `retry_after` seconds (the manual's "from the next day").
+    #[error("use ended recently; a new token can be issued in {retry_after} seconds")]
+    ReissueTooSoon {
+        /// Seconds until re-issue is allowed.
+        retry_after: u64,
+    },
+
+    /// Verify refused: the token has not reached the app yet. The customer finishes the
+    /// setup in the app first.
+    #[error("the token has not been delivered to an app yet")]
+    NotDelivered,
+
+    /// A configuration value is missing or wrong. Fix the file, environment or flags; the
+    /// server did not start.
+    #[error("configuration: {0}")]
+    Config(String),
+
+    /// A sealed secret did not open: wrong master key, or the database was altered. Restore
+    /// the right key or the database; the row is unusable until then.
+    #[error("a stored secret could not be decrypted (wrong master key or altered database)")]
+    SealedDataInvalid,
+
+    /// The database failed. See the log; retry later.
+    #[error("storage: {0}")]
+    Storage(String),
+
+    /// Reading or writing a file (outbox, key) failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+
+    /// The server is shutting down or its storage stopped. Retry on another instance or
+    /// later.
+    #[error("the server is shutting down")]
+    Unavailable,
+
+    /// A bug or an OS failure (random generator). See the log.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Storage(e.to_string())
+    }
+}
+
+impl From<softtoken_core::Error> for Error {
+    fn from(e: softtoken_core::Error) -> Self {
+        use softtoken_core::Error as Core;
+        match e {
+            Core::ProtocolViolation(why) => Error::InvalidRequest(format!("protocol: {why}")),
+            invalid @ Core::Invalid { .. } => Error::InvalidRequest(invalid.to_string()),
+            Core::TotpParameters(why) => Error::InvalidRequest(why.to_owned()),
+            // Everything else from core on the server side is a failure of ours (random
+            // generator, a stored attempt that does not parse).
+            _ => Error::Internal("core operation failed"),
+        }
+    }
+}
+
+impl Error {
+    /// The stable code in the body: the protocol's [`ErrorCode`] for everything the app can
+    /// meet, and server-only codes for the admin API.
+    pub fn code(&self) -> &'static str {
+        match self.wire_code() {
+            Some(c) => c.as_str(),
+            None => match self {
+                Error::RegistrationExists { .. } => "registration_exists",
+                Error::ReissueTooSoon { .. } => "reissue_too_soon",
+                Error::NotDelivered => "not_delivered",
+                Error::Forbidden(_) => "forbidden",
+                _ => ErrorCode::Internal.as_str(),
+            },
+        }
+    }
+
+    fn wire_code(&self) -> Option<ErrorCode> {
+        Some(match self {
+            Error::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            Error::BodyTooLarge { .. } => ErrorCode::BodyTooLarge,
+            Error::UnknownRegistration => ErrorCode::UnknownRegistration,
+            Error::UnknownAttempt => ErrorCode::UnknownAttempt,
+            Error::AttemptExpired(_) => ErrorCode::AttemptExpired,
+            Error::WrongActivationPassword { .. } => ErrorCode::WrongActivationPassword,
+            Error::Locked(_) => ErrorCode::Locked,
+            Error::Expired => ErrorCode::Expired,
+            Error::AlreadyDelivered => ErrorCode::AlreadyDelivered,
+            Error::Ended => ErrorCode::Ended,
+            Error::Superseded => ErrorCode::Superseded,
+            Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::Unauthorized => ErrorCode::Unauthorized,
+            Error::NotFound => ErrorCode::NotFound,
+            Error::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Error::Unavailable => ErrorCode::Unavailable,
+            Error::Config(_)
+            | Error::SealedDataInvalid
+            | Error::Storage(_)
+            | Error::Io(_)
+            | Error::Internal(_) => ErrorCode::Internal,
+            Error::RegistrationExists { .. }
+            | Error::ReissueTooSoon { .. }
+            | Error::NotDelivered
+            | Error::Forbidden(_) => return None,
+        })
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        let code = match self {
+            Error::RegistrationExists { .. }
+            | Error::ReissueTooSoon { .. }
+            | Error::NotDelivered => 409,
+            Error::Forbidden(_) => 403,
+            _ => self.wire_code().map_or(500, ErrorCode::http_status),
+        };
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+/// The body of every non-2xx answer: the shape of the protocol's `ErrorBody`, with the admin
+/// API's extra codes as plain strings.
+#[derive(Debug, Serialize)]
+pub struct ApiErrorBody {
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// What went wrong, for people; never a secret.
+    pub message: String,
+    /// With `wrong_activation_password`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tries_left: Option<u32>,
+    /// With `rate_limited` and `reissue_too_soon`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = if status.is_server_error() {
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                tracing::warn!(event = "unavailable", error = %self, "request refused");
+                "the server is unavailable; try again later".to_owned()
+            } else {
+                tracing::error!(event = "internal_error", error = %self, "request failed");
+                "the server failed; the bank has the details in its log".to_owned()
+            }
+        } else {
+            self.to_string()
+        };
+        let (tries_left, retry_after) = match &self {
+            Error::WrongActivationPassword { tries_left } => (Some(*tries_left), None),
+            Error::RateLimited { retry_after } | Error::ReissueTooSoon { retry_after } => {
+                (None, Some(*retry_after))
+            }
+            _ => (None, None),
+        };
+        let mut response = (
+            status,
+            axum::Json(ApiErrorBody { code: self.code(), message, tries_left, retry_after }),
+        )
+            .into_response();
+        if let Some(secs) = retry_after {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}

@@ -1,0 +1,46 @@
+//! softtoken-server: the bank side of softtoken, a thin HTTP and storage shell over
+//! softtoken-core.
+//!
+//! It plays the bank of `../shared/FLOW.md`: **issue** a registration (steps 3–5, admin API or
+//! CLI), let the app **provision** it with the PAKE protocol of `docs/protocol.md` (step 7),
+//! **verify** one-time codes for the bank web (steps 11–13 and every login), **end use** and
+//! re-issue, and show a registration's **status** (step 1). `docs/server.md` explains how to run
+//! and configure it.
+//!
+//! - [`http`]: the routes; [`app`] builds the router so tests can call it without a socket.
+//! - [`bank`]: the rules, independent of HTTP and of the database.
+//! - [`storage`]: the [`storage::Storage`] trait and its SQLite implementation.
+//! - [`sealed`]: secrets at rest (AES-256-GCM under the master key, bound to their row).
+//! - [`ratelimit`], [`metrics`]: what makes guessing expensive and visible.
+//! - [`config`], [`cli`], [`serve`]: configuration, the command line, running the server.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use softtoken_server::{bank::{Bank, OutboxDir, Policy}, clock::ManualClock, http::{app, AppState, HttpOptions}};
+//! use softtoken_server::sealed::{MasterKey, Sealer};
+//! use softtoken_server::storage::sqlite::{SqliteOptions, SqliteStorage};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let storage = Arc::new(SqliteStorage::open(SqliteOptions::new(dir.path().join("bank.db")))?);
+//! let bank = Bank::new(storage, Sealer::new(&MasterKey::generate()?), Policy::default(),
+//!                      OutboxDir::default(), None);
+//! let router = app(AppState::new(Arc::new(bank), Arc::new(ManualClock::new(1_700_000_000)),
+//!                                HttpOptions::default()));
+//! # drop(router);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod bank;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod ratelimit;
+pub mod sealed;
+pub mod serve;
+pub mod storage;
+
+pub use error::{Error, Result};
+pub use http::{app, AppState};

@@ -1,0 +1,244 @@
+//! Secrets at rest: activation passwords, seeds and provisioning attempts are stored only as
+//! AES-256-GCM ciphertexts under the server's master key.
+//!
+//! The associated data names what the secret is and the row it belongs to, so a ciphertext
+//! copied into another row (or another column) no longer opens: an attacker with write access
+//! to the database cannot move a known seed onto a victim's registration.
+
+use std::fmt;
+use std::path::Path;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use rand_core::{OsRng, RngCore};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Bytes in the master key (AES-256).
+pub const MASTER_KEY_LEN: usize = 32;
+const NONCE_LEN: usize = 12;
+/// First byte of every sealed value; a new format gets a new byte.
+const FORMAT_V1: u8 = 1;
+
+/// The server's master key. Never printed; zeroized on drop.
+pub struct MasterKey(Zeroizing<[u8; MASTER_KEY_LEN]>);
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(<redacted>)")
+    }
+}
+
+impl MasterKey {
+    /// Parses a key written as 64 hex digits or as base64 (standard or url-safe, padded or not).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the text is neither, or does not hold exactly 32 bytes. The
+    /// message never repeats the text.
+    pub fn parse(text: &str) -> Result<Self> {
+        let text = text.trim();
+        let mut key = Zeroizing::new([0u8; MASTER_KEY_LEN]);
+        if text.len() == 2 * MASTER_KEY_LEN && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            for (i, pair) in text.as_bytes().chunks(2).enumerate() {
+                let hi = hex_value(pair[0]);
+                let lo = hex_value(pair[1]);
+                key[i] = hi << 4 | lo;
+            }
+            return Ok(Self(key));
+        }
+        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            if let Ok(bytes) = engine.decode(text) {
+                let bytes = Zeroizing::new(bytes);
+                if bytes.len() == MASTER_KEY_LEN {
+                    key.copy_from_slice(&bytes);
+                    return Ok(Self(key));
+                }
+            }
+        }
+        Err(Error::Config(
+            "the master key must be 32 bytes written as 64 hex digits or as base64".into(),
+        ))
+    }
+
+    /// Reads a key file holding the key as text (see [`MasterKey::parse`]).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the file cannot be read or does not hold a valid key.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!("cannot read the master key file {}: {e}", path.display()))
+        })?);
+        Self::parse(&text)
+    }
+
+    /// A fresh random key (for `softtoken-server gen-key` and tests).
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if the OS random generator fails.
+    pub fn generate() -> Result<Self> {
+        let mut key = Zeroizing::new([0u8; MASTER_KEY_LEN]);
+        OsRng.try_fill_bytes(key.as_mut()).map_err(|_| Error::Internal("OS random generator"))?;
+        Ok(Self(key))
+    }
+
+    /// The key as 64 lowercase hex digits, for writing a new key file.
+    pub fn to_hex(&self) -> Zeroizing<String> {
+        let mut s = Zeroizing::new(String::with_capacity(2 * MASTER_KEY_LEN));
+        for b in self.0.iter() {
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        s
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn hex_value(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        b'A'..=b'F' => c - b'A' + 10,
+        _ => 0,
+    }
+}
+
+/// What a sealed value is; part of the associated data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A registration's activation password.
+    ActivationPassword,
+    /// A registration's TOTP seed.
+    Seed,
+    /// A provisioning attempt's server state (expected MACs and the candidate seed).
+    Attempt,
+}
+
+impl Purpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Purpose::ActivationPassword => b"softtoken-server v1 activation password",
+            Purpose::Seed => b"softtoken-server v1 seed",
+            Purpose::Attempt => b"softtoken-server v1 attempt",
+        }
+    }
+}
+
+/// Encrypts and decrypts secrets bound to their rows.
+pub struct Sealer {
+    cipher: Aes256Gcm,
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sealer(<redacted>)")
+    }
+}
+
+impl Sealer {
+    /// A sealer under `key`.
+    pub fn new(key: &MasterKey) -> Self {
+        Self { cipher: Aes256Gcm::new(key.0.as_ref().into()) }
+    }
+
+    /// The associated data: purpose label, then each row field length-prefixed so that
+    /// `("ab","c")` and `("a","bc")` differ.
+    fn aad(purpose: Purpose, row: &[&str]) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(64);
+        aad.extend_from_slice(purpose.label());
+        for field in row {
+            aad.extend_from_slice(&(field.len() as u64).to_be_bytes());
+            aad.extend_from_slice(field.as_bytes());
+        }
+        aad
+    }
+
+    /// Encrypts `secret` for the row named by `row` (e.g. registration id, service ID, user ID).
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if the OS random generator or the cipher fails.
+    pub fn seal(&self, purpose: Purpose, row: &[&str], secret: &[u8]) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; NONCE_LEN];
+        OsRng.try_fill_bytes(&mut nonce).map_err(|_| Error::Internal("OS random generator"))?;
+        let aad = Self::aad(purpose, row);
+        let ct = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: secret, aad: &aad })
+            .map_err(|_| Error::Internal("sealing a secret"))?;
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+        out.push(FORMAT_V1);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    /// Decrypts a value sealed for the same purpose and row.
+    ///
+    /// # Errors
+    /// [`Error::SealedDataInvalid`] when the value was sealed under another key, for another
+    /// row or purpose, or was altered.
+    pub fn open(
+        &self,
+        purpose: Purpose,
+        row: &[&str],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        if sealed.len() < 1 + NONCE_LEN || sealed[0] != FORMAT_V1 {
+            return Err(Error::SealedDataInvalid);
+        }
+        let (nonce, ct) = sealed[1..].split_at(NONCE_LEN);
+        let aad = Self::aad(purpose, row);
+        self.cipher
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+            .map(Zeroizing::new)
+            .map_err(|_| Error::SealedDataInvalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealer() -> Sealer {
+        Sealer::new(&MasterKey::parse(&"ab".repeat(32)).unwrap())
+    }
+
+    #[test]
+    fn sealed_secret_opens_only_for_its_own_row_and_purpose() {
+        let s = sealer();
+        let sealed = s.seal(Purpose::Seed, &["reg1", "10112231", "999800000001"], b"seed").unwrap();
+        assert_eq!(
+            s.open(Purpose::Seed, &["reg1", "10112231", "999800000001"], &sealed)
+                .unwrap()
+                .as_slice(),
+            b"seed"
+        );
+        assert!(s.open(Purpose::Seed, &["reg2", "10112231", "999800000001"], &sealed).is_err());
+        assert!(s.open(Purpose::Attempt, &["reg1", "10112231", "999800000001"], &sealed).is_err());
+        assert!(s.open(Purpose::Seed, &["reg11", "0112231", "999800000001"], &sealed).is_err());
+        let mut tampered = sealed.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert!(s.open(Purpose::Seed, &["reg1", "10112231", "999800000001"], &tampered).is_err());
+        let other = Sealer::new(&MasterKey::generate().unwrap());
+        assert!(other.open(Purpose::Seed, &["reg1", "10112231", "999800000001"], &sealed).is_err());
+    }
+
+    #[test]
+    fn master_key_reads_hex_and_base64_and_never_prints() {
+        let hex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+        let a = MasterKey::parse(hex).unwrap();
+        assert_eq!(a.to_hex().as_str(), hex.to_lowercase());
+        let b64 = STANDARD.encode(*a.0);
+        let b = MasterKey::parse(&format!("{b64}\n")).unwrap();
+        assert_eq!(*a.0, *b.0);
+        assert_eq!(*MasterKey::parse(&URL_SAFE_NO_PAD.encode(*a.0)).unwrap().0, *a.0);
+        assert!(MasterKey::parse("abcd").is_err());
+        assert!(MasterKey::parse(&STANDARD.encode([0u8; 31])).is_err());
+        let msg = MasterKey::parse(&"zz".repeat(32)).unwrap_err().to_string();
+        assert!(!msg.contains("zz"), "{msg}");
+        assert!(!format!("{a:?}").contains("0011"));
+    }
+}

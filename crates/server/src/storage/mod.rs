@@ -1,0 +1,304 @@
+//! Where registrations, provisioning attempts and outgoing mail are kept.
+//!
+//! Handlers and the [`crate::bank`] logic see only the [`Storage`] trait. Every change is an
+//! optimistic compare-and-swap on the registration's revision ([`Registration::rev`]): the
+//! logic reads a registration, decides, and asks storage to write the new values only if nobody
+//! changed the row meanwhile. That works the same for one SQLite file ([`sqlite`]) and for
+//! PostgreSQL behind several server instances (`UPDATE ... WHERE rev = $expected`), so a second
+//! backend needs no change above this module.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use softtoken_core::ids::{ServiceId, UserId};
+use softtoken_core::totp::TotpParams;
+
+use crate::error::Result;
+
+/// Where a registration is in its life (the manual's 登録状況).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationState {
+    /// Issued on the bank web; waiting for the app (step 5).
+    Issued,
+    /// An app proved the activation password; waiting for its ack. The latest confirmed
+    /// attempt wins.
+    Confirmed,
+    /// The app acknowledged storing the seed; waiting for the first code (step 7 done).
+    Delivered,
+    /// A code was accepted (利用開始, step 13).
+    InUse,
+    /// Use ended (利用終了); codes are refused. A new registration may follow.
+    Ended,
+}
+
+impl RegistrationState {
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrationState::Issued => "issued",
+            RegistrationState::Confirmed => "confirmed",
+            RegistrationState::Delivered => "delivered",
+            RegistrationState::InUse => "in_use",
+            RegistrationState::Ended => "ended",
+        }
+    }
+
+    /// Parses [`RegistrationState::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "issued" => RegistrationState::Issued,
+            "confirmed" => RegistrationState::Confirmed,
+            "delivered" => RegistrationState::Delivered,
+            "in_use" => RegistrationState::InUse,
+            "ended" => RegistrationState::Ended,
+            _ => return None,
+        })
+    }
+
+    /// True once the app holds the seed and codes may be verified.
+    pub fn is_delivered(self) -> bool {
+        matches!(self, RegistrationState::Delivered | RegistrationState::InUse)
+    }
+}
+
+/// One token registration of one customer. Secrets are only held sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// 32 random hex digits; never shown to customers; binds the sealed secrets to this row.
+    pub id: String,
+    /// The bank's service ID.
+    pub service_id: ServiceId,
+    /// The customer's user ID.
+    pub user_id: UserId,
+    /// Where the step-6 mail went.
+    pub mail: String,
+    /// Life-cycle state.
+    pub state: RegistrationState,
+    /// The code parameters fixed at issue.
+    pub params: TotpParams,
+    /// Wrong activation passwords since the last successful confirm.
+    pub failed_tries: u32,
+    /// Locked after too many wrong activation passwords.
+    pub provision_locked: bool,
+    /// Consecutive rejected one-time codes.
+    pub verify_failures: u32,
+    /// Locked after too many rejected codes.
+    pub verify_locked: bool,
+    /// The last accepted time step; a step at or below it is never accepted again.
+    pub last_step: Option<u64>,
+    /// The activation password, sealed ([`crate::sealed::Purpose::ActivationPassword`]).
+    pub sealed_password: Vec<u8>,
+    /// The seed of the latest confirmed attempt, sealed ([`crate::sealed::Purpose::Seed`]).
+    pub sealed_seed: Option<Vec<u8>>,
+    /// The latest confirmed attempt (base64url), the only one whose ack is accepted.
+    pub confirmed_attempt: Option<String>,
+    /// Unix seconds of issue.
+    pub issued_at: u64,
+    /// Unix seconds after which the app can no longer fetch the token.
+    pub expires_at: u64,
+    /// Unix seconds of the latest confirm.
+    pub confirmed_at: Option<u64>,
+    /// Unix seconds of delivery (ack).
+    pub delivered_at: Option<u64>,
+    /// Unix seconds of the first accepted code.
+    pub in_use_at: Option<u64>,
+    /// Unix seconds of the end of use.
+    pub ended_at: Option<u64>,
+    /// The demo registration, re-armed by the server itself.
+    pub demo: bool,
+    /// Revision of the row, assigned by storage on every write; the compare-and-swap token.
+    pub rev: u64,
+}
+
+/// What a provisioning attempt has become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptStatus {
+    /// Started; waiting for the app's confirm.
+    Pending,
+    /// A confirm came with a wrong password; evaluated, never usable again.
+    Spent,
+    /// The app proved the password; its seed is (or was) the registration's.
+    Confirmed,
+}
+
+impl AttemptStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptStatus::Pending => "pending",
+            AttemptStatus::Spent => "spent",
+            AttemptStatus::Confirmed => "confirmed",
+        }
+    }
+
+    /// Parses [`AttemptStatus::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => AttemptStatus::Pending,
+            "spent" => AttemptStatus::Spent,
+            "confirmed" => AttemptStatus::Confirmed,
+            _ => return None,
+        })
+    }
+}
+
+/// One provisioning attempt (start → confirm → ack).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The attempt ID, base64url.
+    pub id: String,
+    /// The registration it belongs to ([`Registration::id`]).
+    pub registration_id: String,
+    /// Unix seconds of start.
+    pub created_at: u64,
+    /// Unix seconds after which confirm is refused.
+    pub expires_at: u64,
+    /// What it has become.
+    pub status: AttemptStatus,
+    /// The core's `ServerAttempt`, sealed ([`crate::sealed::Purpose::Attempt`]); wiped when
+    /// the attempt can no longer be used.
+    pub sealed: Option<Vec<u8>>,
+}
+
+/// A mail the bank would send (step 6), kept in the outbox instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxMail {
+    /// The registration it announces.
+    pub registration_id: String,
+    /// Recipient.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body (service ID, user ID, download URL; never the password).
+    pub body: String,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A change of an attempt's status, applied only if it still has `from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptChange {
+    /// The attempt ID.
+    pub id: String,
+    /// Its expected current status.
+    pub from: AttemptStatus,
+    /// Its new status.
+    pub to: AttemptStatus,
+    /// Drop the sealed attempt state (it will never be needed again).
+    pub wipe: bool,
+}
+
+/// An atomic change: all parts are written, or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The registration's new values; its `rev` is the revision the caller read.
+    pub registration: Registration,
+    /// An attempt whose status changes with it.
+    pub attempt: Option<AttemptChange>,
+    /// Wipe the sealed state of every other attempt of this registration (after delivery, so
+    /// no other candidate seed stays on disk).
+    pub wipe_other_attempts: bool,
+    /// A registration to insert in the same transaction (the demo re-arm ends the old one and
+    /// creates the fresh one at once).
+    pub insert: Option<Registration>,
+}
+
+impl Change {
+    /// A change of the registration alone.
+    pub fn registration(registration: Registration) -> Self {
+        Self { registration, attempt: None, wipe_other_attempts: false, insert: None }
+    }
+}
+
+/// What [`Storage::update`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Updated {
+    /// Written; the registration with its new revision.
+    Applied(Box<Registration>),
+    /// Someone changed the registration (or the attempt) first; nothing was written. Read
+    /// again and decide again.
+    Conflict,
+}
+
+/// Why an insert was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// Written; the registration with its revision.
+    Applied(Box<Registration>),
+    /// The pair already has a registration that has not ended.
+    ActiveExists,
+    /// The user ID is already used by another registration of this service (generated IDs
+    /// draw again).
+    UserIdTaken,
+}
+
+/// The storage backend. Implementations must make each call atomic and durable before it
+/// returns `Ok`.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Inserts a fresh registration and its step-6 mail. With `user_id_must_be_new`, refuses
+    /// a user ID that any registration of the service ever had.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn insert_registration(
+        &self,
+        registration: Registration,
+        mail: Option<OutboxMail>,
+        user_id_must_be_new: bool,
+    ) -> Result<Inserted>;
+
+    /// The newest registration of a pair (ended or not), straight from the database or from a
+    /// cache that is never behind a committed write of this process.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn registration(
+        &self,
+        service: &ServiceId,
+        user: &UserId,
+    ) -> Result<Option<Registration>>;
+
+    /// A registration by its [`Registration::id`], straight from the database.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn registration_by_id(&self, id: &str) -> Result<Option<Registration>>;
+
+    /// Applies a [`Change`] if the registration still has the revision in it (and the
+    /// attempt its `from` status).
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails; nothing was written.
+    async fn update(&self, change: Change) -> Result<Updated>;
+
+    /// Inserts a new attempt.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn insert_attempt(&self, attempt: Attempt) -> Result<()>;
+
+    /// An attempt by ID.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn attempt(&self, id: &str) -> Result<Option<Attempt>>;
+
+    /// The newest mails of the outbox, newest first.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn outbox(&self, limit: u32) -> Result<Vec<OutboxMail>>;
+
+    /// Deletes attempts that expired before `before` and were never confirmed.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn purge_attempts(&self, before: u64) -> Result<u64>;
+
+    /// Waits until every accepted write is on disk and stops the background writer. Calls
+    /// after this fail with [`crate::Error::Unavailable`].
+    async fn close(&self);
+}

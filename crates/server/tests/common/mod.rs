@@ -1,0 +1,214 @@
+//! A real server on 127.0.0.1:0 over a real SQLite file, driven by the real core client.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use softtoken_core::client::ProvisioningClient;
+use softtoken_core::ids::{ActivationPassword, ServiceId, TokenId, UserId};
+use softtoken_core::totp::Totp;
+use softtoken_core::vault::NewToken;
+use softtoken_server::bank::{Bank, Demo, OutboxDir, Policy};
+use softtoken_server::clock::{Clock, ManualClock};
+use softtoken_server::http::{app, AdminToken, AppState, HttpOptions};
+use softtoken_server::sealed::{MasterKey, Sealer};
+use softtoken_server::storage::sqlite::{SqliteOptions, SqliteStorage};
+use softtoken_server::storage::Storage;
+use tempfile::TempDir;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const SERVICE: &str = "10112231";
+
+/// Options of a test server.
+pub struct Setup {
+    pub policy: Policy,
+    pub http: HttpOptions,
+    pub demo: Option<Demo>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            policy: Policy::default(),
+            http: HttpOptions {
+                admin_token: Some(AdminToken::new(ADMIN_TOKEN).unwrap()),
+                ..HttpOptions::default()
+            },
+            demo: None,
+        }
+    }
+}
+
+pub struct Server {
+    pub url: String,
+    pub clock: ManualClock,
+    pub state: AppState,
+    pub storage: Arc<SqliteStorage>,
+    pub http: reqwest::Client,
+    pub dir: TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The wall clock at a step boundary plus 30 s, so ±1 step is never ambiguous in a test.
+pub fn test_epoch() -> u64 {
+    let now = softtoken_core::totp::unix_now();
+    now - now % 60 + 30
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Self::start_with(Setup::default()).await
+    }
+
+    pub async fn start_with(setup: Setup) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let storage =
+            Arc::new(SqliteStorage::open(SqliteOptions::new(dir.path().join("bank.db"))).unwrap());
+        let bank = Bank::new(
+            storage.clone(),
+            Sealer::new(&MasterKey::generate().unwrap()),
+            setup.policy,
+            OutboxDir(Some(dir.path().join("outbox"))),
+            setup.demo,
+        );
+        let clock = ManualClock::new(test_epoch());
+        let state = AppState::new(Arc::new(bank), Arc::new(clock.clone()), setup.http);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = app(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .unwrap();
+        });
+        Server {
+            url: format!("http://{addr}"),
+            clock,
+            state,
+            storage,
+            http: reqwest::Client::new(),
+            dir,
+            task,
+        }
+    }
+
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    pub fn client(&self) -> ProvisioningClient {
+        ProvisioningClient::new(&self.url).unwrap()
+    }
+
+    async fn call(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, body)
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(
+            self.http.post(format!("{}{path}", self.url)).bearer_auth(ADMIN_TOKEN).json(&body),
+        )
+        .await
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (u16, Value) {
+        self.call(self.http.get(format!("{}{path}", self.url)).bearer_auth(ADMIN_TOKEN)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(self.http.post(format!("{}{path}", self.url)).json(&body)).await
+    }
+
+    /// Issues a registration on the admin API; returns its user ID.
+    pub async fn issue(&self, user: Option<&str>, password: &str) -> String {
+        let mut body = json!({
+            "service_id": SERVICE,
+            "mail": "taro@example.jp",
+            "activation_password": password,
+        });
+        if let Some(u) = user {
+            body["user_id"] = json!(u);
+        }
+        let (status, answer) = self.admin_post("/v1/admin/registrations", body).await;
+        assert_eq!(status, 201, "{answer}");
+        answer["user_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn status(&self, user: &str) -> Value {
+        let (status, body) =
+            self.admin_get(&format!("/v1/admin/registrations/{SERVICE}/{user}")).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn verify(&self, user: &str, code: &str) -> (u16, Value) {
+        self.admin_post(
+            "/v1/admin/verify",
+            json!({ "service_id": SERVICE, "user_id": user, "code": code }),
+        )
+        .await
+    }
+
+    /// Provisions with the core client as the app does; returns what the app stored.
+    pub async fn provision(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> softtoken_core::Result<(NewToken, softtoken_core::client::ProvisionedToken)> {
+        provision_with(&self.client(), user, password, softtoken_core::totp::unix_now()).await
+    }
+
+    /// The code the app shows for `token` at the server's current time.
+    pub fn code(&self, token: &NewToken) -> String {
+        code_at(token, self.now())
+    }
+}
+
+pub fn code_at(token: &NewToken, bank_time: u64) -> String {
+    Totp::new(token.params, &token.seed, token.offset)
+        .unwrap()
+        .code_at_bank_time(bank_time)
+        .as_str()
+        .to_owned()
+}
+
+pub async fn provision_with(
+    client: &ProvisioningClient,
+    user: &str,
+    password: &str,
+    device_now: u64,
+) -> softtoken_core::Result<(NewToken, softtoken_core::client::ProvisionedToken)> {
+    let stored: Arc<Mutex<Option<NewToken>>> = Arc::default();
+    let slot = stored.clone();
+    let outcome = client
+        .provision(
+            &ServiceId::new(SERVICE).unwrap(),
+            &UserId::new(user).unwrap(),
+            &ActivationPassword::new(password).unwrap(),
+            move |t| {
+                *slot.lock().unwrap() = Some(t);
+                TokenId::random()
+            },
+            device_now,
+        )
+        .await?;
+    let token = stored.lock().unwrap().take().expect("a provisioned token was stored");
+    Ok((token, outcome))
+}
+
+/// Closes the storage so the database file is complete (for tests that reopen it).
+pub async fn close(server: &Server) {
+    server.storage.close().await;
+}
