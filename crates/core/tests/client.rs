@@ -374,3 +374,19 @@ async fn a_server_that_does_not_speak_tls_is_a_tls_failure() {
     assert!(matches!(err, Error::Tls(_)), "{err:?}");
     assert_eq!(err.kind(), "tls");
 }
+
+/// The app runs these futures on a multi-threaded runtime (Tauri commands): they must be Send.
+#[allow(dead_code)]
+fn provisioning_futures_are_send(
+    client: &ProvisioningClient,
+    vault: &Vault,
+    id: &softtoken_core::ids::TokenId,
+    ack: &AckRequest,
+) {
+    fn send<T: Send>(_: &T) {}
+    let (service, user) = ids();
+    let pw = ActivationPassword::new(PASSWORD).unwrap();
+    send(&client.acknowledge(vault, id));
+    send(&client.send_ack(ack));
+    send(&client.provision(&service, &user, &pw, |_| Err(Error::DuplicateToken), 0));
+}
