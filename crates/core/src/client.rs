@@ -222,6 +222,14 @@ impl ProvisioningClient {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("softtoken/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &options.extra_root_pem {
+            // reqwest accepts any bytes here and fails only at the first connection: check now.
+            use rustls::pki_types::{pem::PemObject, CertificateDer};
+            let certs: Vec<_> = CertificateDer::pem_slice_iter(pem).collect();
+            if certs.is_empty() || certs.iter().any(std::result::Result::is_err) {
+                return Err(Error::Tls(
+                    "the extra root certificate is not a PEM certificate".into(),
+                ));
+            }
             let cert = reqwest::Certificate::from_pem(pem)
                 .map_err(|e| Error::Tls(format!("the extra root certificate: {e}")))?;
             builder = builder.add_root_certificate(cert);

@@ -2,6 +2,7 @@
 //! runs core's server side of the protocol, with scripted refusals to check that every answer
 //! of a bank becomes the error the app shows. The full flow against the reference server is in
 //! the workspace's end-to-end tests.
+#![cfg(feature = "client")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, VecDeque};
