@@ -315,7 +315,7 @@ async fn random_bytes_and_mutated_json_to_every_endpoint_never_cause_a_5xx() {
     ];
     let gets = ["/healthz", "/metrics", "/v1/admin/outbox"];
     let paths = ["", "/revoke", "/unlock"];
-    let mut rng = Rng(0x5eed_0f_50f7_70c3);
+    let mut rng = Rng(0x005e_ed0f_50f7_70c3);
     let mut seen = std::collections::BTreeMap::<u16, u32>::new();
     for i in 0..1500 {
         let admin = rng.below(4) != 0;
