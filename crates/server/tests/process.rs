@@ -47,14 +47,19 @@ fn spawn(dir: &Path, extra: &[&str]) -> Proc {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    // Owned by `Proc` from here, whose drop kills and reaps the child if an assert fails.
+    let mut proc = Proc { child, url: String::new(), _stdout: stdout };
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "the server exited before listening");
+        assert!(
+            proc._stdout.read_line(&mut line).unwrap() > 0,
+            "the server exited before listening"
+        );
         if let Some(url) = line.trim().strip_prefix("softtoken-server listening on ") {
-            let url = url.to_owned();
-            return Proc { child, url, _stdout: stdout };
+            proc.url = url.to_owned();
+            return proc;
         }
     }
 }
