@@ -302,7 +302,7 @@ impl Vault {
     /// - [`Error::VaultCorrupted`] if its sealed seed no longer opens (memory damage).
     pub fn totp(&self, id: &TokenId) -> Result<Totp> {
         let r = &self.records[self.index(id)?];
-        Totp::new(r.params, &self.seed(id)?, r.offset)
+        Totp::new(r.params, &r.open_seed(self.opened()?)?, r.offset)
     }
 
     /// Wipes the vault (a kiosk reset): deletes the file, then the key from the keychain, so
@@ -325,7 +325,13 @@ impl Vault {
     #[allow(dead_code)] // The client's ack (crates/core/src/client.rs) is its one caller.
     pub(crate) fn seed(&self, id: &TokenId) -> Result<Seed> {
         let r = &self.records[self.index(id)?];
-        r.open_seed(self.ciphers.as_ref().ok_or(Error::VaultCorrupted)?)
+        r.open_seed(self.opened()?)
+    }
+
+    /// The ciphers of a vault that has tokens (and so a key).
+    fn opened(&self) -> Result<&Ciphers> {
+        // Tokens exist only once the key is loaded; anything else is a broken invariant.
+        self.ciphers.as_ref().ok_or(Error::VaultCorrupted)
     }
 
     fn index(&self, id: &TokenId) -> Result<usize> {
