@@ -40,29 +40,49 @@ pub fn bank(settings: &Settings, storage: Arc<dyn Storage>) -> Arc<Bank> {
     ))
 }
 
-/// Resolves on ctrl-c or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Ctrl-c and SIGTERM, listened to from the moment it is installed (a signal that comes
+/// before the server is ready must not kill it uncleanly).
+pub struct ShutdownSignal {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    /// Starts listening.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the signal handlers cannot be installed.
+    pub fn install() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    tracing::info!(event = "shutdown", "shutting down: finishing open requests");
+
+    /// Resolves on the first signal.
+    pub async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {},
+            _ = self.int.recv() => {},
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        tracing::info!(event = "shutdown", "shutting down: finishing open requests");
+    }
 }
 
 /// Serves until ctrl-c or SIGTERM, then lets open requests finish and flushes the database.
@@ -96,6 +116,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     let state = AppState::new(bank.clone(), clock.clone(), settings.http.clone());
     let router = app(state);
 
+    let shutdown = ShutdownSignal::install()?;
     let listener = std::net::TcpListener::bind(settings.bind)?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
@@ -128,7 +149,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     let served = match &settings.tls {
         None => {
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await
+            axum::serve(listener, service).with_graceful_shutdown(shutdown.wait()).await
         }
         Some(files) => {
             // One crypto provider for the process (reqwest's, aws-lc-rs); a second install
@@ -144,7 +165,7 @@ pub async fn run(settings: Settings) -> Result<()> {
             tokio::spawn({
                 let handle = handle.clone();
                 async move {
-                    shutdown_signal().await;
+                    shutdown.wait().await;
                     handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
                 }
             });
