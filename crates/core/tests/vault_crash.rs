@@ -149,7 +149,7 @@ fn generation_on_disk(path: &Path, key: &[u8], candidates: [u64; 2]) -> Option<u
 /// file, so it survives the kill: the kernel has it as soon as the call returns.
 fn last_saved(progress: &Path) -> Option<u64> {
     let text = std::fs::read_to_string(progress).unwrap_or_default();
-    text.lines().filter_map(|l| l.strip_prefix("saved ")).filter_map(|n| n.parse().ok()).last()
+    text.lines().filter_map(|l| l.strip_prefix("saved ")).filter_map(|n| n.parse().ok()).next_back()
 }
 
 #[test]
