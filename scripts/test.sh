@@ -23,7 +23,7 @@ apt_install() {
 }
 
 if ! command -v cargo >/dev/null; then
-  echo "Rust is missing: install Rust 1.85 or newer (https://rustup.rs), then run this again." >&2
+  echo "Rust is missing: install Rust 1.88 or newer (https://rustup.rs), then run this again." >&2
   exit 1
 fi
 
