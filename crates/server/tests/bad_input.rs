@@ -218,7 +218,7 @@ impl Rng {
     fn value(&mut self, depth: u32) -> Value {
         match self.below(if depth > 2 { 8 } else { 10 }) {
             0 => Value::Null,
-            1 => json!(self.next() % 2 == 0),
+            1 => json!(self.next() & 1 == 0),
             2 => json!(self.next() as i64),
             3 => json!(-(self.below(1000) as i64)),
             4 => json!(1e308 * (self.below(3) as f64)),
