@@ -249,8 +249,68 @@ async fn a_new_token_can_be_issued_only_after_the_waiting_period() {
     assert_eq!(new["accepted"], true, "{new}");
 }
 
-#[tokio::test]
+/// Collects every log line written while it is the thread's default subscriber.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    /// Installs a JSON subscriber at `level` for this thread (the test runs on one thread, so
+    /// the server's tasks log here too).
+    fn capture(&self, level: &str) -> tracing::subscriber::DefaultGuard {
+        let logs = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+            .with_writer(move || logs.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_log_names_events_but_never_a_password_a_code_or_the_admin_token() {
+    let logs = Logs::default();
+    let _guard = logs.capture("debug");
+    let bank = Server::start().await;
+    let user = bank.issue(None, "73914826").await;
+    assert!(matches!(
+        bank.provision(&user, "73914827").await,
+        Err(Error::WrongActivationPassword { .. })
+    ));
+    let (token, _) = bank.provision(&user, "73914826").await.unwrap();
+    let code = bank.code(&token);
+    bank.verify(&user, &code).await;
+    let text = logs.text();
+    for event in
+        ["registration_issued", "provision_wrong_password", "provision_delivered", "token_in_use"]
+    {
+        assert!(text.contains(event), "{event} missing from the log");
+    }
+    // The code quoted, as any field would carry it (bare digits could match a timestamp).
+    let quoted = format!("\"{code}\"");
+    for secret in ["73914826", "73914827", quoted.as_str(), common::ADMIN_TOKEN] {
+        assert!(!text.contains(secret), "{secret} is in the log");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn failures_from_one_address_beyond_the_limit_are_refused_as_rate_limited() {
+    let logs = Logs::default();
+    let _guard = logs.capture("warn");
     let http = HttpOptions {
         rate_limits: RateLimits {
             per_address_burst: 3,
@@ -285,6 +345,15 @@ async fn failures_from_one_address_beyond_the_limit_are_refused_as_rate_limited(
         "{metrics}"
     );
     assert!(!metrics.contains(&user));
+    // The line an operator alarms on.
+    let line =
+        logs.text().lines().find(|l| l.contains("provision_rate_limited")).map(str::to_owned);
+    let line: serde_json::Value =
+        serde_json::from_str(&line.expect("a rate-limit log line")).unwrap();
+    assert_eq!(line["level"], "WARN");
+    assert_eq!(line["fields"]["event"], "provision_rate_limited");
+    assert_eq!(line["fields"]["scope"], "address");
+    assert_eq!(line["fields"]["client"], "127.0.0.1");
 }
 
 #[tokio::test]
