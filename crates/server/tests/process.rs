@@ -279,7 +279,8 @@ fn server_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = spawn(dir.path(), &[]);
     let killed =
-        Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+        // The shell's builtin `kill`, so no procps package is needed.
+        Command::new("sh").args(["-c", &format!("kill -TERM {}", server.child.id())]).status().unwrap();
     assert!(killed.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let exit = loop {
