@@ -278,9 +278,11 @@ async fn bank_clerk_issues_and_ends_use_from_the_cli_while_the_server_runs() {
 fn server_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = spawn(dir.path(), &[]);
-    let killed =
-        // The shell's builtin `kill`, so no procps package is needed.
-        Command::new("sh").args(["-c", &format!("kill -TERM {}", server.child.id())]).status().unwrap();
+    // The shell's builtin `kill`, so no procps package is needed.
+    let killed = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", server.child.id())])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let exit = loop {
