@@ -1,0 +1,205 @@
+//! Across the crates: the reference server on a real loopback socket, the core client, and a
+//! vault whose key lives in the real Secret Service (the test command's private gnome-keyring).
+//!
+//! With `SOFTTOKEN_SECRET_SERVICE` set these tests fail if no Secret Service answers; without it
+//! they print "skipped" and pass, so a plain `cargo test` works on a machine without one.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use rand_core::{OsRng, RngCore};
+use serde_json::{json, Value};
+use softtoken_core::client::ProvisioningClient;
+use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
+use softtoken_core::totp::unix_now;
+use softtoken_core::vault::{KeyStore, OsKeyStore, Vault};
+use softtoken_core::Error;
+use softtoken_server::bank::{Bank, OutboxDir, Policy};
+use softtoken_server::clock::SystemClock;
+use softtoken_server::http::{app, AdminToken, AppState, HttpOptions};
+use softtoken_server::sealed::{MasterKey, Sealer};
+use softtoken_server::storage::sqlite::{SqliteOptions, SqliteStorage};
+
+const ADMIN: &str = "cross-crate-admin-token-0123456789";
+const SERVICE: &str = "10112231";
+const PASSWORD: &str = "482913";
+
+/// The bank: a real server on 127.0.0.1:0 over a SQLite file in `dir`.
+async fn bank(dir: &Path) -> String {
+    let storage = Arc::new(SqliteStorage::open(SqliteOptions::new(dir.join("bank.db"))).unwrap());
+    let bank = Bank::new(
+        storage,
+        Sealer::new(&MasterKey::generate().unwrap()),
+        Policy::default(),
+        OutboxDir(None),
+        None,
+    );
+    let http = HttpOptions {
+        admin_token: Some(AdminToken::new(ADMIN).unwrap()),
+        ..HttpOptions::default()
+    };
+    let state = AppState::new(Arc::new(bank), Arc::new(SystemClock), http);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .unwrap();
+    });
+    url
+}
+
+/// What the bank's web tier does: an admin call with the bank's credential.
+async fn admin(url: &str, path: &str, body: Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{url}{path}"))
+        .bearer_auth(ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+/// A keychain entry for one test, deleted afterwards; `None` when there is no Secret Service
+/// and none is required.
+struct Entry(String);
+
+impl Entry {
+    fn new() -> Option<Self> {
+        let probe = OsKeyStore::new().get("softtoken-tests-probe");
+        match probe {
+            Ok(_) => Some(Self(format!("cross-crate-{:016x}", OsRng.next_u64()))),
+            Err(e) if std::env::var_os("SOFTTOKEN_SECRET_SERVICE").is_some() => {
+                panic!(
+                    "SOFTTOKEN_SECRET_SERVICE is set but the Secret Service does not answer: {e}"
+                )
+            }
+            Err(e) => {
+                println!("skipped: no Secret Service ({e})");
+                None
+            }
+        }
+    }
+
+    fn open(&self, path: &Path) -> Vault {
+        // A fresh keychain connection each time, as after a restart of the app.
+        Vault::open(path, Arc::new(OsKeyStore::new()), &self.0).unwrap()
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let _ = OsKeyStore::new().delete(&self.0);
+    }
+}
+
+async fn issue(url: &str) -> String {
+    let (status, body) = admin(
+        url,
+        "/v1/admin/registrations",
+        json!({"service_id": SERVICE, "mail": "hanako@example.jp", "activation_password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["user_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn customer_fetches_a_token_into_the_keychain_vault_and_the_bank_starts_using_it() {
+    let Some(entry) = Entry::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = bank(dir.path()).await;
+    let user = issue(&url).await;
+    let vault_path = dir.path().join("tokens.vault");
+
+    // Step 7: the app fetches the token and stores it before acknowledging.
+    let mut vault = entry.open(&vault_path);
+    let client = ProvisioningClient::new(&url).unwrap();
+    let service = ServiceId::new(SERVICE).unwrap();
+    let user_id = UserId::new(&user).unwrap();
+    let pw = ActivationPassword::new(PASSWORD).unwrap();
+    let got = client
+        .provision(&service, &user_id, &pw, |t| vault.add(t, unix_now()), unix_now())
+        .await
+        .unwrap();
+    assert!(got.is_delivered(), "{:?}", got.delivery);
+    vault.mark_delivered(&got.id).unwrap();
+    drop(vault);
+
+    // The app is restarted: the token is still there, delivered, and makes the bank's code.
+    let vault = entry.open(&vault_path);
+    let tokens = vault.tokens();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0].user_id, user_id);
+    assert!(tokens[0].pending_delivery.is_none());
+    let code = vault.totp(&got.id).unwrap().code_now();
+
+    // Steps 11–13: the customer types the code on the bank web.
+    let verify = json!({"service_id": SERVICE, "user_id": user, "code": code.as_str()});
+    let (status, body) = admin(&url, "/v1/admin/verify", verify.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], true, "{body}");
+    assert_eq!(body["state"], "in_use", "{body}");
+
+    // Someone who saw the code cannot use it again.
+    let (_, body) = admin(&url, "/v1/admin/verify", verify).await;
+    assert_eq!(body["accepted"], false, "{body}");
+    assert_eq!(body["reason"], "replayed", "{body}");
+}
+
+#[tokio::test]
+async fn customer_cannot_fetch_the_same_token_twice_and_keeps_the_one_they_have() {
+    let Some(entry) = Entry::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = bank(dir.path()).await;
+    let user = issue(&url).await;
+    let vault_path = dir.path().join("tokens.vault");
+    let client = ProvisioningClient::new(&url).unwrap();
+    let service = ServiceId::new(SERVICE).unwrap();
+    let user_id = UserId::new(&user).unwrap();
+    let pw = ActivationPassword::new(PASSWORD).unwrap();
+
+    let mut vault = entry.open(&vault_path);
+    let first = client
+        .provision(&service, &user_id, &pw, |t| vault.add(t, unix_now()), unix_now())
+        .await
+        .unwrap();
+    vault.mark_delivered(&first.id).unwrap();
+    let before = std::fs::read(&vault_path).unwrap();
+
+    let again =
+        client.provision(&service, &user_id, &pw, |t| vault.add(t, unix_now()), unix_now()).await;
+    assert!(matches!(again, Err(Error::AlreadyDelivered)), "{again:?}");
+    assert_eq!(std::fs::read(&vault_path).unwrap(), before, "the vault must be left as it was");
+    assert_eq!(entry.open(&vault_path).tokens().len(), 1);
+}
+
+#[tokio::test]
+async fn customer_typing_the_wrong_activation_password_stores_nothing() {
+    let Some(entry) = Entry::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = bank(dir.path()).await;
+    let user = issue(&url).await;
+    let vault_path = dir.path().join("tokens.vault");
+    let client = ProvisioningClient::new(&url).unwrap();
+
+    let mut vault = entry.open(&vault_path);
+    let wrong = ActivationPassword::new("000000").unwrap();
+    let got = client
+        .provision(
+            &ServiceId::new(SERVICE).unwrap(),
+            &UserId::new(&user).unwrap(),
+            &wrong,
+            |t| vault.add(t, unix_now()),
+            unix_now(),
+        )
+        .await;
+    assert!(matches!(got, Err(Error::WrongActivationPassword { tries_left: 4 })), "{got:?}");
+    assert!(vault.tokens().is_empty());
+    assert!(!vault_path.exists(), "no vault file is written for a refused token");
+    // Nor is a key left behind in the keychain for a vault that was never written.
+    assert!(OsKeyStore::new().get(&entry.0).unwrap().is_none());
+}
