@@ -591,15 +591,18 @@ async function start() {
   } catch {
     saved = null;
   }
-  state.lang = saved === "ja" || saved === "en" ? saved : defaultLang(navigator.language);
   wire();
-  applyLang();
   try {
     state.info = await api.appInfo();
   } catch (e) {
+    state.lang = defaultLang(navigator.language);
+    applyLang();
     showFatal(e);
     return;
   }
+  const system = [navigator.language, state.info.locale].find((l) => defaultLang(l) === "ja");
+  state.lang = saved === "ja" || saved === "en" ? saved : defaultLang(system ?? navigator.language);
+  applyLang();
   $("kiosk-badge").hidden = !state.info.kiosk;
   if (state.info.kiosk) {
     for (const ev of ["keydown", "pointerdown", "wheel", "touchstart"]) {

@@ -1,0 +1,181 @@
+//! Where the app talks to and keeps its data, and whether it runs as a kiosk.
+//!
+//! The server URL is fixed at build time (`SOFTTOKEN_SERVER_URL` in the build environment). Only
+//! a debug or `qa` build reads overrides at run time, so a customer's build cannot be pointed at
+//! another server by its environment.
+
+use std::path::{Path, PathBuf};
+
+/// The server a build talks to when none was given at build time: the reference server of the
+/// demo on loopback (core's client allows `http://` to loopback only).
+pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8477";
+
+/// Idle seconds before a kiosk wipes its demo tokens.
+pub const DEFAULT_KIOSK_IDLE_SECS: u32 = 180;
+
+/// Shortest kiosk idle time accepted from the environment, so a typo cannot make the kiosk wipe
+/// tokens while a visitor is still reading.
+const MIN_KIOSK_IDLE_SECS: u32 = 10;
+
+/// Keychain entry of the vault key when the data directory is the platform's own.
+pub const VAULT_KEY_NAME: &str = "vault-key";
+
+/// File name of the vault inside the data directory.
+pub const VAULT_FILE: &str = "tokens.vault";
+
+/// Whether this build honours run-time overrides (server URL, data directory).
+pub const OVERRIDES_ALLOWED: bool = cfg!(any(debug_assertions, feature = "qa"));
+
+/// The app's settings, resolved once at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Base URL of the bank's provisioning server.
+    pub server_url: String,
+    /// Directory of the vault file.
+    pub data_dir: PathBuf,
+    /// Name of the vault key's keychain entry.
+    pub key_name: String,
+    /// Fullscreen, and wipes tokens after `kiosk_idle_secs` without input.
+    pub kiosk: bool,
+    /// Idle seconds before a kiosk wipes its tokens.
+    pub kiosk_idle_secs: u32,
+}
+
+/// What the environment and command line say; kept apart from reading them so the rules are
+/// testable.
+#[derive(Debug, Default, Clone)]
+pub struct Inputs {
+    /// `SOFTTOKEN_SERVER_URL` at run time.
+    pub server_url: Option<String>,
+    /// `SOFTTOKEN_DATA_DIR` at run time.
+    pub data_dir: Option<PathBuf>,
+    /// `--kiosk` on the command line or `SOFTTOKEN_KIOSK=1`.
+    pub kiosk: bool,
+    /// `SOFTTOKEN_KIOSK_IDLE_SECS`.
+    pub kiosk_idle_secs: Option<String>,
+}
+
+impl Inputs {
+    /// Reads the process's arguments and environment.
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Self {
+            server_url: var("SOFTTOKEN_SERVER_URL"),
+            data_dir: var("SOFTTOKEN_DATA_DIR").map(PathBuf::from),
+            kiosk: std::env::args().any(|a| a == "--kiosk")
+                || var("SOFTTOKEN_KIOSK").is_some_and(|v| v == "1" || v == "true"),
+            kiosk_idle_secs: var("SOFTTOKEN_KIOSK_IDLE_SECS"),
+        }
+    }
+}
+
+/// The customer's language as the environment names it (`LANGUAGE`, `LC_ALL`, `LC_MESSAGES`,
+/// `LANG`, in glib's order), as a BCP 47 tag (`ja-JP`). WebKitGTK derives `navigator.language`
+/// from the C locale, which is "C" when the named locale is not installed; the screens use
+/// this as well so a Japanese session gets Japanese either way. `None` for "C"/"POSIX"/unset.
+pub fn env_language(get: impl Fn(&str) -> Option<String>) -> Option<String> {
+    for var in ["LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"] {
+        let Some(value) = get(var).filter(|v| !v.is_empty()) else { continue };
+        // LANGUAGE may list several ("ja:en"); the first is the preferred one.
+        let first = value.split(':').next().unwrap_or_default();
+        let name = first.split(['.', '@']).next().unwrap_or_default();
+        if name.is_empty() || name == "C" || name == "POSIX" {
+            continue;
+        }
+        return Some(name.replace('_', "-"));
+    }
+    None
+}
+
+/// The URL compiled into this build.
+pub fn built_in_server_url() -> &'static str {
+    option_env!("SOFTTOKEN_SERVER_URL").unwrap_or(DEFAULT_SERVER_URL)
+}
+
+impl Config {
+    /// Resolves the settings; `platform_data_dir` is the OS's app data directory.
+    /// `overrides_allowed` is [`OVERRIDES_ALLOWED`] outside tests.
+    pub fn resolve(inputs: Inputs, platform_data_dir: &Path, overrides_allowed: bool) -> Self {
+        let mut server_url = built_in_server_url().to_owned();
+        let mut data_dir = platform_data_dir.to_path_buf();
+        let mut key_name = VAULT_KEY_NAME.to_owned();
+        if overrides_allowed {
+            if let Some(url) = inputs.server_url {
+                server_url = url;
+            }
+            if let Some(dir) = inputs.data_dir {
+                // Another directory is another vault: give it its own keychain entry so a QA
+                // run never replaces the key of the tester's own tokens.
+                key_name = format!("{VAULT_KEY_NAME}@{}", dir.display());
+                data_dir = dir;
+            }
+        }
+        let kiosk_idle_secs = inputs
+            .kiosk_idle_secs
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .map(|s| s.max(MIN_KIOSK_IDLE_SECS))
+            .unwrap_or(DEFAULT_KIOSK_IDLE_SECS);
+        Self { server_url, data_dir, key_name, kiosk: inputs.kiosk, kiosk_idle_secs }
+    }
+
+    /// Path of the vault file.
+    pub fn vault_path(&self) -> PathBuf {
+        self.data_dir.join(VAULT_FILE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn qa_inputs() -> Inputs {
+        Inputs {
+            server_url: Some("http://127.0.0.1:1".into()),
+            data_dir: Some("/tmp/qa".into()),
+            kiosk: false,
+            kiosk_idle_secs: None,
+        }
+    }
+
+    #[test]
+    fn customer_build_ignores_server_and_data_dir_overrides() {
+        let c = Config::resolve(qa_inputs(), Path::new("/home/a/.local/share/app"), false);
+        assert_eq!(c.server_url, built_in_server_url());
+        assert_eq!(c.data_dir, Path::new("/home/a/.local/share/app"));
+        assert_eq!(c.key_name, VAULT_KEY_NAME);
+    }
+
+    #[test]
+    fn qa_build_uses_overrides_with_a_separate_keychain_entry() {
+        let c = Config::resolve(qa_inputs(), Path::new("/home/a/.local/share/app"), true);
+        assert_eq!(c.server_url, "http://127.0.0.1:1");
+        assert_eq!(c.vault_path(), Path::new("/tmp/qa").join(VAULT_FILE));
+        assert_ne!(c.key_name, VAULT_KEY_NAME);
+    }
+
+    #[test]
+    fn language_comes_from_the_environment_in_glibs_order() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+        };
+        assert_eq!(env_language(env(&[("LANG", "ja_JP.UTF-8")])).as_deref(), Some("ja-JP"));
+        assert_eq!(
+            env_language(env(&[("LANGUAGE", "ja:en"), ("LANG", "en_US.UTF-8")])).as_deref(),
+            Some("ja")
+        );
+        assert_eq!(
+            env_language(env(&[("LC_ALL", "C"), ("LANG", "en_GB.UTF-8")])).as_deref(),
+            Some("en-GB")
+        );
+        assert_eq!(env_language(env(&[("LANG", "C.UTF-8")])), None);
+    }
+
+    #[test]
+    fn kiosk_idle_time_has_a_floor_and_a_default() {
+        let mut i = Inputs { kiosk: true, kiosk_idle_secs: Some("2".into()), ..Inputs::default() };
+        assert_eq!(Config::resolve(i.clone(), Path::new("/d"), false).kiosk_idle_secs, 10);
+        i.kiosk_idle_secs = Some("nonsense".into());
+        let c = Config::resolve(i, Path::new("/d"), false);
+        assert_eq!((c.kiosk, c.kiosk_idle_secs), (true, DEFAULT_KIOSK_IDLE_SECS));
+    }
+}

@@ -1,0 +1,137 @@
+//! softtoken-app: the customer's software token, a thin Tauri 2 shell over `softtoken-core`.
+//!
+//! The web view (`ui/`) draws the screens and calls the commands below; each takes the shared
+//! [`ops::AppState`], calls core through [`ops`], and maps core's error to
+//! [`error::CommandError`] (`{kind, message}`). Commands return names, codes and seconds, never
+//! a seed. The capability file grants the window these commands and nothing else.
+
+pub mod clipboard;
+pub mod config;
+pub mod error;
+pub mod ops;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use softtoken_core::totp::unix_now;
+use softtoken_core::vault::OsKeyStore;
+use tauri::{Manager, State};
+use zeroize::Zeroizing;
+
+use crate::config::{Config, Inputs, OVERRIDES_ALLOWED};
+use crate::error::CommandResult;
+use crate::ops::{AppInfo, AppState, Copied, Notice, TokenView};
+
+#[tauri::command]
+fn app_info(state: State<'_, AppState>) -> AppInfo {
+    ops::app_info(&state)
+}
+
+#[tauri::command]
+async fn list_tokens(state: State<'_, AppState>) -> CommandResult<Vec<TokenView>> {
+    ops::list_tokens(&state, unix_now()).await
+}
+
+#[tauri::command]
+async fn activate(
+    state: State<'_, AppState>,
+    service_id: String,
+    user_id: String,
+    password: Zeroizing<String>,
+) -> CommandResult<TokenView> {
+    ops::activate(&state, &service_id, &user_id, password, unix_now()).await
+}
+
+#[tauri::command]
+async fn rename_token(
+    state: State<'_, AppState>,
+    id: String,
+    base: String,
+    added: String,
+) -> CommandResult<TokenView> {
+    ops::rename_token(&state, &id, &base, &added, unix_now()).await
+}
+
+#[tauri::command]
+async fn delete_token(state: State<'_, AppState>, id: String) -> CommandResult<()> {
+    ops::delete_token(&state, &id).await
+}
+
+#[tauri::command]
+async fn reorder_tokens(state: State<'_, AppState>, ids: Vec<String>) -> CommandResult<()> {
+    ops::reorder_tokens(&state, &ids).await
+}
+
+#[tauri::command]
+async fn copy_code(state: State<'_, AppState>, id: String) -> CommandResult<Copied> {
+    ops::copy_code(&state, &id, unix_now()).await
+}
+
+#[tauri::command]
+async fn kiosk_reset(state: State<'_, AppState>) -> CommandResult<()> {
+    ops::kiosk_reset(&state).await
+}
+
+#[tauri::command]
+async fn resume_pending(state: State<'_, AppState>) -> CommandResult<Vec<Notice>> {
+    ops::resume_pending(&state).await
+}
+
+/// Keeps WebKit's memory small on Linux: a token app shows one local page, so the caches a
+/// browser keeps for fast back/forward navigation are pure cost.
+#[cfg(target_os = "linux")]
+fn tune_webview(window: &tauri::WebviewWindow) {
+    let _ = window.with_webview(|webview| {
+        use webkit2gtk::{CacheModel, SettingsExt, WebContextExt, WebViewExt};
+        let view = webview.inner();
+        if let Some(context) = view.context() {
+            context.set_cache_model(CacheModel::DocumentViewer);
+        }
+        if let Some(settings) = WebViewExt::settings(&view) {
+            settings.set_enable_page_cache(false);
+            settings.set_enable_back_forward_navigation_gestures(false);
+        }
+    });
+}
+
+#[cfg(not(target_os = "linux"))]
+fn tune_webview(_window: &tauri::WebviewWindow) {}
+
+/// Starts the app; returns when its window is closed.
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
+pub fn run() -> ExitCode {
+    let inputs = Inputs::from_env();
+    let result = tauri::Builder::default()
+        .setup(move |app| {
+            let platform_dir = app.path().app_data_dir()?;
+            let config = Config::resolve(inputs, &platform_dir, OVERRIDES_ALLOWED);
+            let kiosk = config.kiosk;
+            app.manage(AppState::new(config, Arc::new(OsKeyStore::new())));
+            if let Some(window) = app.get_webview_window("main") {
+                tune_webview(&window);
+                if kiosk {
+                    window.set_fullscreen(true)?;
+                }
+            }
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            app_info,
+            list_tokens,
+            activate,
+            rename_token,
+            delete_token,
+            reorder_tokens,
+            copy_code,
+            kiosk_reset,
+            resume_pending,
+        ])
+        .run(tauri::generate_context!("../tauri.conf.json"));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("softtoken could not start: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! What each command does, as plain async functions over [`AppState`], so tests call them
+//! without a window. The Tauri commands in `lib.rs` only forward to these.
+//!
+//! Every response is one of the types below: names, IDs a customer already knows (the user ID
+//! masked), codes and seconds. No seed, key or activation password is ever in one.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use softtoken_core::client::ProvisioningClient;
+use softtoken_core::ids::{ActivationPassword, DisplayName, ServiceId, TokenId, UserId};
+use softtoken_core::protocol::pending_ack;
+use softtoken_core::protocol::wire::AckRequest;
+use softtoken_core::vault::{KeyStore, TokenSummary, Vault};
+use softtoken_core::Error;
+use tokio::sync::Mutex;
+use zeroize::Zeroizing;
+
+use crate::clipboard::{Clipboard, CLEAR_AFTER_SECS};
+use crate::config::Config;
+use crate::error::{CommandError, CommandResult};
+
+/// The app's state, shared by all commands.
+pub struct AppState {
+    config: Config,
+    keys: Arc<dyn KeyStore>,
+    /// Opened on first use (and again after a failure, e.g. a keychain unlocked meanwhile).
+    /// An async mutex: provisioning and the delivery ack hold it across network calls, so no
+    /// other command sees a half-stored token.
+    vault: Arc<Mutex<Option<Vault>>>,
+    client: Result<ProvisioningClient, CommandError>,
+    clipboard: Clipboard,
+}
+
+/// One token as the screens show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenView {
+    /// The vault's id of the token (random, not a bank ID).
+    pub id: String,
+    /// The whole display name.
+    pub name: String,
+    /// The base of the display name.
+    pub base_name: String,
+    /// The added wording, possibly empty.
+    pub added_wording: String,
+    /// The bank's name.
+    pub issuer: String,
+    /// The service ID (not secret: printed in the bank's mail and screens).
+    pub service_id: String,
+    /// The user ID with all but the last four digits hidden.
+    pub user_id_masked: String,
+    /// The bank has not yet acknowledged that this token arrived.
+    pub pending_delivery: bool,
+    /// The current code.
+    pub code: String,
+    /// The code of the next period, shown in the last seconds of this one.
+    pub next_code: String,
+    /// Seconds until `code` expires.
+    pub seconds_left: u32,
+    /// The device's Unix second at which `code` expires (already corrected for the bank's
+    /// clock), so the screen counts down from one timer.
+    pub expires_at: u64,
+    /// The code period in seconds.
+    pub period: u32,
+}
+
+/// What the web view needs to know about this run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    /// The app's version.
+    pub version: &'static str,
+    /// Kiosk mode: tokens are wiped after `kiosk_idle_secs` without input.
+    pub kiosk: bool,
+    /// Idle seconds before a kiosk wipes its tokens.
+    pub kiosk_idle_secs: u32,
+    /// Seconds a copied code stays on the clipboard.
+    pub clipboard_clear_secs: u32,
+    /// The session's language from the environment (Linux), e.g. `ja-JP`; the screens fall
+    /// back to `navigator.language` without it.
+    pub locale: Option<String>,
+}
+
+/// The answer to a copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Copied {
+    /// Seconds until the clipboard is cleared.
+    pub clear_after_secs: u32,
+}
+
+/// Something the customer should be told after start-up work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notice {
+    /// `superseded`: a pending token was replaced by a newer setup and was removed.
+    pub kind: &'static str,
+    /// The removed token's display name.
+    pub name: String,
+}
+
+fn token_view(t: &TokenSummary, vault: &Vault, now: u64) -> CommandResult<TokenView> {
+    let view = vault.totp(&t.id)?.view(now);
+    Ok(TokenView {
+        id: t.id.as_str().to_owned(),
+        name: t.display_name.to_string(),
+        base_name: t.display_name.base().to_owned(),
+        added_wording: t.display_name.added().to_owned(),
+        issuer: t.issuer.clone(),
+        service_id: t.service_id.as_str().to_owned(),
+        user_id_masked: t.user_id.masked(),
+        pending_delivery: t.pending_delivery.is_some(),
+        code: view.code.as_str().to_owned(),
+        next_code: view.next.as_str().to_owned(),
+        seconds_left: view.seconds_left,
+        expires_at: now + u64::from(view.seconds_left),
+        period: view.period,
+    })
+}
+
+fn find(vault: &Vault, id: &TokenId) -> CommandResult<TokenSummary> {
+    vault.tokens().into_iter().find(|t| &t.id == id).ok_or_else(|| Error::TokenNotFound.into())
+}
+
+fn parse_id(id: &str) -> CommandResult<TokenId> {
+    Ok(TokenId::new(id)?)
+}
+
+fn internal() -> CommandError {
+    CommandError::app("internal", "Something went wrong.")
+}
+
+impl AppState {
+    /// State for `config`, keeping the vault key in `keys`. Nothing is opened yet.
+    pub fn new(config: Config, keys: Arc<dyn KeyStore>) -> Self {
+        let client = ProvisioningClient::new(&config.server_url).map_err(CommandError::from);
+        Self {
+            config,
+            keys,
+            vault: Arc::new(Mutex::new(None)),
+            client,
+            clipboard: Clipboard::default(),
+        }
+    }
+
+    /// The settings this state was made with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Runs `f` on the vault on a blocking thread (opening the vault may ask the OS keychain,
+    /// which blocks), opening it first if needed.
+    async fn with_vault<R, F>(&self, f: F) -> CommandResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Vault) -> CommandResult<R> + Send + 'static,
+    {
+        let slot = Arc::clone(&self.vault);
+        let path = self.config.vault_path();
+        let dir = self.config.data_dir.clone();
+        let keys = Arc::clone(&self.keys);
+        let key_name = self.config.key_name.clone();
+        tauri::async_runtime::spawn_blocking(move || {
+            let mut guard = slot.blocking_lock();
+            if guard.is_none() {
+                *guard = Some(open_vault(&dir, path, keys, &key_name)?);
+            }
+            let result = match guard.as_mut() {
+                Some(vault) => f(vault),
+                None => Err(internal()),
+            };
+            // Another program changed the file: read it afresh next time, as core asks.
+            if matches!(&result, Err(e) if e.kind == "vault_changed") {
+                *guard = None;
+            }
+            result
+        })
+        .await
+        .map_err(|_| internal())?
+    }
+}
+
+fn open_vault(
+    dir: &std::path::Path,
+    path: PathBuf,
+    keys: Arc<dyn KeyStore>,
+    key_name: &str,
+) -> CommandResult<Vault> {
+    create_private_dir(dir).map_err(Error::Io)?;
+    Ok(Vault::open(&path, keys, key_name)?)
+}
+
+/// The data directory, readable by the customer's account only.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// `app_info`: settings the screens need.
+pub fn app_info(state: &AppState) -> AppInfo {
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        kiosk: state.config.kiosk,
+        kiosk_idle_secs: state.config.kiosk_idle_secs,
+        clipboard_clear_secs: CLEAR_AFTER_SECS,
+        locale: if cfg!(target_os = "linux") {
+            crate::config::env_language(|k| std::env::var(k).ok())
+        } else {
+            None
+        },
+    }
+}
+
+/// `list_tokens`: every token in the customer's order with its code at `now`.
+///
+/// # Errors
+/// Vault errors (keychain locked, vault damaged, ...).
+pub async fn list_tokens(state: &AppState, now: u64) -> CommandResult<Vec<TokenView>> {
+    state.with_vault(move |v| v.tokens().iter().map(|t| token_view(t, v, now)).collect()).await
+}
+
+/// `activate` (step 7): validates what was typed, runs the provisioning protocol with the bank
+/// and stores the token. The password is dropped (zeroized) when this returns.
+///
+/// # Errors
+/// `invalid_input` naming the field, or the client's errors (wrong password with tries left,
+/// locked, expired, already delivered, unknown IDs, offline, TLS, server problems).
+pub async fn activate(
+    state: &AppState,
+    service_id: &str,
+    user_id: &str,
+    password: Zeroizing<String>,
+    now: u64,
+) -> CommandResult<TokenView> {
+    let service = ServiceId::new(service_id)?;
+    let user = UserId::new(user_id)?;
+    let pw = ActivationPassword::new(&password)?;
+    drop(password);
+    let client = state.client.as_ref().map_err(Clone::clone)?;
+    // Open the vault before talking to the bank: a locked keychain should stop us before the
+    // bank counts an attempt, not after it delivered the token.
+    state.with_vault(|_| Ok(())).await?;
+    // The lock is moved into `store` and released as soon as the token is saved: held through
+    // the handshake (no other command can see a half-stored token), not through the ack.
+    let guard = state.vault.lock().await;
+    let store = move |token| {
+        let mut guard = guard;
+        match guard.as_mut() {
+            Some(vault) => vault.add(token, now),
+            None => Err(Error::TokenNotFound),
+        }
+    };
+    let provisioned = client.provision(&service, &user, &pw, store, now).await?;
+    let id = provisioned.id.clone();
+    if provisioned.must_remove() {
+        // The bank will never accept this token (superseded or ended meanwhile).
+        let delivery_error = provisioned.delivery.err().unwrap_or(Error::Superseded);
+        state.with_vault(move |v| Ok(v.remove(&id)?)).await?;
+        return Err(delivery_error.into());
+    }
+    let delivered = provisioned.is_delivered();
+    state
+        .with_vault(move |v| {
+            // Not delivered: stays pending, shown as such, acknowledged at the next start.
+            if delivered {
+                v.mark_delivered(&id)?;
+            }
+            let t = find(v, &id)?;
+            token_view(&t, v, now)
+        })
+        .await
+}
+
+/// `rename_token` (step 9 and rename): sets the display name.
+///
+/// # Errors
+/// `invalid_input` for a bad name, `token_not_found`, vault errors.
+pub async fn rename_token(
+    state: &AppState,
+    id: &str,
+    base: &str,
+    added: &str,
+    now: u64,
+) -> CommandResult<TokenView> {
+    let id = parse_id(id)?;
+    let name = DisplayName::new(base, added)?;
+    state
+        .with_vault(move |v| {
+            v.rename(&id, name)?;
+            let t = find(v, &id)?;
+            token_view(&t, v, now)
+        })
+        .await
+}
+
+/// `delete_token`: removes a token from this device (ending use at the bank is separate).
+///
+/// # Errors
+/// `token_not_found`, vault errors.
+pub async fn delete_token(state: &AppState, id: &str) -> CommandResult<()> {
+    let id = parse_id(id)?;
+    state.with_vault(move |v| Ok(v.remove(&id)?)).await
+}
+
+/// `reorder_tokens`: the customer's new order.
+///
+/// # Errors
+/// `invalid_input` for a malformed id, vault errors for ids that are not all the tokens.
+pub async fn reorder_tokens(state: &AppState, ids: &[String]) -> CommandResult<()> {
+    let ids = ids.iter().map(|s| parse_id(s)).collect::<CommandResult<Vec<_>>>()?;
+    state.with_vault(move |v| Ok(v.reorder(&ids)?)).await
+}
+
+/// `copy_code`: puts the current code on the clipboard and clears it after
+/// [`CLEAR_AFTER_SECS`].
+///
+/// # Errors
+/// `token_not_found`, `clipboard_unavailable`, vault errors.
+pub async fn copy_code(state: &AppState, id: &str, now: u64) -> CommandResult<Copied> {
+    let id = parse_id(id)?;
+    let code = state
+        .with_vault(move |v| Ok(Zeroizing::new(v.totp(&id)?.code_at(now).as_str().to_owned())))
+        .await?;
+    state.clipboard.copy_then_clear(code, Duration::from_secs(CLEAR_AFTER_SECS.into()))?;
+    Ok(Copied { clear_after_secs: CLEAR_AFTER_SECS })
+}
+
+/// `kiosk_reset`: wipes every token; refused unless the app runs as a kiosk.
+///
+/// # Errors
+/// `not_kiosk` outside kiosk mode, vault errors.
+pub async fn kiosk_reset(state: &AppState) -> CommandResult<()> {
+    if !state.config.kiosk {
+        return Err(CommandError::app("not_kiosk", "Only a kiosk wipes its tokens."));
+    }
+    state.with_vault(|v| Ok(v.clear()?)).await
+}
+
+/// `resume_pending`: sends the delivery acknowledgement the bank has not yet received for
+/// each pending token. A token the bank superseded (or whose use it ended) is removed and
+/// reported; any other failure leaves it pending for the next start.
+///
+/// # Errors
+/// Vault errors; the bank's are handled per token.
+pub async fn resume_pending(state: &AppState) -> CommandResult<Vec<Notice>> {
+    // The acks are computed under the lock, then sent without it: the network may be slow.
+    let owed: Vec<(TokenId, String, AckRequest)> = state
+        .with_vault(|v| {
+            let mut owed = Vec::new();
+            for t in v.tokens() {
+                if let Some(ack) = pending_ack(v, &t.id)? {
+                    owed.push((t.id.clone(), t.display_name.to_string(), ack));
+                }
+            }
+            Ok(owed)
+        })
+        .await?;
+    let Ok(client) = state.client.as_ref() else { return Ok(Vec::new()) };
+    let mut notices = Vec::new();
+    for (id, name, ack) in owed {
+        match client.send_ack(&ack).await {
+            Ok(()) => state.with_vault(move |v| Ok(v.mark_delivered(&id)?)).await?,
+            Err(Error::Superseded | Error::RegistrationEnded) => {
+                state.with_vault(move |v| Ok(v.remove(&id)?)).await?;
+                notices.push(Notice { kind: "superseded", name });
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(notices)
+}

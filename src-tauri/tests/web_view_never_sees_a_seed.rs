@@ -1,0 +1,150 @@
+//! The web view gets codes and seconds, never a seed: a token with a known seed goes into the
+//! vault, every command runs, and no response (success or error) contains the seed in any
+//! common encoding.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use softtoken_app::config::Config;
+use softtoken_app::ops::{self, AppState};
+use softtoken_core::ids::{DisplayName, ServiceId, UserId};
+use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
+use softtoken_core::vault::{MemoryKeyStore, NewToken, Vault};
+use zeroize::Zeroizing;
+
+/// ASCII, so even a "raw" leak would be visible in JSON text.
+const SEED: &[u8; 32] = b"KNOWN-seed-for-the-leak-test-32b";
+const NOW: u64 = 1_700_000_000;
+const KEY_NAME: &str = "vault-key";
+
+/// Every way a seed might be spelled in a response.
+fn spellings(seed: &[u8]) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let hex = data_encoding::HEXLOWER.encode(seed);
+    let b32 = data_encoding::BASE32.encode(seed);
+    let b32_nopad = data_encoding::BASE32_NOPAD.encode(seed);
+    let mut all = vec![
+        String::from_utf8_lossy(seed).into_owned(),
+        hex.clone(),
+        hex.to_uppercase(),
+        b32.clone(),
+        b32_nopad.clone(),
+        b32.to_lowercase(),
+        b32_nopad.to_lowercase(),
+        STANDARD.encode(seed),
+        STANDARD_NO_PAD.encode(seed),
+        URL_SAFE.encode(seed),
+        URL_SAFE_NO_PAD.encode(seed),
+        // A byte array as serde_json writes a Vec<u8>.
+        serde_json::to_string(&seed.to_vec()).unwrap(),
+    ];
+    // A prefix is enough to give the seed away; 12 bytes of it is already a leak.
+    let prefix = &seed[..12];
+    all.push(data_encoding::HEXLOWER.encode(prefix));
+    all.push(STANDARD_NO_PAD.encode(prefix));
+    all.push(data_encoding::BASE32_NOPAD.encode(prefix));
+    all
+}
+
+fn leaks(response: &str) -> Option<String> {
+    spellings(SEED).into_iter().find(|s| response.contains(s.as_str()))
+}
+
+#[test]
+fn the_leak_check_finds_a_seed_in_any_spelling() {
+    for s in spellings(SEED) {
+        assert!(leaks(&format!("{{\"x\":\"{s}\"}}")).is_some(), "{s}");
+    }
+    assert!(leaks("{\"code\":\"123456\"}").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_command_response_contains_the_seed_of_a_stored_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Arc::new(MemoryKeyStore::new());
+    let path = dir.path().join(softtoken_app::config::VAULT_FILE);
+    let id = {
+        let mut vault = Vault::open(&path, keys.clone(), KEY_NAME).unwrap();
+        vault
+            .add(
+                NewToken {
+                    service_id: ServiceId::new("10112231").unwrap(),
+                    user_id: UserId::new("999800000001").unwrap(),
+                    display_name: DisplayName::new("熊本県信用組合", "").unwrap(),
+                    issuer: "熊本県信用組合".into(),
+                    params: TotpParams::default(),
+                    offset: ClockOffset(0),
+                    seed: Seed::new(Zeroizing::new(SEED.to_vec())).unwrap(),
+                    pending_delivery: None,
+                },
+                NOW,
+            )
+            .unwrap()
+    };
+    let config = Config {
+        // Port 9 (discard) on loopback: nothing listens, so provisioning fails fast.
+        server_url: "http://127.0.0.1:9".into(),
+        data_dir: dir.path().to_path_buf(),
+        key_name: KEY_NAME.into(),
+        kiosk: true,
+        kiosk_idle_secs: 60,
+    };
+    let state = AppState::new(config, keys);
+    let id = id.as_str().to_owned();
+
+    let mut responses: Vec<(&str, String)> = Vec::new();
+    let json = |v: &dyn erased::Json| v.to_json();
+    let list = ops::list_tokens(&state, NOW).await;
+    let code = list.as_ref().unwrap()[0].code.clone();
+    responses.push(("list_tokens", json(&list)));
+    responses.push(("app_info", json(&ops::app_info(&state))));
+    responses
+        .push(("rename_token", json(&ops::rename_token(&state, &id, "熊本", "個人", NOW).await)));
+    responses.push(("rename_token bad", json(&ops::rename_token(&state, &id, "", "", NOW).await)));
+    responses.push((
+        "reorder_tokens",
+        json(&ops::reorder_tokens(&state, std::slice::from_ref(&id)).await),
+    ));
+    responses.push(("copy_code", json(&ops::copy_code(&state, &id, NOW).await)));
+    responses.push(("resume_pending", json(&ops::resume_pending(&state).await)));
+    let pw = || Zeroizing::new("1234".to_owned());
+    responses.push(("activate bad", json(&ops::activate(&state, "1", "2", pw(), NOW).await)));
+    responses.push((
+        "activate offline",
+        json(&ops::activate(&state, "10112231", "999800000002", pw(), NOW).await),
+    ));
+    responses.push(("delete unknown", json(&ops::delete_token(&state, &"0".repeat(32)).await)));
+    responses.push(("list again", json(&ops::list_tokens(&state, NOW + 60).await)));
+    responses.push(("delete", json(&ops::delete_token(&state, &id).await)));
+    responses.push(("kiosk_reset", json(&ops::kiosk_reset(&state).await)));
+
+    // The responses are real: the list carried the code, the rename the new name, and the
+    // offline activation the kind the screen needs.
+    assert!(responses[0].1.contains(&code) && code.len() == 6, "{}", responses[0].1);
+    assert!(responses[2].1.contains("熊本 個人"), "{}", responses[2].1);
+    assert!(responses[8].1.contains("server_unreachable"), "{}", responses[8].1);
+    for (command, response) in &responses {
+        assert!(leaks(response).is_none(), "{command} leaked the seed: {response}");
+    }
+}
+
+/// Serialises a command's result the way Tauri sends it to the web view.
+mod erased {
+    pub trait Json {
+        fn to_json(&self) -> String;
+    }
+    impl<T: serde::Serialize, E: serde::Serialize> Json for Result<T, E> {
+        fn to_json(&self) -> String {
+            match self {
+                Ok(v) => serde_json::to_string(v).unwrap(),
+                Err(e) => serde_json::to_string(e).unwrap(),
+            }
+        }
+    }
+    impl Json for softtoken_app::ops::AppInfo {
+        fn to_json(&self) -> String {
+            serde_json::to_string(self).unwrap()
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The app in its real window: the customer's steps 7–10 through WebKitGTK, driven over
+//! WebDriver (tauri-driver + WebKitWebDriver) under Xvfb, with the real Secret Service (the
+//! test command's private gnome-keyring) and the real reference server on 127.0.0.1.
+//!
+//! These run when `SOFTTOKEN_E2E=1` (scripts/test.sh sets it after scripts/app-deps.sh) and
+//! then fail on any missing piece; otherwise they print "skipped" and pass. They build the app
+//! and server binaries themselves (`cargo build`), start and stop everything they use, and
+//! take the screenshots of every screen in ja and en, phone and desktop size: into
+//! `docs/screenshots/` when `SOFTTOKEN_UPDATE_SCREENSHOTS=1`, else into `target/screenshots/`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod app_e2e_support;
+
+use std::time::Duration;
+
+use app_e2e_support::*;
+
+/// The demo registration of the reference server (FLOW.md's example IDs).
+const DEMO_SERVICE: &str = "10112231";
+const DEMO_USER: &str = "999800000001";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_walks_steps_7_to_10_and_the_bank_accepts_the_code_once() {
+    let Some(_serial) = e2e_guard("customer_walks_steps_7_to_10").await else { return };
+    let world = World::start().await;
+    // A Japanese system: the app must come up in Japanese by itself.
+    let app = world.launch(&[("LANG", "ja_JP.UTF-8"), ("LANGUAGE", "ja")], &[]).await;
+    app.phone_size().await;
+    app.wait_ready().await;
+    assert_eq!(app.js_str("return document.documentElement.lang").await, "ja");
+    assert_eq!(app.text("add-token").await, "トークンを追加");
+    app.wait_visible("empty").await;
+    app.shoot("1-welcome").await;
+
+    // Step 7: the activation form, with the IDs as a customer may type them.
+    app.click("add-token").await;
+    app.wait_visible("screen-activate").await;
+    app.type_into("service-id", "1011").await;
+    app.click("user-id").await; // leaving the field shows its problem at once
+    app.wait_visible("service-id-error").await;
+    assert!(app.text("service-id-error").await.contains('8'), "names the expected length");
+    app.shoot("2-activate-invalid").await;
+    app.set_value("service-id", "１０１１２２３１").await; // full-width, as an IME types it
+    app.set_value("user-id", "9998-0000-0001").await;
+    app.type_into("password", &world.bank.demo_password).await;
+    assert_eq!(app.attr("password", "type").await, "password", "masked by default");
+    assert_eq!(app.attr("password", "inputmode").await, "numeric");
+    app.click("toggle-password").await;
+    assert_eq!(app.attr("password", "type").await, "text");
+    app.click("toggle-password").await;
+    app.shoot("2-activate").await;
+    app.click("activate-submit").await;
+
+    // Step 8: initial setup.
+    app.wait_visible("screen-setup").await;
+    assert_eq!(app.text("setup-service-id").await, DEMO_SERVICE);
+    assert_eq!(app.text("setup-user-id").await, "********0001");
+    assert!(!app.text("setup-bank").await.is_empty());
+    app.shoot("3-setup").await;
+    app.click("setup-next").await;
+
+    // Step 9: display name with a live preview.
+    app.wait_visible("screen-name").await;
+    let base = app.text("base-fixed").await;
+    assert!(!base.is_empty());
+    app.type_into("added-wording", "個人用").await;
+    assert_eq!(app.text("name-preview").await, format!("{base} 個人用"));
+    app.shoot("4-name").await;
+    app.click("name-submit").await;
+
+    // Step 10: the code, grouped, with its countdown.
+    app.wait_visible("screen-otp").await;
+    assert_eq!(app.text("otp-name").await, format!("{base} 個人用"));
+    let shown = app.text("otp-code").await;
+    assert!(
+        shown.len() == 7 && shown.as_bytes()[3] == b' ',
+        "the code is grouped as 123 456, got {shown:?}"
+    );
+    let spoken = app.text_content("otp-code-sr").await;
+    assert!(spoken.contains(&spaced_digits(&shown)), "read digit by digit: {spoken:?}");
+    assert_eq!(app.attr("otp-live", "aria-live").await, "polite");
+    app.shoot("5-otp").await;
+
+    // Steps 11–13 at the bank: the shown code starts use, once.
+    let code = app.current_code().await;
+    assert!(world.bank.verify(DEMO_SERVICE, DEMO_USER, &code), "the bank accepts the shown code");
+    assert!(
+        !world.bank.verify(DEMO_SERVICE, DEMO_USER, &code),
+        "the same code replayed is refused"
+    );
+
+    // The list, then rename.
+    app.click("otp-back").await;
+    app.wait_visible("screen-list").await;
+    app.shoot("6-list").await;
+    app.click_in_token(0, "rename").await;
+    app.wait_visible("screen-name").await;
+    app.set_value("added-wording", "メイン").await;
+    app.shoot("7-rename").await;
+    app.click("name-submit").await;
+    app.wait_visible("screen-list").await;
+    assert_eq!(app.token_names().await, vec![format!("{base} メイン")]);
+
+    // Delete asks first and explains that the bank side is separate; cancel keeps the token.
+    app.click_in_token(0, "delete").await;
+    app.wait_visible("delete-dialog").await;
+    assert!(app.text("delete-dialog").await.contains("ワンタイムパスワード利用終了"));
+    app.shoot("8-delete").await;
+    app.click("delete-cancel").await;
+    app.wait_hidden("delete-dialog").await;
+    assert_eq!(app.token_names().await.len(), 1);
+
+    // Restart: the token, its name and the keychain key survive, and so does the language the
+    // customer chose (Japanese here), even in an English session.
+    let app = app.restart(&world, &[("LANG", "en_US.UTF-8"), ("LANGUAGE", "en")]).await;
+    app.wait_ready().await;
+    assert_eq!(app.js_str("return document.documentElement.lang").await, "ja");
+    assert_eq!(app.token_names().await, vec![format!("{base} メイン")]);
+    app.click("lang-switch").await;
+    assert_eq!(app.text("add-token").await, "Add a token");
+    let code_after_restart = app.current_code().await;
+    assert_eq!(code_after_restart.len(), 6);
+
+    // Delete for real: back to the welcome screen.
+    app.click_in_token(0, "delete").await;
+    app.wait_visible("delete-dialog").await;
+    app.click("delete-confirm").await;
+    app.wait_visible("empty").await;
+    assert!(app.token_names().await.is_empty());
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_with_wrong_activation_password_sees_tries_left_then_locked() {
+    let Some(_serial) = e2e_guard("customer_with_wrong_activation_password").await else { return };
+    let world = World::start().await;
+    let (service, user) = ("10112231", "999800000777");
+    world.bank.issue(service, user, "2468");
+    let app = world.launch(&[("LANG", "en_US.UTF-8"), ("LANGUAGE", "en")], &[]).await;
+    app.phone_size().await;
+    app.wait_ready().await;
+    app.click("add-token").await;
+    app.wait_visible("screen-activate").await;
+    app.set_value("service-id", service).await;
+    app.set_value("user-id", user).await;
+
+    let mut last_tries = u32::MAX;
+    let mut shot = false;
+    for attempt in 0..20 {
+        app.set_value("password", "1357").await;
+        app.click("activate-submit").await;
+        app.wait_visible("activate-error").await;
+        app.wait_until("return !document.getElementById('activate-submit').disabled").await;
+        let kind = app.attr("activate-error", "data-kind").await;
+        let text = app.text("activate-error").await;
+        if kind == "registration_locked" {
+            assert!(last_tries <= 1, "locked only after the last try ({last_tries} left)");
+            assert!(text.contains("locked"), "{text}");
+            app.shoot("2-activate-locked").await;
+            app.quit().await;
+            return;
+        }
+        assert_eq!(kind, "wrong_activation_password", "attempt {attempt}: {text}");
+        let tries = world.bank.tries_left(service, user);
+        assert!(tries < last_tries, "tries left go down: {tries} after {last_tries}");
+        if tries > 1 {
+            assert!(text.contains(&tries.to_string()), "shows {tries} tries left: {text}");
+        }
+        if !shot {
+            app.shoot("2-activate-wrong-password").await;
+            shot = true;
+        }
+        last_tries = tries;
+        // Hide the previous message so the next wait sees the new one.
+        app.js_str("document.getElementById('activate-error').hidden = true; return ''").await;
+    }
+    panic!("the registration never locked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kiosk_wipes_the_demo_token_after_idle_minutes_and_shows_the_welcome_screen() {
+    let Some(_serial) = e2e_guard("kiosk_wipes_the_demo_token").await else { return };
+    let world = World::start().await;
+    let app = world
+        .launch(
+            &[("LANG", "en_US.UTF-8"), ("LANGUAGE", "en"), ("SOFTTOKEN_KIOSK_IDLE_SECS", "10")],
+            &["--kiosk"],
+        )
+        .await;
+    app.wait_ready().await;
+    assert!(app.displayed("kiosk-badge").await);
+    app.activate_demo(&world).await;
+    app.wait_visible("screen-otp").await;
+    // Nobody touches it: within the idle time plus a margin it is back to the welcome screen.
+    app.wait_until_for("return !document.getElementById('empty').hidden", Duration::from_secs(25))
+        .await;
+    assert!(app.token_names().await.is_empty());
+    // The server re-armed the demo registration: the next visitor can start again.
+    app.activate_demo(&world).await;
+    app.wait_visible("screen-otp").await;
+    app.quit().await;
+}
+
+fn spaced_digits(grouped: &str) -> String {
+    let digits: Vec<String> =
+        grouped.chars().filter(char::is_ascii_digit).map(String::from).collect();
+    digits[..3].join(" ")
+}
