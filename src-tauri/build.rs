@@ -30,5 +30,6 @@ fn softtoken_commands() -> &'static [&'static str] {
         "copy_code",
         "kiosk_reset",
         "resume_pending",
+        "ui_ready",
     ]
 }

@@ -34,3 +34,6 @@ export const kioskReset = () => invoke("kiosk_reset");
 
 /** Retries the bank's delivery acknowledgement of pending tokens; resolves to notices. */
 export const resumePending = () => invoke("resume_pending");
+
+/** Tells the app the first codes are on screen (for the launch-time measurement). */
+export const uiReady = () => invoke("ui_ready");

@@ -55,6 +55,17 @@ function applyLang() {
   setPasswordVisible($("password").type === "text");
   $("name-heading").textContent = t(state.nameMode === "rename" ? "name.rename_heading" : "name.heading");
   if (state.notice) showNotice(state.notice.key, state.notice.params);
+  for (const [id, e] of shownErrors) $(id).textContent = errorText(e);
+  // Field problems are worded from the typed value: check them again in the new language.
+  for (const f of FIELDS) {
+    if ($(f.input).getAttribute("aria-invalid") === "true") validateField(f);
+  }
+  for (const [input, check, field] of NAME_FIELDS) {
+    if ($(input).getAttribute("aria-invalid") === "true") {
+      const r = check($(input).value);
+      setFieldError(input, r.ok ? null : invalidText(r, field));
+    }
+  }
   renderTokens();
   renderOtp(false);
   updatePreview();
@@ -84,10 +95,31 @@ function show(screen, focusId) {
 }
 
 function showNotice(key, params) {
+  shownErrors.delete("notice");
   state.notice = key ? { key, params } : null;
   const n = $("notice");
   n.hidden = !key;
   n.textContent = key ? t(key, params) : "";
+}
+
+// Errors on screen, by element id, so a language switch can write them again.
+const shownErrors = new Map();
+
+function showErrorIn(id, e) {
+  shownErrors.set(id, e);
+  const el = $(id);
+  el.textContent = errorText(e);
+  el.hidden = false;
+}
+
+function clearErrorIn(id) {
+  shownErrors.delete(id);
+  $(id).hidden = true;
+}
+
+function showErrorNotice(e) {
+  state.notice = null;
+  showErrorIn("notice", e);
 }
 
 function errorText(e) {
@@ -256,9 +288,7 @@ async function move(id, delta) {
     await api.reorderTokens(ids);
     await refresh();
   } catch (e) {
-    showNotice(null);
-    $("notice").hidden = false;
-    $("notice").textContent = errorText(e);
+    showErrorNotice(e);
   }
   const li = $("tokens").querySelector(`[data-token-id="${id}"]`);
   const same = li?.querySelector(`[data-action="${delta < 0 ? "up" : "down"}"]:not([hidden])`);
@@ -270,9 +300,7 @@ async function copy(id) {
     const r = await api.copyCode(id);
     showNotice("code.copied", { n: r.clearAfterSecs });
   } catch (e) {
-    state.notice = null;
-    $("notice").hidden = false;
-    $("notice").textContent = errorText(e);
+    showErrorNotice(e);
   }
 }
 
@@ -341,7 +369,7 @@ function openActivate() {
   $("activate-form").reset();
   for (const f of FIELDS) setFieldError(f.input, null);
   setPasswordVisible(false);
-  $("activate-error").hidden = true;
+  clearErrorIn("activate-error");
   showNotice(null);
   show("activate", "service-id");
 }
@@ -367,7 +395,7 @@ function setBusy(busy) {
 async function submitActivate(ev) {
   ev.preventDefault();
   if (state.busy) return;
-  $("activate-error").hidden = true;
+  clearErrorIn("activate-error");
   const results = FIELDS.map(validateField);
   const firstBad = results.indexOf(false);
   if (firstBad >= 0) {
@@ -397,10 +425,8 @@ function onActivateError(e) {
       return;
     }
   }
-  const box = $("activate-error");
-  box.textContent = errorText(e);
-  box.hidden = false;
-  box.dataset.kind = e?.kind ?? "unknown";
+  showErrorIn("activate-error", e);
+  $("activate-error").dataset.kind = e?.kind ?? "unknown";
   if (e?.kind === "wrong_activation_password") {
     $("password").value = "";
     $("password").focus();
@@ -418,6 +444,11 @@ function openSetup(token) {
 
 // ---------------------------------------------------------------- display name (step 9)
 
+const NAME_FIELDS = [
+  ["base-name", checkBaseName, "display_name"],
+  ["added-wording", checkAddedWording, "added_wording"],
+];
+
 function openName(mode, tok) {
   state.nameMode = mode;
   state.nameId = tok.id;
@@ -431,7 +462,7 @@ function openName(mode, tok) {
   $("added-wording").value = mode === "rename" ? tok.addedWording : "";
   setFieldError("base-name", null);
   setFieldError("added-wording", null);
-  $("name-error").hidden = true;
+  clearErrorIn("name-error");
   updatePreview();
   show("name", mode === "rename" ? "base-name" : "added-wording");
 }
@@ -461,8 +492,7 @@ async function submitName(ev) {
     if (state.nameMode === "register") openOtp(state.nameId);
     else show("list");
   } catch (e) {
-    $("name-error").textContent = errorText(e);
-    $("name-error").hidden = false;
+    showErrorIn("name-error", e);
   } finally {
     state.busy = false;
     $("name-submit").disabled = false;
@@ -515,9 +545,7 @@ async function onDeleteClosed() {
     await api.deleteToken(id);
     showNotice("delete.done", { name: tok.name });
   } catch (e) {
-    state.notice = null;
-    $("notice").hidden = false;
-    $("notice").textContent = errorText(e);
+    showErrorNotice(e);
   }
   await refresh().catch(showFatal);
   show("list");
@@ -551,7 +579,7 @@ async function onIdle() {
 // ---------------------------------------------------------------- start
 
 function showFatal(e) {
-  $("fatal-error").textContent = errorText(e);
+  showErrorIn("fatal-error", e);
   show("error");
 }
 
@@ -618,6 +646,8 @@ async function start() {
   }
   show("list");
   document.body.dataset.ready = "true";
+  // Two frames later the first codes have been painted.
+  requestAnimationFrame(() => requestAnimationFrame(() => api.uiReady().catch(() => {})));
   // The bank's acknowledgement of a token that arrived while offline: retried after the first
   // codes are on screen so a slow network never delays them.
   if (state.tokens.some((x) => x.pendingDelivery)) {

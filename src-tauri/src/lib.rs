@@ -72,6 +72,28 @@ async fn kiosk_reset(state: State<'_, AppState>) -> CommandResult<()> {
     ops::kiosk_reset(&state).await
 }
 
+/// The web view calls this once, after the first codes are painted. With `SOFTTOKEN_PERF=1` the
+/// time since start is printed for scripts/app-perf.sh; otherwise it does nothing.
+#[tauri::command]
+fn ui_ready() {
+    static REPORTED: std::sync::Once = std::sync::Once::new();
+    if std::env::var("SOFTTOKEN_PERF").as_deref() == Ok("1") {
+        REPORTED.call_once(|| {
+            let since_start = STARTED.get().map(|t| t.elapsed().as_millis()).unwrap_or(0);
+            let unix_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0);
+            eprintln!(
+                "softtoken-perf first-code-visible ms_since_start={since_start} unix_ms={unix_ms}"
+            );
+        });
+    }
+}
+
+/// When `run` began, for [`ui_ready`]'s report.
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 #[tauri::command]
 async fn resume_pending(state: State<'_, AppState>) -> CommandResult<Vec<Notice>> {
     ops::resume_pending(&state).await
@@ -100,6 +122,7 @@ fn tune_webview(_window: &tauri::WebviewWindow) {}
 /// Starts the app; returns when its window is closed.
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() -> ExitCode {
+    let _ = STARTED.set(std::time::Instant::now());
     let inputs = Inputs::from_env();
     let result = tauri::Builder::default()
         .setup(move |app| {
@@ -125,6 +148,7 @@ pub fn run() -> ExitCode {
             copy_code,
             kiosk_reset,
             resume_pending,
+            ui_ready,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"));
     match result {

@@ -472,12 +472,21 @@ impl App {
             self.resize(size).await;
             for lang in ["ja", "en"] {
                 self.set_lang(lang).await;
+                self.painted().await;
                 let png = bounded("screenshot", self.c().screenshot()).await.unwrap();
                 std::fs::write(dir.join(format!("{name}-{lang}-{size_name}.png")), png).unwrap();
             }
         }
         self.resize(PHONE).await;
         self.set_lang(&original).await;
+    }
+
+    /// Waits until what the DOM holds now has been painted: a screenshot shows the last
+    /// painted frame, which can lag behind the DOM.
+    async fn painted(&self) {
+        let script = "const done = arguments[arguments.length - 1]; \
+             requestAnimationFrame(() => requestAnimationFrame(() => done(true)));";
+        bounded("paint", self.c().execute_async(script, vec![])).await.unwrap();
     }
 
     async fn set_lang(&self, lang: &str) {
