@@ -14,6 +14,7 @@ mod app_e2e_support;
 use std::time::Duration;
 
 use app_e2e_support::*;
+use fantoccini::key::Key;
 
 /// The demo registration of the reference server (FLOW.md's example IDs).
 const DEMO_SERVICE: &str = "10112231";
@@ -118,6 +119,17 @@ async fn customer_walks_steps_7_to_10_and_the_bank_accepts_the_code_once() {
     assert_eq!(app.token_names().await, vec![format!("{base} メイン")]);
     app.click("lang-switch").await;
     assert_eq!(app.text("add-token").await, "Add a token");
+    app.quit().await;
+
+    // Dark mode follows the system (GTK's dark theme here), with the same contrast rules.
+    let app = world.launch(&[("LANG", "en_US.UTF-8"), ("GTK_THEME", "Adwaita:dark")], &[]).await;
+    app.phone_size().await;
+    app.wait_ready().await;
+    assert_eq!(
+        app.js_str("return String(matchMedia('(prefers-color-scheme: dark)').matches)").await,
+        "true"
+    );
+    app.shoot("9-list-dark").await;
     let code_after_restart = app.current_code().await;
     assert_eq!(code_after_restart.len(), 6);
 
@@ -189,8 +201,32 @@ async fn kiosk_wipes_the_demo_token_after_idle_minutes_and_shows_the_welcome_scr
         .await;
     app.wait_ready().await;
     assert!(app.displayed("kiosk-badge").await);
-    app.activate_demo(&world).await;
+
+    // Keyboard only, as a visitor at the kiosk's keyboard: Tab to "Add a token", then type
+    // and press Tab and Enter through steps 7–10.
+    let (service, user) = world.demo_ids();
+    let mut tabs = 0;
+    while app.focused().await != "add-token" {
+        app.keys(&Key::Tab.to_string()).await;
+        tabs += 1;
+        assert!(tabs < 10, "Tab never reaches “Add a token”");
+    }
+    app.keys(&Key::Enter.to_string()).await;
+    app.wait_visible("screen-activate").await;
+    assert_eq!(app.focused().await, "service-id", "the first field has the focus");
+    app.keys(&format!("{service}{}{user}{}", Key::Tab, Key::Tab)).await;
+    assert_eq!(app.focused().await, "password");
+    app.keys(&format!("{}{}", world.bank.demo_password, Key::Enter)).await;
+    app.wait_visible("screen-setup").await;
+    app.keys(&Key::Tab.to_string()).await;
+    assert_eq!(app.focused().await, "setup-next");
+    app.keys(&Key::Enter.to_string()).await;
+    app.wait_visible("screen-name").await;
+    assert_eq!(app.focused().await, "added-wording");
+    app.keys(&format!("kiosk{}", Key::Enter)).await;
     app.wait_visible("screen-otp").await;
+    assert!(app.text("otp-name").await.ends_with(" kiosk"));
+
     // Nobody touches it: within the idle time plus a margin it is back to the welcome screen.
     app.wait_until_for("return !document.getElementById('empty').hidden", Duration::from_secs(25))
         .await;

@@ -445,6 +445,24 @@ impl App {
         self.wait_until(&format!("return window.innerWidth === {w}")).await;
     }
 
+    /// Sends keys to whatever has the focus, as a keyboard would.
+    pub async fn keys(&self, text: &str) {
+        let e = bounded("active element", self.c().active_element()).await.unwrap();
+        bounded("send keys", e.send_keys(text)).await.unwrap();
+    }
+
+    /// The id of the focused element.
+    pub async fn focused(&self) -> String {
+        self.js_str("return document.activeElement ? document.activeElement.id : ''").await
+    }
+
+    /// The lowest contrast ratio (WCAG) of any visible text on screen against its background,
+    /// with a description of where it is.
+    pub async fn min_contrast(&self) -> (f64, String) {
+        let v = self.js(CONTRAST_SCRIPT).await;
+        (v[0].as_f64().unwrap(), v[1].as_str().unwrap_or_default().to_owned())
+    }
+
     /// Step 7 with the demo registration: list → activation → setup → name → code.
     pub async fn activate_demo(&self, world: &World) {
         let (service, user) = world.demo_ids();
@@ -473,6 +491,9 @@ impl App {
             for lang in ["ja", "en"] {
                 self.set_lang(lang).await;
                 self.painted().await;
+                let (ratio, worst) = self.min_contrast().await;
+                assert!(ratio >= 4.5, "{name} {lang} {size_name}: contrast {ratio:.2} at {worst}");
+                assert!(ratio <= 21.0, "{name}: no text found for the contrast check");
                 let png = bounded("screenshot", self.c().screenshot()).await.unwrap();
                 std::fs::write(dir.join(format!("{name}-{lang}-{size_name}.png")), png).unwrap();
             }
@@ -502,6 +523,39 @@ impl App {
         }
     }
 }
+
+/// WCAG 2 contrast of every visible text element against the first opaque background behind
+/// it; returns `[lowest ratio, "tag#id.class: text"]`.
+const CONTRAST_SCRIPT: &str = r#"
+const parse = (c) => { const m = c.match(/[\d.]+/g).map(Number); return { r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1 }; };
+const lin = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+const lum = (c) => 0.2126 * lin(c.r) + 0.7152 * lin(c.g) + 0.0722 * lin(c.b);
+const over = (top, below) => ({ r: top.r * top.a + below.r * (1 - top.a), g: top.g * top.a + below.g * (1 - top.a), b: top.b * top.a + below.b * (1 - top.a), a: 1 });
+function background(el) {
+  const layers = [];
+  for (let e = el; e; e = e.parentElement) {
+    const c = parse(getComputedStyle(e).backgroundColor);
+    if (c.a > 0) { layers.push(c); if (c.a >= 1) break; }
+  }
+  let bg = parse(getComputedStyle(document.documentElement).backgroundColor);
+  if (bg.a < 1) bg = { r: 255, g: 255, b: 255, a: 1 };
+  for (let i = layers.length - 1; i >= 0; i--) bg = over(layers[i], bg);
+  return bg;
+}
+let worst = [99, ""];
+for (const el of document.querySelectorAll("body *")) {
+  const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (!own || el.getClientRects().length === 0) continue;
+  const st = getComputedStyle(el);
+  if (st.visibility === "hidden" || el.closest(".visually-hidden,[aria-hidden=true]")) continue;
+  if (el.closest("dialog") === null && document.querySelector("dialog[open]")) continue;
+  const fg = over(parse(st.color), background(el));
+  const a = lum(fg), b = lum(background(el));
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  if (ratio < worst[0]) worst = [ratio, `${el.tagName.toLowerCase()}#${el.id}.${el.className}: ${el.textContent.trim().slice(0, 40)}`];
+}
+return worst;
+"#;
 
 fn screenshot_dir() -> PathBuf {
     if std::env::var("SOFTTOKEN_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
