@@ -466,12 +466,17 @@ impl App {
     /// Step 7 with the demo registration: list → activation → setup → name → code.
     pub async fn activate_demo(&self, world: &World) {
         let (service, user) = world.demo_ids();
+        self.activate(service, user, &world.bank.demo_password).await;
+    }
+
+    /// Steps 7–9 through the screens, keeping the bank's name, up to the code.
+    pub async fn activate(&self, service: &str, user: &str, password: &str) {
         self.wait_visible("add-token").await;
         self.click("add-token").await;
         self.wait_visible("screen-activate").await;
         self.set_value("service-id", service).await;
         self.set_value("user-id", user).await;
-        self.set_value("password", &world.bank.demo_password).await;
+        self.set_value("password", password).await;
         self.click("activate-submit").await;
         self.wait_visible("screen-setup").await;
         self.click("setup-next").await;
