@@ -9,8 +9,16 @@ use softtoken_core::totp::{Algorithm, ClockOffset, Seed, Totp, TotpParams};
 use zeroize::Zeroizing;
 
 /// Times that exercise the step boundaries, the RFC's own instants, and far-future dates.
-const TIMES: [u64; 8] =
-    [59, 60, 1_111_111_109, 1_234_567_890, 1_700_000_000, 1_764_028_799, 2_000_000_000, 4_102_444_800];
+const TIMES: [u64; 8] = [
+    59,
+    60,
+    1_111_111_109,
+    1_234_567_890,
+    1_700_000_000,
+    1_764_028_799,
+    2_000_000_000,
+    4_102_444_800,
+];
 
 fn oathtool(alg: Algorithm, digits: u8, seed: &[u8], unix: u64) -> String {
     let mode = match alg {
@@ -31,10 +39,15 @@ fn oathtool(alg: Algorithm, digits: u8, seed: &[u8], unix: u64) -> String {
 
 fn check(alg: Algorithm, digits: u8, seed: &[u8]) {
     let params = TotpParams { algorithm: alg, digits, period: 60 };
-    let totp = Totp::new(params, &Seed::new(Zeroizing::new(seed.to_vec())).unwrap(), ClockOffset(0))
-        .unwrap();
+    let totp =
+        Totp::new(params, &Seed::new(Zeroizing::new(seed.to_vec())).unwrap(), ClockOffset(0))
+            .unwrap();
     for t in TIMES {
-        assert_eq!(totp.code_at(t).as_str(), oathtool(alg, digits, seed, t), "{alg:?} {digits} digits at {t}");
+        assert_eq!(
+            totp.code_at(t).as_str(),
+            oathtool(alg, digits, seed, t),
+            "{alg:?} {digits} digits at {t}"
+        );
     }
 }
 
