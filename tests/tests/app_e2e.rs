@@ -230,6 +230,11 @@ async fn kiosk_wipes_the_demo_token_after_idle_minutes_and_shows_the_welcome_scr
         .await;
     app.wait_ready().await;
     assert!(app.displayed("kiosk-badge").await);
+    // Fullscreen: the page fills the whole (virtual) screen.
+    app.wait_until(
+        "return window.innerWidth === screen.width && window.innerHeight === screen.height",
+    )
+    .await;
 
     // Keyboard only, as a visitor at the kiosk's keyboard: Tab to "Add a token", then type
     // and press Tab and Enter through steps 7–10.
