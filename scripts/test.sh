@@ -41,10 +41,9 @@ cargo fmt --all --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-if [ -d ui/tests ]; then
-  step "UI unit tests (node --test)"
-  node --test ui/tests/
-fi
+step "UI unit tests: validation, formatting, every text in ja and en (node --test)"
+command -v node >/dev/null || apt_install nodejs
+node --test tests/ui/
 
 step "cargo test (real Secret Service in a private D-Bus session)"
 export SOFTTOKEN_SECRET_SERVICE=1
