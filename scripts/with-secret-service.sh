@@ -12,7 +12,15 @@ for tool in dbus-run-session gnome-keyring-daemon dbus-send; do
 done
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+cleanup() {
+  # GTK may have D-Bus-activated the document portal, which mounts a FUSE folder in the
+  # runtime dir; unmount it so the folder can go. Cleanup never changes the exit status.
+  if mountpoint -q "$tmp/runtime/doc" 2>/dev/null; then
+    fusermount -uz "$tmp/runtime/doc" 2>/dev/null || umount -l "$tmp/runtime/doc" 2>/dev/null || true
+  fi
+  rm -rf "$tmp" 2>/dev/null || true
+}
+trap cleanup EXIT
 mkdir -m 700 "$tmp/data" "$tmp/runtime"
 # HOME stays as it is (cargo and rustup live there); only the keyring's dirs are private.
 export XDG_DATA_HOME="$tmp/data" XDG_RUNTIME_DIR="$tmp/runtime"
