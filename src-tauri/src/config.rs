@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// The server a build talks to when none was given at build time: the reference server of the
 /// demo on loopback (core's client allows `http://` to loopback only).
-pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8477";
+pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8080";
 
 /// Idle seconds before a kiosk wipes its demo tokens.
 pub const DEFAULT_KIOSK_IDLE_SECS: u32 = 180;

@@ -99,8 +99,10 @@ async fn resume_pending(state: State<'_, AppState>) -> CommandResult<Vec<Notice>
     ops::resume_pending(&state).await
 }
 
-/// Keeps WebKit's memory small on Linux: a token app shows one local page, so the caches a
-/// browser keeps for fast back/forward navigation are pure cost.
+/// Keeps WebKit small and quiet on Linux: a token app shows one local page whose only change
+/// is a countdown once a second.
+/// - Cache model "document viewer": no memory caches for browsing many pages.
+/// - No page cache or back/forward gestures: there is nowhere to go back to.
 #[cfg(target_os = "linux")]
 fn tune_webview(window: &tauri::WebviewWindow) {
     let _ = window.with_webview(|webview| {
@@ -116,6 +118,29 @@ fn tune_webview(window: &tauri::WebviewWindow) {
     });
 }
 
+/// Settings WebKit reads from the environment when it starts its processes, so they are set
+/// before the first window, and only where the user has not set them:
+/// - no compositing mode: composited rendering runs a GPU (or, without one, llvmpipe) pipeline
+///   with a vsync monitor and several render threads for every repaint; painting this page on
+///   the CPU costs ~70 MB less and a fifth of the wakeups (docs/PERFORMANCE.md). It is also the
+///   usual cure for blank WebKitGTK windows on some GPU drivers. (WebKitWebDriver cannot take
+///   screenshots in this mode, so the window tests set `WEBKIT_DISABLE_COMPOSITING_MODE=0`.)
+/// - no JavaScript JIT: the page is a few kB of our own script, the interpreter is fast enough,
+///   and a web view without JIT has no writable-executable memory to attack.
+#[cfg(target_os = "linux")]
+fn tune_webkit_environment() {
+    for (name, value) in [("JSC_useJIT", "0"), ("WEBKIT_DISABLE_COMPOSITING_MODE", "1")] {
+        if std::env::var_os(name).is_none() {
+            // Before any thread exists (start of `run`), so nothing reads the environment
+            // concurrently.
+            std::env::set_var(name, value);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn tune_webkit_environment() {}
+
 #[cfg(not(target_os = "linux"))]
 fn tune_webview(_window: &tauri::WebviewWindow) {}
 
@@ -123,6 +148,7 @@ fn tune_webview(_window: &tauri::WebviewWindow) {}
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() -> ExitCode {
     let _ = STARTED.set(std::time::Instant::now());
+    tune_webkit_environment();
     let inputs = Inputs::from_env();
     let result = tauri::Builder::default()
         .setup(move |app| {
@@ -134,6 +160,12 @@ pub fn run() -> ExitCode {
                 tune_webview(&window);
                 if kiosk {
                     window.set_fullscreen(true)?;
+                    // Fullscreen is a request to the window manager; a kiosk session may have
+                    // none, so the window also covers its monitor by itself.
+                    if let Some(monitor) = window.current_monitor()? {
+                        window.set_position(*monitor.position())?;
+                        window.set_size(*monitor.size())?;
+                    }
                 }
             }
             Ok(())

@@ -224,7 +224,13 @@ async fn kiosk_wipes_the_demo_token_after_idle_minutes_and_shows_the_welcome_scr
     let world = World::start().await;
     let app = world
         .launch(
-            &[("LANG", "en_US.UTF-8"), ("LANGUAGE", "en"), ("SOFTTOKEN_KIOSK_IDLE_SECS", "10")],
+            &[
+                ("LANG", "en_US.UTF-8"),
+                ("LANGUAGE", "en"),
+                ("SOFTTOKEN_KIOSK_IDLE_SECS", "10"),
+                // The rendering mode customers get (no screenshots are taken here).
+                ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
+            ],
             &["--kiosk"],
         )
         .await;

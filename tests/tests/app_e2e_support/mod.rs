@@ -220,6 +220,8 @@ impl World {
             .env("XDG_DATA_HOME", self.data.path().join("xdg-data"))
             .env("XDG_CONFIG_HOME", self.data.path().join("xdg-config"))
             .env("XDG_CACHE_HOME", self.data.path().join("xdg-cache"))
+            // The app turns WebKit's compositing off; WebKitWebDriver's screenshots need it on.
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (k, v) in env {
