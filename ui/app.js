@@ -54,6 +54,7 @@ function applyLang() {
   $("added-wording-hint").textContent = t("name.added_hint", { max: ADDED_WORDING_MAX_CHARS });
   setPasswordVisible($("password").type === "text");
   $("name-heading").textContent = t(state.nameMode === "rename" ? "name.rename_heading" : "name.heading");
+  $("name-submit").textContent = t(state.nameMode === "rename" ? "name.save" : "name.register");
   if (state.notice) showNotice(state.notice.key, state.notice.params);
   for (const [id, e] of shownErrors) $(id).textContent = errorText(e);
   // Field problems are worded from the typed value: check them again in the new language.
@@ -453,6 +454,7 @@ function openName(mode, tok) {
   state.nameMode = mode;
   state.nameId = tok.id;
   $("name-heading").textContent = t(mode === "rename" ? "name.rename_heading" : "name.heading");
+  $("name-submit").textContent = t(mode === "rename" ? "name.save" : "name.register");
   $("name-intro").hidden = mode === "rename";
   $("base-field").hidden = mode !== "rename";
   $("base-fixed-field").hidden = mode === "rename";

@@ -123,6 +123,7 @@ export const STRINGS = {
     "name.added_hint": "任意・{max}文字以内",
     "name.preview": "表示のされ方",
     "name.register": "登録",
+    "name.save": "保存",
     "name.cancel": "キャンセル",
 
     "otp.heading": "ワンタイムパスワード",
@@ -260,6 +261,7 @@ export const STRINGS = {
     "name.added_hint": "Optional, up to {max} characters",
     "name.preview": "Shown as",
     "name.register": "Register",
+    "name.save": "Save",
     "name.cancel": "Cancel",
 
     "otp.heading": "One-time password",
