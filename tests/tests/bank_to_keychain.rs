@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use rand_core::{OsRng, RngCore};
 use serde_json::{json, Value};
-use softtoken_core::client::ProvisioningClient;
+use softtoken_core::client::{ProvisionedToken, ProvisioningClient};
 use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
 use softtoken_core::totp::unix_now;
 use softtoken_core::vault::{KeyStore, OsKeyStore, Vault};
@@ -107,6 +107,24 @@ async fn issue(url: &str) -> String {
     body["user_id"].as_str().unwrap().to_owned()
 }
 
+/// Step 7 as the app does it: fetch the token and store it in `vault` before acknowledging.
+async fn fetch(
+    url: &str,
+    user: &str,
+    password: &str,
+    vault: &mut Vault,
+) -> softtoken_core::Result<ProvisionedToken> {
+    ProvisioningClient::new(url)?
+        .provision(
+            &ServiceId::new(SERVICE)?,
+            &UserId::new(user)?,
+            &ActivationPassword::new(password)?,
+            |t| vault.add(t, unix_now()),
+            unix_now(),
+        )
+        .await
+}
+
 #[tokio::test]
 async fn customer_fetches_a_token_into_the_keychain_vault_and_the_bank_starts_using_it() {
     let Some(entry) = Entry::new() else { return };
@@ -117,14 +135,7 @@ async fn customer_fetches_a_token_into_the_keychain_vault_and_the_bank_starts_us
 
     // Step 7: the app fetches the token and stores it before acknowledging.
     let mut vault = entry.open(&vault_path);
-    let client = ProvisioningClient::new(&url).unwrap();
-    let service = ServiceId::new(SERVICE).unwrap();
-    let user_id = UserId::new(&user).unwrap();
-    let pw = ActivationPassword::new(PASSWORD).unwrap();
-    let got = client
-        .provision(&service, &user_id, &pw, |t| vault.add(t, unix_now()), unix_now())
-        .await
-        .unwrap();
+    let got = fetch(&url, &user, PASSWORD, &mut vault).await.unwrap();
     assert!(got.is_delivered(), "{:?}", got.delivery);
     vault.mark_delivered(&got.id).unwrap();
     drop(vault);
@@ -133,7 +144,7 @@ async fn customer_fetches_a_token_into_the_keychain_vault_and_the_bank_starts_us
     let vault = entry.open(&vault_path);
     let tokens = vault.tokens();
     assert_eq!(tokens.len(), 1);
-    assert_eq!(tokens[0].user_id, user_id);
+    assert_eq!(tokens[0].user_id.as_str(), user);
     assert!(tokens[0].pending_delivery.is_none());
     let code = vault.totp(&got.id).unwrap().code_now();
 
@@ -157,21 +168,13 @@ async fn customer_cannot_fetch_the_same_token_twice_and_keeps_the_one_they_have(
     let url = bank(dir.path()).await;
     let user = issue(&url).await;
     let vault_path = dir.path().join("tokens.vault");
-    let client = ProvisioningClient::new(&url).unwrap();
-    let service = ServiceId::new(SERVICE).unwrap();
-    let user_id = UserId::new(&user).unwrap();
-    let pw = ActivationPassword::new(PASSWORD).unwrap();
 
     let mut vault = entry.open(&vault_path);
-    let first = client
-        .provision(&service, &user_id, &pw, |t| vault.add(t, unix_now()), unix_now())
-        .await
-        .unwrap();
+    let first = fetch(&url, &user, PASSWORD, &mut vault).await.unwrap();
     vault.mark_delivered(&first.id).unwrap();
     let before = std::fs::read(&vault_path).unwrap();
 
-    let again =
-        client.provision(&service, &user_id, &pw, |t| vault.add(t, unix_now()), unix_now()).await;
+    let again = fetch(&url, &user, PASSWORD, &mut vault).await;
     assert!(matches!(again, Err(Error::AlreadyDelivered)), "{again:?}");
     assert_eq!(std::fs::read(&vault_path).unwrap(), before, "the vault must be left as it was");
     assert_eq!(entry.open(&vault_path).tokens().len(), 1);
@@ -184,19 +187,9 @@ async fn customer_typing_the_wrong_activation_password_stores_nothing() {
     let url = bank(dir.path()).await;
     let user = issue(&url).await;
     let vault_path = dir.path().join("tokens.vault");
-    let client = ProvisioningClient::new(&url).unwrap();
 
     let mut vault = entry.open(&vault_path);
-    let wrong = ActivationPassword::new("000000").unwrap();
-    let got = client
-        .provision(
-            &ServiceId::new(SERVICE).unwrap(),
-            &UserId::new(&user).unwrap(),
-            &wrong,
-            |t| vault.add(t, unix_now()),
-            unix_now(),
-        )
-        .await;
+    let got = fetch(&url, &user, "000000", &mut vault).await;
     assert!(matches!(got, Err(Error::WrongActivationPassword { tries_left: 4 })), "{got:?}");
     assert!(vault.tokens().is_empty());
     assert!(!vault_path.exists(), "no vault file is written for a refused token");
