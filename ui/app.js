@@ -91,6 +91,9 @@ function show(screen, focusId) {
   for (const s of SCREENS) $(`screen-${s}`).hidden = s !== screen;
   const target = focusId ? $(focusId) : $(`${screen}-heading`);
   target?.focus();
+  // A hidden screen is not ticked, so the one coming back is brought up to date at once.
+  if (screen === "list") updateCodes();
+  if (screen === "otp") renderOtp(false);
   if (screen === "list" || screen === "otp") startTicking();
   else stopTicking();
 }
@@ -324,10 +327,8 @@ async function tick() {
   const now = Date.now();
   try {
     if (state.tokens.some((x) => secondsLeftAt(x.expiresAt, now) <= 0)) await refresh();
-    else {
-      updateCodes();
-      renderOtp(false);
-    }
+    else if (state.screen === "list") updateCodes();
+    else renderOtp(false);
   } catch (e) {
     showFatal(e);
     return;
@@ -511,14 +512,18 @@ function openOtp(id) {
   show("otp");
 }
 
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
 function renderOtp(announce) {
   const tok = state.tokens.find((x) => x.id === state.otpId);
   if (!tok) return;
-  $("otp-name").textContent = tok.name;
-  if ($("otp-code").textContent !== groupCode(tok.code)) {
-    $("otp-code").textContent = groupCode(tok.code);
-  }
-  $("otp-code-sr").textContent = t("code.digits_label", { digits: spokenDigits(tok.code) });
+  // Only what changed is written: an unchanged text node rewritten every second still costs a
+  // style pass, a repaint and an accessibility event.
+  setText($("otp-name"), tok.name);
+  setText($("otp-code"), groupCode(tok.code));
+  setText($("otp-code-sr"), t("code.digits_label", { digits: spokenDigits(tok.code) }));
   if (announce && state.screen === "otp" && state.lastAnnounced !== null && state.lastAnnounced !== tok.code) {
     $("otp-live").textContent = t("code.new_code_announce", { digits: spokenDigits(tok.code) });
   }
