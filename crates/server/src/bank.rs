@@ -220,6 +220,18 @@ fn valid_mail(mail: &str) -> bool {
         && !mail.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
 }
 
+/// `r` with its use ended at `now`: the seed is dropped and, with no confirmed attempt named,
+/// the storage wipes every attempt's sealed state too (the change must set
+/// `wipe_other_attempts`).
+fn ended(r: &Registration, now: u64) -> Registration {
+    let mut next = r.clone();
+    next.state = RegistrationState::Ended;
+    next.ended_at = Some(now);
+    next.sealed_seed = None;
+    next.confirmed_attempt = None;
+    next
+}
+
 impl Bank {
     /// A bank over `storage`, sealing secrets with `sealer`.
     pub fn new(
@@ -839,14 +851,8 @@ impl Bank {
             if r.state == RegistrationState::Ended {
                 return Ok(self.status_of(&r, now));
             }
-            let mut next = r.clone();
-            next.state = RegistrationState::Ended;
-            next.ended_at = Some(now);
-            next.sealed_seed = None;
-            // With no confirmed attempt named, every attempt's sealed state is wiped too.
-            next.confirmed_attempt = None;
             let change = Change {
-                registration: next,
+                registration: ended(&r, now),
                 attempt: None,
                 wipe_other_attempts: true,
                 insert: None,
@@ -945,13 +951,8 @@ impl Bank {
             )?;
             match self.storage.registration(&service, &user).await? {
                 Some(old) if old.state != RegistrationState::Ended => {
-                    let mut ended = old.clone();
-                    ended.state = RegistrationState::Ended;
-                    ended.ended_at = Some(now);
-                    ended.sealed_seed = None;
-                    ended.confirmed_attempt = None;
                     let change = Change {
-                        registration: ended,
+                        registration: ended(&old, now),
                         attempt: None,
                         wipe_other_attempts: true,
                         insert: Some(fresh.clone()),
