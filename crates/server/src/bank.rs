@@ -529,6 +529,24 @@ impl Bank {
         Ok(resp)
     }
 
+    /// An attempt and its registration, as confirm and ack both need them.
+    ///
+    /// # Errors
+    /// [`Error::UnknownAttempt`] for an attempt (or registration) the bank does not know;
+    /// [`Error::Ended`] once use of the registration has ended.
+    async fn live_attempt(&self, id: &str) -> Result<(Attempt, Registration)> {
+        let attempt = self.storage.attempt(id).await?.ok_or(Error::UnknownAttempt)?;
+        let r = self
+            .storage
+            .registration_by_id(&attempt.registration_id)
+            .await?
+            .ok_or(Error::UnknownAttempt)?;
+        if r.state == RegistrationState::Ended {
+            return Err(Error::Ended);
+        }
+        Ok((attempt, r))
+    }
+
     /// Provisioning step 2 (`POST /v1/provision/confirm`): each attempt is evaluated at most
     /// once (one guess per attempt); a repeated confirm gets the same answer.
     ///
@@ -541,15 +559,7 @@ impl Bank {
     pub async fn confirm(&self, req: &ConfirmRequest, now: u64) -> Result<ConfirmResponse> {
         let id = req.attempt_id.to_string();
         for _ in 0..MAX_RETRIES {
-            let attempt = self.storage.attempt(&id).await?.ok_or(Error::UnknownAttempt)?;
-            let r = self
-                .storage
-                .registration_by_id(&attempt.registration_id)
-                .await?
-                .ok_or(Error::UnknownAttempt)?;
-            if r.state == RegistrationState::Ended {
-                return Err(Error::Ended);
-            }
+            let (attempt, r) = self.live_attempt(&id).await?;
             let winning = r.confirmed_attempt.as_deref() == Some(id.as_str());
             if r.state.is_delivered() && !winning {
                 return Err(Error::AlreadyDelivered);
@@ -666,15 +676,7 @@ impl Bank {
         let id = req.attempt_id.to_string();
         let delivered = AckResponse { state: DeliveryState::Delivered };
         for _ in 0..MAX_RETRIES {
-            let attempt = self.storage.attempt(&id).await?.ok_or(Error::UnknownAttempt)?;
-            let r = self
-                .storage
-                .registration_by_id(&attempt.registration_id)
-                .await?
-                .ok_or(Error::UnknownAttempt)?;
-            if r.state == RegistrationState::Ended {
-                return Err(Error::Ended);
-            }
+            let (attempt, r) = self.live_attempt(&id).await?;
             let winning = attempt.status == AttemptStatus::Confirmed
                 && r.confirmed_attempt.as_deref() == Some(id.as_str());
             if !winning {
