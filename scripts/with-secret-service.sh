@@ -25,8 +25,35 @@ mkdir -m 700 "$tmp/data" "$tmp/runtime"
 # HOME stays as it is (cargo and rustup live there); only the keyring's dirs are private.
 export XDG_DATA_HOME="$tmp/data" XDG_RUNTIME_DIR="$tmp/runtime"
 
+# A bus of our own whose only activatable services are the accessibility bus and dconf. With the
+# system's usual service list, WebKit starts the desktop portals, and the portal's Secret
+# backend D-Bus-activates a second gnome-keyring-daemon that can take over from the unlocked
+# one mid-run (seen as "recipient disconnected" then "prompt dismissed" in keychain tests).
+mkdir "$tmp/services"
+for svc in org.a11y.Bus ca.desrt.dconf; do
+  if [ -f "/usr/share/dbus-1/services/$svc.service" ]; then
+    ln -s "/usr/share/dbus-1/services/$svc.service" "$tmp/services/"
+  fi
+done
+cat > "$tmp/session.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:tmpdir=$tmp</listen>
+  <auth>EXTERNAL</auth>
+  <servicedir>$tmp/services</servicedir>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+CONF
+
 set +e
-dbus-run-session -- bash -c '
+dbus-run-session --config-file="$tmp/session.conf" -- bash -c '
   set -euo pipefail
   # A throwaway password: the keyring lives and dies with this session.
   pw=$(head -c 24 /dev/urandom | base64)
