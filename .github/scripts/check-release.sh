@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Refuses to build a release that would ship the wrong thing (docs/RELEASE.md, Cutting a release):
+# the tag must be "v" + tauri.conf.json's version (equal to the workspace version, which
+# `scripts/icons.sh check` holds), and the customer build's server must be the bank's, over HTTPS.
+#
+#   GITHUB_REF_NAME=v0.1.0 SOFTTOKEN_SERVER_URL=https://otp.example-bank.jp check-release.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+version=$(python3 -c 'import json; print(json.load(open("tauri.conf.json"))["version"])')
+if [ "${GITHUB_REF_NAME:-}" != "v$version" ]; then
+  echo "the tag is '${GITHUB_REF_NAME:-}', tauri.conf.json says version $version: tag v$version" >&2
+  exit 1
+fi
+case "${SOFTTOKEN_SERVER_URL:-}" in
+  https://?*) ;;
+  *)
+    echo "SOFTTOKEN_SERVER_URL (repository variable) must be the bank's https:// URL, is '${SOFTTOKEN_SERVER_URL:-}'" >&2
+    exit 1
+    ;;
+esac
+echo "release v$version for $SOFTTOKEN_SERVER_URL"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs what one release-pipeline job needs on a GitHub-hosted runner (docs/RELEASE.md):
+# the Rust toolchain and targets, the Tauri CLI, and the platform's build tools.
+#
+#   setup.sh linux|windows|macos|ios|android
+#
+# Versions are pinned here, in one place. Plain shell on purpose: no third-party action.
+set -euo pipefail
+
+platform=${1:?usage: setup.sh linux|windows|macos|ios|android}
+
+# The toolchain the project is developed and tested with (src-tauri needs 1.90 or newer).
+RUST_VERSION=1.95.0
+# The CLI of the same minor version as the tauri crate in Cargo.lock.
+TAURI_CLI_VERSION=2.12.4
+# Android: compile/target SDK of src-tauri/gen/android/app/build.gradle.kts.
+ANDROID_PLATFORM=android-36
+ANDROID_BUILD_TOOLS=36.0.0
+
+say() { printf '==> setup: %s\n' "$*"; }
+
+targets=()
+case "$platform" in
+  linux | windows) ;;
+  macos) targets=(aarch64-apple-darwin x86_64-apple-darwin) ;;
+  ios) targets=(aarch64-apple-ios aarch64-apple-ios-sim) ;;
+  android) targets=(aarch64-linux-android armv7-linux-androideabi i686-linux-android x86_64-linux-android) ;;
+  *)
+    echo "usage: setup.sh linux|windows|macos|ios|android" >&2
+    exit 2
+    ;;
+esac
+
+say "Rust $RUST_VERSION ${targets[*]}"
+rustup toolchain install "$RUST_VERSION" --profile minimal --no-self-update
+rustup default "$RUST_VERSION"
+if [ ${#targets[@]} -gt 0 ]; then
+  rustup target add --toolchain "$RUST_VERSION" "${targets[@]}"
+fi
+
+case "$platform" in
+  linux | android)
+    say "Debian packages for WebKitGTK and the bundler"
+    sudo apt-get update -q
+    sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      libwebkit2gtk-4.1-dev build-essential pkg-config file patchelf librsvg2-dev
+    ;;
+  ios)
+    say "XcodeGen (project.yml -> .xcodeproj)"
+    brew install xcodegen
+    ;;
+esac
+
+if [ "$platform" = android ]; then
+  say "Android SDK $ANDROID_PLATFORM, build-tools $ANDROID_BUILD_TOOLS"
+  sdkmanager="$ANDROID_HOME/cmdline-tools/latest/bin/sdkmanager"
+  yes | "$sdkmanager" --licenses >/dev/null || true
+  "$sdkmanager" "platforms;$ANDROID_PLATFORM" "build-tools;$ANDROID_BUILD_TOOLS" "platform-tools" >/dev/null
+  command -v gradle >/dev/null || {
+    echo "gradle is not on this runner's PATH: the wrapper cannot be written" >&2
+    exit 1
+  }
+fi
+
+if cargo tauri --version 2>/dev/null | grep -qF "$TAURI_CLI_VERSION"; then
+  say "tauri-cli $TAURI_CLI_VERSION present"
+else
+  say "tauri-cli $TAURI_CLI_VERSION (cargo install, several minutes)"
+  cargo install tauri-cli --version "=$TAURI_CLI_VERSION" --locked
+fi

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Checks the release pipeline (.github/workflows) without running it: the workflows cannot run
+# on this machine (no GitHub runner, no Android SDK, no Xcode, no Windows), so this is what keeps
+# them honest between releases.
+#
+#   check-jsonschema --builtin-schema vendor.github-workflows   structure: every key, every type
+#   zizmor --offline                                           security: injection, permissions,
+#                                                              credentials, unpinned actions ...
+#   bash -n, shellcheck                                        the scripts the workflows call
+#
+# Both tools are PyPI packages and work offline. They are installed, pinned, into a virtualenv
+# under target/ the first time (Debian's python3-venv is installed if venv is missing); a second
+# run installs nothing. Fails on any finding. Called by scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> check-workflows: %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+CHECK_JSONSCHEMA_VERSION=0.39.0
+ZIZMOR_VERSION=1.32.0
+
+workflows=(.github/workflows/*.yml)
+if [ ! -e "${workflows[0]}" ]; then
+  echo "no workflows in .github/workflows" >&2
+  exit 1
+fi
+
+venv=target/check-workflows-venv
+tools_ok() {
+  [ -x "$venv/bin/zizmor" ] && [ -x "$venv/bin/check-jsonschema" ] &&
+    [ "$("$venv/bin/zizmor" --version 2>/dev/null)" = "zizmor $ZIZMOR_VERSION" ] &&
+    "$venv/bin/check-jsonschema" --version 2>/dev/null | grep -qF "$CHECK_JSONSCHEMA_VERSION"
+}
+if ! tools_ok; then
+  say "installing check-jsonschema $CHECK_JSONSCHEMA_VERSION and zizmor $ZIZMOR_VERSION into $venv"
+  if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      python3 python3-venv
+  fi
+  rm -rf "$venv"
+  mkdir -p target
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "zizmor==$ZIZMOR_VERSION"
+fi
+if ! command -v shellcheck >/dev/null; then
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck
+fi
+
+say "structure (check-jsonschema, GitHub's workflow schema): ${workflows[*]}"
+"$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows "${workflows[@]}"
+
+say "security (zizmor --offline, every persona finding fails)"
+# --persona=auditor reports everything zizmor knows, including what it rates as pedantic;
+# .github/zizmor.yml is its configuration (the only ignores, each with the reason).
+"$venv/bin/zizmor" --offline --persona=auditor --no-progress --config .github/zizmor.yml \
+  "${workflows[@]}"
+
+scripts=(.github/scripts/*.sh scripts/check-workflows.sh)
+say "shell: bash -n and shellcheck: ${scripts[*]}"
+for script in "${scripts[@]}"; do
+  bash -n "$script"
+done
+shellcheck "${scripts[@]}"
+
+scripts_py=(.github/scripts/*.py)
+if [ -e "${scripts_py[0]}" ]; then
+  say "python: compiles: ${scripts_py[*]}"
+  for script in "${scripts_py[@]}"; do
+    python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' "$script"
+  done
+fi
+
+say "all checks passed"
