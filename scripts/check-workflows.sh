@@ -4,6 +4,7 @@
 # them honest between releases.
 #
 #   check-jsonschema --builtin-schema vendor.github-workflows   structure: every key, every type
+#                    (and vendor.dependabot for .github/dependabot.yml)
 #   zizmor --offline                                           security: injection, permissions,
 #                                                              credentials, unpinned actions ...
 #   bash -n, shellcheck                                        the scripts the workflows call
@@ -52,12 +53,15 @@ fi
 
 say "structure (check-jsonschema, GitHub's workflow schema): ${workflows[*]}"
 "$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows "${workflows[@]}"
+if [ -f .github/dependabot.yml ]; then
+  "$venv/bin/check-jsonschema" --builtin-schema vendor.dependabot .github/dependabot.yml
+fi
 
-say "security (zizmor --offline, every persona finding fails)"
+say "security (zizmor --offline, auditor persona: every finding fails)"
 # --persona=auditor reports everything zizmor knows, including what it rates as pedantic;
 # .github/zizmor.yml is its configuration (the only ignores, each with the reason).
-"$venv/bin/zizmor" --offline --persona=auditor --no-progress --config .github/zizmor.yml \
-  "${workflows[@]}"
+"$venv/bin/zizmor" --offline --persona=auditor --no-progress --strict-collection \
+  --config .github/zizmor.yml .github
 
 scripts=(.github/scripts/*.sh scripts/check-workflows.sh)
 say "shell: bash -n and shellcheck: ${scripts[*]}"
