@@ -46,6 +46,8 @@ sign_args=(--no-sign)
 suffix=-unsigned
 case "$platform" in
   linux)
+    # linuxdeploy, which makes the AppImage, is itself an AppImage; the runner has no FUSE.
+    export APPIMAGE_EXTRACT_AND_RUN=1
     cargo tauri build --ci --bundles deb,rpm,appimage ${sign_args[@]+"${sign_args[@]}"} "${profile[@]}"
     cp "$bundle_root"/deb/*.deb "$out/softtoken-$version-linux-amd64.deb"
     cp "$bundle_root"/rpm/*.rpm "$out/softtoken-$version-linux-x86_64.rpm"
