@@ -20,6 +20,16 @@ out=dist
 mkdir -p "$out"
 
 say() { printf '==> build-android: %s\n' "$*"; }
+# The one file under $1 named like $2, or fail saying what the CLI did not leave.
+built() {
+  local found
+  found=$(find "$1" -name "$2" 2>/dev/null | head -1)
+  if [ -z "$found" ]; then
+    echo "cargo tauri android build left no $2 under $1" >&2
+    exit 1
+  fi
+  printf '%s\n' "$found"
+}
 
 # GitHub's Ubuntu runners carry several JDKs and NDKs; AGP 8 wants JDK 17.
 export JAVA_HOME=${JAVA_HOME_17_X64:-${JAVA_HOME:?set JAVA_HOME to a JDK 17}}
@@ -49,11 +59,11 @@ case "$kind" in
     say "QA build: x86_64 APK, --features qa (server and data directory overridable)"
     SOFTTOKEN_SERVER_URL=http://127.0.0.1:8080 \
       cargo tauri android build --ci --apk --target x86_64 --features qa
-    unsigned=$(find "$apks" -name '*-release-unsigned.apk' | head -1)
+    unsigned=$(built "$apks" '*-release-unsigned.apk')
     keystore=$(mktemp -d)/qa.jks
-    keytool -genkeypair -keystore "$keystore" -storepass qa-only -keypass qa-only -alias qa \
-      -keyalg RSA -keysize 2048 -validity 1 -dname "CN=softtoken QA build, not for customers" \
-      >/dev/null 2>&1
+    "$JAVA_HOME/bin/keytool" -genkeypair -keystore "$keystore" -storepass qa-only \
+      -keypass qa-only -alias qa -keyalg RSA -keysize 2048 -validity 1 \
+      -dname "CN=softtoken QA build not for customers" >/dev/null 2>&1
     "$build_tools/zipalign" -p -f 4 "$unsigned" "$out/aligned.apk"
     "$build_tools/apksigner" sign --ks "$keystore" --ks-pass pass:qa-only --ks-key-alias qa \
       --out "$out/softtoken-$version-android-x86_64-qa.apk" "$out/aligned.apk"
@@ -62,8 +72,8 @@ case "$kind" in
   release)
     say "release build: APK and AAB, every ABI"
     cargo tauri android build --ci --apk --aab
-    unsigned_apk=$(find "$apks" -name '*universal-release-unsigned.apk' | head -1)
-    unsigned_aab=$(find "$aabs" -name '*universal-release.aab' | head -1)
+    unsigned_apk=$(built "$apks" '*universal-release-unsigned.apk')
+    unsigned_aab=$(built "$aabs" '*universal-release.aab')
     if [ -n "${ANDROID_KEYSTORE_BASE64:-}" ] && [ -n "${ANDROID_KEYSTORE_PASSWORD:-}" ] &&
       [ -n "${ANDROID_KEY_ALIAS:-}" ] && [ -n "${ANDROID_KEY_PASSWORD:-}" ]; then
       say "signing with the release keystore"
@@ -75,10 +85,10 @@ case "$kind" in
         --out "$out/softtoken-$version-android.apk" "$out/aligned.apk"
       "$build_tools/apksigner" verify --print-certs "$out/softtoken-$version-android.apk"
       cp "$unsigned_aab" "$out/softtoken-$version-android.aab"
-      jarsigner -keystore "$keystore" -storepass:env ANDROID_KEYSTORE_PASSWORD \
+      "$JAVA_HOME/bin/jarsigner" -keystore "$keystore" -storepass:env ANDROID_KEYSTORE_PASSWORD \
         -keypass:env ANDROID_KEY_PASSWORD -sigalg SHA256withRSA -digestalg SHA-256 \
         "$out/softtoken-$version-android.aab" "$ANDROID_KEY_ALIAS"
-      jarsigner -verify "$out/softtoken-$version-android.aab"
+      "$JAVA_HOME/bin/jarsigner" -verify "$out/softtoken-$version-android.aab"
       rm -f "$out/aligned.apk" "$keystore"
     else
       say "no Android signing secrets: the APK and AAB stay unsigned"
