@@ -15,7 +15,7 @@
 #   macos    APPLE_CERTIFICATE (.p12, base64), APPLE_CERTIFICATE_PASSWORD,
 #            APPLE_SIGNING_IDENTITY, and for notarisation APPLE_API_ISSUER, APPLE_API_KEY and
 #            APPLE_API_KEY_P8_BASE64: the bundler signs with hardened runtime, notarises and
-#            staples.
+#            staples the .app; the .dmg is then notarised and stapled here.
 #   linux    packages are not signed one by one; SHA256SUMS is (docs/RELEASE.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -96,9 +96,16 @@ case "$platform" in
       "${profile[@]}"
     cp "$bundle_root"/dmg/*.dmg "$out/softtoken-$version-macos-universal$suffix.dmg"
     if [ -z "$suffix" ]; then
+      # The bundler notarises and staples the .app inside; the .dmg around it gets its own
+      # ticket so Gatekeeper accepts the download itself, offline too.
+      dmg="$out/softtoken-$version-macos-universal.dmg"
+      xcrun notarytool submit "$dmg" --key "$APPLE_API_KEY_PATH" --key-id "$APPLE_API_KEY" \
+        --issuer "$APPLE_API_ISSUER" --wait
+      xcrun stapler staple "$dmg"
       rm -f "$APPLE_API_KEY_PATH"
       codesign --verify --deep --strict --verbose=2 "$bundle_root"/macos/*.app
-      xcrun stapler validate "$out/softtoken-$version-macos-universal.dmg"
+      xcrun stapler validate "$bundle_root"/macos/*.app
+      xcrun stapler validate "$dmg"
     fi
     ;;
   *)
