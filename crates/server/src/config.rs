@@ -52,8 +52,9 @@ pub struct CommonArgs {
     #[arg(long, env = "SOFTTOKEN_OUTBOX_DIR", global = true)]
     pub outbox_dir: Option<PathBuf>,
     /// Durability of each commit [default: full].
-    #[arg(long, env = "SOFTTOKEN_SYNCHRONOUS", value_enum, global = true)]
-    pub synchronous: Option<Synchronous>,
+    #[arg(long, env = "SOFTTOKEN_SYNCHRONOUS", global = true,
+          value_parser = clap::builder::PossibleValuesParser::new(Synchronous::NAMES))]
+    pub synchronous: Option<String>,
     /// Log as JSON lines.
     #[arg(long, env = "SOFTTOKEN_LOG_JSON", global = true)]
     pub log_json: bool,
@@ -191,7 +192,7 @@ pub struct VerifyArgs {
 pub struct FileConfig {
     bind: Option<SocketAddr>,
     database: Option<PathBuf>,
-    synchronous: Option<Synchronous>,
+    synchronous: Option<String>,
     master_key_file: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
     outbox_dir: Option<PathBuf>,
@@ -454,10 +455,17 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         None
     };
 
+    let synchronous = match common.synchronous.as_deref().or(file.synchronous.as_deref()) {
+        None => Synchronous::Full,
+        Some(name) => Synchronous::parse(name).ok_or_else(|| {
+            Error::Config(format!("synchronous must be \"normal\" or \"full\", not {name:?}"))
+        })?,
+    };
+
     Ok(Settings {
         bind,
         database,
-        synchronous: common.synchronous.or(file.synchronous).unwrap_or(Synchronous::Full),
+        synchronous,
         cache_capacity: lim.cache_capacity.unwrap_or(1_000_000).max(1),
         master_key,
         outbox_dir: common.outbox_dir.clone().or(file.outbox_dir.clone()),
