@@ -1,6 +1,15 @@
 //! Configuration: a TOML file, overridden by `SOFTTOKEN_*` environment variables, overridden by
 //! command-line flags. Secrets (master key, admin token, demo password) come from files or
 //! environment variables, never from flags, so they do not show in `ps`.
+//!
+//! The layers come from crates: clap reads each flag and its environment variable (flag over
+//! environment, the `env =` of each argument), serde and `toml` read the file (unknown keys
+//! refused). What is written here is `flag_or_env.or(file).unwrap_or(default)` per setting and
+//! the checks after it. Why not `figment`: clap already owns the flag and environment layers
+//! (and their `--help`), so figment would add a second reader of the same `SOFTTOKEN_*`
+//! variables that must be kept in step with clap's, plus a key mapping for the file's
+//! `[limits]` table, whose keys are flat flags and variables; it would save one `.or()` per
+//! setting and none of the checks.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

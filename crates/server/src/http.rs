@@ -264,8 +264,7 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics().render())
-        .into_response()
+    ([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], s.metrics().render()).into_response()
 }
 
 /// Failures that count against the rate limit: everything a guesser produces.
