@@ -5,7 +5,7 @@
 //! row's revision ([`Storage::update`]); when another request changed the row first, the
 //! decision is taken again on the fresh row. So two concurrent confirms, a verify racing a
 //! revoke, or a replayed code can never both win. That loop is written once,
-//! [`Bank::retry_on_conflict`]; each operation only says how it reads and what it decides.
+//! `Bank::retry_on_conflict`; each operation only says how it reads and what it decides.
 //!
 //! One room per operation: [`issue`](Bank::issue) and its step-6 mail (`issue.rs`, `mail.rs`),
 //! provisioning (`provision.rs`), verification (`verify.rs`), revoke and unlock
