@@ -5,7 +5,6 @@
 //! they print "skipped" and pass, so a plain `cargo test` works on a machine without one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -16,39 +15,16 @@ use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
 use softtoken_core::totp::unix_now;
 use softtoken_core::vault::{KeyStore, OsKeyStore, Vault};
 use softtoken_core::Error;
-use softtoken_server::bank::{Bank, OutboxDir, Policy};
-use softtoken_server::clock::SystemClock;
-use softtoken_server::http::{app, AdminToken, AppState, HttpOptions};
-use softtoken_server::sealed::{MasterKey, Sealer};
-use softtoken_server::storage::sqlite::{SqliteOptions, SqliteStorage};
+use softtoken_server::testing::{BankOptions, ServedBank, TestBank};
 
 const ADMIN: &str = "cross-crate-admin-token-0123456789";
 const SERVICE: &str = "10112231";
 const PASSWORD: &str = "482913";
 
-/// The bank: a real server on 127.0.0.1:0 over a SQLite file in `dir`.
-async fn bank(dir: &Path) -> String {
-    let storage = Arc::new(SqliteStorage::open(SqliteOptions::new(dir.join("bank.db"))).unwrap());
-    let bank = Bank::new(
-        storage,
-        Sealer::new(&MasterKey::generate().unwrap()),
-        Policy::default(),
-        OutboxDir(None),
-        None,
-    );
-    let http = HttpOptions {
-        admin_token: Some(AdminToken::new(ADMIN).unwrap()),
-        ..HttpOptions::default()
-    };
-    let state = AppState::new(Arc::new(bank), Arc::new(SystemClock), http);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
-    });
-    url
+/// The bank: a real server on 127.0.0.1:0 over its own SQLite file, until dropped.
+async fn bank() -> ServedBank {
+    let options = BankOptions::default().with_admin_token(ADMIN).unwrap();
+    TestBank::open(options).unwrap().serve().await.unwrap()
 }
 
 /// What the bank's web tier does: an admin call with the bank's credential.
@@ -129,7 +105,8 @@ async fn fetch(
 async fn customer_fetches_a_token_into_the_keychain_vault_and_the_bank_starts_using_it() {
     let Some(entry) = Entry::new() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let url = bank(dir.path()).await;
+    let bank = bank().await;
+    let url = bank.url.clone();
     let user = issue(&url).await;
     let vault_path = dir.path().join("tokens.vault");
 
@@ -165,7 +142,8 @@ async fn customer_fetches_a_token_into_the_keychain_vault_and_the_bank_starts_us
 async fn customer_cannot_fetch_the_same_token_twice_and_keeps_the_one_they_have() {
     let Some(entry) = Entry::new() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let url = bank(dir.path()).await;
+    let bank = bank().await;
+    let url = bank.url.clone();
     let user = issue(&url).await;
     let vault_path = dir.path().join("tokens.vault");
 
@@ -184,7 +162,8 @@ async fn customer_cannot_fetch_the_same_token_twice_and_keeps_the_one_they_have(
 async fn customer_typing_the_wrong_activation_password_stores_nothing() {
     let Some(entry) = Entry::new() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let url = bank(dir.path()).await;
+    let bank = bank().await;
+    let url = bank.url.clone();
     let user = issue(&url).await;
     let vault_path = dir.path().join("tokens.vault");
 

@@ -17,7 +17,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,12 +26,12 @@ use softtoken_core::client::ProvisioningClient;
 use softtoken_core::ids::{ActivationPassword, ServiceId, TokenId, UserId};
 use softtoken_core::protocol::ClientHandshake;
 use softtoken_core::totp::{ClockOffset, Totp};
-use softtoken_server::bank::{Bank, IssueRequest, OutboxDir, Policy};
+use softtoken_server::bank::IssueRequest;
 use softtoken_server::clock::ManualClock;
-use softtoken_server::http::{app, AdminToken, AppState, HttpOptions};
+use softtoken_server::http::{AdminToken, HttpOptions};
 use softtoken_server::ratelimit::RateLimits;
-use softtoken_server::sealed::{MasterKey, Sealer};
-use softtoken_server::storage::sqlite::{SqliteOptions, SqliteStorage, Synchronous};
+use softtoken_server::storage::sqlite::Synchronous;
+use softtoken_server::testing::{BankOptions, TestBank};
 
 const ADMIN: &str = "load-benchmark-admin-token";
 const SERVICE: &str = "10112231";
@@ -49,11 +48,15 @@ struct Args {
     #[arg(long, default_value_t = 300)]
     provisions: usize,
     /// Commit durability of the database.
-    #[arg(long, value_enum, default_value = "full")]
+    #[arg(long, default_value = "full", value_parser = parse_synchronous)]
     synchronous: Synchronous,
     /// Give up after this many seconds in total.
     #[arg(long, default_value_t = 300)]
     max_seconds: u64,
+}
+
+fn parse_synchronous(name: &str) -> Result<Synchronous, String> {
+    Synchronous::parse(name).ok_or_else(|| format!("one of {:?}", Synchronous::NAMES))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -69,40 +72,30 @@ fn ms(d: Duration) -> String {
 async fn main() {
     let args = Args::parse();
     let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = SqliteOptions::new(dir.path().join("load.db"));
-    opts.synchronous = args.synchronous;
-    let storage = Arc::new(SqliteStorage::open(opts).unwrap());
     // A step boundary plus 30 s, so the steps −1, 0, +1 are unambiguous.
     let t0 = softtoken_core::totp::unix_now() / 60 * 60 + 30;
     let clock = ManualClock::new(t0);
-    let bank = Arc::new(Bank::new(
-        storage.clone(),
-        Sealer::new(&MasterKey::generate().unwrap()),
-        Policy::default(),
-        OutboxDir(None),
-        None,
-    ));
-    let http = HttpOptions {
-        admin_token: Some(AdminToken::new(ADMIN).unwrap()),
-        rate_limits: RateLimits {
-            per_address_burst: 1_000,
-            per_address_per_minute: 1_000,
-            total_burst: 1_000,
-            total_per_minute: 1_000,
+    let served = TestBank::open(BankOptions {
+        http: HttpOptions {
+            admin_token: Some(AdminToken::new(ADMIN).unwrap()),
+            rate_limits: RateLimits {
+                per_address_burst: 1_000,
+                per_address_per_minute: 1_000,
+                total_burst: 1_000,
+                total_per_minute: 1_000,
+            },
+            ..HttpOptions::default()
         },
-        ..HttpOptions::default()
-    };
-    let state = AppState::new(bank.clone(), Arc::new(clock.clone()), http);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = app(state.clone());
-    tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
-    });
-    let url = format!("http://{addr}");
+        clock: Arc::new(clock.clone()),
+        synchronous: args.synchronous,
+        ..BankOptions::default()
+    })
+    .unwrap()
+    .serve()
+    .await
+    .unwrap();
+    let (bank, state, storage, url) =
+        (served.bank().clone(), &served.state, &served.storage, served.url.clone());
     println!(
         "softtoken-server load benchmark: {} registrations, {} connections, synchronous={:?}, {} CPUs",
         args.registrations,

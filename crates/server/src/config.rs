@@ -1,6 +1,15 @@
 //! Configuration: a TOML file, overridden by `SOFTTOKEN_*` environment variables, overridden by
 //! command-line flags. Secrets (master key, admin token, demo password) come from files or
 //! environment variables, never from flags, so they do not show in `ps`.
+//!
+//! The layers come from crates: clap reads each flag and its environment variable (flag over
+//! environment, the `env =` of each argument), serde and `toml` read the file (unknown keys
+//! refused). What is written here is `flag_or_env.or(file).unwrap_or(default)` per setting and
+//! the checks after it. Why not `figment`: clap already owns the flag and environment layers
+//! (and their `--help`), so figment would add a second reader of the same `SOFTTOKEN_*`
+//! variables that must be kept in step with clap's, plus a key mapping for the file's
+//! `[limits]` table, whose keys are flat flags and variables; it would save one `.or()` per
+//! setting and none of the checks.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -52,8 +61,9 @@ pub struct CommonArgs {
     #[arg(long, env = "SOFTTOKEN_OUTBOX_DIR", global = true)]
     pub outbox_dir: Option<PathBuf>,
     /// Durability of each commit [default: full].
-    #[arg(long, env = "SOFTTOKEN_SYNCHRONOUS", value_enum, global = true)]
-    pub synchronous: Option<Synchronous>,
+    #[arg(long, env = "SOFTTOKEN_SYNCHRONOUS", global = true,
+          value_parser = clap::builder::PossibleValuesParser::new(Synchronous::NAMES))]
+    pub synchronous: Option<String>,
     /// Log as JSON lines.
     #[arg(long, env = "SOFTTOKEN_LOG_JSON", global = true)]
     pub log_json: bool,
@@ -191,7 +201,7 @@ pub struct VerifyArgs {
 pub struct FileConfig {
     bind: Option<SocketAddr>,
     database: Option<PathBuf>,
-    synchronous: Option<Synchronous>,
+    synchronous: Option<String>,
     master_key_file: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
     outbox_dir: Option<PathBuf>,
@@ -454,10 +464,17 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         None
     };
 
+    let synchronous = match common.synchronous.as_deref().or(file.synchronous.as_deref()) {
+        None => Synchronous::Full,
+        Some(name) => Synchronous::parse(name).ok_or_else(|| {
+            Error::Config(format!("synchronous must be \"normal\" or \"full\", not {name:?}"))
+        })?,
+    };
+
     Ok(Settings {
         bind,
         database,
-        synchronous: common.synchronous.or(file.synchronous).unwrap_or(Synchronous::Full),
+        synchronous,
         cache_capacity: lim.cache_capacity.unwrap_or(1_000_000).max(1),
         master_key,
         outbox_dir: common.outbox_dir.clone().or(file.outbox_dir.clone()),

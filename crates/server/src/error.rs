@@ -141,6 +141,11 @@ pub enum Error {
     /// A bug or an OS failure (random generator). See the log.
     #[error("internal error: {0}")]
     Internal(&'static str),
+
+    /// Core failed on the server's side (the random generator, a stored attempt that does not
+    /// parse): a failure of ours, answered as a generic 500 and logged with its cause.
+    #[error("core: {0}")]
+    Core(#[source] softtoken_core::Error),
 }
 
 impl From<rusqlite::Error> for Error {
@@ -157,8 +162,8 @@ impl From<softtoken_core::Error> for Error {
             invalid @ Core::Invalid { .. } => Error::InvalidRequest(invalid.to_string()),
             Core::TotpParameters(why) => Error::InvalidRequest(why.to_owned()),
             // Everything else from core on the server side is a failure of ours (random
-            // generator, a stored attempt that does not parse).
-            _ => Error::Internal("core operation failed"),
+            // generator, a stored attempt that does not parse); the log keeps its cause.
+            other => Error::Core(other),
         }
     }
 }
@@ -201,7 +206,8 @@ impl Error {
             | Error::SealedDataInvalid
             | Error::Storage(_)
             | Error::Io(_)
-            | Error::Internal(_) => ErrorCode::Internal,
+            | Error::Internal(_)
+            | Error::Core(_) => ErrorCode::Internal,
             Error::RegistrationExists { .. }
             | Error::ReissueTooSoon { .. }
             | Error::NotDelivered
@@ -270,5 +276,42 @@ impl IntoResponse for Error {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Logs(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_core_failure_answers_a_generic_500_and_logs_its_real_cause() {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).finish();
+        let error = Error::from(softtoken_core::Error::Crypto);
+        assert_eq!(error.code(), "internal");
+        let response = tracing::subscriber::with_default(subscriber, || error.into_response());
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let log = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        assert!(log.contains("internal_error"), "{log}");
+        assert!(log.contains("a cryptographic operation failed"), "{log}");
+        assert!(!log.contains("core operation failed"), "{log}");
     }
 }

@@ -264,8 +264,7 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics().render())
-        .into_response()
+    ([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], s.metrics().render()).into_response()
 }
 
 /// Failures that count against the rate limit: everything a guesser produces.
@@ -290,17 +289,21 @@ async fn provision<T: Serialize>(
     let now = Instant::now();
     // Callers without a known address share one bucket (unspecified address).
     let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    if let Err(limited) = s.0.limiter.check(ip, now) {
-        s.metrics().rate_limited(limited.scope);
-        tracing::warn!(
-            event = "provision_rate_limited",
-            scope = limited.scope.as_str(),
-            client = %ip,
-            retry_after = limited.retry_after,
-            "provisioning refused: too many failures"
-        );
-        return Err(Error::RateLimited { retry_after: limited.retry_after });
-    }
+    // The token is taken before the work, so concurrent guesses cannot share the last one.
+    let reservation = match s.0.limiter.reserve(ip, now) {
+        Ok(reservation) => reservation,
+        Err(limited) => {
+            s.metrics().rate_limited(limited.scope);
+            tracing::warn!(
+                event = "provision_rate_limited",
+                scope = limited.scope.as_str(),
+                client = %ip,
+                retry_after = limited.retry_after,
+                "provisioning refused: too many failures"
+            );
+            return Err(Error::RateLimited { retry_after: limited.retry_after });
+        }
+    };
     match work.await {
         Ok(v) => {
             s.metrics().provision_ok(step);
@@ -309,7 +312,7 @@ async fn provision<T: Serialize>(
         Err(e) => {
             s.metrics().provision_failed(e.code());
             if counts_as_failure(&e) {
-                s.0.limiter.record_failure(ip, now);
+                reservation.failed();
                 tracing::info!(event = "provision_failed", reason = e.code(), client = %ip,
                     "provisioning request failed");
             }

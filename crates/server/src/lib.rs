@@ -13,6 +13,7 @@
 //! - [`sealed`]: secrets at rest (AES-256-GCM under the master key, bound to their row).
 //! - [`ratelimit`], [`metrics`]: what makes guessing expensive and visible.
 //! - [`config`], [`cli`], [`serve`]: configuration, the command line, running the server.
+//! - `testing` (feature `test-support`): an in-process bank for tests and benchmarks.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -41,6 +42,8 @@ pub mod ratelimit;
 pub mod sealed;
 pub mod serve;
 pub mod storage;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use error::{Error, Result};
 pub use http::{app, AppState};

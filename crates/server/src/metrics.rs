@@ -1,8 +1,11 @@
-//! Counters for operators, served as Prometheus text at `/metrics`. Counts only: no ID, no
-//! address, no secret.
+//! Counters for operators, served at `/metrics` in the OpenMetrics text format (which
+//! Prometheus scrapes) by `prometheus-client`, the Prometheus project's own Rust client. Counts
+//! only: no ID, no address, no secret.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 
 /// Why a provisioning request failed (a label of `softtoken_provision_failures_total`).
 pub const FAILURE_REASONS: &[&str] = &[
@@ -21,39 +24,90 @@ pub const FAILURE_REASONS: &[&str] = &[
     "other",
 ];
 
+/// The label of each family.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StepLabel {
+    step: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScopeLabel {
+    scope: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
 /// The server's counters.
 #[derive(Debug)]
 pub struct Metrics {
-    started: AtomicU64,
-    confirmed: AtomicU64,
-    delivered: AtomicU64,
-    failures: Vec<AtomicU64>,
-    limited_address: AtomicU64,
-    limited_total: AtomicU64,
-    verify_accepted: AtomicU64,
-    verify_rejected: AtomicU64,
-    verify_refused: AtomicU64,
-    issued: AtomicU64,
-    ended: AtomicU64,
+    registry: Registry,
+    success: Family<StepLabel, Counter>,
+    failures: Family<Reason, Counter>,
+    limited: Family<ScopeLabel, Counter>,
+    verify: Family<ResultLabel, Counter>,
+    issued: Counter,
+    ended: Counter,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self {
-            started: AtomicU64::new(0),
-            confirmed: AtomicU64::new(0),
-            delivered: AtomicU64::new(0),
-            failures: FAILURE_REASONS.iter().map(|_| AtomicU64::new(0)).collect(),
-            limited_address: AtomicU64::new(0),
-            limited_total: AtomicU64::new(0),
-            verify_accepted: AtomicU64::new(0),
-            verify_rejected: AtomicU64::new(0),
-            verify_refused: AtomicU64::new(0),
-            issued: AtomicU64::new(0),
-            ended: AtomicU64::new(0),
+        let success = Family::<StepLabel, Counter>::default();
+        let failures = Family::<Reason, Counter>::default();
+        let limited = Family::<ScopeLabel, Counter>::default();
+        let verify = Family::<ResultLabel, Counter>::default();
+        // Every label value is listed from the start (at 0), so a dashboard sees each series
+        // before its first event.
+        for step in ["start", "confirm", "ack"] {
+            let _ = success.get_or_create(&StepLabel { step });
         }
+        for &reason in FAILURE_REASONS {
+            let _ = failures.get_or_create(&Reason { reason });
+        }
+        for scope in [crate::ratelimit::Scope::Address, crate::ratelimit::Scope::Total] {
+            let _ = limited.get_or_create(&ScopeLabel { scope: scope.as_str() });
+        }
+        for result in ["accepted", "rejected", "refused"] {
+            let _ = verify.get_or_create(&ResultLabel { result });
+        }
+        let (issued, ended) = (Counter::default(), Counter::default());
+        // Counter names get their `_total` suffix from the format.
+        let mut registry = Registry::default();
+        registry.register(
+            "softtoken_provision_success",
+            "Provisioning steps that succeeded.",
+            success.clone(),
+        );
+        registry.register(
+            "softtoken_provision_failures",
+            "Failed provisioning requests.",
+            failures.clone(),
+        );
+        registry.register(
+            "softtoken_provision_rate_limited",
+            "Provisioning requests refused by the failure rate limit (alarm on this).",
+            limited.clone(),
+        );
+        registry.register("softtoken_verify", "One-time code verifications.", verify.clone());
+        registry.register(
+            "softtoken_registrations_issued",
+            "Registrations issued.",
+            issued.clone(),
+        );
+        registry.register("softtoken_registrations_ended", "Registrations ended.", ended.clone());
+        Self { registry, success, failures, limited, verify, issued, ended }
     }
 }
+
+/// The content type of [`Metrics::render`].
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// A provisioning step that succeeded.
 #[derive(Debug, Clone, Copy)]
@@ -77,111 +131,80 @@ pub enum VerifyResult {
     Refused,
 }
 
-fn inc(c: &AtomicU64) {
-    c.fetch_add(1, Ordering::Relaxed);
-}
-
 impl Metrics {
     /// Counts a successful provisioning step.
     pub fn provision_ok(&self, step: Step) {
-        inc(match step {
-            Step::Started => &self.started,
-            Step::Confirmed => &self.confirmed,
-            Step::Delivered => &self.delivered,
-        });
+        let step = match step {
+            Step::Started => "start",
+            Step::Confirmed => "confirm",
+            Step::Delivered => "ack",
+        };
+        self.success.get_or_create(&StepLabel { step }).inc();
     }
 
     /// Counts a failed provisioning request by its error code.
     pub fn provision_failed(&self, code: &str) {
-        let i =
-            FAILURE_REASONS.iter().position(|r| *r == code).unwrap_or(FAILURE_REASONS.len() - 1);
-        if let Some(c) = self.failures.get(i) {
-            inc(c);
-        }
+        let reason = FAILURE_REASONS.iter().find(|r| **r == code).copied().unwrap_or("other");
+        self.failures.get_or_create(&Reason { reason }).inc();
     }
 
     /// Counts a provisioning request refused by the rate limiter.
     pub fn rate_limited(&self, scope: crate::ratelimit::Scope) {
-        inc(match scope {
-            crate::ratelimit::Scope::Address => &self.limited_address,
-            crate::ratelimit::Scope::Total => &self.limited_total,
-        });
+        self.limited.get_or_create(&ScopeLabel { scope: scope.as_str() }).inc();
     }
 
     /// Counts a verify.
     pub fn verified(&self, result: VerifyResult) {
-        inc(match result {
-            VerifyResult::Accepted => &self.verify_accepted,
-            VerifyResult::Rejected => &self.verify_rejected,
-            VerifyResult::Refused => &self.verify_refused,
-        });
+        let result = match result {
+            VerifyResult::Accepted => "accepted",
+            VerifyResult::Rejected => "rejected",
+            VerifyResult::Refused => "refused",
+        };
+        self.verify.get_or_create(&ResultLabel { result }).inc();
     }
 
     /// Counts an issued registration.
     pub fn issued(&self) {
-        inc(&self.issued);
+        self.issued.inc();
     }
 
     /// Counts an ended registration.
     pub fn ended(&self) {
-        inc(&self.ended);
+        self.ended.inc();
     }
 
-    /// The Prometheus text exposition.
+    /// The exposition, of type [`CONTENT_TYPE`].
     pub fn render(&self) -> String {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::with_capacity(2048);
-        let mut family = |name: &str, help: &str, rows: &[(&str, u64)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (labels, v) in rows {
-                if labels.is_empty() {
-                    let _ = writeln!(out, "{name} {v}");
-                } else {
-                    let _ = writeln!(out, "{name}{{{labels}}} {v}");
-                }
-            }
-        };
-        family(
-            "softtoken_provision_success_total",
-            "Provisioning steps that succeeded.",
-            &[
-                ("step=\"start\"", get(&self.started)),
-                ("step=\"confirm\"", get(&self.confirmed)),
-                ("step=\"ack\"", get(&self.delivered)),
-            ],
-        );
-        let labels: Vec<String> =
-            FAILURE_REASONS.iter().map(|r| format!("reason=\"{r}\"")).collect();
-        let rows: Vec<(&str, u64)> =
-            labels.iter().zip(&self.failures).map(|(l, c)| (l.as_str(), get(c))).collect();
-        family("softtoken_provision_failures_total", "Failed provisioning requests.", &rows);
-        family(
-            "softtoken_provision_rate_limited_total",
-            "Provisioning requests refused by the failure rate limit (alarm on this).",
-            &[
-                ("scope=\"address\"", get(&self.limited_address)),
-                ("scope=\"total\"", get(&self.limited_total)),
-            ],
-        );
-        family(
-            "softtoken_verify_total",
-            "One-time code verifications.",
-            &[
-                ("result=\"accepted\"", get(&self.verify_accepted)),
-                ("result=\"rejected\"", get(&self.verify_rejected)),
-                ("result=\"refused\"", get(&self.verify_refused)),
-            ],
-        );
-        family(
-            "softtoken_registrations_issued_total",
-            "Registrations issued.",
-            &[("", get(&self.issued))],
-        );
-        family(
-            "softtoken_registrations_ended_total",
-            "Registrations ended.",
-            &[("", get(&self.ended))],
-        );
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_series_is_listed_from_the_start_and_counts_under_its_documented_name() {
+        let m = Metrics::default();
+        m.provision_failed("unknown_registration");
+        m.provision_failed("something_new");
+        m.rate_limited(crate::ratelimit::Scope::Address);
+        m.issued();
+        let text = m.render();
+        for line in [
+            "softtoken_provision_success_total{step=\"ack\"} 0",
+            "softtoken_provision_failures_total{reason=\"unknown_registration\"} 1",
+            "softtoken_provision_failures_total{reason=\"other\"} 1",
+            "softtoken_provision_rate_limited_total{scope=\"address\"} 1",
+            "softtoken_provision_rate_limited_total{scope=\"total\"} 0",
+            "softtoken_verify_total{result=\"refused\"} 0",
+            "softtoken_registrations_issued_total 1",
+            "softtoken_registrations_ended_total 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
+        }
     }
 }

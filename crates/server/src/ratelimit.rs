@@ -6,10 +6,20 @@
 //! bucket and from the bucket shared by everyone; a provisioning request is refused while either
 //! is empty. Buckets refill continuously. IPv6 callers are grouped by /64, the block one
 //! customer line usually gets, so a guesser cannot rotate through its own addresses.
+//!
+//! A request takes its token *before* the work ([`RateLimiter::reserve`]) and gives it back
+//! when it did not fail ([`Reservation`] is dropped), so N concurrent guesses cannot all pass
+//! on the last token: at most the burst ever reaches the bank.
+//!
+//! Why not `governor`, the crate the field uses for keyed limits: its GCRA cells cannot be
+//! given back, and this limit counts failures only. A customer's successful start, confirm
+//! and ack must cost nothing (the total bucket is sized for guessers, not for the bank's
+//! customers), which needs exactly this take-then-refund; with governor every request would
+//! count.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 /// Bucket sizes and refill rates.
@@ -77,9 +87,12 @@ impl Bucket {
     }
 
     fn refill(&mut self, capacity: f64, per_sec: f64, now: Instant) {
-        let dt = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + dt * per_sec).min(capacity);
-        self.at = now;
+        // Never backwards: a refund stamped with its request's start must not re-add time.
+        if now > self.at {
+            let dt = now.duration_since(self.at).as_secs_f64();
+            self.tokens = (self.tokens + dt * per_sec).min(capacity);
+            self.at = now;
+        }
     }
 
     fn wait_secs(&self, per_sec: f64) -> u64 {
@@ -120,6 +133,32 @@ fn bucket_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// A token taken for one provisioning request. Dropping it gives the token back (the request
+/// did not fail, or never finished); [`Reservation::failed`] keeps it spent.
+#[derive(Debug)]
+#[must_use = "dropping a reservation gives its token back at once"]
+pub struct Reservation<'a> {
+    limiter: &'a RateLimiter,
+    key: IpAddr,
+    at: Instant,
+    spent: bool,
+}
+
+impl Reservation<'_> {
+    /// Counts the request as a failure: its token stays spent.
+    pub fn failed(mut self) {
+        self.spent = true;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.spent {
+            self.limiter.refund(self.key, self.at);
+        }
+    }
+}
+
 impl RateLimiter {
     /// Buckets with these limits, all full.
     pub fn new(limits: RateLimits, now: Instant) -> Self {
@@ -141,16 +180,22 @@ impl RateLimiter {
         )
     }
 
-    /// Whether `ip` may make a provisioning request now.
-    ///
-    /// # Errors
-    /// [`Limited`] naming the empty bucket and the wait.
-    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Limited> {
-        let (cap_a, rate_a, cap_t, rate_t) = self.rates();
+    fn state(&self) -> MutexGuard<'_, State> {
         // A poisoned lock only means another request panicked mid-update; the buckets are
         // still plain numbers.
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(b) = st.by_address.get_mut(&bucket_key(ip)) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes a token from `ip`'s bucket and from the total one for a provisioning request;
+    /// keep it with [`Reservation::failed`] when the request fails.
+    ///
+    /// # Errors
+    /// [`Limited`] naming the empty bucket and the wait; nothing was taken.
+    pub fn reserve(&self, ip: IpAddr, now: Instant) -> Result<Reservation<'_>, Limited> {
+        let (cap_a, rate_a, cap_t, rate_t) = self.rates();
+        let key = bucket_key(ip);
+        let mut st = self.state();
+        if let Some(b) = st.by_address.get_mut(&key) {
             b.refill(cap_a, rate_a, now);
             if b.tokens < 1.0 {
                 return Err(Limited { scope: Scope::Address, retry_after: b.wait_secs(rate_a) });
@@ -160,24 +205,31 @@ impl RateLimiter {
         if st.total.tokens < 1.0 {
             return Err(Limited { scope: Scope::Total, retry_after: st.total.wait_secs(rate_t) });
         }
-        Ok(())
-    }
-
-    /// Counts one failed provisioning request from `ip`.
-    pub fn record_failure(&self, ip: IpAddr, now: Instant) {
-        let (cap_a, rate_a, cap_t, rate_t) = self.rates();
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.total.tokens -= 1.0;
         if st.by_address.len() >= PRUNE_AT {
             st.by_address.retain(|_, b| {
                 b.refill(cap_a, rate_a, now);
                 b.tokens < cap_a
             });
         }
-        let b = st.by_address.entry(bucket_key(ip)).or_insert_with(|| Bucket::full(cap_a, now));
-        b.refill(cap_a, rate_a, now);
-        b.tokens = (b.tokens - 1.0).max(0.0);
-        st.total.refill(cap_t, rate_t, now);
-        st.total.tokens = (st.total.tokens - 1.0).max(0.0);
+        let b = st.by_address.entry(key).or_insert_with(|| Bucket::full(cap_a, now));
+        b.tokens -= 1.0;
+        Ok(Reservation { limiter: self, key, at: now, spent: false })
+    }
+
+    fn refund(&self, key: IpAddr, at: Instant) {
+        let (cap_a, rate_a, cap_t, rate_t) = self.rates();
+        let mut st = self.state();
+        st.total.refill(cap_t, rate_t, at);
+        st.total.tokens = (st.total.tokens + 1.0).min(cap_t);
+        if let Some(b) = st.by_address.get_mut(&key) {
+            b.refill(cap_a, rate_a, at);
+            b.tokens = (b.tokens + 1.0).min(cap_a);
+            if b.tokens >= cap_a {
+                // Full again: the same as an address never seen.
+                st.by_address.remove(&key);
+            }
+        }
     }
 }
 
@@ -203,14 +255,13 @@ mod tests {
         let guesser: IpAddr = "192.0.2.7".parse().unwrap();
         let customer: IpAddr = "198.51.100.1".parse().unwrap();
         for _ in 0..3 {
-            assert!(rl.check(guesser, t0).is_ok());
-            rl.record_failure(guesser, t0);
+            rl.reserve(guesser, t0).unwrap().failed();
         }
-        let refused = rl.check(guesser, t0).unwrap_err();
+        let refused = rl.reserve(guesser, t0).unwrap_err();
         assert_eq!(refused.scope, Scope::Address);
         assert_eq!(refused.retry_after, 10);
-        assert!(rl.check(customer, t0).is_ok());
-        assert!(rl.check(guesser, t0 + Duration::from_secs(10)).is_ok());
+        assert!(rl.reserve(customer, t0).is_ok());
+        assert!(rl.reserve(guesser, t0 + Duration::from_secs(10)).is_ok());
     }
 
     #[test]
@@ -218,9 +269,9 @@ mod tests {
         let t0 = Instant::now();
         let rl = RateLimiter::new(limits(), t0);
         for i in 0..5u8 {
-            rl.record_failure(IpAddr::from([203, 0, 113, i]), t0);
+            rl.reserve(IpAddr::from([203, 0, 113, i]), t0).unwrap().failed();
         }
-        let refused = rl.check("203.0.113.200".parse().unwrap(), t0).unwrap_err();
+        let refused = rl.reserve("203.0.113.200".parse().unwrap(), t0).unwrap_err();
         assert_eq!((refused.scope, refused.retry_after), (Scope::Total, 1));
     }
 
@@ -229,10 +280,25 @@ mod tests {
         let t0 = Instant::now();
         let rl = RateLimiter::new(limits(), t0);
         for i in 1..=3u16 {
-            rl.record_failure(IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, i]), t0);
+            rl.reserve(IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, i]), t0).unwrap().failed();
         }
         let other_host: IpAddr = "2001:db8:0:1::99".parse().unwrap();
-        assert_eq!(rl.check(other_host, t0).unwrap_err().scope, Scope::Address);
-        assert!(rl.check("2001:db8:0:2::1".parse().unwrap(), t0).is_ok());
+        assert_eq!(rl.reserve(other_host, t0).unwrap_err().scope, Scope::Address);
+        assert!(rl.reserve("2001:db8:0:2::1".parse().unwrap(), t0).is_ok());
+    }
+
+    #[test]
+    fn requests_that_do_not_fail_cost_nothing_but_hold_a_token_while_they_run() {
+        let t0 = Instant::now();
+        let rl = RateLimiter::new(limits(), t0);
+        let customer: IpAddr = "198.51.100.1".parse().unwrap();
+        for _ in 0..100 {
+            drop(rl.reserve(customer, t0).unwrap());
+        }
+        let running: Vec<_> = (0..3).map(|_| rl.reserve(customer, t0).unwrap()).collect();
+        assert_eq!(rl.reserve(customer, t0).unwrap_err().scope, Scope::Address);
+        drop(running);
+        assert!(rl.state().by_address.is_empty());
+        assert!(rl.reserve(customer, t0).is_ok());
     }
 }

@@ -14,43 +14,35 @@ use serde_json::{json, Value};
 use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
 use softtoken_core::protocol::wire::StartResponse;
 use softtoken_core::protocol::ClientHandshake;
-use softtoken_server::bank::{Bank, Demo, OutboxDir, Policy, DEMO_SERVICE_ID, DEMO_USER_ID};
+use softtoken_server::bank::{Demo, DEMO_SERVICE_ID, DEMO_USER_ID};
 use softtoken_server::clock::ManualClock;
-use softtoken_server::http::{app, AdminToken, AppState, HttpOptions};
+use softtoken_server::http::{AdminToken, HttpOptions};
 use softtoken_server::ratelimit::RateLimits;
-use softtoken_server::sealed::{MasterKey, Sealer};
-use softtoken_server::storage::sqlite::{SqliteOptions, SqliteStorage};
-use tempfile::TempDir;
+use softtoken_server::testing::{BankOptions, TestBank};
 use tower::ServiceExt as _;
 
 const ADMIN: &str = "bad-input-admin-token-0000";
 
-async fn router(peer: [u8; 4]) -> (Router, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let storage =
-        Arc::new(SqliteStorage::open(SqliteOptions::new(dir.path().join("b.db"))).unwrap());
-    let bank = Arc::new(Bank::new(
-        storage,
-        Sealer::new(&MasterKey::generate().unwrap()),
-        Policy::default(),
-        OutboxDir::default(),
-        Some(Demo { password: ActivationPassword::new("1234").unwrap() }),
-    ));
-    let clock = ManualClock::new(1_767_225_630);
-    bank.arm_demo(1_767_225_630).await.unwrap();
-    let opts = HttpOptions {
-        admin_token: Some(AdminToken::new(ADMIN).unwrap()),
-        rate_limits: RateLimits {
-            per_address_burst: 1_000_000,
-            per_address_per_minute: 1_000_000,
-            total_burst: 1_000_000,
-            total_per_minute: 1_000_000,
+async fn router(peer: [u8; 4]) -> (Router, TestBank) {
+    let bank = TestBank::open(BankOptions {
+        demo: Some(Demo { password: ActivationPassword::new("1234").unwrap() }),
+        clock: Arc::new(ManualClock::new(1_767_225_630)),
+        http: HttpOptions {
+            admin_token: Some(AdminToken::new(ADMIN).unwrap()),
+            rate_limits: RateLimits {
+                per_address_burst: 1_000_000,
+                per_address_per_minute: 1_000_000,
+                total_burst: 1_000_000,
+                total_per_minute: 1_000_000,
+            },
+            ..HttpOptions::default()
         },
-        ..HttpOptions::default()
-    };
-    let r = app(AppState::new(bank, Arc::new(clock), opts))
-        .layer(MockConnectInfo(SocketAddr::from((peer, 40000))));
-    (r, dir)
+        ..BankOptions::default()
+    })
+    .unwrap();
+    bank.bank().arm_demo(1_767_225_630).await.unwrap();
+    let r = bank.router().layer(MockConnectInfo(SocketAddr::from((peer, 40000))));
+    (r, bank)
 }
 
 async fn send(

@@ -328,6 +328,45 @@ async fn failures_from_one_address_beyond_the_limit_are_refused_as_rate_limited(
     assert!(!metrics.contains(&user));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_guesser_firing_200_starts_at_once_from_one_address_gets_no_more_than_the_burst() {
+    const BURST: u32 = 10;
+    const GUESSES: usize = 200;
+    let http = HttpOptions {
+        rate_limits: RateLimits {
+            per_address_burst: BURST,
+            per_address_per_minute: 1,
+            total_burst: 1_000,
+            total_per_minute: 1,
+        },
+        ..Setup::default().http
+    };
+    let bank = std::sync::Arc::new(Server::start_with(Setup { http, ..Setup::default() }).await);
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(GUESSES));
+    let guesses: Vec<_> = (0..GUESSES)
+        .map(|i| {
+            let (bank, barrier) = (bank.clone(), barrier.clone());
+            tokio::spawn(async move {
+                // Registrations that do not exist: each guess is a failure read from the database.
+                let user = format!("5{i:011}");
+                let client = bank.client();
+                barrier.wait().await;
+                provision_with(&client, &user, "1234", bank.now()).await
+            })
+        })
+        .collect();
+    let (mut reached_the_bank, mut limited) = (0, 0);
+    for guess in guesses {
+        match guess.await.unwrap() {
+            Err(Error::UnknownRegistration) => reached_the_bank += 1,
+            Err(Error::RateLimited { .. }) => limited += 1,
+            other => panic!("expected unknown_registration or rate_limited, got {other:?}"),
+        }
+    }
+    assert!(reached_the_bank <= BURST, "{reached_the_bank} guesses passed a burst of {BURST}");
+    assert_eq!(reached_the_bank + limited, GUESSES as u32);
+}
+
 #[tokio::test]
 async fn two_devices_provisioning_one_registration_at_once_end_with_exactly_one_token() {
     let bank = Server::start().await;
@@ -460,7 +499,7 @@ async fn the_step_six_mail_names_the_ids_and_the_download_url_but_never_the_pass
     let body = mails[0]["body"].as_str().unwrap();
     assert!(body.contains(SERVICE) && body.contains(&user) && body.contains("https://"), "{body}");
     assert!(!body.contains("73914826"));
-    let files: Vec<_> = std::fs::read_dir(bank.dir.path().join("outbox")).unwrap().collect();
+    let files: Vec<_> = std::fs::read_dir(bank.dir.join("outbox")).unwrap().collect();
     assert_eq!(files.len(), 1);
     let text = std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap();
     assert!(
@@ -470,7 +509,7 @@ async fn the_step_six_mail_names_the_ids_and_the_download_url_but_never_the_pass
     );
     // Nor is it anywhere in the database file in clear.
     common::close(&bank).await;
-    for entry in std::fs::read_dir(bank.dir.path()).unwrap() {
+    for entry in std::fs::read_dir(&bank.dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_file() {
             let bytes = std::fs::read(&path).unwrap();

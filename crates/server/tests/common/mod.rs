@@ -1,8 +1,9 @@
-//! A real server on 127.0.0.1:0 over a real SQLite file, driven by the real core client.
+//! A real server on 127.0.0.1:0 over a real SQLite file (`softtoken_server::testing`), driven
+//! by the real core client.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
@@ -10,13 +11,12 @@ use softtoken_core::client::ProvisioningClient;
 use softtoken_core::ids::{ActivationPassword, ServiceId, TokenId, UserId};
 use softtoken_core::totp::Totp;
 use softtoken_core::vault::NewToken;
-use softtoken_server::bank::{Bank, Demo, OutboxDir, Policy};
+use softtoken_server::bank::{Demo, Policy};
 use softtoken_server::clock::{Clock, ManualClock};
-use softtoken_server::http::{app, AdminToken, AppState, HttpOptions};
-use softtoken_server::sealed::{MasterKey, Sealer};
-use softtoken_server::storage::sqlite::{SqliteOptions, SqliteStorage};
+use softtoken_server::http::{AdminToken, AppState, HttpOptions};
+use softtoken_server::storage::sqlite::SqliteStorage;
 use softtoken_server::storage::Storage;
-use tempfile::TempDir;
+use softtoken_server::testing::{BankOptions, ServedBank, TestBank};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub const SERVICE: &str = "10112231";
@@ -47,14 +47,8 @@ pub struct Server {
     pub state: AppState,
     pub storage: Arc<SqliteStorage>,
     pub http: reqwest::Client,
-    pub dir: TempDir,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    pub dir: PathBuf,
+    _bank: ServedBank,
 }
 
 /// The wall clock at a step boundary plus 30 s, so ±1 step is never ambiguous in a test.
@@ -69,34 +63,27 @@ impl Server {
     }
 
     pub async fn start_with(setup: Setup) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let storage =
-            Arc::new(SqliteStorage::open(SqliteOptions::new(dir.path().join("bank.db"))).unwrap());
-        let bank = Bank::new(
-            storage.clone(),
-            Sealer::new(&MasterKey::generate().unwrap()),
-            setup.policy,
-            OutboxDir(Some(dir.path().join("outbox"))),
-            setup.demo,
-        );
         let clock = ManualClock::new(test_epoch());
-        let state = AppState::new(Arc::new(bank), Arc::new(clock.clone()), setup.http);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let router = app(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .await
-                .unwrap();
-        });
+        let bank = TestBank::open(BankOptions {
+            policy: setup.policy,
+            http: setup.http,
+            demo: setup.demo,
+            clock: Arc::new(clock.clone()),
+            outbox_files: true,
+            ..BankOptions::default()
+        })
+        .unwrap()
+        .serve()
+        .await
+        .unwrap();
         Server {
-            url: format!("http://{addr}"),
+            url: bank.url.clone(),
             clock,
-            state,
-            storage,
+            state: bank.state.clone(),
+            storage: bank.storage.clone(),
             http: reqwest::Client::new(),
-            dir,
-            task,
+            dir: bank.dir.path().to_owned(),
+            _bank: bank,
         }
     }
 

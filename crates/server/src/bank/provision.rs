@@ -1,0 +1,264 @@
+//! Provisioning (step 7, `docs/protocol.md`): start, confirm, ack. One guess per attempt; the
+//! latest confirmed attempt is the only one whose ack is accepted.
+
+use softtoken_core::protocol::wire::{
+    AckRequest, AckResponse, ConfirmRequest, ConfirmResponse, DeliveryState, StartRequest,
+    StartResponse, TokenInfo,
+};
+use softtoken_core::protocol::{AttemptId, ServerHandshake};
+
+use super::{Bank, Decision};
+use crate::error::{Error, Result};
+use crate::sealed::Purpose;
+use crate::storage::{
+    Attempt, AttemptChange, AttemptStatus, Change, Registration, RegistrationState,
+};
+
+impl Bank {
+    /// Why a registration cannot be provisioned now, if it cannot.
+    fn refuse_provisioning(&self, r: &Registration, now: u64) -> Option<Error> {
+        if r.state == RegistrationState::Ended {
+            Some(Error::Ended)
+        } else if r.provision_locked {
+            Some(Error::Locked(
+                "too many wrong activation passwords: the registration is locked; ask the bank",
+            ))
+        } else if r.state.is_delivered() {
+            Some(Error::AlreadyDelivered)
+        } else if now >= r.expires_at {
+            Some(Error::Expired)
+        } else {
+            None
+        }
+    }
+
+    /// Provisioning step 1 (`POST /v1/provision/start`).
+    ///
+    /// # Errors
+    /// [`Error::UnknownRegistration`], [`Error::Ended`], [`Error::Locked`],
+    /// [`Error::AlreadyDelivered`], [`Error::Expired`] as the registration is;
+    /// [`Error::InvalidRequest`] for an invalid SPAKE2 message.
+    pub async fn start(&self, req: &StartRequest, now: u64) -> Result<StartResponse> {
+        let mut r = self.registration(&req.service_id, &req.user_id).await?;
+        if r.demo && self.demo.is_some() && self.demo_needs_rearm(&r, now) {
+            r = self.rearm_demo(now).await?;
+        }
+        if let Some(refusal) = self.refuse_provisioning(&r, now) {
+            return Err(refusal);
+        }
+        let pw = self.open_password(&r)?;
+        let attempt_id = AttemptId::random()?;
+        let id = attempt_id.to_string();
+        let (server, mut resp) = ServerHandshake::respond(req, &pw, attempt_id)?;
+        resp.attempt_expires_in = self.policy.attempt_ttl_secs;
+        let sealed = self.sealer.seal(
+            Purpose::Attempt,
+            &[id.as_str(), r.id.as_str()],
+            &server.to_bytes(),
+        )?;
+        self.storage
+            .insert_attempt(Attempt {
+                id,
+                registration_id: r.id.clone(),
+                created_at: now,
+                expires_at: now.saturating_add(self.policy.attempt_ttl_secs),
+                status: AttemptStatus::Pending,
+                sealed: Some(sealed),
+            })
+            .await?;
+        Ok(resp)
+    }
+
+    /// An attempt and its registration, as confirm and ack both need them.
+    ///
+    /// # Errors
+    /// [`Error::UnknownAttempt`] for an attempt (or registration) the bank does not know;
+    /// [`Error::Ended`] once use of the registration has ended.
+    async fn live_attempt(&self, id: &str) -> Result<(Attempt, Registration)> {
+        let attempt = self.storage.attempt(id).await?.ok_or(Error::UnknownAttempt)?;
+        let r = self
+            .storage
+            .registration_by_id(&attempt.registration_id)
+            .await?
+            .ok_or(Error::UnknownAttempt)?;
+        if r.state == RegistrationState::Ended {
+            return Err(Error::Ended);
+        }
+        Ok((attempt, r))
+    }
+
+    /// Provisioning step 2 (`POST /v1/provision/confirm`): each attempt is evaluated at most
+    /// once (one guess per attempt); a repeated confirm gets the same answer.
+    ///
+    /// # Errors
+    /// [`Error::WrongActivationPassword`] (a try counted) or [`Error::Locked`] (the limit
+    /// reached); [`Error::UnknownAttempt`], [`Error::AttemptExpired`] (no try counted);
+    /// [`Error::InvalidRequest`] for a different confirmation of a confirmed attempt; the
+    /// registration's refusals ([`Error::Ended`], [`Error::AlreadyDelivered`],
+    /// [`Error::Expired`]).
+    pub async fn confirm(&self, req: &ConfirmRequest, now: u64) -> Result<ConfirmResponse> {
+        let id = req.attempt_id.to_string();
+        // Another request may change the registration or evaluate this attempt first: the
+        // decision is then taken again on what it left.
+        self.retry_on_conflict(
+            || self.live_attempt(&id),
+            |(attempt, r)| self.decide_confirm(req, &id, &attempt, &r, now),
+        )
+        .await
+    }
+
+    fn decide_confirm<'a>(
+        &'a self,
+        req: &ConfirmRequest,
+        id: &str,
+        attempt: &Attempt,
+        r: &Registration,
+        now: u64,
+    ) -> Result<Decision<'a, ConfirmResponse>> {
+        let winning = r.confirmed_attempt.as_deref() == Some(id);
+        if r.state.is_delivered() && !winning {
+            return Err(Error::AlreadyDelivered);
+        }
+        match attempt.status {
+            // Evaluated before: the same answer, without counting again.
+            AttemptStatus::Spent => return Err(self.wrong_password_answer(r)),
+            AttemptStatus::Confirmed => {
+                let server = self.open_attempt(attempt)?.ok_or(Error::AlreadyDelivered)?;
+                if !server.check_client_confirm(req) {
+                    return Err(Error::InvalidRequest(
+                        "this attempt was confirmed with another confirmation".into(),
+                    ));
+                }
+                return Ok(Decision::Answer(server.confirm_response(self.token_info(r), now)));
+            }
+            AttemptStatus::Pending => {}
+        }
+        if r.provision_locked {
+            return Err(self.wrong_password_answer(r));
+        }
+        if now >= r.expires_at {
+            return Err(Error::Expired);
+        }
+        if now >= attempt.expires_at {
+            return Err(Error::AttemptExpired("the attempt timed out; start again"));
+        }
+        // Wiped after another attempt was delivered or the registration replaced.
+        let server = self.open_attempt(attempt)?.ok_or(Error::UnknownAttempt)?;
+        let mut next = r.clone();
+        let change =
+            |to, wipe| AttemptChange { id: id.to_owned(), from: AttemptStatus::Pending, to, wipe };
+        if server.check_client_confirm(req) {
+            next.state = RegistrationState::Confirmed;
+            next.confirmed_attempt = Some(id.to_owned());
+            next.sealed_seed =
+                Some(self.sealer.seal(Purpose::Seed, &Self::row(r), server.seed().expose())?);
+            next.failed_tries = 0;
+            next.confirmed_at = Some(now);
+            let change = Change {
+                registration: next,
+                attempt: Some(change(AttemptStatus::Confirmed, false)),
+                wipe_other_attempts: false,
+                insert: None,
+            };
+            Ok(Decision::Write(
+                Box::new(change),
+                Box::new(move |saved| {
+                    tracing::info!(event = "provision_confirmed", service_id = %saved.service_id,
+                        user_id = %saved.user_id, "activation password proven");
+                    Ok(server.confirm_response(self.token_info(&saved), now))
+                }),
+            ))
+        } else {
+            next.failed_tries = next.failed_tries.saturating_add(1);
+            next.provision_locked = next.failed_tries >= self.policy.provision_max_tries;
+            let change = Change {
+                registration: next,
+                attempt: Some(change(AttemptStatus::Spent, true)),
+                wipe_other_attempts: false,
+                insert: None,
+            };
+            Ok(Decision::Write(
+                Box::new(change),
+                Box::new(move |saved| {
+                    tracing::info!(event = "provision_wrong_password", service_id = %saved.service_id,
+                        user_id = %saved.user_id, failed_tries = saved.failed_tries,
+                        locked = saved.provision_locked, "wrong activation password");
+                    Err(self.wrong_password_answer(&saved))
+                }),
+            ))
+        }
+    }
+
+    /// The answer to a wrong password: tries left, or locked.
+    fn wrong_password_answer(&self, r: &Registration) -> Error {
+        if r.provision_locked {
+            Error::Locked("too many wrong activation passwords: the registration is locked")
+        } else {
+            Error::WrongActivationPassword {
+                tries_left: self.policy.provision_max_tries.saturating_sub(r.failed_tries),
+            }
+        }
+    }
+
+    fn token_info(&self, r: &Registration) -> TokenInfo {
+        TokenInfo {
+            algorithm: r.params.algorithm,
+            digits: r.params.digits,
+            period: r.params.period,
+            issuer: self.policy.issuer.clone(),
+            display_name: self.policy.display_name.clone(),
+        }
+    }
+
+    /// Provisioning step 3 (`POST /v1/provision/ack`): the registration becomes delivered.
+    /// Idempotent for the winning attempt, which is accepted even if the registration expired
+    /// or was locked since its confirm (the app holds the token the bank authenticated).
+    ///
+    /// # Errors
+    /// [`Error::UnknownAttempt`]; [`Error::Ended`]; [`Error::Superseded`] when this is not
+    /// the latest confirmed attempt; [`Error::InvalidRequest`] when the ack does not prove the
+    /// seed.
+    pub async fn ack(&self, req: &AckRequest, now: u64) -> Result<AckResponse> {
+        let id = req.attempt_id.to_string();
+        let delivered = AckResponse { state: DeliveryState::Delivered };
+        self.retry_on_conflict(
+            || self.live_attempt(&id),
+            |(attempt, r)| {
+                let winning = attempt.status == AttemptStatus::Confirmed
+                    && r.confirmed_attempt.as_deref() == Some(id.as_str());
+                if !winning {
+                    return Err(Error::Superseded);
+                }
+                let server = self.open_attempt(&attempt)?.ok_or(Error::Superseded)?;
+                if !server.check_ack(req) {
+                    return Err(Error::InvalidRequest(
+                        "the ack does not prove the seed of this attempt".into(),
+                    ));
+                }
+                if r.state != RegistrationState::Confirmed {
+                    // Delivered or in use through this attempt: the repeat of an ack.
+                    return Ok(Decision::Answer(delivered.clone()));
+                }
+                let mut next = r;
+                next.state = RegistrationState::Delivered;
+                next.delivered_at = Some(now);
+                let change = Change {
+                    registration: next,
+                    attempt: None,
+                    wipe_other_attempts: true,
+                    insert: None,
+                };
+                let delivered = delivered.clone();
+                Ok(Decision::Write(
+                    Box::new(change),
+                    Box::new(move |saved| {
+                        tracing::info!(event = "provision_delivered", service_id = %saved.service_id,
+                            user_id = %saved.user_id, "token delivered to the app");
+                        Ok(delivered)
+                    }),
+                ))
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,507 @@
+//! The embedded SQLite backend: one file, WAL, migrations at open.
+//!
+//! All writes go through one writer thread that owns the only writing connection. It takes
+//! every queued write, applies them in one transaction (each a compare-and-swap on the row's
+//! revision, under its own savepoint where it has several statements), commits once, and only
+//! then answers the callers (group commit). So a verify answered "accepted" has its time step
+//! on disk, yet thousands of verifies per second cost only a few hundred commits.
+//!
+//! Registrations written by this process are cached in memory after each commit, so the hot
+//! path (verify) reads no database. The cache is never ahead of the database and is dropped
+//! whenever another process (the admin CLI) commits to the file; a stale entry can only make a
+//! compare-and-swap fail, and a failed one evicts the entry, so the caller's retry reads the
+//! database.
+//!
+//! Reads that miss the cache use a small pool of read-only connections on tokio's blocking
+//! threads; WAL lets them run beside the writer.
+
+mod rows;
+mod schema;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension};
+use softtoken_core::ids::{ServiceId, UserId};
+use tokio::sync::oneshot;
+
+use self::rows::*;
+use self::schema::{open_reader, open_writer};
+use self::writer::Writer;
+use super::{Attempt, AttemptStatus, Change, Inserted, OutboxMail, Registration, Storage, Updated};
+use crate::error::{Error, Result};
+
+/// How hard SQLite works to keep a commit through a power cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// WAL with `synchronous=NORMAL`: a commit survives a crash of the server process; the
+    /// last commits before a power cut may be lost (the WAL is synced at checkpoints).
+    Normal,
+    /// `synchronous=FULL`: every commit is synced to disk before callers are answered.
+    Full,
+}
+
+impl Synchronous {
+    /// Every value, by the name configuration uses for it.
+    pub const NAMES: [&'static str; 2] = ["normal", "full"];
+
+    /// The name in configuration (`synchronous = "normal"`, `--synchronous full`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "normal",
+            Synchronous::Full => "full",
+        }
+    }
+
+    /// Parses [`Synchronous::as_str`]; the command line and the configuration file call this
+    /// at their edge.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "normal" => Some(Synchronous::Normal),
+            "full" => Some(Synchronous::Full),
+            _ => None,
+        }
+    }
+}
+
+/// Settings of the SQLite backend.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The database file (created if absent).
+    pub path: PathBuf,
+    /// Durability of a commit.
+    pub synchronous: Synchronous,
+    /// Registrations kept in memory; beyond it, some are dropped (and read again on use).
+    pub cache_capacity: usize,
+    /// Most writes in one commit.
+    pub max_batch: usize,
+    /// Read-only connections kept open.
+    pub readers: usize,
+}
+
+impl SqliteOptions {
+    /// Defaults for a database file.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            synchronous: Synchronous::Full,
+            cache_capacity: 1_000_000,
+            max_batch: 1024,
+            readers: 4,
+        }
+    }
+}
+
+type Key = (String, String);
+type Cache = Arc<RwLock<HashMap<Key, Arc<Registration>>>>;
+
+fn key_of(r: &Registration) -> Key {
+    (r.service_id.as_str().to_owned(), r.user_id.as_str().to_owned())
+}
+
+enum Op {
+    Insert {
+        registration: Box<Registration>,
+        mail: Option<OutboxMail>,
+        user_id_must_be_new: bool,
+        reply: oneshot::Sender<Result<Inserted>>,
+    },
+    Update {
+        change: Box<Change>,
+        reply: oneshot::Sender<Result<Updated>>,
+    },
+    InsertAttempt {
+        attempt: Attempt,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Purge {
+        before: u64,
+        reply: oneshot::Sender<Result<u64>>,
+    },
+    Close {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// The SQLite [`Storage`].
+pub struct SqliteStorage {
+    ops: Mutex<Option<std_mpsc::Sender<Op>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    cache: Cache,
+    readers: Arc<ReaderPool>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage").field("path", &self.readers.path).finish_non_exhaustive()
+    }
+}
+
+struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    keep: usize,
+}
+
+impl ReaderPool {
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.idle.lock().map_err(|_| Error::Internal("reader pool poisoned"))?.pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_reader(&self.path)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < self.keep {
+                idle.push(conn);
+            }
+        }
+        out
+    }
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database, applies migrations and starts the writer.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the file cannot be opened, is not a database, refuses WAL or has
+    /// a newer schema; [`Error::Io`] when its directory cannot be created.
+    pub fn open(opts: SqliteOptions) -> Result<Self> {
+        let conn = open_writer(&opts)?;
+        let cache: Cache = Arc::new(RwLock::new(HashMap::new()));
+        let (tx, rx) = std_mpsc::channel();
+        let mut writer = Writer::new(conn, cache.clone(), opts.cache_capacity, opts.max_batch)?;
+        let handle = std::thread::Builder::new()
+            .name("softtoken-db-writer".into())
+            .spawn(move || writer.run(&rx))?;
+        Ok(Self {
+            ops: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+            cache,
+            readers: Arc::new(ReaderPool {
+                path: opts.path,
+                idle: Mutex::new(Vec::new()),
+                keep: opts.readers.max(1),
+            }),
+        })
+    }
+
+    async fn send<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Op) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        {
+            let ops = self.ops.lock().map_err(|_| Error::Internal("writer queue poisoned"))?;
+            let tx = ops.as_ref().ok_or(Error::Unavailable)?;
+            tx.send(make(reply)).map_err(|_| Error::Unavailable)?;
+        }
+        answer.await.map_err(|_| Error::Unavailable)?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || readers.with(f))
+            .await
+            .map_err(|_| Error::Internal("database reader task failed"))?
+    }
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn insert_registration(
+        &self,
+        registration: Registration,
+        mail: Option<OutboxMail>,
+        user_id_must_be_new: bool,
+    ) -> Result<Inserted> {
+        let registration = Box::new(registration);
+        self.send(|reply| Op::Insert { registration, mail, user_id_must_be_new, reply }).await
+    }
+
+    async fn registration(
+        &self,
+        service: &ServiceId,
+        user: &UserId,
+    ) -> Result<Option<Registration>> {
+        let key = (service.as_str().to_owned(), user.as_str().to_owned());
+        if let Some(hit) = self.cache.read().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(Some((*hit).clone()));
+        }
+        self.read(move |conn| newest_registration(conn, &key.0, &key.1)).await
+    }
+
+    async fn registration_by_id(&self, id: &str) -> Result<Option<Registration>> {
+        let id = id.to_owned();
+        self.read(move |conn| {
+            let sql = format!("SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE id = ?1");
+            conn.prepare_cached(&sql)?
+                .query_row([&id], registration_from_row)
+                .optional()
+                .map_err(Error::from)
+        })
+        .await
+    }
+
+    async fn update(&self, change: Change) -> Result<Updated> {
+        self.send(|reply| Op::Update { change: Box::new(change), reply }).await
+    }
+
+    async fn insert_attempt(&self, attempt: Attempt) -> Result<()> {
+        self.send(|reply| Op::InsertAttempt { attempt, reply }).await
+    }
+
+    async fn attempt(&self, id: &str) -> Result<Option<Attempt>> {
+        let id = id.to_owned();
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT id, registration_id, created_at, expires_at, status, sealed \
+                 FROM attempts WHERE id = ?1",
+            )?
+            .query_row([&id], |row| {
+                Ok(Attempt {
+                    id: row.get(0)?,
+                    registration_id: row.get(1)?,
+                    created_at: get_u64(row, 2)?,
+                    expires_at: get_u64(row, 3)?,
+                    status: AttemptStatus::parse(&row.get::<_, String>(4)?)
+                        .ok_or_else(|| bad_column(4, "attempt status"))?,
+                    sealed: row.get(5)?,
+                })
+            })
+            .optional()
+            .map_err(Error::from)
+        })
+        .await
+    }
+
+    async fn outbox(&self, limit: u32) -> Result<Vec<OutboxMail>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT registration_id, recipient, subject, body, created_at FROM outbox \
+                 ORDER BY id DESC LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit], |row| {
+                Ok(OutboxMail {
+                    registration_id: row.get(0)?,
+                    to: row.get(1)?,
+                    subject: row.get(2)?,
+                    body: row.get(3)?,
+                    created_at: get_u64(row, 4)?,
+                })
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(Error::from)
+        })
+        .await
+    }
+
+    async fn purge_attempts(&self, before: u64) -> Result<u64> {
+        self.send(|reply| Op::Purge { before, reply }).await
+    }
+
+    async fn close(&self) {
+        let (reply, done) = oneshot::channel();
+        let sent = match self.ops.lock() {
+            Ok(mut ops) => ops.take().map(|tx| tx.send(Op::Close { reply }).is_ok()),
+            Err(_) => None,
+        };
+        if sent == Some(true) {
+            let _ = done.await;
+        }
+        let handle = self.writer.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}
+
+impl Drop for SqliteStorage {
+    fn drop(&mut self) {
+        // Dropping the sender ends the writer after its current batch; it is not joined here
+        // because drop may run on an async thread.
+        if let Ok(mut ops) = self.ops.lock() {
+            ops.take();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use softtoken_core::totp::TotpParams;
+
+    use super::*;
+    use crate::storage::RegistrationState;
+
+    fn registration(user: &str) -> Registration {
+        Registration {
+            id: format!("id-{user}"),
+            service_id: ServiceId::new("10112231").unwrap(),
+            user_id: UserId::new(user).unwrap(),
+            mail: "taro@example.jp".into(),
+            state: RegistrationState::Issued,
+            params: TotpParams::default(),
+            failed_tries: 0,
+            provision_locked: false,
+            verify_failures: 0,
+            verify_locked: false,
+            last_step: None,
+            sealed_password: vec![1, 2, 3],
+            sealed_seed: None,
+            confirmed_attempt: None,
+            issued_at: 100,
+            expires_at: 200,
+            confirmed_at: None,
+            delivered_at: None,
+            in_use_at: None,
+            ended_at: None,
+            demo: false,
+            rev: 0,
+        }
+    }
+
+    fn open(dir: &Path) -> SqliteStorage {
+        SqliteStorage::open(SqliteOptions::new(dir.join("s.db"))).unwrap()
+    }
+
+    async fn insert(s: &SqliteStorage, r: Registration) -> Registration {
+        match s.insert_registration(r, None, false).await.unwrap() {
+            Inserted::Applied(r) => *r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_based_on_a_stale_revision_conflicts_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        let r = insert(&s, registration("999800000001")).await;
+        let mut a = r.clone();
+        a.last_step = Some(10);
+        let Updated::Applied(saved) = s.update(Change::registration(a)).await.unwrap() else {
+            panic!("first write must apply")
+        };
+        assert!(saved.rev > r.rev);
+        let mut b = r.clone();
+        b.last_step = Some(9);
+        assert_eq!(s.update(Change::registration(b)).await.unwrap(), Updated::Conflict);
+        let now = s.registration(&r.service_id, &r.user_id).await.unwrap().unwrap();
+        assert_eq!((now.last_step, now.rev), (Some(10), saved.rev));
+        s.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_pair_has_at_most_one_registration_that_has_not_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        let first = insert(&s, registration("999800000001")).await;
+        let mut again = registration("999800000001");
+        again.id = "id-second".into();
+        assert_eq!(
+            s.insert_registration(again.clone(), None, false).await.unwrap(),
+            Inserted::ActiveExists
+        );
+        assert_eq!(
+            s.insert_registration(again.clone(), None, true).await.unwrap(),
+            Inserted::UserIdTaken
+        );
+        let mut ended = first.clone();
+        ended.state = RegistrationState::Ended;
+        assert!(matches!(
+            s.update(Change::registration(ended)).await.unwrap(),
+            Updated::Applied(_)
+        ));
+        let second = insert(&s, again).await;
+        // The newest registration of the pair is the one seen.
+        let seen = s.registration(&second.service_id, &second.user_id).await.unwrap().unwrap();
+        assert_eq!(seen.id, "id-second");
+        s.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_attempt_is_evaluated_once_even_by_two_racing_writers() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        let r = insert(&s, registration("999800000001")).await;
+        s.insert_attempt(Attempt {
+            id: "att".into(),
+            registration_id: r.id.clone(),
+            created_at: 1,
+            expires_at: 2,
+            status: AttemptStatus::Pending,
+            sealed: Some(vec![9]),
+        })
+        .await
+        .unwrap();
+        let change = |rev_from: &Registration| Change {
+            registration: rev_from.clone(),
+            attempt: Some(super::super::AttemptChange {
+                id: "att".into(),
+                from: AttemptStatus::Pending,
+                to: AttemptStatus::Spent,
+                wipe: true,
+            }),
+            wipe_other_attempts: false,
+            insert: None,
+        };
+        let Updated::Applied(after) = s.update(change(&r)).await.unwrap() else { panic!() };
+        // Even with the fresh revision, the attempt is no longer pending.
+        assert_eq!(s.update(change(&after)).await.unwrap(), Updated::Conflict);
+        let a = s.attempt("att").await.unwrap().unwrap();
+        assert_eq!((a.status, a.sealed), (AttemptStatus::Spent, None));
+        let unchanged = s.registration_by_id(&r.id).await.unwrap().unwrap();
+        assert_eq!(unchanged.rev, after.rev);
+        s.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_second_process_writing_the_file_makes_stale_writes_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = open(dir.path());
+        let cli = open(dir.path());
+        let r = insert(&server, registration("999800000001")).await;
+        // The server has `r` cached; the CLI ends it behind its back.
+        let seen_by_cli = cli.registration(&r.service_id, &r.user_id).await.unwrap().unwrap();
+        let mut ended = seen_by_cli.clone();
+        ended.state = RegistrationState::Ended;
+        assert!(matches!(
+            cli.update(Change::registration(ended)).await.unwrap(),
+            Updated::Applied(_)
+        ));
+        let mut stale = r.clone();
+        stale.last_step = Some(1);
+        assert_eq!(server.update(Change::registration(stale)).await.unwrap(), Updated::Conflict);
+        let fresh = server.registration(&r.service_id, &r.user_id).await.unwrap().unwrap();
+        assert_eq!(fresh.state, RegistrationState::Ended);
+        cli.close().await;
+        server.close().await;
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_everything_and_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        let r = insert(&s, registration("999800000001")).await;
+        s.close().await;
+        let s = open(dir.path());
+        assert_eq!(s.registration(&r.service_id, &r.user_id).await.unwrap(), Some(r));
+        s.close().await;
+        let conn = Connection::open(dir.path().join("s.db")).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = SqliteStorage::open(SqliteOptions::new(dir.path().join("s.db"))).unwrap_err();
+        assert!(err.to_string().contains("newer"), "{err}");
+        let after_close = open(dir.path().join("other").as_path());
+        after_close.close().await;
+        assert!(matches!(
+            after_close.insert_registration(registration("999800000002"), None, false).await,
+            Err(Error::Unavailable)
+        ));
+    }
+}

@@ -1,0 +1,114 @@
+//! The schema, its migrations, and how connections are opened.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{SqliteOptions, Synchronous};
+use crate::error::{Error, Result};
+
+/// Schema migrations, applied in order at open; `PRAGMA user_version` counts those applied.
+/// Never edit one that has shipped: add the next.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE registrations (
+    id                TEXT PRIMARY KEY,
+    service_id        TEXT NOT NULL,
+    user_id           TEXT NOT NULL,
+    mail              TEXT NOT NULL,
+    state             TEXT NOT NULL
+                      CHECK (state IN ('issued', 'confirmed', 'delivered', 'in_use', 'ended')),
+    algorithm         TEXT NOT NULL,
+    digits            INTEGER NOT NULL,
+    period            INTEGER NOT NULL,
+    failed_tries      INTEGER NOT NULL,
+    provision_locked  INTEGER NOT NULL,
+    verify_failures   INTEGER NOT NULL,
+    verify_locked     INTEGER NOT NULL,
+    last_step         INTEGER,
+    sealed_password   BLOB NOT NULL,
+    sealed_seed       BLOB,
+    confirmed_attempt TEXT,
+    issued_at         INTEGER NOT NULL,
+    expires_at        INTEGER NOT NULL,
+    confirmed_at      INTEGER,
+    delivered_at      INTEGER,
+    in_use_at         INTEGER,
+    ended_at          INTEGER,
+    demo              INTEGER NOT NULL,
+    rev               INTEGER NOT NULL
+) STRICT;
+-- At most one registration of a pair is not ended: a re-issue needs the old one ended.
+CREATE UNIQUE INDEX registrations_active ON registrations (service_id, user_id)
+    WHERE state <> 'ended';
+CREATE INDEX registrations_pair ON registrations (service_id, user_id);
+
+CREATE TABLE attempts (
+    id              TEXT PRIMARY KEY,
+    registration_id TEXT NOT NULL REFERENCES registrations (id),
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'spent', 'confirmed')),
+    sealed          BLOB
+) STRICT;
+CREATE INDEX attempts_registration ON attempts (registration_id);
+CREATE INDEX attempts_expiry ON attempts (expires_at) WHERE status <> 'confirmed';
+
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    registration_id TEXT NOT NULL,
+    recipient       TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    created_at      INTEGER NOT NULL
+) STRICT;
+"#];
+
+pub(super) fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+pub(super) fn open_writer(opts: &SqliteOptions) -> Result<Connection> {
+    if let Some(dir) = opts.path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    let mut conn = Connection::open(&opts.path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Storage(format!("the database refused WAL mode ({mode})")));
+    }
+    conn.execute_batch(match opts.synchronous {
+        Synchronous::Normal => "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        Synchronous::Full => "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    })?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let applied: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let applied = usize::try_from(applied).unwrap_or(0);
+    if applied > MIGRATIONS.len() {
+        return Err(Error::Storage(format!(
+            "the database has schema version {applied}, newer than this server ({}); \
+             run a newer softtoken-server",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tracing::info!(event = "migration_applied", version = i + 1, "database schema migrated");
+    }
+    tx.commit()?;
+    Ok(())
+}

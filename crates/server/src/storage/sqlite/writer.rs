@@ -1,0 +1,391 @@
+//! The writer thread: the only writing connection, group commit, and the cache it keeps.
+
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+use super::rows::*;
+use super::{key_of, Cache, Key, Op};
+use crate::error::{Error, Result};
+use crate::storage::{
+    Attempt, Change, Inserted, OutboxMail, Registration, RegistrationState, Updated,
+};
+
+/// What to do with the cache once the batch is committed.
+pub(super) enum CacheAction {
+    Put(Box<Registration>),
+    Evict(Key),
+    Nothing,
+}
+
+/// An answer waiting for the commit of its batch.
+pub(super) enum Pending {
+    Insert(oneshot::Sender<Result<Inserted>>, Result<Inserted>),
+    Update(oneshot::Sender<Result<Updated>>, Result<Updated>),
+    Unit(oneshot::Sender<Result<()>>, Result<()>),
+    Count(oneshot::Sender<Result<u64>>, Result<u64>),
+}
+
+impl Pending {
+    fn fail(self, e: &Error) {
+        let err = || Error::Storage(format!("commit failed: {e}"));
+        // A caller that gave up (timeout, client gone) no longer listens; that is fine.
+        let _ = match self {
+            Pending::Insert(tx, _) => tx.send(Err(err())).map_err(drop),
+            Pending::Update(tx, _) => tx.send(Err(err())).map_err(drop),
+            Pending::Unit(tx, _) => tx.send(Err(err())).map_err(drop),
+            Pending::Count(tx, _) => tx.send(Err(err())).map_err(drop),
+        };
+    }
+
+    fn answer(self) {
+        let _ = match self {
+            Pending::Insert(tx, r) => tx.send(r).map_err(drop),
+            Pending::Update(tx, r) => tx.send(r).map_err(drop),
+            Pending::Unit(tx, r) => tx.send(r).map_err(drop),
+            Pending::Count(tx, r) => tx.send(r).map_err(drop),
+        };
+    }
+}
+
+pub(super) struct Writer {
+    conn: Connection,
+    cache: Cache,
+    capacity: usize,
+    max_batch: usize,
+    next_rev: u64,
+    data_version: i64,
+}
+
+impl Writer {
+    pub(super) fn new(
+        conn: Connection,
+        cache: Cache,
+        capacity: usize,
+        max_batch: usize,
+    ) -> Result<Self> {
+        let mut w = Self {
+            conn,
+            cache,
+            capacity,
+            max_batch: max_batch.max(1),
+            next_rev: 1,
+            data_version: 0,
+        };
+        w.resync()?;
+        Ok(w)
+    }
+
+    /// Re-reads what another process may have changed: the highest revision, and the data
+    /// version that tells us next time whether someone else committed.
+    fn resync(&mut self) -> Result<()> {
+        let max: i64 =
+            self.conn
+                .query_row("SELECT coalesce(max(rev), 0) FROM registrations", [], |r| r.get(0))?;
+        self.next_rev = self.next_rev.max(u64::try_from(max).unwrap_or(0) + 1);
+        self.data_version = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        Ok(())
+    }
+
+    fn check_foreign_commits(&mut self) -> Result<()> {
+        let v: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if v != self.data_version {
+            tracing::debug!("another process wrote the database; dropping the registration cache");
+            if let Ok(mut c) = self.cache.write() {
+                c.clear();
+            }
+            self.resync()?;
+        }
+        Ok(())
+    }
+
+    fn take_rev(&mut self, at_least_above: u64) -> u64 {
+        let rev = self.next_rev.max(at_least_above.saturating_add(1));
+        self.next_rev = rev + 1;
+        rev
+    }
+
+    pub(super) fn run(&mut self, rx: &std_mpsc::Receiver<Op>) {
+        let mut batch = Vec::with_capacity(self.max_batch);
+        loop {
+            // Idle: look now and then whether the admin CLI changed the file, so cached
+            // registrations never stay stale for long.
+            let first = match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(op) => op,
+                Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(e) = self.check_foreign_commits() {
+                        tracing::error!(event = "storage_error", error = %e, "checking the database");
+                    }
+                    continue;
+                }
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+            };
+            batch.push(first);
+            while batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            if self.process(&mut batch) {
+                return;
+            }
+        }
+    }
+
+    /// Applies one batch in one transaction. Returns true when asked to close.
+    fn process(&mut self, batch: &mut Vec<Op>) -> bool {
+        let mut pending = Vec::with_capacity(batch.len());
+        let mut cache_actions = Vec::with_capacity(batch.len());
+        let mut close = None;
+        let begun = self
+            .conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(Error::from)
+            .and_then(|()| self.check_foreign_commits());
+        if let Err(e) = begun {
+            tracing::error!(event = "storage_error", error = %e, "starting a write transaction");
+            let _ = self.conn.execute_batch("ROLLBACK");
+            for op in batch.drain(..) {
+                match op {
+                    Op::Insert { reply, .. } => {
+                        Pending::Insert(reply, Ok(Inserted::ActiveExists)).fail(&e)
+                    }
+                    Op::Update { reply, .. } => {
+                        Pending::Update(reply, Ok(Updated::Conflict)).fail(&e)
+                    }
+                    Op::InsertAttempt { reply, .. } => Pending::Unit(reply, Ok(())).fail(&e),
+                    Op::Purge { reply, .. } => Pending::Count(reply, Ok(0)).fail(&e),
+                    Op::Close { reply } => close = Some(reply),
+                }
+            }
+            if let Some(reply) = close {
+                let _ = reply.send(());
+                return true;
+            }
+            return false;
+        }
+        for op in batch.drain(..) {
+            match op {
+                Op::Insert { registration, mail, user_id_must_be_new, reply } => {
+                    let (result, action) = self.insert(registration, mail, user_id_must_be_new);
+                    cache_actions.push(action);
+                    pending.push(Pending::Insert(reply, result));
+                }
+                Op::Update { change, reply } => {
+                    let (result, action) = self.update(*change);
+                    cache_actions.push(action);
+                    pending.push(Pending::Update(reply, result));
+                }
+                Op::InsertAttempt { attempt, reply } => {
+                    pending.push(Pending::Unit(reply, self.insert_attempt(&attempt)));
+                }
+                Op::Purge { before, reply } => {
+                    let n = self
+                        .conn
+                        .prepare_cached(
+                            "DELETE FROM attempts WHERE expires_at < ?1 AND status <> 'confirmed'",
+                        )
+                        .and_then(|mut s| s.execute([to_i64(before)]))
+                        .map(|n| n as u64)
+                        .map_err(Error::from);
+                    pending.push(Pending::Count(reply, n));
+                }
+                Op::Close { reply } => close = Some(reply),
+            }
+        }
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => {
+                self.apply_cache(cache_actions);
+                for p in pending {
+                    p.answer();
+                }
+            }
+            Err(e) => {
+                let e = Error::from(e);
+                tracing::error!(event = "storage_error", error = %e, "commit failed");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                // Nothing of this batch is on disk; forget what the cache may believe.
+                if let Ok(mut c) = self.cache.write() {
+                    c.clear();
+                }
+                for p in pending {
+                    p.fail(&e);
+                }
+            }
+        }
+        if let Some(reply) = close {
+            let _ = reply.send(());
+            return true;
+        }
+        false
+    }
+
+    fn apply_cache(&mut self, actions: Vec<CacheAction>) {
+        let Ok(mut cache) = self.cache.write() else { return };
+        for action in actions {
+            match action {
+                CacheAction::Put(r) => {
+                    let key = key_of(&r);
+                    // An update of an ended registration that is no longer the pair's newest
+                    // must not hide the newer one.
+                    let older = r.state == RegistrationState::Ended
+                        && cache.get(&key).is_some_and(|c| c.id != r.id);
+                    if !older {
+                        if cache.len() >= self.capacity && !cache.contains_key(&key) {
+                            if let Some(victim) = cache.keys().next().cloned() {
+                                cache.remove(&victim);
+                            }
+                        }
+                        cache.insert(key, Arc::from(r));
+                    }
+                }
+                CacheAction::Evict(key) => {
+                    cache.remove(&key);
+                }
+                CacheAction::Nothing => {}
+            }
+        }
+    }
+
+    fn savepoint<T>(&self, f: impl FnOnce(&Connection) -> Result<Option<T>>) -> Result<Option<T>> {
+        self.conn.execute_batch("SAVEPOINT op")?;
+        match f(&self.conn) {
+            Ok(Some(v)) => {
+                self.conn.execute_batch("RELEASE op")?;
+                Ok(Some(v))
+            }
+            other => {
+                self.conn.execute_batch("ROLLBACK TO op; RELEASE op")?;
+                other
+            }
+        }
+    }
+
+    fn insert(
+        &mut self,
+        mut registration: Box<Registration>,
+        mail: Option<OutboxMail>,
+        user_id_must_be_new: bool,
+    ) -> (Result<Inserted>, CacheAction) {
+        registration.rev = self.take_rev(0);
+        let outcome = self.savepoint(|conn| {
+            if user_id_must_be_new {
+                let taken: Option<i64> = conn
+                    .prepare_cached(
+                        "SELECT 1 FROM registrations WHERE service_id = ?1 AND user_id = ?2 LIMIT 1",
+                    )?
+                    .query_row(
+                        [registration.service_id.as_str(), registration.user_id.as_str()],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if taken.is_some() {
+                    return Ok(Some(Inserted::UserIdTaken));
+                }
+            }
+            match insert_registration_row(conn, &registration) {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Ok(Some(Inserted::ActiveExists)),
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(m) = &mail {
+                conn.prepare_cached(
+                    "INSERT INTO outbox (registration_id, recipient, subject, body, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![m.registration_id, m.to, m.subject, m.body, to_i64(m.created_at)])?;
+            }
+            Ok(Some(Inserted::Applied(registration.clone())))
+        });
+        match outcome {
+            // The savepoint keeps refusals: nothing was written for them.
+            Ok(Some(Inserted::Applied(r))) => {
+                (Ok(Inserted::Applied(r.clone())), CacheAction::Put(r))
+            }
+            Ok(Some(other)) => (Ok(other), CacheAction::Nothing),
+            Ok(None) => (Err(Error::Internal("insert produced no outcome")), CacheAction::Nothing),
+            Err(e) => (Err(e), CacheAction::Nothing),
+        }
+    }
+
+    fn update(&mut self, change: Change) -> (Result<Updated>, CacheAction) {
+        let key = key_of(&change.registration);
+        let expected = change.registration.rev;
+        let mut updated = change.registration.clone();
+        updated.rev = self.take_rev(expected);
+        let mut inserted = change.insert.clone();
+        if let Some(new) = inserted.as_mut() {
+            new.rev = self.take_rev(updated.rev);
+        }
+        let simple = change.attempt.is_none() && !change.wipe_other_attempts && inserted.is_none();
+        let apply = |conn: &Connection| -> Result<Option<()>> {
+            if update_registration_row(conn, &updated, expected)? != 1 {
+                return Ok(None);
+            }
+            if let Some(a) = &change.attempt {
+                let n = conn
+                    .prepare_cached(
+                        "UPDATE attempts SET status = ?3, \
+                         sealed = CASE WHEN ?4 THEN NULL ELSE sealed END \
+                         WHERE id = ?1 AND registration_id = ?2 AND status = ?5",
+                    )?
+                    .execute(params![a.id, updated.id, a.to.as_str(), a.wipe, a.from.as_str()])?;
+                if n != 1 {
+                    return Ok(None);
+                }
+            }
+            if change.wipe_other_attempts {
+                conn.prepare_cached(
+                    "UPDATE attempts SET sealed = NULL WHERE registration_id = ?1 AND id IS NOT ?2",
+                )?
+                .execute(params![updated.id, updated.confirmed_attempt])?;
+            }
+            if let Some(new) = &inserted {
+                match insert_registration_row(conn, new) {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(Some(()))
+        };
+        let outcome = if simple {
+            // One statement is atomic by itself; no savepoint needed on the hot path.
+            apply(&self.conn)
+        } else {
+            self.savepoint(apply)
+        };
+        match outcome {
+            Ok(Some(())) => {
+                let action = match inserted {
+                    Some(new) => CacheAction::Put(Box::new(new)),
+                    None => CacheAction::Put(Box::new(updated.clone())),
+                };
+                (Ok(Updated::Applied(Box::new(updated))), action)
+            }
+            Ok(None) => (Ok(Updated::Conflict), CacheAction::Evict(key)),
+            Err(e) => (Err(e), CacheAction::Evict(key)),
+        }
+    }
+
+    fn insert_attempt(&mut self, a: &Attempt) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO attempts (id, registration_id, created_at, expires_at, status, sealed) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                a.id,
+                a.registration_id,
+                to_i64(a.created_at),
+                to_i64(a.expires_at),
+                a.status.as_str(),
+                a.sealed
+            ])?;
+        Ok(())
+    }
+}

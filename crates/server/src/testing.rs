@@ -1,0 +1,156 @@
+//! An in-process bank for tests and benchmarks (feature `test-support`, which the server
+//! binary's normal build never enables): a SQLite file in a temporary directory, a fresh master
+//! key, and the real router, called directly or served on `127.0.0.1:0`.
+//!
+//! ```
+//! # async fn demo() -> softtoken_server::Result<()> {
+//! use softtoken_server::testing::{BankOptions, TestBank};
+//!
+//! let bank = TestBank::open(BankOptions::default().with_admin_token("an-admin-token-0123456")?)?;
+//! let served = bank.serve().await?;
+//! println!("the bank answers at {}", served.url);
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use tempfile::TempDir;
+
+use crate::bank::{Bank, Demo, OutboxDir, Policy};
+use crate::clock::{Clock, SystemClock};
+use crate::error::Result;
+use crate::http::{app, AdminToken, AppState, HttpOptions};
+use crate::sealed::{MasterKey, Sealer};
+use crate::storage::sqlite::{SqliteOptions, SqliteStorage, Synchronous};
+
+/// How the test bank is set up. `Default`: the default policy, no admin API, no demo, the
+/// system clock, `synchronous = full`, mails in the outbox table only.
+pub struct BankOptions {
+    /// Limits and token parameters.
+    pub policy: Policy,
+    /// Admin token, rate limits, body limit.
+    pub http: HttpOptions,
+    /// The demo registration (armed on the first `start`, or call [`Bank::arm_demo`]).
+    pub demo: Option<Demo>,
+    /// The bank's clock; a [`crate::clock::ManualClock`] clone lets a test move it.
+    pub clock: Arc<dyn Clock>,
+    /// Commit durability of the database.
+    pub synchronous: Synchronous,
+    /// Also write step-6 mails as files in [`TestBank::outbox_dir`].
+    pub outbox_files: bool,
+}
+
+impl Default for BankOptions {
+    fn default() -> Self {
+        Self {
+            policy: Policy::default(),
+            http: HttpOptions::default(),
+            demo: None,
+            clock: Arc::new(SystemClock),
+            synchronous: Synchronous::Full,
+            outbox_files: false,
+        }
+    }
+}
+
+impl BankOptions {
+    /// These options with the admin API open to `token`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for a token [`AdminToken::new`] refuses.
+    pub fn with_admin_token(mut self, token: &str) -> Result<Self> {
+        self.http.admin_token = Some(AdminToken::new(token)?);
+        Ok(self)
+    }
+}
+
+/// A bank over a fresh database in its own temporary directory (deleted on drop).
+pub struct TestBank {
+    /// What the handlers see: the bank, its clock, its counters.
+    pub state: AppState,
+    /// The database (close it before reopening the file).
+    pub storage: Arc<SqliteStorage>,
+    /// The temporary directory: `bank.db`, and `outbox/` with [`BankOptions::outbox_files`].
+    pub dir: TempDir,
+}
+
+impl TestBank {
+    /// Creates the database and the bank.
+    ///
+    /// # Errors
+    /// [`crate::Error::Io`] when no temporary directory can be made; the database's and the
+    /// random generator's failures.
+    pub fn open(opts: BankOptions) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut storage_opts = SqliteOptions::new(dir.path().join("bank.db"));
+        storage_opts.synchronous = opts.synchronous;
+        let storage = Arc::new(SqliteStorage::open(storage_opts)?);
+        let outbox = OutboxDir(opts.outbox_files.then(|| dir.path().join("outbox")));
+        let bank = Bank::new(
+            storage.clone(),
+            Sealer::new(&MasterKey::generate()?),
+            opts.policy,
+            outbox,
+            opts.demo,
+        );
+        let state = AppState::new(Arc::new(bank), opts.clock, opts.http);
+        Ok(Self { state, storage, dir })
+    }
+
+    /// The bank's rules, to call without HTTP.
+    pub fn bank(&self) -> &Arc<Bank> {
+        self.state.bank()
+    }
+
+    /// The whole HTTP API, to call without a socket (add `MockConnectInfo` for a peer).
+    pub fn router(&self) -> Router {
+        app(self.state.clone())
+    }
+
+    /// Where step-6 mail files go with [`BankOptions::outbox_files`].
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.dir.path().join("outbox")
+    }
+
+    /// Serves the API on `127.0.0.1:0` until the [`ServedBank`] is dropped.
+    ///
+    /// # Errors
+    /// [`crate::Error::Io`] when no loopback port can be bound.
+    pub async fn serve(self) -> Result<ServedBank> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let service = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, service).await {
+                tracing::error!(event = "test_bank_stopped", error = %e, "the test bank stopped");
+            }
+        });
+        Ok(ServedBank { url, bank: self, task })
+    }
+}
+
+/// A [`TestBank`] on a loopback socket; dereferences to it.
+pub struct ServedBank {
+    /// `http://127.0.0.1:<port>`, for the app's client.
+    pub url: String,
+    bank: TestBank,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Deref for ServedBank {
+    type Target = TestBank;
+
+    fn deref(&self) -> &TestBank {
+        &self.bank
+    }
+}
+
+impl Drop for ServedBank {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
