@@ -57,6 +57,12 @@ fn target_dir() -> PathBuf {
 }
 
 /// The app and server binaries, built once per test run (a no-op when up to date).
+///
+/// The build asks for what `cargo test --workspace` builds besides the tests (every bin and
+/// example, which turn on the dev-dependencies' features as tests do), so both resolve the same
+/// features: in the test command this build finds everything compiled already. Building only
+/// the app and the server would resolve fewer features and compile some 120 crates again
+/// (tauri, wry, rustls, syn and all that depends on them).
 pub struct Binaries {
     pub app: PathBuf,
     pub server: PathBuf,
@@ -68,7 +74,7 @@ pub fn binaries() -> &'static Binaries {
         step("building the app and the server");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-p", "softtoken-app", "-p", "softtoken-server", "--bins"])
+            .args(["build", "--workspace", "--bins", "--examples"])
             .current_dir(workspace_root())
             .status()
             .expect("cargo runs");
