@@ -13,23 +13,12 @@
 # icons and global menus, which this app does not use, so they are not installed.
 set -euo pipefail
 
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "$0")/lib.sh"
 say() { printf '==> app-deps: %s\n' "$*"; }
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(libwebkit2gtk-4.1-dev build-essential pkg-config xvfb xauth webkit2gtk-driver
-  fonts-ipafont-gothic)
-
-missing=()
-for pkg in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing Debian packages: ${missing[*]}"
-  as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-else
-  say "Debian packages present: ${packages[*]}"
-fi
+apt_install libwebkit2gtk-4.1-dev build-essential pkg-config xvfb xauth webkit2gtk-driver \
+  fonts-ipafont-gothic
 
 if ! command -v cargo >/dev/null; then
   echo "Rust is missing: install it from https://rustup.rs, then run this again." >&2

@@ -15,14 +15,14 @@ LAUNCHES=${LAUNCHES:-5}
 WAKEUP_SECS=${WAKEUP_SECS:-60}
 SETTLE_SECS=${SETTLE_SECS:-5}
 
+# shellcheck source=SCRIPTDIR/lib.sh
+source scripts/lib.sh
 say() { printf '==> app-perf: %s\n' "$*" >&2; }
 
 if [ "${1:-}" != "--inside" ]; then
   bash scripts/app-deps.sh
-  if ! command -v otpclient >/dev/null; then
-    say "installing otpclient (the GTK authenticator to compare with)"
-    if [ "$(id -u)" -eq 0 ]; then apt-get install -y -q otpclient; else sudo apt-get install -y -q otpclient; fi
-  fi
+  # otpclient: the GTK authenticator to compare with.
+  apt_install otpclient
   say "building the app as shipped (profile app-dist), the server and the provisioning example"
   # Separately: an example pulls in dev-dependency features, and the measured binary must be
   # the one a plain customer build makes.
@@ -54,7 +54,8 @@ done
 
 # The bank, in demo mode, and a token provisioned into the app's own data directory.
 server="$root/target/release/softtoken-server"
-export SOFTTOKEN_DATABASE="$tmp/bank.db" SOFTTOKEN_MASTER_KEY="$("$server" gen-key)"
+master_key=$("$server" gen-key)
+export SOFTTOKEN_DATABASE="$tmp/bank.db" SOFTTOKEN_MASTER_KEY="$master_key"
 export SOFTTOKEN_DEMO_ACTIVATION_PASSWORD=4321 RUST_LOG=warn
 "$server" serve --bind 127.0.0.1:0 --demo > "$tmp/server.out" 2>/dev/null &
 pids+=($!)

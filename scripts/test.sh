@@ -7,20 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# shellcheck source=SCRIPTDIR/lib.sh
+source scripts/lib.sh
 step() { printf '\n==> %s\n' "$*"; }
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-apt_install() {
-  local missing=()
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    step "installing Debian packages: ${missing[*]}"
-    as_root apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-  fi
-}
 
 if ! command -v cargo >/dev/null; then
   echo "Rust is missing: install Rust 1.88 or newer (https://rustup.rs), then run this again." >&2
@@ -29,11 +18,15 @@ fi
 
 step "checking system packages"
 # gnome-keyring + dbus: the real Secret Service for keychain tests; oathtool: an independent
-# TOTP implementation to cross-check ours; python3: the protocol's second test-vector check.
-apt_install ca-certificates gcc pkg-config dbus dbus-bin gnome-keyring oathtool python3
+# TOTP implementation to cross-check ours; python3: the protocol's second test-vector check;
+# and shellcheck, the lint of these scripts.
+apt_install ca-certificates gcc pkg-config dbus dbus-bin gnome-keyring oathtool python3 shellcheck
 if [ -f scripts/app-deps.sh ]; then
   bash scripts/app-deps.sh
 fi
+
+step "shellcheck -x scripts/*.sh .ci/run"
+shellcheck -x scripts/*.sh .ci/run
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -46,6 +39,22 @@ command -v node >/dev/null || apt_install nodejs
 node --test tests/ui/
 
 step "cargo test (real Secret Service in a private D-Bus session)"
+# With these set, a test whose Secret Service or window is missing fails instead of skipping.
 export SOFTTOKEN_SECRET_SERVICE=1
 if [ -f scripts/app-deps.sh ]; then export SOFTTOKEN_E2E=1; fi
-scripts/with-secret-service.sh cargo test --workspace --locked
+# Every test that skips for any other reason writes its "SKIPPED: ..." line here
+# (tests/skip.rs); a run of the test command skips none.
+skipped=$(mktemp)
+trap 'rm -f "$skipped"' EXIT
+export SOFTTOKEN_SKIPPED_LOG="$skipped"
+status=0
+scripts/with-secret-service.sh cargo test --workspace --locked || status=$?
+
+count=$(wc -l < "$skipped")
+step "tests skipped: $count"
+if [ "$count" -gt 0 ]; then
+  cat "$skipped"
+  echo "The test command runs every test: install what the SKIPPED lines above name." >&2
+  [ "$status" -ne 0 ] || status=1
+fi
+exit "$status"

@@ -11,6 +11,25 @@ for tool in dbus-run-session gnome-keyring-daemon dbus-send; do
   }
 done
 
+# Inside the private bus (see the end): unlock a fresh keyring, then run the command.
+if [ "${1:-}" = "--inside-bus" ]; then
+  shift
+  # A throwaway password: the keyring lives and dies with this session.
+  pw=$(head -c 24 /dev/urandom | base64)
+  printf %s "$pw" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  # The daemon answers before it owns its bus name; tests started earlier fail now and then.
+  for _ in $(seq 200); do
+    if dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+         org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null \
+         | grep -q "boolean true"; then
+      exec "$@"
+    fi
+    sleep 0.05
+  done
+  echo "gnome-keyring did not take the bus name org.freedesktop.secrets within 10 s" >&2
+  exit 1
+fi
+
 tmp=$(mktemp -d)
 cleanup() {
   # GTK may have D-Bus-activated the document portal, which mounts a FUSE folder in the
@@ -52,24 +71,5 @@ cat > "$tmp/session.conf" <<CONF
 </busconfig>
 CONF
 
-set +e
-dbus-run-session --config-file="$tmp/session.conf" -- bash -c '
-  set -euo pipefail
-  # A throwaway password: the keyring lives and dies with this session.
-  pw=$(head -c 24 /dev/urandom | base64)
-  printf %s "$pw" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  # The daemon answers before it owns its bus name; tests started earlier fail now and then.
-  for _ in $(seq 200); do
-    if dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-         org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null \
-         | grep -q "boolean true"; then
-      exec "$@"
-    fi
-    sleep 0.05
-  done
-  echo "gnome-keyring did not take the bus name org.freedesktop.secrets within 10 s" >&2
-  exit 1
-' bash "$@"
-rc=$?
-set -e
-exit $rc
+# The command's exit status is this script's (the cleanup above leaves it as it is).
+dbus-run-session --config-file="$tmp/session.conf" -- bash "$0" --inside-bus "$@"

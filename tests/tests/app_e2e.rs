@@ -3,7 +3,7 @@
 //! test command's private gnome-keyring) and the real reference server on 127.0.0.1.
 //!
 //! These run when `SOFTTOKEN_E2E=1` (scripts/test.sh sets it after scripts/app-deps.sh) and
-//! then fail on any missing piece; otherwise they print "skipped" and pass. They build the app
+//! then fail on any missing piece; otherwise they print `SKIPPED: ...` and pass. They build the app
 //! and server binaries themselves (`cargo build`), start and stop everything they use, and
 //! take the screenshots of every screen in ja and en, phone and desktop size: into
 //! `docs/screenshots/` when `SOFTTOKEN_UPDATE_SCREENSHOTS=1`, else into `target/screenshots/`.
@@ -22,7 +22,7 @@ const DEMO_USER: &str = "999800000001";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_walks_steps_7_to_10_and_the_bank_accepts_the_code_once() {
-    let Some(_serial) = e2e_guard("customer_walks_steps_7_to_10").await else { return };
+    let Some(_serial) = e2e_guard().await else { return };
     let world = World::start().await;
     // A Japanese system: the app must come up in Japanese by itself.
     let app = world.launch(&[("LANG", "ja_JP.UTF-8"), ("LANGUAGE", "ja")], &[]).await;
@@ -169,7 +169,7 @@ async fn customer_walks_steps_7_to_10_and_the_bank_accepts_the_code_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_with_wrong_activation_password_sees_tries_left_then_locked() {
-    let Some(_serial) = e2e_guard("customer_with_wrong_activation_password").await else { return };
+    let Some(_serial) = e2e_guard().await else { return };
     let world = World::start().await;
     let (service, user) = ("10112231", "999800000777");
     world.bank.issue(service, user, "2468");
@@ -220,7 +220,7 @@ async fn customer_with_wrong_activation_password_sees_tries_left_then_locked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kiosk_wipes_the_demo_token_after_idle_minutes_and_shows_the_welcome_screen() {
-    let Some(_serial) = e2e_guard("kiosk_wipes_the_demo_token").await else { return };
+    let Some(_serial) = e2e_guard().await else { return };
     let world = World::start().await;
     let app = world
         .launch(

@@ -1,8 +1,9 @@
 //! Across the crates: the reference server on a real loopback socket, the core client, and a
 //! vault whose key lives in the real Secret Service (the test command's private gnome-keyring).
 //!
-//! With `SOFTTOKEN_SECRET_SERVICE` set these tests fail if no Secret Service answers; without it
-//! they print "skipped" and pass, so a plain `cargo test` works on a machine without one.
+//! With `SOFTTOKEN_SECRET_SERVICE=1` (the test command sets it) these tests fail if no Secret
+//! Service answers; without it they print `SKIPPED: ...` and pass, so a plain `cargo test` works
+//! on a machine without one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -16,6 +17,7 @@ use softtoken_core::totp::unix_now;
 use softtoken_core::vault::{KeyStore, OsKeyStore, Vault};
 use softtoken_core::Error;
 use softtoken_server::testing::{BankOptions, ServedBank, TestBank};
+use softtoken_tests::skip;
 
 const ADMIN: &str = "cross-crate-admin-token-0123456789";
 const SERVICE: &str = "10112231";
@@ -40,7 +42,7 @@ async fn admin(url: &str, path: &str, body: Value) -> (u16, Value) {
 }
 
 /// A keychain entry for one test, deleted afterwards; `None` when there is no Secret Service
-/// and none is required.
+/// and none is required (the test was skipped).
 struct Entry(String);
 
 impl Entry {
@@ -48,13 +50,12 @@ impl Entry {
         let probe = OsKeyStore::new().get("softtoken-tests-probe");
         match probe {
             Ok(_) => Some(Self(format!("cross-crate-{:016x}", OsRng.next_u64()))),
-            Err(e) if std::env::var_os("SOFTTOKEN_SECRET_SERVICE").is_some() => {
-                panic!(
-                    "SOFTTOKEN_SECRET_SERVICE is set but the Secret Service does not answer: {e}"
-                )
-            }
             Err(e) => {
-                println!("skipped: no Secret Service ({e})");
+                let why = format!(
+                    "no Secret Service answers ({e}); run it with SOFTTOKEN_SECRET_SERVICE=1 \
+                     under scripts/with-secret-service.sh, as scripts/test.sh does"
+                );
+                skip::missing(Some("SOFTTOKEN_SECRET_SERVICE"), &why);
                 None
             }
         }

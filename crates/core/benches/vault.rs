@@ -18,6 +18,10 @@ use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
 use softtoken_core::vault::{KeyStore, MemoryKeyStore, NewToken, OsKeyStore, Vault};
 use zeroize::Zeroizing;
 
+// The workspace's one skip helper (the tests crate's; core cannot depend on that crate).
+#[path = "../../../tests/skip.rs"]
+mod skip;
+
 const TOKENS: u32 = 1_000;
 const KEY: &str = "bench-vault-key";
 
@@ -78,7 +82,11 @@ fn keychain(c: &mut Criterion) {
     let keys = OsKeyStore::new();
     let name = format!("bench-{}", std::process::id());
     if let Err(e) = keys.get(&name) {
-        println!("keychain round trip skipped: no Secret Service ({e})");
+        let why = format!(
+            "keychain benchmarks: no Secret Service answers ({e}); run them under \
+             scripts/with-secret-service.sh"
+        );
+        skip::missing(Some("SOFTTOKEN_SECRET_SERVICE"), &why);
         return;
     }
     let key = [7u8; 32];

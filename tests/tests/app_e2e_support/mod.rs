@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+use softtoken_tests::skip;
 use tokio::sync::{Mutex, MutexGuard};
 
 mod bank;
@@ -22,11 +23,14 @@ pub const PHONE: (u32, u32) = (360, 740);
 pub const DESKTOP: (u32, u32) = (1024, 720);
 
 /// Serialises the window tests (one display, ports, two cores) and decides whether to run.
-/// `None` means skipped (printed).
-pub async fn e2e_guard(name: &str) -> Option<MutexGuard<'static, ()>> {
-    if std::env::var("SOFTTOKEN_E2E").as_deref() != Ok("1") {
-        println!(
-            "skipped: {name} needs the app window; run scripts/test.sh (sets SOFTTOKEN_E2E=1)"
+/// `None` means skipped (said so).
+pub async fn e2e_guard() -> Option<MutexGuard<'static, ()>> {
+    if !skip::required("SOFTTOKEN_E2E") {
+        skip::missing(
+            None,
+            "needs the app window; run scripts/test.sh, or SOFTTOKEN_E2E=1 \
+             scripts/with-secret-service.sh cargo test -p softtoken-tests --test app_e2e \
+             after scripts/app-deps.sh",
         );
         return None;
     }
@@ -53,6 +57,12 @@ fn target_dir() -> PathBuf {
 }
 
 /// The app and server binaries, built once per test run (a no-op when up to date).
+///
+/// The build asks for what `cargo test --workspace` builds besides the tests (every bin and
+/// example, which turn on the dev-dependencies' features as tests do), so both resolve the same
+/// features: in the test command this build finds everything compiled already. Building only
+/// the app and the server would resolve fewer features and compile some 120 crates again
+/// (tauri, wry, rustls, syn and all that depends on them).
 pub struct Binaries {
     pub app: PathBuf,
     pub server: PathBuf,
@@ -64,7 +74,7 @@ pub fn binaries() -> &'static Binaries {
         step("building the app and the server");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-p", "softtoken-app", "-p", "softtoken-server", "--bins"])
+            .args(["build", "--workspace", "--bins", "--examples"])
             .current_dir(workspace_root())
             .status()
             .expect("cargo runs");
