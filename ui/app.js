@@ -5,17 +5,16 @@
 // then; codes are fetched again when one expires. Nothing runs per frame.
 
 import * as api from "./api.js";
-import { defaultLang, translate } from "./i18n.js";
+import { defaultLang, errorText as errorTextIn, invalidText as invalidTextIn, translate } from "./i18n.js";
 import {
   checkAddedWording,
   checkBaseName,
   checkPassword,
   checkServiceId,
   checkUserId,
-  invalidMessage,
   previewName,
-  ADDED_WORDING_MAX_CHARS,
 } from "./validate.js";
+import rules from "./rules.js";
 import { groupCode, msToNextSecond, secondsLeftAt, showsNextCode, spokenDigits } from "./format.js";
 
 const LANG_KEY = "softtoken.lang";
@@ -51,7 +50,7 @@ function applyLang() {
   sw.textContent = t("app.lang_switch");
   sw.lang = state.lang === "ja" ? "en" : "ja";
   sw.setAttribute("aria-label", t("app.lang_switch_label"));
-  $("added-wording-hint").textContent = t("name.added_hint", { max: ADDED_WORDING_MAX_CHARS });
+  $("added-wording-hint").textContent = t("name.added_hint", { max: rules.added_wording.max_chars });
   setPasswordVisible($("password").type === "text");
   $("name-heading").textContent = t(state.nameMode === "rename" ? "name.rename_heading" : "name.heading");
   $("name-submit").textContent = t(state.nameMode === "rename" ? "name.save" : "name.register");
@@ -126,51 +125,8 @@ function showErrorNotice(e) {
   showErrorIn("notice", e);
 }
 
-function errorText(e) {
-  switch (e?.kind) {
-    case "wrong_activation_password":
-      if (e.triesLeft === 1) return t("error.wrong_activation_password_last");
-      return t("error.wrong_activation_password", { n: e.triesLeft ?? "?" });
-    case "rate_limited":
-      return e.retryAfter ? t("error.rate_limited_secs", { n: e.retryAfter }) : t("error.rate_limited");
-    case "server_error":
-    case "protocol_violation":
-      return t("error.server_problem");
-    case "registration_locked":
-    case "registration_expired":
-    case "attempt_expired":
-    case "already_delivered":
-    case "registration_ended":
-    case "unknown_registration":
-    case "server_unreachable":
-    case "tls":
-    case "bank_not_authenticated":
-    case "duplicate_token":
-    case "token_not_found":
-    case "keychain_unavailable":
-    case "vault_key_missing":
-    case "vault_corrupted":
-    case "vault_too_new":
-    case "vault_changed":
-    case "storage_io":
-    case "unsupported_parameters":
-    case "insecure_server_url":
-    case "clipboard_unavailable":
-      return t(`error.${e.kind}`);
-    case "invalid_input":
-      return invalidText({ reason: e.reason, min: e.min, max: e.max, found: e.found }, e.field);
-    case "crypto":
-      // Deliberately opaque in core too: nothing the customer can act on beyond retrying.
-      return t("error.generic");
-    default:
-      return t("error.generic");
-  }
-}
-
-function invalidText(result, field) {
-  const m = invalidMessage(result, field);
-  return t(m.key, { ...m.params, field: t(`field.${field}`) });
-}
+const errorText = (e) => errorTextIn(state.lang, e);
+const invalidText = (result, field) => invalidTextIn(state.lang, result, field);
 
 // ---------------------------------------------------------------- token list
 
