@@ -110,6 +110,9 @@ export const STRINGS = {
     "error.insecure_server_url": "このアプリの接続先の設定が安全ではないため、送信しませんでした。",
     "error.clipboard_unavailable": "クリップボードを使えません。コードを見ながら入力してください。",
     "error.generic": "問題が起きました。もう一度お試しください。",
+    "error.retry": "もう一度試す",
+    "error.retrying": "もう一度試しています…",
+    "error.back": "戻る",
 
     "setup.heading": "初期設定",
     "setup.body": "トークンを受け取りました。内容を確認して「次へ」を押してください。",
@@ -249,6 +252,9 @@ export const STRINGS = {
     "error.insecure_server_url": "This app's server setting is not secure, so nothing was sent.",
     "error.clipboard_unavailable": "The clipboard is not available. Type the code as shown.",
     "error.generic": "Something went wrong. Please try again.",
+    "error.retry": "Try again",
+    "error.retrying": "Trying again…",
+    "error.back": "Back",
 
     "setup.heading": "Initial setup",
     "setup.body": "The token has arrived. Check the details and choose Next.",
