@@ -3,7 +3,7 @@
 
 import * as api from "../api.js";
 import { clearErrorIn, showErrorIn } from "../errors.js";
-import { go } from "../navigation.js";
+import { go, show } from "../navigation.js";
 import * as tokens from "../tokens.js";
 import rules from "../rules.js";
 import { checkAddedWording, checkBaseName, previewName } from "../validate.js";
