@@ -1,5 +1,9 @@
 // Every text the customer reads, in Japanese and English. Keys are shared; a test checks that
-// both languages have every key and the same {placeholders}.
+// both languages have every key and the same {placeholders}, and that every error kind and
+// every reason of rules.js has its words here.
+
+import rules from "./rules.js";
+import { invalidMessage } from "./validate.js";
 
 export const LANGS = ["ja", "en"];
 
@@ -106,6 +110,9 @@ export const STRINGS = {
     "error.insecure_server_url": "このアプリの接続先の設定が安全ではないため、送信しませんでした。",
     "error.clipboard_unavailable": "クリップボードを使えません。コードを見ながら入力してください。",
     "error.generic": "問題が起きました。もう一度お試しください。",
+    "error.retry": "もう一度試す",
+    "error.retrying": "もう一度試しています…",
+    "error.back": "戻る",
 
     "setup.heading": "初期設定",
     "setup.body": "トークンを受け取りました。内容を確認して「次へ」を押してください。",
@@ -245,6 +252,9 @@ export const STRINGS = {
     "error.insecure_server_url": "This app's server setting is not secure, so nothing was sent.",
     "error.clipboard_unavailable": "The clipboard is not available. Type the code as shown.",
     "error.generic": "Something went wrong. Please try again.",
+    "error.retry": "Try again",
+    "error.retrying": "Trying again…",
+    "error.back": "Back",
 
     "setup.heading": "Initial setup",
     "setup.body": "The token has arrived. Check the details and choose Next.",
@@ -299,4 +309,43 @@ export function translate(lang, key, params = {}) {
 // The placeholders a text uses, sorted, for the completeness test.
 export function placeholders(text) {
   return [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+}
+
+// Kinds worded like another kind: nothing more specific would help the customer.
+const SHARED_MESSAGE = {
+  server_error: "error.server_problem",
+  protocol_violation: "error.server_problem",
+  // Deliberately opaque in core too: nothing the customer can act on beyond retrying.
+  crypto: "error.generic",
+  // Its own text names a token and is shown by the start-up notice; a command failing with it
+  // has no token to name.
+  superseded: "error.generic",
+  // The app's own failures that a customer cannot cause through the screens.
+  internal: "error.generic",
+  not_kiosk: "error.generic",
+};
+
+// The text of a refused value of `field` (a `field.*` key suffix).
+export function invalidText(lang, result, field) {
+  const m = invalidMessage(result, field);
+  return translate(lang, m.key, { ...m.params, field: translate(lang, `field.${field}`) });
+}
+
+// The text of a command's error `{kind, ...}`: by its kind, with the numbers it carries.
+export function errorText(lang, e) {
+  const kind = e?.kind;
+  switch (kind) {
+    case "wrong_activation_password":
+      if (e.triesLeft === 1) return translate(lang, "error.wrong_activation_password_last");
+      return translate(lang, "error.wrong_activation_password", { n: e.triesLeft ?? "?" });
+    case "rate_limited":
+      return e.retryAfter
+        ? translate(lang, "error.rate_limited_secs", { n: e.retryAfter })
+        : translate(lang, "error.rate_limited");
+    case "invalid_input":
+      return invalidText(lang, { reason: e.reason, min: e.min, max: e.max, found: e.found }, e.field);
+  }
+  if (Object.prototype.hasOwnProperty.call(SHARED_MESSAGE, kind)) return translate(lang, SHARED_MESSAGE[kind]);
+  if (rules.error_kinds.includes(kind)) return translate(lang, `error.${kind}`);
+  return translate(lang, "error.generic");
 }

@@ -1,24 +1,24 @@
-// The same input rules as softtoken-core's ids.rs, so the customer sees a problem while typing.
-// Core checks again when the form is sent; these functions only decide what to show early.
+// The input rules of softtoken-core's ids.rs, so the customer sees a problem while typing. The
+// numbers, separators and forbidden characters come from rules.js, which is generated from core;
+// core checks again when the form is sent, these functions only decide what to show early.
 
-export const SERVICE_ID_DIGITS = 8;
-export const USER_ID_DIGITS = 12;
-export const PASSWORD_MIN_DIGITS = 4;
-export const PASSWORD_MAX_DIGITS = 8;
-export const DISPLAY_NAME_MAX_CHARS = 32;
-export const ADDED_WORDING_MAX_CHARS = 32;
+import rules from "./rules.js";
 
-// Spaces and hyphens people paste from mail, as core drops them: ASCII and full-width space,
-// no-break space, hyphens and dashes, minus, and the katakana prolonged sound marks an IME
-// produces for "-".
-const SEPARATORS = new Set([
-  " ", "\u3000", "\u00a0", "-", "\uff0d", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014",
-  "\u2212", "\u30fc", "\uff70",
-]);
+const SEPARATORS = new Set(rules.separators);
 
-// Characters core refuses in a name: controls and invisible formatting characters.
-const FORBIDDEN_IN_NAME =
-  /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb]/u;
+// Rust's char::is_whitespace (Unicode White_Space), which core trims from both ends. Not JS's
+// \s or trim(): those also drop U+FEFF, which core refuses in a name and in an ID.
+const WHITESPACE = "\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const ENDS = new RegExp(`^[${WHITESPACE}]+|[${WHITESPACE}]+$`, "gu");
+
+function trimLikeRust(s) {
+  return String(s).replace(ENDS, "");
+}
+
+function isForbiddenInName(c) {
+  const n = c.codePointAt(0);
+  return rules.forbidden_in_name.some(([first, last]) => n >= first && n <= last);
+}
 
 /**
  * Normalises typed digits: full-width digits become ASCII, separators are dropped.
@@ -26,7 +26,7 @@ const FORBIDDEN_IN_NAME =
  */
 export function normaliseDigits(input, min, max) {
   let out = "";
-  for (const c of String(input).trim()) {
+  for (const c of trimLikeRust(input)) {
     if (c >= "0" && c <= "9") {
       out += c;
     } else if (c >= "\uff10" && c <= "\uff19") {
@@ -44,31 +44,28 @@ export function normaliseDigits(input, min, max) {
   return { ok: true, value: out };
 }
 
-export const checkServiceId = (s) => normaliseDigits(s, SERVICE_ID_DIGITS, SERVICE_ID_DIGITS);
-export const checkUserId = (s) => normaliseDigits(s, USER_ID_DIGITS, USER_ID_DIGITS);
-export const checkPassword = (s) => normaliseDigits(s, PASSWORD_MIN_DIGITS, PASSWORD_MAX_DIGITS);
+const digitsOf = (rule) => (s) => normaliseDigits(s, rule.min_digits, rule.max_digits);
 
-function trimName(s) {
-  // Rust's char::is_whitespace at both ends, which includes the full-width space.
-  return String(s).replace(/^[\s\u3000\u0085]+|[\s\u3000\u0085]+$/gu, "");
-}
+export const checkServiceId = digitsOf(rules.service_id);
+export const checkUserId = digitsOf(rules.user_id);
+export const checkPassword = digitsOf(rules.activation_password);
 
 function checkName(input, max, allowEmpty) {
-  const s = trimName(input);
-  if (FORBIDDEN_IN_NAME.test(s)) return { ok: false, reason: "control" };
+  const s = trimLikeRust(input);
+  if ([...s].some(isForbiddenInName)) return { ok: false, reason: "control" };
   if (s.length === 0 && !allowEmpty) return { ok: false, reason: "empty" };
   // Characters, not UTF-16 units: one kanji or emoji counts once, as in core.
   if ([...s].length > max) return { ok: false, reason: "too_long", max };
   return { ok: true, value: s };
 }
 
-export const checkBaseName = (s) => checkName(s, DISPLAY_NAME_MAX_CHARS, false);
-export const checkAddedWording = (s) => checkName(s, ADDED_WORDING_MAX_CHARS, true);
+export const checkBaseName = (s) => checkName(s, rules.base_name.max_chars, false);
+export const checkAddedWording = (s) => checkName(s, rules.added_wording.max_chars, true);
 
 /** The whole display name as core shows it: base, then the added wording after a space. */
 export function previewName(base, added) {
-  const b = trimName(base);
-  const a = trimName(added);
+  const b = trimLikeRust(base);
+  const a = trimLikeRust(added);
   return a ? `${b} ${a}` : b;
 }
 

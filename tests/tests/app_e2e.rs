@@ -219,6 +219,44 @@ async fn customer_with_wrong_activation_password_sees_tries_left_then_locked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_whose_tokens_cannot_be_opened_tries_again_and_gets_the_list() {
+    let Some(_serial) = e2e_guard("customer_whose_tokens_cannot_be_opened").await else { return };
+    let world = World::start().await;
+    // A file sits where the app keeps its tokens: opening them fails until it is gone.
+    let in_the_way = world.data.path().join("tokens");
+    std::fs::write(&in_the_way, b"not a folder").unwrap();
+    let app = world.launch(&[("LANG", "en_US.UTF-8"), ("LANGUAGE", "en")], &[]).await;
+    app.phone_size().await;
+    app.wait_visible("screen-error").await;
+    assert_eq!(app.focused().await, "error-heading");
+    let why = app.text("fatal-error").await;
+    assert!(why.contains("could not be saved"), "says what failed: {why}");
+    assert!(app.displayed("error-retry").await);
+    assert!(!app.displayed("error-back").await, "nothing to go back to before the first list");
+    app.shoot("10-error").await;
+
+    // While the problem lasts, trying again really tries again and fails the same way.
+    app.click("error-retry").await;
+    app.wait_until(
+        "return !document.getElementById('error-retry').disabled && \
+         document.getElementById('fatal-error').textContent !== ''",
+    )
+    .await;
+    assert!(app.displayed("screen-error").await);
+    assert_eq!(app.text("fatal-error").await, why);
+
+    // Once it is gone, trying again opens the tokens: the welcome screen, ready to add one.
+    std::fs::remove_file(&in_the_way).unwrap();
+    app.click("error-retry").await;
+    app.wait_ready().await;
+    app.wait_visible("empty").await;
+    assert!(!app.displayed("screen-error").await);
+    app.activate_demo(&world).await;
+    app.wait_visible("screen-otp").await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kiosk_wipes_the_demo_token_after_idle_minutes_and_shows_the_welcome_screen() {
     let Some(_serial) = e2e_guard().await else { return };
     let world = World::start().await;

@@ -1,0 +1,52 @@
+// Step 10: one token's one-time password, large, with its countdown; a new code is announced to
+// screen readers when it replaces the old one.
+
+import { copyCode, paintCountdown } from "../code.js";
+import { groupCode, spokenDigits } from "../format.js";
+import { go, show, current } from "../navigation.js";
+import * as notice from "../notice.js";
+import * as tokens from "../tokens.js";
+import { $, setText, t } from "../view.js";
+
+// The token shown.
+let tokenId = null;
+// The code last on screen, so a new one is announced once.
+let lastShown = null;
+
+export function open(id) {
+  tokenId = id;
+  lastShown = null;
+  $("otp-live").textContent = "";
+  render(false);
+  show("otp");
+}
+
+export const tick = () => render(false);
+
+export const relang = tick;
+
+export function forget() {
+  tokenId = null;
+}
+
+function render(announce) {
+  const tok = tokens.find(tokenId);
+  if (!tok) return;
+  setText($("otp-name"), tok.name);
+  setText($("otp-code"), groupCode(tok.code));
+  setText($("otp-code-sr"), t("code.digits_label", { digits: spokenDigits(tok.code) }));
+  if (announce && current() === "otp" && lastShown !== null && lastShown !== tok.code) {
+    $("otp-live").textContent = t("code.new_code_announce", { digits: spokenDigits(tok.code) });
+  }
+  lastShown = tok.code;
+  paintCountdown(tok, Date.now(), $("otp-progress"), $("otp-seconds"), $("otp-next"));
+}
+
+export function wire() {
+  tokens.watch(() => render(true));
+  $("otp-copy").addEventListener("click", () => copyCode(tokenId));
+  $("otp-back").addEventListener("click", () => {
+    notice.clear();
+    go("list");
+  });
+}
