@@ -33,6 +33,7 @@ cargo fmt --all --check
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+bash scripts/check-targets.sh  # Android, iOS, macOS, Windows: clippy per target (docs/PLATFORMS.md)
 
 step "UI unit tests: validation, formatting, every text in ja and en (node --test)"
 command -v node >/dev/null || apt_install nodejs

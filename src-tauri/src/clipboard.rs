@@ -3,8 +3,12 @@
 //! Our own command instead of a clipboard plugin: the web view gets no clipboard permission at
 //! all, and the code is computed here, so it never travels from the web view back to Rust.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::AtomicU64;
+#[cfg(not(any(target_os = "android", target_os = "ios")))]
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+#[cfg(not(any(target_os = "android", target_os = "ios")))]
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use zeroize::Zeroizing;

@@ -144,8 +144,50 @@ fn tune_webkit_environment() {}
 #[cfg(not(target_os = "linux"))]
 fn tune_webview(_window: &tauri::WebviewWindow) {}
 
+/// The kiosk's window: fullscreen, covering its monitor.
+#[cfg(desktop)]
+fn fill_screen(window: &tauri::WebviewWindow) -> tauri::Result<()> {
+    window.set_fullscreen(true)?;
+    // Fullscreen is a request to the window manager; a kiosk session may have none, so the
+    // window also covers its monitor by itself.
+    if let Some(monitor) = window.current_monitor()? {
+        window.set_position(*monitor.position())?;
+        window.set_size(*monitor.size())?;
+    }
+    Ok(())
+}
+
+/// On a phone the app's only window always fills the screen (Tauri has no window placement
+/// there).
+#[cfg(mobile)]
+fn fill_screen(_window: &tauri::WebviewWindow) -> tauri::Result<()> {
+    Ok(())
+}
+
+/// Opens the Android Keystore store in the background as the app starts, so that its one-time
+/// setup (a Keystore key, a SharedPreferences file) is not paid by the customer's first tap.
+/// It needs the app's JavaVM and `Context`, which Tauri's Android runtime has handed to
+/// `ndk-context` before `setup` runs (see `softtoken_core::vault::PlatformKeychain`). A failure is not
+/// final: the first vault call opens the store again and shows the customer the error.
+#[cfg(target_os = "android")]
+fn open_android_keystore(keys: Arc<OsKeyStore>) {
+    tauri::async_runtime::spawn_blocking(move || {
+        let _ = keys.connect();
+    });
+}
+
+/// Where iOS and Android start the app: `tauri::mobile_entry_point` generates the symbols their
+/// native code calls by name (`start_app`, the JNI functions). In a private module, because
+/// they are exported for that native code, not part of this crate's API (nor documented).
+#[cfg(mobile)]
+mod mobile_entry {
+    #[tauri::mobile_entry_point]
+    fn start() -> std::process::ExitCode {
+        super::run()
+    }
+}
+
 /// Starts the app; returns when its window is closed.
-#[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() -> ExitCode {
     let _ = STARTED.set(std::time::Instant::now());
     tune_webkit_environment();
@@ -155,17 +197,14 @@ pub fn run() -> ExitCode {
             let platform_dir = app.path().app_data_dir()?;
             let config = Config::resolve(inputs, &platform_dir, OVERRIDES_ALLOWED);
             let kiosk = config.kiosk;
-            app.manage(AppState::new(config, Arc::new(OsKeyStore::new())));
+            let keys = Arc::new(OsKeyStore::new());
+            #[cfg(target_os = "android")]
+            open_android_keystore(Arc::clone(&keys));
+            app.manage(AppState::new(config, keys));
             if let Some(window) = app.get_webview_window("main") {
                 tune_webview(&window);
                 if kiosk {
-                    window.set_fullscreen(true)?;
-                    // Fullscreen is a request to the window manager; a kiosk session may have
-                    // none, so the window also covers its monitor by itself.
-                    if let Some(monitor) = window.current_monitor()? {
-                        window.set_position(*monitor.position())?;
-                        window.set_size(*monitor.size())?;
-                    }
+                    fill_screen(&window)?;
                 }
             }
             Ok(())

@@ -86,6 +86,7 @@ async fn provision_without_ack(
     keys: Arc<dyn KeyStore>,
 ) {
     let (service, user) = (ServiceId::new(SERVICE).unwrap(), UserId::new(user).unwrap());
+    softtoken_core::client::install_tls_provider();
     let http = reqwest::Client::new();
     let pass = ActivationPassword::new(password).unwrap();
     let (hs, start) = ClientHandshake::start(&service, &user, &pass).unwrap();

@@ -31,6 +31,7 @@ async fn bank() -> ServedBank {
 
 /// What the bank's web tier does: an admin call with the bank's credential.
 async fn admin(url: &str, path: &str, body: Value) -> (u16, Value) {
+    softtoken_core::client::install_tls_provider();
     let resp = reqwest::Client::new()
         .post(format!("{url}{path}"))
         .bearer_auth(ADMIN)

@@ -132,6 +132,16 @@ fn parse_base_url(input: &str) -> Result<Url> {
     Ok(url)
 }
 
+/// Makes `ring` the process's TLS crypto provider, as every platform ships it (docs/PLATFORMS.md).
+///
+/// reqwest is built without a provider of its own (it has no `ring` feature), so any
+/// `reqwest::Client` in the process needs this first; [`ProvisioningClient`] calls it itself.
+/// Calling it again, or after another part of the process installed ring, changes nothing.
+pub fn install_tls_provider() {
+    // An install fails only when a provider is already in place; that one is then used.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// True if a TLS failure is somewhere in the error's causes.
 fn is_tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
     if e.is::<rustls::Error>() {
@@ -215,6 +225,7 @@ impl ProvisioningClient {
     /// As [`ProvisioningClient::new`]; [`Error::Tls`] also for an unreadable PEM.
     pub fn with_options(base_url: &str, options: ClientOptions) -> Result<Self> {
         let base = parse_base_url(base_url)?;
+        install_tls_provider();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)

@@ -22,7 +22,7 @@ const KEY: &[u8] = include_bytes!("fixtures/tls/server-key.pem");
 /// An HTTPS server that answers every request with `200 {}` (not a start answer), for at most
 /// `connections` connections. Returns its port.
 fn tls_server(connections: usize) -> u16 {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()

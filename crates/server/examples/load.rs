@@ -180,6 +180,7 @@ async fn main() {
     let jobs = Arc::new(jobs);
     let next = Arc::new(AtomicUsize::new(0));
     let mismatches = Arc::new(AtomicUsize::new(0));
+    softtoken_core::client::install_tls_provider();
     let client =
         reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build().unwrap();
     let started = Instant::now();

@@ -152,9 +152,9 @@ pub async fn run(settings: Settings) -> Result<()> {
             axum::serve(listener, service).with_graceful_shutdown(shutdown.wait()).await
         }
         Some(files) => {
-            // One crypto provider for the process (reqwest's, aws-lc-rs); a second install
-            // attempt just fails harmlessly.
-            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            // One crypto provider for the process, ring, as the app's client uses
+            // (docs/PLATFORMS.md); a second install attempt just fails harmlessly.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             let config =
                 axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
                     .await

@@ -80,6 +80,7 @@ impl Drop for Proc {
 }
 
 async fn post(url: &str, path: &str, body: &Value, admin: bool) -> (u16, Value) {
+    softtoken_core::client::install_tls_provider();
     let mut req = reqwest::Client::new().post(format!("{url}{path}")).json(body);
     if admin {
         req = req.bearer_auth(ADMIN);
@@ -102,6 +103,7 @@ async fn issue(url: &str, password: &str) -> String {
 }
 
 async fn status_of(url: &str, user: &str) -> Value {
+    softtoken_core::client::install_tls_provider();
     let resp = reqwest::Client::new()
         .get(format!("{url}/v1/admin/registrations/{SERVICE}/{user}"))
         .bearer_auth(ADMIN)
@@ -324,6 +326,7 @@ async fn app_provisions_over_https_served_by_the_server_itself() {
         extra_root_pem: Some(std::fs::read(fixtures.join("test-ca.pem")).unwrap()),
         ..ClientOptions::default()
     };
+    softtoken_core::client::install_tls_provider();
     let admin = reqwest::Client::builder()
         .add_root_certificate(
             reqwest::Certificate::from_pem(&std::fs::read(fixtures.join("test-ca.pem")).unwrap())

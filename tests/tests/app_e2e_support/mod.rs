@@ -246,6 +246,9 @@ impl World {
         });
         let Value::Object(caps) = caps else { unreachable!() };
         step("opening a WebDriver session (starts the app)");
+        // fantoccini's rustls has both ring (ours) and aws-lc-rs (hyper-rustls's default)
+        // compiled in, so it cannot pick one by itself.
+        softtoken_core::client::install_tls_provider();
         let client = ClientBuilder::rustls()
             .unwrap()
             .capabilities(caps)

@@ -6,7 +6,7 @@
 //! The temporary file has one fixed name, so a crash leaves at most one stray file, which the
 //! next save replaces and which [`read_if_exists`] never looks at.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
@@ -106,7 +106,7 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// Makes the rename itself durable: the new directory entry is on disk.
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    fs::File::open(dir)?.sync_all()
 }
 
 /// Windows cannot open a directory as a file; NTFS journals the rename's metadata itself.

@@ -3,13 +3,13 @@
 //! [`OsKeyStore`] talks to the platform's own credential store through `keyring-core`, the API
 //! crate of the keyring 4 ecosystem, with one store crate per platform (chosen at compile time):
 //!
-//! | platform | store |
-//! |---|---|
-//! | Linux, FreeBSD, other desktop Unix | Secret Service over D-Bus (`zbus-secret-service-keyring-store`) |
-//! | macOS | the login keychain (`apple-native-keyring-store`, `keychain`) |
-//! | iOS | the protected-data keychain (`apple-native-keyring-store`, `protected`) |
-//! | Windows | Credential Manager (`windows-native-keyring-store`) |
-//! | Android | SharedPreferences encrypted by the Android Keystore (`android-native-keyring-store`) |
+//! | platform | store | asked of it ([`PlatformKeychain`]) |
+//! |---|---|---|
+//! | Linux, FreeBSD, other desktop Unix | Secret Service over D-Bus (`zbus-secret-service-keyring-store`) | a readable label |
+//! | macOS | the login keychain (`apple-native-keyring-store`, `keychain`) | — |
+//! | iOS | the data-protection keychain (`apple-native-keyring-store`, `protected`) | this device only, readable while unlocked, never synced to iCloud |
+//! | Windows | Credential Manager (`windows-native-keyring-store`) | this computer only (no roaming profile) |
+//! | Android | SharedPreferences encrypted by a key in the Android Keystore (`android-native-keyring-store`) | a store of softtoken's own |
 //!
 //! The umbrella `keyring` crate is not linked: its own documentation asks applications to link
 //! `keyring-core` and the stores they need, and its `v1` mode has no iOS or Android store.
@@ -156,18 +156,30 @@ impl OsKeyStore {
         Self { store: Mutex::new(None) }
     }
 
-    fn entry(&self, name: &str) -> Result<keyring_core::Entry> {
+    /// Opens the platform's store now rather than at the first call. On Android this is the
+    /// first moment the app can reach the Keystore, so a failure shows when the app starts.
+    ///
+    /// # Errors
+    /// [`Error::KeychainUnavailable`] when the store cannot be opened; the next call retries.
+    pub fn connect(&self) -> Result<()> {
+        self.store().map(drop)
+    }
+
+    fn store(&self) -> Result<Arc<keyring_core::CredentialStore>> {
         let mut cached = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        let store = match cached.as_ref() {
-            Some(store) => store.clone(),
-            None => {
-                let store = platform_store().map_err(|e| keychain_error(&e))?;
-                *cached = Some(store.clone());
-                store
-            }
-        };
-        store
-            .build(KEYCHAIN_SERVICE, name, entry_modifiers().as_ref())
+        if let Some(store) = cached.as_ref() {
+            return Ok(store.clone());
+        }
+        let config = PlatformKeychain::current().store_config();
+        let store = platform_store(&config).map_err(|e| keychain_error(&e))?;
+        *cached = Some(store.clone());
+        Ok(store)
+    }
+
+    fn entry(&self, name: &str) -> Result<keyring_core::Entry> {
+        let modifiers = PlatformKeychain::current().entry_modifiers();
+        self.store()?
+            .build(KEYCHAIN_SERVICE, name, Some(&modifiers))
             .map_err(|e| keychain_error(&e))
     }
 
@@ -251,47 +263,124 @@ fn keychain_error(e: &keyring_core::Error) -> Error {
     Error::KeychainUnavailable(what)
 }
 
+/// The keychain softtoken keeps its vault key in on each platform, and what it asks of it.
+///
+/// The choice is data, so the settings of every platform are tested on any host; only opening
+/// the store (`platform_store`) is compiled per platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlatformKeychain {
+    /// Linux, FreeBSD and other desktop Unix: the Secret Service over D-Bus.
+    SecretService,
+    /// macOS: the login keychain.
+    MacosKeychain,
+    /// iOS: the data-protection keychain.
+    IosKeychain,
+    /// Windows: Credential Manager.
+    WindowsCredentialManager,
+    /// Android: SharedPreferences encrypted by a key in the Android Keystore.
+    AndroidKeystore,
+    /// A platform softtoken has no keychain for: every call fails.
+    Unsupported,
+}
+
+impl PlatformKeychain {
+    /// The keychain of the platform this build is for.
+    pub fn current() -> Self {
+        Self::for_os(std::env::consts::OS, std::env::consts::FAMILY)
+    }
+
+    /// The keychain for a `target_os` and `target_family` (as in [`std::env::consts`]); agrees
+    /// with the `cfg` of the store crates in Cargo.toml and of `platform_store`.
+    pub fn for_os(os: &str, family: &str) -> Self {
+        match (os, family) {
+            ("android", _) => Self::AndroidKeystore,
+            ("ios", _) => Self::IosKeychain,
+            ("macos", _) => Self::MacosKeychain,
+            ("windows", _) => Self::WindowsCredentialManager,
+            (_, "unix") => Self::SecretService,
+            _ => Self::Unsupported,
+        }
+    }
+
+    /// How the store is opened (`new_with_configuration` of its crate).
+    pub fn store_config(self) -> HashMap<&'static str, &'static str> {
+        match self {
+            // The vault key must stay on the device: the local store, never the iCloud one.
+            Self::IosKeychain => HashMap::from([("cloud-sync", "false")]),
+            // A SharedPreferences file and Keystore key of our own ("keyring-softtoken"), not
+            // the "default" one any other library in the app might also use.
+            Self::AndroidKeystore => HashMap::from([("name", KEYCHAIN_SERVICE)]),
+            Self::SecretService
+            | Self::MacosKeychain
+            | Self::WindowsCredentialManager
+            | Self::Unsupported => HashMap::new(),
+        }
+    }
+
+    /// What every entry is created with (the `modifiers` of keyring-core's `build`).
+    pub fn entry_modifiers(self) -> HashMap<&'static str, &'static str> {
+        match self {
+            // Seahorse and KWallet show this label.
+            Self::SecretService => HashMap::from([("label", "softtoken vault key")]),
+            // kSecAttrAccessibleWhenUnlockedThisDeviceOnly: readable only while the phone is
+            // unlocked, and never in a backup restored to, or a keychain synced with, another
+            // device. The app only reads the key while the customer looks at it.
+            Self::IosKeychain => {
+                HashMap::from([("access-policy", "when-unlocked-this-device-only")])
+            }
+            // CRED_PERSIST_LOCAL_MACHINE: the store's default (enterprise) roams with a
+            // domain user's profile to other computers; the vault key must not.
+            Self::WindowsCredentialManager => HashMap::from([("persistence", "Local")]),
+            Self::MacosKeychain | Self::AndroidKeystore | Self::Unsupported => HashMap::new(),
+        }
+    }
+}
+
+type StoreConfig = HashMap<&'static str, &'static str>;
+
 #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
-fn platform_store() -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
-    Ok(zbus_secret_service_keyring_store::Store::new()?)
+fn platform_store(
+    config: &StoreConfig,
+) -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
+    Ok(zbus_secret_service_keyring_store::Store::new_with_configuration(config)?)
 }
 
 #[cfg(target_os = "macos")]
-fn platform_store() -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
-    Ok(apple_native_keyring_store::keychain::Store::new()?)
+fn platform_store(
+    config: &StoreConfig,
+) -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
+    Ok(apple_native_keyring_store::keychain::Store::new_with_configuration(config)?)
 }
 
 #[cfg(target_os = "ios")]
-fn platform_store() -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
-    Ok(apple_native_keyring_store::protected::Store::new()?)
+fn platform_store(
+    config: &StoreConfig,
+) -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
+    Ok(apple_native_keyring_store::protected::Store::new_with_configuration(config)?)
 }
 
 #[cfg(target_os = "windows")]
-fn platform_store() -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
-    Ok(windows_native_keyring_store::Store::new()?)
+fn platform_store(
+    config: &StoreConfig,
+) -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
+    Ok(windows_native_keyring_store::Store::new_with_configuration(config)?)
 }
 
-/// Needs the app to have initialised `ndk-context` (Tauri's Android runtime does).
+/// The store takes the app's JavaVM and application `Context` from `ndk-context`, which Tauri's
+/// Android runtime (tao) fills in when the activity is created, before any of our code runs.
+/// (The crate's own JNI initialiser must not be called as well: `ndk-context` may be set once.)
 #[cfg(target_os = "android")]
-fn platform_store() -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
-    Ok(android_native_keyring_store::Store::new()?)
+fn platform_store(
+    config: &StoreConfig,
+) -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
+    Ok(android_native_keyring_store::Store::new_with_configuration(config)?)
 }
 
 #[cfg(not(any(unix, target_os = "windows")))]
-fn platform_store() -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
+fn platform_store(
+    _config: &StoreConfig,
+) -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
     Err(keyring_core::Error::NoDefaultStore)
-}
-
-/// A readable label in the desktop's password manager (Seahorse shows it), where the store
-/// supports one.
-#[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
-fn entry_modifiers() -> Option<HashMap<&'static str, &'static str>> {
-    Some(HashMap::from([("label", "softtoken vault key")]))
-}
-
-#[cfg(not(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android")))))]
-fn entry_modifiers() -> Option<HashMap<&'static str, &'static str>> {
-    None
 }
 
 #[cfg(test)]
@@ -341,6 +430,53 @@ mod tests {
             assert!(!shown.contains("the-secret-itself"), "{shown}");
             assert!(matches!(keychain_error(&e), Error::KeychainUnavailable(_)));
         }
+    }
+
+    #[test]
+    fn each_platform_gets_its_own_keychain() {
+        use PlatformKeychain as P;
+        assert_eq!(P::for_os("android", "unix"), P::AndroidKeystore);
+        assert_eq!(P::for_os("ios", "unix"), P::IosKeychain);
+        assert_eq!(P::for_os("macos", "unix"), P::MacosKeychain);
+        assert_eq!(P::for_os("windows", "windows"), P::WindowsCredentialManager);
+        assert_eq!(P::for_os("linux", "unix"), P::SecretService);
+        assert_eq!(P::for_os("freebsd", "unix"), P::SecretService);
+        assert_eq!(P::for_os("wasi", "wasm"), P::Unsupported);
+        if cfg!(target_os = "linux") {
+            assert_eq!(P::current(), P::SecretService);
+        }
+    }
+
+    #[test]
+    fn iphone_key_stays_on_the_phone_and_off_icloud() {
+        let store = PlatformKeychain::IosKeychain.store_config();
+        assert_eq!(store.get("cloud-sync"), Some(&"false"));
+        let entry = PlatformKeychain::IosKeychain.entry_modifiers();
+        let policy = entry.get("access-policy").copied().unwrap_or_default();
+        assert!(policy.ends_with("-this-device-only"), "{policy}");
+        assert!(policy.starts_with("when-unlocked"), "readable before the first unlock: {policy}");
+    }
+
+    #[test]
+    fn windows_key_does_not_roam_to_other_computers() {
+        let entry = PlatformKeychain::WindowsCredentialManager.entry_modifiers();
+        assert_eq!(entry.get("persistence"), Some(&"Local"));
+    }
+
+    #[test]
+    fn android_key_lives_in_a_store_of_softtokens_own() {
+        let store = PlatformKeychain::AndroidKeystore.store_config();
+        assert_eq!(store.get("name"), Some(&KEYCHAIN_SERVICE));
+        // The Android store refuses any entry modifier.
+        assert!(PlatformKeychain::AndroidKeystore.entry_modifiers().is_empty());
+    }
+
+    #[test]
+    fn desktop_password_managers_show_a_readable_label() {
+        let entry = PlatformKeychain::SecretService.entry_modifiers();
+        assert_eq!(entry.get("label"), Some(&"softtoken vault key"));
+        // The Secret Service store refuses any configuration.
+        assert!(PlatformKeychain::SecretService.store_config().is_empty());
     }
 
     #[test]

@@ -65,7 +65,7 @@ use crate::protocol::AttemptId;
 use crate::totp::{ClockOffset, Seed, Totp, TotpParams};
 use format::{Ciphers, Record, VaultKey};
 
-pub use keystore::{KeyStore, MemoryKeyStore, OsKeyStore, KEYCHAIN_SERVICE};
+pub use keystore::{KeyStore, MemoryKeyStore, OsKeyStore, PlatformKeychain, KEYCHAIN_SERVICE};
 
 /// A token to put in the vault, as provisioning produced it.
 #[derive(Debug, Clone)]

@@ -64,6 +64,7 @@ impl Server {
 
     pub async fn start_with(setup: Setup) -> Server {
         let clock = ManualClock::new(test_epoch());
+        softtoken_core::client::install_tls_provider();
         let bank = TestBank::open(BankOptions {
             policy: setup.policy,
             http: setup.http,
