@@ -364,7 +364,7 @@ async fn handshake(
     bank: &Server,
     user: &str,
     password: &str,
-) -> (softtoken_core::vault::NewToken, softtoken_core::protocol::wire::AckRequest) {
+) -> (softtoken_core::protocol::NewToken, softtoken_core::protocol::wire::AckRequest) {
     let (app, start) = ClientHandshake::start(
         &ServiceId::new(SERVICE).unwrap(),
         &UserId::new(user).unwrap(),
