@@ -21,18 +21,18 @@ export default Object.freeze({
   },
   "separators": [
     " ",
-    "　",
-    " ",
+    "\u3000",
+    "\u00a0",
     "-",
-    "－",
-    "‐",
-    "‑",
-    "‒",
-    "–",
-    "—",
-    "−",
-    "ー",
-    "ｰ"
+    "\uff0d",
+    "\u2010",
+    "\u2011",
+    "\u2012",
+    "\u2013",
+    "\u2014",
+    "\u2212",
+    "\u30fc",
+    "\uff70"
   ],
   "forbidden_in_name": [
     [
@@ -103,7 +103,7 @@ export default Object.freeze({
     "protocol_violation",
     "insecure_server_url",
     "clipboard_unavailable",
-    "internal",
-    "not_kiosk"
+    "not_kiosk",
+    "internal"
   ]
 });

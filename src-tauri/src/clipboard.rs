@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 #[cfg(not(any(target_os = "android", target_os = "ios")))]
 use self::clear::CopiedCode;
-use crate::error::{CommandError, CommandResult};
+use crate::error::{AppErrorKind, CommandError, CommandResult};
 
 /// Seconds a copied code stays on the clipboard. A code lives at most 60 s; half of that is
 /// enough to paste it and short enough that it is not pasted by accident much later.
@@ -32,7 +32,7 @@ pub struct Clipboard {
 }
 
 fn unavailable() -> CommandError {
-    CommandError::app("clipboard_unavailable", "The clipboard is not available.")
+    CommandError::app(AppErrorKind::ClipboardUnavailable, "The clipboard is not available.")
 }
 
 impl Clipboard {

@@ -4,15 +4,43 @@
 //! message, so it cannot carry a secret, a file path or SQL. The web view translates `kind`.
 
 use serde::Serialize;
-use softtoken_core::error::{Field, Invalid};
+use softtoken_core::error::{ErrorKind, Invalid};
 use softtoken_core::Error;
+
+/// The kinds of error this crate reports itself, beside core's [`ErrorKind`]s. Like those, their
+/// names are stable and the web view's list of kinds (`ui/rules.js`) is generated from
+/// [`AppErrorKind::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AppErrorKind {
+    /// The system clipboard could not be used; the customer can type the code instead.
+    ClipboardUnavailable,
+    /// A kiosk-only command outside kiosk mode.
+    NotKiosk,
+    /// A bug or a failed background task; nothing the customer can fix.
+    Internal,
+}
+
+impl AppErrorKind {
+    /// Every kind of this crate.
+    pub const ALL: [AppErrorKind; 3] =
+        [AppErrorKind::ClipboardUnavailable, AppErrorKind::NotKiosk, AppErrorKind::Internal];
+
+    /// The stable snake_case name the web view receives as `kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppErrorKind::ClipboardUnavailable => "clipboard_unavailable",
+            AppErrorKind::NotKiosk => "not_kiosk",
+            AppErrorKind::Internal => "internal",
+        }
+    }
+}
 
 /// What a command reports when it fails.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(rename_all = "camelCase")]
 #[error("{kind}: {message}")]
 pub struct CommandError {
-    /// Stable code (core's [`Error::kind`] or one of this crate's), translated by the web view.
+    /// Stable code (core's [`ErrorKind`] or an [`AppErrorKind`]), translated by the web view.
     pub kind: &'static str,
     /// English fallback text, safe to show and to log (a fixed sentence per kind).
     pub message: &'static str,
@@ -44,7 +72,11 @@ pub type CommandResult<T> = Result<T, CommandError>;
 
 impl CommandError {
     /// An error of this crate (not from core).
-    pub fn app(kind: &'static str, message: &'static str) -> Self {
+    pub fn app(kind: AppErrorKind, message: &'static str) -> Self {
+        Self::new(kind.as_str(), message)
+    }
+
+    fn new(kind: &'static str, message: &'static str) -> Self {
         Self {
             kind,
             message,
@@ -64,64 +96,54 @@ fn small(n: usize) -> Option<u32> {
     u32::try_from(n).ok()
 }
 
-fn field_code(f: Field) -> &'static str {
-    f.code()
-}
-
-fn reason_code(r: &Invalid) -> &'static str {
-    match r {
-        Invalid::Empty => "empty",
-        Invalid::NotDigits => "not_digits",
-        Invalid::WrongLength { .. } => "wrong_length",
-        Invalid::TooLong { .. } => "too_long",
-        Invalid::ControlCharacter => "control",
-    }
-}
-
 /// A fixed English sentence per kind: core's own messages for some kinds include OS text
-/// (keychain, I/O) that might name a path, so none of them is passed through.
-fn fallback_message(kind: &str) -> &'static str {
+/// (keychain, I/O) that might name a path, so none of them is passed through. The match has no
+/// catch-all, so a new kind in core cannot reach the screens without a sentence.
+fn fallback_message(kind: ErrorKind) -> &'static str {
     match kind {
-        "wrong_activation_password" => "The activation password is wrong.",
-        "registration_locked" => "Too many wrong passwords: ask the bank to issue the token again.",
-        "registration_expired" => {
+        ErrorKind::WrongActivationPassword => "The activation password is wrong.",
+        ErrorKind::RegistrationLocked => {
+            "Too many wrong passwords: ask the bank to issue the token again."
+        }
+        ErrorKind::RegistrationExpired => {
             "The registration has expired: ask the bank to issue the token again."
         }
-        "already_delivered" => "This token was already set up on a device.",
-        "attempt_expired" => "The setup took too long; start again.",
-        "registration_ended" => "Use of this token was ended at the bank.",
-        "unknown_registration" => "The service ID or user ID is not known to the bank.",
-        "superseded" => "The token was set up again on another attempt.",
-        "rate_limited" => "Too many attempts: wait and try again.",
-        "bank_not_authenticated" => "The server could not prove it is the bank.",
-        "server_unreachable" => "The bank's server cannot be reached.",
-        "tls" => "A secure connection to the bank could not be made.",
-        "server_error" => "The bank's server had a problem.",
-        "protocol_violation" => "The bank's server answered unexpectedly.",
-        "insecure_server_url" => "The server address is not allowed.",
-        "duplicate_token" => "This token is already on this device.",
-        "token_not_found" => "The token is no longer on this device.",
-        "vault_corrupted" => "The token store is damaged.",
-        "vault_changed" => "The token store was changed by another program; nothing was saved.",
-        "vault_too_new" => "The token store was written by a newer app: update the app.",
-        "vault_key_missing" => "The key of the token store is missing from the keychain.",
-        "keychain_unavailable" => "The system keychain is locked or unavailable.",
-        "storage_io" => "The token store could not be read or written.",
-        "unsupported_parameters" => "The bank sent settings this app does not support.",
-        "crypto" => "A cryptographic check failed.",
-        "invalid_input" => "A value typed is not valid: see the field and reason.",
-        _ => "Something went wrong.",
+        ErrorKind::AlreadyDelivered => "This token was already set up on a device.",
+        ErrorKind::AttemptExpired => "The setup took too long; start again.",
+        ErrorKind::RegistrationEnded => "Use of this token was ended at the bank.",
+        ErrorKind::UnknownRegistration => "The service ID or user ID is not known to the bank.",
+        ErrorKind::Superseded => "The token was set up again on another attempt.",
+        ErrorKind::RateLimited => "Too many attempts: wait and try again.",
+        ErrorKind::BankNotAuthenticated => "The server could not prove it is the bank.",
+        ErrorKind::ServerUnreachable => "The bank's server cannot be reached.",
+        ErrorKind::Tls => "A secure connection to the bank could not be made.",
+        ErrorKind::ServerError => "The bank's server had a problem.",
+        ErrorKind::ProtocolViolation => "The bank's server answered unexpectedly.",
+        ErrorKind::InsecureServerUrl => "The server address is not allowed.",
+        ErrorKind::DuplicateToken => "This token is already on this device.",
+        ErrorKind::TokenNotFound => "The token is no longer on this device.",
+        ErrorKind::VaultCorrupted => "The token store is damaged.",
+        ErrorKind::VaultChanged => {
+            "The token store was changed by another program; nothing was saved."
+        }
+        ErrorKind::VaultTooNew => "The token store was written by a newer app: update the app.",
+        ErrorKind::VaultKeyMissing => "The key of the token store is missing from the keychain.",
+        ErrorKind::KeychainUnavailable => "The system keychain is locked or unavailable.",
+        ErrorKind::StorageIo => "The token store could not be read or written.",
+        ErrorKind::UnsupportedParameters => "The bank sent settings this app does not support.",
+        ErrorKind::Crypto => "A cryptographic check failed.",
+        ErrorKind::InvalidInput => "A value typed is not valid: see the field and reason.",
     }
 }
 
 impl From<Error> for CommandError {
     fn from(e: Error) -> Self {
         let kind = e.kind();
-        let mut out = CommandError::app(kind, fallback_message(kind));
+        let mut out = CommandError::new(kind.as_str(), fallback_message(kind));
         match &e {
             Error::Invalid { field, reason } => {
-                out.field = Some(field_code(*field));
-                out.reason = Some(reason_code(reason));
+                out.field = Some(field.code());
+                out.reason = Some(reason.code());
                 match reason {
                     Invalid::WrongLength { min, max, found } => {
                         (out.min, out.max, out.found) = (small(*min), small(*max), small(*found));
@@ -149,7 +171,7 @@ mod tests {
             Error::KeychainUnavailable("org.freedesktop.secrets at /run/user/1000".into());
         let offline = Error::ServerUnreachable("tcp connect to 10.0.0.1 failed".into());
         for e in [Error::Io(io), keychain, offline] {
-            let kind = e.kind();
+            let kind = e.kind().as_str();
             let json = serde_json::to_string(&CommandError::from(e)).unwrap();
             assert!(!json.contains('/') && !json.contains("10.0.0.1"), "{json}");
             assert!(json.contains(kind), "{json}");

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use softtoken_core::client::ProvisioningClient;
+use softtoken_core::client::{Confirmed, ProvisioningClient};
+use softtoken_core::error::ErrorKind;
 use softtoken_core::ids::{ActivationPassword, DisplayName, ServiceId, TokenId, UserId};
-use softtoken_core::protocol::pending_ack;
 use softtoken_core::protocol::wire::AckRequest;
 use softtoken_core::vault::{KeyStore, TokenSummary, Vault};
 use softtoken_core::Error;
@@ -20,15 +20,15 @@ use zeroize::Zeroizing;
 
 use crate::clipboard::{Clipboard, CLEAR_AFTER_SECS};
 use crate::config::Config;
-use crate::error::{CommandError, CommandResult};
+use crate::error::{AppErrorKind, CommandError, CommandResult};
 
 /// The app's state, shared by all commands.
 pub struct AppState {
     config: Config,
     keys: Arc<dyn KeyStore>,
     /// Opened on first use (and again after a failure, e.g. a keychain unlocked meanwhile).
-    /// An async mutex: provisioning and the delivery ack hold it across network calls, so no
-    /// other command sees a half-stored token.
+    /// Locked only by [`AppState::with_vault`], on a blocking thread, for one vault operation:
+    /// never across a network call, and never handed to core.
     vault: Arc<Mutex<Option<Vault>>>,
     client: Result<ProvisioningClient, CommandError>,
     clipboard: Clipboard,
@@ -130,7 +130,7 @@ fn parse_id(id: &str) -> CommandResult<TokenId> {
 }
 
 fn internal() -> CommandError {
-    CommandError::app("internal", "Something went wrong.")
+    CommandError::app(AppErrorKind::Internal, "Something went wrong.")
 }
 
 impl AppState {
@@ -173,7 +173,7 @@ impl AppState {
                 None => Err(internal()),
             };
             // Another program changed the file: read it afresh next time, as core asks.
-            if matches!(&result, Err(e) if e.kind == "vault_changed") {
+            if matches!(&result, Err(e) if e.kind == ErrorKind::VaultChanged.as_str()) {
                 *guard = None;
             }
             result
@@ -228,12 +228,18 @@ pub async fn list_tokens(state: &AppState, now: u64) -> CommandResult<Vec<TokenV
     state.with_vault(move |v| v.tokens().iter().map(|t| token_view(t, v, now)).collect()).await
 }
 
-/// `activate` (step 7): validates what was typed, runs the provisioning protocol with the bank
-/// and stores the token. The password is dropped (zeroized) when this returns.
+/// `activate` (step 7): validates what was typed, runs the provisioning handshake with the
+/// bank, stores the token pending delivery, then sends the delivery ack and records the bank's
+/// answer. The password is dropped (zeroized) once the handshake is done.
+///
+/// Data flows one way: core hands back a [`Confirmed`] token and this function stores it; the
+/// ack can only be sent once the vault has given the token its id (`docs/protocol.md` §9).
 ///
 /// # Errors
 /// `invalid_input` naming the field, or the client's errors (wrong password with tries left,
-/// locked, expired, already delivered, unknown IDs, offline, TLS, server problems).
+/// locked, expired, already delivered, unknown IDs, offline, TLS, server problems); vault
+/// errors storing the token (then nothing is acknowledged); `superseded` or
+/// `registration_ended` if the bank refused the ack (the token was removed again).
 pub async fn activate(
     state: &AppState,
     service_id: &str,
@@ -249,35 +255,43 @@ pub async fn activate(
     // Open the vault before talking to the bank: a locked keychain should stop us before the
     // bank counts an attempt, not after it delivered the token.
     state.with_vault(|_| Ok(())).await?;
-    // The lock is moved into `store` and released as soon as the token is saved: held through
-    // the handshake (no other command can see a half-stored token), not through the ack.
-    let guard = state.vault.lock().await;
-    let store = move |token| {
-        let mut guard = guard;
-        match guard.as_mut() {
-            Some(vault) => vault.add(token, now),
-            None => Err(Error::TokenNotFound),
-        }
-    };
-    let provisioned = client.provision(&service, &user, &pw, store, now).await?;
-    let id = provisioned.id.clone();
-    if provisioned.must_remove() {
-        // The bank will never accept this token (superseded or ended meanwhile).
-        let delivery_error = provisioned.delivery.err().unwrap_or(Error::Superseded);
-        state.with_vault(move |v| Ok(v.remove(&id)?)).await?;
-        return Err(delivery_error.into());
-    }
-    let delivered = provisioned.is_delivered();
+    let Confirmed { token, ack } = client.handshake(&service, &user, &pw, now).await?;
+    drop(pw);
+    let id = state.with_vault(move |v| Ok(v.add(token, now)?)).await?;
+    let provisioned = client.ack(ack.stored(id)).await;
     state
         .with_vault(move |v| {
-            // Not delivered: stays pending, shown as such, acknowledged at the next start.
-            if delivered {
-                v.mark_delivered(&id)?;
+            let id = provisioned.id;
+            // Not delivered and not refused: stays pending, shown as such, acknowledged at the
+            // next start.
+            if let Some(refusal) = record_delivery(v, &id, provisioned.delivery)? {
+                return Err(refusal.into());
             }
             let t = find(v, &id)?;
             token_view(&t, v, now)
         })
         .await
+}
+
+/// Records the bank's answer to a stored token's delivery ack: delivered; or removed, when the
+/// bank will never accept the token (a newer setup superseded it, or its use ended), returning
+/// that refusal; any other failure leaves it pending for the next start.
+fn record_delivery(
+    v: &mut Vault,
+    id: &TokenId,
+    delivery: softtoken_core::Result<()>,
+) -> CommandResult<Option<Error>> {
+    match delivery {
+        Ok(()) => {
+            v.mark_delivered(id)?;
+            Ok(None)
+        }
+        Err(refusal @ (Error::Superseded | Error::RegistrationEnded)) => {
+            v.remove(id)?;
+            Ok(Some(refusal))
+        }
+        Err(_) => Ok(None),
+    }
 }
 
 /// `rename_token` (step 9 and rename): sets the display name.
@@ -340,7 +354,7 @@ pub async fn copy_code(state: &AppState, id: &str, now: u64) -> CommandResult<Co
 /// `not_kiosk` outside kiosk mode, vault errors.
 pub async fn kiosk_reset(state: &AppState) -> CommandResult<()> {
     if !state.config.kiosk {
-        return Err(CommandError::app("not_kiosk", "Only a kiosk wipes its tokens."));
+        return Err(CommandError::app(AppErrorKind::NotKiosk, "Only a kiosk wipes its tokens."));
     }
     state.with_vault(|v| Ok(v.clear()?)).await
 }
@@ -357,7 +371,7 @@ pub async fn resume_pending(state: &AppState) -> CommandResult<Vec<Notice>> {
         .with_vault(|v| {
             let mut owed = Vec::new();
             for t in v.tokens() {
-                if let Some(ack) = pending_ack(v, &t.id)? {
+                if let Some(ack) = v.pending_ack(&t.id)? {
                     owed.push((t.id.clone(), t.display_name.to_string(), ack));
                 }
             }
@@ -367,13 +381,9 @@ pub async fn resume_pending(state: &AppState) -> CommandResult<Vec<Notice>> {
     let Ok(client) = state.client.as_ref() else { return Ok(Vec::new()) };
     let mut notices = Vec::new();
     for (id, name, ack) in owed {
-        match client.send_ack(&ack).await {
-            Ok(()) => state.with_vault(move |v| Ok(v.mark_delivered(&id)?)).await?,
-            Err(Error::Superseded | Error::RegistrationEnded) => {
-                state.with_vault(move |v| Ok(v.remove(&id)?)).await?;
-                notices.push(Notice { kind: "superseded", name });
-            }
-            Err(_) => {}
+        let delivery = client.send_ack(&ack).await;
+        if state.with_vault(move |v| record_delivery(v, &id, delivery)).await?.is_some() {
+            notices.push(Notice { kind: "superseded", name });
         }
     }
     Ok(notices)

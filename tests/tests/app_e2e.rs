@@ -220,7 +220,7 @@ async fn customer_with_wrong_activation_password_sees_tries_left_then_locked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_whose_tokens_cannot_be_opened_tries_again_and_gets_the_list() {
-    let Some(_serial) = e2e_guard("customer_whose_tokens_cannot_be_opened").await else { return };
+    let Some(_serial) = e2e_guard().await else { return };
     let world = World::start().await;
     // A file sits where the app keeps its tokens: opening them fails until it is gone.
     let in_the_way = world.data.path().join("tokens");

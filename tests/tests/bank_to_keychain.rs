@@ -92,15 +92,17 @@ async fn fetch(
     password: &str,
     vault: &mut Vault,
 ) -> softtoken_core::Result<ProvisionedToken> {
-    ProvisioningClient::new(url)?
-        .provision(
+    let client = ProvisioningClient::new(url)?;
+    let confirmed = client
+        .handshake(
             &ServiceId::new(SERVICE)?,
             &UserId::new(user)?,
             &ActivationPassword::new(password)?,
-            |t| vault.add(t, unix_now()),
             unix_now(),
         )
-        .await
+        .await?;
+    let id = vault.add(confirmed.token, unix_now())?;
+    Ok(client.ack(confirmed.ack.stored(id)).await)
 }
 
 #[tokio::test]

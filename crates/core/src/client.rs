@@ -3,9 +3,18 @@
 //! `https://` only; `http://` is accepted for loopback hosts (demo kiosk, tests). Every failure
 //! becomes a typed [`Error`] the app can show. A step is repeated only where the protocol makes
 //! repeating safe (`docs/protocol.md` §8): start and confirm once after a transport failure
-//! (the bank evaluates each attempt once), the ack a few times with backoff (idempotent). The
-//! token is stored before the ack is sent; if the ack cannot get through, the token stays
-//! pending in the vault and [`ProvisioningClient::acknowledge`] finishes the job later.
+//! (the bank evaluates each attempt once), the ack a few times with backoff (idempotent).
+//!
+//! Activation flows one way, as a typestate the app walks through; the client never touches
+//! the app's storage:
+//!
+//! 1. [`ProvisioningClient::handshake`] runs start and confirm and returns [`Confirmed`]: the
+//!    token to store, and an [`UnsentAck`] that cannot be sent yet.
+//! 2. The app stores the token (pending delivery) and turns the ack into a [`StoredToken`] with
+//!    the id storage gave it ([`UnsentAck::stored`]).
+//! 3. [`ProvisioningClient::ack`] sends the ack; [`ProvisionedToken::delivery`] says what to do
+//!    with the stored token. If the ack cannot get through, the token stays pending and the app
+//!    sends its ack again later ([`ProvisioningClient::send_ack`], e.g. at its next start).
 //!
 //! Only with the `client` feature (on by default; the server builds core without it).
 
@@ -23,8 +32,7 @@ use crate::protocol::wire::{
     AckRequest, AckResponse, ConfirmRequest, ConfirmResponse, ErrorBody, ErrorCode, StartResponse,
     PATH_ACK, PATH_CONFIRM, PATH_START,
 };
-use crate::protocol::{pending_ack, ClientConfirmed, ClientHandshake};
-use crate::vault::{NewToken, Vault};
+use crate::protocol::{ClientConfirmed, ClientHandshake, NewToken};
 
 /// Longest answer body read from the server; protocol answers are a few hundred bytes.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -56,17 +64,59 @@ impl Default for ClientOptions {
     }
 }
 
-/// What a successful provisioning left in the vault.
+/// The bank confirmed the activation (start and confirm done, its key confirmation checked):
+/// the token to store, then the ack to send once it is stored. Dropping this value sends
+/// nothing more: the bank's registration stays open for another try.
+#[derive(Debug)]
+#[must_use = "store the token, then send the ack with ProvisioningClient::ack"]
+pub struct Confirmed {
+    /// What the app stores, pending delivery of this attempt.
+    pub token: NewToken,
+    /// The delivery ack, which may be sent only after `token` is stored.
+    pub ack: UnsentAck,
+}
+
+/// The delivery ack of a [`Confirmed`] token. The protocol allows it only once the app has
+/// stored the seed (`docs/protocol.md` §9, "store before ack"), so it cannot be sent as it is:
+/// [`UnsentAck::stored`] turns it into a [`StoredToken`] with the id storage gave the token.
+#[derive(Debug)]
+#[must_use = "once the token is stored, call stored() and send the ack"]
+pub struct UnsentAck(AckRequest);
+
+impl UnsentAck {
+    /// The token is stored under `id` (pending delivery): the ack may go now.
+    pub fn stored(self, id: TokenId) -> StoredToken {
+        StoredToken { id, ack: self.0 }
+    }
+}
+
+/// A token the app has stored, with the delivery ack it owes the bank.
+#[derive(Debug)]
+#[must_use = "send the ack with ProvisioningClient::ack"]
+pub struct StoredToken {
+    id: TokenId,
+    ack: AckRequest,
+}
+
+impl StoredToken {
+    /// The id storage gave the token.
+    pub fn id(&self) -> &TokenId {
+        &self.id
+    }
+}
+
+/// What became of a stored token's delivery ack.
 #[derive(Debug)]
 pub struct ProvisionedToken {
-    /// The vault's id of the stored token.
+    /// The id storage gave the token.
     pub id: TokenId,
     /// The outcome of the ack:
-    /// - `Ok(())`: the bank recorded the delivery; call [`Vault::mark_delivered`] with `id`.
+    /// - `Ok(())`: the bank recorded the delivery; mark the token delivered
+    ///   (`Vault::mark_delivered`).
     /// - `Err(Error::Superseded | Error::RegistrationEnded)`: the bank will never accept this
-    ///   token; remove it from the vault.
-    /// - any other `Err`: the token stays pending; call [`ProvisioningClient::acknowledge`]
-    ///   later (e.g. at the next start of the app).
+    ///   token; remove it.
+    /// - any other `Err`: the token stays pending; send its ack again later (e.g. at the next
+    ///   start of the app) with [`ProvisioningClient::send_ack`].
     pub delivery: Result<()>,
 }
 
@@ -254,13 +304,13 @@ impl ProvisioningClient {
         &self.base
     }
 
-    /// Provisions the token of (`service`, `user`) with the activation password: runs the
-    /// handshake, hands the token to `store` (which saves it in the vault, pending delivery),
-    /// then sends the ack. `device_now` is the device clock (Unix seconds) used for the clock
-    /// offset.
+    /// Steps 1 and 2 of provisioning the token of (`service`, `user`) with the activation
+    /// password: start and confirm (a fresh attempt once if the first lapsed), then checks the
+    /// bank's key confirmation and the token parameters. `device_now` is the device clock (Unix
+    /// seconds) used for the clock offset. Nothing is stored and nothing acknowledged: store
+    /// [`Confirmed::token`], then send the ack with [`ProvisioningClient::ack`].
     ///
-    /// The password is used only inside this call. If `store` fails nothing is acked and the
-    /// bank's registration stays open for another try.
+    /// The password is used only inside this call.
     ///
     /// # Errors
     /// Every refusal of the bank as its typed variant ([`Error::WrongActivationPassword`],
@@ -268,48 +318,36 @@ impl ProvisioningClient {
     /// [`Error::AlreadyDelivered`], [`Error::RegistrationEnded`],
     /// [`Error::UnknownRegistration`], [`Error::RateLimited`], [`Error::AttemptExpired`]);
     /// [`Error::BankNotAuthenticated`] if the server's key confirmation is wrong;
+    /// [`Error::TotpParameters`] for code parameters this app cannot use;
     /// [`Error::ServerUnreachable`], [`Error::Tls`], [`Error::ServerError`],
-    /// [`Error::ProtocolViolation`]; and whatever `store` returns. Ack failures are not errors
-    /// here but [`ProvisionedToken::delivery`].
-    pub async fn provision(
+    /// [`Error::ProtocolViolation`].
+    pub async fn handshake(
         &self,
         service: &ServiceId,
         user: &UserId,
         pw: &ActivationPassword,
-        store: impl FnOnce(NewToken) -> Result<TokenId>,
         device_now: u64,
-    ) -> Result<ProvisionedToken> {
+    ) -> Result<Confirmed> {
         let (confirmed, answer) = match self.authenticate(service, user, pw).await {
             // The attempt lapsed or the server forgot it: a fresh one costs no try.
             Err(Error::AttemptExpired) => self.authenticate(service, user, pw).await?,
             other => other?,
         };
         let (token, ack) = confirmed.finish(&answer, device_now)?;
-        let id = store(token)?;
-        let delivery = self.send_ack(&ack).await;
-        Ok(ProvisionedToken { id, delivery })
+        Ok(Confirmed { token, ack: UnsentAck(ack) })
     }
 
-    /// Retries the ack of a token left pending in `vault`. Returns `Ok(())` if the bank has
-    /// recorded the delivery (also when the token was not pending); the caller then calls
-    /// [`Vault::mark_delivered`].
-    ///
-    /// To avoid holding a vault lock across the network, use [`pending_ack`] and
-    /// [`ProvisioningClient::send_ack`] instead.
-    ///
-    /// # Errors
-    /// [`Error::Superseded`] or [`Error::RegistrationEnded`]: remove the token.
-    /// [`Error::TokenNotFound`]; vault errors reading the seed; otherwise the transport or
-    /// server errors of [`ProvisioningClient::send_ack`]: keep the token pending.
-    pub async fn acknowledge(&self, vault: &Vault, id: &TokenId) -> Result<()> {
-        match pending_ack(vault, id)? {
-            Some(ack) => self.send_ack(&ack).await,
-            None => Ok(()),
-        }
+    /// Step 3: sends the delivery ack of a token the app has stored. Never fails as such: the
+    /// outcome is [`ProvisionedToken::delivery`], which says whether to mark the token
+    /// delivered, remove it or keep it pending.
+    pub async fn ack(&self, stored: StoredToken) -> ProvisionedToken {
+        let delivery = self.send_ack(&stored.ack).await;
+        ProvisionedToken { id: stored.id, delivery }
     }
 
     /// Sends an ack, repeating it with backoff after transport failures and 5xx answers (the
-    /// ack is idempotent).
+    /// ack is idempotent). For a token left pending, the ack comes from the vault
+    /// (`Vault::pending_ack`); send it without holding a lock on the vault.
     ///
     /// # Errors
     /// The last failure: [`Error::Superseded`] or [`Error::RegistrationEnded`] (remove the

@@ -78,6 +78,24 @@ pub enum Invalid {
     ControlCharacter,
 }
 
+impl Invalid {
+    /// The stable names of the reasons, in the order of the variants: what the app's
+    /// `invalid_input` errors carry as `reason`, and what the web view's own checks report.
+    pub const CODES: [&'static str; 5] =
+        ["empty", "not_digits", "wrong_length", "control", "too_long"];
+
+    /// The stable name of this reason, one of [`Invalid::CODES`].
+    pub fn code(&self) -> &'static str {
+        match self {
+            Invalid::Empty => Self::CODES[0],
+            Invalid::NotDigits => Self::CODES[1],
+            Invalid::WrongLength { .. } => Self::CODES[2],
+            Invalid::ControlCharacter => Self::CODES[3],
+            Invalid::TooLong { .. } => Self::CODES[4],
+        }
+    }
+}
+
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -94,6 +112,137 @@ impl fmt::Display for Invalid {
                 f.write_str("it contains a line break or invisible control character; remove it")
             }
         }
+    }
+}
+
+/// The stable, machine-readable kind of an [`Error`]: what the shells report (`{kind, message}`
+/// in the app) and translate. One variant per [`Error`] variant; the snake_case names
+/// ([`ErrorKind::as_str`], also the serde form) never change once shipped. The web view's list of
+/// kinds (`ui/rules.js`) is generated from [`ErrorKind::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Kind of [`Error::Invalid`]: a typed value has the wrong shape.
+    InvalidInput,
+    /// Kind of [`Error::TotpParameters`].
+    UnsupportedParameters,
+    /// Kind of [`Error::VaultCorrupted`].
+    VaultCorrupted,
+    /// Kind of [`Error::VaultTooNew`].
+    VaultTooNew,
+    /// Kind of [`Error::VaultKeyMissing`].
+    VaultKeyMissing,
+    /// Kind of [`Error::KeychainUnavailable`].
+    KeychainUnavailable,
+    /// Kind of [`Error::VaultChanged`].
+    VaultChanged,
+    /// Kind of [`Error::Io`].
+    StorageIo,
+    /// Kind of [`Error::TokenNotFound`].
+    TokenNotFound,
+    /// Kind of [`Error::DuplicateToken`].
+    DuplicateToken,
+    /// Kind of [`Error::Crypto`].
+    Crypto,
+    /// Kind of [`Error::WrongActivationPassword`].
+    WrongActivationPassword,
+    /// Kind of [`Error::RegistrationLocked`].
+    RegistrationLocked,
+    /// Kind of [`Error::RegistrationExpired`].
+    RegistrationExpired,
+    /// Kind of [`Error::AlreadyDelivered`].
+    AlreadyDelivered,
+    /// Kind of [`Error::RegistrationEnded`].
+    RegistrationEnded,
+    /// Kind of [`Error::UnknownRegistration`].
+    UnknownRegistration,
+    /// Kind of [`Error::Superseded`].
+    Superseded,
+    /// Kind of [`Error::AttemptExpired`].
+    AttemptExpired,
+    /// Kind of [`Error::RateLimited`].
+    RateLimited,
+    /// Kind of [`Error::BankNotAuthenticated`].
+    BankNotAuthenticated,
+    /// Kind of [`Error::ServerUnreachable`].
+    ServerUnreachable,
+    /// Kind of [`Error::Tls`].
+    Tls,
+    /// Kind of [`Error::ServerError`].
+    ServerError,
+    /// Kind of [`Error::ProtocolViolation`].
+    ProtocolViolation,
+    /// Kind of [`Error::InsecureServerUrl`].
+    InsecureServerUrl,
+}
+
+impl ErrorKind {
+    /// Every kind, in the order of [`Error`]'s variants.
+    pub const ALL: [ErrorKind; 26] = [
+        ErrorKind::InvalidInput,
+        ErrorKind::UnsupportedParameters,
+        ErrorKind::VaultCorrupted,
+        ErrorKind::VaultTooNew,
+        ErrorKind::VaultKeyMissing,
+        ErrorKind::KeychainUnavailable,
+        ErrorKind::VaultChanged,
+        ErrorKind::StorageIo,
+        ErrorKind::TokenNotFound,
+        ErrorKind::DuplicateToken,
+        ErrorKind::Crypto,
+        ErrorKind::WrongActivationPassword,
+        ErrorKind::RegistrationLocked,
+        ErrorKind::RegistrationExpired,
+        ErrorKind::AlreadyDelivered,
+        ErrorKind::RegistrationEnded,
+        ErrorKind::UnknownRegistration,
+        ErrorKind::Superseded,
+        ErrorKind::AttemptExpired,
+        ErrorKind::RateLimited,
+        ErrorKind::BankNotAuthenticated,
+        ErrorKind::ServerUnreachable,
+        ErrorKind::Tls,
+        ErrorKind::ServerError,
+        ErrorKind::ProtocolViolation,
+        ErrorKind::InsecureServerUrl,
+    ];
+
+    /// The stable snake_case name, e.g. `wrong_activation_password`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::UnsupportedParameters => "unsupported_parameters",
+            ErrorKind::VaultCorrupted => "vault_corrupted",
+            ErrorKind::VaultTooNew => "vault_too_new",
+            ErrorKind::VaultKeyMissing => "vault_key_missing",
+            ErrorKind::KeychainUnavailable => "keychain_unavailable",
+            ErrorKind::VaultChanged => "vault_changed",
+            ErrorKind::StorageIo => "storage_io",
+            ErrorKind::TokenNotFound => "token_not_found",
+            ErrorKind::DuplicateToken => "duplicate_token",
+            ErrorKind::Crypto => "crypto",
+            ErrorKind::WrongActivationPassword => "wrong_activation_password",
+            ErrorKind::RegistrationLocked => "registration_locked",
+            ErrorKind::RegistrationExpired => "registration_expired",
+            ErrorKind::AlreadyDelivered => "already_delivered",
+            ErrorKind::RegistrationEnded => "registration_ended",
+            ErrorKind::UnknownRegistration => "unknown_registration",
+            ErrorKind::Superseded => "superseded",
+            ErrorKind::AttemptExpired => "attempt_expired",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::BankNotAuthenticated => "bank_not_authenticated",
+            ErrorKind::ServerUnreachable => "server_unreachable",
+            ErrorKind::Tls => "tls",
+            ErrorKind::ServerError => "server_error",
+            ErrorKind::ProtocolViolation => "protocol_violation",
+            ErrorKind::InsecureServerUrl => "insecure_server_url",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -260,39 +409,74 @@ pub enum Error {
 }
 
 impl Error {
-    /// A stable machine-readable code for the shells (`{kind, message}` in the app).
-    pub fn kind(&self) -> &'static str {
+    /// The stable machine-readable kind, for the shells (`{kind, message}` in the app).
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Invalid { .. } => "invalid_input",
-            Error::TotpParameters(_) => "unsupported_parameters",
-            Error::VaultCorrupted => "vault_corrupted",
-            Error::VaultTooNew { .. } => "vault_too_new",
-            Error::VaultKeyMissing => "vault_key_missing",
-            Error::KeychainUnavailable(_) => "keychain_unavailable",
-            Error::VaultChanged => "vault_changed",
-            Error::Io(_) => "storage_io",
-            Error::TokenNotFound => "token_not_found",
-            Error::DuplicateToken => "duplicate_token",
-            Error::Crypto => "crypto",
-            Error::WrongActivationPassword { .. } => "wrong_activation_password",
-            Error::RegistrationLocked => "registration_locked",
-            Error::RegistrationExpired => "registration_expired",
-            Error::AlreadyDelivered => "already_delivered",
-            Error::RegistrationEnded => "registration_ended",
-            Error::UnknownRegistration => "unknown_registration",
-            Error::Superseded => "superseded",
-            Error::AttemptExpired => "attempt_expired",
-            Error::RateLimited { .. } => "rate_limited",
-            Error::BankNotAuthenticated => "bank_not_authenticated",
-            Error::ServerUnreachable(_) => "server_unreachable",
-            Error::Tls(_) => "tls",
-            Error::ServerError { .. } => "server_error",
-            Error::ProtocolViolation(_) => "protocol_violation",
-            Error::InsecureServerUrl(_) => "insecure_server_url",
+            Error::Invalid { .. } => ErrorKind::InvalidInput,
+            Error::TotpParameters(_) => ErrorKind::UnsupportedParameters,
+            Error::VaultCorrupted => ErrorKind::VaultCorrupted,
+            Error::VaultTooNew { .. } => ErrorKind::VaultTooNew,
+            Error::VaultKeyMissing => ErrorKind::VaultKeyMissing,
+            Error::KeychainUnavailable(_) => ErrorKind::KeychainUnavailable,
+            Error::VaultChanged => ErrorKind::VaultChanged,
+            Error::Io(_) => ErrorKind::StorageIo,
+            Error::TokenNotFound => ErrorKind::TokenNotFound,
+            Error::DuplicateToken => ErrorKind::DuplicateToken,
+            Error::Crypto => ErrorKind::Crypto,
+            Error::WrongActivationPassword { .. } => ErrorKind::WrongActivationPassword,
+            Error::RegistrationLocked => ErrorKind::RegistrationLocked,
+            Error::RegistrationExpired => ErrorKind::RegistrationExpired,
+            Error::AlreadyDelivered => ErrorKind::AlreadyDelivered,
+            Error::RegistrationEnded => ErrorKind::RegistrationEnded,
+            Error::UnknownRegistration => ErrorKind::UnknownRegistration,
+            Error::Superseded => ErrorKind::Superseded,
+            Error::AttemptExpired => ErrorKind::AttemptExpired,
+            Error::RateLimited { .. } => ErrorKind::RateLimited,
+            Error::BankNotAuthenticated => ErrorKind::BankNotAuthenticated,
+            Error::ServerUnreachable(_) => ErrorKind::ServerUnreachable,
+            Error::Tls(_) => ErrorKind::Tls,
+            Error::ServerError { .. } => ErrorKind::ServerError,
+            Error::ProtocolViolation(_) => ErrorKind::ProtocolViolation,
+            Error::InsecureServerUrl(_) => ErrorKind::InsecureServerUrl,
         }
     }
 
     pub(crate) fn invalid(field: Field, reason: Invalid) -> Self {
         Error::Invalid { field, reason }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_kind_has_one_stable_name_that_serde_agrees_with() {
+        let names: std::collections::HashSet<_> =
+            ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len(), "two kinds share a name");
+        for kind in ErrorKind::ALL {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorKind>(&json).unwrap(), kind);
+        }
+        assert_eq!(
+            Error::WrongActivationPassword { tries_left: 2 }.kind().as_str(),
+            "wrong_activation_password"
+        );
+        assert_eq!(Error::Io(std::io::ErrorKind::Other.into()).kind(), ErrorKind::StorageIo);
+    }
+
+    #[test]
+    fn every_invalid_reason_has_its_own_code() {
+        let reasons = [
+            Invalid::Empty,
+            Invalid::NotDigits,
+            Invalid::WrongLength { min: 1, max: 2, found: 3 },
+            Invalid::ControlCharacter,
+            Invalid::TooLong { max: 1 },
+        ];
+        let codes: Vec<_> = reasons.iter().map(Invalid::code).collect();
+        assert_eq!(codes, Invalid::CODES);
     }
 }

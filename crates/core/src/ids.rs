@@ -1,11 +1,13 @@
-//! The identifiers a customer types, and the name they give a token.
+//! The identifiers a customer types, the name they give a token, and the identifiers the
+//! protocol and the vault share (a token's id, a provisioning attempt's id).
 //!
 //! Each is a newtype whose constructor validates and normalises, so the rest of softtoken never
 //! re-checks a string. Customers in Japan often type full-width digits (`１０１１２２３１`) or paste
 //! with spaces and hyphens; those are normalised to ASCII digits. Anything else is refused with an
 //! [`Error::Invalid`] naming the field and what is expected.
 //!
-//! Each length rule is one constant: a bank with other lengths changes one line.
+//! Each rule is one constant (lengths, [`SEPARATORS`], [`FORBIDDEN_IN_NAME`]): a bank with other
+//! lengths changes one line, and the web view's copy (`ui/rules.js`) is generated from them.
 
 use std::fmt;
 
@@ -13,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::base64url::{b64_decode, b64_encode};
 use crate::error::{Error, Field, Invalid, Result};
 
 /// Digits in a service ID (the manual's `10112231`).
@@ -28,6 +31,30 @@ pub const DISPLAY_NAME_MAX_CHARS: usize = 32;
 /// Longest added wording, in characters.
 pub const ADDED_WORDING_MAX_CHARS: usize = 32;
 
+/// Characters dropped from typed digits: the spaces and hyphens people paste from mail. ASCII,
+/// full-width and no-break space, ASCII, full-width and typographic hyphens and dashes, the
+/// minus sign, and the katakana prolonged sound marks that a Japanese IME often produces for
+/// "-".
+pub const SEPARATORS: [char; 13] = [
+    ' ', '\u{3000}', '\u{00a0}', '-', '\u{ff0d}', '\u{2010}', '\u{2011}', '\u{2012}', '\u{2013}',
+    '\u{2014}', '\u{2212}', '\u{30fc}', '\u{ff70}',
+];
+
+/// Characters refused in a display name, as inclusive ranges: the control characters
+/// (`char::is_control`: C0, DEL and C1), and the invisible formatting characters (zero-width
+/// spaces and joiners, bidi marks, embeddings, overrides and isolates, word joiners, the byte
+/// order mark, interlinear annotation marks) that could make one name look like another.
+pub const FORBIDDEN_IN_NAME: [(char, char); 8] = [
+    ('\u{0000}', '\u{001f}'),
+    ('\u{007f}', '\u{009f}'),
+    ('\u{200b}', '\u{200f}'),
+    ('\u{202a}', '\u{202e}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{2069}'),
+    ('\u{feff}', '\u{feff}'),
+    ('\u{fff9}', '\u{fffb}'),
+];
+
 /// Maps a typed character to an ASCII digit, `None` for a separator to drop, or `Err` for
 /// anything else.
 fn digit_of(c: char) -> Result<Option<char>, ()> {
@@ -38,11 +65,7 @@ fn digit_of(c: char) -> Result<Option<char>, ()> {
             let ascii = u32::from('0') + (u32::from(c) - u32::from('０'));
             char::from_u32(ascii).map(Some).ok_or(())
         }
-        // Spaces and hyphens people paste from mail: ASCII and full-width space, ASCII,
-        // full-width and typographic hyphens and dashes, the minus sign, and the katakana
-        // prolonged sound mark that a Japanese IME often produces for "-".
-        ' ' | '\u{3000}' | '\u{00a0}' | '-' | '\u{ff0d}' | '\u{2010}' | '\u{2011}' | '\u{2012}'
-        | '\u{2013}' | '\u{2014}' | '\u{2212}' | '\u{30fc}' | '\u{ff70}' => Ok(None),
+        _ if SEPARATORS.contains(&c) => Ok(None),
         _ => Err(()),
     }
 }
@@ -195,13 +218,9 @@ impl fmt::Debug for ActivationPassword {
     }
 }
 
-/// True for characters that must not appear in a name: controls, and the invisible formatting
-/// characters (bidi overrides, zero-width joiners) that could make one name look like another.
+/// True for characters that must not appear in a name ([`FORBIDDEN_IN_NAME`]).
 fn is_forbidden_in_name(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+    FORBIDDEN_IN_NAME.iter().any(|&(first, last)| (first..=last).contains(&c))
 }
 
 fn clean_name(input: &str, field: Field, max: usize, allow_empty: bool) -> Result<String> {
@@ -361,6 +380,83 @@ impl<'de> Deserialize<'de> for TokenId {
     }
 }
 
+/// Bytes in an attempt ID.
+pub const ATTEMPT_ID_LEN: usize = 16;
+
+/// Identifies one provisioning attempt: 16 random bytes chosen by the bank, base64url on the
+/// wire (22 characters). Not a secret: it names the attempt in `confirm` and `ack`, and a
+/// token stored pending delivery keeps it until the bank acknowledged the delivery.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct AttemptId([u8; ATTEMPT_ID_LEN]);
+
+impl AttemptId {
+    /// A fresh random attempt ID.
+    ///
+    /// # Errors
+    /// [`Error::Crypto`] if the OS random generator fails.
+    pub fn random() -> Result<Self> {
+        use rand_core::{OsRng, RngCore};
+        let mut b = [0u8; ATTEMPT_ID_LEN];
+        OsRng.try_fill_bytes(&mut b).map_err(|_| Error::Crypto)?;
+        Ok(Self(b))
+    }
+
+    /// An attempt ID from its bytes (test vectors, storage).
+    pub fn from_bytes(bytes: [u8; ATTEMPT_ID_LEN]) -> Self {
+        Self(bytes)
+    }
+
+    /// The 16 bytes, as they enter the transcript and the ack.
+    pub fn as_bytes(&self) -> &[u8; ATTEMPT_ID_LEN] {
+        &self.0
+    }
+
+    /// Parses the base64url form.
+    ///
+    /// # Errors
+    /// [`Error::ProtocolViolation`] unless it is exactly 16 bytes in base64url without padding.
+    pub fn parse(s: &str) -> Result<Self> {
+        b64_decode::<ATTEMPT_ID_LEN>(s).map(Self)
+    }
+}
+
+impl fmt::Display for AttemptId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&b64_encode(&self.0))
+    }
+}
+
+impl fmt::Debug for AttemptId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AttemptId({self})")
+    }
+}
+
+impl std::str::FromStr for AttemptId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for AttemptId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for AttemptId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).map_err(|_| {
+            serde::de::Error::custom(format_args!(
+                "expected {ATTEMPT_ID_LEN} bytes as base64url without padding ({} characters)",
+                (4 * ATTEMPT_ID_LEN).div_ceil(3)
+            ))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,6 +600,13 @@ mod tests {
     }
 
     #[test]
+    fn every_control_character_is_forbidden_in_a_name() {
+        for c in (0..=0x10ffff).filter_map(char::from_u32).filter(|c| c.is_control()) {
+            assert!(is_forbidden_in_name(c), "U+{:04X}", u32::from(c));
+        }
+    }
+
+    #[test]
     fn masked_user_id_shows_only_the_last_four_digits() {
         assert_eq!(UserId::new("999800000001").unwrap().masked(), "********0001");
     }
@@ -516,5 +619,16 @@ mod tests {
         assert_eq!(TokenId::new(a.as_str()).unwrap(), a);
         assert!(TokenId::new("../../etc/passwd").is_err());
         assert!(TokenId::new(&"G".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn attempt_ids_are_22_characters_and_parse_back() {
+        let id = AttemptId::random().unwrap();
+        let s = id.to_string();
+        assert_eq!(s.len(), 22);
+        assert_eq!(AttemptId::parse(&s).unwrap(), id);
+        assert_eq!(serde_json::from_str::<AttemptId>(&format!("\"{s}\"")).unwrap(), id);
+        assert!(AttemptId::parse(&s[..21]).is_err());
+        assert_ne!(AttemptId::random().unwrap(), id);
     }
 }

@@ -7,10 +7,14 @@
 //! - [`ids`]: the identifiers a customer types (service ID, user ID, activation password) and the
 //!   display name they choose, validated once at the edge.
 //! - [`totp`]: one-time codes (RFC 6238) as pure functions of time.
-//! - [`vault`]: the customer's tokens on the device, encrypted under a key kept only in the OS
-//!   keychain, saved atomically.
+//! - `vault` (feature `vault`, on by default): the customer's tokens on the device, encrypted
+//!   under a key kept only in the OS keychain, saved atomically.
 //! - [`protocol`]: provisioning over SPAKE2: the seed is derived on both ends, never sent.
 //! - `client` (feature `client`, on by default): the app's HTTPS client for that protocol.
+//!
+//! Dependencies point one way: `ids` and `totp` at the bottom, `protocol` on them, `vault` and
+//! `client` on top. The bank's server uses only the bottom and `protocol` (no default
+//! features), so it links neither the HTTP client nor any OS keychain.
 //!
 //! ```
 //! use softtoken_core::ids::{ServiceId, UserId};
@@ -21,12 +25,14 @@
 //! assert!(UserId::new("9998").is_err());
 //! ```
 
+mod base64url;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod error;
 pub mod ids;
 pub mod protocol;
 pub mod totp;
+#[cfg(feature = "vault")]
 pub mod vault;
 
 pub use error::{Error, Result};

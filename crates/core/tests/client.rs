@@ -177,11 +177,10 @@ impl Lab {
     ) -> softtoken_core::Result<softtoken_core::client::ProvisionedToken> {
         let (service, user) = ids();
         let pw = ActivationPassword::new(pw).unwrap();
-        let vault = &mut self.vault;
         // The device clock is 30 s behind the bank's.
-        self.client
-            .provision(&service, &user, &pw, |t| vault.add(t, BANK_TIME), BANK_TIME - 30)
-            .await
+        let confirmed = self.client.handshake(&service, &user, &pw, BANK_TIME - 30).await?;
+        let id = self.vault.add(confirmed.token, BANK_TIME)?;
+        Ok(self.client.ack(confirmed.ack.stored(id)).await)
     }
 }
 
@@ -313,14 +312,13 @@ async fn token_stays_pending_when_the_ack_cannot_get_through_and_is_acknowledged
     assert_eq!(pending, lab.bank.lock().unwrap().winner);
 
     // The next start of the app: the ack goes through and the token is marked delivered.
-    lab.client.acknowledge(&lab.vault, &done.id).await.unwrap();
+    let owed = lab.vault.pending_ack(&done.id).unwrap().expect("the ack is still owed");
+    lab.client.send_ack(&owed).await.unwrap();
     assert!(lab.bank.lock().unwrap().delivered);
     lab.vault.mark_delivered(&done.id).unwrap();
     assert_eq!(lab.vault.tokens()[0].pending_delivery, None);
-    // Nothing owed any more: no request.
-    let before = lab.seen(PATH_ACK);
-    lab.client.acknowledge(&lab.vault, &done.id).await.unwrap();
-    assert_eq!(lab.seen(PATH_ACK), before);
+    // Nothing owed any more.
+    assert_eq!(lab.vault.pending_ack(&done.id).unwrap(), None);
 }
 
 #[tokio::test]
@@ -335,15 +333,18 @@ async fn a_token_replaced_by_a_newer_setup_must_be_removed() {
 
 #[tokio::test]
 async fn a_failing_store_sends_no_ack() {
-    let lab = lab().await;
+    let mut lab = lab().await;
     let (service, user) = ids();
     let pw = ActivationPassword::new(PASSWORD).unwrap();
-    let err = lab
-        .client
-        .provision(&service, &user, &pw, |_| Err(Error::DuplicateToken), BANK_TIME)
-        .await
-        .unwrap_err();
+    let confirmed = lab.client.handshake(&service, &user, &pw, BANK_TIME).await.unwrap();
+    // The same service ID and user ID are already on the device: storing fails.
+    let mut twin = confirmed.token.clone();
+    twin.pending_delivery = None;
+    lab.vault.add(twin, BANK_TIME).unwrap();
+    let err = lab.vault.add(confirmed.token, BANK_TIME).unwrap_err();
     assert!(matches!(err, Error::DuplicateToken));
+    // With nothing stored there is no StoredToken, so the ack cannot be sent.
+    drop(confirmed.ack);
     assert_eq!(lab.seen(PATH_ACK), 0);
     assert!(!lab.bank.lock().unwrap().delivered);
 }
@@ -358,7 +359,7 @@ async fn an_unreachable_bank_is_reported_as_unreachable() {
     let client = ProvisioningClient::new(&format!("http://127.0.0.1:{port}")).unwrap();
     let (service, user) = ids();
     let pw = ActivationPassword::new(PASSWORD).unwrap();
-    let err = client.provision(&service, &user, &pw, |_| unreachable!(), 0).await.unwrap_err();
+    let err = client.handshake(&service, &user, &pw, 0).await.unwrap_err();
     assert!(matches!(err, Error::ServerUnreachable(_)), "{err:?}");
 }
 
@@ -371,23 +372,22 @@ async fn a_server_that_does_not_speak_tls_is_a_tls_failure() {
     let client = ProvisioningClient::new(&https).unwrap();
     let (service, user) = ids();
     let pw = ActivationPassword::new(PASSWORD).unwrap();
-    let err = client.provision(&service, &user, &pw, |_| unreachable!(), 0).await.unwrap_err();
+    let err = client.handshake(&service, &user, &pw, 0).await.unwrap_err();
     assert!(matches!(err, Error::Tls(_)), "{err:?}");
-    assert_eq!(err.kind(), "tls");
+    assert_eq!(err.kind().as_str(), "tls");
 }
 
 /// The app runs these futures on a multi-threaded runtime (Tauri commands): they must be Send.
 #[allow(dead_code)]
 fn provisioning_futures_are_send(
     client: &ProvisioningClient,
-    vault: &Vault,
-    id: &softtoken_core::ids::TokenId,
+    stored: softtoken_core::client::StoredToken,
     ack: &AckRequest,
 ) {
     fn send<T: Send>(_: &T) {}
     let (service, user) = ids();
     let pw = ActivationPassword::new(PASSWORD).unwrap();
-    send(&client.acknowledge(vault, id));
+    send(&client.handshake(&service, &user, &pw, 0));
+    send(&client.ack(stored));
     send(&client.send_ack(ack));
-    send(&client.provision(&service, &user, &pw, |_| Err(Error::DuplicateToken), 0));
 }

@@ -68,7 +68,7 @@ async fn provision(client: &ProvisioningClient) -> Error {
     let service = ServiceId::new("10112231").unwrap();
     let user = UserId::new("999800000001").unwrap();
     let pw = ActivationPassword::new("4321").unwrap();
-    client.provision(&service, &user, &pw, |_| unreachable!(), 0).await.unwrap_err()
+    client.handshake(&service, &user, &pw, 0).await.unwrap_err()
 }
 
 #[tokio::test]

@@ -296,16 +296,16 @@ async fn main() {
             .unwrap();
         let user = UserId::new(&status.user_id).unwrap();
         let begin = Instant::now();
-        let outcome = app
-            .provision(
+        let confirmed = app
+            .handshake(
                 &ServiceId::new(SERVICE).unwrap(),
                 &user,
                 &ActivationPassword::new("4821").unwrap(),
-                |_| TokenId::random(),
                 t0,
             )
             .await
             .unwrap();
+        let outcome = app.ack(confirmed.ack.stored(TokenId::random().unwrap())).await;
         latencies.push(begin.elapsed());
         assert!(outcome.is_delivered());
     }

@@ -13,8 +13,8 @@ use softtoken_core::client::{ClientOptions, ProvisionedToken, ProvisioningClient
 use softtoken_core::ids::{ActivationPassword, ServiceId, TokenId, UserId};
 use softtoken_core::protocol::wire::{ConfirmResponse, StartResponse};
 use softtoken_core::protocol::ClientHandshake;
+use softtoken_core::protocol::NewToken;
 use softtoken_core::totp::{unix_now, Totp};
-use softtoken_core::vault::NewToken;
 
 const BIN: &str = env!("CARGO_BIN_EXE_softtoken-server");
 const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -120,15 +120,15 @@ async fn fetch(
     user: &str,
     password: &str,
 ) -> softtoken_core::Result<ProvisionedToken> {
-    client
-        .provision(
+    let confirmed = client
+        .handshake(
             &ServiceId::new(SERVICE)?,
             &UserId::new(user)?,
             &ActivationPassword::new(password)?,
-            |_| TokenId::random(),
             unix_now(),
         )
-        .await
+        .await?;
+    Ok(client.ack(confirmed.ack.stored(TokenId::random()?)).await)
 }
 
 fn code(token: &NewToken) -> String {
@@ -245,23 +245,18 @@ async fn bank_clerk_issues_and_ends_use_from_the_cli_while_the_server_runs() {
     assert!(std::fs::read_to_string(&mails[0]).unwrap().contains(&user));
 
     let client = ProvisioningClient::new(&server.url).unwrap();
-    let stored = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let slot = stored.clone();
-    let outcome = client
-        .provision(
+    let confirmed = client
+        .handshake(
             &ServiceId::new(SERVICE).unwrap(),
             &UserId::new(&user).unwrap(),
             &ActivationPassword::new("2580").unwrap(),
-            move |t| {
-                *slot.lock().unwrap() = Some(t);
-                TokenId::random()
-            },
             unix_now(),
         )
         .await
         .unwrap();
+    let token = confirmed.token;
+    let outcome = client.ack(confirmed.ack.stored(TokenId::random().unwrap())).await;
     assert!(outcome.is_delivered());
-    let token = stored.lock().unwrap().take().unwrap();
     let (ok, out, _) =
         cli(dir.path(), &["status", "--service-id", SERVICE, "--user-id", &user], "");
     assert!(ok);

@@ -16,9 +16,8 @@ use super::wire::{
     TokenInfo, ATTEMPT_ID_LEN, MAC_LEN, NONCE_LEN, PAKE_MSG_LEN,
 };
 use crate::error::{Error, Result};
-use crate::ids::{ActivationPassword, DisplayName, ServiceId, TokenId, UserId};
-use crate::totp::{ClockOffset, Seed};
-use crate::vault::{NewToken, Vault};
+use crate::ids::{ActivationPassword, DisplayName, ServiceId, UserId};
+use crate::totp::{ClockOffset, Seed, TotpParams};
 
 /// First field of the transcript: names the protocol and its version.
 pub const TRANSCRIPT_LABEL: &[u8] = b"softtoken-provision-v1";
@@ -70,7 +69,8 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; MAC_LEN] {
 /// The ack that tells the bank this app stored the seed of `attempt`:
 /// HMAC-SHA256(key = seed, "softtoken v1 delivery ack" || attempt_id bytes).
 ///
-/// Depends only on what the vault keeps, so a pending token can re-ack after a restart.
+/// Depends only on what a stored token keeps (its seed and `pending_delivery`), so a pending
+/// token can re-ack after a restart.
 pub fn ack_for(seed: &Seed, attempt: &AttemptId) -> AckRequest {
     AckRequest {
         attempt_id: attempt.clone(),
@@ -78,17 +78,26 @@ pub fn ack_for(seed: &Seed, attempt: &AttemptId) -> AckRequest {
     }
 }
 
-/// The ack still owed for a token stored pending delivery, or `None` once it is delivered.
-/// Reads the vault only; send the ack with the client, then mark the token delivered.
-///
-/// # Errors
-/// [`Error::TokenNotFound`] if the vault has no such token; vault errors reading the seed.
-pub fn pending_ack(vault: &Vault, id: &TokenId) -> Result<Option<AckRequest>> {
-    let token = vault.tokens().into_iter().find(|t| &t.id == id).ok_or(Error::TokenNotFound)?;
-    match token.pending_delivery {
-        None => Ok(None),
-        Some(attempt) => Ok(Some(ack_for(&vault.seed(id)?, &attempt))),
-    }
+/// A token as provisioning produces it, for the app to store (the vault's input). Its
+/// `pending_delivery` names the attempt to acknowledge once it is stored.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// The bank's service ID.
+    pub service_id: ServiceId,
+    /// The customer's user ID.
+    pub user_id: UserId,
+    /// The name the customer sees.
+    pub display_name: DisplayName,
+    /// The bank's name for itself, from the server.
+    pub issuer: String,
+    /// How codes are made.
+    pub params: TotpParams,
+    /// Seconds to add to the device clock to get the bank's.
+    pub offset: ClockOffset,
+    /// The shared secret (its `Debug` prints `<redacted>`).
+    pub seed: Seed,
+    /// `Some` until the bank has acknowledged delivery: the attempt to acknowledge.
+    pub pending_delivery: Option<AttemptId>,
 }
 
 /// The public inputs of the transcript hash, in order.

@@ -14,7 +14,9 @@
 //!
 //! The types here are used by both ends, so the app and the reference server cannot drift:
 //! [`ClientHandshake`]/[`ClientConfirmed`] on the app's side, [`ServerHandshake`]/
-//! [`ServerAttempt`] on the bank's, [`wire`] for the bodies.
+//! [`ServerAttempt`] on the bank's, [`wire`] for the bodies. The protocol knows nothing of
+//! storage: the app's side ends with a [`NewToken`] for the app to store and the ack to send
+//! once it has, so the server links no vault or keychain.
 //!
 //! ```
 //! use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
@@ -49,10 +51,10 @@ pub mod wire;
 #[cfg(test)]
 mod vectors;
 
+pub use crate::ids::AttemptId;
 pub use handshake::{
-    ack_for, identity_a, identity_b, pending_ack, ClientConfirmed, ClientHandshake, ServerAttempt,
+    ack_for, identity_a, identity_b, ClientConfirmed, ClientHandshake, NewToken, ServerAttempt,
     ServerHandshake, ACK_LABEL, CLIENT_CONFIRM_INFO, DEFAULT_ATTEMPT_LIFETIME_SECS,
     MAX_ISSUER_CHARS, SCALAR_ENTROPY_LEN, SEED_INFO, SEED_LEN, SERVER_CONFIRM_INFO,
     TRANSCRIPT_LABEL,
 };
-pub use wire::AttemptId;

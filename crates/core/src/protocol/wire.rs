@@ -7,12 +7,11 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use subtle::ConstantTimeEq;
 
-use crate::error::{Error, Result};
+pub use crate::base64url::{b64_decode, b64_encode};
+pub use crate::ids::{AttemptId, ATTEMPT_ID_LEN};
 use crate::ids::{ServiceId, UserId};
 use crate::totp::{Algorithm, TotpParams};
 
@@ -29,30 +28,6 @@ pub const NONCE_LEN: usize = 32;
 pub const PAKE_MSG_LEN: usize = 33;
 /// Bytes in a MAC (HMAC-SHA256).
 pub const MAC_LEN: usize = 32;
-/// Bytes in an attempt ID.
-pub const ATTEMPT_ID_LEN: usize = 16;
-
-/// Encodes bytes as base64url without padding, the encoding of every binary field.
-pub fn b64_encode(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Decodes a base64url field (no padding, canonical) of exactly `N` bytes.
-///
-/// # Errors
-/// [`Error::ProtocolViolation`] for other characters, padding, non-canonical trailing bits or
-/// a length other than `N`.
-pub fn b64_decode<const N: usize>(s: &str) -> Result<[u8; N]> {
-    // A correct field is exactly ceil(4N/3) characters; refusing longer input first keeps an
-    // oversized field from being decoded at all.
-    if s.len() != (4 * N).div_ceil(3) {
-        return Err(Error::ProtocolViolation("a binary field has the wrong length"));
-    }
-    let v = URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| Error::ProtocolViolation("a binary field is not base64url without padding"))?;
-    v.try_into().map_err(|_| Error::ProtocolViolation("a binary field has the wrong length"))
-}
 
 /// A fixed-length binary field, carried as base64url without padding.
 ///
@@ -96,73 +71,6 @@ impl<'de, const N: usize> Deserialize<'de> for Bytes<N> {
                 (4 * N).div_ceil(3)
             ))
         })
-    }
-}
-
-/// Identifies one provisioning attempt: 16 random bytes chosen by the bank, base64url on the
-/// wire (22 characters). Not a secret: it names the attempt in `confirm` and `ack`.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct AttemptId([u8; ATTEMPT_ID_LEN]);
-
-impl AttemptId {
-    /// A fresh random attempt ID.
-    ///
-    /// # Errors
-    /// [`Error::Crypto`] if the OS random generator fails.
-    pub fn random() -> Result<Self> {
-        use rand_core::{OsRng, RngCore};
-        let mut b = [0u8; ATTEMPT_ID_LEN];
-        OsRng.try_fill_bytes(&mut b).map_err(|_| Error::Crypto)?;
-        Ok(Self(b))
-    }
-
-    /// An attempt ID from its bytes (test vectors, storage).
-    pub fn from_bytes(bytes: [u8; ATTEMPT_ID_LEN]) -> Self {
-        Self(bytes)
-    }
-
-    /// The 16 bytes, as they enter the transcript and the ack.
-    pub fn as_bytes(&self) -> &[u8; ATTEMPT_ID_LEN] {
-        &self.0
-    }
-
-    /// Parses the base64url form.
-    ///
-    /// # Errors
-    /// [`Error::ProtocolViolation`] unless it is exactly 16 bytes in base64url without padding.
-    pub fn parse(s: &str) -> Result<Self> {
-        b64_decode::<ATTEMPT_ID_LEN>(s).map(Self)
-    }
-}
-
-impl fmt::Display for AttemptId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&b64_encode(&self.0))
-    }
-}
-
-impl fmt::Debug for AttemptId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AttemptId({self})")
-    }
-}
-
-impl std::str::FromStr for AttemptId {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Self::parse(s)
-    }
-}
-
-impl Serialize for AttemptId {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for AttemptId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        Bytes::<ATTEMPT_ID_LEN>::deserialize(d).map(|b| Self(b.0))
     }
 }
 
@@ -478,17 +386,6 @@ mod tests {
         let ok = json.replace(r#","extra":1"#, "");
         assert!(serde_json::from_str::<ConfirmRequest>(&ok).is_ok());
         assert!(serde_json::from_str::<AckResponse>(r#"{"state":"delivered","x":0}"#).is_err());
-    }
-
-    #[test]
-    fn attempt_ids_are_22_characters_and_parse_back() {
-        let id = AttemptId::random().unwrap();
-        let s = id.to_string();
-        assert_eq!(s.len(), 22);
-        assert_eq!(AttemptId::parse(&s).unwrap(), id);
-        assert_eq!(serde_json::from_str::<AttemptId>(&format!("\"{s}\"")).unwrap(), id);
-        assert!(AttemptId::parse(&s[..21]).is_err());
-        assert_ne!(AttemptId::random().unwrap(), id);
     }
 
     #[test]

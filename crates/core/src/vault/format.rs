@@ -32,8 +32,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::ids::{DisplayName, ServiceId, TokenId, UserId};
-use crate::protocol::AttemptId;
+use crate::ids::{AttemptId, DisplayName, ServiceId, TokenId, UserId};
 use crate::totp::{ClockOffset, Seed, TotpParams};
 
 /// The first bytes of every vault file.

@@ -60,33 +60,15 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::ids::{DisplayName, ServiceId, TokenId, UserId};
-use crate::protocol::AttemptId;
-use crate::totp::{ClockOffset, Seed, Totp, TotpParams};
+use crate::ids::{AttemptId, DisplayName, ServiceId, TokenId, UserId};
+use crate::protocol::ack_for;
+use crate::protocol::wire::AckRequest;
+use crate::totp::{ClockOffset, Totp, TotpParams};
 use format::{Ciphers, Record, VaultKey};
 
+/// What the vault stores: the token provisioning produced (or a test made).
+pub use crate::protocol::NewToken;
 pub use keystore::{KeyStore, MemoryKeyStore, OsKeyStore, PlatformKeychain, KEYCHAIN_SERVICE};
-
-/// A token to put in the vault, as provisioning produced it.
-#[derive(Debug, Clone)]
-pub struct NewToken {
-    /// The bank's service ID.
-    pub service_id: ServiceId,
-    /// The customer's user ID.
-    pub user_id: UserId,
-    /// The name the customer sees.
-    pub display_name: DisplayName,
-    /// The bank's name for itself, from the server.
-    pub issuer: String,
-    /// How codes are made.
-    pub params: TotpParams,
-    /// Seconds to add to the device clock to get the bank's.
-    pub offset: ClockOffset,
-    /// The shared secret (its `Debug` prints `<redacted>`).
-    pub seed: Seed,
-    /// `Some` until the bank has acknowledged delivery: the attempt to acknowledge.
-    pub pending_delivery: Option<AttemptId>,
-}
 
 /// What the app may show about a token: everything but the seed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -321,9 +303,25 @@ impl Vault {
         self.keys.delete(&self.key_name)
     }
 
-    /// A token's seed, for the client's delivery ack and nothing else.
-    #[allow(dead_code)] // The client's ack (crates/core/src/client.rs) is its one caller.
-    pub(crate) fn seed(&self, id: &TokenId) -> Result<Seed> {
+    /// The delivery ack still owed for a token stored pending delivery, or `None` once the bank
+    /// acknowledged it. Reads the vault only: send the ack with the client (without holding a
+    /// lock on the vault across the network), then call [`Vault::mark_delivered`]. The seed
+    /// stays inside core; only the proof that this device holds it comes out.
+    ///
+    /// # Errors
+    /// [`Error::TokenNotFound`] if no token has this id; [`Error::VaultCorrupted`] if its sealed
+    /// seed no longer opens.
+    pub fn pending_ack(&self, id: &TokenId) -> Result<Option<AckRequest>> {
+        let r = &self.records[self.index(id)?];
+        match &r.pending_delivery {
+            None => Ok(None),
+            Some(attempt) => Ok(Some(ack_for(&r.open_seed(self.opened()?)?, attempt))),
+        }
+    }
+
+    /// A token's seed, for tests that check what was stored.
+    #[cfg(test)]
+    pub(crate) fn seed(&self, id: &TokenId) -> Result<crate::totp::Seed> {
         let r = &self.records[self.index(id)?];
         r.open_seed(self.opened()?)
     }

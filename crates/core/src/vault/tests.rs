@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 
 use super::*;
 use crate::ids::ActivationPassword;
+use crate::totp::Seed;
 
 const KEY: &str = "vault-key";
 

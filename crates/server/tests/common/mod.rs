@@ -4,13 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 use softtoken_core::client::ProvisioningClient;
 use softtoken_core::ids::{ActivationPassword, ServiceId, TokenId, UserId};
+use softtoken_core::protocol::NewToken;
 use softtoken_core::totp::Totp;
-use softtoken_core::vault::NewToken;
 use softtoken_server::bank::{Demo, Policy};
 use softtoken_server::clock::{Clock, ManualClock};
 use softtoken_server::http::{AdminToken, AppState, HttpOptions};
@@ -178,22 +178,17 @@ pub async fn provision_with(
     password: &str,
     device_now: u64,
 ) -> softtoken_core::Result<(NewToken, softtoken_core::client::ProvisionedToken)> {
-    let stored: Arc<Mutex<Option<NewToken>>> = Arc::default();
-    let slot = stored.clone();
-    let outcome = client
-        .provision(
+    let confirmed = client
+        .handshake(
             &ServiceId::new(SERVICE).unwrap(),
             &UserId::new(user).unwrap(),
             &ActivationPassword::new(password).unwrap(),
-            move |t| {
-                *slot.lock().unwrap() = Some(t);
-                TokenId::random()
-            },
             device_now,
         )
         .await?;
-    let token = stored.lock().unwrap().take().expect("a provisioned token was stored");
-    Ok((token, outcome))
+    // The app would store the token here; the test keeps it and names it.
+    let outcome = client.ack(confirmed.ack.stored(TokenId::random()?)).await;
+    Ok((confirmed.token, outcome))
 }
 
 /// Closes the storage so the database file is complete (for tests that reopen it).

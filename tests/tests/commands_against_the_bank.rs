@@ -1,6 +1,6 @@
 //! The app's commands against the real reference server on a loopback socket (in process),
 //! without a window: what the activation screen and the start-up re-ack do, checked at the bank.
-//! The vault key lives in memory here; the window tests (tests/tests/app_e2e.rs) use the real
+//! The vault key lives in memory here; the window tests (app_e2e.rs) use the real
 //! Secret Service.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
