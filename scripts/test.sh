@@ -35,6 +35,12 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 bash scripts/check-targets.sh  # Android, iOS, macOS, Windows: clippy per target (docs/PLATFORMS.md)
 
+step "release pipeline: workflow schema, zizmor, shellcheck (docs/RELEASE.md)"
+bash scripts/check-workflows.sh
+
+step "icons and native projects: every icon at its size, versions in step, XML/plist/JSON parse"
+bash scripts/icons.sh check
+
 step "UI unit tests: validation, formatting, every text in ja and en (node --test)"
 command -v node >/dev/null || apt_install nodejs
 node --test tests/ui/

@@ -38,7 +38,7 @@ export NDK_HOME=${NDK_HOME:-${ANDROID_NDK_LATEST_HOME:?set NDK_HOME to an Androi
 python3 .github/scripts/stage-tauri-config.py
 export TAURI_APP_PATH=src-tauri
 
-say "writing the Gradle wrapper (not committed: docs/PLATFORMS-native.md)"
+say "writing the Gradle wrapper (not committed: docs/PLATFORMS.md, native projects)"
 wrapper_version=$(sed -n 's/^distributionUrl=.*gradle-\([0-9.]*\)-bin\.zip$/\1/p' \
   src-tauri/gen/android/gradle/wrapper/gradle-wrapper.properties)
 # In an empty project: the app's settings.gradle applies tauri.settings.gradle, which only the
@@ -102,7 +102,7 @@ case "$kind" in
     ;;
 esac
 
-say "permissions the merged manifest asks for (docs/PLATFORMS-native.md)"
+say "permissions the merged manifest asks for (docs/PLATFORMS.md, native projects)"
 # INTERNET, and the app-private permission AndroidX declares for its own receivers; any other
 # permission is a change to what customers are asked for and fails the build.
 allowed="android.permission.INTERNET jp.softtoken.app.DYNAMIC_RECEIVER_NOT_EXPORTED_PERMISSION"

@@ -8,6 +8,8 @@
 //!
 //! Each rule is one constant (lengths, [`SEPARATORS`], [`FORBIDDEN_IN_NAME`]): a bank with other
 //! lengths changes one line, and the web view's copy (`ui/rules.js`) is generated from them.
+//!
+//! Past our ~600-line mark only by its inline tests, which exercise private normalisation steps.
 
 use std::fmt;
 
