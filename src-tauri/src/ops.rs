@@ -467,4 +467,13 @@ mod tests {
         kiosk_reset(&kiosk).await.unwrap();
         assert!(list_tokens(&kiosk, NOW).await.unwrap().is_empty());
     }
+
+    /// Debug builds included: the badge follows the `qa` feature alone.
+    #[test]
+    fn only_a_qa_build_tells_the_screens_to_show_the_qa_badge() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = app_info(&app_with_a_token(dir.path(), false));
+        // Without the feature (a customer build, or this debug test build): no badge.
+        assert_eq!(info.qa, cfg!(feature = "qa"));
+    }
 }
