@@ -9,7 +9,7 @@ function invoke(cmd, args) {
   return tauri.core.invoke(cmd, args);
 }
 
-/** `{ version, kiosk, kioskIdleSecs, clipboardClearSecs }` */
+/** `{ version, kiosk, kioskIdleSecs, clipboardClearSecs, locale, qa }` */
 export const appInfo = () => invoke("app_info");
 
 /** The tokens in the customer's order, each with its current code and seconds left. */

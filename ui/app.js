@@ -42,6 +42,7 @@ function applyLang() {
   sw.textContent = t("app.lang_switch");
   sw.lang = currentLang() === "ja" ? "en" : "ja";
   sw.setAttribute("aria-label", t("app.lang_switch_label"));
+  $("qa-badge").setAttribute("aria-label", t("app.qa_badge_label"));
   notice.relang();
   errors.relangErrors();
   relangAll();
@@ -69,6 +70,9 @@ async function boot() {
   setLang(savedLang() ?? defaultLang(system ?? navigator.language));
   applyLang();
   $("kiosk-badge").hidden = !info.kiosk;
+  // A QA build is marked on every screen, so it can never pass for the customer's app.
+  $("qa-badge").hidden = !info.qa;
+  document.body.classList.toggle("qa-build", info.qa);
   if (info.kiosk) kiosk.start(info.kioskIdleSecs);
   await tokens.refresh();
   go("list");

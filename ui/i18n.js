@@ -13,6 +13,8 @@ export const STRINGS = {
     "app.lang_switch": "English",
     "app.lang_switch_label": "Switch to English",
     "app.kiosk_badge": "デモ端末",
+    "app.qa_badge": "QA",
+    "app.qa_badge_label": "QA用のビルドです。お客さま向けのアプリではありません。",
     "app.loading": "読み込み中…",
 
     "list.heading": "ワンタイムパスワード",
@@ -109,6 +111,8 @@ export const STRINGS = {
       "銀行から届いた設定にこのアプリは対応していません。アプリを更新するか銀行にご連絡ください。",
     "error.insecure_server_url": "このアプリの接続先の設定が安全ではないため、送信しませんでした。",
     "error.clipboard_unavailable": "クリップボードを使えません。コードを見ながら入力してください。",
+    "error.qa_ca_unusable":
+      "QA用の認証局ファイル（SOFTTOKEN_QA_CA）を読み込めません。設定を直すか外して、アプリを起動し直してください。",
     "error.generic": "問題が起きました。もう一度お試しください。",
     "error.retry": "もう一度試す",
     "error.retrying": "もう一度試しています…",
@@ -154,6 +158,8 @@ export const STRINGS = {
     "app.lang_switch": "日本語",
     "app.lang_switch_label": "日本語に切り替える",
     "app.kiosk_badge": "Demo device",
+    "app.qa_badge": "QA",
+    "app.qa_badge_label": "QA build, not the customer's app.",
     "app.loading": "Loading…",
 
     "list.heading": "One-time passwords",
@@ -251,6 +257,8 @@ export const STRINGS = {
       "The bank sent settings this app does not support. Update the app or contact the bank.",
     "error.insecure_server_url": "This app's server setting is not secure, so nothing was sent.",
     "error.clipboard_unavailable": "The clipboard is not available. Type the code as shown.",
+    "error.qa_ca_unusable":
+      "The QA certificate authority file (SOFTTOKEN_QA_CA) cannot be read. Fix or unset it, then restart the app.",
     "error.generic": "Something went wrong. Please try again.",
     "error.retry": "Try again",
     "error.retrying": "Trying again…",

@@ -104,6 +104,7 @@ export default Object.freeze({
     "insecure_server_url",
     "clipboard_unavailable",
     "not_kiosk",
-    "internal"
+    "internal",
+    "qa_ca_unusable"
   ]
 });

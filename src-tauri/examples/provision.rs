@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use softtoken_app::config::{Config, DEFAULT_KIOSK_IDLE_SECS, VAULT_KEY_NAME};
+use softtoken_app::config::{Config, ServerTrust, DEFAULT_KIOSK_IDLE_SECS, VAULT_KEY_NAME};
 use softtoken_app::ops::{self, AppState};
 use softtoken_core::totp::unix_now;
 use softtoken_core::vault::OsKeyStore;
@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         key_name: VAULT_KEY_NAME.to_owned(),
         kiosk: false,
         kiosk_idle_secs: DEFAULT_KIOSK_IDLE_SECS,
+        server_trust: ServerTrust::default(),
     };
     let state = AppState::new(config, Arc::new(OsKeyStore::new()));
     let runtime = match tokio::runtime::Runtime::new() {

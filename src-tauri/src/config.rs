@@ -2,9 +2,12 @@
 //!
 //! The server URL is fixed at build time (`SOFTTOKEN_SERVER_URL` in the build environment). Only
 //! a debug or `qa` build reads overrides at run time, so a customer's build cannot be pointed at
-//! another server by its environment.
+//! another server by its environment, made to trust another certificate authority, or made to
+//! talk plain `http://` beyond its own computer.
 
 use std::path::{Path, PathBuf};
+
+use softtoken_core::client::PlainHttp;
 
 /// The server a build talks to when none was given at build time: the reference server of the
 /// demo on loopback (core's client allows `http://` to loopback only).
@@ -23,8 +26,14 @@ pub const VAULT_KEY_NAME: &str = "vault-key";
 /// File name of the vault inside the data directory.
 pub const VAULT_FILE: &str = "tokens.vault";
 
-/// Whether this build honours run-time overrides (server URL, data directory).
+/// Whether this build honours run-time overrides (server URL, data directory, QA certificate
+/// authority, plain `http://` to the Android emulator's host).
 pub const OVERRIDES_ALLOWED: bool = cfg!(any(debug_assertions, feature = "qa"));
+
+/// A QA build (`--features qa`): every screen shows the "QA" badge. A debug build overrides the
+/// same settings for developers but is never handed to a tester, and shows no badge so the
+/// window tests picture the customer's screens.
+pub const QA_BUILD: bool = cfg!(feature = "qa");
 
 /// The app's settings, resolved once at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +48,19 @@ pub struct Config {
     pub kiosk: bool,
     /// Idle seconds before a kiosk wipes its tokens.
     pub kiosk_idle_secs: u32,
+    /// Which servers the client trusts beyond the platform's rules.
+    pub server_trust: ServerTrust,
+}
+
+/// What the client trusts beyond `https://` with the platform's roots. `Default` is a customer
+/// build's: nothing more than loopback `http://` for the demo.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ServerTrust {
+    /// A PEM file of the QA servers' own certificate authority, trusted in addition to the
+    /// platform's roots.
+    pub qa_ca: Option<PathBuf>,
+    /// Which hosts `http://` may name.
+    pub plain_http: PlainHttp,
 }
 
 /// What the environment and command line say; kept apart from reading them so the rules are
@@ -53,6 +75,8 @@ pub struct Inputs {
     pub kiosk: bool,
     /// `SOFTTOKEN_KIOSK_IDLE_SECS`.
     pub kiosk_idle_secs: Option<String>,
+    /// `SOFTTOKEN_QA_CA`: the QA servers' certificate authority (PEM file).
+    pub qa_ca: Option<PathBuf>,
 }
 
 impl Inputs {
@@ -65,6 +89,7 @@ impl Inputs {
             kiosk: std::env::args().any(|a| a == "--kiosk")
                 || var("SOFTTOKEN_KIOSK").is_some_and(|v| v == "1" || v == "true"),
             kiosk_idle_secs: var("SOFTTOKEN_KIOSK_IDLE_SECS"),
+            qa_ca: var("SOFTTOKEN_QA_CA").map(PathBuf::from),
         }
     }
 }
@@ -99,7 +124,12 @@ impl Config {
         let mut server_url = built_in_server_url().to_owned();
         let mut data_dir = platform_data_dir.to_path_buf();
         let mut key_name = VAULT_KEY_NAME.to_owned();
+        let mut server_trust = ServerTrust::default();
         if overrides_allowed {
+            // A QA server runs on the tester's computer, which the Android emulator reaches as
+            // 10.0.2.2, or elsewhere with TLS under the QA CA.
+            server_trust =
+                ServerTrust { qa_ca: inputs.qa_ca, plain_http: PlainHttp::LoopbackAndEmulatorHost };
             if let Some(url) = inputs.server_url {
                 server_url = url;
             }
@@ -115,7 +145,7 @@ impl Config {
             .and_then(|s| s.trim().parse::<u32>().ok())
             .map(|s| s.max(MIN_KIOSK_IDLE_SECS))
             .unwrap_or(DEFAULT_KIOSK_IDLE_SECS);
-        Self { server_url, data_dir, key_name, kiosk: inputs.kiosk, kiosk_idle_secs }
+        Self { server_url, data_dir, key_name, kiosk: inputs.kiosk, kiosk_idle_secs, server_trust }
     }
 
     /// Path of the vault file.
@@ -134,6 +164,7 @@ mod tests {
             data_dir: Some("/tmp/qa".into()),
             kiosk: false,
             kiosk_idle_secs: None,
+            qa_ca: Some("/tmp/qa/ca.pem".into()),
         }
     }
 
@@ -143,6 +174,21 @@ mod tests {
         assert_eq!(c.server_url, built_in_server_url());
         assert_eq!(c.data_dir, Path::new("/home/a/.local/share/app"));
         assert_eq!(c.key_name, VAULT_KEY_NAME);
+    }
+
+    #[test]
+    fn customer_build_trusts_no_qa_ca_and_no_plain_http_to_the_emulator_host() {
+        let c = Config::resolve(qa_inputs(), Path::new("/home/a/.local/share/app"), false);
+        assert_eq!(c.server_trust.qa_ca, None);
+        assert_eq!(c.server_trust.plain_http, PlainHttp::LoopbackOnly);
+        assert_eq!(c.server_trust, ServerTrust::default());
+    }
+
+    #[test]
+    fn qa_build_trusts_the_qa_ca_and_the_emulator_host() {
+        let c = Config::resolve(qa_inputs(), Path::new("/home/a/.local/share/app"), true);
+        assert_eq!(c.server_trust.qa_ca.as_deref(), Some(Path::new("/tmp/qa/ca.pem")));
+        assert_eq!(c.server_trust.plain_http, PlainHttp::LoopbackAndEmulatorHost);
     }
 
     #[test]

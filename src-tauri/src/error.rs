@@ -18,12 +18,19 @@ pub enum AppErrorKind {
     NotKiosk,
     /// A bug or a failed background task; nothing the customer can fix.
     Internal,
+    /// A QA or debug build was given a certificate authority (`SOFTTOKEN_QA_CA`) that is not a
+    /// readable PEM certificate: the tester fixes or unsets it and starts the app again.
+    QaCaUnusable,
 }
 
 impl AppErrorKind {
     /// Every kind of this crate.
-    pub const ALL: [AppErrorKind; 3] =
-        [AppErrorKind::ClipboardUnavailable, AppErrorKind::NotKiosk, AppErrorKind::Internal];
+    pub const ALL: [AppErrorKind; 4] = [
+        AppErrorKind::ClipboardUnavailable,
+        AppErrorKind::NotKiosk,
+        AppErrorKind::Internal,
+        AppErrorKind::QaCaUnusable,
+    ];
 
     /// The stable snake_case name the web view receives as `kind`.
     pub fn as_str(self) -> &'static str {
@@ -31,6 +38,7 @@ impl AppErrorKind {
             AppErrorKind::ClipboardUnavailable => "clipboard_unavailable",
             AppErrorKind::NotKiosk => "not_kiosk",
             AppErrorKind::Internal => "internal",
+            AppErrorKind::QaCaUnusable => "qa_ca_unusable",
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use softtoken_core::client::{Confirmed, ProvisioningClient};
+use softtoken_core::client::{ClientOptions, Confirmed, ProvisioningClient};
 use softtoken_core::error::ErrorKind;
 use softtoken_core::ids::{ActivationPassword, DisplayName, ServiceId, TokenId, UserId};
 use softtoken_core::protocol::wire::AckRequest;
@@ -82,6 +82,8 @@ pub struct AppInfo {
     /// The session's language from the environment (Linux), e.g. `ja-JP`; the screens fall
     /// back to `navigator.language` without it.
     pub locale: Option<String>,
+    /// A QA build (`--features qa`): every screen shows the "QA" badge.
+    pub qa: bool,
 }
 
 /// The answer to a copy.
@@ -133,10 +135,32 @@ fn internal() -> CommandError {
     CommandError::app(AppErrorKind::Internal, "Something went wrong.")
 }
 
+/// The client for the configured server. A QA certificate authority that cannot be used leaves
+/// the app running: activation then reports [`AppErrorKind::QaCaUnusable`].
+fn provisioning_client(config: &Config) -> CommandResult<ProvisioningClient> {
+    let trust = &config.server_trust;
+    let mut options = ClientOptions { plain_http: trust.plain_http, ..ClientOptions::default() };
+    let Some(ca) = &trust.qa_ca else {
+        return ProvisioningClient::with_options(&config.server_url, options)
+            .map_err(CommandError::from);
+    };
+    let unusable = || {
+        CommandError::app(
+            AppErrorKind::QaCaUnusable,
+            "SOFTTOKEN_QA_CA is not a readable PEM certificate: fix or unset it, then restart.",
+        )
+    };
+    options.extra_root_pem = Some(std::fs::read(ca).map_err(|_| unusable())?);
+    ProvisioningClient::with_options(&config.server_url, options).map_err(|e| match e {
+        Error::Tls(_) => unusable(),
+        other => CommandError::from(other),
+    })
+}
+
 impl AppState {
     /// State for `config`, keeping the vault key in `keys`. Nothing is opened yet.
     pub fn new(config: Config, keys: Arc<dyn KeyStore>) -> Self {
-        let client = ProvisioningClient::new(&config.server_url).map_err(CommandError::from);
+        let client = provisioning_client(&config);
         Self {
             config,
             keys,
@@ -217,6 +241,7 @@ pub fn app_info(state: &AppState) -> AppInfo {
         } else {
             None
         },
+        qa: crate::config::QA_BUILD,
     }
 }
 
@@ -410,6 +435,7 @@ mod tests {
             key_name: "vault-key".into(),
             kiosk,
             kiosk_idle_secs: 180,
+            server_trust: crate::config::ServerTrust::default(),
         };
         let keys = Arc::new(MemoryKeyStore::new());
         let mut vault = Vault::open(&config.vault_path(), keys.clone(), &config.key_name).unwrap();
@@ -440,5 +466,14 @@ mod tests {
         let kiosk = app_with_a_token(kiosk_dir.path(), true);
         kiosk_reset(&kiosk).await.unwrap();
         assert!(list_tokens(&kiosk, NOW).await.unwrap().is_empty());
+    }
+
+    /// Debug builds included: the badge follows the `qa` feature alone.
+    #[test]
+    fn only_a_qa_build_tells_the_screens_to_show_the_qa_badge() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = app_info(&app_with_a_token(dir.path(), false));
+        // Without the feature (a customer build, or this debug test build): no badge.
+        assert_eq!(info.qa, cfg!(feature = "qa"));
     }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
-use softtoken_app::config::Config;
+use softtoken_app::config::{Config, ServerTrust};
 use softtoken_app::ops::{self, AppState};
 use softtoken_core::ids::{DisplayName, ServiceId, UserId};
 use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
@@ -89,6 +89,7 @@ async fn no_command_response_contains_the_seed_of_a_stored_token() {
         key_name: KEY_NAME.into(),
         kiosk: true,
         kiosk_idle_secs: 60,
+        server_trust: ServerTrust::default(),
     };
     let state = AppState::new(config, keys);
     let id = id.as_str().to_owned();

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use softtoken_app::config::{Config, VAULT_FILE};
+use softtoken_app::config::{Config, ServerTrust, VAULT_FILE};
 use softtoken_app::ops::{self, AppState};
 use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
 use softtoken_core::protocol::wire::{ConfirmResponse, StartResponse, PATH_CONFIRM, PATH_START};
@@ -68,6 +68,7 @@ fn app_state(url: &str, dir: &Path, keys: Arc<dyn KeyStore>) -> AppState {
         key_name: KEY_NAME.into(),
         kiosk: false,
         kiosk_idle_secs: 180,
+        server_trust: ServerTrust::default(),
     };
     AppState::new(config, keys)
 }

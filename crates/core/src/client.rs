@@ -1,6 +1,7 @@
 //! The app's provisioning client: runs the protocol of [`crate::protocol`] over HTTPS.
 //!
-//! `https://` only; `http://` is accepted for loopback hosts (demo kiosk, tests). Every failure
+//! `https://` only; `http://` is accepted for loopback hosts (demo kiosk, tests), and in QA builds
+//! for the Android emulator's alias of its host computer ([`PlainHttp`]). Every failure
 //! becomes a typed [`Error`] the app can show. A step is repeated only where the protocol makes
 //! repeating safe (`docs/protocol.md` §8): start and confirm once after a transport failure
 //! (the bank evaluates each attempt once), the ack a few times with backoff (idempotent).
@@ -23,6 +24,8 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -48,9 +51,26 @@ pub struct ClientOptions {
     pub ack_attempts: u32,
     /// Wait before the second ack; doubled before each further one.
     pub ack_first_backoff: Duration,
-    /// An extra trusted root certificate (PEM), for a bank's test lab with its own CA.
+    /// An extra trusted root certificate (PEM), for a bank's test lab with its own CA; trusted
+    /// in addition to the platform's roots, never instead of them.
     pub extra_root_pem: Option<Vec<u8>>,
+    /// Which hosts a `http://` base URL may name.
+    pub plain_http: PlainHttp,
 }
+
+/// Which hosts an unencrypted `http://` base URL may name; every other server needs `https://`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PlainHttp {
+    /// Loopback only (`127.0.0.0/8`, `::1`, `localhost`): the demo kiosk and tests. Every build.
+    #[default]
+    LoopbackOnly,
+    /// Loopback and `10.0.2.2`, the Android emulator's alias of the computer it runs on, where a
+    /// QA server listens. Only a QA build's configuration sets this; a customer build never.
+    LoopbackAndEmulatorHost,
+}
+
+/// The Android emulator's address of its host computer.
+const EMULATOR_HOST: &str = "10.0.2.2";
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -60,6 +80,7 @@ impl Default for ClientOptions {
             ack_attempts: 4,
             ack_first_backoff: Duration::from_millis(500),
             extra_root_pem: None,
+            plain_http: PlainHttp::LoopbackOnly,
         }
     }
 }
@@ -150,7 +171,7 @@ fn is_loopback_host(host: &str) -> bool {
 }
 
 /// Checks and normalises the bank's base URL (a trailing `/` so paths join under it).
-fn parse_base_url(input: &str) -> Result<Url> {
+fn parse_base_url(input: &str, plain_http: PlainHttp) -> Result<Url> {
     let mut url = Url::parse(input.trim())
         .map_err(|_| Error::InsecureServerUrl(format!("{input:?} is not a URL")))?;
     if !url.username().is_empty()
@@ -166,6 +187,7 @@ fn parse_base_url(input: &str) -> Result<Url> {
     match url.scheme() {
         "https" if !host.is_empty() => {}
         "http" if is_loopback_host(&host) => {}
+        "http" if plain_http == PlainHttp::LoopbackAndEmulatorHost && host == EMULATOR_HOST => {}
         "http" => {
             return Err(Error::InsecureServerUrl(format!(
                 "http://{host} is not encrypted; use https:// (http:// is only for this computer)"
@@ -203,6 +225,55 @@ fn is_tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
         return is_tls_failure(inner);
     }
     e.source().is_some_and(is_tls_failure)
+}
+
+/// The certificates of a PEM file given as an extra root.
+fn extra_root_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
+    let not_pem = || Error::Tls("the extra root certificate is not a PEM certificate".into());
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|_| not_pem())?;
+    if certs.is_empty() {
+        return Err(not_pem());
+    }
+    Ok(certs)
+}
+
+/// The platform's verifier (the OS trust store, revocation) plus the extra roots.
+#[cfg(not(target_os = "android"))]
+fn with_trusted_roots(
+    mut builder: reqwest::ClientBuilder,
+    extra_roots: Vec<CertificateDer<'static>>,
+) -> Result<reqwest::ClientBuilder> {
+    for cert in extra_roots {
+        let cert = reqwest::Certificate::from_der(&cert)
+            .map_err(|e| Error::Tls(format!("the extra root certificate: {e}")))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    Ok(builder)
+}
+
+/// Mozilla's roots (`webpki-roots`, as shipped with this release) plus the extra roots. On
+/// Android the platform verifier must first be initialised through JNI, which needs `unsafe`;
+/// docs/PLATFORMS.md ("Android: certificate roots") gives the trade-off.
+#[cfg(target_os = "android")]
+fn with_trusted_roots(
+    builder: reqwest::ClientBuilder,
+    extra_roots: Vec<CertificateDer<'static>>,
+) -> Result<reqwest::ClientBuilder> {
+    let mut roots =
+        rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in extra_roots {
+        roots.add(cert).map_err(|e| Error::Tls(format!("the extra root certificate: {e}")))?;
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| Error::Tls(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(builder.use_preconfigured_tls(tls))
 }
 
 /// Maps a transport failure (no HTTP answer) to the app's error.
@@ -274,28 +345,22 @@ impl ProvisioningClient {
     /// # Errors
     /// As [`ProvisioningClient::new`]; [`Error::Tls`] also for an unreadable PEM.
     pub fn with_options(base_url: &str, options: ClientOptions) -> Result<Self> {
-        let base = parse_base_url(base_url)?;
+        let base = parse_base_url(base_url, options.plain_http)?;
         install_tls_provider();
-        let mut builder = reqwest::Client::builder()
+        // Checked here: reqwest accepts any bytes and would fail only at the first connection.
+        let extra_roots = match &options.extra_root_pem {
+            Some(pem) => extra_root_certificates(pem)?,
+            None => Vec::new(),
+        };
+        let builder = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)
             // A redirect could lead to plain http or another host: never follow one.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("softtoken/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = &options.extra_root_pem {
-            // reqwest accepts any bytes here and fails only at the first connection: check now.
-            use rustls::pki_types::{pem::PemObject, CertificateDer};
-            let certs: Vec<_> = CertificateDer::pem_slice_iter(pem).collect();
-            if certs.is_empty() || certs.iter().any(std::result::Result::is_err) {
-                return Err(Error::Tls(
-                    "the extra root certificate is not a PEM certificate".into(),
-                ));
-            }
-            let cert = reqwest::Certificate::from_pem(pem)
-                .map_err(|e| Error::Tls(format!("the extra root certificate: {e}")))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        let http = builder.build().map_err(|e| Error::Tls(e.without_url().to_string()))?;
+        let http = with_trusted_roots(builder, extra_roots)?
+            .build()
+            .map_err(|e| Error::Tls(e.without_url().to_string()))?;
         Ok(Self { http, base, options })
     }
 
@@ -436,7 +501,8 @@ mod tests {
             "http://localhost:3000",
             "http://LOCALHOST",
         ] {
-            let url = parse_base_url(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            let url =
+                parse_base_url(ok, PlainHttp::LoopbackOnly).unwrap_or_else(|e| panic!("{ok}: {e}"));
             assert!(url.path().ends_with('/'), "{url}");
         }
         for bad in [
@@ -455,6 +521,30 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn only_a_qa_configuration_reaches_the_emulator_host_over_http() {
+        let qa =
+            ClientOptions { plain_http: PlainHttp::LoopbackAndEmulatorHost, ..Default::default() };
+        assert!(ProvisioningClient::with_options("http://10.0.2.2:8080", qa.clone()).is_ok());
+        assert!(ProvisioningClient::with_options("http://127.0.0.1:8080", qa.clone()).is_ok());
+        for bad in ["http://10.0.2.3:8080", "http://10.0.2.2.evil.example/", "http://192.168.1.10/"]
+        {
+            assert!(
+                matches!(
+                    ProvisioningClient::with_options(bad, qa.clone()),
+                    Err(Error::InsecureServerUrl(_))
+                ),
+                "{bad}"
+            );
+        }
+        // The customer's client (the default options) never does.
+        assert_eq!(ClientOptions::default().plain_http, PlainHttp::LoopbackOnly);
+        assert!(matches!(
+            ProvisioningClient::new("http://10.0.2.2:8080"),
+            Err(Error::InsecureServerUrl(_))
+        ));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use softtoken_core::client::{ClientOptions, ProvisioningClient};
+use softtoken_core::client::{ClientOptions, PlainHttp, ProvisioningClient};
 use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
 use softtoken_core::protocol::wire::{
     AckRequest, AckResponse, ConfirmRequest, DeliveryState, ErrorBody, ErrorCode, StartRequest,
@@ -150,6 +150,7 @@ async fn lab() -> Lab {
         ack_attempts: 3,
         ack_first_backoff: Duration::from_millis(1),
         extra_root_pem: None,
+        plain_http: PlainHttp::LoopbackOnly,
     };
     let client = ProvisioningClient::with_options(&format!("http://{addr}"), options).unwrap();
     let dir = tempfile::tempdir().unwrap();
