@@ -1,19 +1,18 @@
 //! Copying a code to the system clipboard, and clearing it again shortly after.
 //!
-//! Our own command instead of a clipboard plugin: the web view gets no clipboard permission at
-//! all, and the code is computed here, so it never travels from the web view back to Rust.
+//! Our own command instead of the web view calling a clipboard plugin: the web view gets no
+//! clipboard permission at all, and the code is computed here, so it never travels from the web
+//! view back to Rust. The desktop uses arboard; phones use the official clipboard plugin, called
+//! from here only (its default permission set is empty and the capability grants none of it).
 
-use std::sync::atomic::AtomicU64;
-#[cfg(not(any(target_os = "android", target_os = "ios")))]
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 #[cfg(not(any(target_os = "android", target_os = "ios")))]
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-#[cfg(not(any(target_os = "android", target_os = "ios")))]
 use self::clear::CopiedCode;
 use crate::error::{AppErrorKind, CommandError, CommandResult};
 
@@ -31,88 +30,142 @@ pub struct Clipboard {
     generation: Arc<AtomicU64>,
 }
 
+/// The app, for the clipboard plugin on phones. Set once in `setup`: the plugin lives in the
+/// app, which does not exist yet when the app's state is made.
+#[cfg(any(target_os = "android", target_os = "ios"))]
+static PHONE_APP: std::sync::OnceLock<tauri::AppHandle> = std::sync::OnceLock::new();
+
+/// Hands the app (and with it the clipboard plugin) to [`Clipboard`] on phones.
+#[cfg(any(target_os = "android", target_os = "ios"))]
+pub fn attach_phone_app(app: &tauri::AppHandle) {
+    let _ = PHONE_APP.set(app.clone());
+}
+
 fn unavailable() -> CommandError {
     CommandError::app(AppErrorKind::ClipboardUnavailable, "The clipboard is not available.")
 }
 
 impl Clipboard {
     /// Puts `text` on the clipboard and clears it after `clear_after`, unless something else
-    /// was copied meanwhile.
+    /// was copied meanwhile (on phones: unless we copied again; see [`clear::Unreadable`]).
     ///
     /// # Errors
-    /// `clipboard_unavailable` when there is no clipboard (no display, or a mobile build).
-    #[cfg(not(any(target_os = "android", target_os = "ios")))]
+    /// `clipboard_unavailable` when there is no clipboard (no display, or the phone's clipboard
+    /// refused the text).
     pub fn copy_then_clear(
         &self,
         text: Zeroizing<String>,
         clear_after: Duration,
     ) -> CommandResult<()> {
-        {
-            let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-            if guard.is_none() {
-                *guard = Some(arboard::Clipboard::new().map_err(|_| unavailable())?);
-            }
-            let board = guard.as_mut().ok_or_else(unavailable)?;
-            board.set_text(text.as_str()).map_err(|_| unavailable())?;
-        }
+        self.put(&text)?;
         let copied = CopiedCode {
             code: text,
             copy: self.generation.fetch_add(1, Ordering::SeqCst) + 1,
-            due: std::time::Instant::now() + clear_after,
+            due: Instant::now() + clear_after,
         };
         let generation = Arc::clone(&self.generation);
-        let inner = Arc::clone(&self.inner);
+        let clear = self.clearer();
         // One sleeping thread per copy: no timer ticks while nothing is copied.
         let spawned = std::thread::Builder::new().name("clipboard-clear".into()).spawn(move || {
-            std::thread::sleep(copied.due.saturating_duration_since(std::time::Instant::now()));
-            let mut guard = inner.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(board) = guard.as_mut() {
-                let latest = generation.load(Ordering::SeqCst);
-                copied.clear_if_still_ours(std::time::Instant::now(), latest, board);
-            }
+            std::thread::sleep(copied.due.saturating_duration_since(Instant::now()));
+            clear(&copied, generation.load(Ordering::SeqCst));
         });
         spawned.map(|_| ()).map_err(|_| unavailable())
     }
 
-    /// Mobile builds have no clipboard support yet.
-    ///
-    /// # Errors
-    /// Always `clipboard_unavailable`.
+    #[cfg(not(any(target_os = "android", target_os = "ios")))]
+    fn put(&self, text: &str) -> CommandResult<()> {
+        let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if guard.is_none() {
+            *guard = Some(arboard::Clipboard::new().map_err(|_| unavailable())?);
+        }
+        let board = guard.as_mut().ok_or_else(unavailable)?;
+        board.set_text(text).map_err(|_| unavailable())
+    }
+
+    /// What the clear thread runs: reads the clipboard back and clears it if it still holds
+    /// the code.
+    #[cfg(not(any(target_os = "android", target_os = "ios")))]
+    fn clearer(&self) -> impl FnOnce(&CopiedCode, u64) + Send + 'static {
+        let inner = Arc::clone(&self.inner);
+        move |copied, latest| {
+            let mut guard = inner.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(board) = guard.as_mut() {
+                copied.clear_if_still_ours(Instant::now(), latest, board);
+            }
+        }
+    }
+
+    /// Written as a secret: Android 13+ hides it from the clipboard preview, iOS keeps it off
+    /// Universal Clipboard (other devices of the same Apple ID).
     #[cfg(any(target_os = "android", target_os = "ios"))]
-    pub fn copy_then_clear(
-        &self,
-        _text: Zeroizing<String>,
-        _clear_after: Duration,
-    ) -> CommandResult<()> {
-        let _ = &self.generation;
-        Err(unavailable())
+    fn put(&self, text: &str) -> CommandResult<()> {
+        use tauri_plugin_clipboard_manager::ClipboardExt;
+        let app = PHONE_APP.get().ok_or_else(unavailable)?;
+        app.clipboard().write_secret(text).map_err(|_| unavailable())
+    }
+
+    /// What the clear thread runs: clears without reading back (see [`clear::Unreadable`]).
+    #[cfg(any(target_os = "android", target_os = "ios"))]
+    fn clearer(&self) -> impl FnOnce(&CopiedCode, u64) + Send + 'static {
+        use tauri_plugin_clipboard_manager::ClipboardExt;
+        let app = PHONE_APP.get().cloned();
+        move |copied, latest| {
+            if let Some(app) = app {
+                let mut board = clear::Unreadable(|| {
+                    // A failure leaves the code there until something else is copied.
+                    let _ = app.clipboard().clear();
+                });
+                copied.clear_if_still_ours(Instant::now(), latest, &mut board);
+            }
+        }
     }
 }
 
-/// When a copied code comes off the clipboard: the decision, apart from arboard, so tests drive
-/// it with their own time and clipboard.
-#[cfg(not(any(target_os = "android", target_os = "ios")))]
+/// When a copied code comes off the clipboard: the decision, apart from arboard and the plugin,
+/// so tests drive it with their own time and clipboard.
 mod clear {
     use std::time::Instant;
 
     use zeroize::Zeroizing;
 
-    /// The clipboard as the clear needs it: arboard's in the app, a fake in tests.
+    /// The clipboard as the clear needs it: arboard's on the desktop, the plugin's on phones,
+    /// a fake in tests.
     pub(super) trait Board {
-        /// The text on the clipboard; `None` when it holds none or cannot be read.
-        fn text(&mut self) -> Option<Zeroizing<String>>;
+        /// Whether the clipboard still holds `code`; `false` when it cannot be read.
+        fn holds(&mut self, code: &str) -> bool;
         /// Empties the clipboard (a failure leaves the code there until something else is
         /// copied; nothing more can be done about it).
         fn clear(&mut self);
     }
 
+    #[cfg(not(any(target_os = "android", target_os = "ios")))]
     impl Board for arboard::Clipboard {
-        fn text(&mut self) -> Option<Zeroizing<String>> {
-            self.get_text().ok().map(Zeroizing::new)
+        fn holds(&mut self, code: &str) -> bool {
+            self.get_text().ok().map(Zeroizing::new).is_some_and(|text| text.as_str() == code)
         }
 
         fn clear(&mut self) {
             let _ = arboard::Clipboard::clear(self);
+        }
+    }
+
+    /// A phone's clipboard, which the app cannot read back without the platform objecting:
+    /// iOS 16+ asks the customer to allow the paste, and Android 10+ gives an app in the
+    /// background (where it is when the customer pastes elsewhere) nothing. So it is taken to
+    /// still hold the code: after 30 s it is cleared unless we copied again, even when the
+    /// customer copied something else meanwhile. Clearing needs no read and no prompt.
+    #[cfg(any(target_os = "android", target_os = "ios", test))]
+    pub(super) struct Unreadable<F: FnMut()>(pub(super) F);
+
+    #[cfg(any(target_os = "android", target_os = "ios", test))]
+    impl<F: FnMut()> Board for Unreadable<F> {
+        fn holds(&mut self, _code: &str) -> bool {
+            true
+        }
+
+        fn clear(&mut self) {
+            (self.0)();
         }
     }
 
@@ -138,7 +191,7 @@ mod clear {
             if now < self.due || latest != self.copy {
                 return false;
             }
-            let still_ours = board.text().is_some_and(|text| text == self.code);
+            let still_ours = board.holds(&self.code);
             if still_ours {
                 board.clear();
             }
@@ -160,9 +213,9 @@ mod clear {
         }
 
         impl Board for FakeBoard {
-            fn text(&mut self) -> Option<Zeroizing<String>> {
+            fn holds(&mut self, code: &str) -> bool {
                 self.reads += 1;
-                self.text.map(|t| Zeroizing::new(t.to_owned()))
+                self.text == Some(code)
             }
 
             fn clear(&mut self) {
@@ -207,6 +260,29 @@ mod clear {
             assert!(!second.clear_if_still_ours(at + Duration::from_secs(49), 2, &mut board));
             assert!(second.clear_if_still_ours(at + Duration::from_secs(50), 2, &mut board));
             assert_eq!(board.text, None);
+        }
+
+        #[test]
+        fn on_a_phone_the_code_is_cleared_after_30_seconds_without_reading_the_clipboard() {
+            let at = Instant::now();
+            let (copied, _) = copy("123456", 1, at);
+            let mut clears = 0;
+            let mut phone = Unreadable(|| clears += 1);
+            assert!(!copied.clear_if_still_ours(at + Duration::from_millis(29_999), 1, &mut phone));
+            assert!(copied.clear_if_still_ours(at + Duration::from_secs(30), 1, &mut phone));
+            assert_eq!(clears, 1);
+        }
+
+        #[test]
+        fn on_a_phone_copying_again_gives_the_new_code_its_own_30_seconds() {
+            let at = Instant::now();
+            let (first, _) = copy("123456", 1, at);
+            let (second, _) = copy("654321", 2, at + Duration::from_secs(20));
+            let mut clears = 0;
+            let mut phone = Unreadable(|| clears += 1);
+            assert!(!first.clear_if_still_ours(at + Duration::from_secs(30), 2, &mut phone));
+            assert!(second.clear_if_still_ours(at + Duration::from_secs(50), 2, &mut phone));
+            assert_eq!(clears, 1);
         }
     }
 }

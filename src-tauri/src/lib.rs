@@ -192,7 +192,11 @@ pub fn run() -> ExitCode {
     let _ = STARTED.set(std::time::Instant::now());
     tune_webkit_environment();
     let inputs = Inputs::from_env();
-    let result = tauri::Builder::default()
+    let builder = tauri::Builder::default();
+    // Used from Rust only (clipboard.rs): the capability grants the web view none of it.
+    #[cfg(mobile)]
+    let builder = builder.plugin(tauri_plugin_clipboard_manager::init());
+    let result = builder
         .setup(move |app| {
             let platform_dir = app.path().app_data_dir()?;
             let config = Config::resolve(inputs, &platform_dir, OVERRIDES_ALLOWED);
@@ -201,6 +205,8 @@ pub fn run() -> ExitCode {
             #[cfg(target_os = "android")]
             open_android_keystore(Arc::clone(&keys));
             app.manage(AppState::new(config, keys));
+            #[cfg(mobile)]
+            clipboard::attach_phone_app(app.handle());
             if let Some(window) = app.get_webview_window("main") {
                 tune_webview(&window);
                 if kiosk {

@@ -19,6 +19,9 @@ const FIELDS = [
 // True while the token is being fetched: one try per press, however impatient.
 let busy = false;
 
+/** True while the token is being fetched: the back button then keeps this screen. */
+export const isSending = () => busy;
+
 export function open() {
   $("activate-form").reset();
   for (const f of FIELDS) setFieldError(f.input, null);
