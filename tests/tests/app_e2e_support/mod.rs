@@ -240,6 +240,10 @@ impl World {
         step("starting tauri-driver");
         let mut driver = cmd.spawn().unwrap();
         wait_for_port(port, &mut driver, "tauri-driver");
+        // tauri-driver spawns WebKitWebDriver and starts listening without waiting for it; a
+        // session request that arrives first is dropped ("webdriver server did not respond"),
+        // which a busy machine makes likely. Both must listen before the session is asked for.
+        wait_for_port(native, &mut driver, "WebKitWebDriver (started by tauri-driver)");
         let caps = json!({
             "browserName": "wry",
             "tauri:options": { "application": binaries().app, "args": args },
