@@ -55,7 +55,7 @@ skipped=$(mktemp)
 trap 'rm -f "$skipped"' EXIT
 export SOFTTOKEN_SKIPPED_LOG="$skipped"
 status=0
-scripts/with-secret-service.sh cargo test --workspace --locked || status=$?
+scripts/with-secret-service.sh cargo test --workspace --locked --no-fail-fast || status=$?
 
 count=$(wc -l < "$skipped")
 step "tests skipped: $count"
