@@ -30,6 +30,7 @@ async fn customer_walks_steps_7_to_10_and_the_bank_accepts_the_code_once() {
     app.wait_ready().await;
     assert_eq!(app.js_str("return document.documentElement.lang").await, "ja");
     assert_eq!(app.text("add-token").await, "トークンを追加");
+    assert!(!app.displayed("qa-badge").await, "a customer build shows no QA badge");
     app.wait_visible("empty").await;
     app.shoot("1-welcome").await;
 
@@ -319,4 +320,21 @@ fn spaced_digits(grouped: &str) -> String {
     let digits: Vec<String> =
         grouped.chars().filter(char::is_ascii_digit).map(String::from).collect();
     digits[..3].join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qa_tester_sees_the_qa_badge_on_every_screen_of_a_qa_build() {
+    let Some(_serial) = e2e_guard().await else { return };
+    let world = World::start().await;
+    let app = world.launch_app(qa_app(), &[("LANG", "en_US.UTF-8"), ("LANGUAGE", "en")], &[]).await;
+    app.phone_size().await;
+    app.wait_ready().await;
+    assert!(app.displayed("qa-badge").await, "the QA badge on the list");
+    assert_eq!(app.text("qa-badge").await, "QA");
+    app.shoot("11-qa-welcome").await;
+    app.click("add-token").await;
+    app.wait_visible("screen-activate").await;
+    assert!(app.displayed("qa-badge").await, "the QA badge on the activation form");
+    app.shoot("11-qa-activate").await;
+    app.quit().await;
 }

@@ -72,18 +72,46 @@ pub fn binaries() -> &'static Binaries {
     static BINS: OnceLock<Binaries> = OnceLock::new();
     BINS.get_or_init(|| {
         step("building the app and the server");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--workspace", "--bins", "--examples"])
-            .current_dir(workspace_root())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the app and the server failed");
+        cargo_build(&[]);
         let dir = target_dir().join("debug");
         let bins = Binaries { app: dir.join("softtoken"), server: dir.join("softtoken-server") };
         assert!(bins.app.exists(), "{} missing", bins.app.display());
         assert!(bins.server.exists(), "{} missing", bins.server.display());
         bins
+    })
+}
+
+/// `cargo build --workspace --bins --examples` with `extra` arguments (see [`Binaries`]).
+fn cargo_build(extra: &[&str]) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--workspace", "--bins", "--examples"])
+        .args(extra)
+        .current_dir(workspace_root())
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "cargo build {extra:?} failed");
+}
+
+/// The app as QA installs it (`--features qa`), kept beside the customer build as
+/// `softtoken-qa`. Built once per run: the same workspace build plus the feature, so only the
+/// app crate compiles again; then the customer build is linked back into its place (cargo
+/// re-links a fresh artifact without compiling), which is checked.
+pub fn qa_app() -> &'static Path {
+    static QA: OnceLock<PathBuf> = OnceLock::new();
+    QA.get_or_init(|| {
+        let customer = &binaries().app;
+        step("building the QA flavour of the app");
+        cargo_build(&["--features", "softtoken-app/qa"]);
+        let qa = customer.with_file_name("softtoken-qa");
+        std::fs::copy(customer, &qa).unwrap();
+        cargo_build(&[]);
+        assert_ne!(
+            std::fs::read(customer).unwrap(),
+            std::fs::read(&qa).unwrap(),
+            "the customer build was not put back after the QA build"
+        );
+        qa
     })
 }
 
@@ -218,6 +246,11 @@ impl World {
 
     /// Starts tauri-driver and opens a session, which starts the app with `env` and `args`.
     pub async fn launch(&self, env: &[(&str, &str)], args: &[&str]) -> App {
+        self.launch_app(&binaries().app, env, args).await
+    }
+
+    /// [`World::launch`] with another build of the app (the QA flavour).
+    pub async fn launch_app(&self, app: &Path, env: &[(&str, &str)], args: &[&str]) -> App {
         let port = free_port();
         let native = free_port();
         let mut cmd = bounded_command(&tool("tauri-driver"));
@@ -246,7 +279,7 @@ impl World {
         wait_for_port(native, &mut driver, "WebKitWebDriver (started by tauri-driver)");
         let caps = json!({
             "browserName": "wry",
-            "tauri:options": { "application": binaries().app, "args": args },
+            "tauri:options": { "application": app, "args": args },
         });
         let Value::Object(caps) = caps else { unreachable!() };
         step("opening a WebDriver session (starts the app)");
