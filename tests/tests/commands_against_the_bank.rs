@@ -4,7 +4,6 @@
 //! Secret Service.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,35 +14,19 @@ use softtoken_core::protocol::wire::{ConfirmResponse, StartResponse, PATH_CONFIR
 use softtoken_core::protocol::ClientHandshake;
 use softtoken_core::totp::unix_now;
 use softtoken_core::vault::{KeyStore, MemoryKeyStore, Vault};
-use softtoken_server::bank::{Bank, IssueRequest, OutboxDir, Policy};
-use softtoken_server::clock::SystemClock;
-use softtoken_server::http::{app, AppState as ServerState, HttpOptions};
-use softtoken_server::sealed::{MasterKey, Sealer};
-use softtoken_server::storage::sqlite::{SqliteOptions, SqliteStorage};
+use softtoken_server::bank::{Bank, IssueRequest, Policy};
+use softtoken_server::testing::{BankOptions, ServedBank, TestBank};
 use zeroize::Zeroizing;
 
 const SERVICE: &str = "10112231";
 const KEY_NAME: &str = "vault-key";
 
-/// The bank on 127.0.0.1:0; returns its URL and the bank itself for the admin side.
-async fn bank(dir: &Path) -> (String, Arc<Bank>) {
-    let storage = Arc::new(SqliteStorage::open(SqliteOptions::new(dir.join("bank.db"))).unwrap());
-    let bank = Arc::new(Bank::new(
-        storage,
-        Sealer::new(&MasterKey::generate().unwrap()),
-        Policy::default(),
-        OutboxDir(None),
-        None,
-    ));
-    let state = ServerState::new(bank.clone(), Arc::new(SystemClock), HttpOptions::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
-    });
-    (url, bank)
+/// The bank on 127.0.0.1:0 (`softtoken_server::testing`): the served bank, which stops when
+/// dropped, its URL, and the bank itself for the admin side.
+async fn bank() -> (ServedBank, String, Arc<Bank>) {
+    let served = TestBank::open(BankOptions::default()).unwrap().serve().await.unwrap();
+    let (url, bank) = (served.url.clone(), served.bank().clone());
+    (served, url, bank)
 }
 
 async fn issue(bank: &Bank, user: &str, password: &str) {
@@ -118,7 +101,7 @@ async fn provision_without_ack(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_activates_with_full_width_ids_and_the_bank_accepts_the_code_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (url, bank) = bank(dir.path()).await;
+    let (_served, url, bank) = bank().await;
     issue(&bank, "999800000001", "4321").await;
     let app = app_state(&url, &dir.path().join("app"), Arc::new(MemoryKeyStore::new()));
 
@@ -146,7 +129,7 @@ async fn customer_activates_with_full_width_ids_and_the_bank_accepts_the_code_on
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_reports_tries_left_and_an_unknown_user_is_named_as_such() {
     let dir = tempfile::tempdir().unwrap();
-    let (url, bank) = bank(dir.path()).await;
+    let (_served, url, bank) = bank().await;
     issue(&bank, "999800000003", "2468").await;
     let app = app_state(&url, &dir.path().join("app"), Arc::new(MemoryKeyStore::new()));
 
@@ -163,7 +146,7 @@ async fn wrong_password_reports_tries_left_and_an_unknown_user_is_named_as_such(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_whose_ack_was_lost_is_removed_at_start_when_another_setup_won() {
     let dir = tempfile::tempdir().unwrap();
-    let (url, bank) = bank(dir.path()).await;
+    let (_served, url, bank) = bank().await;
     issue(&bank, "999800000004", "1357").await;
     let (service, user) = (ServiceId::new(SERVICE).unwrap(), UserId::new("999800000004").unwrap());
 
@@ -193,7 +176,7 @@ async fn token_whose_ack_was_lost_is_removed_at_start_when_another_setup_won() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_whose_ack_was_lost_is_delivered_at_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
-    let (url, bank) = bank(dir.path()).await;
+    let (_served, url, bank) = bank().await;
     issue(&bank, "999800000005", "8642").await;
     let (service, user) = (ServiceId::new(SERVICE).unwrap(), UserId::new("999800000005").unwrap());
     let keys: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());

@@ -210,8 +210,12 @@ fn parse_base_url(input: &str, plain_http: PlainHttp) -> Result<Url> {
 /// `reqwest::Client` in the process needs this first; [`ProvisioningClient`] calls it itself.
 /// Calling it again, or after another part of the process installed ring, changes nothing.
 pub fn install_tls_provider() {
+    // Every client construction calls this: build and offer the provider once per process.
     // An install fails only when a provider is already in place; that one is then used.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 /// True if a TLS failure is somewhere in the error's causes.
