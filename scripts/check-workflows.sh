@@ -8,6 +8,7 @@
 #   zizmor --offline                                           security: injection, permissions,
 #                                                              credentials, unpinned actions ...
 #   bash -n, shellcheck                                        the scripts the workflows call
+#   check-jsonschema --schemafile (the Tauri CLI's schema)    tauri.conf.json, as the CLI reads it
 #
 # Both tools are PyPI packages and work offline. They are installed, pinned, into a virtualenv
 # under target/ the first time (Debian's python3-venv is installed if venv is missing); a second
@@ -69,6 +70,14 @@ for script in "${scripts[@]}"; do
   bash -n "$script"
 done
 shellcheck "${scripts[@]}"
+
+say "tauri.conf.json (root and the staged copy) against the Tauri CLI's own config schema"
+# The schema ships inside the pinned CLI; scripts/tauri.sh installs it and writes the staged copy.
+bash scripts/tauri.sh --version >/dev/null
+# nonunicode: the schema's patterns are written for Rust's regex, which allows "\\:" in a class.
+"$venv/bin/check-jsonschema" --regex-variant nonunicode \
+  --schemafile "${CARGO_TARGET_DIR:-target}/tauri-cli/node_modules/@tauri-apps/cli/config.schema.json" \
+  tauri.conf.json src-tauri/tauri.conf.json
 
 scripts_py=(.github/scripts/*.py)
 if [ -e "${scripts_py[0]}" ]; then

@@ -21,6 +21,10 @@ step "checking system packages"
 # TOTP implementation to cross-check ours; python3: the protocol's second test-vector check;
 # and shellcheck, the lint of these scripts.
 apt_install ca-certificates gcc pkg-config dbus dbus-bin gnome-keyring oathtool python3 shellcheck
+# The Linux packages' test (tests/tests/linux_package.rs): the Tauri CLI runs on Node.js
+# (scripts/tauri.sh); lintian, desktop-file-validate, rpm and objdump inspect what it builds.
+command -v npm >/dev/null || apt_install nodejs npm
+apt_install lintian desktop-file-utils rpm binutils
 if [ -f scripts/app-deps.sh ]; then
   bash scripts/app-deps.sh
 fi
@@ -42,7 +46,6 @@ step "icons and native projects: every icon at its size, versions in step, XML/p
 bash scripts/icons.sh check
 
 step "UI unit tests: validation, formatting, every text in ja and en (node --test)"
-command -v node >/dev/null || apt_install nodejs
 node --test tests/ui/
 
 step "cargo test (real Secret Service in a private D-Bus session)"

@@ -5,7 +5,7 @@
 #   build-android.sh qa           x86_64 APK with --features qa, for the emulator job only
 #
 # Needs: ANDROID_HOME (SDK with platform 36 and build-tools), NDK_HOME, JAVA_HOME (JDK 17), the
-# rustup targets, cargo-tauri and gradle on PATH. Version and names come from tauri.conf.json.
+# rustup targets, Node.js (scripts/tauri.sh installs the Tauri CLI) and gradle on PATH. Names come from tauri.conf.json, the version from Cargo.toml.
 #
 # Signing (release only): with ANDROID_KEYSTORE_BASE64, ANDROID_KEYSTORE_PASSWORD,
 # ANDROID_KEY_ALIAS and ANDROID_KEY_PASSWORD set, the APK is zipaligned and signed with apksigner
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 kind=${1:?usage: build-android.sh release|qa}
-version=$(python3 -c 'import json; print(json.load(open("tauri.conf.json"))["version"])')
+version=$(python3 .github/scripts/stage-tauri-config.py --version)
 out=dist
 mkdir -p "$out"
 
@@ -35,8 +35,6 @@ built() {
 export JAVA_HOME=${JAVA_HOME_17_X64:-${JAVA_HOME:?set JAVA_HOME to a JDK 17}}
 export NDK_HOME=${NDK_HOME:-${ANDROID_NDK_LATEST_HOME:?set NDK_HOME to an Android NDK}}
 
-python3 .github/scripts/stage-tauri-config.py
-export TAURI_APP_PATH=src-tauri
 
 say "writing the Gradle wrapper (not committed: docs/PLATFORMS.md, native projects)"
 wrapper_version=$(sed -n 's/^distributionUrl=.*gradle-\([0-9.]*\)-bin\.zip$/\1/p' \
@@ -58,7 +56,7 @@ case "$kind" in
   qa)
     say "QA build: x86_64 APK, --features qa (server and data directory overridable)"
     SOFTTOKEN_SERVER_URL=http://127.0.0.1:8080 \
-      cargo tauri android build --ci --apk --target x86_64 --features qa
+      bash scripts/tauri.sh android build --ci --apk --target x86_64 --features qa
     unsigned=$(built "$apks" '*-release-unsigned.apk')
     keystore=$(mktemp -d)/qa.jks
     "$JAVA_HOME/bin/keytool" -genkeypair -keystore "$keystore" -storepass qa-only \
@@ -71,7 +69,7 @@ case "$kind" in
     ;;
   release)
     say "release build: APK and AAB, every ABI"
-    cargo tauri android build --ci --apk --aab
+    bash scripts/tauri.sh android build --ci --apk --aab
     unsigned_apk=$(built "$apks" '*universal-release-unsigned.apk')
     unsigned_aab=$(built "$aabs" '*universal-release.aab')
     if [ -n "${ANDROID_KEYSTORE_BASE64:-}" ] && [ -n "${ANDROID_KEYSTORE_PASSWORD:-}" ] &&

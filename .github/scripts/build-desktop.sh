@@ -5,8 +5,9 @@
 #   build-desktop.sh windows   .msi (x64)
 #   build-desktop.sh macos     .dmg (universal: Apple silicon and Intel)
 #
-# Needs cargo-tauri on PATH and, on Linux, the WebKitGTK build packages. Version and names come
-# from tauri.conf.json; the server URL from SOFTTOKEN_SERVER_URL (the bank's, for a release).
+# Needs Node.js (scripts/tauri.sh installs the Tauri CLI) and, on Linux, the WebKitGTK build
+# packages. Names come from tauri.conf.json, the version from Cargo.toml; the server URL from
+# SOFTTOKEN_SERVER_URL (the bank's, for a release).
 #
 # Signing, when its secrets are set (otherwise the file is named "-unsigned"):
 #   windows  WINDOWS_CERTIFICATE_BASE64 (.pfx), WINDOWS_CERTIFICATE_PASSWORD, and
@@ -23,7 +24,7 @@ cd "$(dirname "$0")/../.."
 platform=${1:?usage: build-desktop.sh linux|windows|macos}
 # Windows runners call it python, the others python3.
 python=$(command -v python3 || command -v python)
-version=$("$python" -c 'import json; print(json.load(open("tauri.conf.json"))["version"])')
+version=$("$python" .github/scripts/stage-tauri-config.py --version)
 out=dist
 mkdir -p "$out"
 # The customer build's profile (Cargo.toml [profile.app-dist]: size over speed, panic = abort).
@@ -32,8 +33,6 @@ bundle_root=target/app-dist/bundle
 
 say() { printf '==> build-desktop: %s\n' "$*"; }
 
-"$python" .github/scripts/stage-tauri-config.py
-export TAURI_APP_PATH=src-tauri
 
 # The bundler treats a set-but-empty signing variable as "sign", so unset the empty ones.
 for var in APPLE_CERTIFICATE APPLE_CERTIFICATE_PASSWORD APPLE_SIGNING_IDENTITY \
@@ -48,7 +47,7 @@ case "$platform" in
   linux)
     # linuxdeploy, which makes the AppImage, is itself an AppImage; the runner has no FUSE.
     export APPIMAGE_EXTRACT_AND_RUN=1
-    cargo tauri build --ci --bundles deb,rpm,appimage ${sign_args[@]+"${sign_args[@]}"} "${profile[@]}"
+    bash scripts/tauri.sh build --ci --bundles deb,rpm,appimage ${sign_args[@]+"${sign_args[@]}"} "${profile[@]}"
     cp "$bundle_root"/deb/*.deb "$out/softtoken-$version-linux-amd64.deb"
     cp "$bundle_root"/rpm/*.rpm "$out/softtoken-$version-linux-x86_64.rpm"
     cp "$bundle_root"/appimage/*.AppImage "$out/softtoken-$version-linux-x86_64.AppImage"
@@ -73,8 +72,20 @@ case "$platform" in
     else
       say "no Windows signing secrets: the .msi stays unsigned"
     fi
-    cargo tauri build --ci --bundles msi ${sign_args[@]+"${sign_args[@]}"} "${profile[@]}"
-    cp "$bundle_root"/msi/*.msi "$out/softtoken-$version-windows-x64$suffix.msi"
+    bash scripts/tauri.sh build --ci --bundles msi ${sign_args[@]+"${sign_args[@]}"} "${profile[@]}"
+    # One installer per language of bundle.windows.wix.language: softtoken_<v>_x64_<lang>.msi.
+    built=0
+    for msi in "$bundle_root"/msi/*.msi; do
+      [ -e "$msi" ] || continue
+      lang=${msi%.msi}
+      lang=${lang##*_}
+      cp "$msi" "$out/softtoken-$version-windows-x64-$lang$suffix.msi"
+      built=$((built + 1))
+    done
+    if [ "$built" -eq 0 ]; then
+      echo "the bundler left no .msi under $bundle_root/msi" >&2
+      exit 1
+    fi
     ;;
   macos)
     bundle_root=target/universal-apple-darwin/app-dist/bundle
@@ -92,7 +103,7 @@ case "$platform" in
       unset APPLE_CERTIFICATE APPLE_CERTIFICATE_PASSWORD APPLE_SIGNING_IDENTITY \
         APPLE_API_ISSUER APPLE_API_KEY
     fi
-    cargo tauri build --ci --target universal-apple-darwin --bundles dmg ${sign_args[@]+"${sign_args[@]}"} \
+    bash scripts/tauri.sh build --ci --target universal-apple-darwin --bundles dmg ${sign_args[@]+"${sign_args[@]}"} \
       "${profile[@]}"
     cp "$bundle_root"/dmg/*.dmg "$out/softtoken-$version-macos-universal$suffix.dmg"
     if [ -z "$suffix" ]; then

@@ -8,19 +8,17 @@
 #                            IOS_MOBILE_PROVISION (base64) and APPLE_DEVELOPMENT_TEAM, read by
 #                            `cargo tauri ios build` itself
 #
-# Needs Xcode, xcodegen and cargo-tauri on PATH and the rustup targets aarch64-apple-ios(-sim).
+# Needs Xcode, xcodegen and Node.js on PATH (scripts/tauri.sh installs the Tauri CLI) and the rustup targets aarch64-apple-ios(-sim).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 kind=${1:?usage: build-ios.sh simulator|device}
-version=$(python3 -c 'import json; print(json.load(open("tauri.conf.json"))["version"])')
+version=$(python3 .github/scripts/stage-tauri-config.py --version)
 out=dist
 mkdir -p "$out"
 
 say() { printf '==> build-ios: %s\n' "$*"; }
 
-python3 .github/scripts/stage-tauri-config.py
-export TAURI_APP_PATH=src-tauri
 
 say "writing the Xcode project from project.yml (XcodeGen; the .xcodeproj is not committed)"
 (cd src-tauri/gen/apple && xcodegen generate)
@@ -28,7 +26,7 @@ say "writing the Xcode project from project.yml (XcodeGen; the .xcodeproj is not
 case "$kind" in
   simulator)
     for var in IOS_CERTIFICATE IOS_CERTIFICATE_PASSWORD IOS_MOBILE_PROVISION; do unset "$var"; done
-    cargo tauri ios build --ci --target aarch64-sim
+    bash scripts/tauri.sh ios build --ci --target aarch64-sim
     app=$(find src-tauri/gen/apple/build -maxdepth 3 -name '*.app' -type d | head -1)
     if [ -z "$app" ]; then
       echo "cargo tauri ios build left no .app under src-tauri/gen/apple/build" >&2
@@ -43,7 +41,7 @@ case "$kind" in
         exit 1
       fi
     done
-    cargo tauri ios build --ci --export-method app-store-connect
+    bash scripts/tauri.sh ios build --ci --export-method app-store-connect
     ipa=$(find src-tauri/gen/apple/build -name '*.ipa' | head -1)
     if [ -z "$ipa" ]; then
       echo "cargo tauri ios build left no .ipa under src-tauri/gen/apple/build" >&2

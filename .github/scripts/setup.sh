@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what one release-pipeline job needs on a GitHub-hosted runner (docs/RELEASE.md):
-# the Rust toolchain and targets, the Tauri CLI, and the platform's build tools.
+# the Rust toolchain and targets and the platform's build tools (scripts/tauri.sh brings the Tauri CLI).
 #
 #   setup.sh linux|windows|macos|ios|android
 #
@@ -11,8 +11,6 @@ platform=${1:?usage: setup.sh linux|windows|macos|ios|android}
 
 # The toolchain the project is developed and tested with (src-tauri needs 1.90 or newer).
 RUST_VERSION=1.95.0
-# The CLI of the same minor version as the tauri crate in Cargo.lock.
-TAURI_CLI_VERSION=2.12.4
 # Android: compile/target SDK of src-tauri/gen/android/app/build.gradle.kts.
 ANDROID_PLATFORM=android-36
 ANDROID_BUILD_TOOLS=36.0.0
@@ -62,9 +60,9 @@ if [ "$platform" = android ]; then
   }
 fi
 
-if cargo tauri --version 2>/dev/null | grep -qF "$TAURI_CLI_VERSION"; then
-  say "tauri-cli $TAURI_CLI_VERSION present"
-else
-  say "tauri-cli $TAURI_CLI_VERSION (cargo install, several minutes)"
-  cargo install tauri-cli --version "=$TAURI_CLI_VERSION" --locked
+# The Tauri CLI is installed by scripts/tauri.sh at its first use, from npm at the version
+# pinned in scripts/tauri-cli/package-lock.json; the hosted runners have Node.js.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "Node.js and npm are not on this runner's PATH: scripts/tauri.sh cannot install the Tauri CLI" >&2
+  exit 1
 fi

@@ -7,8 +7,9 @@ plugins {
     id("rust")
 }
 
-// Versions come from one place, tauri.conf.json at the repository root: the CLI writes
-// tauri.properties (versionName = "version", versionCode derived from it) on every build, and
+// The version comes from one place, Cargo.toml's [workspace.package], which scripts/tauri.sh
+// stages into the CLI's config: the CLI writes tauri.properties (versionName, versionCode derived
+// from it) on every build, and
 // the minimum Android version is read from bundle.android.minSdkVersion here.
 val tauriProperties = Properties().apply {
     val file = file("tauri.properties")
