@@ -26,9 +26,10 @@ if [ "${1:-}" != "--inside" ]; then
   say "building the app as shipped (profile app-dist), the server and the provisioning example"
   # Separately: an example pulls in dev-dependency features, and the measured binary must be
   # the one a plain customer build makes.
-  cargo build --profile app-dist -p softtoken-app --bin softtoken
+  # The demo server on loopback: a customer build must name its server (built_server.rs).
+  SOFTTOKEN_SERVER_URL=http://127.0.0.1:8080 cargo build --profile app-dist -p softtoken-app --bin softtoken
   cargo build --release -p softtoken-server --bin softtoken-server
-  cargo build --release -p softtoken-app --example provision
+  SOFTTOKEN_SERVER_URL=http://127.0.0.1:8080 cargo build --release -p softtoken-app --example provision
   exec bash scripts/with-secret-service.sh bash "$0" --inside
 fi
 

@@ -5,6 +5,7 @@
 //! [`error::CommandError`] (`{kind, message}`). Commands return names, codes and seconds, never
 //! a seed. The capability file grants the window these commands and nothing else.
 
+pub mod built_server;
 pub mod clipboard;
 pub mod config;
 pub mod error;
