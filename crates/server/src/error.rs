@@ -102,6 +102,12 @@ pub enum Error {
         state: &'static str,
     },
 
+    /// Issue refused: the activation password the customer chose is on the bank's list of
+    /// passwords a guesser tries first (`docs/server.md`). The bank web asks the customer to
+    /// choose another; nothing was stored.
+    #[error("this activation password is too easy to guess ({}); choose another", .0.explain())]
+    WeakActivationPassword(crate::bank::Weakness),
+
     /// Issue refused: the previous registration ended too recently. Try again after
     /// `retry_after` seconds (the manual's "from the next day").
     #[error("use ended recently; a new token can be issued in {retry_after} seconds")]
@@ -177,6 +183,7 @@ impl Error {
             None => match self {
                 Error::RegistrationExists { .. } => "registration_exists",
                 Error::ReissueTooSoon { .. } => "reissue_too_soon",
+                Error::WeakActivationPassword(_) => "weak_activation_password",
                 Error::NotDelivered => "not_delivered",
                 Error::Forbidden(_) => "forbidden",
                 _ => ErrorCode::Internal.as_str(),
@@ -210,6 +217,7 @@ impl Error {
             | Error::Core(_) => ErrorCode::Internal,
             Error::RegistrationExists { .. }
             | Error::ReissueTooSoon { .. }
+            | Error::WeakActivationPassword(_)
             | Error::NotDelivered
             | Error::Forbidden(_) => return None,
         })
@@ -222,6 +230,7 @@ impl Error {
             | Error::ReissueTooSoon { .. }
             | Error::NotDelivered => 409,
             Error::Forbidden(_) => 403,
+            Error::WeakActivationPassword(_) => 400,
             _ => self.wire_code().map_or(500, ErrorCode::http_status),
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -242,6 +251,9 @@ pub struct ApiErrorBody {
     /// With `rate_limited` and `reissue_too_soon`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// With `weak_activation_password`: which rule refused it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<crate::bank::Weakness>,
 }
 
 impl IntoResponse for Error {
@@ -265,11 +277,12 @@ impl IntoResponse for Error {
             }
             _ => (None, None),
         };
-        let mut response = (
-            status,
-            axum::Json(ApiErrorBody { code: self.code(), message, tries_left, retry_after }),
-        )
-            .into_response();
+        let reason = match &self {
+            Error::WeakActivationPassword(why) => Some(*why),
+            _ => None,
+        };
+        let body = ApiErrorBody { code: self.code(), message, tries_left, retry_after, reason };
+        let mut response = (status, axum::Json(body)).into_response();
         if let Some(secs) = retry_after {
             if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);

@@ -297,7 +297,7 @@ async fn random_bytes_and_mutated_json_to_every_endpoint_never_cause_a_5xx() {
         ("/v1/provision/ack", ack_json),
         (
             "/v1/admin/registrations",
-            json!({"service_id": "10112231", "mail": "a@b.jp", "activation_password": "1234", "expires_in_days": 3}),
+            json!({"service_id": "10112231", "mail": "a@b.jp", "activation_password": "4821", "expires_in_days": 3}),
         ),
         (
             "/v1/admin/verify",

@@ -229,16 +229,16 @@ fn cli(dir: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
 async fn bank_clerk_issues_and_ends_use_from_the_cli_while_the_server_runs() {
     let dir = tempfile::tempdir().unwrap();
     let server = spawn(dir.path(), &[]);
-    let (ok, out, err) = cli(
-        dir.path(),
-        &["issue", "--service-id", SERVICE, "--mail", "hanako@example.jp"],
-        "2580\n",
-    );
+    let issue = ["issue", "--service-id", SERVICE, "--mail", "hanako@example.jp"];
+    // A PIN a guesser tries first is refused at the counter too.
+    let (ok, _, err) = cli(dir.path(), &issue, "2580\n");
+    assert!(!ok && err.contains("choose another"), "{err}");
+    let (ok, out, err) = cli(dir.path(), &issue, "2583\n");
     assert!(ok, "{err}");
     let issued: Value = serde_json::from_str(&out).unwrap();
     let user = issued["user_id"].as_str().unwrap().to_owned();
     assert_eq!(issued["state"], "issued");
-    assert!(!out.contains("2580") && !err.contains("2580"));
+    assert!(!out.contains("2583") && !err.contains("2583"));
     let mails: Vec<PathBuf> =
         std::fs::read_dir(dir.path().join("outbox")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(mails.len(), 1);
@@ -249,7 +249,7 @@ async fn bank_clerk_issues_and_ends_use_from_the_cli_while_the_server_runs() {
         .handshake(
             &ServiceId::new(SERVICE).unwrap(),
             &UserId::new(&user).unwrap(),
-            &ActivationPassword::new("2580").unwrap(),
+            &ActivationPassword::new("2583").unwrap(),
             unix_now(),
         )
         .await

@@ -186,7 +186,7 @@ async fn expired_delivered_and_unknown_registrations_say_so() {
             .admin_post(
                 "/v1/admin/registrations",
                 json!({"service_id": SERVICE, "mail": "hanako@example.jp",
-                       "activation_password": "5555", "expires_in_days": 1}),
+                       "activation_password": "5856", "expires_in_days": 1}),
             )
             .await;
         assert_eq!(status, 201, "{body}");
@@ -270,7 +270,7 @@ async fn a_new_token_can_be_issued_only_after_the_waiting_period() {
     let bank = Server::start().await;
     let user = bank.issue(None, "4821").await;
     let (old_token, _) = bank.provision(&user, "4821").await.unwrap();
-    let body = json!({"service_id": SERVICE, "user_id": user, "mail": "taro@example.jp", "activation_password": "9876"});
+    let body = json!({"service_id": SERVICE, "user_id": user, "mail": "taro@example.jp", "activation_password": "9870"});
     let (status, answer) = bank.admin_post("/v1/admin/registrations", body.clone()).await;
     assert_eq!((status, answer["code"].as_str()), (409, Some("registration_exists")), "{answer}");
 
@@ -283,7 +283,7 @@ async fn a_new_token_can_be_issued_only_after_the_waiting_period() {
     bank.clock.advance(23 * 3600);
     let (status, answer) = bank.admin_post("/v1/admin/registrations", body).await;
     assert_eq!((status, answer["state"].as_str()), (201, Some("issued")), "{answer}");
-    let (new_token, outcome) = bank.provision(&user, "9876").await.unwrap();
+    let (new_token, outcome) = bank.provision(&user, "9870").await.unwrap();
     assert!(outcome.is_delivered());
     let (_, old) = bank.verify(&user, &bank.code(&old_token)).await;
     assert_eq!(old["accepted"], false, "the old device's seed must not work: {old}");
@@ -517,4 +517,67 @@ async fn the_step_six_mail_names_the_ids_and_the_download_url_but_never_the_pass
             assert!(!bytes.windows(8).any(|w| w == b"73914826"), "{}", path.display());
         }
     }
+}
+
+#[tokio::test]
+async fn a_customer_choosing_a_pin_a_guesser_tries_first_is_asked_to_choose_another() {
+    let bank = Server::start().await;
+    for (password, reason) in [
+        ("1234", "sequence"),
+        ("1111", "repeated"),
+        ("0000", "repeated"),
+        ("1212", "repeated"),
+        ("7777", "repeated"),
+        ("9876", "sequence"),
+        ("1987", "year"),
+        ("2580", "common"),
+    ] {
+        let body = json!({"service_id": SERVICE, "user_id": "999800000042",
+                          "mail": "taro@example.jp", "activation_password": password});
+        let (status, answer) = bank.admin_post("/v1/admin/registrations", body).await;
+        assert_eq!(status, 400, "{password}: {answer}");
+        assert_eq!(answer["code"], "weak_activation_password", "{answer}");
+        assert_eq!(answer["reason"], reason, "{password}: {answer}");
+        assert!(answer["message"].as_str().unwrap().contains("choose another"), "{answer}");
+        assert!(!answer.to_string().contains(password), "the answer echoes the password");
+    }
+    // Nothing was stored or mailed for the refusals.
+    let (status, _) =
+        bank.admin_get(&format!("/v1/admin/registrations/{SERVICE}/999800000042")).await;
+    assert_eq!(status, 404);
+    let (_, mails) = bank.admin_get("/v1/admin/outbox").await;
+    assert_eq!(mails.as_array().unwrap().len(), 0, "{mails}");
+    // An ordinary choice is issued.
+    assert_eq!(bank.issue(Some("999800000042"), "4821").await, "999800000042");
+}
+
+#[tokio::test]
+async fn every_wrong_activation_password_is_mailed_to_the_customer_and_the_bank_sets_the_tries() {
+    let policy = Policy { provision_max_tries: 3, ..Policy::default() };
+    let bank = Server::start_with(Setup { policy, ..Setup::default() }).await;
+    let user = bank.issue(None, "4821").await;
+    assert!(matches!(
+        bank.provision(&user, "5093").await,
+        Err(Error::WrongActivationPassword { tries_left: 2 })
+    ));
+    assert!(matches!(
+        bank.provision(&user, "5094").await,
+        Err(Error::WrongActivationPassword { tries_left: 1 })
+    ));
+    assert!(matches!(bank.provision(&user, "5095").await, Err(Error::RegistrationLocked)));
+
+    let (_, mails) = bank.admin_get("/v1/admin/outbox?limit=10").await;
+    let mails = mails.as_array().unwrap();
+    // Newest first: three notices, then the step-6 mail.
+    assert_eq!(mails.len(), 4, "{mails:?}");
+    for notice in &mails[..3] {
+        let body = notice["body"].as_str().unwrap();
+        assert_eq!(notice["to"], "taro@example.jp");
+        assert!(body.contains("wrong activation password") && body.contains(&user), "{body}");
+        assert!(!["4821", "5093", "5094", "5095"].iter().any(|p| body.contains(p)), "{body}");
+    }
+    assert!(mails[0]["body"].as_str().unwrap().contains("now locked"), "{}", mails[0]["body"]);
+    assert!(mails[1]["body"].as_str().unwrap().contains("1 more wrong"), "{}", mails[1]["body"]);
+    assert!(mails[2]["body"].as_str().unwrap().contains("2 more wrong"), "{}", mails[2]["body"]);
+    assert_eq!(std::fs::read_dir(bank.dir.join("outbox")).unwrap().count(), 4);
 }

@@ -1,5 +1,6 @@
-//! The step-6 mail, in Japanese and English: it names the service ID, the user ID, the
-//! download URL and the expiry, never the activation password.
+//! The mails of the outbox, in Japanese and English: the step-6 mail names the service ID, the
+//! user ID, the download URL and the expiry; the notice of a wrong activation password tells
+//! the customer someone tried. Neither ever contains the activation password.
 
 use super::{rfc3339, Bank};
 use crate::storage::{OutboxMail, Registration};
@@ -36,9 +37,49 @@ impl Bank {
         }
     }
 
-    pub(super) fn write_mail_file(&self, r: &Registration, mail: &OutboxMail) {
+    /// The notice that someone entered a wrong activation password for the customer's token:
+    /// whoever read the step-6 mail may be guessing, and the customer is the one who can tell.
+    pub(super) fn wrong_password_notice(&self, r: &Registration, now: u64) -> OutboxMail {
+        let left = self.policy.provision_max_tries.saturating_sub(r.failed_tries);
+        let (ja, en) = if r.provision_locked {
+            (
+                "登録はロックされました。お心当たりがない場合は、当行にご連絡ください。".to_owned(),
+                "The registration is now locked. If this was not you, contact the bank.".to_owned(),
+            )
+        } else {
+            (
+                format!("あと{left}回間違えると登録はロックされます。お心当たりがない場合は、当行にご連絡ください。"),
+                format!("{left} more wrong tries lock the registration. If this was not you, contact the bank."),
+            )
+        };
+        let body = format!(
+            "ソフトウェアトークンの設定で、誤った利用開始パスワードが入力されました。\n\
+             サービスID: {service}\n\
+             ユーザID: {user}\n\
+             日時: {at}\n\
+             {ja}\n\
+             \n\
+             Someone entered a wrong activation password for your software token\n\
+             (service ID and user ID above) at {at}.\n\
+             {en}\n",
+            service = r.service_id,
+            user = r.user_id,
+            at = rfc3339(now),
+        );
+        OutboxMail {
+            registration_id: r.id.clone(),
+            to: r.mail.clone(),
+            subject: "利用開始パスワードの誤入力 / Wrong activation password entered".into(),
+            body,
+            created_at: now,
+        }
+    }
+
+    /// Writes `mail` as a file too; `kind` keeps two mails of one second apart.
+    pub(super) fn write_mail_file(&self, r: &Registration, mail: &OutboxMail, kind: &str) {
         let Some(dir) = &self.outbox_dir.0 else { return };
-        let name = format!("{}-{}-{}-{}.txt", mail.created_at, r.service_id, r.user_id, &r.id[..8]);
+        let name =
+            format!("{}-{}-{}-{}-{kind}.txt", mail.created_at, r.service_id, r.user_id, &r.id[..8]);
         let text = format!("To: {}\nSubject: {}\n\n{}", mail.to, mail.subject, mail.body);
         let result = std::fs::create_dir_all(dir).and_then(|()| {
             let tmp = dir.join(format!(".{name}.tmp"));

@@ -145,8 +145,13 @@ impl Bank {
         // Wiped after another attempt was delivered or the registration replaced.
         let server = self.open_attempt(attempt)?.ok_or(Error::UnknownAttempt)?;
         let mut next = r.clone();
-        let change =
-            |to, wipe| AttemptChange { id: id.to_owned(), from: AttemptStatus::Pending, to, wipe };
+        let change = |to, wipe, notice| AttemptChange {
+            id: id.to_owned(),
+            from: AttemptStatus::Pending,
+            to,
+            wipe,
+            notice,
+        };
         if server.check_client_confirm(req) {
             next.state = RegistrationState::Confirmed;
             next.confirmed_attempt = Some(id.to_owned());
@@ -156,7 +161,7 @@ impl Bank {
             next.confirmed_at = Some(now);
             let change = Change {
                 registration: next,
-                attempt: Some(change(AttemptStatus::Confirmed, false)),
+                attempt: Some(change(AttemptStatus::Confirmed, false, None)),
                 wipe_other_attempts: false,
                 insert: None,
             };
@@ -171,15 +176,21 @@ impl Bank {
         } else {
             next.failed_tries = next.failed_tries.saturating_add(1);
             next.provision_locked = next.failed_tries >= self.policy.provision_max_tries;
+            let notice = self.wrong_password_notice(&next, now);
             let change = Change {
                 registration: next,
-                attempt: Some(change(AttemptStatus::Spent, true)),
+                attempt: Some(change(AttemptStatus::Spent, true, Some(notice.clone()))),
                 wipe_other_attempts: false,
                 insert: None,
             };
             Ok(Decision::Write(
                 Box::new(change),
                 Box::new(move |saved| {
+                    self.write_mail_file(
+                        &saved,
+                        &notice,
+                        &format!("wrong-password-{}", saved.failed_tries),
+                    );
                     tracing::info!(event = "provision_wrong_password", service_id = %saved.service_id,
                         user_id = %saved.user_id, failed_tries = saved.failed_tries,
                         locked = saved.provision_locked, "wrong activation password");

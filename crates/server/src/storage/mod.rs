@@ -188,6 +188,9 @@ pub struct AttemptChange {
     pub to: AttemptStatus,
     /// Drop the sealed attempt state (it will never be needed again).
     pub wipe: bool,
+    /// A notice to the customer about this attempt (a wrong activation password), written to
+    /// the outbox in the same transaction so no counted try goes unannounced.
+    pub notice: Option<OutboxMail>,
 }
 
 /// An atomic change: all parts are written, or none.

@@ -446,6 +446,7 @@ mod tests {
                 from: AttemptStatus::Pending,
                 to: AttemptStatus::Spent,
                 wipe: true,
+                notice: None,
             }),
             wipe_other_attempts: false,
             insert: None,

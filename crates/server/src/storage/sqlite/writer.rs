@@ -293,11 +293,7 @@ impl Writer {
                 Err(e) => return Err(e.into()),
             }
             if let Some(m) = &mail {
-                conn.prepare_cached(
-                    "INSERT INTO outbox (registration_id, recipient, subject, body, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![m.registration_id, m.to, m.subject, m.body, to_i64(m.created_at)])?;
+                insert_mail(conn, m)?;
             }
             Ok(Some(Inserted::Applied(registration.clone())))
         });
@@ -336,6 +332,9 @@ impl Writer {
                     .execute(params![a.id, updated.id, a.to.as_str(), a.wipe, a.from.as_str()])?;
                 if n != 1 {
                     return Ok(None);
+                }
+                if let Some(m) = &a.notice {
+                    insert_mail(conn, m)?;
                 }
             }
             if change.wipe_other_attempts {
@@ -388,4 +387,13 @@ impl Writer {
             ])?;
         Ok(())
     }
+}
+
+fn insert_mail(conn: &Connection, m: &OutboxMail) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO outbox (registration_id, recipient, subject, body, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![m.registration_id, m.to, m.subject, m.body, to_i64(m.created_at)])?;
+    Ok(())
 }
