@@ -11,10 +11,11 @@
 //! `[limits]` table, whose keys are flat flags and variables; it would save one `.or()` per
 //! setting and none of the checks.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
 use serde::Deserialize;
 use softtoken_core::ids::ActivationPassword;
 use softtoken_core::totp::TotpParams;
@@ -135,6 +136,10 @@ pub struct ServeArgs {
     /// the client address is then taken from the proxy's X-Forwarded-For.
     #[arg(long, env = "SOFTTOKEN_BEHIND_TLS_PROXY")]
     pub behind_tls_proxy: bool,
+    /// Networks (CIDRs, comma-separated) of the proxies whose X-Forwarded-For is believed
+    /// [default: none; with --behind-tls-proxy, loopback: 127.0.0.0/8,::1/128].
+    #[arg(long, env = "SOFTTOKEN_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
     /// Demo mode: keep the demo registration (service ID 10112231, user ID 999800000001)
     /// armed. Its activation password is SOFTTOKEN_DEMO_ACTIVATION_PASSWORD [default: 1234].
     #[arg(long, env = "SOFTTOKEN_DEMO")]
@@ -211,6 +216,7 @@ pub struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     behind_tls_proxy: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
     demo: Option<bool>,
     demo_activation_password: Option<String>,
     log_json: Option<bool>,
@@ -455,6 +461,15 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         )));
     }
 
+    let trusted_proxies = trusted_proxies(
+        if serve_args.trusted_proxies.is_empty() {
+            file.trusted_proxies.as_deref().unwrap_or_default()
+        } else {
+            &serve_args.trusted_proxies
+        },
+        behind_tls_proxy,
+    )?;
+
     let demo = if demo_on {
         let text = env_secret("SOFTTOKEN_DEMO_ACTIVATION_PASSWORD")
             .or(file.demo_activation_password.clone().map(Zeroizing::new))
@@ -479,17 +494,32 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         master_key,
         outbox_dir: common.outbox_dir.clone().or(file.outbox_dir.clone()),
         policy,
-        http: HttpOptions {
-            admin_token,
-            rate_limits,
-            trust_forwarded_for: behind_tls_proxy,
-            body_limit,
-        },
+        http: HttpOptions { admin_token, rate_limits, trusted_proxies, body_limit },
         tls,
         demo,
         log_json: common.log_json || file.log_json.unwrap_or(false),
         log: common.log.clone().or(file.log.clone()).unwrap_or_else(|| "info".into()),
     })
+}
+
+/// The proxies whose `X-Forwarded-For` is believed. A proxy in front (`behind_tls_proxy`)
+/// with none named is taken to be on this host: loopback.
+fn trusted_proxies(given: &[String], behind_tls_proxy: bool) -> Result<Vec<IpNet>> {
+    const LOOPBACK: &[&str] = &["127.0.0.0/8", "::1/128"];
+    let mut given: Vec<&str> = given.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+    if given.is_empty() && behind_tls_proxy {
+        given = LOOPBACK.to_vec();
+    }
+    given
+        .iter()
+        .map(|s| {
+            s.parse::<IpNet>().or_else(|_| s.parse::<IpAddr>().map(IpNet::from)).map_err(|_| {
+                Error::Config(format!(
+                    "trusted_proxies: {s:?} is not a network (10.0.0.0/8, 2001:db8::/32) or an address"
+                ))
+            })
+        })
+        .collect()
 }
 
 fn create_demo_key(path: &Path) -> Result<()> {
@@ -549,7 +579,21 @@ mod tests {
         assert!(err.contains("refusing plain HTTP"), "{err}");
         s.behind_tls_proxy = true;
         let settings = resolve(&c, Some(&s)).unwrap();
-        assert!(settings.http.trust_forwarded_for);
+        // The proxy is on this host unless networks are named.
+        assert_eq!(
+            settings.http.trusted_proxies,
+            ["127.0.0.0/8".parse::<IpNet>().unwrap(), "::1/128".parse().unwrap()]
+        );
+        s.trusted_proxies = vec!["10.1.0.0/16".into(), "192.0.2.9".into()];
+        let settings = resolve(&c, Some(&s)).unwrap();
+        assert_eq!(
+            settings.http.trusted_proxies,
+            ["10.1.0.0/16".parse::<IpNet>().unwrap(), "192.0.2.9/32".parse().unwrap()]
+        );
+        s.trusted_proxies = vec!["10.1.0.0/33".into()];
+        let err = resolve(&c, Some(&s)).unwrap_err().to_string();
+        assert!(err.contains("trusted_proxies"), "{err}");
+        s.trusted_proxies.clear();
         s.behind_tls_proxy = false;
         s.bind = Some("127.0.0.1:0".parse().unwrap());
         assert!(resolve(&c, Some(&s)).is_ok());

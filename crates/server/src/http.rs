@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -76,9 +77,9 @@ pub struct HttpOptions {
     pub admin_token: Option<AdminToken>,
     /// Failure rate limits of provisioning.
     pub rate_limits: RateLimits,
-    /// Take the client address from the last `X-Forwarded-For` entry (only behind a
-    /// TLS-terminating proxy that sets it).
-    pub trust_forwarded_for: bool,
+    /// Networks of the proxies whose `X-Forwarded-For` is believed. Empty: the header is
+    /// ignored and the socket peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
     /// Largest accepted body, in bytes.
     pub body_limit: usize,
 }
@@ -88,7 +89,7 @@ impl Default for HttpOptions {
         Self {
             admin_token: None,
             rate_limits: RateLimits::default(),
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
             body_limit: 16 * 1024,
         }
     }
@@ -205,8 +206,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
-/// The caller's address: the socket peer, or behind a trusted proxy the last
-/// `X-Forwarded-For` entry. `None` when unknown (a router called without connect info).
+/// The caller's address: the socket peer, or, when the peer is a trusted proxy, the address
+/// the nearest trusted proxy saw (see [`client_address`]). `None` when unknown (a router
+/// called without connect info).
 pub struct ClientIp(pub Option<IpAddr>);
 
 impl FromRequestParts<AppState> for ClientIp {
@@ -217,21 +219,59 @@ impl FromRequestParts<AppState> for ClientIp {
             .await
             .ok()
             .map(|ConnectInfo(a)| a.ip());
-        if state.0.opts.trust_forwarded_for {
-            // The proxy appends the address it saw; earlier entries are the client's word.
-            let forwarded = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-                .next_back();
-            if forwarded.is_some() {
-                return Ok(Self(forwarded));
-            }
+        let trusted = &state.0.opts.trusted_proxies;
+        Ok(Self(peer.map(|peer| client_address(peer, &parts.headers, trusted))))
+    }
+}
+
+/// The client behind a chain of proxies. Each proxy appends the address it saw to
+/// `X-Forwarded-For`, so the entries are read from the right, starting at the socket peer:
+/// while the current hop is a trusted proxy, the entry it appended is the next hop. The first
+/// hop that is not a trusted proxy is the client; what it wrote itself further left is its
+/// own word and never read. An entry that is not an address (`unknown`, garbage) stops the
+/// walk at the trusted proxy that wrote it.
+pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| {
+        let ip = canonical(ip);
+        trusted.iter().any(|net| net.contains(&ip))
+    };
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    let mut hop = peer;
+    for entry in entries.iter().rev() {
+        if !is_trusted(hop) {
+            break;
         }
-        Ok(Self(peer))
+        match forwarded_ip(entry) {
+            Some(ip) => hop = canonical(ip),
+            None => break,
+        }
+    }
+    hop
+}
+
+/// One `X-Forwarded-For` entry: `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1` or
+/// `[2001:db8::1]:4711` (proxies differ on ports).
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    entry.parse::<SocketAddr>().ok().map(|a| a.ip())
+}
+
+/// IPv4-mapped IPv6 addresses as IPv4, so one rule covers both forms of one client.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
     }
 }
 
@@ -507,4 +547,40 @@ async fn admin_outbox(
 ) -> Result<impl IntoResponse> {
     let Query(q) = query.map_err(|e| Error::InvalidRequest(e.body_text()))?;
     Ok(Json(s.bank().outbox(q.limit.unwrap_or(20).min(1000)).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn from(peer: &str, xff: &[&str], trusted: &[&str]) -> String {
+        let mut headers = HeaderMap::new();
+        for v in xff {
+            headers.append("x-forwarded-for", v.parse().unwrap());
+        }
+        let trusted: Vec<IpNet> = trusted.iter().map(|t| t.parse().unwrap()).collect();
+        client_address(peer.parse().unwrap(), &headers, &trusted).to_string()
+    }
+
+    #[test]
+    fn the_client_is_the_first_hop_from_the_right_that_is_not_a_trusted_proxy() {
+        let lb = &["127.0.0.0/8"];
+        let two = &["127.0.0.0/8", "10.0.0.0/8"];
+        // Not a proxy: its header is its own word.
+        assert_eq!(from("203.0.113.9", &["198.51.100.1"], lb), "203.0.113.9");
+        assert_eq!(from("127.0.0.1", &["198.51.100.1"], &[]), "127.0.0.1");
+        // One proxy; what the client wrote to the left is never read.
+        assert_eq!(from("127.0.0.1", &["1.2.3.4, 198.51.100.1"], lb), "198.51.100.1");
+        assert_eq!(from("127.0.0.1", &["1.2.3.4", "198.51.100.1:443"], lb), "198.51.100.1");
+        assert_eq!(from("127.0.0.1", &["[2001:db8::1]:443"], lb), "2001:db8::1");
+        // Two proxies in a chain.
+        assert_eq!(from("127.0.0.1", &["1.2.3.4, 198.51.100.1, 10.1.1.1"], two), "198.51.100.1");
+        // A trusted proxy with nothing to say, or garbage where its client should be.
+        assert_eq!(from("127.0.0.1", &[], lb), "127.0.0.1");
+        assert_eq!(from("127.0.0.1", &["unknown"], lb), "127.0.0.1");
+        // IPv4-mapped peers match IPv4 networks.
+        assert_eq!(from("::ffff:127.0.0.1", &["198.51.100.1"], lb), "198.51.100.1");
+    }
 }
