@@ -13,6 +13,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
@@ -22,6 +23,7 @@ use softtoken_core::totp::TotpParams;
 use zeroize::Zeroizing;
 
 use crate::bank::{Demo, Policy};
+use crate::edge::EdgeLimits;
 use crate::error::{Error, Result};
 use crate::http::{AdminToken, HttpOptions};
 use crate::ratelimit::RateLimits;
@@ -159,6 +161,19 @@ pub struct ServeArgs {
     /// Largest request body in bytes [default: 16384].
     #[arg(long, env = "SOFTTOKEN_BODY_LIMIT")]
     pub body_limit: Option<usize>,
+    /// Seconds for a TLS handshake and for a request's whole header, also the longest idle
+    /// wait between requests on one connection [default: 10].
+    #[arg(long, env = "SOFTTOKEN_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds to read a request's body and answer it [default: 30].
+    #[arg(long, env = "SOFTTOKEN_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// Connections held at once; keep it below the process's open-file limit [default: 900].
+    #[arg(long, env = "SOFTTOKEN_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Connections held at once from one address, trusted proxies excepted [default: 32].
+    #[arg(long, env = "SOFTTOKEN_MAX_CONNECTIONS_PER_ADDRESS")]
+    pub max_connections_per_address: Option<usize>,
 }
 
 /// `issue` flags.
@@ -240,6 +255,10 @@ struct FileLimits {
     rate_per_address_per_minute: Option<u32>,
     rate_total_burst: Option<u32>,
     rate_total_per_minute: Option<u32>,
+    header_read_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
 }
 
 /// TLS certificate and key files.
@@ -441,6 +460,8 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         return Err(Error::Config("body_limit must be 1 KiB to 1 MiB".into()));
     }
 
+    let edge = edge_limits(serve_args, lim)?;
+
     let bind = match serve_args.bind.or(file.bind) {
         Some(b) => b,
         None => DEFAULT_BIND.parse().map_err(|_| Error::Internal("default bind address"))?,
@@ -494,11 +515,50 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         master_key,
         outbox_dir: common.outbox_dir.clone().or(file.outbox_dir.clone()),
         policy,
-        http: HttpOptions { admin_token, rate_limits, trusted_proxies, body_limit },
+        http: HttpOptions { admin_token, rate_limits, trusted_proxies, body_limit, edge },
         tls,
         demo,
         log_json: common.log_json || file.log_json.unwrap_or(false),
         log: common.log.clone().or(file.log.clone()).unwrap_or_else(|| "info".into()),
+    })
+}
+
+fn edge_limits(serve_args: &ServeArgs, lim: &FileLimits) -> Result<EdgeLimits> {
+    let defaults = EdgeLimits::default();
+    let secs = |v: Option<u64>, default: Duration, what: &str| -> Result<Duration> {
+        match v {
+            None => Ok(default),
+            Some(s) if (1..=3600).contains(&s) => Ok(Duration::from_secs(s)),
+            Some(_) => Err(Error::Config(format!("{what} must be 1 to 3600 seconds"))),
+        }
+    };
+    let count = |v: Option<usize>, default: usize, what: &str| -> Result<usize> {
+        match v.unwrap_or(default) {
+            0 => Err(Error::Config(format!("{what} must be at least 1"))),
+            n => Ok(n),
+        }
+    };
+    Ok(EdgeLimits {
+        header_read_timeout: secs(
+            serve_args.header_read_timeout_secs.or(lim.header_read_timeout_secs),
+            defaults.header_read_timeout,
+            "header_read_timeout_secs",
+        )?,
+        request_timeout: secs(
+            serve_args.request_timeout_secs.or(lim.request_timeout_secs),
+            defaults.request_timeout,
+            "request_timeout_secs",
+        )?,
+        max_connections: count(
+            serve_args.max_connections.or(lim.max_connections),
+            defaults.max_connections,
+            "max_connections",
+        )?,
+        max_connections_per_address: count(
+            serve_args.max_connections_per_address.or(lim.max_connections_per_address),
+            defaults.max_connections_per_address,
+            "max_connections_per_address",
+        )?,
     })
 }
 

@@ -102,6 +102,11 @@ pub enum Error {
         state: &'static str,
     },
 
+    /// The request took longer than the server allows (a body trickling in). The client
+    /// sends the request again, at once and whole.
+    #[error("the request took too long to arrive; send it again")]
+    RequestTimeout,
+
     /// Issue refused: the activation password the customer chose is on the bank's list of
     /// passwords a guesser tries first (`docs/server.md`). The bank web asks the customer to
     /// choose another; nothing was stored.
@@ -184,6 +189,7 @@ impl Error {
                 Error::RegistrationExists { .. } => "registration_exists",
                 Error::ReissueTooSoon { .. } => "reissue_too_soon",
                 Error::WeakActivationPassword(_) => "weak_activation_password",
+                Error::RequestTimeout => "request_timeout",
                 Error::NotDelivered => "not_delivered",
                 Error::Forbidden(_) => "forbidden",
                 _ => ErrorCode::Internal.as_str(),
@@ -218,6 +224,7 @@ impl Error {
             Error::RegistrationExists { .. }
             | Error::ReissueTooSoon { .. }
             | Error::WeakActivationPassword(_)
+            | Error::RequestTimeout
             | Error::NotDelivered
             | Error::Forbidden(_) => return None,
         })
@@ -231,6 +238,7 @@ impl Error {
             | Error::NotDelivered => 409,
             Error::Forbidden(_) => 403,
             Error::WeakActivationPassword(_) => 400,
+            Error::RequestTimeout => 408,
             _ => self.wire_code().map_or(500, ErrorCode::http_status),
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -283,6 +291,13 @@ impl IntoResponse for Error {
         };
         let body = ApiErrorBody { code: self.code(), message, tries_left, retry_after, reason };
         let mut response = (status, axum::Json(body)).into_response();
+        if matches!(self, Error::RequestTimeout) {
+            // The rest of a trickling body is not waited for.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         if let Some(secs) = retry_after {
             if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);

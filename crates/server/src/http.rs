@@ -31,6 +31,7 @@ use zeroize::Zeroizing;
 
 use crate::bank::{Bank, IssueRequest};
 use crate::clock::Clock;
+use crate::edge::EdgeLimits;
 use crate::error::{Error, Result};
 use crate::metrics::{Metrics, Step, VerifyResult};
 use crate::ratelimit::{RateLimiter, RateLimits};
@@ -82,6 +83,8 @@ pub struct HttpOptions {
     pub trusted_proxies: Vec<IpNet>,
     /// Largest accepted body, in bytes.
     pub body_limit: usize,
+    /// Timeouts and connection caps of the listener.
+    pub edge: EdgeLimits,
 }
 
 impl Default for HttpOptions {
@@ -91,6 +94,7 @@ impl Default for HttpOptions {
             rate_limits: RateLimits::default(),
             trusted_proxies: Vec::new(),
             body_limit: 16 * 1024,
+            edge: EdgeLimits::default(),
         }
     }
 }
@@ -150,7 +154,24 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), request_deadline))
         .with_state(state)
+}
+
+/// Answers `408 request_timeout` when reading the body and answering take longer than
+/// [`EdgeLimits::request_timeout`] (a slow POST holds nothing longer than that).
+async fn request_deadline(
+    State(s): State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(s.0.opts.edge.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::info!(event = "request_timeout", "request took too long; closing");
+            Error::RequestTimeout.into_response()
+        }
+    }
 }
 
 /// A JSON body whose every failure is an [`Error`] (400/413), never axum's plain-text

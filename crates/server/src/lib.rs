@@ -13,6 +13,7 @@
 //! - [`sealed`]: secrets at rest (AES-256-GCM under the master key, bound to their row).
 //! - [`ratelimit`], [`metrics`]: what makes guessing expensive and visible.
 //! - [`config`], [`cli`], [`serve`]: configuration, the command line, running the server.
+//! - [`edge`]: timeouts and connection caps against slow and greedy clients.
 //! - `testing` (feature `test-support`): an in-process bank for tests and benchmarks.
 //!
 //! ```
@@ -35,6 +36,7 @@ pub mod bank;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod edge;
 pub mod error;
 pub mod http;
 pub mod metrics;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::bank::{Bank, OutboxDir, DEMO_SERVICE_ID, DEMO_USER_ID};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::edge::{ConnectionCaps, EdgeLimits};
 use crate::error::{Error, Result};
 use crate::http::{app, AppState};
 use crate::sealed::Sealer;
@@ -85,7 +86,29 @@ impl ShutdownSignal {
     }
 }
 
-/// Serves until ctrl-c or SIGTERM, then lets open requests finish and flushes the database.
+/// The timeouts of [`EdgeLimits`] on every connection: a header (and the first request, and
+/// the idle wait between requests) within `header_read_timeout`; HTTP/2 clients that stop
+/// answering pings are dropped, and may open only a few streams at once.
+fn with_edge_limits<A>(
+    mut server: axum_server::Server<SocketAddr, A>,
+    edge: EdgeLimits,
+) -> axum_server::Server<SocketAddr, A> {
+    let builder = server.http_builder();
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(edge.header_read_timeout);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(edge.header_read_timeout)
+        .keep_alive_timeout(edge.header_read_timeout)
+        .max_concurrent_streams(16);
+    server.first_request_timeout(edge.header_read_timeout)
+}
+
+/// Serves until ctrl-c or SIGTERM, then lets open requests finish (up to 10 s) and flushes the
+/// database.
 ///
 /// The first line on standard output is `softtoken-server listening on <url>`, for scripts
 /// that start the server on port 0.
@@ -146,11 +169,19 @@ pub async fn run(settings: Settings) -> Result<()> {
     });
 
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let served = match &settings.tls {
-        None => {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            axum::serve(listener, service).with_graceful_shutdown(shutdown.wait()).await
+    let edge = settings.http.edge;
+    let caps = ConnectionCaps::new(edge, settings.http.trusted_proxies.clone());
+    let handle = axum_server::Handle::new();
+    tokio::spawn({
+        let handle = handle.clone();
+        async move {
+            shutdown.wait().await;
+            handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
         }
+    });
+    let server = axum_server::from_tcp(listener)?.handle(handle);
+    let served = match &settings.tls {
+        None => with_edge_limits(server.acceptor(caps), edge).serve(service).await,
         Some(files) => {
             // One crypto provider for the process, ring, as the app's client uses
             // (docs/PLATFORMS.md); a second install attempt just fails harmlessly.
@@ -161,15 +192,11 @@ pub async fn run(settings: Settings) -> Result<()> {
                     .map_err(|e| {
                         Error::Config(format!("cannot load the TLS certificate or key: {e}"))
                     })?;
-            let handle = axum_server::Handle::new();
-            tokio::spawn({
-                let handle = handle.clone();
-                async move {
-                    shutdown.wait().await;
-                    handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
-                }
-            });
-            axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(service).await
+            // Caps first, so a refused connection costs no handshake.
+            let tls = axum_server::tls_rustls::RustlsAcceptor::new(config)
+                .handshake_timeout(edge.header_read_timeout)
+                .acceptor(caps);
+            with_edge_limits(server.acceptor(tls), edge).serve(service).await
         }
     };
     purge.abort();

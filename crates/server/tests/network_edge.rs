@@ -6,9 +6,11 @@
 mod binary;
 
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use binary::spawn;
 use serde_json::Value;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// A client whose connections come from `source` (any 127.0.0.0/8 address is this host).
 fn client_from(source: &str) -> reqwest::Client {
@@ -78,4 +80,135 @@ async fn x_forwarded_for_from_a_caller_that_is_not_a_trusted_proxy_is_ignored() 
     let proxy = client_from("127.0.0.2");
     assert_eq!(bad_start(&proxy, &server.url, Some("127.0.0.3")).await, 429);
     assert_eq!(bad_start(&proxy, &server.url, Some("198.51.100.77")).await, 400);
+}
+
+/// Files the server process holds open right now (sockets, database, log).
+fn open_files(server: &binary::Proc) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", server.child.id())).unwrap().count()
+}
+
+/// What happened to a connection the server should not keep.
+#[derive(Debug, PartialEq)]
+enum Fate {
+    /// The server closed it (at once, or when it timed out).
+    Closed,
+    /// Still open at the test's deadline.
+    Held,
+}
+
+/// A slowloris client: a request line, then one more header line every `every`, never the
+/// end of the header. Returns when the server closes the connection or at `deadline`.
+async fn drip(addr: std::net::SocketAddr, every: Duration, deadline: Instant) -> Fate {
+    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else { return Fate::Closed };
+    let mut buf = [0u8; 256];
+    let mut line = 0u32;
+    let mut next = b"POST /v1/provision/start HTTP/1.1\r\nHost: bank\r\n".to_vec();
+    loop {
+        if s.write_all(&next).await.is_err() {
+            return Fate::Closed;
+        }
+        line += 1;
+        next = format!("X-Drip-{line}: {line}\r\n").into_bytes();
+        tokio::select! {
+            read = s.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return Fate::Closed,
+                // Whatever the server says, it must then close.
+                Ok(_) => {}
+            },
+            () = tokio::time::sleep(every) => {}
+        }
+        if Instant::now() >= deadline {
+            return Fate::Held;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_dripping_sockets_neither_silence_the_bank_nor_pile_up_its_open_files() {
+    const SOCKETS: usize = 1_000;
+    const PER_ADDRESS: usize = 32;
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn(
+        dir.path(),
+        &["--header-read-timeout-secs", "2", "--max-connections-per-address", "32"],
+    );
+    let addr: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let customer = client_from("127.0.0.2");
+    let healthz = format!("{}/healthz", server.url);
+    assert_eq!(customer.get(&healthz).send().await.unwrap().status(), 200);
+    let before = open_files(&server);
+
+    // Every socket drips a header line each second; the bank cuts each one off after its
+    // 2-second header timeout, or at once beyond its cap. The test gives up after 30 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let attack: Vec<_> =
+        (0..SOCKETS).map(|_| tokio::spawn(drip(addr, Duration::from_secs(1), deadline))).collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // While they drip, a customer from another address is answered promptly.
+    let answered = customer.get(&healthz).timeout(Duration::from_secs(5)).send().await;
+    assert_eq!(answered.unwrap().status(), 200);
+    let during = open_files(&server);
+    assert!(
+        during <= before + PER_ADDRESS + 4,
+        "{during} open files while {SOCKETS} sockets drip (before: {before})"
+    );
+
+    let mut held = 0;
+    for socket in attack {
+        if socket.await.unwrap() == Fate::Held {
+            held += 1;
+        }
+    }
+    assert_eq!(held, 0, "{held} dripping sockets were still held after 30 s");
+    assert!(open_files(&server) <= before + 2);
+    assert_eq!(customer.get(&healthz).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_trickles_in_is_answered_408_and_an_idle_connection_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        spawn(dir.path(), &["--header-read-timeout-secs", "1", "--request-timeout-secs", "2"]);
+    let addr: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+
+    // Slow POST: the whole header, then one byte of the promised body a second.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        b"POST /v1/provision/start HTTP/1.1\r\nHost: bank\r\nContent-Type: application/json\r\n\
+          Content-Length: 1000\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        tokio::select! {
+            read = s.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            },
+            () = tokio::time::sleep(Duration::from_secs(1)) => {
+                let _ = s.write_all(b" ").await;
+            }
+        }
+        assert!(Instant::now() < deadline, "the slow POST was held: {answer:?}");
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+
+    // Keep-alive: one whole request, then silence; the bank closes the idle connection.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: bank\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    loop {
+        let read = tokio::time::timeout_at(deadline.into(), s.read(&mut buf)).await;
+        match read.expect("the idle connection was held") {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
 }
