@@ -34,6 +34,8 @@ use crate::storage::sqlite::Synchronous;
 pub const DEFAULT_DEMO_PASSWORD: &str = "1234";
 /// Where the server listens by default (plain HTTP, so loopback only).
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// Where the admin API listens by default: this host only.
+pub const DEFAULT_ADMIN_BIND: &str = "127.0.0.1:8081";
 
 /// softtoken-server: the bank side of softtoken.
 #[derive(Debug, Parser)]
@@ -103,7 +105,7 @@ pub struct CommonArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Issue a registration (steps 3–5). Reads the activation password from standard input
     /// and writes the step-6 mail to the outbox.
     Issue(IssueArgs),
@@ -125,9 +127,17 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "SOFTTOKEN_BIND")]
     pub bind: Option<SocketAddr>,
+    /// Address of the admin API and /metrics, for the bank's own network only
+    /// [default: 127.0.0.1:8081].
+    #[arg(long, env = "SOFTTOKEN_ADMIN_BIND")]
+    pub admin_bind: Option<SocketAddr>,
     /// File holding the admin bearer token (or give the token in SOFTTOKEN_ADMIN_TOKEN).
     #[arg(long, env = "SOFTTOKEN_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// File holding the web tier's verify-only bearer token (or give the token in
+    /// SOFTTOKEN_VERIFY_TOKEN): /v1/admin/verify and nothing else.
+    #[arg(long, env = "SOFTTOKEN_VERIFY_TOKEN_FILE")]
+    pub verify_token_file: Option<PathBuf>,
     /// TLS certificate chain (PEM); serves HTTPS with rustls.
     #[arg(long, env = "SOFTTOKEN_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -220,10 +230,12 @@ pub struct VerifyArgs {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     bind: Option<SocketAddr>,
+    admin_bind: Option<SocketAddr>,
     database: Option<PathBuf>,
     synchronous: Option<String>,
     master_key_file: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
+    verify_token_file: Option<PathBuf>,
     outbox_dir: Option<PathBuf>,
     download_url: Option<String>,
     issuer: Option<String>,
@@ -273,8 +285,10 @@ pub struct TlsFiles {
 /// Everything resolved, validated and ready.
 #[derive(Debug)]
 pub struct Settings {
-    /// Listen address.
+    /// Listen address of the app-facing API.
     pub bind: SocketAddr,
+    /// Listen address of the admin API and /metrics.
+    pub admin_bind: SocketAddr,
     /// Database file.
     pub database: PathBuf,
     /// Commit durability.
@@ -384,6 +398,24 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         None
     };
 
+    let verify_token = if let Some(t) = env_secret("SOFTTOKEN_VERIFY_TOKEN") {
+        Some(AdminToken::new(&t)?)
+    } else if let Some(path) =
+        serve_args.verify_token_file.clone().or(file.verify_token_file.clone())
+    {
+        Some(AdminToken::new(&read_secret_file(&path, "verify token")?)?)
+    } else {
+        None
+    };
+    if let (Some(a), Some(v)) = (&admin_token, &verify_token) {
+        if a == v {
+            return Err(Error::Config(
+                "the verify token must differ from the admin token: it is given to the web tier"
+                    .into(),
+            ));
+        }
+    }
+
     let mut policy = Policy::default();
     policy.provision_max_tries = positive(
         common
@@ -466,6 +498,10 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         Some(b) => b,
         None => DEFAULT_BIND.parse().map_err(|_| Error::Internal("default bind address"))?,
     };
+    let admin_bind = match serve_args.admin_bind.or(file.admin_bind) {
+        Some(b) => b,
+        None => DEFAULT_ADMIN_BIND.parse().map_err(|_| Error::Internal("default admin address"))?,
+    };
     let tls = match (
         serve_args.tls_cert.clone().or(file.tls_cert.clone()),
         serve_args.tls_key.clone().or(file.tls_key.clone()),
@@ -479,6 +515,17 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         return Err(Error::Config(format!(
             "refusing plain HTTP on {bind}: it is not a loopback address. Give --tls-cert and \
              --tls-key, or --behind-tls-proxy when a TLS-terminating proxy is in front"
+        )));
+    }
+    if serve.is_some() && tls.is_none() && !behind_tls_proxy && !admin_bind.ip().is_loopback() {
+        return Err(Error::Config(format!(
+            "refusing plain HTTP for the admin API on {admin_bind}: it is not a loopback address. \
+             Give --tls-cert and --tls-key, or --behind-tls-proxy"
+        )));
+    }
+    if serve.is_some() && admin_bind == bind && bind.port() != 0 {
+        return Err(Error::Config(format!(
+            "the admin API needs an address of its own, not {bind}: set admin_bind"
         )));
     }
 
@@ -509,13 +556,22 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
 
     Ok(Settings {
         bind,
+        admin_bind,
         database,
         synchronous,
         cache_capacity: lim.cache_capacity.unwrap_or(1_000_000).max(1),
         master_key,
         outbox_dir: common.outbox_dir.clone().or(file.outbox_dir.clone()),
         policy,
-        http: HttpOptions { admin_token, rate_limits, trusted_proxies, body_limit, edge },
+        http: HttpOptions {
+            admin_token,
+            verify_token,
+            rate_limits,
+            trusted_proxies,
+            body_limit,
+            edge,
+            ..HttpOptions::default()
+        },
         tls,
         demo,
         log_json: common.log_json || file.log_json.unwrap_or(false),

@@ -1,8 +1,13 @@
 //! The HTTP shell: routes, extractors and the mapping of [`Bank`] results to responses.
 //!
-//! App-facing endpoints (`/v1/provision/*`, `/v1/demo/reset`) carry no admin power; every
-//! `/v1/admin/*` endpoint needs the bank's bearer token. Every refusal is an error body with a
-//! stable `code` (see [`crate::error`]); malformed input is a 4xx, never a 500.
+//! Two routers for two listeners. [`public_app`], on the address the apps reach, has only the
+//! app-facing endpoints (`/v1/provision/*`, `/v1/demo/reset`, `/healthz`), which carry no
+//! admin power. [`admin_app`], on an address of the bank's own network (loopback by default),
+//! has `/metrics` and every `/v1/admin/*` endpoint: all need the bank's admin token, except
+//! `/v1/admin/verify`, which the web tier may call with its verify-only token, so a stolen web
+//! tier credential can check codes but never revoke or re-issue. Failed bearers are
+//! throttled per address. Every refusal is an error body with a stable `code` (see
+//! [`crate::error`]); malformed input is a 4xx, never a 500.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -36,7 +41,8 @@ use crate::error::{Error, Result};
 use crate::metrics::{Metrics, Step, VerifyResult};
 use crate::ratelimit::{RateLimiter, RateLimits};
 
-/// The bank's admin credential. Compared in constant time (as SHA-256 digests, so not even
+/// A bearer credential of the admin listener (the admin token, or the web tier's verify-only
+/// token). Compared in constant time (as SHA-256 digests, so not even
 /// its length leaks); never printed.
 #[derive(Clone)]
 pub struct AdminToken(Arc<[u8; 32]>);
@@ -44,6 +50,12 @@ pub struct AdminToken(Arc<[u8; 32]>);
 impl std::fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+impl PartialEq for AdminToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&*other.0).into()
     }
 }
 
@@ -65,7 +77,7 @@ impl AdminToken {
         Ok(Self(Arc::new(Sha256::digest(token.as_bytes()).into())))
     }
 
-    fn matches(&self, presented: &str) -> bool {
+    pub(crate) fn matches(&self, presented: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         digest.ct_eq(&*self.0).into()
     }
@@ -76,6 +88,10 @@ impl AdminToken {
 pub struct HttpOptions {
     /// The admin credential; `None` disables the admin API.
     pub admin_token: Option<AdminToken>,
+    /// The web tier's credential: `/v1/admin/verify` only.
+    pub verify_token: Option<AdminToken>,
+    /// How many wrong bearers an address (and everyone) may present on the admin listener.
+    pub bearer_limits: RateLimits,
     /// Failure rate limits of provisioning.
     pub rate_limits: RateLimits,
     /// Networks of the proxies whose `X-Forwarded-For` is believed. Empty: the header is
@@ -91,6 +107,13 @@ impl Default for HttpOptions {
     fn default() -> Self {
         Self {
             admin_token: None,
+            verify_token: None,
+            bearer_limits: RateLimits {
+                per_address_burst: 10,
+                per_address_per_minute: 5,
+                total_burst: 100,
+                total_per_minute: 60,
+            },
             rate_limits: RateLimits::default(),
             trusted_proxies: Vec::new(),
             body_limit: 16 * 1024,
@@ -104,6 +127,7 @@ struct Shared {
     clock: Arc<dyn Clock>,
     opts: HttpOptions,
     limiter: RateLimiter,
+    bearer_limiter: RateLimiter,
     metrics: Metrics,
 }
 
@@ -115,7 +139,9 @@ impl AppState {
     /// State over a bank and a clock.
     pub fn new(bank: Arc<Bank>, clock: Arc<dyn Clock>, opts: HttpOptions) -> Self {
         let limiter = RateLimiter::new(opts.rate_limits, Instant::now());
-        Self(Arc::new(Shared { bank, clock, opts, limiter, metrics: Metrics::default() }))
+        let bearer_limiter = RateLimiter::new(opts.bearer_limits, Instant::now());
+        let metrics = Metrics::default();
+        Self(Arc::new(Shared { bank, clock, opts, limiter, bearer_limiter, metrics }))
     }
 
     /// The bank.
@@ -133,24 +159,40 @@ impl AppState {
     }
 }
 
-/// The whole HTTP API. Serve it with
+/// The app-facing API, for the public listener. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()` so the rate limiter and the demo
 /// reset see the caller's address.
-pub fn app(state: AppState) -> Router {
-    let body_limit = state.0.opts.body_limit;
-    Router::new()
+pub fn public_app(state: AppState) -> Router {
+    let router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
         .route(PATH_START, post(provision_start))
         .route(PATH_CONFIRM, post(provision_confirm))
         .route(PATH_ACK, post(provision_ack))
-        .route("/v1/demo/reset", post(demo_reset))
+        .route("/v1/demo/reset", post(demo_reset));
+    finish(router, state)
+}
+
+/// The bank's own API, for the admin listener: `/metrics` and `/v1/admin/*`. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so failed bearers are throttled per
+/// address.
+pub fn admin_app(state: AppState) -> Router {
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/v1/admin/registrations", post(admin_issue))
         .route("/v1/admin/registrations/{service_id}/{user_id}", get(admin_status))
         .route("/v1/admin/registrations/{service_id}/{user_id}/revoke", post(admin_revoke))
         .route("/v1/admin/registrations/{service_id}/{user_id}/unlock", post(admin_unlock))
         .route("/v1/admin/verify", post(admin_verify))
-        .route("/v1/admin/outbox", get(admin_outbox))
+        .route("/v1/admin/outbox", get(admin_outbox));
+    finish(router, state)
+}
+
+/// What both routers share: JSON errors for unknown paths and methods, the body limit and the
+/// request deadline.
+fn finish(router: Router<AppState>, state: AppState) -> Router {
+    let body_limit = state.0.opts.body_limit;
+    router
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
@@ -296,21 +338,55 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Proof that the caller holds the bank's admin token.
+/// Proof that the caller holds the bank's admin token: every admin endpoint.
 pub struct Admin;
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let Some(token) = &state.0.opts.admin_token else { return Err(Error::Unauthorized) };
-        let presented = bearer(&parts.headers).ok_or(Error::Unauthorized)?;
-        if token.matches(presented) {
-            Ok(Admin)
-        } else {
-            tracing::warn!(event = "admin_unauthorized", path = %parts.uri.path(), "wrong admin token");
-            Err(Error::Unauthorized)
-        }
+        authorize(parts, state, &[state.0.opts.admin_token.as_ref()]).await.map(|()| Admin)
+    }
+}
+
+/// Proof that the caller holds the admin token or the web tier's verify-only token:
+/// `/v1/admin/verify` and nothing else.
+pub struct Verifier;
+
+impl FromRequestParts<AppState> for Verifier {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let tokens = [state.0.opts.admin_token.as_ref(), state.0.opts.verify_token.as_ref()];
+        authorize(parts, state, &tokens).await.map(|()| Verifier)
+    }
+}
+
+/// Checks the bearer against `accepted`. Each refusal takes a token from the caller's bearer
+/// bucket, so guessing a credential is throttled like guessing a password; a right bearer
+/// costs nothing.
+async fn authorize(
+    parts: &mut Parts,
+    state: &AppState,
+    accepted: &[Option<&AdminToken>],
+) -> Result<(), Error> {
+    let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+    let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let reservation = state.0.bearer_limiter.reserve(ip, Instant::now()).map_err(|limited| {
+        tracing::warn!(event = "admin_rate_limited", client = %ip,
+            retry_after = limited.retry_after, "admin API refused: too many wrong bearers");
+        Error::RateLimited { retry_after: limited.retry_after }
+    })?;
+    let presented = bearer(&parts.headers);
+    let right = presented.is_some_and(|p| accepted.iter().flatten().any(|t| t.matches(p)));
+    if right {
+        drop(reservation);
+        Ok(())
+    } else {
+        reservation.failed();
+        tracing::warn!(event = "admin_unauthorized", path = %parts.uri.path(), client = %ip,
+            "missing or wrong bearer token");
+        Err(Error::Unauthorized)
     }
 }
 
@@ -535,7 +611,7 @@ struct VerifyBody {
 
 async fn admin_verify(
     State(s): State<AppState>,
-    _admin: Admin,
+    _verifier: Verifier,
     body: Result<ApiJson<VerifyBody>, Error>,
 ) -> Result<impl IntoResponse> {
     let result = async {

@@ -212,3 +212,41 @@ async fn a_body_that_trickles_in_is_answered_408_and_an_idle_connection_is_close
     }
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_public_listener_has_no_admin_power_and_the_web_tiers_token_only_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = binary::command(dir.path());
+    command.env("SOFTTOKEN_VERIFY_TOKEN", "web-tier-verify-only-token-77");
+    let server = binary::spawn_command(command, &[]);
+    let http = client_from("127.0.0.1");
+    let body = serde_json::json!({"service_id": binary::SERVICE, "mail": "taro@example.jp",
+                                  "activation_password": "4821"});
+    // Whoever reaches the public address finds no admin endpoint and no metrics.
+    for (path, admin) in [("/v1/admin/registrations", true), ("/v1/admin/verify", true)] {
+        let (status, answer) = binary::post(&server.url, path, &body, admin).await;
+        assert_eq!((status, answer["code"].as_str()), (404, Some("not_found")), "{path}");
+    }
+    let metrics = http.get(format!("{}/metrics", server.url)).send().await.unwrap();
+    assert_eq!(metrics.status().as_u16(), 404);
+    // The admin listener has them.
+    let metrics = http.get(format!("{}/metrics", server.admin_url)).send().await.unwrap();
+    assert_eq!(metrics.status().as_u16(), 200);
+    let (status, issued) =
+        binary::post(&server.admin_url, "/v1/admin/registrations", &body, true).await;
+    assert_eq!(status, 201, "{issued}");
+    // The web tier's token verifies, and may not issue.
+    let as_web_tier = |path: &str, body: &Value| {
+        http.post(format!("{}{path}", server.admin_url))
+            .bearer_auth("web-tier-verify-only-token-77")
+            .json(body)
+            .send()
+    };
+    let verify = serde_json::json!({"service_id": binary::SERVICE,
+                                    "user_id": issued["user_id"], "code": "123456"});
+    let answer = as_web_tier("/v1/admin/verify", &verify).await.unwrap();
+    // Not delivered yet: the bank answered the verify, the credential was good.
+    assert_eq!(answer.status().as_u16(), 409);
+    let answer = as_web_tier("/v1/admin/registrations", &body).await.unwrap();
+    assert_eq!(answer.status().as_u16(), 401);
+}

@@ -69,7 +69,7 @@ fn code(token: &NewToken) -> String {
 async fn server_killed_mid_provisioning_loses_nothing_and_a_retry_finishes() {
     let dir = tempfile::tempdir().unwrap();
     let first = spawn(dir.path(), &[]);
-    let user = issue(&first.url, "4821").await;
+    let user = issue(&first.admin_url, "4821").await;
     let (app, start) = ClientHandshake::start(
         &ServiceId::new(SERVICE).unwrap(),
         &UserId::new(&user).unwrap(),
@@ -93,7 +93,7 @@ async fn server_killed_mid_provisioning_loses_nothing_and_a_retry_finishes() {
     second.kill9();
 
     let third = spawn(dir.path(), &[]);
-    assert_eq!(status_of(&third.url, &user).await["state"], "confirmed");
+    assert_eq!(status_of(&third.admin_url, &user).await["state"], "confirmed");
     let confirmed: ConfirmResponse = serde_json::from_value(confirmed).unwrap();
     let (token, ack) = app.finish(&confirmed, unix_now()).unwrap();
     let (status, acked) =
@@ -101,18 +101,18 @@ async fn server_killed_mid_provisioning_loses_nothing_and_a_retry_finishes() {
     assert_eq!(status, 200, "{acked}");
     let code = code(&token);
     let verify = json!({"service_id": SERVICE, "user_id": user, "code": code});
-    let (_, accepted) = post(&third.url, "/v1/admin/verify", &verify, true).await;
+    let (_, accepted) = post(&third.admin_url, "/v1/admin/verify", &verify, true).await;
     assert_eq!(accepted["accepted"], true, "{accepted}");
     third.kill9();
 
     // The accepted step was on disk before the answer: replaying it after a crash fails.
     let fourth = spawn(dir.path(), &[]);
-    let (_, replay) = post(&fourth.url, "/v1/admin/verify", &verify, true).await;
+    let (_, replay) = post(&fourth.admin_url, "/v1/admin/verify", &verify, true).await;
     assert_eq!(
         (replay["accepted"].as_bool(), replay["reason"].as_str()),
         (Some(false), Some("replayed"))
     );
-    let status = status_of(&fourth.url, &user).await;
+    let status = status_of(&fourth.admin_url, &user).await;
     assert_eq!(status["state"], "in_use");
     // Nothing duplicated: one registration, delivered once.
     let again = ProvisioningClient::new(&fourth.url).unwrap();
@@ -124,7 +124,7 @@ async fn server_killed_mid_provisioning_loses_nothing_and_a_retry_finishes() {
 async fn wrong_password_count_survives_a_crash_of_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = spawn(dir.path(), &[]);
-    let user = issue(&server.url, "4821").await;
+    let user = issue(&server.admin_url, "4821").await;
     for left in (1..=4).rev() {
         let client = ProvisioningClient::new(&server.url).unwrap();
         let outcome = fetch(&client, &user, "0000").await;
@@ -135,7 +135,7 @@ async fn wrong_password_count_survives_a_crash_of_the_server() {
         server.kill9();
         server = spawn(dir.path(), &[]);
     }
-    assert_eq!(status_of(&server.url, &user).await["failed_tries"], 4);
+    assert_eq!(status_of(&server.admin_url, &user).await["failed_tries"], 4);
 }
 
 fn cli(dir: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
@@ -197,7 +197,7 @@ async fn bank_clerk_issues_and_ends_use_from_the_cli_while_the_server_runs() {
         cli(dir.path(), &["revoke", "--service-id", SERVICE, "--user-id", &user], "");
     assert!(ok, "{err}");
     let verify = json!({"service_id": SERVICE, "user_id": user, "code": code(&token)});
-    let (status, body) = post(&server.url, "/v1/admin/verify", &verify, true).await;
+    let (status, body) = post(&server.admin_url, "/v1/admin/verify", &verify, true).await;
     assert_eq!((status, body["code"].as_str()), (410, Some("ended")), "{body}");
     let (ok, _, err) = cli(dir.path(), &["status", "--service-id", SERVICE, "--user-id", "12"], "");
     assert!(!ok && err.contains("user ID"), "{err}");
@@ -260,7 +260,7 @@ async fn app_provisions_over_https_served_by_the_server_itself() {
         .build()
         .unwrap();
     let resp = admin
-        .post(format!("{https}/v1/admin/registrations"))
+        .post(format!("{}/v1/admin/registrations", server.admin_url.replace("127.0.0.1", "localhost")))
         .bearer_auth(ADMIN)
         .json(&json!({"service_id": SERVICE, "mail": "taro@example.jp", "activation_password": "4821"}))
         .send()

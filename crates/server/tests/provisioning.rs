@@ -219,24 +219,74 @@ async fn a_stranger_without_the_bank_credential_cannot_verify_or_lock_a_customer
     let user = bank.issue(None, "4821").await;
     let (token, _) = bank.provision(&user, "4821").await.unwrap();
     let body = json!({"service_id": SERVICE, "user_id": user, "code": "000000"});
-    for _ in 0..20 {
-        let (status, answer) = bank.post("/v1/admin/verify", body.clone()).await;
-        assert_eq!((status, answer["code"].as_str()), (401, Some("unauthorized")), "{answer}");
+    // The app-facing listener has no admin endpoint and no metrics at all.
+    for path in ["/v1/admin/verify", "/v1/admin/registrations"] {
+        let (status, answer) = bank.post(path, body.clone()).await;
+        assert_eq!((status, answer["code"].as_str()), (404, Some("not_found")), "{answer}");
     }
-    let wrong = bank
-        .http
-        .post(format!("{}/v1/admin/verify", bank.url))
-        .bearer_auth("not-the-bank-token-at-all")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status().as_u16(), 401);
-    let (status, _) = bank.post("/v1/admin/registrations", json!({})).await;
-    assert_eq!(status, 401);
-    assert_eq!(bank.status(&user).await["verify_failures"], 0);
-    let (_, ok) = bank.verify(&user, &bank.code(&token)).await;
-    assert_eq!(ok["accepted"], true);
+    let metrics = bank.http.get(format!("{}/metrics", bank.url)).send().await.unwrap();
+    assert_eq!(metrics.status().as_u16(), 404);
+    // On the admin listener, wrong bearers are refused, and after the burst (10) throttled.
+    let try_bearer = |bearer: &'static str| {
+        let req = bank.http.post(format!("{}/v1/admin/verify", bank.admin_url)).json(&body);
+        async move { req.bearer_auth(bearer).send().await.unwrap().status().as_u16() }
+    };
+    for _ in 0..10 {
+        assert_eq!(try_bearer("not-the-bank-token-at-all").await, 401);
+    }
+    assert_eq!(try_bearer("not-the-bank-token-at-all").await, 429);
+    assert_eq!(try_bearer(common::ADMIN_TOKEN).await, 429, "refused before comparing");
+    let bank_side = bank.state.bank();
+    let status = bank_side.status(&sid(SERVICE), &uid(&user), bank.now()).await.unwrap();
+    assert_eq!(status.verify_failures, 0);
+    let ok = bank_side.verify(&sid(SERVICE), &uid(&user), &bank.code(&token), bank.now()).await;
+    assert!(ok.unwrap().accepted);
+}
+
+fn sid(s: &str) -> ServiceId {
+    ServiceId::new(s).unwrap()
+}
+
+fn uid(u: &str) -> UserId {
+    UserId::new(u).unwrap()
+}
+
+#[tokio::test]
+async fn the_web_tiers_verify_token_checks_codes_but_cannot_revoke_or_reissue() {
+    const WEB_TIER: &str = "web-tier-verify-only-token-77";
+    let http = HttpOptions {
+        verify_token: Some(softtoken_server::http::AdminToken::new(WEB_TIER).unwrap()),
+        ..Setup::default().http
+    };
+    let bank = Server::start_with(Setup { http, ..Setup::default() }).await;
+    let user = bank.issue(None, "4821").await;
+    let (token, _) = bank.provision(&user, "4821").await.unwrap();
+    let as_web_tier = |method: reqwest::Method, path: String, body: serde_json::Value| {
+        let req = bank.http.request(method, format!("{}{path}", bank.admin_url));
+        async move {
+            let resp = req.bearer_auth(WEB_TIER).json(&body).send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let verify = json!({"service_id": SERVICE, "user_id": user, "code": bank.code(&token)});
+    let (status, answer) =
+        as_web_tier(reqwest::Method::POST, "/v1/admin/verify".into(), verify).await;
+    assert_eq!((status, answer["accepted"].as_bool()), (200, Some(true)), "{answer}");
+    let pair = format!("/v1/admin/registrations/{SERVICE}/{user}");
+    let takeover = json!({"service_id": SERVICE, "user_id": user, "mail": "x@evil.example",
+                          "activation_password": "4829"});
+    for (method, path, body) in [
+        (reqwest::Method::POST, format!("{pair}/revoke"), json!({})),
+        (reqwest::Method::POST, format!("{pair}/unlock"), json!({})),
+        (reqwest::Method::POST, "/v1/admin/registrations".to_owned(), takeover),
+        (reqwest::Method::GET, pair.clone(), json!({})),
+        (reqwest::Method::GET, "/v1/admin/outbox".to_owned(), json!({})),
+    ] {
+        let (status, answer) = as_web_tier(method, path.clone(), body).await;
+        assert_eq!((status, answer["code"].as_str()), (401, Some("unauthorized")), "{path}");
+    }
+    assert_eq!(bank.status(&user).await["state"], "in_use");
 }
 
 #[tokio::test]
@@ -316,8 +366,15 @@ async fn failures_from_one_address_beyond_the_limit_are_refused_as_rate_limited(
         }
         other => panic!("expected rate_limited, got {other:?}"),
     }
-    let metrics =
-        bank.http.get(format!("{}/metrics", bank.url)).send().await.unwrap().text().await.unwrap();
+    let metrics = bank
+        .http
+        .get(format!("{}/metrics", bank.admin_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         metrics.contains("softtoken_provision_rate_limited_total{scope=\"address\"} 1"),
         "{metrics}"

@@ -17,7 +17,10 @@ pub const SERVICE: &str = "10112231";
 
 pub struct Proc {
     pub child: Child,
+    /// The app-facing listener.
     pub url: String,
+    /// The admin listener.
+    pub admin_url: String,
     _stdout: BufReader<ChildStdout>,
 }
 
@@ -34,8 +37,13 @@ pub fn command(dir: &Path) -> Command {
 }
 
 pub fn spawn(dir: &Path, extra: &[&str]) -> Proc {
-    let mut child = command(dir)
-        .args(["serve", "--bind", "127.0.0.1:0"])
+    spawn_command(command(dir), extra)
+}
+
+/// Serves with `command` (from [`command`], with more environment) and `extra` flags.
+pub fn spawn_command(mut command: Command, extra: &[&str]) -> Proc {
+    let mut child = command
+        .args(["serve", "--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -43,7 +51,7 @@ pub fn spawn(dir: &Path, extra: &[&str]) -> Proc {
         .unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
     // Owned by `Proc` from here, whose drop kills and reaps the child if an assert fails.
-    let mut proc = Proc { child, url: String::new(), _stdout: stdout };
+    let mut proc = Proc { child, url: String::new(), admin_url: String::new(), _stdout: stdout };
     let mut line = String::new();
     loop {
         line.clear();
@@ -53,6 +61,9 @@ pub fn spawn(dir: &Path, extra: &[&str]) -> Proc {
         );
         if let Some(url) = line.trim().strip_prefix("softtoken-server listening on ") {
             proc.url = url.to_owned();
+        }
+        if let Some(url) = line.trim().strip_prefix("softtoken-server admin API listening on ") {
+            proc.admin_url = url.to_owned();
             return proc;
         }
     }
