@@ -324,9 +324,7 @@ fn env_secret(name: &str) -> Option<Zeroizing<String>> {
 }
 
 fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
-    std::fs::read_to_string(path)
-        .map(Zeroizing::new)
-        .map_err(|e| Error::Config(format!("cannot read the {what} file {}: {e}", path.display())))
+    crate::files::read_secret(path, what)
 }
 
 /// Reads the TOML file.
@@ -645,22 +643,10 @@ fn create_demo_key(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes a file readable by its owner only.
+/// Writes a new file readable by its owner only.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)?;
-        }
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
+    let mut f = crate::files::create_private_file(path, true)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
@@ -669,6 +655,12 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A master key file as the bank keeps it: its owner's alone.
+    fn key_file(path: &Path, byte: &str) {
+        let mut f = crate::files::create_private_file(path, false).unwrap();
+        std::io::Write::write_all(&mut f, byte.repeat(32).as_bytes()).unwrap();
+    }
 
     fn common() -> CommonArgs {
         Cli::parse_from(["softtoken-server"]).common
@@ -686,7 +678,7 @@ mod tests {
     fn plain_http_on_a_public_address_is_refused_unless_behind_a_proxy() {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("k");
-        std::fs::write(&key, "11".repeat(32)).unwrap();
+        key_file(&key, "11");
         let mut c = common();
         c.master_key_file = Some(key);
         let mut s =
@@ -727,7 +719,7 @@ mod tests {
             ),
         )
         .unwrap();
-        std::fs::write(dir.path().join("k"), "22".repeat(32)).unwrap();
+        key_file(&dir.path().join("k"), "22");
         let mut c = common();
         c.config = Some(cfg);
         c.verify_max_failures = Some(7);

@@ -11,7 +11,8 @@
 //!   the admin listener, so tests can call them without a socket.
 //! - [`bank`]: the rules, independent of HTTP and of the database.
 //! - [`storage`]: the [`storage::Storage`] trait and its SQLite implementation.
-//! - [`sealed`]: secrets at rest (AES-256-GCM under the master key, bound to their row).
+//! - [`sealed`]: secrets at rest (AES-256-GCM under the master key, bound to their row);
+//!   [`files`]: the server's files are its own (0600/0700; a readable key is refused).
 //! - [`ratelimit`], [`metrics`]: what makes guessing expensive and visible.
 //! - [`config`], [`cli`], [`serve`]: configuration, the command line, running the server.
 //! - [`edge`]: timeouts and connection caps against slow and greedy clients.
@@ -39,6 +40,7 @@ pub mod clock;
 pub mod config;
 pub mod edge;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod metrics;
 pub mod ratelimit;

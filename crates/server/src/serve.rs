@@ -16,7 +16,8 @@ use crate::storage::Storage;
 
 /// How long open connections may finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// How often expired, unconfirmed attempts are deleted.
+/// How often expired, unconfirmed attempts are deleted and the activation passwords of expired
+/// registrations cleared.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// Opens the storage of `settings`.
@@ -201,6 +202,17 @@ pub async fn run(settings: Settings) -> Result<()> {
             let mut tick = tokio::time::interval(PURGE_EVERY);
             loop {
                 tick.tick().await;
+                match storage.forget_expired_passwords(clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        event = "passwords_forgotten",
+                        count = n,
+                        "activation passwords of expired registrations cleared"
+                    ),
+                    Err(e) => {
+                        tracing::error!(event = "storage_error", error = %e, "clearing passwords")
+                    }
+                }
                 // Keep a day of history for support questions.
                 match storage.purge_attempts(clock.now().saturating_sub(24 * 3600)).await {
                     Ok(0) => {}

@@ -276,3 +276,45 @@ async fn app_provisions_over_https_served_by_the_server_itself() {
     let refused = fetch(&untrusted, &user, "4821").await;
     assert!(matches!(refused, Err(softtoken_core::Error::Tls(_))), "{refused:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bank_keeps_its_files_to_itself_and_refuses_a_master_key_others_can_read() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("master.key");
+    std::fs::write(&key, format!("{}\n", binary::KEY)).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let data = dir.path().join("var/softtoken");
+    let serve = |key: &Path| {
+        let mut c = Command::new(binary::BIN);
+        c.env("SOFTTOKEN_ADMIN_TOKEN", ADMIN)
+            .env("RUST_LOG", "warn")
+            .arg("--master-key-file")
+            .arg(key)
+            .arg("--database")
+            .arg(data.join("bank.db"))
+            .arg("--outbox-dir")
+            .arg(data.join("outbox"));
+        c
+    };
+    // A key others could read may be copied already: the bank refuses to start with it.
+    let out = serve(&key).args(["serve", "--bind", "127.0.0.1:0"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("can be read by others"), "{err}");
+    assert!(!data.exists(), "nothing is created before the key is accepted");
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let server = binary::spawn_command(serve(&key), &[]);
+    issue(&server.admin_url, "4821").await;
+    for dir in [data.clone(), data.join("outbox")] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(data.join("outbox")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.extend(["bank.db", "bank.db-wal", "bank.db-shm"].map(|f| data.join(f)));
+    assert_eq!(files.len(), 4);
+    for file in files {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+}

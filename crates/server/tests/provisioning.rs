@@ -638,3 +638,59 @@ async fn every_wrong_activation_password_is_mailed_to_the_customer_and_the_bank_
     assert!(mails[2]["body"].as_str().unwrap().contains("2 more wrong"), "{}", mails[2]["body"]);
     assert_eq!(std::fs::read_dir(bank.dir.join("outbox")).unwrap().count(), 4);
 }
+
+#[tokio::test]
+async fn the_activation_password_leaves_the_database_once_it_can_no_longer_be_used() {
+    let bank = Server::start().await;
+    let sealed = |user: String| {
+        let storage = bank.storage.clone();
+        async move {
+            use softtoken_server::storage::Storage as _;
+            storage.registration(&sid(SERVICE), &uid(&user)).await.unwrap().unwrap().sealed_password
+        }
+    };
+    // Delivered, ended, and expired before the app fetched it.
+    let delivered = bank.issue(None, "4821").await;
+    let ended = bank.issue(None, "5093").await;
+    let expiring = {
+        let (status, body) = bank
+            .admin_post(
+                "/v1/admin/registrations",
+                json!({"service_id": SERVICE, "mail": "hanako@example.jp",
+                       "activation_password": "6208", "expires_in_days": 1}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["user_id"].as_str().unwrap().to_owned()
+    };
+    let before = [
+        sealed(delivered.clone()).await,
+        sealed(ended.clone()).await,
+        sealed(expiring.clone()).await,
+    ];
+    assert!(before.iter().all(|s| s.len() > 16));
+
+    bank.provision(&delivered, "4821").await.unwrap();
+    bank.admin_post(&format!("/v1/admin/registrations/{SERVICE}/{ended}/revoke"), json!({})).await;
+    bank.clock.advance(2 * 24 * 3600);
+    use softtoken_server::storage::Storage as _;
+    assert_eq!(bank.storage.forget_expired_passwords(bank.now()).await.unwrap(), 1);
+    for user in [&delivered, &ended, &expiring] {
+        assert!(sealed(user.clone()).await.is_empty(), "{user} still has its password");
+    }
+    // The status screen still answers.
+    assert_eq!(bank.status(&expiring).await["expired"], true);
+
+    // Nor do the old sealed bytes survive in a free page or the WAL.
+    common::close(&bank).await;
+    for entry in std::fs::read_dir(&bank.dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            for (i, old) in before.iter().enumerate() {
+                let at = bytes.windows(old.len()).position(|w| w == old);
+                assert!(at.is_none(), "{i}: {} at {at:?} of {}", path.display(), bytes.len());
+            }
+        }
+    }
+}

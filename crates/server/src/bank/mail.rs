@@ -81,11 +81,16 @@ impl Bank {
         let name =
             format!("{}-{}-{}-{}-{kind}.txt", mail.created_at, r.service_id, r.user_id, &r.id[..8]);
         let text = format!("To: {}\nSubject: {}\n\n{}", mail.to, mail.subject, mail.body);
-        let result = std::fs::create_dir_all(dir).and_then(|()| {
+        // Mails name customers and their mail addresses: the owner's alone.
+        let result = (|| -> crate::error::Result<()> {
             let tmp = dir.join(format!(".{name}.tmp"));
-            std::fs::write(&tmp, text.as_bytes())?;
-            std::fs::rename(&tmp, dir.join(&name))
-        });
+            std::io::Write::write_all(
+                &mut crate::files::create_private_file(&tmp, false)?,
+                text.as_bytes(),
+            )?;
+            std::fs::rename(&tmp, dir.join(&name))?;
+            Ok(())
+        })();
         // The mail is in the outbox table already; a missing file is an operator's problem,
         // not the customer's.
         if let Err(e) = result {

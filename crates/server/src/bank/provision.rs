@@ -253,6 +253,8 @@ impl Bank {
                 let mut next = r;
                 next.state = RegistrationState::Delivered;
                 next.delivered_at = Some(now);
+                // Never needed again, and customers reuse their PINs elsewhere.
+                next.sealed_password = Vec::new();
                 let change = Change {
                     registration: next,
                     attempt: None,

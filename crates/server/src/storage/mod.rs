@@ -88,7 +88,8 @@ pub struct Registration {
     pub verify_locked: bool,
     /// The last accepted time step; a step at or below it is never accepted again.
     pub last_step: Option<u64>,
-    /// The activation password, sealed ([`crate::sealed::Purpose::ActivationPassword`]).
+    /// The activation password, sealed ([`crate::sealed::Purpose::ActivationPassword`]);
+    /// empty once it can no longer be needed (delivered, ended, expired).
     pub sealed_password: Vec<u8>,
     /// The seed of the latest confirmed attempt, sealed ([`crate::sealed::Purpose::Seed`]).
     pub sealed_seed: Option<Vec<u8>>,
@@ -294,6 +295,14 @@ pub trait Storage: Send + Sync + 'static {
     /// # Errors
     /// [`crate::Error::Storage`] when the database fails.
     async fn outbox(&self, limit: u32) -> Result<Vec<OutboxMail>>;
+
+    /// Clears the sealed activation password of every registration that expired (at or
+    /// before `now`) without being delivered: it can never be provisioned again, and customers
+    /// reuse their PINs elsewhere. Returns how many were cleared.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn forget_expired_passwords(&self, now: u64) -> Result<u64>;
 
     /// Deletes attempts that expired before `before` and were never confirmed.
     ///

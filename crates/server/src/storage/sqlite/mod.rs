@@ -123,6 +123,10 @@ enum Op {
         before: u64,
         reply: oneshot::Sender<Result<u64>>,
     },
+    ForgetPasswords {
+        now: u64,
+        reply: oneshot::Sender<Result<u64>>,
+    },
     Close {
         reply: oneshot::Sender<()>,
     },
@@ -298,6 +302,10 @@ impl Storage for SqliteStorage {
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(Error::from)
         })
         .await
+    }
+
+    async fn forget_expired_passwords(&self, now: u64) -> Result<u64> {
+        self.send(|reply| Op::ForgetPasswords { now, reply }).await
     }
 
     async fn purge_attempts(&self, before: u64) -> Result<u64> {
