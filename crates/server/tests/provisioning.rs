@@ -145,8 +145,22 @@ async fn customer_with_wrong_activation_password_is_locked_after_five_tries() {
     assert!(bank.provision(&user, "4821").await.unwrap().1.is_delivered());
 }
 
+/// What the app does up to its ack: the password is proven, the seed held, no ack sent.
+async fn confirm_without_ack(bank: &Server, user: &str, password: &str) {
+    let confirmed = bank
+        .client()
+        .handshake(
+            &ServiceId::new(SERVICE).unwrap(),
+            &UserId::new(user).unwrap(),
+            &ActivationPassword::new(password).unwrap(),
+            softtoken_core::totp::unix_now(),
+        )
+        .await;
+    assert!(confirmed.is_ok(), "{confirmed:?}");
+}
+
 #[tokio::test]
-async fn a_right_password_resets_the_count_of_wrong_ones() {
+async fn a_right_password_before_delivery_gives_a_guesser_no_fresh_tries() {
     let policy = Policy { provision_max_tries: 3, ..Policy::default() };
     let bank = Server::start_with(Setup { policy, ..Setup::default() }).await;
     let user = bank.issue(None, "4821").await;
@@ -158,24 +172,29 @@ async fn a_right_password_resets_the_count_of_wrong_ones() {
         bank.provision(&user, "1112").await,
         Err(Error::WrongActivationPassword { tries_left: 1 })
     ));
-    // The app stores but dies before its ack; the confirm already proved the password.
-    let client = bank.client();
-    let confirmed = client
-        .handshake(
-            &ServiceId::new(SERVICE).unwrap(),
-            &UserId::new(&user).unwrap(),
-            &ActivationPassword::new("4821").unwrap(),
-            softtoken_core::totp::unix_now(),
-        )
-        .await;
-    assert!(confirmed.is_ok(), "{confirmed:?}");
-    // Storing fails (phone storage full): nothing is stored, so the ack is never sent.
-    drop(confirmed);
-    assert_eq!(bank.status(&user).await["failed_tries"], 0);
-    assert!(matches!(
-        bank.provision(&user, "1111").await,
-        Err(Error::WrongActivationPassword { tries_left: 2 })
-    ));
+    // The app proves the password but its storage fails: no ack, the registration still
+    // takes starts, and the guesser must not get its tries back.
+    confirm_without_ack(&bank, &user, "4821").await;
+    assert_eq!(bank.status(&user).await["failed_tries"], 2);
+    assert!(matches!(bank.provision(&user, "1113").await, Err(Error::RegistrationLocked)));
+}
+
+#[tokio::test]
+async fn a_second_setup_that_replaces_an_unacknowledged_one_is_mailed_to_the_customer() {
+    let bank = Server::start().await;
+    let user = bank.issue(None, "4821").await;
+    confirm_without_ack(&bank, &user, "4821").await;
+    let (_, mails) = bank.admin_get("/v1/admin/outbox").await;
+    assert_eq!(mails.as_array().unwrap().len(), 1, "only the step-6 mail: {mails}");
+    // Someone else, or the customer's second try, sets it up again.
+    bank.provision(&user, "4821").await.unwrap();
+    let (_, mails) = bank.admin_get("/v1/admin/outbox").await;
+    let notice = &mails[0];
+    assert_eq!(notice["to"], "taro@example.jp");
+    let body = notice["body"].as_str().unwrap();
+    assert!(body.contains("set up again") && body.contains(&user), "{body}");
+    assert!(!body.contains("4821"), "{body}");
+    assert_eq!(std::fs::read_dir(bank.dir.join("outbox")).unwrap().count(), 2);
 }
 
 #[tokio::test]

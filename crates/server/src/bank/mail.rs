@@ -41,6 +41,7 @@ impl Bank {
     /// whoever read the step-6 mail may be guessing, and the customer is the one who can tell.
     pub(super) fn wrong_password_notice(&self, r: &Registration, now: u64) -> OutboxMail {
         let left = self.policy.provision_max_tries.saturating_sub(r.failed_tries);
+        let at = rfc3339(now);
         let (ja, en) = if r.provision_locked {
             (
                 "登録はロックされました。お心当たりがない場合は、当行にご連絡ください。".to_owned(),
@@ -52,27 +53,35 @@ impl Bank {
                 format!("{left} more wrong tries lock the registration. If this was not you, contact the bank."),
             )
         };
-        let body = format!(
-            "ソフトウェアトークンの設定で、誤った利用開始パスワードが入力されました。\n\
-             サービスID: {service}\n\
-             ユーザID: {user}\n\
-             日時: {at}\n\
-             {ja}\n\
-             \n\
-             Someone entered a wrong activation password for your software token\n\
-             (service ID and user ID above) at {at}.\n\
-             {en}\n",
-            service = r.service_id,
-            user = r.user_id,
-            at = rfc3339(now),
-        );
-        OutboxMail {
-            registration_id: r.id.clone(),
-            to: r.mail.clone(),
-            subject: "利用開始パスワードの誤入力 / Wrong activation password entered".into(),
-            body,
-            created_at: now,
-        }
+        notice(
+            r,
+            now,
+            "利用開始パスワードの誤入力 / Wrong activation password entered",
+            "ソフトウェアトークンの設定で、誤った利用開始パスワードが入力されました。",
+            &ja,
+            &format!(
+                "Someone entered a wrong activation password for your software token\n\
+                 (service ID and user ID above) at {at}.\n{en}"
+            ),
+        )
+    }
+
+    /// The notice that the token was set up again before the first setup was acknowledged:
+    /// only the newest setup will work, and the customer should know if it was not theirs.
+    pub(super) fn superseded_notice(&self, r: &Registration, now: u64) -> OutboxMail {
+        let at = rfc3339(now);
+        notice(
+            r,
+            now,
+            "ソフトウェアトークンの再設定 / Your software token was set up again",
+            "ソフトウェアトークンの設定が、別のアプリで改めて行われました。",
+            "最後に設定したアプリだけが使えます。お心当たりがない場合は、当行にご連絡ください。",
+            &format!(
+                "Your software token (service ID and user ID above) was set up again at {at},\n\
+                 before the earlier setup finished. Only the app that set it up last will work.\n\
+                 If this was not you, contact the bank."
+            ),
+        )
     }
 
     /// Writes `mail` as a file too; `kind` keeps two mails of one second apart.
@@ -97,5 +106,30 @@ impl Bank {
             tracing::error!(event = "outbox_file_failed", dir = %dir.display(), error = %e,
                 "could not write the outbox file; the mail is in the outbox table");
         }
+    }
+}
+
+/// A notice about `r` at `now`: what happened in Japanese, the IDs and the time, what to do,
+/// then the English text. Never a password.
+fn notice(
+    r: &Registration,
+    now: u64,
+    subject: &str,
+    ja: &str,
+    ja_then: &str,
+    en: &str,
+) -> OutboxMail {
+    let body = format!(
+        "{ja}\nサービスID: {service}\nユーザID: {user}\n日時: {at}\n{ja_then}\n\n{en}\n",
+        service = r.service_id,
+        user = r.user_id,
+        at = rfc3339(now),
+    );
+    OutboxMail {
+        registration_id: r.id.clone(),
+        to: r.mail.clone(),
+        subject: subject.to_owned(),
+        body,
+        created_at: now,
     }
 }

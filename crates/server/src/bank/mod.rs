@@ -98,7 +98,7 @@ pub struct Status {
     pub provision_locked: bool,
     /// Locked after too many wrong codes.
     pub verify_locked: bool,
-    /// Wrong activation passwords since the last success.
+    /// Wrong activation passwords so far (reset only by the bank's unlock).
     pub failed_tries: u32,
     /// Consecutive wrong codes.
     pub verify_failures: u32,

@@ -153,23 +153,31 @@ impl Bank {
             notice,
         };
         if server.check_client_confirm(req) {
+            // Another app proved the password before and has not acknowledged: it loses, and
+            // the customer hears of it (a second device they do not know of is a takeover).
+            let superseded = r.confirmed_attempt.is_some().then(|| self.superseded_notice(r, now));
             next.state = RegistrationState::Confirmed;
             next.confirmed_attempt = Some(id.to_owned());
             next.sealed_seed =
                 Some(self.sealer.seal(Purpose::Seed, &Self::row(r), server.seed().expose())?);
-            next.failed_tries = 0;
+            // Wrong tries are not forgiven by a right one before delivery: while an ack is
+            // lost, the registration still takes starts, and a guesser would get fresh tries.
             next.confirmed_at = Some(now);
             let change = Change {
                 registration: next,
-                attempt: Some(change(AttemptStatus::Confirmed, false, None)),
+                attempt: Some(change(AttemptStatus::Confirmed, false, superseded.clone())),
                 wipe_other_attempts: false,
                 insert: None,
             };
             Ok(Decision::Write(
                 Box::new(change),
                 Box::new(move |saved| {
+                    if let Some(notice) = &superseded {
+                        self.write_mail_file(&saved, notice, &format!("superseded-{now}"));
+                    }
                     tracing::info!(event = "provision_confirmed", service_id = %saved.service_id,
-                        user_id = %saved.user_id, "activation password proven");
+                        user_id = %saved.user_id, superseded = superseded.is_some(),
+                        "activation password proven");
                     Ok(server.confirm_response(self.token_info(&saved), now))
                 }),
             ))

@@ -78,7 +78,8 @@ pub struct Registration {
     pub state: RegistrationState,
     /// The code parameters fixed at issue.
     pub params: TotpParams,
-    /// Wrong activation passwords since the last successful confirm.
+    /// Wrong activation passwords (a right one before delivery does not reset them; the
+    /// bank's unlock does).
     pub failed_tries: u32,
     /// Locked after too many wrong activation passwords.
     pub provision_locked: bool,
@@ -189,8 +190,9 @@ pub struct AttemptChange {
     pub to: AttemptStatus,
     /// Drop the sealed attempt state (it will never be needed again).
     pub wipe: bool,
-    /// A notice to the customer about this attempt (a wrong activation password), written to
-    /// the outbox in the same transaction so no counted try goes unannounced.
+    /// A notice to the customer about this attempt (a wrong activation password, a setup that
+    /// replaced another), written to the outbox in the same transaction so none goes
+    /// unannounced.
     pub notice: Option<OutboxMail>,
 }
 
