@@ -58,7 +58,7 @@ server="$root/target/release/softtoken-server"
 master_key=$("$server" gen-key)
 export SOFTTOKEN_DATABASE="$tmp/bank.db" SOFTTOKEN_MASTER_KEY="$master_key"
 export SOFTTOKEN_DEMO_ACTIVATION_PASSWORD=4321 RUST_LOG=warn
-"$server" serve --bind 127.0.0.1:0 --demo > "$tmp/server.out" 2>/dev/null &
+"$server" serve --bind 127.0.0.1:0 --admin-bind 127.0.0.1:0 --demo > "$tmp/server.out" 2>/dev/null &
 pids+=($!)
 url=
 for _ in $(seq 200); do

@@ -53,7 +53,7 @@ bank=("$server" --database "$demo/bank.db" --master-key-file "$demo/master.key")
 
 say "starting the bank's reference server on $url (demo mode)"
 SOFTTOKEN_DEMO_ACTIVATION_PASSWORD="$password" RUST_LOG=${RUST_LOG:-warn} \
-  "${bank[@]}" serve --bind "127.0.0.1:$port" --demo > "$demo/server.out" 2> "$demo/server.log" &
+  "${bank[@]}" serve --bind "127.0.0.1:$port" --admin-bind 127.0.0.1:0 --demo > "$demo/server.out" 2> "$demo/server.log" &
 server_pid=$!
 trap 'kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 200); do

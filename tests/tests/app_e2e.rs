@@ -105,8 +105,8 @@ async fn customer_walks_steps_7_to_10_and_the_bank_accepts_the_code_once() {
 
     // A second token; the customer moves it to the top, and the order is kept.
     let second_user = "999800000002";
-    world.bank.issue(DEMO_SERVICE, second_user, "5678");
-    app.activate(DEMO_SERVICE, second_user, "5678").await;
+    world.bank.issue(DEMO_SERVICE, second_user, "5628");
+    app.activate(DEMO_SERVICE, second_user, "5628").await;
     app.wait_visible("screen-otp").await;
     app.click("otp-back").await;
     app.wait_visible("screen-list").await;
@@ -173,7 +173,7 @@ async fn customer_with_wrong_activation_password_sees_tries_left_then_locked() {
     let Some(_serial) = e2e_guard().await else { return };
     let world = World::start().await;
     let (service, user) = ("10112231", "999800000777");
-    world.bank.issue(service, user, "2468");
+    world.bank.issue(service, user, "2461");
     let app = world.launch(&[("LANG", "en_US.UTF-8"), ("LANGUAGE", "en")], &[]).await;
     app.phone_size().await;
     app.wait_ready().await;

@@ -111,7 +111,7 @@ async fn customer_fetches_a_token_into_the_keychain_vault_and_the_bank_starts_us
     let dir = tempfile::tempdir().unwrap();
     let bank = bank().await;
     let url = bank.url.clone();
-    let user = issue(&url).await;
+    let user = issue(&bank.admin_url).await;
     let vault_path = dir.path().join("tokens.vault");
 
     // Step 7: the app fetches the token and stores it before acknowledging.
@@ -131,13 +131,13 @@ async fn customer_fetches_a_token_into_the_keychain_vault_and_the_bank_starts_us
 
     // Steps 11–13: the customer types the code on the bank web.
     let verify = json!({"service_id": SERVICE, "user_id": user, "code": code.as_str()});
-    let (status, body) = admin(&url, "/v1/admin/verify", verify.clone()).await;
+    let (status, body) = admin(&bank.admin_url, "/v1/admin/verify", verify.clone()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"], true, "{body}");
     assert_eq!(body["state"], "in_use", "{body}");
 
     // Someone who saw the code cannot use it again.
-    let (_, body) = admin(&url, "/v1/admin/verify", verify).await;
+    let (_, body) = admin(&bank.admin_url, "/v1/admin/verify", verify).await;
     assert_eq!(body["accepted"], false, "{body}");
     assert_eq!(body["reason"], "replayed", "{body}");
 }
@@ -148,7 +148,7 @@ async fn customer_cannot_fetch_the_same_token_twice_and_keeps_the_one_they_have(
     let dir = tempfile::tempdir().unwrap();
     let bank = bank().await;
     let url = bank.url.clone();
-    let user = issue(&url).await;
+    let user = issue(&bank.admin_url).await;
     let vault_path = dir.path().join("tokens.vault");
 
     let mut vault = entry.open(&vault_path);
@@ -168,7 +168,7 @@ async fn customer_typing_the_wrong_activation_password_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let bank = bank().await;
     let url = bank.url.clone();
-    let user = issue(&url).await;
+    let user = issue(&bank.admin_url).await;
     let vault_path = dir.path().join("tokens.vault");
 
     let mut vault = entry.open(&vault_path);

@@ -102,11 +102,11 @@ async fn provision_without_ack(
 async fn customer_activates_with_full_width_ids_and_the_bank_accepts_the_code_once() {
     let dir = tempfile::tempdir().unwrap();
     let (_served, url, bank) = bank().await;
-    issue(&bank, "999800000001", "4321").await;
+    issue(&bank, "999800000001", "4391").await;
     let app = app_state(&url, &dir.path().join("app"), Arc::new(MemoryKeyStore::new()));
 
     let token =
-        ops::activate(&app, "１０１１２２３１", "9998-0000-0001", pw("４３２１"), unix_now())
+        ops::activate(&app, "１０１１２２３１", "9998-0000-0001", pw("４３９１"), unix_now())
             .await
             .unwrap();
     assert_eq!(
@@ -121,7 +121,7 @@ async fn customer_activates_with_full_width_ids_and_the_bank_accepts_the_code_on
     assert!(!bank.verify(&s, &u, &code, unix_now()).await.unwrap().accepted, "replay refused");
 
     // The same registration again on this device: already delivered, nothing added.
-    let again = ops::activate(&app, SERVICE, "999800000001", pw("4321"), unix_now()).await;
+    let again = ops::activate(&app, SERVICE, "999800000001", pw("4391"), unix_now()).await;
     assert_eq!(again.unwrap_err().kind, "already_delivered");
     assert_eq!(ops::list_tokens(&app, unix_now()).await.unwrap().len(), 1);
 }
@@ -130,7 +130,7 @@ async fn customer_activates_with_full_width_ids_and_the_bank_accepts_the_code_on
 async fn wrong_password_reports_tries_left_and_an_unknown_user_is_named_as_such() {
     let dir = tempfile::tempdir().unwrap();
     let (_served, url, bank) = bank().await;
-    issue(&bank, "999800000003", "2468").await;
+    issue(&bank, "999800000003", "2461").await;
     let app = app_state(&url, &dir.path().join("app"), Arc::new(MemoryKeyStore::new()));
 
     let wrong = ops::activate(&app, SERVICE, "999800000003", pw("1111"), unix_now()).await;
@@ -147,20 +147,20 @@ async fn wrong_password_reports_tries_left_and_an_unknown_user_is_named_as_such(
 async fn token_whose_ack_was_lost_is_removed_at_start_when_another_setup_won() {
     let dir = tempfile::tempdir().unwrap();
     let (_served, url, bank) = bank().await;
-    issue(&bank, "999800000004", "1357").await;
+    issue(&bank, "999800000004", "1358").await;
     let (service, user) = (ServiceId::new(SERVICE).unwrap(), UserId::new("999800000004").unwrap());
 
     // Device 1 gets through the handshake and stores its token, but its ack never arrives.
     let keys1: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());
     let dir1 = dir.path().join("phone1");
-    provision_without_ack(&url, "999800000004", "1357", &dir1, keys1.clone()).await;
+    provision_without_ack(&url, "999800000004", "1358", &dir1, keys1.clone()).await;
     let phone1 = app_state(&url, &dir1, keys1);
     let shown = ops::list_tokens(&phone1, unix_now()).await.unwrap();
     assert!(shown[0].pending_delivery, "shown as waiting for the bank");
 
     // The customer sets the token up again on device 2, which completes.
     let phone2 = app_state(&url, &dir.path().join("phone2"), Arc::new(MemoryKeyStore::new()));
-    ops::activate(&phone2, SERVICE, "999800000004", pw("1357"), unix_now()).await.unwrap();
+    ops::activate(&phone2, SERVICE, "999800000004", pw("1358"), unix_now()).await.unwrap();
 
     // Device 1 starts again: its late ack is refused as superseded, so the token goes.
     let notices = ops::resume_pending(&phone1).await.unwrap();

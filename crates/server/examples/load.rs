@@ -94,8 +94,13 @@ async fn main() {
     .serve()
     .await
     .unwrap();
-    let (bank, state, storage, url) =
-        (served.bank().clone(), &served.state, &served.storage, served.url.clone());
+    let (bank, state, storage, url, admin_url) = (
+        served.bank().clone(),
+        &served.state,
+        &served.storage,
+        served.url.clone(),
+        served.admin_url.clone(),
+    );
     println!(
         "softtoken-server load benchmark: {} registrations, {} connections, synchronous={:?}, {} CPUs",
         args.registrations,
@@ -188,7 +193,7 @@ async fn main() {
     for _ in 0..args.concurrency {
         let (jobs, next, mismatches, client) =
             (jobs.clone(), next.clone(), mismatches.clone(), client.clone());
-        let verify_url = format!("{url}/v1/admin/verify");
+        let verify_url = format!("{admin_url}/v1/admin/verify");
         workers.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);

@@ -61,7 +61,7 @@ fn run(cli: Cli) -> Result<()> {
         return Ok(());
     }
     let serve_args = match &command {
-        Command::Serve(a) => Some(a),
+        Command::Serve(a) => Some(a.as_ref()),
         _ => None,
     };
     let settings = resolve(&cli.common, serve_args)?;

@@ -11,16 +11,19 @@
 //! `[limits]` table, whose keys are flat flags and variables; it would save one `.or()` per
 //! setting and none of the checks.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
 use serde::Deserialize;
 use softtoken_core::ids::ActivationPassword;
 use softtoken_core::totp::TotpParams;
 use zeroize::Zeroizing;
 
 use crate::bank::{Demo, Policy};
+use crate::edge::EdgeLimits;
 use crate::error::{Error, Result};
 use crate::http::{AdminToken, HttpOptions};
 use crate::ratelimit::RateLimits;
@@ -31,6 +34,8 @@ use crate::storage::sqlite::Synchronous;
 pub const DEFAULT_DEMO_PASSWORD: &str = "1234";
 /// Where the server listens by default (plain HTTP, so loopback only).
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// Where the admin API listens by default: this host only.
+pub const DEFAULT_ADMIN_BIND: &str = "127.0.0.1:8081";
 
 /// softtoken-server: the bank side of softtoken.
 #[derive(Debug, Parser)]
@@ -100,7 +105,7 @@ pub struct CommonArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Issue a registration (steps 3–5). Reads the activation password from standard input
     /// and writes the step-6 mail to the outbox.
     Issue(IssueArgs),
@@ -122,9 +127,17 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "SOFTTOKEN_BIND")]
     pub bind: Option<SocketAddr>,
+    /// Address of the admin API and /metrics, for the bank's own network only
+    /// [default: 127.0.0.1:8081].
+    #[arg(long, env = "SOFTTOKEN_ADMIN_BIND")]
+    pub admin_bind: Option<SocketAddr>,
     /// File holding the admin bearer token (or give the token in SOFTTOKEN_ADMIN_TOKEN).
     #[arg(long, env = "SOFTTOKEN_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// File holding the web tier's verify-only bearer token (or give the token in
+    /// SOFTTOKEN_VERIFY_TOKEN): /v1/admin/verify and nothing else.
+    #[arg(long, env = "SOFTTOKEN_VERIFY_TOKEN_FILE")]
+    pub verify_token_file: Option<PathBuf>,
     /// TLS certificate chain (PEM); serves HTTPS with rustls.
     #[arg(long, env = "SOFTTOKEN_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -135,6 +148,10 @@ pub struct ServeArgs {
     /// the client address is then taken from the proxy's X-Forwarded-For.
     #[arg(long, env = "SOFTTOKEN_BEHIND_TLS_PROXY")]
     pub behind_tls_proxy: bool,
+    /// Networks (CIDRs, comma-separated) of the proxies whose X-Forwarded-For is believed
+    /// [default: none; with --behind-tls-proxy, loopback: 127.0.0.0/8,::1/128].
+    #[arg(long, env = "SOFTTOKEN_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
     /// Demo mode: keep the demo registration (service ID 10112231, user ID 999800000001)
     /// armed. Its activation password is SOFTTOKEN_DEMO_ACTIVATION_PASSWORD [default: 1234].
     #[arg(long, env = "SOFTTOKEN_DEMO")]
@@ -154,6 +171,19 @@ pub struct ServeArgs {
     /// Largest request body in bytes [default: 16384].
     #[arg(long, env = "SOFTTOKEN_BODY_LIMIT")]
     pub body_limit: Option<usize>,
+    /// Seconds for a TLS handshake and for a request's whole header, also the longest idle
+    /// wait between requests on one connection [default: 10].
+    #[arg(long, env = "SOFTTOKEN_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds to read a request's body and answer it [default: 30].
+    #[arg(long, env = "SOFTTOKEN_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// Connections held at once; keep it below the process's open-file limit [default: 900].
+    #[arg(long, env = "SOFTTOKEN_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Connections held at once from one address, trusted proxies excepted [default: 32].
+    #[arg(long, env = "SOFTTOKEN_MAX_CONNECTIONS_PER_ADDRESS")]
+    pub max_connections_per_address: Option<usize>,
 }
 
 /// `issue` flags.
@@ -200,10 +230,12 @@ pub struct VerifyArgs {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     bind: Option<SocketAddr>,
+    admin_bind: Option<SocketAddr>,
     database: Option<PathBuf>,
     synchronous: Option<String>,
     master_key_file: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
+    verify_token_file: Option<PathBuf>,
     outbox_dir: Option<PathBuf>,
     download_url: Option<String>,
     issuer: Option<String>,
@@ -211,6 +243,7 @@ pub struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     behind_tls_proxy: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
     demo: Option<bool>,
     demo_activation_password: Option<String>,
     log_json: Option<bool>,
@@ -234,6 +267,10 @@ struct FileLimits {
     rate_per_address_per_minute: Option<u32>,
     rate_total_burst: Option<u32>,
     rate_total_per_minute: Option<u32>,
+    header_read_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
 }
 
 /// TLS certificate and key files.
@@ -248,8 +285,10 @@ pub struct TlsFiles {
 /// Everything resolved, validated and ready.
 #[derive(Debug)]
 pub struct Settings {
-    /// Listen address.
+    /// Listen address of the app-facing API.
     pub bind: SocketAddr,
+    /// Listen address of the admin API and /metrics.
+    pub admin_bind: SocketAddr,
     /// Database file.
     pub database: PathBuf,
     /// Commit durability.
@@ -285,9 +324,7 @@ fn env_secret(name: &str) -> Option<Zeroizing<String>> {
 }
 
 fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
-    std::fs::read_to_string(path)
-        .map(Zeroizing::new)
-        .map_err(|e| Error::Config(format!("cannot read the {what} file {}: {e}", path.display())))
+    crate::files::read_secret(path, what)
 }
 
 /// Reads the TOML file.
@@ -358,6 +395,24 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
     } else {
         None
     };
+
+    let verify_token = if let Some(t) = env_secret("SOFTTOKEN_VERIFY_TOKEN") {
+        Some(AdminToken::new(&t)?)
+    } else if let Some(path) =
+        serve_args.verify_token_file.clone().or(file.verify_token_file.clone())
+    {
+        Some(AdminToken::new(&read_secret_file(&path, "verify token")?)?)
+    } else {
+        None
+    };
+    if let (Some(a), Some(v)) = (&admin_token, &verify_token) {
+        if a == v {
+            return Err(Error::Config(
+                "the verify token must differ from the admin token: it is given to the web tier"
+                    .into(),
+            ));
+        }
+    }
 
     let mut policy = Policy::default();
     policy.provision_max_tries = positive(
@@ -435,9 +490,15 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         return Err(Error::Config("body_limit must be 1 KiB to 1 MiB".into()));
     }
 
+    let edge = edge_limits(serve_args, lim)?;
+
     let bind = match serve_args.bind.or(file.bind) {
         Some(b) => b,
         None => DEFAULT_BIND.parse().map_err(|_| Error::Internal("default bind address"))?,
+    };
+    let admin_bind = match serve_args.admin_bind.or(file.admin_bind) {
+        Some(b) => b,
+        None => DEFAULT_ADMIN_BIND.parse().map_err(|_| Error::Internal("default admin address"))?,
     };
     let tls = match (
         serve_args.tls_cert.clone().or(file.tls_cert.clone()),
@@ -454,6 +515,26 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
              --tls-key, or --behind-tls-proxy when a TLS-terminating proxy is in front"
         )));
     }
+    if serve.is_some() && tls.is_none() && !behind_tls_proxy && !admin_bind.ip().is_loopback() {
+        return Err(Error::Config(format!(
+            "refusing plain HTTP for the admin API on {admin_bind}: it is not a loopback address. \
+             Give --tls-cert and --tls-key, or --behind-tls-proxy"
+        )));
+    }
+    if serve.is_some() && admin_bind == bind && bind.port() != 0 {
+        return Err(Error::Config(format!(
+            "the admin API needs an address of its own, not {bind}: set admin_bind"
+        )));
+    }
+
+    let trusted_proxies = trusted_proxies(
+        if serve_args.trusted_proxies.is_empty() {
+            file.trusted_proxies.as_deref().unwrap_or_default()
+        } else {
+            &serve_args.trusted_proxies
+        },
+        behind_tls_proxy,
+    )?;
 
     let demo = if demo_on {
         let text = env_secret("SOFTTOKEN_DEMO_ACTIVATION_PASSWORD")
@@ -473,6 +554,7 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
 
     Ok(Settings {
         bind,
+        admin_bind,
         database,
         synchronous,
         cache_capacity: lim.cache_capacity.unwrap_or(1_000_000).max(1),
@@ -481,15 +563,77 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         policy,
         http: HttpOptions {
             admin_token,
+            verify_token,
             rate_limits,
-            trust_forwarded_for: behind_tls_proxy,
+            trusted_proxies,
             body_limit,
+            edge,
+            ..HttpOptions::default()
         },
         tls,
         demo,
         log_json: common.log_json || file.log_json.unwrap_or(false),
         log: common.log.clone().or(file.log.clone()).unwrap_or_else(|| "info".into()),
     })
+}
+
+fn edge_limits(serve_args: &ServeArgs, lim: &FileLimits) -> Result<EdgeLimits> {
+    let defaults = EdgeLimits::default();
+    let secs = |v: Option<u64>, default: Duration, what: &str| -> Result<Duration> {
+        match v {
+            None => Ok(default),
+            Some(s) if (1..=3600).contains(&s) => Ok(Duration::from_secs(s)),
+            Some(_) => Err(Error::Config(format!("{what} must be 1 to 3600 seconds"))),
+        }
+    };
+    let count = |v: Option<usize>, default: usize, what: &str| -> Result<usize> {
+        match v.unwrap_or(default) {
+            0 => Err(Error::Config(format!("{what} must be at least 1"))),
+            n => Ok(n),
+        }
+    };
+    Ok(EdgeLimits {
+        header_read_timeout: secs(
+            serve_args.header_read_timeout_secs.or(lim.header_read_timeout_secs),
+            defaults.header_read_timeout,
+            "header_read_timeout_secs",
+        )?,
+        request_timeout: secs(
+            serve_args.request_timeout_secs.or(lim.request_timeout_secs),
+            defaults.request_timeout,
+            "request_timeout_secs",
+        )?,
+        max_connections: count(
+            serve_args.max_connections.or(lim.max_connections),
+            defaults.max_connections,
+            "max_connections",
+        )?,
+        max_connections_per_address: count(
+            serve_args.max_connections_per_address.or(lim.max_connections_per_address),
+            defaults.max_connections_per_address,
+            "max_connections_per_address",
+        )?,
+    })
+}
+
+/// The proxies whose `X-Forwarded-For` is believed. A proxy in front (`behind_tls_proxy`)
+/// with none named is taken to be on this host: loopback.
+fn trusted_proxies(given: &[String], behind_tls_proxy: bool) -> Result<Vec<IpNet>> {
+    const LOOPBACK: &[&str] = &["127.0.0.0/8", "::1/128"];
+    let mut given: Vec<&str> = given.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+    if given.is_empty() && behind_tls_proxy {
+        given = LOOPBACK.to_vec();
+    }
+    given
+        .iter()
+        .map(|s| {
+            s.parse::<IpNet>().or_else(|_| s.parse::<IpAddr>().map(IpNet::from)).map_err(|_| {
+                Error::Config(format!(
+                    "trusted_proxies: {s:?} is not a network (10.0.0.0/8, 2001:db8::/32) or an address"
+                ))
+            })
+        })
+        .collect()
 }
 
 fn create_demo_key(path: &Path) -> Result<()> {
@@ -499,22 +643,10 @@ fn create_demo_key(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes a file readable by its owner only.
+/// Writes a new file readable by its owner only.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)?;
-        }
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
+    let mut f = crate::files::create_private_file(path, true)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
@@ -523,6 +655,12 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A master key file as the bank keeps it: its owner's alone.
+    fn key_file(path: &Path, byte: &str) {
+        let mut f = crate::files::create_private_file(path, false).unwrap();
+        std::io::Write::write_all(&mut f, byte.repeat(32).as_bytes()).unwrap();
+    }
 
     fn common() -> CommonArgs {
         Cli::parse_from(["softtoken-server"]).common
@@ -540,7 +678,7 @@ mod tests {
     fn plain_http_on_a_public_address_is_refused_unless_behind_a_proxy() {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("k");
-        std::fs::write(&key, "11".repeat(32)).unwrap();
+        key_file(&key, "11");
         let mut c = common();
         c.master_key_file = Some(key);
         let mut s =
@@ -549,7 +687,21 @@ mod tests {
         assert!(err.contains("refusing plain HTTP"), "{err}");
         s.behind_tls_proxy = true;
         let settings = resolve(&c, Some(&s)).unwrap();
-        assert!(settings.http.trust_forwarded_for);
+        // The proxy is on this host unless networks are named.
+        assert_eq!(
+            settings.http.trusted_proxies,
+            ["127.0.0.0/8".parse::<IpNet>().unwrap(), "::1/128".parse().unwrap()]
+        );
+        s.trusted_proxies = vec!["10.1.0.0/16".into(), "192.0.2.9".into()];
+        let settings = resolve(&c, Some(&s)).unwrap();
+        assert_eq!(
+            settings.http.trusted_proxies,
+            ["10.1.0.0/16".parse::<IpNet>().unwrap(), "192.0.2.9/32".parse().unwrap()]
+        );
+        s.trusted_proxies = vec!["10.1.0.0/33".into()];
+        let err = resolve(&c, Some(&s)).unwrap_err().to_string();
+        assert!(err.contains("trusted_proxies"), "{err}");
+        s.trusted_proxies.clear();
         s.behind_tls_proxy = false;
         s.bind = Some("127.0.0.1:0".parse().unwrap());
         assert!(resolve(&c, Some(&s)).is_ok());
@@ -567,7 +719,7 @@ mod tests {
             ),
         )
         .unwrap();
-        std::fs::write(dir.path().join("k"), "22".repeat(32)).unwrap();
+        key_file(&dir.path().join("k"), "22");
         let mut c = common();
         c.config = Some(cfg);
         c.verify_max_failures = Some(7);

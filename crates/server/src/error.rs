@@ -102,6 +102,17 @@ pub enum Error {
         state: &'static str,
     },
 
+    /// The request took longer than the server allows (a body trickling in). The client
+    /// sends the request again, at once and whole.
+    #[error("the request took too long to arrive; send it again")]
+    RequestTimeout,
+
+    /// Issue refused: the activation password the customer chose is on the bank's list of
+    /// passwords a guesser tries first (`docs/server.md`). The bank web asks the customer to
+    /// choose another; nothing was stored.
+    #[error("this activation password is too easy to guess ({}); choose another", .0.explain())]
+    WeakActivationPassword(crate::bank::Weakness),
+
     /// Issue refused: the previous registration ended too recently. Try again after
     /// `retry_after` seconds (the manual's "from the next day").
     #[error("use ended recently; a new token can be issued in {retry_after} seconds")]
@@ -177,6 +188,8 @@ impl Error {
             None => match self {
                 Error::RegistrationExists { .. } => "registration_exists",
                 Error::ReissueTooSoon { .. } => "reissue_too_soon",
+                Error::WeakActivationPassword(_) => "weak_activation_password",
+                Error::RequestTimeout => "request_timeout",
                 Error::NotDelivered => "not_delivered",
                 Error::Forbidden(_) => "forbidden",
                 _ => ErrorCode::Internal.as_str(),
@@ -210,6 +223,8 @@ impl Error {
             | Error::Core(_) => ErrorCode::Internal,
             Error::RegistrationExists { .. }
             | Error::ReissueTooSoon { .. }
+            | Error::WeakActivationPassword(_)
+            | Error::RequestTimeout
             | Error::NotDelivered
             | Error::Forbidden(_) => return None,
         })
@@ -222,6 +237,8 @@ impl Error {
             | Error::ReissueTooSoon { .. }
             | Error::NotDelivered => 409,
             Error::Forbidden(_) => 403,
+            Error::WeakActivationPassword(_) => 400,
+            Error::RequestTimeout => 408,
             _ => self.wire_code().map_or(500, ErrorCode::http_status),
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -242,6 +259,9 @@ pub struct ApiErrorBody {
     /// With `rate_limited` and `reissue_too_soon`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// With `weak_activation_password`: which rule refused it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<crate::bank::Weakness>,
 }
 
 impl IntoResponse for Error {
@@ -265,11 +285,19 @@ impl IntoResponse for Error {
             }
             _ => (None, None),
         };
-        let mut response = (
-            status,
-            axum::Json(ApiErrorBody { code: self.code(), message, tries_left, retry_after }),
-        )
-            .into_response();
+        let reason = match &self {
+            Error::WeakActivationPassword(why) => Some(*why),
+            _ => None,
+        };
+        let body = ApiErrorBody { code: self.code(), message, tries_left, retry_after, reason };
+        let mut response = (status, axum::Json(body)).into_response();
+        if matches!(self, Error::RequestTimeout) {
+            // The rest of a trickling body is not waited for.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         if let Some(secs) = retry_after {
             if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);

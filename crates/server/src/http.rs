@@ -1,8 +1,13 @@
 //! The HTTP shell: routes, extractors and the mapping of [`Bank`] results to responses.
 //!
-//! App-facing endpoints (`/v1/provision/*`, `/v1/demo/reset`) carry no admin power; every
-//! `/v1/admin/*` endpoint needs the bank's bearer token. Every refusal is an error body with a
-//! stable `code` (see [`crate::error`]); malformed input is a 4xx, never a 500.
+//! Two routers for two listeners. [`public_app`], on the address the apps reach, has only the
+//! app-facing endpoints (`/v1/provision/*`, `/v1/demo/reset`, `/healthz`), which carry no
+//! admin power. [`admin_app`], on an address of the bank's own network (loopback by default),
+//! has `/metrics` and every `/v1/admin/*` endpoint: all need the bank's admin token, except
+//! `/v1/admin/verify`, which the web tier may call with its verify-only token, so a stolen web
+//! tier credential can check codes but never revoke or re-issue. Failed bearers are
+//! throttled per address. Every refusal is an error body with a stable `code` (see
+//! [`crate::error`]); malformed input is a 4xx, never a 500.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -18,6 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -30,11 +36,13 @@ use zeroize::Zeroizing;
 
 use crate::bank::{Bank, IssueRequest};
 use crate::clock::Clock;
+use crate::edge::EdgeLimits;
 use crate::error::{Error, Result};
 use crate::metrics::{Metrics, Step, VerifyResult};
 use crate::ratelimit::{RateLimiter, RateLimits};
 
-/// The bank's admin credential. Compared in constant time (as SHA-256 digests, so not even
+/// A bearer credential of the admin listener (the admin token, or the web tier's verify-only
+/// token). Compared in constant time (as SHA-256 digests, so not even
 /// its length leaks); never printed.
 #[derive(Clone)]
 pub struct AdminToken(Arc<[u8; 32]>);
@@ -42,6 +50,12 @@ pub struct AdminToken(Arc<[u8; 32]>);
 impl std::fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+impl PartialEq for AdminToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&*other.0).into()
     }
 }
 
@@ -63,7 +77,7 @@ impl AdminToken {
         Ok(Self(Arc::new(Sha256::digest(token.as_bytes()).into())))
     }
 
-    fn matches(&self, presented: &str) -> bool {
+    pub(crate) fn matches(&self, presented: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         digest.ct_eq(&*self.0).into()
     }
@@ -74,22 +88,36 @@ impl AdminToken {
 pub struct HttpOptions {
     /// The admin credential; `None` disables the admin API.
     pub admin_token: Option<AdminToken>,
+    /// The web tier's credential: `/v1/admin/verify` only.
+    pub verify_token: Option<AdminToken>,
+    /// How many wrong bearers an address (and everyone) may present on the admin listener.
+    pub bearer_limits: RateLimits,
     /// Failure rate limits of provisioning.
     pub rate_limits: RateLimits,
-    /// Take the client address from the last `X-Forwarded-For` entry (only behind a
-    /// TLS-terminating proxy that sets it).
-    pub trust_forwarded_for: bool,
+    /// Networks of the proxies whose `X-Forwarded-For` is believed. Empty: the header is
+    /// ignored and the socket peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
     /// Largest accepted body, in bytes.
     pub body_limit: usize,
+    /// Timeouts and connection caps of the listener.
+    pub edge: EdgeLimits,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
         Self {
             admin_token: None,
+            verify_token: None,
+            bearer_limits: RateLimits {
+                per_address_burst: 10,
+                per_address_per_minute: 5,
+                total_burst: 100,
+                total_per_minute: 60,
+            },
             rate_limits: RateLimits::default(),
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
             body_limit: 16 * 1024,
+            edge: EdgeLimits::default(),
         }
     }
 }
@@ -99,6 +127,7 @@ struct Shared {
     clock: Arc<dyn Clock>,
     opts: HttpOptions,
     limiter: RateLimiter,
+    bearer_limiter: RateLimiter,
     metrics: Metrics,
 }
 
@@ -110,7 +139,9 @@ impl AppState {
     /// State over a bank and a clock.
     pub fn new(bank: Arc<Bank>, clock: Arc<dyn Clock>, opts: HttpOptions) -> Self {
         let limiter = RateLimiter::new(opts.rate_limits, Instant::now());
-        Self(Arc::new(Shared { bank, clock, opts, limiter, metrics: Metrics::default() }))
+        let bearer_limiter = RateLimiter::new(opts.bearer_limits, Instant::now());
+        let metrics = Metrics::default();
+        Self(Arc::new(Shared { bank, clock, opts, limiter, bearer_limiter, metrics }))
     }
 
     /// The bank.
@@ -128,28 +159,61 @@ impl AppState {
     }
 }
 
-/// The whole HTTP API. Serve it with
+/// The app-facing API, for the public listener. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()` so the rate limiter and the demo
 /// reset see the caller's address.
-pub fn app(state: AppState) -> Router {
-    let body_limit = state.0.opts.body_limit;
-    Router::new()
+pub fn public_app(state: AppState) -> Router {
+    let router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
         .route(PATH_START, post(provision_start))
         .route(PATH_CONFIRM, post(provision_confirm))
         .route(PATH_ACK, post(provision_ack))
-        .route("/v1/demo/reset", post(demo_reset))
+        .route("/v1/demo/reset", post(demo_reset));
+    finish(router, state)
+}
+
+/// The bank's own API, for the admin listener: `/metrics` and `/v1/admin/*`. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so failed bearers are throttled per
+/// address.
+pub fn admin_app(state: AppState) -> Router {
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/v1/admin/registrations", post(admin_issue))
         .route("/v1/admin/registrations/{service_id}/{user_id}", get(admin_status))
         .route("/v1/admin/registrations/{service_id}/{user_id}/revoke", post(admin_revoke))
         .route("/v1/admin/registrations/{service_id}/{user_id}/unlock", post(admin_unlock))
         .route("/v1/admin/verify", post(admin_verify))
-        .route("/v1/admin/outbox", get(admin_outbox))
+        .route("/v1/admin/outbox", get(admin_outbox));
+    finish(router, state)
+}
+
+/// What both routers share: JSON errors for unknown paths and methods, the body limit and the
+/// request deadline.
+fn finish(router: Router<AppState>, state: AppState) -> Router {
+    let body_limit = state.0.opts.body_limit;
+    router
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), request_deadline))
         .with_state(state)
+}
+
+/// Answers `408 request_timeout` when reading the body and answering take longer than
+/// [`EdgeLimits::request_timeout`] (a slow POST holds nothing longer than that).
+async fn request_deadline(
+    State(s): State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(s.0.opts.edge.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::info!(event = "request_timeout", "request took too long; closing");
+            Error::RequestTimeout.into_response()
+        }
+    }
 }
 
 /// A JSON body whose every failure is an [`Error`] (400/413), never axum's plain-text
@@ -205,8 +269,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
-/// The caller's address: the socket peer, or behind a trusted proxy the last
-/// `X-Forwarded-For` entry. `None` when unknown (a router called without connect info).
+/// The caller's address: the socket peer, or, when the peer is a trusted proxy, the address
+/// the nearest trusted proxy saw (see [`client_address`]). `None` when unknown (a router
+/// called without connect info).
 pub struct ClientIp(pub Option<IpAddr>);
 
 impl FromRequestParts<AppState> for ClientIp {
@@ -217,39 +282,111 @@ impl FromRequestParts<AppState> for ClientIp {
             .await
             .ok()
             .map(|ConnectInfo(a)| a.ip());
-        if state.0.opts.trust_forwarded_for {
-            // The proxy appends the address it saw; earlier entries are the client's word.
-            let forwarded = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-                .next_back();
-            if forwarded.is_some() {
-                return Ok(Self(forwarded));
-            }
-        }
-        Ok(Self(peer))
+        let trusted = &state.0.opts.trusted_proxies;
+        Ok(Self(peer.map(|peer| client_address(peer, &parts.headers, trusted))))
     }
 }
 
-/// Proof that the caller holds the bank's admin token.
+/// The client behind a chain of proxies. Each proxy appends the address it saw to
+/// `X-Forwarded-For`, so the entries are read from the right, starting at the socket peer:
+/// while the current hop is a trusted proxy, the entry it appended is the next hop. The first
+/// hop that is not a trusted proxy is the client; what it wrote itself further left is its
+/// own word and never read. An entry that is not an address (`unknown`, garbage) stops the
+/// walk at the trusted proxy that wrote it.
+pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| {
+        let ip = canonical(ip);
+        trusted.iter().any(|net| net.contains(&ip))
+    };
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    let mut hop = peer;
+    for entry in entries.iter().rev() {
+        if !is_trusted(hop) {
+            break;
+        }
+        match forwarded_ip(entry) {
+            Some(ip) => hop = canonical(ip),
+            None => break,
+        }
+    }
+    hop
+}
+
+/// One `X-Forwarded-For` entry: `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1` or
+/// `[2001:db8::1]:4711` (proxies differ on ports).
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    entry.parse::<SocketAddr>().ok().map(|a| a.ip())
+}
+
+/// IPv4-mapped IPv6 addresses as IPv4, so one rule covers both forms of one client.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// Proof that the caller holds the bank's admin token: every admin endpoint.
 pub struct Admin;
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let Some(token) = &state.0.opts.admin_token else { return Err(Error::Unauthorized) };
-        let presented = bearer(&parts.headers).ok_or(Error::Unauthorized)?;
-        if token.matches(presented) {
-            Ok(Admin)
-        } else {
-            tracing::warn!(event = "admin_unauthorized", path = %parts.uri.path(), "wrong admin token");
-            Err(Error::Unauthorized)
-        }
+        authorize(parts, state, &[state.0.opts.admin_token.as_ref()]).await.map(|()| Admin)
+    }
+}
+
+/// Proof that the caller holds the admin token or the web tier's verify-only token:
+/// `/v1/admin/verify` and nothing else.
+pub struct Verifier;
+
+impl FromRequestParts<AppState> for Verifier {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let tokens = [state.0.opts.admin_token.as_ref(), state.0.opts.verify_token.as_ref()];
+        authorize(parts, state, &tokens).await.map(|()| Verifier)
+    }
+}
+
+/// Checks the bearer against `accepted`. Each refusal takes a token from the caller's bearer
+/// bucket, so guessing a credential is throttled like guessing a password; a right bearer
+/// costs nothing.
+async fn authorize(
+    parts: &mut Parts,
+    state: &AppState,
+    accepted: &[Option<&AdminToken>],
+) -> Result<(), Error> {
+    let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+    let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let reservation = state.0.bearer_limiter.reserve(ip, Instant::now()).map_err(|limited| {
+        tracing::warn!(event = "admin_rate_limited", client = %ip,
+            retry_after = limited.retry_after, "admin API refused: too many wrong bearers");
+        Error::RateLimited { retry_after: limited.retry_after }
+    })?;
+    let presented = bearer(&parts.headers);
+    let right = presented.is_some_and(|p| accepted.iter().flatten().any(|t| t.matches(p)));
+    if right {
+        drop(reservation);
+        Ok(())
+    } else {
+        reservation.failed();
+        tracing::warn!(event = "admin_unauthorized", path = %parts.uri.path(), client = %ip,
+            "missing or wrong bearer token");
+        Err(Error::Unauthorized)
     }
 }
 
@@ -474,7 +611,7 @@ struct VerifyBody {
 
 async fn admin_verify(
     State(s): State<AppState>,
-    _admin: Admin,
+    _verifier: Verifier,
     body: Result<ApiJson<VerifyBody>, Error>,
 ) -> Result<impl IntoResponse> {
     let result = async {
@@ -507,4 +644,40 @@ async fn admin_outbox(
 ) -> Result<impl IntoResponse> {
     let Query(q) = query.map_err(|e| Error::InvalidRequest(e.body_text()))?;
     Ok(Json(s.bank().outbox(q.limit.unwrap_or(20).min(1000)).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn from(peer: &str, xff: &[&str], trusted: &[&str]) -> String {
+        let mut headers = HeaderMap::new();
+        for v in xff {
+            headers.append("x-forwarded-for", v.parse().unwrap());
+        }
+        let trusted: Vec<IpNet> = trusted.iter().map(|t| t.parse().unwrap()).collect();
+        client_address(peer.parse().unwrap(), &headers, &trusted).to_string()
+    }
+
+    #[test]
+    fn the_client_is_the_first_hop_from_the_right_that_is_not_a_trusted_proxy() {
+        let lb = &["127.0.0.0/8"];
+        let two = &["127.0.0.0/8", "10.0.0.0/8"];
+        // Not a proxy: its header is its own word.
+        assert_eq!(from("203.0.113.9", &["198.51.100.1"], lb), "203.0.113.9");
+        assert_eq!(from("127.0.0.1", &["198.51.100.1"], &[]), "127.0.0.1");
+        // One proxy; what the client wrote to the left is never read.
+        assert_eq!(from("127.0.0.1", &["1.2.3.4, 198.51.100.1"], lb), "198.51.100.1");
+        assert_eq!(from("127.0.0.1", &["1.2.3.4", "198.51.100.1:443"], lb), "198.51.100.1");
+        assert_eq!(from("127.0.0.1", &["[2001:db8::1]:443"], lb), "2001:db8::1");
+        // Two proxies in a chain.
+        assert_eq!(from("127.0.0.1", &["1.2.3.4, 198.51.100.1, 10.1.1.1"], two), "198.51.100.1");
+        // A trusted proxy with nothing to say, or garbage where its client should be.
+        assert_eq!(from("127.0.0.1", &[], lb), "127.0.0.1");
+        assert_eq!(from("127.0.0.1", &["unknown"], lb), "127.0.0.1");
+        // IPv4-mapped peers match IPv4 networks.
+        assert_eq!(from("::ffff:127.0.0.1", &["198.51.100.1"], lb), "198.51.100.1");
+    }
 }

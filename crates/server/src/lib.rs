@@ -7,17 +7,20 @@
 //! re-issue, and show a registration's **status** (step 1). `docs/server.md` explains how to run
 //! and configure it.
 //!
-//! - [`http`]: the routes; [`app`] builds the router so tests can call it without a socket.
+//! - [`http`]: the routes; [`public_app`] and [`admin_app`] build the routers of the public and
+//!   the admin listener, so tests can call them without a socket.
 //! - [`bank`]: the rules, independent of HTTP and of the database.
 //! - [`storage`]: the [`storage::Storage`] trait and its SQLite implementation.
-//! - [`sealed`]: secrets at rest (AES-256-GCM under the master key, bound to their row).
+//! - [`sealed`]: secrets at rest (AES-256-GCM under the master key, bound to their row);
+//!   [`files`]: the server's files are its own (0600/0700; a readable key is refused).
 //! - [`ratelimit`], [`metrics`]: what makes guessing expensive and visible.
 //! - [`config`], [`cli`], [`serve`]: configuration, the command line, running the server.
+//! - [`edge`]: timeouts and connection caps against slow and greedy clients.
 //! - `testing` (feature `test-support`): an in-process bank for tests and benchmarks.
 //!
 //! ```
 //! use std::sync::Arc;
-//! use softtoken_server::{bank::{Bank, OutboxDir, Policy}, clock::ManualClock, http::{app, AppState, HttpOptions}};
+//! use softtoken_server::{bank::{Bank, OutboxDir, Policy}, clock::ManualClock, http::{public_app, AppState, HttpOptions}};
 //! use softtoken_server::sealed::{MasterKey, Sealer};
 //! use softtoken_server::storage::sqlite::{SqliteOptions, SqliteStorage};
 //!
@@ -25,7 +28,7 @@
 //! let storage = Arc::new(SqliteStorage::open(SqliteOptions::new(dir.path().join("bank.db")))?);
 //! let bank = Bank::new(storage, Sealer::new(&MasterKey::generate()?), Policy::default(),
 //!                      OutboxDir::default(), None);
-//! let router = app(AppState::new(Arc::new(bank), Arc::new(ManualClock::new(1_700_000_000)),
+//! let router = public_app(AppState::new(Arc::new(bank), Arc::new(ManualClock::new(1_700_000_000)),
 //!                                HttpOptions::default()));
 //! # drop(router);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -35,7 +38,9 @@ pub mod bank;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod edge;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod metrics;
 pub mod ratelimit;
@@ -46,4 +51,4 @@ pub mod storage;
 pub mod testing;
 
 pub use error::{Error, Result};
-pub use http::{app, AppState};
+pub use http::{admin_app, public_app, AppState};

@@ -120,7 +120,7 @@ struct State {
 const PRUNE_AT: usize = 100_000;
 
 /// The key of an address: itself for IPv4, its /64 for IPv6.
-fn bucket_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn bucket_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

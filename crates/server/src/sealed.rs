@@ -68,10 +68,7 @@ impl MasterKey {
     /// # Errors
     /// [`Error::Config`] when the file cannot be read or does not hold a valid key.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-            Error::Config(format!("cannot read the master key file {}: {e}", path.display()))
-        })?);
-        Self::parse(&text)
+        Self::parse(&crate::files::read_secret(path, "master key")?)
     }
 
     /// A fresh random key (for `softtoken-server gen-key` and tests).

@@ -7,15 +7,17 @@ use std::time::Duration;
 use crate::bank::{Bank, OutboxDir, DEMO_SERVICE_ID, DEMO_USER_ID};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::edge::{ConnectionCaps, EdgeLimits};
 use crate::error::{Error, Result};
-use crate::http::{app, AppState};
+use crate::http::{admin_app, public_app, AppState};
 use crate::sealed::Sealer;
 use crate::storage::sqlite::{SqliteOptions, SqliteStorage};
 use crate::storage::Storage;
 
 /// How long open connections may finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// How often expired, unconfirmed attempts are deleted.
+/// How often expired, unconfirmed attempts are deleted and the activation passwords of expired
+/// registrations cleared.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// Opens the storage of `settings`.
@@ -85,7 +87,60 @@ impl ShutdownSignal {
     }
 }
 
-/// Serves until ctrl-c or SIGTERM, then lets open requests finish and flushes the database.
+/// The timeouts of [`EdgeLimits`] on every connection: a header (and the first request, and
+/// the idle wait between requests) within `header_read_timeout`; HTTP/2 clients that stop
+/// answering pings are dropped, and may open only a few streams at once.
+fn with_edge_limits<A>(
+    mut server: axum_server::Server<SocketAddr, A>,
+    edge: EdgeLimits,
+) -> axum_server::Server<SocketAddr, A> {
+    let builder = server.http_builder();
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(edge.header_read_timeout);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(edge.header_read_timeout)
+        .keep_alive_timeout(edge.header_read_timeout)
+        .max_concurrent_streams(16);
+    server.first_request_timeout(edge.header_read_timeout)
+}
+
+fn bind(address: SocketAddr) -> Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(address)?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Serves `router` on `listener` (HTTPS with `tls`) under the caps and timeouts of `edge` until
+/// `handle` shuts it down.
+async fn listen(
+    listener: std::net::TcpListener,
+    handle: axum_server::Handle<SocketAddr>,
+    router: axum::Router,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    edge: EdgeLimits,
+    trusted_proxies: &[ipnet::IpNet],
+) -> std::io::Result<()> {
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let caps = ConnectionCaps::new(edge, trusted_proxies.to_vec());
+    let server = axum_server::from_tcp(listener)?.handle(handle);
+    match tls {
+        None => with_edge_limits(server.acceptor(caps), edge).serve(service).await,
+        Some(config) => {
+            // Caps first, so a refused connection costs no handshake.
+            let tls = axum_server::tls_rustls::RustlsAcceptor::new(config)
+                .handshake_timeout(edge.header_read_timeout)
+                .acceptor(caps);
+            with_edge_limits(server.acceptor(tls), edge).serve(service).await
+        }
+    }
+}
+
+/// Serves until ctrl-c or SIGTERM, then lets open requests finish (up to 10 s) and flushes the
+/// database.
 ///
 /// The first line on standard output is `softtoken-server listening on <url>`, for scripts
 /// that start the server on port 0.
@@ -114,15 +169,31 @@ pub async fn run(settings: Settings) -> Result<()> {
         );
     }
     let state = AppState::new(bank.clone(), clock.clone(), settings.http.clone());
-    let router = app(state);
 
+    let tls = match &settings.tls {
+        None => None,
+        Some(files) => {
+            // One crypto provider for the process, ring, as the app's client uses
+            // (docs/PLATFORMS.md); a second install attempt just fails harmlessly.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await
+                    .map_err(|e| {
+                        Error::Config(format!("cannot load the TLS certificate or key: {e}"))
+                    })?,
+            )
+        }
+    };
     let shutdown = ShutdownSignal::install()?;
-    let listener = std::net::TcpListener::bind(settings.bind)?;
-    listener.set_nonblocking(true)?;
-    let local = listener.local_addr()?;
+    let listener = bind(settings.bind)?;
+    let admin_listener = bind(settings.admin_bind)?;
     let scheme = if settings.tls.is_some() { "https" } else { "http" };
+    let (local, admin_local) = (listener.local_addr()?, admin_listener.local_addr()?);
     println!("softtoken-server listening on {scheme}://{local}");
-    tracing::info!(event = "listening", address = %local, tls = settings.tls.is_some(), "serving");
+    println!("softtoken-server admin API listening on {scheme}://{admin_local}");
+    tracing::info!(event = "listening", address = %local, admin_address = %admin_local,
+        tls = settings.tls.is_some(), "serving");
 
     let purge = tokio::spawn({
         let storage = storage.clone();
@@ -131,6 +202,17 @@ pub async fn run(settings: Settings) -> Result<()> {
             let mut tick = tokio::time::interval(PURGE_EVERY);
             loop {
                 tick.tick().await;
+                match storage.forget_expired_passwords(clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        event = "passwords_forgotten",
+                        count = n,
+                        "activation passwords of expired registrations cleared"
+                    ),
+                    Err(e) => {
+                        tracing::error!(event = "storage_error", error = %e, "clearing passwords")
+                    }
+                }
                 // Keep a day of history for support questions.
                 match storage.purge_attempts(clock.now().saturating_sub(24 * 3600)).await {
                     Ok(0) => {}
@@ -145,33 +227,22 @@ pub async fn run(settings: Settings) -> Result<()> {
         }
     });
 
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let served = match &settings.tls {
-        None => {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            axum::serve(listener, service).with_graceful_shutdown(shutdown.wait()).await
+    let (public_handle, admin_handle) = (axum_server::Handle::new(), axum_server::Handle::new());
+    tokio::spawn({
+        let handles = [public_handle.clone(), admin_handle.clone()];
+        async move {
+            shutdown.wait().await;
+            for handle in handles {
+                handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+            }
         }
-        Some(files) => {
-            // One crypto provider for the process, ring, as the app's client uses
-            // (docs/PLATFORMS.md); a second install attempt just fails harmlessly.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let config =
-                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
-                    .await
-                    .map_err(|e| {
-                        Error::Config(format!("cannot load the TLS certificate or key: {e}"))
-                    })?;
-            let handle = axum_server::Handle::new();
-            tokio::spawn({
-                let handle = handle.clone();
-                async move {
-                    shutdown.wait().await;
-                    handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
-                }
-            });
-            axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(service).await
-        }
-    };
+    });
+    let edge = settings.http.edge;
+    let trusted = &settings.http.trusted_proxies;
+    let served = tokio::try_join!(
+        listen(listener, public_handle, public_app(state.clone()), tls.clone(), edge, trusted),
+        listen(admin_listener, admin_handle, admin_app(state), tls, edge, trusted),
+    );
     purge.abort();
     storage.close().await;
     served?;

@@ -1,6 +1,7 @@
 //! An in-process bank for tests and benchmarks (feature `test-support`, which the server
 //! binary's normal build never enables): a SQLite file in a temporary directory, a fresh master
-//! key, and the real router, called directly or served on `127.0.0.1:0`.
+//! key, and the real routers, called directly or served on two `127.0.0.1:0` sockets (the
+//! public one and the admin one, as the binary serves them).
 //!
 //! ```
 //! # async fn demo() -> softtoken_server::Result<()> {
@@ -8,7 +9,7 @@
 //!
 //! let bank = TestBank::open(BankOptions::default().with_admin_token("an-admin-token-0123456")?)?;
 //! let served = bank.serve().await?;
-//! println!("the bank answers at {}", served.url);
+//! println!("the bank answers apps at {} and the bank web at {}", served.url, served.admin_url);
 //! # Ok(()) }
 //! ```
 
@@ -23,7 +24,7 @@ use tempfile::TempDir;
 use crate::bank::{Bank, Demo, OutboxDir, Policy};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
-use crate::http::{app, AdminToken, AppState, HttpOptions};
+use crate::http::{admin_app, public_app, AdminToken, AppState, HttpOptions};
 use crate::sealed::{MasterKey, Sealer};
 use crate::storage::sqlite::{SqliteOptions, SqliteStorage, Synchronous};
 
@@ -106,9 +107,14 @@ impl TestBank {
         self.state.bank()
     }
 
-    /// The whole HTTP API, to call without a socket (add `MockConnectInfo` for a peer).
+    /// The app-facing API, to call without a socket (add `MockConnectInfo` for a peer).
     pub fn router(&self) -> Router {
-        app(self.state.clone())
+        public_app(self.state.clone())
+    }
+
+    /// The admin API and `/metrics`, to call without a socket.
+    pub fn admin_router(&self) -> Router {
+        admin_app(self.state.clone())
     }
 
     /// Where step-6 mail files go with [`BankOptions::outbox_files`].
@@ -116,29 +122,38 @@ impl TestBank {
         self.dir.path().join("outbox")
     }
 
-    /// Serves the API on `127.0.0.1:0` until the [`ServedBank`] is dropped.
+    /// Serves the app-facing API and the admin API on two `127.0.0.1:0` sockets until the
+    /// [`ServedBank`] is dropped.
     ///
     /// # Errors
     /// [`crate::Error::Io`] when no loopback port can be bound.
     pub async fn serve(self) -> Result<ServedBank> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let service = self.router().into_make_service_with_connect_info::<SocketAddr>();
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, service).await {
-                tracing::error!(event = "test_bank_stopped", error = %e, "the test bank stopped");
-            }
-        });
-        Ok(ServedBank { url, bank: self, task })
+        let (url, public) = serve_on_loopback(self.router()).await?;
+        let (admin_url, admin) = serve_on_loopback(self.admin_router()).await?;
+        Ok(ServedBank { url, admin_url, bank: self, tasks: [public, admin] })
     }
+}
+
+async fn serve_on_loopback(router: Router) -> Result<(String, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, service).await {
+            tracing::error!(event = "test_bank_stopped", error = %e, "the test bank stopped");
+        }
+    });
+    Ok((url, task))
 }
 
 /// A [`TestBank`] on a loopback socket; dereferences to it.
 pub struct ServedBank {
     /// `http://127.0.0.1:<port>`, for the app's client.
     pub url: String,
+    /// `http://127.0.0.1:<port>` of the admin API, for the bank web's calls.
+    pub admin_url: String,
     bank: TestBank,
-    task: tokio::task::JoinHandle<()>,
+    tasks: [tokio::task::JoinHandle<()>; 2],
 }
 
 impl Deref for ServedBank {
@@ -151,6 +166,8 @@ impl Deref for ServedBank {
 
 impl Drop for ServedBank {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }

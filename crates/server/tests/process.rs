@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -16,79 +16,9 @@ use softtoken_core::protocol::ClientHandshake;
 use softtoken_core::protocol::NewToken;
 use softtoken_core::totp::{unix_now, Totp};
 
-const BIN: &str = env!("CARGO_BIN_EXE_softtoken-server");
-const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-const ADMIN: &str = "process-test-admin-token-42";
-const SERVICE: &str = "10112231";
+mod binary;
 
-struct Proc {
-    child: Child,
-    url: String,
-    _stdout: BufReader<ChildStdout>,
-}
-
-fn command(dir: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.env("SOFTTOKEN_MASTER_KEY", KEY)
-        .env("SOFTTOKEN_ADMIN_TOKEN", ADMIN)
-        .env("RUST_LOG", "warn")
-        .arg("--database")
-        .arg(dir.join("bank.db"))
-        .arg("--outbox-dir")
-        .arg(dir.join("outbox"));
-    c
-}
-
-fn spawn(dir: &Path, extra: &[&str]) -> Proc {
-    let mut child = command(dir)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    // Owned by `Proc` from here, whose drop kills and reaps the child if an assert fails.
-    let mut proc = Proc { child, url: String::new(), _stdout: stdout };
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            proc._stdout.read_line(&mut line).unwrap() > 0,
-            "the server exited before listening"
-        );
-        if let Some(url) = line.trim().strip_prefix("softtoken-server listening on ") {
-            proc.url = url.to_owned();
-            return proc;
-        }
-    }
-}
-
-impl Proc {
-    fn kill9(mut self) {
-        // std's kill is SIGKILL on Unix: no shutdown code runs.
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn post(url: &str, path: &str, body: &Value, admin: bool) -> (u16, Value) {
-    softtoken_core::client::install_tls_provider();
-    let mut req = reqwest::Client::new().post(format!("{url}{path}")).json(body);
-    if admin {
-        req = req.bearer_auth(ADMIN);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
+use binary::{command, post, spawn, ADMIN, SERVICE};
 
 async fn issue(url: &str, password: &str) -> String {
     let (status, body) = post(
@@ -139,7 +69,7 @@ fn code(token: &NewToken) -> String {
 async fn server_killed_mid_provisioning_loses_nothing_and_a_retry_finishes() {
     let dir = tempfile::tempdir().unwrap();
     let first = spawn(dir.path(), &[]);
-    let user = issue(&first.url, "4821").await;
+    let user = issue(&first.admin_url, "4821").await;
     let (app, start) = ClientHandshake::start(
         &ServiceId::new(SERVICE).unwrap(),
         &UserId::new(&user).unwrap(),
@@ -163,7 +93,7 @@ async fn server_killed_mid_provisioning_loses_nothing_and_a_retry_finishes() {
     second.kill9();
 
     let third = spawn(dir.path(), &[]);
-    assert_eq!(status_of(&third.url, &user).await["state"], "confirmed");
+    assert_eq!(status_of(&third.admin_url, &user).await["state"], "confirmed");
     let confirmed: ConfirmResponse = serde_json::from_value(confirmed).unwrap();
     let (token, ack) = app.finish(&confirmed, unix_now()).unwrap();
     let (status, acked) =
@@ -171,18 +101,18 @@ async fn server_killed_mid_provisioning_loses_nothing_and_a_retry_finishes() {
     assert_eq!(status, 200, "{acked}");
     let code = code(&token);
     let verify = json!({"service_id": SERVICE, "user_id": user, "code": code});
-    let (_, accepted) = post(&third.url, "/v1/admin/verify", &verify, true).await;
+    let (_, accepted) = post(&third.admin_url, "/v1/admin/verify", &verify, true).await;
     assert_eq!(accepted["accepted"], true, "{accepted}");
     third.kill9();
 
     // The accepted step was on disk before the answer: replaying it after a crash fails.
     let fourth = spawn(dir.path(), &[]);
-    let (_, replay) = post(&fourth.url, "/v1/admin/verify", &verify, true).await;
+    let (_, replay) = post(&fourth.admin_url, "/v1/admin/verify", &verify, true).await;
     assert_eq!(
         (replay["accepted"].as_bool(), replay["reason"].as_str()),
         (Some(false), Some("replayed"))
     );
-    let status = status_of(&fourth.url, &user).await;
+    let status = status_of(&fourth.admin_url, &user).await;
     assert_eq!(status["state"], "in_use");
     // Nothing duplicated: one registration, delivered once.
     let again = ProvisioningClient::new(&fourth.url).unwrap();
@@ -194,7 +124,7 @@ async fn server_killed_mid_provisioning_loses_nothing_and_a_retry_finishes() {
 async fn wrong_password_count_survives_a_crash_of_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = spawn(dir.path(), &[]);
-    let user = issue(&server.url, "4821").await;
+    let user = issue(&server.admin_url, "4821").await;
     for left in (1..=4).rev() {
         let client = ProvisioningClient::new(&server.url).unwrap();
         let outcome = fetch(&client, &user, "0000").await;
@@ -205,7 +135,7 @@ async fn wrong_password_count_survives_a_crash_of_the_server() {
         server.kill9();
         server = spawn(dir.path(), &[]);
     }
-    assert_eq!(status_of(&server.url, &user).await["failed_tries"], 4);
+    assert_eq!(status_of(&server.admin_url, &user).await["failed_tries"], 4);
 }
 
 fn cli(dir: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
@@ -229,16 +159,16 @@ fn cli(dir: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
 async fn bank_clerk_issues_and_ends_use_from_the_cli_while_the_server_runs() {
     let dir = tempfile::tempdir().unwrap();
     let server = spawn(dir.path(), &[]);
-    let (ok, out, err) = cli(
-        dir.path(),
-        &["issue", "--service-id", SERVICE, "--mail", "hanako@example.jp"],
-        "2580\n",
-    );
+    let issue = ["issue", "--service-id", SERVICE, "--mail", "hanako@example.jp"];
+    // A PIN a guesser tries first is refused at the counter too.
+    let (ok, _, err) = cli(dir.path(), &issue, "2580\n");
+    assert!(!ok && err.contains("choose another"), "{err}");
+    let (ok, out, err) = cli(dir.path(), &issue, "2583\n");
     assert!(ok, "{err}");
     let issued: Value = serde_json::from_str(&out).unwrap();
     let user = issued["user_id"].as_str().unwrap().to_owned();
     assert_eq!(issued["state"], "issued");
-    assert!(!out.contains("2580") && !err.contains("2580"));
+    assert!(!out.contains("2583") && !err.contains("2583"));
     let mails: Vec<PathBuf> =
         std::fs::read_dir(dir.path().join("outbox")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(mails.len(), 1);
@@ -249,7 +179,7 @@ async fn bank_clerk_issues_and_ends_use_from_the_cli_while_the_server_runs() {
         .handshake(
             &ServiceId::new(SERVICE).unwrap(),
             &UserId::new(&user).unwrap(),
-            &ActivationPassword::new("2580").unwrap(),
+            &ActivationPassword::new("2583").unwrap(),
             unix_now(),
         )
         .await
@@ -267,7 +197,7 @@ async fn bank_clerk_issues_and_ends_use_from_the_cli_while_the_server_runs() {
         cli(dir.path(), &["revoke", "--service-id", SERVICE, "--user-id", &user], "");
     assert!(ok, "{err}");
     let verify = json!({"service_id": SERVICE, "user_id": user, "code": code(&token)});
-    let (status, body) = post(&server.url, "/v1/admin/verify", &verify, true).await;
+    let (status, body) = post(&server.admin_url, "/v1/admin/verify", &verify, true).await;
     assert_eq!((status, body["code"].as_str()), (410, Some("ended")), "{body}");
     let (ok, _, err) = cli(dir.path(), &["status", "--service-id", SERVICE, "--user-id", "12"], "");
     assert!(!ok && err.contains("user ID"), "{err}");
@@ -330,7 +260,7 @@ async fn app_provisions_over_https_served_by_the_server_itself() {
         .build()
         .unwrap();
     let resp = admin
-        .post(format!("{https}/v1/admin/registrations"))
+        .post(format!("{}/v1/admin/registrations", server.admin_url.replace("127.0.0.1", "localhost")))
         .bearer_auth(ADMIN)
         .json(&json!({"service_id": SERVICE, "mail": "taro@example.jp", "activation_password": "4821"}))
         .send()
@@ -345,4 +275,46 @@ async fn app_provisions_over_https_served_by_the_server_itself() {
     let untrusted = ProvisioningClient::new(&https).unwrap();
     let refused = fetch(&untrusted, &user, "4821").await;
     assert!(matches!(refused, Err(softtoken_core::Error::Tls(_))), "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bank_keeps_its_files_to_itself_and_refuses_a_master_key_others_can_read() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("master.key");
+    std::fs::write(&key, format!("{}\n", binary::KEY)).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let data = dir.path().join("var/softtoken");
+    let serve = |key: &Path| {
+        let mut c = Command::new(binary::BIN);
+        c.env("SOFTTOKEN_ADMIN_TOKEN", ADMIN)
+            .env("RUST_LOG", "warn")
+            .arg("--master-key-file")
+            .arg(key)
+            .arg("--database")
+            .arg(data.join("bank.db"))
+            .arg("--outbox-dir")
+            .arg(data.join("outbox"));
+        c
+    };
+    // A key others could read may be copied already: the bank refuses to start with it.
+    let out = serve(&key).args(["serve", "--bind", "127.0.0.1:0"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("can be read by others"), "{err}");
+    assert!(!data.exists(), "nothing is created before the key is accepted");
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let server = binary::spawn_command(serve(&key), &[]);
+    issue(&server.admin_url, "4821").await;
+    for dir in [data.clone(), data.join("outbox")] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(data.join("outbox")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.extend(["bank.db", "bank.db-wal", "bank.db-shm"].map(|f| data.join(f)));
+    assert_eq!(files.len(), 4);
+    for file in files {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
 }

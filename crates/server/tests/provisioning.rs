@@ -145,8 +145,22 @@ async fn customer_with_wrong_activation_password_is_locked_after_five_tries() {
     assert!(bank.provision(&user, "4821").await.unwrap().1.is_delivered());
 }
 
+/// What the app does up to its ack: the password is proven, the seed held, no ack sent.
+async fn confirm_without_ack(bank: &Server, user: &str, password: &str) {
+    let confirmed = bank
+        .client()
+        .handshake(
+            &ServiceId::new(SERVICE).unwrap(),
+            &UserId::new(user).unwrap(),
+            &ActivationPassword::new(password).unwrap(),
+            softtoken_core::totp::unix_now(),
+        )
+        .await;
+    assert!(confirmed.is_ok(), "{confirmed:?}");
+}
+
 #[tokio::test]
-async fn a_right_password_resets_the_count_of_wrong_ones() {
+async fn a_right_password_before_delivery_gives_a_guesser_no_fresh_tries() {
     let policy = Policy { provision_max_tries: 3, ..Policy::default() };
     let bank = Server::start_with(Setup { policy, ..Setup::default() }).await;
     let user = bank.issue(None, "4821").await;
@@ -158,24 +172,29 @@ async fn a_right_password_resets_the_count_of_wrong_ones() {
         bank.provision(&user, "1112").await,
         Err(Error::WrongActivationPassword { tries_left: 1 })
     ));
-    // The app stores but dies before its ack; the confirm already proved the password.
-    let client = bank.client();
-    let confirmed = client
-        .handshake(
-            &ServiceId::new(SERVICE).unwrap(),
-            &UserId::new(&user).unwrap(),
-            &ActivationPassword::new("4821").unwrap(),
-            softtoken_core::totp::unix_now(),
-        )
-        .await;
-    assert!(confirmed.is_ok(), "{confirmed:?}");
-    // Storing fails (phone storage full): nothing is stored, so the ack is never sent.
-    drop(confirmed);
-    assert_eq!(bank.status(&user).await["failed_tries"], 0);
-    assert!(matches!(
-        bank.provision(&user, "1111").await,
-        Err(Error::WrongActivationPassword { tries_left: 2 })
-    ));
+    // The app proves the password but its storage fails: no ack, the registration still
+    // takes starts, and the guesser must not get its tries back.
+    confirm_without_ack(&bank, &user, "4821").await;
+    assert_eq!(bank.status(&user).await["failed_tries"], 2);
+    assert!(matches!(bank.provision(&user, "1113").await, Err(Error::RegistrationLocked)));
+}
+
+#[tokio::test]
+async fn a_second_setup_that_replaces_an_unacknowledged_one_is_mailed_to_the_customer() {
+    let bank = Server::start().await;
+    let user = bank.issue(None, "4821").await;
+    confirm_without_ack(&bank, &user, "4821").await;
+    let (_, mails) = bank.admin_get("/v1/admin/outbox").await;
+    assert_eq!(mails.as_array().unwrap().len(), 1, "only the step-6 mail: {mails}");
+    // Someone else, or the customer's second try, sets it up again.
+    bank.provision(&user, "4821").await.unwrap();
+    let (_, mails) = bank.admin_get("/v1/admin/outbox").await;
+    let notice = &mails[0];
+    assert_eq!(notice["to"], "taro@example.jp");
+    let body = notice["body"].as_str().unwrap();
+    assert!(body.contains("set up again") && body.contains(&user), "{body}");
+    assert!(!body.contains("4821"), "{body}");
+    assert_eq!(std::fs::read_dir(bank.dir.join("outbox")).unwrap().count(), 2);
 }
 
 #[tokio::test]
@@ -186,7 +205,7 @@ async fn expired_delivered_and_unknown_registrations_say_so() {
             .admin_post(
                 "/v1/admin/registrations",
                 json!({"service_id": SERVICE, "mail": "hanako@example.jp",
-                       "activation_password": "5555", "expires_in_days": 1}),
+                       "activation_password": "5856", "expires_in_days": 1}),
             )
             .await;
         assert_eq!(status, 201, "{body}");
@@ -219,24 +238,74 @@ async fn a_stranger_without_the_bank_credential_cannot_verify_or_lock_a_customer
     let user = bank.issue(None, "4821").await;
     let (token, _) = bank.provision(&user, "4821").await.unwrap();
     let body = json!({"service_id": SERVICE, "user_id": user, "code": "000000"});
-    for _ in 0..20 {
-        let (status, answer) = bank.post("/v1/admin/verify", body.clone()).await;
-        assert_eq!((status, answer["code"].as_str()), (401, Some("unauthorized")), "{answer}");
+    // The app-facing listener has no admin endpoint and no metrics at all.
+    for path in ["/v1/admin/verify", "/v1/admin/registrations"] {
+        let (status, answer) = bank.post(path, body.clone()).await;
+        assert_eq!((status, answer["code"].as_str()), (404, Some("not_found")), "{answer}");
     }
-    let wrong = bank
-        .http
-        .post(format!("{}/v1/admin/verify", bank.url))
-        .bearer_auth("not-the-bank-token-at-all")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status().as_u16(), 401);
-    let (status, _) = bank.post("/v1/admin/registrations", json!({})).await;
-    assert_eq!(status, 401);
-    assert_eq!(bank.status(&user).await["verify_failures"], 0);
-    let (_, ok) = bank.verify(&user, &bank.code(&token)).await;
-    assert_eq!(ok["accepted"], true);
+    let metrics = bank.http.get(format!("{}/metrics", bank.url)).send().await.unwrap();
+    assert_eq!(metrics.status().as_u16(), 404);
+    // On the admin listener, wrong bearers are refused, and after the burst (10) throttled.
+    let try_bearer = |bearer: &'static str| {
+        let req = bank.http.post(format!("{}/v1/admin/verify", bank.admin_url)).json(&body);
+        async move { req.bearer_auth(bearer).send().await.unwrap().status().as_u16() }
+    };
+    for _ in 0..10 {
+        assert_eq!(try_bearer("not-the-bank-token-at-all").await, 401);
+    }
+    assert_eq!(try_bearer("not-the-bank-token-at-all").await, 429);
+    assert_eq!(try_bearer(common::ADMIN_TOKEN).await, 429, "refused before comparing");
+    let bank_side = bank.state.bank();
+    let status = bank_side.status(&sid(SERVICE), &uid(&user), bank.now()).await.unwrap();
+    assert_eq!(status.verify_failures, 0);
+    let ok = bank_side.verify(&sid(SERVICE), &uid(&user), &bank.code(&token), bank.now()).await;
+    assert!(ok.unwrap().accepted);
+}
+
+fn sid(s: &str) -> ServiceId {
+    ServiceId::new(s).unwrap()
+}
+
+fn uid(u: &str) -> UserId {
+    UserId::new(u).unwrap()
+}
+
+#[tokio::test]
+async fn the_web_tiers_verify_token_checks_codes_but_cannot_revoke_or_reissue() {
+    const WEB_TIER: &str = "web-tier-verify-only-token-77";
+    let http = HttpOptions {
+        verify_token: Some(softtoken_server::http::AdminToken::new(WEB_TIER).unwrap()),
+        ..Setup::default().http
+    };
+    let bank = Server::start_with(Setup { http, ..Setup::default() }).await;
+    let user = bank.issue(None, "4821").await;
+    let (token, _) = bank.provision(&user, "4821").await.unwrap();
+    let as_web_tier = |method: reqwest::Method, path: String, body: serde_json::Value| {
+        let req = bank.http.request(method, format!("{}{path}", bank.admin_url));
+        async move {
+            let resp = req.bearer_auth(WEB_TIER).json(&body).send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let verify = json!({"service_id": SERVICE, "user_id": user, "code": bank.code(&token)});
+    let (status, answer) =
+        as_web_tier(reqwest::Method::POST, "/v1/admin/verify".into(), verify).await;
+    assert_eq!((status, answer["accepted"].as_bool()), (200, Some(true)), "{answer}");
+    let pair = format!("/v1/admin/registrations/{SERVICE}/{user}");
+    let takeover = json!({"service_id": SERVICE, "user_id": user, "mail": "x@evil.example",
+                          "activation_password": "4829"});
+    for (method, path, body) in [
+        (reqwest::Method::POST, format!("{pair}/revoke"), json!({})),
+        (reqwest::Method::POST, format!("{pair}/unlock"), json!({})),
+        (reqwest::Method::POST, "/v1/admin/registrations".to_owned(), takeover),
+        (reqwest::Method::GET, pair.clone(), json!({})),
+        (reqwest::Method::GET, "/v1/admin/outbox".to_owned(), json!({})),
+    ] {
+        let (status, answer) = as_web_tier(method, path.clone(), body).await;
+        assert_eq!((status, answer["code"].as_str()), (401, Some("unauthorized")), "{path}");
+    }
+    assert_eq!(bank.status(&user).await["state"], "in_use");
 }
 
 #[tokio::test]
@@ -270,7 +339,7 @@ async fn a_new_token_can_be_issued_only_after_the_waiting_period() {
     let bank = Server::start().await;
     let user = bank.issue(None, "4821").await;
     let (old_token, _) = bank.provision(&user, "4821").await.unwrap();
-    let body = json!({"service_id": SERVICE, "user_id": user, "mail": "taro@example.jp", "activation_password": "9876"});
+    let body = json!({"service_id": SERVICE, "user_id": user, "mail": "taro@example.jp", "activation_password": "9870"});
     let (status, answer) = bank.admin_post("/v1/admin/registrations", body.clone()).await;
     assert_eq!((status, answer["code"].as_str()), (409, Some("registration_exists")), "{answer}");
 
@@ -283,7 +352,7 @@ async fn a_new_token_can_be_issued_only_after_the_waiting_period() {
     bank.clock.advance(23 * 3600);
     let (status, answer) = bank.admin_post("/v1/admin/registrations", body).await;
     assert_eq!((status, answer["state"].as_str()), (201, Some("issued")), "{answer}");
-    let (new_token, outcome) = bank.provision(&user, "9876").await.unwrap();
+    let (new_token, outcome) = bank.provision(&user, "9870").await.unwrap();
     assert!(outcome.is_delivered());
     let (_, old) = bank.verify(&user, &bank.code(&old_token)).await;
     assert_eq!(old["accepted"], false, "the old device's seed must not work: {old}");
@@ -316,8 +385,15 @@ async fn failures_from_one_address_beyond_the_limit_are_refused_as_rate_limited(
         }
         other => panic!("expected rate_limited, got {other:?}"),
     }
-    let metrics =
-        bank.http.get(format!("{}/metrics", bank.url)).send().await.unwrap().text().await.unwrap();
+    let metrics = bank
+        .http
+        .get(format!("{}/metrics", bank.admin_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         metrics.contains("softtoken_provision_rate_limited_total{scope=\"address\"} 1"),
         "{metrics}"
@@ -515,6 +591,125 @@ async fn the_step_six_mail_names_the_ids_and_the_download_url_but_never_the_pass
         if path.is_file() {
             let bytes = std::fs::read(&path).unwrap();
             assert!(!bytes.windows(8).any(|w| w == b"73914826"), "{}", path.display());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_customer_choosing_a_pin_a_guesser_tries_first_is_asked_to_choose_another() {
+    let bank = Server::start().await;
+    for (password, reason) in [
+        ("1234", "sequence"),
+        ("1111", "repeated"),
+        ("0000", "repeated"),
+        ("1212", "repeated"),
+        ("7777", "repeated"),
+        ("9876", "sequence"),
+        ("1987", "year"),
+        ("2580", "common"),
+    ] {
+        let body = json!({"service_id": SERVICE, "user_id": "999800000042",
+                          "mail": "taro@example.jp", "activation_password": password});
+        let (status, answer) = bank.admin_post("/v1/admin/registrations", body).await;
+        assert_eq!(status, 400, "{password}: {answer}");
+        assert_eq!(answer["code"], "weak_activation_password", "{answer}");
+        assert_eq!(answer["reason"], reason, "{password}: {answer}");
+        assert!(answer["message"].as_str().unwrap().contains("choose another"), "{answer}");
+        assert!(!answer.to_string().contains(password), "the answer echoes the password");
+    }
+    // Nothing was stored or mailed for the refusals.
+    let (status, _) =
+        bank.admin_get(&format!("/v1/admin/registrations/{SERVICE}/999800000042")).await;
+    assert_eq!(status, 404);
+    let (_, mails) = bank.admin_get("/v1/admin/outbox").await;
+    assert_eq!(mails.as_array().unwrap().len(), 0, "{mails}");
+    // An ordinary choice is issued.
+    assert_eq!(bank.issue(Some("999800000042"), "4821").await, "999800000042");
+}
+
+#[tokio::test]
+async fn every_wrong_activation_password_is_mailed_to_the_customer_and_the_bank_sets_the_tries() {
+    let policy = Policy { provision_max_tries: 3, ..Policy::default() };
+    let bank = Server::start_with(Setup { policy, ..Setup::default() }).await;
+    let user = bank.issue(None, "4821").await;
+    assert!(matches!(
+        bank.provision(&user, "5093").await,
+        Err(Error::WrongActivationPassword { tries_left: 2 })
+    ));
+    assert!(matches!(
+        bank.provision(&user, "5094").await,
+        Err(Error::WrongActivationPassword { tries_left: 1 })
+    ));
+    assert!(matches!(bank.provision(&user, "5095").await, Err(Error::RegistrationLocked)));
+
+    let (_, mails) = bank.admin_get("/v1/admin/outbox?limit=10").await;
+    let mails = mails.as_array().unwrap();
+    // Newest first: three notices, then the step-6 mail.
+    assert_eq!(mails.len(), 4, "{mails:?}");
+    for notice in &mails[..3] {
+        let body = notice["body"].as_str().unwrap();
+        assert_eq!(notice["to"], "taro@example.jp");
+        assert!(body.contains("wrong activation password") && body.contains(&user), "{body}");
+        assert!(!["4821", "5093", "5094", "5095"].iter().any(|p| body.contains(p)), "{body}");
+    }
+    assert!(mails[0]["body"].as_str().unwrap().contains("now locked"), "{}", mails[0]["body"]);
+    assert!(mails[1]["body"].as_str().unwrap().contains("1 more wrong"), "{}", mails[1]["body"]);
+    assert!(mails[2]["body"].as_str().unwrap().contains("2 more wrong"), "{}", mails[2]["body"]);
+    assert_eq!(std::fs::read_dir(bank.dir.join("outbox")).unwrap().count(), 4);
+}
+
+#[tokio::test]
+async fn the_activation_password_leaves_the_database_once_it_can_no_longer_be_used() {
+    let bank = Server::start().await;
+    let sealed = |user: String| {
+        let storage = bank.storage.clone();
+        async move {
+            use softtoken_server::storage::Storage as _;
+            storage.registration(&sid(SERVICE), &uid(&user)).await.unwrap().unwrap().sealed_password
+        }
+    };
+    // Delivered, ended, and expired before the app fetched it.
+    let delivered = bank.issue(None, "4821").await;
+    let ended = bank.issue(None, "5093").await;
+    let expiring = {
+        let (status, body) = bank
+            .admin_post(
+                "/v1/admin/registrations",
+                json!({"service_id": SERVICE, "mail": "hanako@example.jp",
+                       "activation_password": "6208", "expires_in_days": 1}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["user_id"].as_str().unwrap().to_owned()
+    };
+    let before = [
+        sealed(delivered.clone()).await,
+        sealed(ended.clone()).await,
+        sealed(expiring.clone()).await,
+    ];
+    assert!(before.iter().all(|s| s.len() > 16));
+
+    bank.provision(&delivered, "4821").await.unwrap();
+    bank.admin_post(&format!("/v1/admin/registrations/{SERVICE}/{ended}/revoke"), json!({})).await;
+    bank.clock.advance(2 * 24 * 3600);
+    use softtoken_server::storage::Storage as _;
+    assert_eq!(bank.storage.forget_expired_passwords(bank.now()).await.unwrap(), 1);
+    for user in [&delivered, &ended, &expiring] {
+        assert!(sealed(user.clone()).await.is_empty(), "{user} still has its password");
+    }
+    // The status screen still answers.
+    assert_eq!(bank.status(&expiring).await["expired"], true);
+
+    // Nor do the old sealed bytes survive in a free page or the WAL.
+    common::close(&bank).await;
+    for entry in std::fs::read_dir(&bank.dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            for (i, old) in before.iter().enumerate() {
+                let at = bytes.windows(old.len()).position(|w| w == old);
+                assert!(at.is_none(), "{i}: {} at {at:?} of {}", path.display(), bytes.len());
+            }
         }
     }
 }

@@ -34,7 +34,7 @@ impl Bank {
         let mut child = Command::new("timeout")
             .args(["--signal=TERM", "900"])
             .arg(server)
-            .args(["serve", "--bind", "127.0.0.1:0", "--demo"])
+            .args(["serve", "--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0", "--demo"])
             .envs(env(dir.path(), &master_key))
             .env("SOFTTOKEN_DEMO_ACTIVATION_PASSWORD", &demo_password)
             .stdout(Stdio::piped())

@@ -108,6 +108,7 @@ impl Bank {
     ///
     /// # Errors
     /// [`Error::InvalidRequest`] for a bad mail address or expiry;
+    /// [`Error::WeakActivationPassword`] for a password on the weak list;
     /// [`Error::RegistrationExists`] when the pair has a registration that has not ended;
     /// [`Error::ReissueTooSoon`] within the waiting period after the end of use;
     /// [`Error::Storage`]/[`Error::Internal`] on failures.
@@ -117,6 +118,9 @@ impl Bank {
             return Err(Error::InvalidRequest(
                 "the mail address is not valid (name@domain, at most 254 characters)".into(),
             ));
+        }
+        if let Some(why) = super::weakness(&req.password) {
+            return Err(Error::WeakActivationPassword(why));
         }
         let lifetime = req.expires_in_secs.unwrap_or(self.policy.default_expiry_secs);
         if lifetime == 0 || lifetime > 366 * 24 * 3600 {
@@ -138,7 +142,7 @@ impl Bank {
             match self.storage.insert_registration(r, Some(outbox.clone()), !explicit).await? {
                 Inserted::Applied(r) => {
                     let r = *r;
-                    self.write_mail_file(&r, &outbox);
+                    self.write_mail_file(&r, &outbox, "issued");
                     tracing::info!(event = "registration_issued", service_id = %r.service_id,
                         user_id = %r.user_id, expires_at = r.expires_at, "registration issued");
                     return Ok(self.status_of(&r, now));

@@ -6,7 +6,8 @@ use super::{Bank, Decision, Status};
 use crate::error::{Error, Result};
 use crate::storage::{Change, Registration, RegistrationState};
 
-/// `r` with its use ended at `now`: the seed is dropped and, with no confirmed attempt named,
+/// `r` with its use ended at `now`: the seed and the activation password are dropped and, with
+/// no confirmed attempt named,
 /// the storage wipes every attempt's sealed state too (the change must set
 /// `wipe_other_attempts`).
 pub(super) fn ended(r: &Registration, now: u64) -> Registration {
@@ -14,6 +15,7 @@ pub(super) fn ended(r: &Registration, now: u64) -> Registration {
     next.state = RegistrationState::Ended;
     next.ended_at = Some(now);
     next.sealed_seed = None;
+    next.sealed_password = Vec::new();
     next.confirmed_attempt = None;
     next
 }

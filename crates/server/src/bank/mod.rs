@@ -9,7 +9,8 @@
 //!
 //! One room per operation: [`issue`](Bank::issue) and its step-6 mail (`issue.rs`, `mail.rs`),
 //! provisioning (`provision.rs`), verification (`verify.rs`), revoke and unlock
-//! (`lifecycle.rs`), the demo registration (`demo.rs`).
+//! (`lifecycle.rs`), the demo registration (`demo.rs`), the passwords refused at issue
+//! (`weak_password.rs`).
 
 mod demo;
 mod issue;
@@ -17,6 +18,7 @@ mod lifecycle;
 mod mail;
 mod provision;
 mod verify;
+mod weak_password;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -36,6 +38,7 @@ use crate::storage::{
 
 pub use demo::{DEMO_SERVICE_ID, DEMO_USER_ID};
 pub use issue::IssueRequest;
+pub use weak_password::{weakness, Weakness};
 
 /// How often a decision is retaken when other requests keep changing the same registration.
 /// Each retry means someone else's write succeeded, so this bounds only pathological races.
@@ -95,7 +98,7 @@ pub struct Status {
     pub provision_locked: bool,
     /// Locked after too many wrong codes.
     pub verify_locked: bool,
-    /// Wrong activation passwords since the last success.
+    /// Wrong activation passwords so far (reset only by the bank's unlock).
     pub failed_tries: u32,
     /// Consecutive wrong codes.
     pub verify_failures: u32,

@@ -145,41 +145,60 @@ impl Bank {
         // Wiped after another attempt was delivered or the registration replaced.
         let server = self.open_attempt(attempt)?.ok_or(Error::UnknownAttempt)?;
         let mut next = r.clone();
-        let change =
-            |to, wipe| AttemptChange { id: id.to_owned(), from: AttemptStatus::Pending, to, wipe };
+        let change = |to, wipe, notice| AttemptChange {
+            id: id.to_owned(),
+            from: AttemptStatus::Pending,
+            to,
+            wipe,
+            notice,
+        };
         if server.check_client_confirm(req) {
+            // Another app proved the password before and has not acknowledged: it loses, and
+            // the customer hears of it (a second device they do not know of is a takeover).
+            let superseded = r.confirmed_attempt.is_some().then(|| self.superseded_notice(r, now));
             next.state = RegistrationState::Confirmed;
             next.confirmed_attempt = Some(id.to_owned());
             next.sealed_seed =
                 Some(self.sealer.seal(Purpose::Seed, &Self::row(r), server.seed().expose())?);
-            next.failed_tries = 0;
+            // Wrong tries are not forgiven by a right one before delivery: while an ack is
+            // lost, the registration still takes starts, and a guesser would get fresh tries.
             next.confirmed_at = Some(now);
             let change = Change {
                 registration: next,
-                attempt: Some(change(AttemptStatus::Confirmed, false)),
+                attempt: Some(change(AttemptStatus::Confirmed, false, superseded.clone())),
                 wipe_other_attempts: false,
                 insert: None,
             };
             Ok(Decision::Write(
                 Box::new(change),
                 Box::new(move |saved| {
+                    if let Some(notice) = &superseded {
+                        self.write_mail_file(&saved, notice, &format!("superseded-{now}"));
+                    }
                     tracing::info!(event = "provision_confirmed", service_id = %saved.service_id,
-                        user_id = %saved.user_id, "activation password proven");
+                        user_id = %saved.user_id, superseded = superseded.is_some(),
+                        "activation password proven");
                     Ok(server.confirm_response(self.token_info(&saved), now))
                 }),
             ))
         } else {
             next.failed_tries = next.failed_tries.saturating_add(1);
             next.provision_locked = next.failed_tries >= self.policy.provision_max_tries;
+            let notice = self.wrong_password_notice(&next, now);
             let change = Change {
                 registration: next,
-                attempt: Some(change(AttemptStatus::Spent, true)),
+                attempt: Some(change(AttemptStatus::Spent, true, Some(notice.clone()))),
                 wipe_other_attempts: false,
                 insert: None,
             };
             Ok(Decision::Write(
                 Box::new(change),
                 Box::new(move |saved| {
+                    self.write_mail_file(
+                        &saved,
+                        &notice,
+                        &format!("wrong-password-{}", saved.failed_tries),
+                    );
                     tracing::info!(event = "provision_wrong_password", service_id = %saved.service_id,
                         user_id = %saved.user_id, failed_tries = saved.failed_tries,
                         locked = saved.provision_locked, "wrong activation password");
@@ -242,6 +261,8 @@ impl Bank {
                 let mut next = r;
                 next.state = RegistrationState::Delivered;
                 next.delivered_at = Some(now);
+                // Never needed again, and customers reuse their PINs elsewhere.
+                next.sealed_password = Vec::new();
                 let change = Change {
                     registration: next,
                     attempt: None,

@@ -78,7 +78,8 @@ pub struct Registration {
     pub state: RegistrationState,
     /// The code parameters fixed at issue.
     pub params: TotpParams,
-    /// Wrong activation passwords since the last successful confirm.
+    /// Wrong activation passwords (a right one before delivery does not reset them; the
+    /// bank's unlock does).
     pub failed_tries: u32,
     /// Locked after too many wrong activation passwords.
     pub provision_locked: bool,
@@ -88,7 +89,8 @@ pub struct Registration {
     pub verify_locked: bool,
     /// The last accepted time step; a step at or below it is never accepted again.
     pub last_step: Option<u64>,
-    /// The activation password, sealed ([`crate::sealed::Purpose::ActivationPassword`]).
+    /// The activation password, sealed ([`crate::sealed::Purpose::ActivationPassword`]);
+    /// empty once it can no longer be needed (delivered, ended, expired).
     pub sealed_password: Vec<u8>,
     /// The seed of the latest confirmed attempt, sealed ([`crate::sealed::Purpose::Seed`]).
     pub sealed_seed: Option<Vec<u8>>,
@@ -188,6 +190,10 @@ pub struct AttemptChange {
     pub to: AttemptStatus,
     /// Drop the sealed attempt state (it will never be needed again).
     pub wipe: bool,
+    /// A notice to the customer about this attempt (a wrong activation password, a setup that
+    /// replaced another), written to the outbox in the same transaction so none goes
+    /// unannounced.
+    pub notice: Option<OutboxMail>,
 }
 
 /// An atomic change: all parts are written, or none.
@@ -291,6 +297,14 @@ pub trait Storage: Send + Sync + 'static {
     /// # Errors
     /// [`crate::Error::Storage`] when the database fails.
     async fn outbox(&self, limit: u32) -> Result<Vec<OutboxMail>>;
+
+    /// Clears the sealed activation password of every registration that expired (at or
+    /// before `now`) without being delivered: it can never be provisioned again, and customers
+    /// reuse their PINs elsewhere. Returns how many were cleared.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn forget_expired_passwords(&self, now: u64) -> Result<u64>;
 
     /// Deletes attempts that expired before `before` and were never confirmed.
     ///

@@ -43,6 +43,7 @@ impl Default for Setup {
 
 pub struct Server {
     pub url: String,
+    pub admin_url: String,
     pub clock: ManualClock,
     pub state: AppState,
     pub storage: Arc<SqliteStorage>,
@@ -79,6 +80,7 @@ impl Server {
         .unwrap();
         Server {
             url: bank.url.clone(),
+            admin_url: bank.admin_url.clone(),
             clock,
             state: bank.state.clone(),
             storage: bank.storage.clone(),
@@ -106,13 +108,16 @@ impl Server {
 
     pub async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {
         self.call(
-            self.http.post(format!("{}{path}", self.url)).bearer_auth(ADMIN_TOKEN).json(&body),
+            self.http
+                .post(format!("{}{path}", self.admin_url))
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&body),
         )
         .await
     }
 
     pub async fn admin_get(&self, path: &str) -> (u16, Value) {
-        self.call(self.http.get(format!("{}{path}", self.url)).bearer_auth(ADMIN_TOKEN)).await
+        self.call(self.http.get(format!("{}{path}", self.admin_url)).bearer_auth(ADMIN_TOKEN)).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {

@@ -123,6 +123,10 @@ enum Op {
         before: u64,
         reply: oneshot::Sender<Result<u64>>,
     },
+    ForgetPasswords {
+        now: u64,
+        reply: oneshot::Sender<Result<u64>>,
+    },
     Close {
         reply: oneshot::Sender<()>,
     },
@@ -300,6 +304,10 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn forget_expired_passwords(&self, now: u64) -> Result<u64> {
+        self.send(|reply| Op::ForgetPasswords { now, reply }).await
+    }
+
     async fn purge_attempts(&self, before: u64) -> Result<u64> {
         self.send(|reply| Op::Purge { before, reply }).await
     }
@@ -446,6 +454,7 @@ mod tests {
                 from: AttemptStatus::Pending,
                 to: AttemptStatus::Spent,
                 wipe: true,
+                notice: None,
             }),
             wipe_other_attempts: false,
             insert: None,

@@ -142,7 +142,8 @@ pub(super) fn insert_registration_row(
     ])
 }
 
-/// Writes the mutable columns if the row still has `expected` revision.
+/// Writes the mutable columns if the row still has `expected` revision (the activation
+/// password only to clear it).
 pub(super) fn update_registration_row(
     conn: &Connection,
     r: &Registration,
@@ -152,7 +153,9 @@ pub(super) fn update_registration_row(
         "UPDATE registrations SET state = ?2, failed_tries = ?3, provision_locked = ?4, \
          verify_failures = ?5, verify_locked = ?6, last_step = ?7, sealed_seed = ?8, \
          confirmed_attempt = ?9, expires_at = ?10, confirmed_at = ?11, delivered_at = ?12, \
-         in_use_at = ?13, ended_at = ?14, rev = ?15 WHERE id = ?1 AND rev = ?16",
+         in_use_at = ?13, ended_at = ?14, rev = ?15, \
+         sealed_password = CASE WHEN length(?17) = 0 THEN X'' ELSE sealed_password END \
+         WHERE id = ?1 AND rev = ?16",
     )?
     .execute(params![
         r.id,
@@ -171,6 +174,8 @@ pub(super) fn update_registration_row(
         r.ended_at.map(to_i64),
         to_i64(r.rev),
         to_i64(expected),
+        // An update only ever clears the activation password, never writes one back.
+        r.sealed_password,
     ])
 }
 

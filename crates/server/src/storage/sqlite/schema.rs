@@ -7,6 +7,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{SqliteOptions, Synchronous};
 use crate::error::{Error, Result};
+use crate::files;
 
 /// Schema migrations, applied in order at open; `PRAGMA user_version` counts those applied.
 /// Never edit one that has shipped: add the next.
@@ -74,10 +75,17 @@ pub(super) fn open_reader(path: &Path) -> Result<Connection> {
 }
 
 pub(super) fn open_writer(opts: &SqliteOptions) -> Result<Connection> {
+    // SQLite creates the WAL and the shared-memory file with the database file's mode, so a
+    // database created 0600 keeps all three private whatever the umask.
     if let Some(dir) = opts.path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)?;
+        files::create_private_dir(dir)?;
+    }
+    if opts.path.exists() {
+        for suffix in ["", "-wal", "-shm"] {
+            files::make_private(Path::new(&format!("{}{suffix}", opts.path.display())))?;
         }
+    } else {
+        files::create_private_file(&opts.path, true)?;
     }
     let mut conn = Connection::open(&opts.path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
@@ -85,6 +93,9 @@ pub(super) fn open_writer(opts: &SqliteOptions) -> Result<Connection> {
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(Error::Storage(format!("the database refused WAL mode ({mode})")));
     }
+    // A wiped seed or password is overwritten with zeros, not left in a free page, and the
+    // WAL is cut back after each checkpoint so old page images do not linger in it.
+    conn.execute_batch("PRAGMA secure_delete = ON; PRAGMA journal_size_limit = 0;")?;
     conn.execute_batch(match opts.synchronous {
         Synchronous::Normal => "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         Synchronous::Full => "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",

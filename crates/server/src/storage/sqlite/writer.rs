@@ -130,9 +130,23 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            if self.process(&mut batch) {
+            let maintenance = batch.iter().any(|op| matches!(op, Op::ForgetPasswords { .. }));
+            let closing = self.process(&mut batch);
+            if maintenance || closing {
+                self.truncate_wal();
+            }
+            if closing {
                 return;
             }
+        }
+    }
+
+    /// Copies the WAL into the database and empties it, so page images holding wiped
+    /// passwords and seeds do not outlive the maintenance tick or the process.
+    fn truncate_wal(&mut self) {
+        // Busy readers only make it partial; the next tick finishes it.
+        if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+            tracing::warn!(event = "storage_warning", error = %e, "emptying the WAL");
         }
     }
 
@@ -158,7 +172,9 @@ impl Writer {
                         Pending::Update(reply, Ok(Updated::Conflict)).fail(&e)
                     }
                     Op::InsertAttempt { reply, .. } => Pending::Unit(reply, Ok(())).fail(&e),
-                    Op::Purge { reply, .. } => Pending::Count(reply, Ok(0)).fail(&e),
+                    Op::Purge { reply, .. } | Op::ForgetPasswords { reply, .. } => {
+                        Pending::Count(reply, Ok(0)).fail(&e)
+                    }
                     Op::Close { reply } => close = Some(reply),
                 }
             }
@@ -192,6 +208,11 @@ impl Writer {
                         .and_then(|mut s| s.execute([to_i64(before)]))
                         .map(|n| n as u64)
                         .map_err(Error::from);
+                    pending.push(Pending::Count(reply, n));
+                }
+                Op::ForgetPasswords { now, reply } => {
+                    let (n, evict) = self.forget_expired_passwords(now);
+                    cache_actions.extend(evict);
                     pending.push(Pending::Count(reply, n));
                 }
                 Op::Close { reply } => close = Some(reply),
@@ -293,11 +314,7 @@ impl Writer {
                 Err(e) => return Err(e.into()),
             }
             if let Some(m) = &mail {
-                conn.prepare_cached(
-                    "INSERT INTO outbox (registration_id, recipient, subject, body, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![m.registration_id, m.to, m.subject, m.body, to_i64(m.created_at)])?;
+                insert_mail(conn, m)?;
             }
             Ok(Some(Inserted::Applied(registration.clone())))
         });
@@ -337,6 +354,9 @@ impl Writer {
                 if n != 1 {
                     return Ok(None);
                 }
+                if let Some(m) = &a.notice {
+                    insert_mail(conn, m)?;
+                }
             }
             if change.wipe_other_attempts {
                 conn.prepare_cached(
@@ -372,6 +392,29 @@ impl Writer {
         }
     }
 
+    /// Clears the passwords of expired, undelivered registrations with a fresh revision, and
+    /// evicts them from the cache so no stale copy writes a password back.
+    fn forget_expired_passwords(&mut self, now: u64) -> (Result<u64>, Vec<CacheAction>) {
+        let rev = self.take_rev(0);
+        let cleared = self
+            .conn
+            .prepare_cached(
+                "UPDATE registrations SET sealed_password = X'', rev = ?2 \
+                 WHERE state IN ('issued', 'confirmed') AND expires_at <= ?1 \
+                 AND length(sealed_password) > 0 RETURNING service_id, user_id",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![to_i64(now), to_i64(rev)], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<Key>>>()
+            });
+        match cleared {
+            Ok(keys) => (Ok(keys.len() as u64), keys.into_iter().map(CacheAction::Evict).collect()),
+            Err(e) => (Err(e.into()), Vec::new()),
+        }
+    }
+
     fn insert_attempt(&mut self, a: &Attempt) -> Result<()> {
         self.conn
             .prepare_cached(
@@ -388,4 +431,13 @@ impl Writer {
             ])?;
         Ok(())
     }
+}
+
+fn insert_mail(conn: &Connection, m: &OutboxMail) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO outbox (registration_id, recipient, subject, body, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![m.registration_id, m.to, m.subject, m.body, to_i64(m.created_at)])?;
+    Ok(())
 }
