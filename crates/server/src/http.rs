@@ -357,13 +357,22 @@ async fn provision_ack(
     .await
 }
 
+/// The demo reset's body, `{}` sent as `application/json`. Requiring it makes the reset a
+/// request that browsers preflight, and this server answers no preflight: a web page open in a
+/// kiosk's browser cannot reset the demo cross-origin (a form or `no-cors` fetch is refused).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoResetRequest {}
+
 async fn demo_reset(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
+    body: Result<ApiJson<DemoResetRequest>, Error>,
 ) -> Result<impl IntoResponse> {
     if !ip.is_some_and(|ip| ip.is_loopback() || is_mapped_loopback(ip)) {
         return Err(Error::Forbidden("the demo reset is accepted from this computer only"));
     }
+    let ApiJson(DemoResetRequest {}) = body?;
     let fresh = s.bank().rearm_demo(s.now()).await?;
     let status = s.bank().status(&fresh.service_id, &fresh.user_id, s.now()).await?;
     Ok(Json(status))

@@ -186,8 +186,38 @@ async fn demo_reset_is_refused_to_other_computers() {
     let (status, answer) = send(&r, Method::POST, "/v1/demo/reset", None, vec![], false).await;
     assert_eq!((status, code(&answer)), (403, "forbidden"));
     let (r, _dir) = router([127, 0, 0, 1]).await;
-    let (status, _) = send(&r, Method::POST, "/v1/demo/reset", None, vec![], false).await;
+    let (status, _) = post_json(&r, "/v1/demo/reset", "{}", false).await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_web_page_cannot_reset_the_demo_with_a_simple_request() {
+    // What a form or a `no-cors` fetch from another page in the kiosk's browser can send: no
+    // body, or a body as text/plain or form data. None of them may end the visitor's token.
+    let (r, bank) = router([127, 0, 0, 1]).await;
+    // Armed earlier than the router's clock, so a reset shows in `issued_at`.
+    let earlier = 1_767_225_630 - 3600;
+    bank.bank().rearm_demo(earlier).await.unwrap();
+    for (ct, body) in [
+        (None, ""),
+        (Some("text/plain"), "{}"),
+        (Some("application/x-www-form-urlencoded"), "a=b"),
+        (Some("multipart/form-data; boundary=x"), "--x--"),
+    ] {
+        let (status, answer) =
+            send(&r, Method::POST, "/v1/demo/reset", ct, body.as_bytes().to_vec(), false).await;
+        assert_eq!((status, code(&answer)), (400, "invalid_request"), "{ct:?}");
+    }
+    assert_eq!(demo_issued_at(&bank).await, earlier, "a simple request re-armed the demo");
+    let (status, _) = post_json(&r, "/v1/demo/reset", "{}", false).await;
+    assert_eq!(status, 200);
+    assert_eq!(demo_issued_at(&bank).await, 1_767_225_630);
+}
+
+async fn demo_issued_at(bank: &TestBank) -> u64 {
+    let (service, user) =
+        (ServiceId::new(DEMO_SERVICE_ID).unwrap(), UserId::new(DEMO_USER_ID).unwrap());
+    bank.bank().status(&service, &user, 1_767_225_630).await.unwrap().issued_at
 }
 
 /// xorshift64*: a small deterministic generator, so a failure can be replayed.

@@ -38,26 +38,39 @@ impl Bank {
             || now >= r.expires_at
     }
 
-    /// Makes sure the demo registration exists and can be provisioned (demo mode at start).
+    /// Makes sure the demo registration exists, can be provisioned, and holds the configured
+    /// password (demo mode at start).
     ///
     /// # Errors
-    /// [`Error::NotFound`] when demo mode is off; storage failures.
+    /// [`Error::NotFound`] when demo mode is off; [`Error::DemoIdsTaken`] when a customer's
+    /// registration uses the demo IDs; storage failures.
     pub async fn arm_demo(&self, now: u64) -> Result<Status> {
         if self.demo.is_none() {
             return Err(Error::NotFound);
         }
+        let Some(demo) = self.demo.as_ref() else { return Err(Error::NotFound) };
         let (service, user) = Self::demo_ids()?;
         match self.storage.registration(&service, &user).await? {
-            Some(r) if r.demo && !self.demo_needs_rearm(&r, now) => Ok(self.status_of(&r, now)),
+            // The printed password must be the one the bank holds: a server restarted with
+            // another password (or another master key) re-arms rather than keep the old one.
+            Some(r)
+                if r.demo
+                    && !self.demo_needs_rearm(&r, now)
+                    && self.open_password(&r).is_ok_and(|held| held == demo.password) =>
+            {
+                Ok(self.status_of(&r, now))
+            }
             _ => self.rearm_demo(now).await.map(|r| self.status_of(&r, now)),
         }
     }
 
     /// Replaces the demo registration by a fresh one with the same IDs and password, whatever
-    /// its state (demo reset).
+    /// its state (demo reset). A registration with the demo IDs that is not the demo's is
+    /// never ended here.
     ///
     /// # Errors
-    /// [`Error::NotFound`] when demo mode is off; storage failures.
+    /// [`Error::NotFound`] when demo mode is off; [`Error::DemoIdsTaken`] when a customer's
+    /// registration uses the demo IDs and has not ended; storage failures.
     pub async fn rearm_demo(&self, now: u64) -> Result<Registration> {
         let demo = self.demo.as_ref().ok_or(Error::NotFound)?;
         let (service, user) = Self::demo_ids()?;
@@ -65,6 +78,10 @@ impl Bank {
             .retry_on_conflict(
                 || async { self.storage.registration(&service, &user).await },
                 |old| {
+                    if old.as_ref().is_some_and(|o| !o.demo && o.state != RegistrationState::Ended)
+                    {
+                        return Err(Error::DemoIdsTaken);
+                    }
                     let who = Applicant {
                         service_id: service.clone(),
                         user_id: user.clone(),
