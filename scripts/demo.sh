@@ -12,6 +12,9 @@
 #   bash scripts/demo.sh --kiosk      # fullscreen; wipes its tokens after a few idle minutes
 #   bash scripts/demo.sh --bank-only  # only the bank's server, until ctrl-c (no display needed)
 #
+# Without a Secret Service that answers (a bare X session, a kiosk), the app's tokens go to a
+# private gnome-keyring for the demo's lifetime (it says so).
+#
 # Environment: SOFTTOKEN_DEMO_PORT (default 8080; 0 picks a free port with --bank-only),
 # SOFTTOKEN_DEMO_ACTIVATION_PASSWORD (4–8 digits instead of 3718), SOFTTOKEN_DEMO_DIR (the
 # bank's database and key, default target/demo), SOFTTOKEN_DEMO_SERVER (a softtoken-server
@@ -23,13 +26,43 @@ root=$(pwd)
 
 say() { printf '\n==> %s\n' "$*"; }
 
+# shellcheck source=SCRIPTDIR/lib.sh
+source scripts/lib.sh
+
 mode=window
 case "${1:-}" in
   --kiosk) mode=kiosk ;;
   --bank-only) mode=bank; shift ;;
+  --check-keyring) mode=check-keyring; shift ;;
   "") ;;
   *) echo "usage: bash scripts/demo.sh [--kiosk | --bank-only]" >&2; exit 2 ;;
 esac
+
+# The app keeps its tokens in the system keychain (the Secret Service here). Without one that
+# answers, unlocked (a bare X session, a kiosk session, Xvfb), activation would end at "the
+# system keychain is locked or unavailable": run the demo in a private D-Bus session with a
+# fresh gnome-keyring instead, as the tests do (scripts/with-secret-service.sh). Its keyring and
+# the app's data live in a temporary directory and are gone when the demo stops.
+if [ "$mode" != bank ] && [ -z "${SOFTTOKEN_DEMO_PRIVATE_KEYRING:-}" ] && ! secret_service_ready; then
+  say "no Secret Service answers here: the demo keeps its tokens in a private keyring (gone when it stops)"
+  apt_install dbus dbus-bin gnome-keyring
+  # Wayland's socket is named relative to XDG_RUNTIME_DIR, which the private session replaces.
+  if [ -n "${WAYLAND_DISPLAY:-}" ] && [ "${WAYLAND_DISPLAY#/}" = "$WAYLAND_DISPLAY" ]; then
+    export WAYLAND_DISPLAY="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/$WAYLAND_DISPLAY"
+  fi
+  args=()
+  case "$mode" in kiosk) args=(--kiosk) ;; check-keyring) args=(--check-keyring) ;; esac
+  SOFTTOKEN_DEMO_PRIVATE_KEYRING=1 exec bash scripts/with-secret-service.sh bash scripts/demo.sh "${args[@]}"
+fi
+if [ "$mode" = check-keyring ]; then
+  # For the tests: say which keyring the app would use, and stop.
+  if secret_service_ready; then
+    echo "keyring: ${SOFTTOKEN_DEMO_PRIVATE_KEYRING:+private }Secret Service ready"
+    exit 0
+  fi
+  echo "keyring: none" >&2
+  exit 1
+fi
 
 if [ "$mode" != bank ] && [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   echo "The demo opens a window: run it in a desktop session (no DISPLAY or WAYLAND_DISPLAY here)." >&2

@@ -204,3 +204,38 @@ fn demo_mode_refuses_to_start_over_a_customers_registration_with_the_demo_ids() 
     assert_eq!(status["state"], "issued", "{status}");
     assert_eq!(status["demo"], false, "{status}");
 }
+
+fn check_keyring(wrapper: &[&str], bus: Option<&Path>) -> (bool, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/demo.sh");
+    let mut c = Command::new("bash");
+    c.args(wrapper)
+        .arg(&script)
+        .arg("--check-keyring")
+        .env_remove("SOFTTOKEN_DEMO_PRIVATE_KEYRING");
+    if let Some(bus) = bus {
+        c.env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", bus.display()));
+    }
+    let out = c.output().unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn demo_on_a_machine_without_a_secret_service_keeps_tokens_in_a_private_keyring() {
+    // A bare X session or a kiosk: no session bus answers at all.
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, text) = check_keyring(&[], Some(&dir.path().join("no-bus")));
+    assert!(ok, "{text}");
+    assert!(text.contains("no Secret Service answers here"), "the demo did not say so: {text}");
+    assert!(text.contains("keyring: private Secret Service ready"), "{text}");
+}
+
+#[test]
+fn demo_on_a_desktop_with_an_unlocked_keyring_uses_it() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/with-secret-service.sh");
+    let (ok, text) = check_keyring(&[script.to_str().unwrap(), "bash"], None);
+    assert!(ok, "{text}");
+    assert!(text.contains("keyring: Secret Service ready"), "{text}");
+    assert!(!text.contains("private"), "{text}");
+}
