@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The README's first command: walk steps 7–13 of the bank's flow on this machine.
+# The README's first command: walk all 13 steps of the bank's flow on this machine.
 #
 # Installs what is missing (scripts/app-deps.sh), builds the app and the bank's reference
 # server (release), starts the server on 127.0.0.1 in demo mode with the demo registration
 # (service ID 10112231, user ID 999800000001, activation password 3718 — the server's fixed
-# demo password, printed below), opens the app pointed at it, and prints the bank-side command
-# that checks the code the app shows (steps 11–13). Closing the app window stops the server.
+# demo password, printed below), opens the bank's demo pages (steps 1–6 and 11–13) in the
+# browser and the app pointed at the server (steps 7–10), and prints the bank-side commands
+# too. Closing the app window stops the server.
 # Every run re-arms the demo registration with the printed password.
 #
 #   bash scripts/demo.sh              # the app in a normal window
@@ -130,13 +131,19 @@ cat <<EOF
 
   The bank: $url (demo registration re-armed with the password below)
 
-  In the app (steps 7–10): choose "Add a token" (トークンを追加) and enter
+  All 13 steps without a terminal: the bank's pages $url/demo/
+      apply for a token there (steps 1–6: your mail address and an activation password of
+      your choice), read the mail on screen, set up the app (steps 7–10), then come back to
+      "Start using one-time passwords" and type the code the app shows (steps 11–13).
+
+  Or straight into the app (steps 7–10): choose "Add a token" (トークンを追加) and enter
       service ID           10112231
       user ID              999800000001
       activation password  $password
   then Send (送信), Next (次へ), Register (登録): the app shows a one-time password.
 
-  At the bank (steps 11–13), start using the token with the code the app shows:
+  At the bank (steps 11–13), start using the token with the code the app shows, on the pages
+  above or from the command line:
       ${bank[*]} \\
           verify --service-id 10112231 --user-id 999800000001 --code CODE
   "accepted": true starts use; the same code again is refused (each code works once).
@@ -148,6 +155,12 @@ if [ "$mode" = bank ]; then
   echo "  Press ctrl-c to stop the server."
   wait "$server_pid"
 else
+  # The bank's pages in the desktop's browser (or Chromium when there is no desktop opener).
+  if command -v xdg-open >/dev/null; then
+    xdg-open "$url/demo/" >/dev/null 2>&1 || true
+  elif command -v chromium >/dev/null; then
+    chromium --no-first-run "--app=$url/demo/" >/dev/null 2>&1 &
+  fi
   echo "  Close the app window to stop the server."
   "${CARGO_TARGET_DIR:-$root/target}/app-dist/softtoken" "$@" || true
 fi

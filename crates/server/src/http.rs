@@ -123,7 +123,7 @@ impl AppState {
         &self.0.metrics
     }
 
-    fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         self.0.clock.now()
     }
 }
@@ -146,6 +146,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/admin/registrations/{service_id}/{user_id}/unlock", post(admin_unlock))
         .route("/v1/admin/verify", post(admin_verify))
         .route("/v1/admin/outbox", get(admin_outbox))
+        .merge(crate::demo_web::routes(&state))
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
@@ -386,7 +387,7 @@ fn is_mapped_loopback(ip: IpAddr) -> bool {
 }
 
 /// A secret string from JSON: zeroized on drop, never printed.
-struct SecretString(Zeroizing<String>);
+pub(crate) struct SecretString(pub(crate) Zeroizing<String>);
 
 impl<'de> Deserialize<'de> for SecretString {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {

@@ -35,6 +35,7 @@ pub mod bank;
 pub mod cli;
 pub mod clock;
 pub mod config;
+mod demo_web;
 pub mod error;
 pub mod http;
 pub mod metrics;

@@ -11,11 +11,9 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 use softtoken_core::client::ProvisioningClient;
-use softtoken_core::ids::{ActivationPassword, ServiceId, TokenId, UserId};
 use softtoken_core::totp::unix_now;
 
 const BIN: &str = env!("CARGO_BIN_EXE_softtoken-server");
-const DEMO_SERVICE: &str = "10112231";
 const DEMO_USER: &str = "999800000001";
 
 /// A running process whose stdout is read line by line; killed and reaped on drop.
@@ -101,18 +99,9 @@ fn url_of(lines: &[String]) -> String {
 async fn activate(url: &str, password: &str) -> bool {
     softtoken_core::client::install_tls_provider();
     let client = ProvisioningClient::new(url).unwrap();
-    let confirmed = client
-        .handshake(
-            &ServiceId::new(DEMO_SERVICE).unwrap(),
-            &UserId::new(DEMO_USER).unwrap(),
-            &ActivationPassword::new(password).unwrap(),
-            unix_now(),
-        )
-        .await;
-    match confirmed {
-        Ok(c) => client.ack(c.ack.stored(TokenId::random().unwrap())).await.is_delivered(),
-        Err(_) => false,
-    }
+    common::provision_with(&client, DEMO_USER, password, unix_now())
+        .await
+        .is_ok_and(|(_, delivery)| delivery.is_delivered())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -195,7 +184,7 @@ fn demo_mode_refuses_to_start_over_a_customers_registration_with_the_demo_ids() 
         assert!(ok, "{err}");
         serde_json::from_str::<serde_json::Value>(&out).unwrap()
     };
-    let ids = ["--service-id", DEMO_SERVICE, "--user-id", DEMO_USER];
+    let ids = ["--service-id", common::SERVICE, "--user-id", DEMO_USER];
     cli(&[&["issue"][..], &ids, &["--mail", "taro@example.invalid"]].concat(), "73914826\n");
 
     let err = refused(demo_server(dir.path(), "3718", &[]));
