@@ -1,83 +1,166 @@
 #!/usr/bin/env bash
-# The README's first command: walk steps 7–13 of the bank's flow on this machine.
+# The README's first command: walk all 13 steps of the bank's flow on this machine.
 #
 # Installs what is missing (scripts/app-deps.sh), builds the app and the bank's reference
 # server (release), starts the server on 127.0.0.1 in demo mode with the demo registration
-# (service ID 10112231, user ID 999800000001, activation password printed below), opens the
-# app pointed at it, and prints the bank-side command that checks the code the app shows
-# (steps 11–13). Closing the app window stops the server.
+# (service ID 10112231, user ID 999800000001, activation password 3718 — the server's fixed
+# demo password, printed below), opens the bank's demo pages (steps 1–6 and 11–13) in the
+# browser and the app pointed at the server (steps 7–10), and prints the bank-side commands
+# too. Closing the app window stops the server.
+# Every run re-arms the demo registration with the printed password.
 #
-#   bash scripts/demo.sh            # the app in a normal window
-#   bash scripts/demo.sh --kiosk    # fullscreen; wipes its tokens after a few idle minutes
+#   bash scripts/demo.sh              # the app in a normal window
+#   bash scripts/demo.sh --kiosk      # fullscreen; wipes its tokens after a few idle minutes
+#   bash scripts/demo.sh --bank-only  # only the bank's server, until ctrl-c (no display needed)
 #
-# Environment: SOFTTOKEN_DEMO_PORT (default 8080), SOFTTOKEN_DEMO_ACTIVATION_PASSWORD (default:
-# random 4 digits, printed). The app keeps the demo token in your own keychain and data
-# directory, like any token; delete it in the app when you are done.
+# Without a Secret Service that answers (a bare X session, a kiosk), the app's tokens go to a
+# private gnome-keyring for the demo's lifetime (it says so).
+#
+# Environment: SOFTTOKEN_DEMO_PORT (default 8080; 0 picks a free port with --bank-only),
+# SOFTTOKEN_DEMO_ACTIVATION_PASSWORD (4–8 digits instead of 3718), SOFTTOKEN_DEMO_DIR (the
+# bank's database and key, default target/demo), SOFTTOKEN_DEMO_SERVER (a softtoken-server
+# binary to use instead of building one; --bank-only only). The app keeps the demo token in
+# your own keychain and data directory, like any token; delete it in the app when you are done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 say() { printf '\n==> %s\n' "$*"; }
 
-if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
-  echo "The demo opens a window: run it in a desktop session (no DISPLAY or WAYLAND_DISPLAY here)." >&2
+# shellcheck source=SCRIPTDIR/lib.sh
+source scripts/lib.sh
+
+mode=window
+case "${1:-}" in
+  --kiosk) mode=kiosk ;;
+  --bank-only) mode=bank; shift ;;
+  --check-keyring) mode=check-keyring; shift ;;
+  "") ;;
+  *) echo "usage: bash scripts/demo.sh [--kiosk | --bank-only]" >&2; exit 2 ;;
+esac
+
+# The app keeps its tokens in the system keychain (the Secret Service here). Without one that
+# answers, unlocked (a bare X session, a kiosk session, Xvfb), activation would end at "the
+# system keychain is locked or unavailable": run the demo in a private D-Bus session with a
+# fresh gnome-keyring instead, as the tests do (scripts/with-secret-service.sh). Its keyring and
+# the app's data live in a temporary directory and are gone when the demo stops.
+if [ "$mode" != bank ] && [ -z "${SOFTTOKEN_DEMO_PRIVATE_KEYRING:-}" ] && ! secret_service_ready; then
+  say "no Secret Service answers here: the demo keeps its tokens in a private keyring (gone when it stops)"
+  apt_install dbus dbus-bin gnome-keyring
+  # Wayland's socket is named relative to XDG_RUNTIME_DIR, which the private session replaces.
+  if [ -n "${WAYLAND_DISPLAY:-}" ] && [ "${WAYLAND_DISPLAY#/}" = "$WAYLAND_DISPLAY" ]; then
+    export WAYLAND_DISPLAY="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/$WAYLAND_DISPLAY"
+  fi
+  args=()
+  case "$mode" in kiosk) args=(--kiosk) ;; check-keyring) args=(--check-keyring) ;; esac
+  SOFTTOKEN_DEMO_PRIVATE_KEYRING=1 exec bash scripts/with-secret-service.sh bash scripts/demo.sh "${args[@]}"
+fi
+if [ "$mode" = check-keyring ]; then
+  # For the tests: say which keyring the app would use, and stop.
+  if secret_service_ready; then
+    echo "keyring: ${SOFTTOKEN_DEMO_PRIVATE_KEYRING:+private }Secret Service ready"
+    exit 0
+  fi
+  echo "keyring: none" >&2
   exit 1
 fi
 
-say "checking what the app needs"
-bash scripts/app-deps.sh
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+if [ "$mode" != bank ] && [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  echo "The demo opens a window: run it in a desktop session (no DISPLAY or WAYLAND_DISPLAY here)." >&2
+  echo "Only the bank's server, without a window: bash scripts/demo.sh --bank-only" >&2
+  exit 1
+fi
 
 port=${SOFTTOKEN_DEMO_PORT:-8080}
-url="http://127.0.0.1:$port"
-if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+if [ "$port" != 0 ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
   echo "Port $port on 127.0.0.1 is in use. Free it or choose another: SOFTTOKEN_DEMO_PORT=8090 bash scripts/demo.sh" >&2
   exit 1
 fi
 
-say "building the app and the bank's server (the first build takes a while on a small machine)"
-# The app as shipped (profile app-dist). A customer build takes its server address from the
-# build, so the demo server's address is baked in here.
-SOFTTOKEN_SERVER_URL="$url" cargo build --profile app-dist -p softtoken-app --bin softtoken
-cargo build --release -p softtoken-server --bin softtoken-server
+if [ "$mode" = bank ] && [ -n "${SOFTTOKEN_DEMO_SERVER:-}" ]; then
+  server=$SOFTTOKEN_DEMO_SERVER
+else
+  export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+  if [ "$mode" != bank ]; then
+    say "checking what the app needs"
+    bash scripts/app-deps.sh
+    export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+    if [ "$port" = 0 ]; then
+      echo "The app's server address is fixed at build time: choose a port, not 0." >&2
+      exit 1
+    fi
+    say "building the app (the first build takes a while on a small machine)"
+    # The app as shipped (profile app-dist). A customer build takes its server address from
+    # the build, so the demo server's address is baked in here.
+    SOFTTOKEN_SERVER_URL="http://127.0.0.1:$port" cargo build --profile app-dist -p softtoken-app --bin softtoken
+  fi
+  say "building the bank's server"
+  cargo build --release -p softtoken-server --bin softtoken-server
+  server="${CARGO_TARGET_DIR:-$root/target}/release/softtoken-server"
+fi
 
-demo="$root/target/demo"
+demo=${SOFTTOKEN_DEMO_DIR:-$root/target/demo}
 mkdir -p "$demo"
 chmod 700 "$demo"
-server="$root/target/release/softtoken-server"
 if [ ! -s "$demo/master.key" ]; then
   (umask 077 && "$server" gen-key > "$demo/master.key")
 fi
-password=${SOFTTOKEN_DEMO_ACTIVATION_PASSWORD:-$(printf '%04d' $((RANDOM % 10000)))}
 bank=("$server" --database "$demo/bank.db" --master-key-file "$demo/master.key")
 
-say "starting the bank's reference server on $url (demo mode)"
-SOFTTOKEN_DEMO_ACTIVATION_PASSWORD="$password" RUST_LOG=${RUST_LOG:-warn} \
+say "starting the bank's reference server on 127.0.0.1:$port (demo mode)"
+# The server holds the demo password (its fixed default, or SOFTTOKEN_DEMO_ACTIVATION_PASSWORD
+# when set) and re-arms the demo registration with it at every start; the password printed
+# below is read from the server's own first line, so the two cannot differ.
+: > "$demo/server.out"
+RUST_LOG=${RUST_LOG:-warn} \
   "${bank[@]}" serve --bind "127.0.0.1:$port" --admin-bind 127.0.0.1:0 --demo > "$demo/server.out" 2> "$demo/server.log" &
 server_pid=$!
 trap 'kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 for _ in $(seq 200); do
   grep -q "listening on" "$demo/server.out" 2>/dev/null && break
   kill -0 "$server_pid" 2>/dev/null || { cat "$demo/server.log" >&2; exit 1; }
   sleep 0.05
 done
 grep -q "listening on" "$demo/server.out" || { echo "the server did not start; see $demo/server.log" >&2; exit 1; }
+url=$(sed -n 's/^softtoken-server listening on //p' "$demo/server.out")
+password=$(sed -n 's/^demo registration: .*activation password //p' "$demo/server.out")
 
 cat <<EOF
 
-  In the app (steps 7–10): choose "Add a token" (トークンを追加) and enter
+  The bank: $url (demo registration re-armed with the password below)
+
+  All 13 steps without a terminal: the bank's pages $url/demo/
+      apply for a token there (steps 1–6: your mail address and an activation password of
+      your choice), read the mail on screen, set up the app (steps 7–10), then come back to
+      "Start using one-time passwords" and type the code the app shows (steps 11–13).
+
+  Or straight into the app (steps 7–10): choose "Add a token" (トークンを追加) and enter
       service ID           10112231
       user ID              999800000001
       activation password  $password
   then Send (送信), Next (次へ), Register (登録): the app shows a one-time password.
 
-  At the bank (steps 11–13), start using the token with the code the app shows:
+  At the bank (steps 11–13), start using the token with the code the app shows, on the pages
+  above or from the command line:
       ${bank[*]} \\
           verify --service-id 10112231 --user-id 999800000001 --code CODE
   "accepted": true starts use; the same code again is refused (each code works once).
   Status: ${bank[*]} status --service-id 10112231 --user-id 999800000001
 
-  Close the app window to stop the server.
 EOF
 
-"$root/target/app-dist/softtoken" "$@" || true
+if [ "$mode" = bank ]; then
+  echo "  Press ctrl-c to stop the server."
+  wait "$server_pid"
+else
+  # The bank's pages in the desktop's browser (or Chromium when there is no desktop opener).
+  if command -v xdg-open >/dev/null; then
+    xdg-open "$url/demo/" >/dev/null 2>&1 || true
+  elif command -v chromium >/dev/null; then
+    chromium --no-first-run "--app=$url/demo/" >/dev/null 2>&1 &
+  fi
+  echo "  Close the app window to stop the server."
+  "${CARGO_TARGET_DIR:-$root/target}/app-dist/softtoken" "$@" || true
+fi

@@ -21,3 +21,18 @@ apt_install() {
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
+
+# True when a Secret Service answers on the session bus and its default keyring exists and is
+# unlocked, so an app can store a secret without a prompt. A bare X session, a kiosk session or
+# Xvfb has none (or only a keyring that would need an unlock prompt nobody can answer).
+secret_service_ready() {
+  command -v dbus-send >/dev/null || return 1
+  local alias path
+  alias=$(dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
+    org.freedesktop.Secret.Service.ReadAlias string:default 2>/dev/null) || return 1
+  path=$(printf '%s\n' "$alias" | sed -n 's/.*object path "\(.*\)".*/\1/p')
+  [ -n "$path" ] && [ "$path" != / ] || return 1
+  dbus-send --session --print-reply --dest=org.freedesktop.secrets "$path" \
+    org.freedesktop.DBus.Properties.Get string:org.freedesktop.Secret.Collection string:Locked \
+    2>/dev/null | grep -q "boolean false"
+}

@@ -19,8 +19,10 @@ fi
 step "checking system packages"
 # gnome-keyring + dbus: the real Secret Service for keychain tests; oathtool: an independent
 # TOTP implementation to cross-check ours; python3: the protocol's second test-vector check;
-# and shellcheck, the lint of these scripts.
-apt_install ca-certificates gcc pkg-config dbus dbus-bin gnome-keyring oathtool python3 shellcheck
+# the lint of these scripts (the shellcheck package); chromium and chromium-driver: the demo
+# bank's pages in a real browser (tests/tests/app_e2e.rs).
+apt_install ca-certificates gcc pkg-config dbus dbus-bin gnome-keyring oathtool python3 shellcheck \
+  chromium chromium-driver
 # The Linux packages' test (tests/tests/linux_package.rs): the Tauri CLI runs on Node.js
 # (scripts/tauri.sh); lintian, desktop-file-validate, rpm and objdump inspect what it builds.
 command -v npm >/dev/null || apt_install nodejs npm

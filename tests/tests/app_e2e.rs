@@ -1,6 +1,8 @@
 //! The app in its real window: the customer's steps 7–10 through WebKitGTK, driven over
 //! WebDriver (tauri-driver + WebKitWebDriver) under Xvfb, with the real Secret Service (the
-//! test command's private gnome-keyring) and the real reference server on 127.0.0.1.
+//! test command's private gnome-keyring) and the real reference server on 127.0.0.1; and the
+//! bank's side (steps 1–6 and 11–13) on the server's demo pages in Debian's Chromium under
+//! chromedriver, alone and in the whole 13-step walk with the app, in Japanese and English.
 //!
 //! These run when `SOFTTOKEN_E2E=1` (scripts/test.sh sets it after scripts/app-deps.sh) and
 //! then fail on any missing piece; otherwise they print `SKIPPED: ...` and pass. They build the app
@@ -337,4 +339,216 @@ async fn qa_tester_sees_the_qa_badge_on_every_screen_of_a_qa_build() {
     assert!(app.displayed("qa-badge").await, "the QA badge on the activation form");
     app.shoot("11-qa-activate").await;
     app.quit().await;
+}
+
+/// Steps 3–5 on the demo bank's pages: the application, its confirmation, the completion;
+/// then the step-6 mail on screen. Leaves the pages on the mail. `shots`: screenshots of the
+/// confirmation and the completion.
+async fn apply_on_bank_pages(pages: &App, mail: &str, password: &str, shots: bool) {
+    pages.click("go-apply").await;
+    pages.wait_visible("screen-apply").await;
+    pages.set_value("mail", mail).await;
+    pages.set_value("mail-again", mail).await;
+    pages.set_value("password", password).await;
+    pages.set_value("password-again", password).await;
+    pages.click("apply-next").await;
+    pages.wait_visible("screen-confirm").await;
+    assert_eq!(pages.text("confirm-mail").await, mail);
+    if shots {
+        pages.shoot("22-bank-confirm").await;
+    }
+    pages.set_value("confirmation-password", "demo2025").await;
+    pages.click("confirm-submit").await;
+    pages.wait_visible("screen-issued").await;
+    if shots {
+        pages.shoot("23-bank-issued").await;
+    }
+    pages.click("issued-show-mail").await;
+    pages.wait_visible("screen-mail").await;
+}
+
+/// Step 7 as the app does it, without the app: the token's seed, for the code of the moment.
+async fn provision_like_the_app(url: &str, password: &str) -> softtoken_core::protocol::NewToken {
+    use softtoken_core::client::ProvisioningClient;
+    use softtoken_core::ids::{ActivationPassword, ServiceId, TokenId, UserId};
+    let client = ProvisioningClient::new(url).unwrap();
+    let confirmed = client
+        .handshake(
+            &ServiceId::new(DEMO_SERVICE).unwrap(),
+            &UserId::new(DEMO_USER).unwrap(),
+            &ActivationPassword::new(password).unwrap(),
+            softtoken_core::totp::unix_now(),
+        )
+        .await
+        .unwrap();
+    assert!(client.ack(confirmed.ack.stored(TokenId::random().unwrap())).await.is_delivered());
+    confirmed.token
+}
+
+fn code_of(token: &softtoken_core::protocol::NewToken) -> String {
+    let totp = softtoken_core::totp::Totp::new(token.params, &token.seed, token.offset).unwrap();
+    totp.code_now().as_str().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visitor_applies_reads_the_mail_starts_and_ends_use_on_the_bank_pages() {
+    let Some(_serial) = e2e_guard().await else { return };
+    let bank = Bank::start(&binaries().server);
+    // A browser set to Japanese gets the pages in Japanese.
+    let pages = open_bank_pages(&bank, "ja").await;
+    assert_eq!(pages.js_str("return document.documentElement.lang").await, "ja");
+    pages.wait_visible("screen-top").await;
+    assert_eq!(pages.text("reg-service-id").await, DEMO_SERVICE);
+    assert_eq!(pages.text("reg-user-id").await, DEMO_USER);
+    assert_eq!(pages.text("go-apply").await, "トークン発行");
+    pages.shoot("20-bank-top").await;
+
+    // Step 3: the two mail addresses must match.
+    pages.click("go-apply").await;
+    pages.wait_visible("screen-apply").await;
+    pages.shoot("21-bank-apply").await;
+    pages.set_value("mail", "taro@example.jp").await;
+    pages.set_value("mail-again", "taro@example.co.jp").await;
+    pages.set_value("password", "7294").await;
+    pages.set_value("password-again", "7294").await;
+    pages.click("apply-next").await;
+    pages.wait_visible("apply-error").await;
+    assert!(pages.text("apply-error").await.contains("一致しません"));
+    pages.shoot("21-bank-apply-mismatch").await;
+
+    // Step 4: what the bank refuses is shown with its reason (here a mail address only the
+    // server checks), in the visitor's words with the server's message.
+    pages.set_value("mail", "taro@.example.jp").await;
+    pages.set_value("mail-again", "taro@.example.jp").await;
+    pages.click("apply-next").await;
+    pages.wait_visible("screen-confirm").await;
+    pages.set_value("confirmation-password", "demo2025").await;
+    pages.click("confirm-submit").await;
+    pages.wait_visible("confirm-error").await;
+    let refusal = pages.text("confirm-error").await;
+    assert!(refusal.contains("入力内容に誤りがあります"), "{refusal}");
+    assert!(refusal.contains("mail address is not valid"), "{refusal}");
+    pages.shoot("22-bank-confirm-refused").await;
+    pages.click("confirm-back").await;
+    pages.wait_visible("screen-apply").await;
+    pages.click("apply-back").await;
+    pages.wait_visible("screen-top").await;
+
+    // Steps 3–6 as a customer does them.
+    apply_on_bank_pages(&pages, "taro@example.jp", "7294", true).await;
+    assert_eq!(pages.text("mail-to").await, "taro@example.jp");
+    assert_eq!(pages.text("mail-service-id").await, DEMO_SERVICE);
+    assert_eq!(pages.text("mail-user-id").await, DEMO_USER);
+    assert!(pages.text("mail-url").await.starts_with("https://"));
+    assert!(!pages.text("mail-expires").await.is_empty());
+    let mail = pages.js_str("return document.getElementById('screen-mail').innerText").await;
+    assert!(!mail.contains("7294"), "the mail shows the activation password: {mail}");
+    pages.shoot("24-bank-mail").await;
+
+    pages.click("mail-top").await;
+    pages.wait_visible("screen-top").await;
+    assert!(pages.text("reg-state").await.contains("アプリでの設定待ち"));
+
+    // Step 7, as the app does it, with the password chosen on the pages.
+    let token = provision_like_the_app(&bank.url, "7294").await;
+
+    // Steps 11–12: a wrong code is refused with the tries left; the right one starts use.
+    pages.click("go-start").await;
+    pages.wait_visible("screen-start").await;
+    let right = code_of(&token);
+    let wrong: String = right
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i == 0 {
+                if c == '9' {
+                    '0'
+                } else {
+                    '9'
+                }
+            } else {
+                c
+            }
+        })
+        .collect();
+    pages.set_value("code", &wrong).await;
+    pages.click("start-submit").await;
+    pages.wait_visible("start-error").await;
+    assert!(pages.text("start-error").await.contains("正しくありません"));
+    pages.shoot("25-bank-start-wrong").await;
+    pages.set_value("code", &code_of(&token)).await;
+    pages.click("start-submit").await;
+    // Step 13.
+    pages.wait_visible("screen-started").await;
+    pages.shoot("26-bank-started").await;
+    pages.click("started-top").await;
+    pages.wait_visible("screen-top").await;
+    assert_eq!(pages.text("reg-state").await, "ワンタイムパスワード利用中");
+
+    // 利用終了: the bank ends use; the token's codes stop working at once.
+    pages.click("go-end").await;
+    pages.wait_visible("screen-end").await;
+    pages.shoot("27-bank-end").await;
+    pages.click("end-submit").await;
+    pages.wait_visible("screen-ended").await;
+    pages.shoot("28-bank-ended").await;
+    pages.click("ended-top").await;
+    pages.wait_visible("screen-top").await;
+    assert_eq!(pages.text("reg-state").await, "利用終了");
+    pages.click("go-start").await;
+    pages.wait_visible("screen-start").await;
+    pages.set_value("code", &code_of(&token)).await;
+    pages.click("start-submit").await;
+    pages.wait_visible("start-error").await;
+    assert!(pages.text("start-error").await.contains("利用終了"));
+    pages.quit().await;
+}
+
+/// The whole manual on one machine: the bank pages (steps 1–6) → the app (steps 7–10) → the
+/// bank pages (steps 11–13), as a visitor at a branch kiosk walks it.
+async fn visitor_walks_all_13_steps(lang: &str) {
+    let world = World::start().await;
+    let pages = open_bank_pages(&world.bank, lang).await;
+    assert_eq!(pages.js_str("return document.documentElement.lang").await, lang);
+    apply_on_bank_pages(&pages, "hanako@example.jp", "58203", false).await;
+    let service = pages.text("mail-service-id").await;
+    let user = pages.text("mail-user-id").await;
+
+    let locale = if lang == "ja" { "ja_JP.UTF-8" } else { "en_US.UTF-8" };
+    let app = world.launch(&[("LANG", locale), ("LANGUAGE", lang)], &[]).await;
+    app.phone_size().await;
+    app.wait_ready().await;
+    app.activate(&service, &user, "58203").await;
+    app.wait_visible("screen-otp").await;
+    let code = app.current_code().await;
+
+    pages.click("mail-top").await;
+    pages.wait_visible("screen-top").await;
+    pages.click("go-start").await;
+    pages.wait_visible("screen-start").await;
+    pages.set_value("code", &code).await;
+    pages.click("start-submit").await;
+    pages.wait_visible("screen-started").await;
+    pages.click("started-top").await;
+    pages.wait_visible("screen-top").await;
+    let in_use = if lang == "ja" {
+        "ワンタイムパスワード利用中"
+    } else {
+        "One-time passwords in use"
+    };
+    assert_eq!(pages.text("reg-state").await, in_use);
+    app.quit().await;
+    pages.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visitor_walks_all_13_steps_in_japanese() {
+    let Some(_serial) = e2e_guard().await else { return };
+    visitor_walks_all_13_steps("ja").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visitor_walks_all_13_steps_in_english() {
+    let Some(_serial) = e2e_guard().await else { return };
+    visitor_walks_all_13_steps("en").await;
 }

@@ -30,8 +30,10 @@ use crate::ratelimit::RateLimits;
 use crate::sealed::MasterKey;
 use crate::storage::sqlite::Synchronous;
 
-/// The demo registration's activation password when none is configured.
-pub const DEFAULT_DEMO_PASSWORD: &str = "1234";
+/// The demo registration's activation password when none is configured: fixed, so the README,
+/// a kiosk's card and every run of the demo agree; and not a weak one (no repeat, sequence,
+/// common PIN or year) so that it passes the bank's own rules for customers.
+pub const DEFAULT_DEMO_PASSWORD: &str = "3718";
 /// Where the server listens by default (plain HTTP, so loopback only).
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 /// Where the admin API listens by default: this host only.
@@ -153,7 +155,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SOFTTOKEN_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
     /// Demo mode: keep the demo registration (service ID 10112231, user ID 999800000001)
-    /// armed. Its activation password is SOFTTOKEN_DEMO_ACTIVATION_PASSWORD [default: 1234].
+    /// armed. Its activation password is SOFTTOKEN_DEMO_ACTIVATION_PASSWORD [default: 3718].
     #[arg(long, env = "SOFTTOKEN_DEMO")]
     pub demo: bool,
     /// Failed provisioning requests one address may make in a burst [default: 10].
@@ -536,6 +538,15 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         behind_tls_proxy,
     )?;
 
+    // Demo mode hands out a public password and re-arms without a credential; it is for one
+    // machine (a kiosk, a laptop), never for a network or a proxy in front of one.
+    if demo_on && (!bind.ip().is_loopback() || behind_tls_proxy) {
+        return Err(Error::Config(format!(
+            "refusing demo mode on {bind}{}: the demo is served on a loopback address only \
+             (127.0.0.1 or ::1) and never behind a proxy",
+            if behind_tls_proxy { " behind a proxy" } else { "" }
+        )));
+    }
     let demo = if demo_on {
         let text = env_secret("SOFTTOKEN_DEMO_ACTIVATION_PASSWORD")
             .or(file.demo_activation_password.clone().map(Zeroizing::new))

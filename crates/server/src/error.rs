@@ -121,6 +121,14 @@ pub enum Error {
         retry_after: u64,
     },
 
+    /// Demo mode refused: a customer's registration uses the demo's service ID and user ID,
+    /// and the demo never ends a customer's token. Run the demo on a database of its own.
+    #[error(
+        "the demo IDs belong to a registration that is not the demo's; demo mode never ends \
+         it: run the demo on a database of its own"
+    )]
+    DemoIdsTaken,
+
     /// Verify refused: the token has not reached the app yet. The customer finishes the
     /// setup in the app first.
     #[error("the token has not been delivered to an app yet")]
@@ -191,6 +199,7 @@ impl Error {
                 Error::WeakActivationPassword(_) => "weak_activation_password",
                 Error::RequestTimeout => "request_timeout",
                 Error::NotDelivered => "not_delivered",
+                Error::DemoIdsTaken => "demo_ids_taken",
                 Error::Forbidden(_) => "forbidden",
                 _ => ErrorCode::Internal.as_str(),
             },
@@ -226,6 +235,7 @@ impl Error {
             | Error::WeakActivationPassword(_)
             | Error::RequestTimeout
             | Error::NotDelivered
+            | Error::DemoIdsTaken
             | Error::Forbidden(_) => return None,
         })
     }
@@ -235,7 +245,8 @@ impl Error {
         let code = match self {
             Error::RegistrationExists { .. }
             | Error::ReissueTooSoon { .. }
-            | Error::NotDelivered => 409,
+            | Error::NotDelivered
+            | Error::DemoIdsTaken => 409,
             Error::Forbidden(_) => 403,
             Error::WeakActivationPassword(_) => 400,
             Error::RequestTimeout => 408,

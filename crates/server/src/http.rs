@@ -154,7 +154,7 @@ impl AppState {
         &self.0.metrics
     }
 
-    fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         self.0.clock.now()
     }
 }
@@ -168,7 +168,10 @@ pub fn public_app(state: AppState) -> Router {
         .route(PATH_START, post(provision_start))
         .route(PATH_CONFIRM, post(provision_confirm))
         .route(PATH_ACK, post(provision_ack))
-        .route("/v1/demo/reset", post(demo_reset));
+        .route("/v1/demo/reset", post(demo_reset))
+        // The demo bank's pages, on the address the visitor's browser and app use; empty
+        // unless the server runs in demo mode.
+        .merge(crate::demo_web::routes(&state));
     finish(router, state)
 }
 
@@ -494,13 +497,22 @@ async fn provision_ack(
     .await
 }
 
+/// The demo reset's body, `{}` sent as `application/json`. Requiring it makes the reset a
+/// request that browsers preflight, and this server answers no preflight: a web page open in a
+/// kiosk's browser cannot reset the demo cross-origin (a form or `no-cors` fetch is refused).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoResetRequest {}
+
 async fn demo_reset(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
+    body: Result<ApiJson<DemoResetRequest>, Error>,
 ) -> Result<impl IntoResponse> {
     if !ip.is_some_and(|ip| ip.is_loopback() || is_mapped_loopback(ip)) {
         return Err(Error::Forbidden("the demo reset is accepted from this computer only"));
     }
+    let ApiJson(DemoResetRequest {}) = body?;
     let fresh = s.bank().rearm_demo(s.now()).await?;
     let status = s.bank().status(&fresh.service_id, &fresh.user_id, s.now()).await?;
     Ok(Json(status))
@@ -514,7 +526,7 @@ fn is_mapped_loopback(ip: IpAddr) -> bool {
 }
 
 /// A secret string from JSON: zeroized on drop, never printed.
-struct SecretString(Zeroizing<String>);
+pub(crate) struct SecretString(pub(crate) Zeroizing<String>);
 
 impl<'de> Deserialize<'de> for SecretString {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {

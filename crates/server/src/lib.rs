@@ -38,6 +38,7 @@ pub mod bank;
 pub mod cli;
 pub mod clock;
 pub mod config;
+mod demo_web;
 pub mod edge;
 pub mod error;
 pub mod files;

@@ -203,8 +203,38 @@ async fn demo_reset_is_refused_to_other_computers() {
     let (status, answer) = send(&r, Method::POST, "/v1/demo/reset", None, vec![], false).await;
     assert_eq!((status, code(&answer)), (403, "forbidden"));
     let (r, _dir) = router([127, 0, 0, 1]).await;
-    let (status, _) = send(&r, Method::POST, "/v1/demo/reset", None, vec![], false).await;
+    let (status, _) = post_json(&r, "/v1/demo/reset", "{}", false).await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_web_page_cannot_reset_the_demo_with_a_simple_request() {
+    // What a form or a `no-cors` fetch from another page in the kiosk's browser can send: no
+    // body, or a body as text/plain or form data. None of them may end the visitor's token.
+    let (r, bank) = router([127, 0, 0, 1]).await;
+    // Armed earlier than the router's clock, so a reset shows in `issued_at`.
+    let earlier = 1_767_225_630 - 3600;
+    bank.bank().rearm_demo(earlier).await.unwrap();
+    for (ct, body) in [
+        (None, ""),
+        (Some("text/plain"), "{}"),
+        (Some("application/x-www-form-urlencoded"), "a=b"),
+        (Some("multipart/form-data; boundary=x"), "--x--"),
+    ] {
+        let (status, answer) =
+            send(&r, Method::POST, "/v1/demo/reset", ct, body.as_bytes().to_vec(), false).await;
+        assert_eq!((status, code(&answer)), (400, "invalid_request"), "{ct:?}");
+    }
+    assert_eq!(demo_issued_at(&bank).await, earlier, "a simple request re-armed the demo");
+    let (status, _) = post_json(&r, "/v1/demo/reset", "{}", false).await;
+    assert_eq!(status, 200);
+    assert_eq!(demo_issued_at(&bank).await, 1_767_225_630);
+}
+
+async fn demo_issued_at(bank: &TestBank) -> u64 {
+    let (service, user) =
+        (ServiceId::new(DEMO_SERVICE_ID).unwrap(), UserId::new(DEMO_USER_ID).unwrap());
+    bank.bank().status(&service, &user, 1_767_225_630).await.unwrap().issued_at
 }
 
 /// xorshift64*: a small deterministic generator, so a failure can be replayed.
@@ -383,4 +413,49 @@ async fn random_bytes_and_mutated_json_to_every_endpoint_never_cause_a_5xx() {
     // The mix reached more than the parser: some requests succeeded, many were refused.
     assert!(seen.get(&200).copied().unwrap_or(0) > 10, "{seen:?}");
     assert!(seen.get(&400).copied().unwrap_or(0) > 100, "{seen:?}");
+}
+
+async fn get_page(r: &Router, path: &str, host: &str) -> axum::response::Response {
+    let req = Request::builder().uri(path).header("host", host).body(Body::empty()).unwrap();
+    r.clone().oneshot(req).await.unwrap()
+}
+
+#[tokio::test]
+async fn demo_bank_pages_are_served_to_this_computer_only_with_a_strict_csp() {
+    let (r, _bank) = router([127, 0, 0, 1]).await;
+    let page = get_page(&r.public, "/demo/", "127.0.0.1:8080").await;
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe"), "{csp}");
+    // A page of another site that re-points its own name at 127.0.0.1 (DNS rebinding).
+    assert_eq!(get_page(&r.public, "/demo/api/status", "evil.example:8080").await.status(), 403);
+    let (r, _bank) = router([192, 0, 2, 10]).await;
+    assert_eq!(get_page(&r.public, "/demo/", "127.0.0.1:8080").await.status(), 403);
+}
+
+#[tokio::test]
+async fn without_demo_mode_there_are_no_bank_pages() {
+    let bank = TestBank::open(BankOptions::default()).unwrap();
+    let r = bank.router().layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    assert_eq!(get_page(&r, "/demo/", "127.0.0.1:8080").await.status(), 404);
+    assert_eq!(get_page(&r, "/demo/api/status", "127.0.0.1:8080").await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_web_page_cannot_end_the_demo_token_with_a_simple_request() {
+    let (r, bank) = router([127, 0, 0, 1]).await;
+    for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        let mut req = Request::builder().method(Method::POST).uri("/demo/api/end-use");
+        req = req.header("host", "localhost:8080");
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        let resp = r.public.clone().oneshot(req.body(Body::from("{}")).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), 400, "{ct:?}");
+    }
+    let (service, user) =
+        (ServiceId::new(DEMO_SERVICE_ID).unwrap(), UserId::new(DEMO_USER_ID).unwrap());
+    let status = bank.bank().status(&service, &user, 1_767_225_630).await.unwrap();
+    assert_eq!(status.state.as_str(), "issued");
 }

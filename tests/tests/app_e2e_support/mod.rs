@@ -281,24 +281,9 @@ impl World {
             "browserName": "wry",
             "tauri:options": { "application": app, "args": args },
         });
-        let Value::Object(caps) = caps else { unreachable!() };
         step("opening a WebDriver session (starts the app)");
-        // fantoccini's rustls has both ring (ours) and aws-lc-rs (hyper-rustls's default)
-        // compiled in, so it cannot pick one by itself.
-        softtoken_core::client::install_tls_provider();
-        let client = ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await;
-        let client = match client {
-            Ok(c) => c,
-            Err(e) => {
-                terminate(&mut driver);
-                panic!("no WebDriver session on the app: {e}");
-            }
-        };
-        App { client: Some(client), driver }
+        let client = session(port, caps, &mut driver, "the app").await;
+        App { client: Some(client), driver, _profile: None }
     }
 
     /// Step 7 with the demo registration, through the screens, up to the code.
@@ -307,10 +292,66 @@ impl World {
     }
 }
 
-/// A running app under WebDriver.
+/// A WebDriver session with `caps` on the driver listening on `port`; stops the driver and
+/// fails when there is none.
+async fn session(port: u16, caps: Value, driver: &mut Child, what: &str) -> Client {
+    let Value::Object(caps) = caps else { panic!("capabilities must be an object") };
+    // fantoccini's rustls has both ring (ours) and aws-lc-rs (hyper-rustls's default)
+    // compiled in, so it cannot pick one by itself.
+    softtoken_core::client::install_tls_provider();
+    let client = ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await;
+    match client {
+        Ok(c) => c,
+        Err(e) => {
+            terminate(driver);
+            panic!("no WebDriver session on {what}: {e}");
+        }
+    }
+}
+
+/// The demo bank's web pages (served by the reference server in demo mode) in Debian's
+/// Chromium, headless, under chromedriver: what a visitor at a kiosk or a QA tester opens
+/// beside the app. `lang` is the browser's language (its Accept-Language).
+pub async fn open_bank_pages(bank: &Bank, lang: &str) -> App {
+    let port = free_port();
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = bounded_command(&tool("chromedriver"));
+    cmd.arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null());
+    step("starting chromedriver");
+    let mut driver = cmd.spawn().unwrap();
+    wait_for_port(port, &mut driver, "chromedriver");
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": tool("chromium"),
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-extensions", "--disable-background-networking",
+                format!("--lang={lang}"), format!("--accept-lang={lang}"),
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+            "prefs": { "intl.accept_languages": lang },
+        },
+    });
+    step("opening a WebDriver session on Chromium");
+    let client = session(port, caps, &mut driver, "Chromium").await;
+    bounded("goto", client.goto(&format!("{}/demo/", bank.url))).await.unwrap();
+    let pages = App { client: Some(client), driver, _profile: Some(profile) };
+    pages.phone_size().await;
+    pages.wait_ready().await;
+    pages
+}
+
+/// A running app (or the bank's pages in a browser) under WebDriver.
 pub struct App {
     client: Option<Client>,
     driver: Child,
+    /// The browser's profile, for the bank pages.
+    _profile: Option<tempfile::TempDir>,
 }
 
 impl Drop for App {

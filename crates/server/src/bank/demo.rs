@@ -1,9 +1,9 @@
 //! The demo registration (`serve --demo`): always there, re-armed for the next visitor once
 //! the last one has used it up.
 
-use softtoken_core::ids::{ServiceId, UserId};
+use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
 
-use super::issue::Applicant;
+use super::issue::{checked_mail, Applicant};
 use super::lifecycle::ended;
 use super::{Bank, Decision, Status};
 use crate::error::{Error, Result};
@@ -13,6 +13,9 @@ use crate::storage::{Change, Registration, RegistrationState};
 pub const DEMO_SERVICE_ID: &str = "10112231";
 /// The demo registration's user ID (the manual's example).
 pub const DEMO_USER_ID: &str = "999800000001";
+
+/// The mail address of the demo registration when no visitor gave one.
+const DEMO_MAIL: &str = "demo@softtoken.invalid";
 
 /// How a re-arm went.
 enum Rearmed {
@@ -38,41 +41,93 @@ impl Bank {
             || now >= r.expires_at
     }
 
-    /// Makes sure the demo registration exists and can be provisioned (demo mode at start).
+    /// Makes sure the demo registration exists, can be provisioned, and holds the configured
+    /// password (demo mode at start).
     ///
     /// # Errors
-    /// [`Error::NotFound`] when demo mode is off; storage failures.
+    /// [`Error::NotFound`] when demo mode is off; [`Error::DemoIdsTaken`] when a customer's
+    /// registration uses the demo IDs; storage failures.
     pub async fn arm_demo(&self, now: u64) -> Result<Status> {
         if self.demo.is_none() {
             return Err(Error::NotFound);
         }
+        let Some(demo) = self.demo.as_ref() else { return Err(Error::NotFound) };
         let (service, user) = Self::demo_ids()?;
         match self.storage.registration(&service, &user).await? {
-            Some(r) if r.demo && !self.demo_needs_rearm(&r, now) => Ok(self.status_of(&r, now)),
+            // The printed password must be the one the bank holds: a server restarted with
+            // another password (or another master key) re-arms rather than keep the old one.
+            Some(r)
+                if r.demo
+                    && !self.demo_needs_rearm(&r, now)
+                    && self.open_password(&r).is_ok_and(|held| held == demo.password) =>
+            {
+                Ok(self.status_of(&r, now))
+            }
             _ => self.rearm_demo(now).await.map(|r| self.status_of(&r, now)),
         }
     }
 
     /// Replaces the demo registration by a fresh one with the same IDs and password, whatever
-    /// its state (demo reset).
+    /// its state (demo reset). A registration with the demo IDs that is not the demo's is
+    /// never ended here.
     ///
     /// # Errors
-    /// [`Error::NotFound`] when demo mode is off; storage failures.
+    /// [`Error::NotFound`] when demo mode is off; [`Error::DemoIdsTaken`] when a customer's
+    /// registration uses the demo IDs and has not ended; storage failures.
     pub async fn rearm_demo(&self, now: u64) -> Result<Registration> {
         let demo = self.demo.as_ref().ok_or(Error::NotFound)?;
+        self.replace_demo(DEMO_MAIL, &demo.password, now).await
+    }
+
+    /// Steps 3–5 on the demo bank pages: the visitor's application replaces the demo
+    /// registration by a fresh one with the visitor's mail address and activation password
+    /// (the IDs stay the demo's). The next re-arm returns to the configured password.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when demo mode is off; [`Error::InvalidRequest`] for a bad mail
+    /// address; [`Error::DemoIdsTaken`] as [`Bank::rearm_demo`]; storage failures.
+    pub async fn apply_demo(
+        &self,
+        mail: &str,
+        password: &ActivationPassword,
+        now: u64,
+    ) -> Result<Status> {
+        if self.demo.is_none() {
+            return Err(Error::NotFound);
+        }
+        let mail = checked_mail(mail)?;
+        let r = self.replace_demo(&mail, password, now).await?;
+        Ok(self.status_of(&r, now))
+    }
+
+    /// True in demo mode.
+    pub fn demo_on(&self) -> bool {
+        self.demo.is_some()
+    }
+
+    async fn replace_demo(
+        &self,
+        mail: &str,
+        password: &ActivationPassword,
+        now: u64,
+    ) -> Result<Registration> {
         let (service, user) = Self::demo_ids()?;
         let rearmed = self
             .retry_on_conflict(
                 || async { self.storage.registration(&service, &user).await },
                 |old| {
+                    if old.as_ref().is_some_and(|o| !o.demo && o.state != RegistrationState::Ended)
+                    {
+                        return Err(Error::DemoIdsTaken);
+                    }
                     let who = Applicant {
                         service_id: service.clone(),
                         user_id: user.clone(),
-                        mail: "demo@softtoken.invalid".into(),
+                        mail: mail.to_owned(),
                     };
                     let fresh = self.new_registration(
                         who,
-                        &demo.password,
+                        password,
                         now.saturating_add(self.policy.default_expiry_secs),
                         now,
                         true,

@@ -60,6 +60,17 @@ fn valid_mail(mail: &str) -> bool {
         && !mail.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
 }
 
+/// The mail address trimmed, or why it is refused.
+pub(super) fn checked_mail(mail: &str) -> Result<String> {
+    let mail = mail.trim();
+    if !valid_mail(mail) {
+        return Err(Error::InvalidRequest(
+            "the mail address is not valid (name@domain, at most 254 characters)".into(),
+        ));
+    }
+    Ok(mail.to_owned())
+}
+
 /// Whom a new registration is for.
 pub(super) struct Applicant {
     pub(super) service_id: ServiceId,
@@ -113,12 +124,7 @@ impl Bank {
     /// [`Error::ReissueTooSoon`] within the waiting period after the end of use;
     /// [`Error::Storage`]/[`Error::Internal`] on failures.
     pub async fn issue(&self, req: IssueRequest, now: u64) -> Result<Status> {
-        let mail = req.mail.trim().to_owned();
-        if !valid_mail(&mail) {
-            return Err(Error::InvalidRequest(
-                "the mail address is not valid (name@domain, at most 254 characters)".into(),
-            ));
-        }
+        let mail = checked_mail(&req.mail)?;
         if let Some(why) = super::weakness(&req.password) {
             return Err(Error::WeakActivationPassword(why));
         }

@@ -200,3 +200,23 @@ pub async fn provision_with(
 pub async fn close(server: &Server) {
     server.storage.close().await;
 }
+
+/// Runs a command to its end with `stdin` as its input (an admin CLI call): whether it
+/// succeeded, its stdout and its stderr.
+pub fn run_with_stdin(mut command: std::process::Command, stdin: &str) -> (bool, String, String) {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,215 @@
+//! The demo bank's web pages (`serve --demo` on loopback only): steps 1–6 and 11–13 of the
+//! manual, and the end of use, for a visitor at a kiosk or a QA tester without a terminal.
+//!
+//! The pages are static files compiled into the binary, in Japanese and English, with a strict
+//! CSP and nothing remote. They call `/demo/api/*`, which act on the demo registration only,
+//! with the server's own authority: the browser never holds an admin credential. Every route
+//! here answers only a caller on this computer, addressed by a loopback host name (so a page of
+//! another site cannot reach it by DNS rebinding), and every action is a JSON POST, which a
+//! browser preflights and this server never allows cross-origin.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
+
+use crate::bank::{Status, VerifyOutcome, DEMO_SERVICE_ID, DEMO_USER_ID};
+use crate::error::{Error, Result};
+use crate::http::{ApiJson, AppState, SecretString};
+
+const PAGE: &str = include_str!("bank.html");
+const SCRIPT: &str = include_str!("bank.js");
+const STYLE: &str = include_str!("bank.css");
+
+/// Nothing but this server's own files; no inline script or style, no frames.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The demo bank pages, or nothing when the server is not in demo mode (demo mode is refused
+/// off loopback at start, see `config::resolve`).
+pub fn routes(state: &AppState) -> Router<AppState> {
+    if !state.bank().demo_on() {
+        return Router::new();
+    }
+    Router::new()
+        .route("/demo", get(|| async { Redirect::to("/demo/") }))
+        .route("/demo/", get(page))
+        .route("/demo/bank.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
+        .route("/demo/bank.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
+        .route("/demo/api/status", get(status))
+        .route("/demo/api/apply", post(apply))
+        .route("/demo/api/start-use", post(start_use))
+        .route("/demo/api/end-use", post(end_use))
+        .layer(middleware::from_fn(this_computer_only))
+}
+
+/// Refuses callers from other computers, and requests whose Host is not a loopback name.
+async fn this_computer_only(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !peer.ip().to_canonical().is_loopback() || !loopback_host(host) {
+        return Error::Forbidden("the demo bank is served to this computer only").into_response();
+    }
+    let mut resp = next.run(req).await;
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// The page, in the visitor's language from `Accept-Language` (Japanese when it comes first
+/// among ja and en, else English); the page's switch changes it.
+async fn page(headers: HeaderMap) -> Response {
+    let accept =
+        headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let lang = preferred_language(accept);
+    let body = PAGE.replacen("<html lang=\"en\">", &format!("<html lang=\"{lang}\">"), 1);
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
+
+fn preferred_language(accept: &str) -> &'static str {
+    let mut best = ("en", -1.0_f32);
+    for part in accept.split(',') {
+        let mut fields = part.split(';');
+        let tag = fields.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = fields
+            .find_map(|f| f.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+            .unwrap_or(1.0);
+        let lang = if tag == "ja" || tag.starts_with("ja-") {
+            "ja"
+        } else if tag == "en" || tag.starts_with("en-") {
+            "en"
+        } else {
+            continue;
+        };
+        if q > best.1 {
+            best = (lang, q);
+        }
+    }
+    best.0
+}
+
+/// What the pages show: the registration and the step-6 mail's facts. No secret.
+#[derive(Serialize)]
+struct View {
+    status: Status,
+    download_url: String,
+    issuer: String,
+}
+
+fn ids() -> Result<(ServiceId, UserId)> {
+    Ok((
+        ServiceId::new(DEMO_SERVICE_ID).map_err(|_| Error::Internal("demo service ID"))?,
+        UserId::new(DEMO_USER_ID).map_err(|_| Error::Internal("demo user ID"))?,
+    ))
+}
+
+fn view(s: &AppState, status: Status) -> Json<View> {
+    let policy = s.bank().policy();
+    Json(View { status, download_url: policy.download_url.clone(), issuer: policy.issuer.clone() })
+}
+
+/// Step 1: the registration's status.
+async fn status(State(s): State<AppState>) -> Result<Json<View>> {
+    let (service, user) = ids()?;
+    Ok(view(&s, s.bank().status(&service, &user, s.now()).await?))
+}
+
+/// Steps 3–5: the application (mail twice and the password twice are checked by the page;
+/// the bank checks the shape again).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Apply {
+    mail: String,
+    activation_password: SecretString,
+}
+
+async fn apply(
+    State(s): State<AppState>,
+    body: Result<ApiJson<Apply>, Error>,
+) -> Result<Json<View>> {
+    let ApiJson(req) = body?;
+    let password = ActivationPassword::new(&req.activation_password.0)?;
+    let st = s.bank().apply_demo(&req.mail, &password, s.now()).await?;
+    Ok(view(&s, st))
+}
+
+/// Steps 11–13: the code the app shows starts use.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartUse {
+    code: String,
+}
+
+async fn start_use(
+    State(s): State<AppState>,
+    body: Result<ApiJson<StartUse>, Error>,
+) -> Result<Json<VerifyOutcome>> {
+    let ApiJson(req) = body?;
+    let code: String = req.code.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    let (service, user) = ids()?;
+    Ok(Json(s.bank().verify(&service, &user, &code, s.now()).await?))
+}
+
+/// 利用終了: the bank ends use of the demo token.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndUse {}
+
+async fn end_use(
+    State(s): State<AppState>,
+    body: Result<ApiJson<EndUse>, Error>,
+) -> Result<Json<View>> {
+    let ApiJson(EndUse {}) = body?;
+    let (service, user) = ids()?;
+    let st = s.bank().revoke(&service, &user, s.now()).await?;
+    Ok(view(&s, st))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_speaks_the_first_of_japanese_and_english_the_browser_asks_for() {
+        assert_eq!(preferred_language("ja,en-US;q=0.9"), "ja");
+        assert_eq!(preferred_language("en-GB,ja;q=0.5"), "en");
+        assert_eq!(preferred_language("fr-FR,ja;q=0.8,en;q=0.7"), "ja");
+        assert_eq!(preferred_language("de"), "en");
+        assert_eq!(preferred_language(""), "en");
+    }
+
+    #[test]
+    fn only_loopback_host_names_are_served() {
+        for ok in ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "LOCALHOST", "127.0.0.1"] {
+            assert!(loopback_host(ok), "{ok}");
+        }
+        for bad in ["evil.example:8080", "192.0.2.1:8080", "", "localhost.evil.example"] {
+            assert!(!loopback_host(bad), "{bad}");
+        }
+    }
+}
