@@ -184,10 +184,41 @@ def read_vector(doc):
     return v
 
 
+def is_identity(a):
+    x, y, z, _ = a
+    return x % P == 0 and (y - z) % P == 0
+
+
+def in_prime_order_subgroup(b):
+    """What a receiver checks of the peer's point: l*P is the identity and P is not."""
+    a = decompress(b)
+    return not is_identity(a) and is_identity(scalar_mult(L, a))
+
+
+def check_refused_points(doc, out):
+    m = re.search(r"<!-- refused-points:begin -->\s*```text\n(.*?)```", doc, re.S)
+    if not m:
+        raise SystemExit("protocol.md has no refused-points block")
+    bad = []
+    for line in m.group(1).splitlines():
+        name, _, value = line.partition("=")
+        if in_prime_order_subgroup(bytes.fromhex(value.strip())):
+            bad.append(f"{name.strip()} is in the prime-order subgroup: it would be accepted")
+    for key in ("pake_a", "pake_b"):
+        if not in_prime_order_subgroup(bytes.fromhex(out[key])[1:]):
+            bad.append(f"the vector's {key} would be refused")
+    return bad
+
+
 def main():
     doc = (pathlib.Path(__file__).resolve().parent / "protocol.md").read_text(encoding="utf-8")
     v = read_vector(doc)
     out = compute(v)
+    refused = check_refused_points(doc, out)
+    for problem in refused:
+        print(f"REFUSED POINTS: {problem}")
+    if refused:
+        return 1
     if "--print" in sys.argv:
         for key, value in out.items():
             print(f"{key} = {value}")
@@ -197,7 +228,8 @@ def main():
         print(f"MISMATCH {k}:\n  protocol.md: {v.get(k)}\n  recomputed:  {out[k]}")
     if bad:
         return 1
-    print(f"protocol.md test vector: all {len(out)} derived values recomputed and equal")
+    print(f"protocol.md test vector: all {len(out)} derived values recomputed and equal; "
+          "the refused points are outside the prime-order subgroup")
     return 0
 
 

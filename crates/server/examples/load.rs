@@ -84,6 +84,13 @@ async fn main() {
                 total_burst: 1_000,
                 total_per_minute: 1_000,
             },
+            // Every provisioning round trip comes from this one address.
+            start_limits: RateLimits {
+                per_address_burst: 1_000_000,
+                per_address_per_minute: 1_000_000,
+                total_burst: 1_000_000,
+                total_per_minute: 1_000_000,
+            },
             ..HttpOptions::default()
         },
         clock: Arc::new(clock.clone()),

@@ -170,6 +170,12 @@ pub struct ServeArgs {
     /// Failed provisioning requests all callers together regain per minute [default: 300].
     #[arg(long, env = "SOFTTOKEN_RATE_TOTAL_PER_MINUTE")]
     pub rate_total_per_minute: Option<u32>,
+    /// Provisioning starts (right or wrong) one address may make in a burst [default: 20].
+    #[arg(long, env = "SOFTTOKEN_RATE_STARTS_PER_ADDRESS_BURST")]
+    pub rate_starts_per_address_burst: Option<u32>,
+    /// Provisioning starts one address regains per minute [default: 10].
+    #[arg(long, env = "SOFTTOKEN_RATE_STARTS_PER_ADDRESS_PER_MINUTE")]
+    pub rate_starts_per_address_per_minute: Option<u32>,
     /// Largest request body in bytes [default: 16384].
     #[arg(long, env = "SOFTTOKEN_BODY_LIMIT")]
     pub body_limit: Option<usize>,
@@ -273,6 +279,9 @@ struct FileLimits {
     request_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
     max_connections_per_address: Option<usize>,
+    rate_starts_per_address_burst: Option<u32>,
+    rate_starts_per_address_per_minute: Option<u32>,
+    max_open_attempts: Option<u32>,
 }
 
 /// TLS certificate and key files.
@@ -337,6 +346,11 @@ pub fn read_file(path: &Path) -> Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+}
+
+/// A count from the flag (or environment), else the file, else `default`; at least 1.
+fn setting(flag: Option<u32>, file: Option<u32>, default: u32, what: &str) -> Result<u32> {
+    positive(flag.or(file).unwrap_or(default), what)
 }
 
 fn positive(v: u32, what: &str) -> Result<u32> {
@@ -417,18 +431,16 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
     }
 
     let mut policy = Policy::default();
-    policy.provision_max_tries = positive(
-        common
-            .provision_max_tries
-            .or(lim.provision_max_tries)
-            .unwrap_or(policy.provision_max_tries),
+    policy.provision_max_tries = setting(
+        common.provision_max_tries,
+        lim.provision_max_tries,
+        policy.provision_max_tries,
         "provision_max_tries",
     )?;
-    policy.verify_max_failures = positive(
-        common
-            .verify_max_failures
-            .or(lim.verify_max_failures)
-            .unwrap_or(policy.verify_max_failures),
+    policy.verify_max_failures = setting(
+        common.verify_max_failures,
+        lim.verify_max_failures,
+        policy.verify_max_failures,
         "verify_max_failures",
     )?;
     policy.reissue_wait_secs =
@@ -461,32 +473,46 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
 
     let defaults = RateLimits::default();
     let rate_limits = RateLimits {
-        per_address_burst: positive(
-            serve_args
-                .rate_per_address_burst
-                .or(lim.rate_per_address_burst)
-                .unwrap_or(defaults.per_address_burst),
+        per_address_burst: setting(
+            serve_args.rate_per_address_burst,
+            lim.rate_per_address_burst,
+            defaults.per_address_burst,
             "rate_per_address_burst",
         )?,
-        per_address_per_minute: positive(
-            serve_args
-                .rate_per_address_per_minute
-                .or(lim.rate_per_address_per_minute)
-                .unwrap_or(defaults.per_address_per_minute),
+        per_address_per_minute: setting(
+            serve_args.rate_per_address_per_minute,
+            lim.rate_per_address_per_minute,
+            defaults.per_address_per_minute,
             "rate_per_address_per_minute",
         )?,
-        total_burst: positive(
-            serve_args.rate_total_burst.or(lim.rate_total_burst).unwrap_or(defaults.total_burst),
+        total_burst: setting(
+            serve_args.rate_total_burst,
+            lim.rate_total_burst,
+            defaults.total_burst,
             "rate_total_burst",
         )?,
-        total_per_minute: positive(
-            serve_args
-                .rate_total_per_minute
-                .or(lim.rate_total_per_minute)
-                .unwrap_or(defaults.total_per_minute),
+        total_per_minute: setting(
+            serve_args.rate_total_per_minute,
+            lim.rate_total_per_minute,
+            defaults.total_per_minute,
             "rate_total_per_minute",
         )?,
     };
+    let mut start_limits = HttpOptions::default().start_limits;
+    start_limits.per_address_burst = setting(
+        serve_args.rate_starts_per_address_burst,
+        lim.rate_starts_per_address_burst,
+        start_limits.per_address_burst,
+        "rate_starts_per_address_burst",
+    )?;
+    start_limits.per_address_per_minute = setting(
+        serve_args.rate_starts_per_address_per_minute,
+        lim.rate_starts_per_address_per_minute,
+        start_limits.per_address_per_minute,
+        "rate_starts_per_address_per_minute",
+    )?;
+    policy.max_open_attempts =
+        positive(lim.max_open_attempts.unwrap_or(policy.max_open_attempts), "max_open_attempts")?;
     let body_limit = serve_args.body_limit.or(lim.body_limit).unwrap_or(16 * 1024);
     if !(1024..=1024 * 1024).contains(&body_limit) {
         return Err(Error::Config("body_limit must be 1 KiB to 1 MiB".into()));
@@ -576,6 +602,7 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
             admin_token,
             verify_token,
             rate_limits,
+            start_limits,
             trusted_proxies,
             body_limit,
             edge,

@@ -42,7 +42,7 @@ pub enum Error {
     AttemptExpired(&'static str),
 
     /// Wrong activation password; the registration is locked after `tries_left` more.
-    #[error("wrong activation password ({tries_left} tries left)")]
+    #[error("the activation password is wrong; {tries_left} tries left")]
     WrongActivationPassword {
         /// Wrong passwords still accepted before the lock.
         tries_left: u32,
@@ -337,6 +337,25 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_is_answered_exactly_as_protocol_md_shows_it() {
+        const DOC: &str = include_str!("../../../docs/protocol.md");
+        let block = DOC
+            .split("<!-- vector-json:error_wrong_password -->")
+            .nth(1)
+            .and_then(|rest| rest.split("<!-- /vector-json -->").next())
+            .unwrap();
+        let documented: serde_json::Value = serde_json::from_str(
+            block.trim().trim_start_matches("```json").trim_end_matches("```"),
+        )
+        .unwrap();
+        let response = Error::WrongActivationPassword { tries_left: 4 }.into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(sent, documented);
     }
 
     #[test]

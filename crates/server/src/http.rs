@@ -92,6 +92,9 @@ pub struct HttpOptions {
     pub verify_token: Option<AdminToken>,
     /// How many wrong bearers an address (and everyone) may present on the admin listener.
     pub bearer_limits: RateLimits,
+    /// How many provisioning starts an address may make, right or wrong: each costs the bank
+    /// a SPAKE2 computation and a stored attempt.
+    pub start_limits: RateLimits,
     /// Failure rate limits of provisioning.
     pub rate_limits: RateLimits,
     /// Networks of the proxies whose `X-Forwarded-For` is believed. Empty: the header is
@@ -115,6 +118,12 @@ impl Default for HttpOptions {
                 total_per_minute: 60,
             },
             rate_limits: RateLimits::default(),
+            start_limits: RateLimits {
+                per_address_burst: 20,
+                per_address_per_minute: 10,
+                total_burst: 100_000,
+                total_per_minute: 100_000,
+            },
             trusted_proxies: Vec::new(),
             body_limit: 16 * 1024,
             edge: EdgeLimits::default(),
@@ -128,6 +137,7 @@ struct Shared {
     opts: HttpOptions,
     limiter: RateLimiter,
     bearer_limiter: RateLimiter,
+    start_limiter: RateLimiter,
     metrics: Metrics,
 }
 
@@ -140,8 +150,17 @@ impl AppState {
     pub fn new(bank: Arc<Bank>, clock: Arc<dyn Clock>, opts: HttpOptions) -> Self {
         let limiter = RateLimiter::new(opts.rate_limits, Instant::now());
         let bearer_limiter = RateLimiter::new(opts.bearer_limits, Instant::now());
+        let start_limiter = RateLimiter::new(opts.start_limits, Instant::now());
         let metrics = Metrics::default();
-        Self(Arc::new(Shared { bank, clock, opts, limiter, bearer_limiter, metrics }))
+        Self(Arc::new(Shared {
+            bank,
+            clock,
+            opts,
+            limiter,
+            bearer_limiter,
+            start_limiter,
+            metrics,
+        }))
     }
 
     /// The bank.
@@ -466,6 +485,17 @@ async fn provision_start(
     ClientIp(ip): ClientIp,
     body: Result<ApiJson<StartRequest>, Error>,
 ) -> Result<impl IntoResponse> {
+    // Every start counts, right or wrong: a customer needs a few, a flood needs thousands.
+    let caller = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    match s.0.start_limiter.reserve(caller, Instant::now()) {
+        Ok(start) => start.failed(),
+        Err(limited) => {
+            s.metrics().rate_limited(limited.scope);
+            tracing::warn!(event = "provision_rate_limited", scope = "starts", client = %caller,
+                retry_after = limited.retry_after, "provisioning refused: too many starts");
+            return Err(Error::RateLimited { retry_after: limited.retry_after });
+        }
+    }
     provision(&s, ip, Step::Started, async {
         let ApiJson(req) = body?;
         s.bank().start(&req, s.now()).await

@@ -213,8 +213,8 @@ pub async fn run(settings: Settings) -> Result<()> {
                         tracing::error!(event = "storage_error", error = %e, "clearing passwords")
                     }
                 }
-                // Keep a day of history for support questions.
-                match storage.purge_attempts(clock.now().saturating_sub(24 * 3600)).await {
+                // Expired attempts can never be confirmed: a flood of starts leaves nothing.
+                match storage.purge_attempts(clock.now()).await {
                     Ok(0) => {}
                     Ok(n) => {
                         tracing::info!(event = "attempts_purged", count = n, "old attempts deleted")

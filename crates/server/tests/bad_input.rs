@@ -46,6 +46,7 @@ async fn router(peer: [u8; 4]) -> (Routers, TestBank) {
             admin_token: Some(AdminToken::new(ADMIN).unwrap()),
             rate_limits: UNLIMITED,
             bearer_limits: UNLIMITED,
+            start_limits: UNLIMITED,
             ..HttpOptions::default()
         },
         ..BankOptions::default()

@@ -713,3 +713,77 @@ async fn the_activation_password_leaves_the_database_once_it_can_no_longer_be_us
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_20000_starts_leaves_the_database_bounded() {
+    const FLOOD: usize = 20_000;
+    // The flood comes through the bank's proxy from 20,000 addresses, so no per-address limit
+    // stops it: only the cap on open attempts per registration bounds what is stored.
+    let http = HttpOptions {
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        ..Setup::default().http
+    };
+    let bank = Server::start_with(Setup { http, ..Setup::default() }).await;
+    let user = bank.issue(None, "4821").await;
+    let (_, start) = ClientHandshake::start(
+        &ServiceId::new(SERVICE).unwrap(),
+        &UserId::new(&user).unwrap(),
+        &ActivationPassword::new("5093").unwrap(),
+    )
+    .unwrap();
+    let body = serde_json::to_string(&start).unwrap();
+    let url = format!("{}/v1/provision/start", bank.url);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..16)
+        .map(|_| {
+            let (next, http, url, body) =
+                (next.clone(), bank.http.clone(), url.clone(), body.clone());
+            tokio::spawn(async move {
+                let mut ok = 0;
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= FLOOD {
+                        return ok;
+                    }
+                    let xff = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+                    if start_from(&http, &url, &body, Some(xff)).await == 200 {
+                        ok += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut answered = 0;
+    for w in workers {
+        answered += w.await.unwrap();
+    }
+    assert_eq!(answered, FLOOD, "every start of the flood was answered");
+    let db = rusqlite::Connection::open(bank.dir.join("bank.db")).unwrap();
+    let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(count("SELECT count(*) FROM attempts"), 5, "the open attempts of one registration");
+    let size = std::fs::metadata(bank.dir.join("bank.db")).unwrap().len();
+    assert!(size < 512 * 1024, "the database grew to {size} bytes");
+
+    // From one address, starts are counted even when they succeed.
+    let mut statuses = Vec::new();
+    for _ in 0..25 {
+        statuses.push(start_from(&bank.http, &url, &body, None).await);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 20, "{statuses:?}");
+    assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
+
+    // Expired attempts are purged.
+    bank.clock.advance(301);
+    use softtoken_server::storage::Storage as _;
+    assert_eq!(bank.storage.purge_attempts(bank.now()).await.unwrap(), 5);
+    assert_eq!(count("SELECT count(*) FROM attempts"), 0);
+}
+
+/// A provisioning start as a proxy forwards it (with `X-Forwarded-For`) or a client sends it.
+async fn start_from(http: &reqwest::Client, url: &str, body: &str, xff: Option<String>) -> u16 {
+    let mut req = http.post(url).header("content-type", "application/json").body(body.to_owned());
+    if let Some(xff) = xff {
+        req = req.header("x-forwarded-for", xff);
+    }
+    req.send().await.unwrap().status().as_u16()
+}

@@ -223,6 +223,23 @@ fn pake_msg(v: Vec<u8>) -> Result<[u8; PAKE_MSG_LEN]> {
     v.try_into().map_err(|_| Error::Crypto)
 }
 
+/// Refuses the peer's SPAKE2 point unless it lies in the prime-order subgroup and is not the
+/// identity (`ℓ·P = O`, `P ≠ O`). spake2 0.4 checks only that the bytes decode to a point; a
+/// point of small order, or one with a torsion component, would let the peer learn bits of the
+/// shared element beyond the protocol's and confine it to a few values.
+fn check_peer_point(msg: &[u8; PAKE_MSG_LEN], whose: &'static str) -> Result<()> {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    use curve25519_dalek::traits::IsIdentity as _;
+    let point = CompressedEdwardsY::from_slice(&msg[1..])
+        .ok()
+        .and_then(|c| c.decompress())
+        .ok_or(Error::ProtocolViolation(whose))?;
+    if point.is_identity() || !point.is_torsion_free() {
+        return Err(Error::ProtocolViolation(whose));
+    }
+    Ok(())
+}
+
 /// The app's side of the handshake between start and confirm.
 ///
 /// Holds the SPAKE2 state. spake2 0.4 keeps its own copy of the password and scalar, which it
@@ -301,6 +318,7 @@ impl ClientHandshake {
     /// [`Error::ProtocolViolation`] if the bank's SPAKE2 message is not a side-B message with a
     /// valid point; [`Error::Crypto`] if key derivation fails.
     pub fn confirm(self, resp: &StartResponse) -> Result<(ClientConfirmed, ConfirmRequest)> {
+        check_peer_point(&resp.pake.0, "the bank's SPAKE2 message is not a valid point")?;
         let k = Zeroizing::new(
             self.spake
                 .finish(&resp.pake.0)
@@ -458,6 +476,7 @@ impl ServerHandshake {
         attempt_id: AttemptId,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<(ServerAttempt, StartResponse)> {
+        check_peer_point(&req.pake.0, "the app's SPAKE2 message is not a valid point")?;
         let server_nonce = draw_nonce(rng)?;
         let mut entropy = ScalarEntropy::draw(rng)?;
         let id_a = identity_a(&req.service_id, &req.user_id);

@@ -250,6 +250,35 @@ fn every_error_code_in_the_code_is_documented_with_its_status() {
     }
 }
 
+/// The points §3.2 lists as refused: each, as the app's point, makes the bank refuse the start,
+/// and as the bank's point makes the app refuse the answer, before any SPAKE2 computation.
+#[test]
+fn documented_small_order_and_torsion_points_are_refused_by_both_ends() {
+    let block = between(DOC, "<!-- refused-points:begin -->", "<!-- refused-points:end -->");
+    let points: Vec<(&str, [u8; 32])> = block
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(name, hex)| (name.trim(), arr::<32>(hex.trim())))
+        .collect();
+    assert_eq!(points.len(), 5, "{block}");
+    let service = ServiceId::new("10112231").unwrap();
+    let user = UserId::new("999800000001").unwrap();
+    let pw = ActivationPassword::new("4821").unwrap();
+    for (name, point) in points {
+        let (_, mut start) = ClientHandshake::start(&service, &user, &pw).unwrap();
+        start.pake.0[1..].copy_from_slice(&point);
+        let at_bank = ServerHandshake::respond(&start, &pw, AttemptId::from_bytes([7; 16]));
+        assert!(matches!(at_bank, Err(crate::Error::ProtocolViolation(_))), "{name}: {at_bank:?}");
+
+        let (client, start) = ClientHandshake::start(&service, &user, &pw).unwrap();
+        let (_, mut answer) =
+            ServerHandshake::respond(&start, &pw, AttemptId::from_bytes([7; 16])).unwrap();
+        answer.pake.0[1..].copy_from_slice(&point);
+        let at_app = client.confirm(&answer).map(|_| ());
+        assert!(matches!(at_app, Err(crate::Error::ProtocolViolation(_))), "{name}: {at_app:?}");
+    }
+}
+
 /// The document's Python script recomputes the vector with the standard library only (its
 /// own Edwards25519 arithmetic, hashlib, hmac): a second implementation sharing nothing
 /// with this crate.

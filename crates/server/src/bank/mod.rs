@@ -53,6 +53,8 @@ pub struct Policy {
     pub verify_max_failures: u32,
     /// Seconds an attempt waits for its confirm.
     pub attempt_ttl_secs: u64,
+    /// Pending attempts kept per registration; a newer start replaces the oldest (default 5).
+    pub max_open_attempts: u32,
     /// Seconds after the end of use before the pair may be issued again (default a day).
     pub reissue_wait_secs: u64,
     /// Seconds a new registration may be fetched by the app (default 7 days).
@@ -73,6 +75,7 @@ impl Default for Policy {
             provision_max_tries: 5,
             verify_max_failures: 10,
             attempt_ttl_secs: softtoken_core::protocol::DEFAULT_ATTEMPT_LIFETIME_SECS,
+            max_open_attempts: 5,
             reissue_wait_secs: 24 * 3600,
             default_expiry_secs: 7 * 24 * 3600,
             params: TotpParams::default(),

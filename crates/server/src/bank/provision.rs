@@ -57,14 +57,17 @@ impl Bank {
             &server.to_bytes(),
         )?;
         self.storage
-            .insert_attempt(Attempt {
-                id,
-                registration_id: r.id.clone(),
-                created_at: now,
-                expires_at: now.saturating_add(self.policy.attempt_ttl_secs),
-                status: AttemptStatus::Pending,
-                sealed: Some(sealed),
-            })
+            .insert_attempt(
+                Attempt {
+                    id,
+                    registration_id: r.id.clone(),
+                    created_at: now,
+                    expires_at: now.saturating_add(self.policy.attempt_ttl_secs),
+                    status: AttemptStatus::Pending,
+                    sealed: Some(sealed),
+                },
+                self.policy.max_open_attempts,
+            )
             .await?;
         Ok(resp)
     }

@@ -280,11 +280,13 @@ pub trait Storage: Send + Sync + 'static {
     /// [`crate::Error::Storage`] when the database fails; nothing was written.
     async fn update(&self, change: Change) -> Result<Updated>;
 
-    /// Inserts a new attempt.
+    /// Inserts a new attempt, first deleting the registration's oldest pending attempts so
+    /// that at most `open_cap` stay pending (the new one included): a flood of starts stores
+    /// a bounded number of rows per registration.
     ///
     /// # Errors
     /// [`crate::Error::Storage`] when the database fails.
-    async fn insert_attempt(&self, attempt: Attempt) -> Result<()>;
+    async fn insert_attempt(&self, attempt: Attempt, open_cap: u32) -> Result<()>;
 
     /// An attempt by ID.
     ///

@@ -117,6 +117,7 @@ enum Op {
     },
     InsertAttempt {
         attempt: Attempt,
+        open_cap: u32,
         reply: oneshot::Sender<Result<()>>,
     },
     Purge {
@@ -256,8 +257,8 @@ impl Storage for SqliteStorage {
         self.send(|reply| Op::Update { change: Box::new(change), reply }).await
     }
 
-    async fn insert_attempt(&self, attempt: Attempt) -> Result<()> {
-        self.send(|reply| Op::InsertAttempt { attempt, reply }).await
+    async fn insert_attempt(&self, attempt: Attempt, open_cap: u32) -> Result<()> {
+        self.send(|reply| Op::InsertAttempt { attempt, open_cap, reply }).await
     }
 
     async fn attempt(&self, id: &str) -> Result<Option<Attempt>> {
@@ -437,14 +438,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = open(dir.path());
         let r = insert(&s, registration("999800000001")).await;
-        s.insert_attempt(Attempt {
-            id: "att".into(),
-            registration_id: r.id.clone(),
-            created_at: 1,
-            expires_at: 2,
-            status: AttemptStatus::Pending,
-            sealed: Some(vec![9]),
-        })
+        s.insert_attempt(
+            Attempt {
+                id: "att".into(),
+                registration_id: r.id.clone(),
+                created_at: 1,
+                expires_at: 2,
+                status: AttemptStatus::Pending,
+                sealed: Some(vec![9]),
+            },
+            5,
+        )
         .await
         .unwrap();
         let change = |rev_from: &Registration| Change {

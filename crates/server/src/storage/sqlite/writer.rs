@@ -196,8 +196,8 @@ impl Writer {
                     cache_actions.push(action);
                     pending.push(Pending::Update(reply, result));
                 }
-                Op::InsertAttempt { attempt, reply } => {
-                    pending.push(Pending::Unit(reply, self.insert_attempt(&attempt)));
+                Op::InsertAttempt { attempt, open_cap, reply } => {
+                    pending.push(Pending::Unit(reply, self.insert_attempt(&attempt, open_cap)));
                 }
                 Op::Purge { before, reply } => {
                     let n = self
@@ -415,7 +415,15 @@ impl Writer {
         }
     }
 
-    fn insert_attempt(&mut self, a: &Attempt) -> Result<()> {
+    fn insert_attempt(&mut self, a: &Attempt, open_cap: u32) -> Result<()> {
+        // Keep the newest `open_cap - 1` pending attempts of the registration, then add this.
+        self.conn
+            .prepare_cached(
+                "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts \
+                 WHERE registration_id = ?1 AND status = 'pending' \
+                 ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)",
+            )?
+            .execute(params![a.registration_id, open_cap.saturating_sub(1)])?;
         self.conn
             .prepare_cached(
                 "INSERT INTO attempts (id, registration_id, created_at, expires_at, status, sealed) \
