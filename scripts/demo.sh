@@ -10,7 +10,7 @@
 # Every run re-arms the demo registration with the printed password.
 #
 #   bash scripts/demo.sh              # the app in a normal window
-#   bash scripts/demo.sh --kiosk      # fullscreen; wipes its tokens after a few idle minutes
+#   bash scripts/demo.sh --kiosk      # a branch kiosk: bank pages + app, reset after idle (docs/KIOSK.md)
 #   bash scripts/demo.sh --bank-only  # only the bank's server, until ctrl-c (no display needed)
 #
 # Without a Secret Service that answers (a bare X session, a kiosk), the app's tokens go to a
@@ -19,7 +19,9 @@
 # Environment: SOFTTOKEN_DEMO_PORT (default 8080; 0 picks a free port with --bank-only),
 # SOFTTOKEN_DEMO_ACTIVATION_PASSWORD (4–8 digits instead of 3718), SOFTTOKEN_DEMO_DIR (the
 # bank's database and key, default target/demo), SOFTTOKEN_DEMO_SERVER (a softtoken-server
-# binary to use instead of building one; --bank-only only). The app keeps the demo token in
+# binary to use instead of building one: with --bank-only, or with SOFTTOKEN_DEMO_APP, an app
+# binary, for the tests), SOFTTOKEN_KIOSK_IDLE_SECS (--kiosk: idle seconds before the reset,
+# default 180). The app keeps the demo token in
 # your own keychain and data directory, like any token; delete it in the app when you are done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,8 +79,68 @@ if [ "$port" != 0 ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
   exit 1
 fi
 
-if [ "$mode" = bank ] && [ -n "${SOFTTOKEN_DEMO_SERVER:-}" ]; then
+# The branch kiosk (docs/KIOSK.md): the bank's pages (Chromium, as an app window) on the left and
+# the app on the right of one screen, each placed by itself (no window manager needed) and
+# started again whenever it exits or crashes; after SOFTTOKEN_KIOSK_IDLE_SECS (default 180)
+# without input the app wipes its tokens and the pages re-arm the demo registration.
+run_kiosk() {
+  apt_install chromium x11-utils
+  local sw sh app_w pages_w idle profile
+  read -r sw sh < <(xwininfo -root | awk '/Width:/ {w = $2} /Height:/ {h = $2} END {print w, h}')
+  app_w=$((sw / 3))
+  [ "$app_w" -le 560 ] || app_w=560
+  [ "$app_w" -ge 360 ] || app_w=$((sw < 360 ? sw : 360))
+  pages_w=$((sw - app_w))
+  idle=${SOFTTOKEN_KIOSK_IDLE_SECS:-180}
+  profile="$demo/kiosk-browser"
+  echo "  Kiosk: the bank's pages (${pages_w}x$sh) and the app (${app_w}x$sh); reset after $idle s idle."
+  echo "  Stop it with ctrl-c (or stop its service)."
+  keep_running "the bank's pages" \
+    kiosk_browser "$profile" "$pages_w,$sh" "$url/demo/?kiosk=$idle" &
+  kiosk_pids+=($!)
+  SOFTTOKEN_KIOSK_AREA="${app_w}x${sh}+${pages_w}+0" SOFTTOKEN_KIOSK_IDLE_SECS="$idle" \
+    SOFTTOKEN_SERVER_URL="$url" keep_running "the app" "$app" --kiosk &
+  kiosk_pids+=($!)
+  wait "$server_pid"
+}
+
+# The bank's pages in Chromium as an app window (no address bar) at the left of the screen, with
+# a fresh profile each time, so nothing a visitor typed survives a restart.
+kiosk_browser() {
+  rm -rf "$1"
+  chromium --no-first-run --noerrdialogs --disable-infobars --disable-session-crashed-bubble \
+    --disable-features=Translate --user-data-dir="$1" --window-position=0,0 --window-size="$2" \
+    --app="$3"
+}
+
+# Runs a program again whenever it exits, until this script stops.
+keep_running() {
+  local what=$1
+  shift
+  while :; do
+    "$@" > /dev/null 2>&1 || true
+    echo "demo kiosk: $what stopped; starting it again" >&2
+    sleep 1
+  done
+}
+
+# Stops the kiosk's two keepers and then what they run (a keeper first, so it cannot restart it).
+kiosk_pids=()
+stop_kiosk() {
+  local keeper children
+  for keeper in "${kiosk_pids[@]}"; do
+    children=$(pgrep -P "$keeper" || true)
+    kill -TERM "$keeper" 2>/dev/null || true
+    for child in $children; do kill -TERM "$child" 2>/dev/null || true; done
+  done
+}
+
+app="${CARGO_TARGET_DIR:-$root/target}/app-dist/softtoken"
+if [ -n "${SOFTTOKEN_DEMO_SERVER:-}" ] && { [ "$mode" = bank ] || [ -n "${SOFTTOKEN_DEMO_APP:-}" ]; }; then
+  # Given binaries (the tests): nothing is built. A debug or QA app reads the server's address
+  # at run time; a customer build ignores it.
   server=$SOFTTOKEN_DEMO_SERVER
+  app=${SOFTTOKEN_DEMO_APP:-$app}
 else
   export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
   if [ "$mode" != bank ]; then
@@ -115,7 +177,7 @@ say "starting the bank's reference server on 127.0.0.1:$port (demo mode)"
 RUST_LOG=${RUST_LOG:-warn} \
   "${bank[@]}" serve --bind "127.0.0.1:$port" --admin-bind 127.0.0.1:0 --demo > "$demo/server.out" 2> "$demo/server.log" &
 server_pid=$!
-trap 'kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
+trap 'stop_kiosk; kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 for _ in $(seq 200); do
@@ -154,6 +216,8 @@ EOF
 if [ "$mode" = bank ]; then
   echo "  Press ctrl-c to stop the server."
   wait "$server_pid"
+elif [ "$mode" = kiosk ]; then
+  run_kiosk
 else
   # The bank's pages in the desktop's browser (or Chromium when there is no desktop opener).
   if command -v xdg-open >/dev/null; then
@@ -162,5 +226,5 @@ else
     chromium --no-first-run "--app=$url/demo/" >/dev/null 2>&1 &
   fi
   echo "  Close the app window to stop the server."
-  "${CARGO_TARGET_DIR:-$root/target}/app-dist/softtoken" "$@" || true
+  SOFTTOKEN_SERVER_URL="$url" "$app" || true
 fi

@@ -20,9 +20,10 @@ step "checking system packages"
 # gnome-keyring + dbus: the real Secret Service for keychain tests; oathtool: an independent
 # TOTP implementation to cross-check ours; python3: the protocol's second test-vector check;
 # the lint of these scripts (the shellcheck package); chromium and chromium-driver: the demo
-# bank's pages in a real browser (tests/tests/app_e2e.rs).
+# bank's pages in a real browser, and x11-utils for the kiosk's screen size
+# (tests/tests/app_e2e.rs).
 apt_install ca-certificates gcc pkg-config dbus dbus-bin gnome-keyring oathtool python3 shellcheck \
-  chromium chromium-driver
+  chromium chromium-driver x11-utils
 # The Linux packages' test (tests/tests/linux_package.rs): the Tauri CLI runs on Node.js
 # (scripts/tauri.sh); lintian, desktop-file-validate, rpm and objdump inspect what it builds.
 command -v npm >/dev/null || apt_install nodejs npm

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         key_name: VAULT_KEY_NAME.to_owned(),
         kiosk: false,
         kiosk_idle_secs: DEFAULT_KIOSK_IDLE_SECS,
+        kiosk_area: None,
         server_trust: ServerTrust::default(),
     };
     let state = AppState::new(config, Arc::new(OsKeyStore::new()));

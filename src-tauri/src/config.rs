@@ -48,8 +48,45 @@ pub struct Config {
     pub kiosk: bool,
     /// Idle seconds before a kiosk wipes its tokens.
     pub kiosk_idle_secs: u32,
+    /// Where on the screen a kiosk's window goes; `None` covers its whole monitor.
+    pub kiosk_area: Option<KioskArea>,
     /// Which servers the client trusts beyond the platform's rules.
     pub server_trust: ServerTrust,
+}
+
+/// A part of the screen in physical pixels, from X11's geometry notation `WxH+X+Y`: a kiosk
+/// that shows the bank's pages beside the app gives the app one column of the screen, with no
+/// window manager to arrange them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KioskArea {
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// Left edge.
+    pub x: i32,
+    /// Top edge.
+    pub y: i32,
+}
+
+impl KioskArea {
+    /// `WxH+X+Y` (`+X+Y` optional); `None` for anything else or an empty area.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let (size, place) = match text.find('+') {
+            Some(i) => (&text[..i], &text[i + 1..]),
+            None => (text, "0+0"),
+        };
+        let (w, h) = size.split_once('x')?;
+        let (x, y) = place.split_once('+')?;
+        let area = Self {
+            width: w.parse().ok()?,
+            height: h.parse().ok()?,
+            x: x.parse().ok()?,
+            y: y.parse().ok()?,
+        };
+        (area.width > 0 && area.height > 0).then_some(area)
+    }
 }
 
 /// What the client trusts beyond `https://` with the platform's roots. `Default` is a customer
@@ -75,6 +112,8 @@ pub struct Inputs {
     pub kiosk: bool,
     /// `SOFTTOKEN_KIOSK_IDLE_SECS`.
     pub kiosk_idle_secs: Option<String>,
+    /// `SOFTTOKEN_KIOSK_AREA` (`WxH+X+Y`).
+    pub kiosk_area: Option<String>,
     /// `SOFTTOKEN_QA_CA`: the QA servers' certificate authority (PEM file).
     pub qa_ca: Option<PathBuf>,
 }
@@ -89,6 +128,7 @@ impl Inputs {
             kiosk: std::env::args().any(|a| a == "--kiosk")
                 || var("SOFTTOKEN_KIOSK").is_some_and(|v| v == "1" || v == "true"),
             kiosk_idle_secs: var("SOFTTOKEN_KIOSK_IDLE_SECS"),
+            kiosk_area: var("SOFTTOKEN_KIOSK_AREA"),
             qa_ca: var("SOFTTOKEN_QA_CA").map(PathBuf::from),
         }
     }
@@ -145,7 +185,16 @@ impl Config {
             .and_then(|s| s.trim().parse::<u32>().ok())
             .map(|s| s.max(MIN_KIOSK_IDLE_SECS))
             .unwrap_or(DEFAULT_KIOSK_IDLE_SECS);
-        Self { server_url, data_dir, key_name, kiosk: inputs.kiosk, kiosk_idle_secs, server_trust }
+        let kiosk_area = inputs.kiosk_area.as_deref().and_then(KioskArea::parse);
+        Self {
+            server_url,
+            data_dir,
+            key_name,
+            kiosk: inputs.kiosk,
+            kiosk_idle_secs,
+            kiosk_area,
+            server_trust,
+        }
     }
 
     /// Path of the vault file.
@@ -164,6 +213,7 @@ mod tests {
             data_dir: Some("/tmp/qa".into()),
             kiosk: false,
             kiosk_idle_secs: None,
+            kiosk_area: None,
             qa_ca: Some("/tmp/qa/ca.pem".into()),
         }
     }
@@ -214,6 +264,22 @@ mod tests {
             Some("en-GB")
         );
         assert_eq!(env_language(env(&[("LANG", "C.UTF-8")])), None);
+    }
+
+    #[test]
+    fn kiosk_area_is_read_in_x11_geometry_and_ignored_when_malformed() {
+        let area = |t: &str| {
+            let i = Inputs { kiosk: true, kiosk_area: Some(t.into()), ..Inputs::default() };
+            Config::resolve(i, Path::new("/d"), false).kiosk_area
+        };
+        assert_eq!(
+            area("480x1080+1440+0"),
+            Some(KioskArea { width: 480, height: 1080, x: 1440, y: 0 })
+        );
+        assert_eq!(area("800x600"), Some(KioskArea { width: 800, height: 600, x: 0, y: 0 }));
+        for bad in ["", "0x600", "800", "800x600+1", "wide", "800x600+a+b"] {
+            assert_eq!(area(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use softtoken_core::vault::OsKeyStore;
 use tauri::{Manager, State};
 use zeroize::Zeroizing;
 
-use crate::config::{Config, Inputs, OVERRIDES_ALLOWED};
+use crate::config::{Config, Inputs, KioskArea, OVERRIDES_ALLOWED};
 use crate::error::CommandResult;
 use crate::ops::{AppInfo, AppState, Copied, Notice, TokenView};
 
@@ -145,9 +145,15 @@ fn tune_webkit_environment() {}
 #[cfg(not(target_os = "linux"))]
 fn tune_webview(_window: &tauri::WebviewWindow) {}
 
-/// The kiosk's window: fullscreen, covering its monitor.
+/// The kiosk's window: fullscreen, covering its monitor; or exactly `area` of the screen when
+/// the kiosk shows the bank's pages beside it (scripts/demo.sh --kiosk).
 #[cfg(desktop)]
-fn fill_screen(window: &tauri::WebviewWindow) -> tauri::Result<()> {
+fn fill_screen(window: &tauri::WebviewWindow, area: Option<KioskArea>) -> tauri::Result<()> {
+    if let Some(a) = area {
+        window.set_decorations(false)?;
+        window.set_position(tauri::PhysicalPosition::new(a.x, a.y))?;
+        return window.set_size(tauri::PhysicalSize::new(a.width, a.height));
+    }
     window.set_fullscreen(true)?;
     // Fullscreen is a request to the window manager; a kiosk session may have none, so the
     // window also covers its monitor by itself.
@@ -161,7 +167,7 @@ fn fill_screen(window: &tauri::WebviewWindow) -> tauri::Result<()> {
 /// On a phone the app's only window always fills the screen (Tauri has no window placement
 /// there).
 #[cfg(mobile)]
-fn fill_screen(_window: &tauri::WebviewWindow) -> tauri::Result<()> {
+fn fill_screen(_window: &tauri::WebviewWindow, _area: Option<KioskArea>) -> tauri::Result<()> {
     Ok(())
 }
 
@@ -202,6 +208,7 @@ pub fn run() -> ExitCode {
             let platform_dir = app.path().app_data_dir()?;
             let config = Config::resolve(inputs, &platform_dir, OVERRIDES_ALLOWED);
             let kiosk = config.kiosk;
+            let kiosk_area = config.kiosk_area;
             let keys = Arc::new(OsKeyStore::new());
             #[cfg(target_os = "android")]
             open_android_keystore(Arc::clone(&keys));
@@ -211,7 +218,7 @@ pub fn run() -> ExitCode {
             if let Some(window) = app.get_webview_window("main") {
                 tune_webview(&window);
                 if kiosk {
-                    fill_screen(&window)?;
+                    fill_screen(&window, kiosk_area)?;
                 }
             }
             Ok(())

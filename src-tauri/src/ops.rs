@@ -435,6 +435,7 @@ mod tests {
             key_name: "vault-key".into(),
             kiosk,
             kiosk_idle_secs: 180,
+            kiosk_area: None,
             server_trust: crate::config::ServerTrust::default(),
         };
         let keys = Arc::new(MemoryKeyStore::new());

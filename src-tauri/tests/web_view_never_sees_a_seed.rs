@@ -89,6 +89,7 @@ async fn no_command_response_contains_the_seed_of_a_stored_token() {
         key_name: KEY_NAME.into(),
         kiosk: true,
         kiosk_idle_secs: 60,
+        kiosk_area: None,
         server_trust: ServerTrust::default(),
     };
     let state = AppState::new(config, keys);

@@ -395,7 +395,7 @@ async fn visitor_applies_reads_the_mail_starts_and_ends_use_on_the_bank_pages() 
     let Some(_serial) = e2e_guard().await else { return };
     let bank = Bank::start(&binaries().server);
     // A browser set to Japanese gets the pages in Japanese.
-    let pages = open_bank_pages(&bank, "ja").await;
+    let pages = open_bank_pages(&bank, "ja", "").await;
     assert_eq!(pages.js_str("return document.documentElement.lang").await, "ja");
     pages.wait_visible("screen-top").await;
     assert_eq!(pages.text("reg-service-id").await, DEMO_SERVICE);
@@ -508,7 +508,7 @@ async fn visitor_applies_reads_the_mail_starts_and_ends_use_on_the_bank_pages() 
 /// bank pages (steps 11–13), as a visitor at a branch kiosk walks it.
 async fn visitor_walks_all_13_steps(lang: &str) {
     let world = World::start().await;
-    let pages = open_bank_pages(&world.bank, lang).await;
+    let pages = open_bank_pages(&world.bank, lang, "").await;
     assert_eq!(pages.js_str("return document.documentElement.lang").await, lang);
     apply_on_bank_pages(&pages, "hanako@example.jp", "58203", false).await;
     let service = pages.text("mail-service-id").await;
@@ -551,4 +551,145 @@ async fn visitor_walks_all_13_steps_in_japanese() {
 async fn visitor_walks_all_13_steps_in_english() {
     let Some(_serial) = e2e_guard().await else { return };
     visitor_walks_all_13_steps("en").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kiosk_bank_pages_forget_the_visitor_after_idle_and_rearm_the_demo() {
+    let Some(_serial) = e2e_guard().await else { return };
+    let bank = Bank::start(&binaries().server);
+    let pages = open_bank_pages(&bank, "ja", "?kiosk=10").await;
+    // A visitor applies with a password of their own, switches to English, and walks away.
+    apply_on_bank_pages(&pages, "taro@example.jp", "61835", false).await;
+    pages.click("lang-switch").await;
+    pages.wait_until("return document.documentElement.lang === 'en'").await;
+    pages
+        .wait_until_for("return document.body.dataset.resets === '1'", Duration::from_secs(25))
+        .await;
+    pages.wait_visible("screen-top").await;
+    assert_eq!(pages.js_str("return document.documentElement.lang").await, "ja");
+    assert_eq!(pages.js_str("return document.getElementById('mail').value").await, "");
+    // The next visitor goes straight to the app with the demo's own password: it works again.
+    let token = provision_like_the_app(&bank.url, &bank.demo_password).await;
+    assert_eq!(code_of(&token).len(), 6);
+    pages.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kiosk_app_beside_the_bank_pages_keeps_to_its_column_of_the_screen() {
+    let Some(_serial) = e2e_guard().await else { return };
+    let world = World::start().await;
+    // scripts/demo.sh --kiosk on the 1280x1024 screen: the pages left, the app's column right.
+    let area = [("SOFTTOKEN_KIOSK_AREA", "420x1024+860+0"), ("LANGUAGE", "en")];
+    let app = world.launch(&area, &["--kiosk"]).await;
+    app.wait_ready().await;
+    assert!(app.displayed("kiosk-badge").await);
+    app.wait_until("return window.innerWidth === 420 && window.innerHeight === 1024").await;
+    assert!(app.js_str("return String(screen.width)").await.parse::<u32>().unwrap() > 420);
+    app.quit().await;
+}
+
+/// The processes below `root` (children, grandchildren, …): pid, parent's pid, executable.
+fn descendants(root: u32) -> Vec<(u32, u32, std::path::PathBuf)> {
+    let mut parent_of = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // The field after the parenthesised command name: state, then the parent's pid.
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        parent_of.push((pid, ppid));
+    }
+    let mut found = vec![(root, 0)];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i].0;
+        found.extend(parent_of.iter().filter(|(_, pp)| *pp == p).copied());
+        i += 1;
+    }
+    found
+        .into_iter()
+        .skip(1)
+        .filter_map(|(p, pp)| std::fs::read_link(format!("/proc/{p}/exe")).ok().map(|e| (p, pp, e)))
+        .collect()
+}
+
+/// Waits until a process running `exe`, started by something else than `exe` (the main
+/// process, not one of its helpers), is below `root` and is not `other_than`; its pid.
+async fn wait_for_process(root: u32, exe: &std::path::Path, other_than: Option<u32>) -> u32 {
+    let deadline = std::time::Instant::now() + STEP_TIMEOUT;
+    loop {
+        let all = descendants(root);
+        let exe_of = |pid: u32| all.iter().find(|(p, _, _)| *p == pid).map(|(_, _, e)| e.clone());
+        let main = all.iter().find(|(p, pp, e)| {
+            e == exe && Some(*p) != other_than && exe_of(*pp).as_deref() != Some(exe)
+        });
+        if let Some((pid, _, _)) = main {
+            return *pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "{} never ran", exe.display());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kiosk_script_starts_the_pages_and_the_app_again_when_they_crash() {
+    use std::io::BufRead as _;
+    let Some(_serial) = e2e_guard().await else { return };
+    let bins = binaries();
+    let xvfb = Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = std::process::Command::new("bash")
+        .arg(workspace_root().join("scripts/demo.sh"))
+        .arg("--kiosk")
+        .env("DISPLAY", &xvfb.display)
+        .env("SOFTTOKEN_DEMO_SERVER", &bins.server)
+        .env("SOFTTOKEN_DEMO_APP", &bins.app)
+        .env("SOFTTOKEN_DEMO_PORT", "0")
+        .env("SOFTTOKEN_DEMO_DIR", dir.path().join("bank"))
+        .env("SOFTTOKEN_DATA_DIR", dir.path().join("tokens"))
+        .env("XDG_DATA_HOME", dir.path().join("xdg-data"))
+        .env("XDG_CONFIG_HOME", dir.path().join("xdg-config"))
+        .env("XDG_CACHE_HOME", dir.path().join("xdg-cache"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(demo.stdout.take().unwrap());
+    let mut said = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "demo.sh stopped: {said:?}");
+        said.push(line.clone());
+        if line.contains("Kiosk:") {
+            break;
+        }
+    }
+    // Keep reading, so a later line never meets a closed pipe.
+    std::thread::spawn(move || out.lines().map_while(Result::ok).for_each(drop));
+    let root = demo.id();
+    let chromium = std::fs::canonicalize("/usr/lib/chromium/chromium").unwrap();
+    let app = std::fs::canonicalize(&bins.app).unwrap();
+    let first_app = wait_for_process(root, &app, None).await;
+    let first_pages = wait_for_process(root, &chromium, None).await;
+
+    // A crash of either: it is started again.
+    for (pid, exe) in [(first_app, &app), (first_pages, &chromium)] {
+        let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        wait_for_process(root, exe, Some(pid)).await;
+    }
+
+    // Stopping the kiosk stops everything it started.
+    let running: Vec<u32> = descendants(root).into_iter().map(|(p, _, _)| p).collect();
+    terminate(&mut demo);
+    let mut err = String::new();
+    std::io::Read::read_to_string(demo.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(err.contains("the app stopped; starting it again"), "{said:?}\n{err}");
+    assert!(err.contains("the bank's pages stopped; starting it again"), "{err}");
+    let deadline = std::time::Instant::now() + STEP_TIMEOUT;
+    while running.iter().any(|p| std::path::Path::new(&format!("/proc/{p}")).exists()) {
+        assert!(std::time::Instant::now() < deadline, "the kiosk left processes running");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -51,6 +51,7 @@ fn app_state(url: &str, dir: &Path, keys: Arc<dyn KeyStore>) -> AppState {
         key_name: KEY_NAME.into(),
         kiosk: false,
         kiosk_idle_secs: 180,
+        kiosk_area: None,
         server_trust: ServerTrust::default(),
     };
     AppState::new(config, keys)

@@ -315,8 +315,9 @@ async fn session(port: u16, caps: Value, driver: &mut Child, what: &str) -> Clie
 
 /// The demo bank's web pages (served by the reference server in demo mode) in Debian's
 /// Chromium, headless, under chromedriver: what a visitor at a kiosk or a QA tester opens
-/// beside the app. `lang` is the browser's language (its Accept-Language).
-pub async fn open_bank_pages(bank: &Bank, lang: &str) -> App {
+/// beside the app. `lang` is the browser's language (its Accept-Language); `query` is added to
+/// the pages' address (`?kiosk=10`).
+pub async fn open_bank_pages(bank: &Bank, lang: &str, query: &str) -> App {
     let port = free_port();
     let profile = tempfile::tempdir().unwrap();
     let mut cmd = bounded_command(&tool("chromedriver"));
@@ -339,7 +340,7 @@ pub async fn open_bank_pages(bank: &Bank, lang: &str) -> App {
     });
     step("opening a WebDriver session on Chromium");
     let client = session(port, caps, &mut driver, "Chromium").await;
-    bounded("goto", client.goto(&format!("{}/demo/", bank.url))).await.unwrap();
+    bounded("goto", client.goto(&format!("{}/demo/{query}", bank.url))).await.unwrap();
     let pages = App { client: Some(client), driver, _profile: Some(profile) };
     pages.phone_size().await;
     pages.wait_ready().await;

@@ -386,7 +386,36 @@ function wire() {
   }
 }
 
+// A kiosk (`/demo/?kiosk=SECONDS`, scripts/demo.sh --kiosk) forgets its visitor after that many
+// seconds without input: the demo registration is re-armed for the next visitor (with the
+// fixed demo password) and the pages start again at the top, in the kiosk's own language.
+const KIOSK_MIN_IDLE_SECS = 10;
+function watchIdle() {
+  const asked = Number.parseInt(new URLSearchParams(location.search).get("kiosk") ?? "", 10);
+  if (!Number.isFinite(asked)) return;
+  const idleMs = Math.max(asked, KIOSK_MIN_IDLE_SECS) * 1000;
+  const startLang = lang;
+  let timer = null;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      forgetApplication();
+      for (const el of document.querySelectorAll("input")) el.value = "";
+      await call("POST", "/v1/demo/reset", {});
+      lang = startLang;
+      await refresh();
+      show("screen-top");
+      document.body.dataset.resets = String(Number(document.body.dataset.resets ?? "0") + 1);
+    }, idleMs);
+  };
+  for (const ev of ["pointerdown", "keydown", "input", "touchstart"]) {
+    document.addEventListener(ev, arm, { capture: true, passive: true });
+  }
+  arm();
+}
+
 wire();
+watchIdle();
 refresh().then(() => {
   show(current);
   document.body.dataset.ready = "true";
