@@ -566,11 +566,12 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
 
     // Demo mode hands out a public password and re-arms without a credential; it is for one
     // machine (a kiosk, a laptop), never for a network or a proxy in front of one.
-    if demo_on && (!bind.ip().is_loopback() || behind_tls_proxy) {
+    let behind_proxy = behind_tls_proxy || !trusted_proxies.is_empty();
+    if demo_on && (!bind.ip().is_loopback() || behind_proxy) {
         return Err(Error::Config(format!(
             "refusing demo mode on {bind}{}: the demo is served on a loopback address only \
              (127.0.0.1 or ::1) and never behind a proxy",
-            if behind_tls_proxy { " behind a proxy" } else { "" }
+            if behind_proxy { " behind a proxy" } else { "" }
         )));
     }
     let demo = if demo_on {

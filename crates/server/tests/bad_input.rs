@@ -460,3 +460,26 @@ async fn a_web_page_cannot_end_the_demo_token_with_a_simple_request() {
     let status = bank.bank().status(&service, &user, 1_767_225_630).await.unwrap();
     assert_eq!(status.state.as_str(), "issued");
 }
+
+#[tokio::test]
+async fn visitor_choosing_an_easy_pin_on_the_demo_page_is_asked_to_choose_another() {
+    let (r, _bank) = router([127, 0, 0, 1]).await;
+    for (password, status) in [("1234", 400), ("1990", 400), ("3718", 200)] {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/demo/api/apply")
+            .header("host", "127.0.0.1:8080")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({"mail": "taro@example.jp", "activation_password": password}).to_string(),
+            ))
+            .unwrap();
+        let resp = r.public.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), status, "{password}");
+        if status == 400 {
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+            let answer: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(answer["code"], "weak_activation_password", "{answer}");
+        }
+    }
+}

@@ -158,9 +158,11 @@ fn refused(mut running: Running) -> String {
 #[test]
 fn demo_mode_is_refused_on_a_public_address_and_behind_a_proxy() {
     let dir = tempfile::tempdir().unwrap();
-    for args in
-        [&["0.0.0.0:0", "--behind-tls-proxy"][..], &["127.0.0.1:0", "--behind-tls-proxy"][..]]
-    {
+    for args in [
+        &["0.0.0.0:0", "--behind-tls-proxy"][..],
+        &["127.0.0.1:0", "--behind-tls-proxy"][..],
+        &["127.0.0.1:0", "--trusted-proxies", "10.0.0.0/8"][..],
+    ] {
         let err = refused(demo_server(dir.path(), "3718", args));
         assert!(err.contains("refusing demo mode"), "{args:?}: {err}");
     }

@@ -96,6 +96,11 @@ impl Bank {
             return Err(Error::NotFound);
         }
         let mail = checked_mail(mail)?;
+        // The visitor chooses the password on the bank's page as a customer would: the same
+        // refusal of easy guesses as at a real issue.
+        if let Some(why) = super::weakness(password) {
+            return Err(Error::WeakActivationPassword(why));
+        }
         let r = self.replace_demo(&mail, password, now).await?;
         Ok(self.status_of(&r, now))
     }
