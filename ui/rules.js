@@ -108,6 +108,8 @@ export default Object.freeze({
     "clipboard_unavailable",
     "not_kiosk",
     "internal",
-    "qa_ca_unusable"
+    "qa_ca_unusable",
+    "already_on_this_device",
+    "already_running"
   ]
 });
