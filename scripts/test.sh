@@ -12,7 +12,7 @@ source scripts/lib.sh
 step() { printf '\n==> %s\n' "$*"; }
 
 if ! command -v cargo >/dev/null; then
-  echo "Rust is missing: install Rust 1.88 or newer (https://rustup.rs), then run this again." >&2
+  echo "Rust is missing: install Rust 1.90 or newer (https://rustup.rs), then run this again." >&2
   exit 1
 fi
 

@@ -46,6 +46,7 @@ fn softtoken_commands() -> &'static [&'static str] {
         "copy_code",
         "kiosk_reset",
         "resume_pending",
+        "start_new_vault",
         "ui_ready",
     ]
 }

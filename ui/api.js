@@ -35,5 +35,11 @@ export const kioskReset = () => invoke("kiosk_reset");
 /** Retries the bank's delivery acknowledgement of pending tokens; resolves to notices. */
 export const resumePending = () => invoke("resume_pending");
 
+/**
+ * Puts a damaged vault (or one whose key is gone) aside, renamed, and starts an empty one.
+ * Resolves to `{ fileName }` of what was kept, or null when the vault opened after all.
+ */
+export const startNewVault = () => invoke("start_new_vault");
+
 /** Tells the app the first codes are on screen (for the launch-time measurement). */
 export const uiReady = () => invoke("ui_ready");

@@ -6,6 +6,7 @@
 // Timing: one timer (ticker.js) fires just after each whole second while codes are on screen,
 // and only then; codes are fetched again when one expires. Nothing runs per frame.
 
+import * as acks from "./acks.js";
 import * as api from "./api.js";
 import * as errors from "./errors.js";
 import { defaultLang } from "./i18n.js";
@@ -79,26 +80,15 @@ async function boot() {
   document.body.dataset.ready = "true";
   // Two frames later the first codes have been painted.
   requestAnimationFrame(() => requestAnimationFrame(() => api.uiReady().catch(() => {})));
-  if (tokens.all().some((x) => x.pendingDelivery)) acknowledgePending();
-}
-
-// The bank's acknowledgement of a token that arrived while offline: retried after the first
-// codes are on screen so a slow network never delays them.
-async function acknowledgePending() {
-  try {
-    const notices = await api.resumePending();
-    for (const n of notices) {
-      if (n.kind === "superseded") notice.say("error.superseded", { name: n.name });
-    }
-    await tokens.refresh();
-  } catch {
-    // Still pending: tried again at the next start.
-  }
+  // Acknowledgements the bank is still owed: after the first codes are on screen, so a slow
+  // network never delays them.
+  acks.sendNow();
 }
 
 function start() {
   $("lang-switch").addEventListener("click", switchLang);
   for (const m of [list, activate, setup, name, otp, errors]) m.wire();
+  acks.start();
   errors.attempt(boot);
 }
 

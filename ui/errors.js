@@ -3,8 +3,13 @@
 // tokens cannot be listed, the kiosk cannot wipe): it offers a real retry of exactly the work
 // that failed, and a way back to where the customer was.
 
+import * as api from "./api.js";
 import { current, go, show } from "./navigation.js";
+import * as notice from "./notice.js";
 import { $, errorText, t } from "./view.js";
+
+/** Errors whose only way out is to put the saved tokens aside and start again. */
+export const DAMAGED = new Set(["vault_corrupted", "vault_key_missing"]);
 
 // Errors on screen, by element id.
 const shown = new Map();
@@ -52,20 +57,32 @@ export function open(e, work, { back = true } = {}) {
   else if (current() !== "error") returnTo = current();
   failedWork = work ?? null;
   showErrorIn("fatal-error", e);
-  $("error-retry").hidden = failedWork === null;
+  showWayOut(e);
   $("error-back").hidden = returnTo === null;
   show("error");
 }
 
+// A damaged vault gets the steps and "Start again" (trying again cannot mend it); anything
+// else gets "Try again" when there is work to repeat.
+function showWayOut(e) {
+  const damaged = DAMAGED.has(e?.kind);
+  $("error-damaged").hidden = !damaged;
+  $("error-new-vault").hidden = !damaged;
+  $("error-retry").hidden = damaged || failedWork === null;
+}
+
 export function relang() {
   $("error-retry").textContent = t(retrying ? "error.retrying" : "error.retry");
+  $("error-new-vault").textContent = t(retrying ? "damaged.starting" : "damaged.start_new");
 }
 
 function setRetrying(busy) {
   retrying = busy;
-  const b = $("error-retry");
-  b.disabled = busy;
-  b.setAttribute("aria-busy", String(busy));
+  for (const id of ["error-retry", "error-new-vault"]) {
+    const b = $(id);
+    b.disabled = busy;
+    b.setAttribute("aria-busy", String(busy));
+  }
   relang();
 }
 
@@ -81,17 +98,49 @@ async function retry() {
     if (current() === "error") goBack();
   } catch (e) {
     showErrorIn("fatal-error", e);
+    showWayOut(e);
   } finally {
     setRetrying(false);
   }
-  if (current() === "error") $("error-retry").focus();
+  if (current() === "error") {
+    const damaged = DAMAGED.has(shown.get("fatal-error")?.kind);
+    $(damaged ? "error-new-vault" : "error-retry").focus();
+  }
+}
+
+// The damaged tokens are kept aside by the app, then the work that failed (opening the
+// tokens) runs again on the empty store, and the customer is told where the old data is.
+async function startNew() {
+  if (retrying) return;
+  setRetrying(true);
+  let kept = null;
+  try {
+    kept = await api.startNewVault();
+  } catch (e) {
+    showErrorIn("fatal-error", e);
+    showWayOut(e);
+    setRetrying(false);
+    return;
+  }
+  setRetrying(false);
+  await retry();
+  if (kept && current() !== "error") notice.say("damaged.done", { file: kept.fileName });
 }
 
 function goBack() {
   show(returnTo ?? "list");
 }
 
+// A keychain unlocked or a disk freed elsewhere is followed by the customer coming back to the
+// app: try again then by itself, so they need not find the button.
+function retryOnReturn() {
+  if (current() === "error" && !document.hidden && !$("error-retry").hidden) retry();
+}
+
 export function wire() {
+  window.addEventListener("focus", retryOnReturn);
+  document.addEventListener("visibilitychange", retryOnReturn);
   $("error-retry").addEventListener("click", retry);
+  $("error-new-vault").addEventListener("click", startNew);
   $("error-back").addEventListener("click", goBack);
 }

@@ -55,6 +55,7 @@ export const STRINGS = {
     "activate.submit": "送信",
     "activate.sending": "送信中…",
     "activate.cancel": "戻る",
+    "activate.wait_note": "銀行からの返事を待っています。返事はこの画面に表示されますので、このままお待ちください。",
 
     "invalid.empty": "{field}を入力してください。",
     "invalid.not_digits": "{field}は数字で入力してください（スペースとハイフンは無視されます）。",
@@ -95,15 +96,19 @@ export const STRINGS = {
       "銀行のサーバーで問題が起きています。時間をおいてもう一度お試しください。続く場合は銀行にご連絡ください。",
     "error.bank_not_authenticated":
       "相手が銀行のサーバーであることを確認できませんでした。入力した情報は送られていません。銀行にご連絡ください。",
+    "error.already_on_this_device":
+      "このトークンはすでにこの端末に登録されています。「戻る」を押すと、トークン一覧でワンタイムパスワードを確認できます。",
+    "error.already_running":
+      "このアプリは別のウィンドウですでに開いています。そちらをお使いください。こちらを使うには、もう一方を閉じてから「もう一度試す」を押してください。",
     "error.duplicate_token":
       "このサービスIDとユーザIDのトークンはすでにこの端末にあります。作り直す場合は先に今のトークンを削除してください。",
     "error.token_not_found": "このトークンはすでに削除されています。",
     "error.keychain_unavailable":
       "システムのキーチェーン（鍵の保管場所）を使えません。ログインし直すかロックを解除してから、もう一度お試しください。",
     "error.vault_key_missing":
-      "トークンの鍵がキーチェーンから失われたため、トークンを開けません。インターネットバンキングでトークンを発行し直してください。",
+      "トークンの鍵がキーチェーンから失われたため、この端末に保存されたトークンを開けません。",
     "error.vault_corrupted":
-      "トークンの保存データが壊れているか変更されています。データはそのまま残してあります。銀行にご連絡ください。",
+      "この端末に保存されたトークンのデータが壊れているか変更されているため、ワンタイムパスワードを表示できません。",
     "error.vault_changed": "トークンの保存データが別のプログラムから変更されたため、保存しませんでした。もう一度操作してください。",
     "error.vault_too_new": "新しいバージョンのアプリで保存されたデータです。アプリを更新してください。",
     "error.storage_io": "トークンを保存できませんでした。端末の空き容量を確認してください。",
@@ -117,6 +122,15 @@ export const STRINGS = {
     "error.retry": "もう一度試す",
     "error.retrying": "もう一度試しています…",
     "error.back": "戻る",
+    "damaged.explain": "次の手順で、もう一度使えるようになります。",
+    "damaged.step_keep":
+      "「新しく始める」を押します。壊れたデータは削除せず別の名前で残し、空の保存場所を作ります。",
+    "damaged.step_bank":
+      "インターネットバンキングで、この端末にあったトークンの利用終了と再発行を申し込みます（わからないときは銀行にご連絡ください）。",
+    "damaged.step_add": "再発行されたトークンを「トークンを追加」で登録します。",
+    "damaged.start_new": "新しく始める",
+    "damaged.starting": "準備しています…",
+    "damaged.done": "壊れたデータは {file} として残しました。再発行されたトークンを追加してください。",
 
     "setup.heading": "初期設定",
     "setup.body": "トークンを受け取りました。内容を確認して「次へ」を押してください。",
@@ -140,6 +154,8 @@ export const STRINGS = {
     "otp.heading": "ワンタイムパスワード",
     "otp.instruction":
       "インターネットバンキングの「ワンタイムパスワード利用開始」の画面で、このパスワードを入力してください。",
+    "otp.pending":
+      "銀行にこのトークンの受け取りがまだ届いていないため、今はこのパスワードを入力しても利用開始できません。ネットワークにつながると自動で届け、届くとこの表示が消えます。それまでお待ちください。",
     "otp.back": "一覧へ",
 
     "delete.heading": "トークンを削除しますか？",
@@ -201,6 +217,7 @@ export const STRINGS = {
     "activate.submit": "Send",
     "activate.sending": "Sending…",
     "activate.cancel": "Back",
+    "activate.wait_note": "Waiting for the bank's answer. It will be shown on this screen: please stay here.",
 
     "invalid.empty": "Enter the {field}.",
     "invalid.not_digits": "The {field} has digits only (spaces and hyphens are ignored).",
@@ -241,15 +258,19 @@ export const STRINGS = {
       "The bank's server has a problem. Try again later; if it persists, contact the bank.",
     "error.bank_not_authenticated":
       "The server could not prove it is the bank. Nothing you typed was revealed. Contact the bank.",
+    "error.already_on_this_device":
+      "This token is already on this device. Choose “Back” to find its one-time password in your token list.",
+    "error.already_running":
+      "The app is already open in another window: please use that one. To use this window instead, close the other one, then choose “Try again”.",
     "error.duplicate_token":
       "A token for this service ID and user ID is already on this device. To set it up again, delete the existing one first.",
     "error.token_not_found": "This token was already deleted.",
     "error.keychain_unavailable":
       "The system keychain is locked or unavailable. Log in again or unlock it, then try again.",
     "error.vault_key_missing":
-      "The key of your tokens is missing from the keychain, so they cannot be opened. Issue the token again in internet banking.",
+      "The key of the tokens saved on this device is missing from the keychain, so they cannot be opened.",
     "error.vault_corrupted":
-      "The saved tokens are damaged or were changed. They were left as they are. Contact the bank.",
+      "The tokens saved on this device are damaged or were changed, so their one-time passwords cannot be shown.",
     "error.vault_changed": "The saved tokens were changed by another program, so nothing was saved. Please do it again.",
     "error.vault_too_new": "The tokens were saved by a newer version of the app. Update the app.",
     "error.storage_io": "The tokens could not be saved. Check the free space on this device.",
@@ -263,6 +284,15 @@ export const STRINGS = {
     "error.retry": "Try again",
     "error.retrying": "Trying again…",
     "error.back": "Back",
+    "damaged.explain": "Three steps make the app usable again:",
+    "damaged.step_keep":
+      "Choose “Start again”. The damaged data is not deleted: it is kept under another name, and an empty token store is made.",
+    "damaged.step_bank":
+      "In internet banking, end use of the tokens that were on this device and issue them again (or contact the bank).",
+    "damaged.step_add": "Add each re-issued token with “Add a token”.",
+    "damaged.start_new": "Start again",
+    "damaged.starting": "Preparing…",
+    "damaged.done": "The damaged data was kept as {file}. Now add the re-issued tokens.",
 
     "setup.heading": "Initial setup",
     "setup.body": "The token has arrived. Check the details and choose Next.",
@@ -285,6 +315,8 @@ export const STRINGS = {
     "otp.heading": "One-time password",
     "otp.instruction":
       "Type this password on the “Start using one-time passwords” screen of internet banking.",
+    "otp.pending":
+      "The bank has not yet been told that this token arrived, so it will not accept this password yet. The app tells the bank by itself once online, and this note then disappears. Please wait until then.",
     "otp.back": "All tokens",
 
     "delete.heading": "Delete this token?",

@@ -14,10 +14,12 @@ export default Object.freeze({
     "max_digits": 8
   },
   "base_name": {
-    "max_chars": 32
+    "max_chars": 32,
+    "max_code_points": 256
   },
   "added_wording": {
-    "max_chars": 32
+    "max_chars": 32,
+    "max_code_points": 256
   },
   "separators": [
     " ",
@@ -68,6 +70,7 @@ export default Object.freeze({
       65531
     ]
   ],
+  "emoji_joiner": 8205,
   "invalid_reasons": [
     "empty",
     "not_digits",
@@ -105,6 +108,8 @@ export default Object.freeze({
     "clipboard_unavailable",
     "not_kiosk",
     "internal",
-    "qa_ca_unusable"
+    "qa_ca_unusable",
+    "already_on_this_device",
+    "already_running"
   ]
 });

@@ -50,17 +50,34 @@ export const checkServiceId = digitsOf(rules.service_id);
 export const checkUserId = digitsOf(rules.user_id);
 export const checkPassword = digitsOf(rules.activation_password);
 
-function checkName(input, max, allowEmpty) {
+// Characters as the customer sees them (extended grapheme clusters), as core counts them:
+// 👨‍👩‍👧 or が is one.
+const graphemes = new Intl.Segmenter("en", { granularity: "grapheme" });
+const clustersOf = (s) => [...graphemes.segment(s)].map((x) => x.segment);
+const JOINER = String.fromCodePoint(rules.emoji_joiner);
+const extendsALetter = (c) => clustersOf(`a${c}`).length === 1;
+
+// Core's has_forbidden_char: the joiner is allowed where an emoji follows it in its cluster.
+function hasForbiddenChar(cluster) {
+  const cs = [...cluster];
+  return cs.some((c, i) =>
+    c === JOINER ? i + 1 === cs.length || extendsALetter(cs[i + 1]) : isForbiddenInName(c));
+}
+
+function checkName(input, rule, allowEmpty) {
   const s = trimLikeRust(input);
-  if ([...s].some(isForbiddenInName)) return { ok: false, reason: "control" };
+  const clusters = clustersOf(s);
+  if (clusters.some(hasForbiddenChar)) return { ok: false, reason: "control" };
   if (s.length === 0 && !allowEmpty) return { ok: false, reason: "empty" };
-  // Characters, not UTF-16 units: one kanji or emoji counts once, as in core.
-  if ([...s].length > max) return { ok: false, reason: "too_long", max };
+  const max = rule.max_chars;
+  if (clusters.length > max || [...s].length > rule.max_code_points) {
+    return { ok: false, reason: "too_long", max };
+  }
   return { ok: true, value: s };
 }
 
-export const checkBaseName = (s) => checkName(s, rules.base_name.max_chars, false);
-export const checkAddedWording = (s) => checkName(s, rules.added_wording.max_chars, true);
+export const checkBaseName = (s) => checkName(s, rules.base_name, false);
+export const checkAddedWording = (s) => checkName(s, rules.added_wording, true);
 
 /** The whole display name as core shows it: base, then the added wording after a space. */
 export function previewName(base, added) {

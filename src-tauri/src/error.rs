@@ -21,15 +21,23 @@ pub enum AppErrorKind {
     /// A QA or debug build was given a certificate authority (`SOFTTOKEN_QA_CA`) that is not a
     /// readable PEM certificate: the tester fixes or unsets it and starts the app again.
     QaCaUnusable,
+    /// The bank says the token was already set up, and it is this device that has it: the
+    /// customer finds it in the list (no one else took it).
+    AlreadyOnThisDevice,
+    /// Another copy of the app has this device's tokens open: the customer uses that window,
+    /// or closes it and tries again here.
+    AlreadyRunning,
 }
 
 impl AppErrorKind {
     /// Every kind of this crate.
-    pub const ALL: [AppErrorKind; 4] = [
+    pub const ALL: [AppErrorKind; 6] = [
         AppErrorKind::ClipboardUnavailable,
         AppErrorKind::NotKiosk,
         AppErrorKind::Internal,
         AppErrorKind::QaCaUnusable,
+        AppErrorKind::AlreadyOnThisDevice,
+        AppErrorKind::AlreadyRunning,
     ];
 
     /// The stable snake_case name the web view receives as `kind`.
@@ -39,6 +47,8 @@ impl AppErrorKind {
             AppErrorKind::NotKiosk => "not_kiosk",
             AppErrorKind::Internal => "internal",
             AppErrorKind::QaCaUnusable => "qa_ca_unusable",
+            AppErrorKind::AlreadyOnThisDevice => "already_on_this_device",
+            AppErrorKind::AlreadyRunning => "already_running",
         }
     }
 }

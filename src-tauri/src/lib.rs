@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 
 use crate::config::{Config, Inputs, KioskArea, OVERRIDES_ALLOWED};
 use crate::error::CommandResult;
-use crate::ops::{AppInfo, AppState, Copied, Notice, TokenView};
+use crate::ops::{AppInfo, AppState, Copied, KeptAside, Notice, TokenView};
 
 #[tauri::command]
 fn app_info(state: State<'_, AppState>) -> AppInfo {
@@ -94,6 +94,11 @@ fn ui_ready() {
 
 /// When `run` began, for [`ui_ready`]'s report.
 static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+#[tauri::command]
+async fn start_new_vault(state: State<'_, AppState>) -> CommandResult<Option<KeptAside>> {
+    ops::start_new_vault(&state, unix_now()).await
+}
 
 #[tauri::command]
 async fn resume_pending(state: State<'_, AppState>) -> CommandResult<Vec<Notice>> {
@@ -233,6 +238,7 @@ pub fn run() -> ExitCode {
             copy_code,
             kiosk_reset,
             resume_pending,
+            start_new_vault,
             ui_ready,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"));

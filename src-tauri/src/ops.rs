@@ -30,6 +30,9 @@ pub struct AppState {
     /// Locked only by [`AppState::with_vault`], on a blocking thread, for one vault operation:
     /// never across a network call, and never handed to core.
     vault: Arc<Mutex<Option<Vault>>>,
+    /// This run's hold on the data directory ([`INSTANCE_LOCK_FILE`]), taken before the vault is
+    /// first opened and kept until the app ends.
+    instance: Arc<std::sync::Mutex<Option<std::fs::File>>>,
     client: Result<ProvisioningClient, CommandError>,
     clipboard: Clipboard,
 }
@@ -165,6 +168,7 @@ impl AppState {
             config,
             keys,
             vault: Arc::new(Mutex::new(None)),
+            instance: Arc::new(std::sync::Mutex::new(None)),
             client,
             clipboard: Clipboard::default(),
         }
@@ -183,12 +187,19 @@ impl AppState {
         F: FnOnce(&mut Vault) -> CommandResult<R> + Send + 'static,
     {
         let slot = Arc::clone(&self.vault);
+        let instance = Arc::clone(&self.instance);
         let path = self.config.vault_path();
         let dir = self.config.data_dir.clone();
         let keys = Arc::clone(&self.keys);
         let key_name = self.config.key_name.clone();
         tauri::async_runtime::spawn_blocking(move || {
             let mut guard = slot.blocking_lock();
+            hold_data_dir(&instance, &dir)?;
+            // Something else wrote the file (a backup restored, a sync tool): work on what is
+            // there now, not on the copy in memory, which could only end in `vault_changed`.
+            if guard.as_ref().map(Vault::changed_on_disk).transpose()? == Some(true) {
+                *guard = None;
+            }
             if guard.is_none() {
                 *guard = Some(open_vault(&dir, path, keys, &key_name)?);
             }
@@ -204,6 +215,39 @@ impl AppState {
         })
         .await
         .map_err(|_| internal())?
+    }
+}
+
+/// The lock file in the data directory that one run of the app holds.
+pub const INSTANCE_LOCK_FILE: &str = "softtoken.lock";
+
+/// Takes this run's lock on the data directory, once: two copies of the app on one vault would
+/// each keep a copy in memory and undo each other's changes.
+fn hold_data_dir(
+    held: &std::sync::Mutex<Option<std::fs::File>>,
+    dir: &std::path::Path,
+) -> CommandResult<()> {
+    let mut held = held.lock().map_err(|_| internal())?;
+    if held.is_some() {
+        return Ok(());
+    }
+    create_private_dir(dir).map_err(Error::Io)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(INSTANCE_LOCK_FILE))
+        .map_err(Error::Io)?;
+    match file.try_lock() {
+        Ok(()) => {
+            *held = Some(file);
+            Ok(())
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Err(CommandError::app(
+            AppErrorKind::AlreadyRunning,
+            "The app is already open in another window.",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::Io(e).into()),
     }
 }
 
@@ -245,6 +289,44 @@ pub fn app_info(state: &AppState) -> AppInfo {
     }
 }
 
+/// What `start_new_vault` kept aside: the file's name (not its folder), for the customer to
+/// tell support.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptAside {
+    /// The damaged vault's new file name, `tokens.vault.damaged-<unix seconds>`.
+    pub file_name: String,
+}
+
+/// `start_new_vault`: the way out of a damaged vault or a lost key. The vault file is renamed
+/// aside (never deleted) with its key moved to a matching keychain entry, and the next command
+/// opens an empty vault. A vault that opens is left alone (`None`).
+///
+/// # Errors
+/// Whatever else stops the vault from opening (keychain locked, newer app, I/O): nothing is
+/// moved then.
+pub async fn start_new_vault(state: &AppState, now: u64) -> CommandResult<Option<KeptAside>> {
+    let slot = Arc::clone(&state.vault);
+    let path = state.config.vault_path();
+    let keys = Arc::clone(&state.keys);
+    let key_name = state.config.key_name.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let mut guard = slot.blocking_lock();
+        let kept = Vault::set_aside(&path, keys, &key_name, now)?;
+        // Opened afresh by the next command: empty if the file was put aside.
+        *guard = None;
+        Ok(kept.map(|k| KeptAside {
+            file_name: k
+                .file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }))
+    })
+    .await
+    .map_err(|_| internal())?
+}
+
 /// `list_tokens`: every token in the customer's order with its code at `now`.
 ///
 /// # Errors
@@ -280,15 +362,22 @@ pub async fn activate(
     // Open the vault before talking to the bank: a locked keychain should stop us before the
     // bank counts an attempt, not after it delivered the token.
     state.with_vault(|_| Ok(())).await?;
-    let Confirmed { token, ack } = client.handshake(&service, &user, &pw, now).await?;
+    let handshake = client.handshake(&service, &user, &pw, now).await;
     drop(pw);
+    let Confirmed { token, ack } = match handshake {
+        Ok(confirmed) => confirmed,
+        Err(Error::AlreadyDelivered) => {
+            return Err(already_delivered_to(state, service, user).await?);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let id = state.with_vault(move |v| Ok(v.add(token, now)?)).await?;
     let provisioned = client.ack(ack.stored(id)).await;
     state
         .with_vault(move |v| {
             let id = provisioned.id;
-            // Not delivered and not refused: stays pending, shown as such, acknowledged at the
-            // next start.
+            // Not delivered and not refused: stays pending, shown as such, and acknowledged by
+            // the web view's next try (`resume_pending`).
             if let Some(refusal) = record_delivery(v, &id, provisioned.delivery)? {
                 return Err(refusal.into());
             }
@@ -298,9 +387,31 @@ pub async fn activate(
         .await
 }
 
+/// The bank's "already set up on a device", told apart: when this device holds the token, it is
+/// no one else's doing and the customer only needs to find it in the list.
+async fn already_delivered_to(
+    state: &AppState,
+    service: ServiceId,
+    user: UserId,
+) -> CommandResult<CommandError> {
+    let here = state
+        .with_vault(move |v| {
+            Ok(v.tokens().iter().any(|t| t.service_id == service && t.user_id == user))
+        })
+        .await?;
+    Ok(if here {
+        CommandError::app(
+            AppErrorKind::AlreadyOnThisDevice,
+            "This token is already on this device: it is in the token list.",
+        )
+    } else {
+        Error::AlreadyDelivered.into()
+    })
+}
+
 /// Records the bank's answer to a stored token's delivery ack: delivered; or removed, when the
 /// bank will never accept the token (a newer setup superseded it, or its use ended), returning
-/// that refusal; any other failure leaves it pending for the next start.
+/// that refusal; any other failure leaves it pending for the next try.
 fn record_delivery(
     v: &mut Vault,
     id: &TokenId,
@@ -386,7 +497,8 @@ pub async fn kiosk_reset(state: &AppState) -> CommandResult<()> {
 
 /// `resume_pending`: sends the delivery acknowledgement the bank has not yet received for
 /// each pending token. A token the bank superseded (or whose use it ended) is removed and
-/// reported; any other failure leaves it pending for the next start.
+/// reported; any other failure leaves it pending for the next try, which the web view makes
+/// while the app runs (`ui/acks.js`: backoff, on coming back online or to the foreground).
 ///
 /// # Errors
 /// Vault errors; the bank's are handled per token.

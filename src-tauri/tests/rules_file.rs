@@ -12,7 +12,8 @@ use softtoken_app::error::AppErrorKind;
 use softtoken_core::error::{ErrorKind, Invalid};
 use softtoken_core::ids::{
     ACTIVATION_PASSWORD_MAX_DIGITS, ACTIVATION_PASSWORD_MIN_DIGITS, ADDED_WORDING_MAX_CHARS,
-    DISPLAY_NAME_MAX_CHARS, FORBIDDEN_IN_NAME, SEPARATORS, SERVICE_ID_DIGITS, USER_ID_DIGITS,
+    DISPLAY_NAME_MAX_CHARS, EMOJI_JOINER, FORBIDDEN_IN_NAME, NAME_CODE_POINTS_PER_CHAR, SEPARATORS,
+    SERVICE_ID_DIGITS, USER_ID_DIGITS,
 };
 
 const RULES_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/rules.js");
@@ -26,6 +27,7 @@ struct Digits {
 #[derive(Serialize)]
 struct Chars {
     max_chars: usize,
+    max_code_points: usize,
 }
 
 /// The document, its keys in the order the file shows them.
@@ -38,8 +40,13 @@ struct Rules {
     added_wording: Chars,
     separators: Vec<String>,
     forbidden_in_name: Vec<[u32; 2]>,
+    emoji_joiner: u32,
     invalid_reasons: [&'static str; 5],
     error_kinds: Vec<&'static str>,
+}
+
+fn chars(max_chars: usize) -> Chars {
+    Chars { max_chars, max_code_points: max_chars * NAME_CODE_POINTS_PER_CHAR }
 }
 
 fn rules() -> Rules {
@@ -50,13 +57,14 @@ fn rules() -> Rules {
             min_digits: ACTIVATION_PASSWORD_MIN_DIGITS,
             max_digits: ACTIVATION_PASSWORD_MAX_DIGITS,
         },
-        base_name: Chars { max_chars: DISPLAY_NAME_MAX_CHARS },
-        added_wording: Chars { max_chars: ADDED_WORDING_MAX_CHARS },
+        base_name: chars(DISPLAY_NAME_MAX_CHARS),
+        added_wording: chars(ADDED_WORDING_MAX_CHARS),
         separators: SEPARATORS.iter().map(char::to_string).collect(),
         forbidden_in_name: FORBIDDEN_IN_NAME
             .iter()
             .map(|&(first, last)| [u32::from(first), u32::from(last)])
             .collect(),
+        emoji_joiner: u32::from(EMOJI_JOINER),
         invalid_reasons: Invalid::CODES,
         error_kinds: ErrorKind::ALL
             .iter()

@@ -11,6 +11,8 @@
 //! `docs/screenshots/` when `SOFTTOKEN_UPDATE_SCREENSHOTS=1`, else into `target/screenshots/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+// Shared with the other window-test files; each uses part of it.
+#[allow(dead_code, unused_imports)]
 mod app_e2e_support;
 
 use std::time::Duration;

@@ -121,10 +121,16 @@ async fn customer_activates_with_full_width_ids_and_the_bank_accepts_the_code_on
     assert!(bank.verify(&s, &u, &code, unix_now()).await.unwrap().accepted);
     assert!(!bank.verify(&s, &u, &code, unix_now()).await.unwrap().accepted, "replay refused");
 
-    // The same registration again on this device: already delivered, nothing added.
+    // The same registration again on this device: the bank says already delivered, and the app
+    // knows it was to this device (no fraud alarm); nothing added.
     let again = ops::activate(&app, SERVICE, "999800000001", pw("4391"), unix_now()).await;
-    assert_eq!(again.unwrap_err().kind, "already_delivered");
+    assert_eq!(again.unwrap_err().kind, "already_on_this_device");
     assert_eq!(ops::list_tokens(&app, unix_now()).await.unwrap().len(), 1);
+    // Another device with the same IDs is told it went elsewhere.
+    let other_dir = dir.path().join("other-phone");
+    let other = app_state(&url, &other_dir, Arc::new(MemoryKeyStore::new()));
+    let elsewhere = ops::activate(&other, SERVICE, "999800000001", pw("4391"), unix_now()).await;
+    assert_eq!(elsewhere.unwrap_err().kind, "already_delivered");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

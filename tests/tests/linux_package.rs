@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 // The window tests' machinery, of which this file uses the display, the bank and the driver.
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod app_e2e_support;
 
 use std::collections::BTreeSet;

@@ -3,7 +3,7 @@
 // customer leaves it, and again while they correct it.
 
 import * as api from "../api.js";
-import { clearErrorIn, showErrorIn } from "../errors.js";
+import { DAMAGED, clearErrorIn, showErrorIn } from "../errors.js";
 import { go, show } from "../navigation.js";
 import * as notice from "../notice.js";
 import * as tokens from "../tokens.js";
@@ -32,6 +32,8 @@ export function open() {
 }
 
 export function relang() {
+  // The label is one of two texts: the page-wide rewrite knows only the first.
+  $("activate-submit-label").textContent = t(busy ? "activate.sending" : "activate.submit");
   setPasswordVisible($("password").type === "text");
   // Field problems are worded from the typed value: check them again in the new language.
   for (const f of FIELDS) {
@@ -65,18 +67,31 @@ function setBusy(now) {
   b.querySelector(".spinner").hidden = !now;
   $("activate-submit-label").textContent = t(now ? "activate.sending" : "activate.submit");
   $("activate-form").setAttribute("aria-busy", String(now));
+  if (!now) $("activate-wait-note").hidden = true;
+}
+
+// Back while sending would drop the bank's answer (and a try it may have counted, or a token
+// it issued): the screen stays until the answer is shown, and says so.
+function back() {
+  if (busy) {
+    $("activate-wait-note").hidden = false;
+    return;
+  }
+  go("list");
 }
 
 async function submit(ev) {
   ev.preventDefault();
   if (busy) return;
-  clearErrorIn("activate-error");
   const results = FIELDS.map(validateField);
   const firstBad = results.indexOf(false);
   if (firstBad >= 0) {
+    // The bank's last answer (how many tries are left) stays beside the field's problem: the
+    // second click of a double click lands here after that answer emptied the password.
     $(FIELDS[firstBad].input).focus();
     return;
   }
+  clearErrorIn("activate-error");
   setBusy(true);
   try {
     const token = await api.activate($("service-id").value, $("user-id").value, $("password").value);
@@ -99,6 +114,14 @@ function onError(e) {
       return;
     }
   }
+  if (DAMAGED.has(e?.kind)) {
+    // Found damaged as the token was to be stored: the way out is on the error screen.
+    go("error", e, async () => {
+      await tokens.refresh();
+      go("list");
+    });
+    return;
+  }
   showErrorIn("activate-error", e);
   $("activate-error").dataset.kind = e?.kind ?? "unknown";
   if (e?.kind === "wrong_activation_password") {
@@ -109,7 +132,7 @@ function onError(e) {
 
 export function wire() {
   $("activate-form").addEventListener("submit", submit);
-  $("activate-cancel").addEventListener("click", () => go("list"));
+  $("activate-cancel").addEventListener("click", back);
   $("toggle-password").addEventListener("click", () => setPasswordVisible($("password").type === "password"));
   for (const f of FIELDS) {
     const input = $(f.input);

@@ -39,6 +39,10 @@ function render(announce) {
     $("otp-live").textContent = t("code.new_code_announce", { digits: spokenDigits(tok.code) });
   }
   lastShown = tok.code;
+  // Until the bank knows the token arrived it refuses its codes: asking the customer to type
+  // one would only get it refused.
+  $("otp-instruction").hidden = tok.pendingDelivery;
+  $("otp-pending").hidden = !tok.pendingDelivery;
   paintCountdown(tok, Date.now(), $("otp-progress"), $("otp-seconds"), $("otp-next"));
 }
 

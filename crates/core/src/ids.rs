@@ -15,6 +15,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
+use unicode_segmentation::UnicodeSegmentation as _;
 use zeroize::Zeroizing;
 
 use crate::base64url::{b64_decode, b64_encode};
@@ -28,10 +29,18 @@ pub const USER_ID_DIGITS: usize = 12;
 pub const ACTIVATION_PASSWORD_MIN_DIGITS: usize = 4;
 /// Longest activation password the bank web accepts.
 pub const ACTIVATION_PASSWORD_MAX_DIGITS: usize = 8;
-/// Longest base display name, in characters (fits one line on a 360-pixel-wide phone).
+/// Longest base display name, in characters as the customer sees them (extended grapheme
+/// clusters: 👨‍👩‍👧 or が counts once); fits one line on a 360-pixel-wide phone.
 pub const DISPLAY_NAME_MAX_CHARS: usize = 32;
-/// Longest added wording, in characters.
+/// Longest added wording, in characters as the customer sees them.
 pub const ADDED_WORDING_MAX_CHARS: usize = 32;
+/// Most code points a name part may hold per character it may have: room for the longest emoji
+/// sequences (👨‍👩‍👧‍👦 is seven), while one "character" stacked with hundreds of combining marks
+/// is refused as too long.
+pub const NAME_CODE_POINTS_PER_CHAR: usize = 8;
+/// The zero width joiner, one of [`FORBIDDEN_IN_NAME`], is allowed where it joins two emoji
+/// into one (👩‍💻, 👨‍👩‍👧): there it is part of a character the customer sees, not an invisible one.
+pub const EMOJI_JOINER: char = '\u{200d}';
 
 /// Characters dropped from typed digits: the spaces and hyphens people paste from mail. ASCII,
 /// full-width and no-break space, ASCII, full-width and typographic hyphens and dashes, the
@@ -228,16 +237,43 @@ fn is_forbidden_in_name(c: char) -> bool {
 fn clean_name(input: &str, field: Field, max: usize, allow_empty: bool) -> Result<String> {
     // Spaces at the ends (ASCII or full-width) are never intended.
     let s = input.trim_matches(|c: char| c.is_whitespace());
-    if s.chars().any(is_forbidden_in_name) {
+    if s.graphemes(true).any(has_forbidden_char) {
         return Err(Error::invalid(field, Invalid::ControlCharacter));
     }
     if s.is_empty() && !allow_empty {
         return Err(Error::invalid(field, Invalid::Empty));
     }
-    if s.chars().count() > max {
+    if s.graphemes(true).count() > max || s.chars().count() > max * NAME_CODE_POINTS_PER_CHAR {
         return Err(Error::invalid(field, Invalid::TooLong { max }));
     }
     Ok(s.to_owned())
+}
+
+/// True if one character as the customer sees it (an extended grapheme cluster) holds a
+/// forbidden character. An [`EMOJI_JOINER`] is allowed where an emoji follows it in the same
+/// cluster: Unicode joins a cluster across a joiner only before an emoji (UAX #29, GB11) or
+/// before a mark that would extend any character (GB9, GB9a), and a mark is told apart by its
+/// joining a plain letter too.
+fn has_forbidden_char(cluster: &str) -> bool {
+    let mut chars = cluster.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == EMOJI_JOINER {
+            match chars.peek() {
+                Some(&next) if !extends_a_letter(next) => continue,
+                _ => return true,
+            }
+        }
+        if is_forbidden_in_name(c) {
+            return true;
+        }
+    }
+    false
+}
+
+fn extends_a_letter(c: char) -> bool {
+    let mut pair = String::from("a");
+    pair.push(c);
+    pair.graphemes(true).count() == 1
 }
 
 /// The name a token is shown under (トークン表示名): a base name (from the bank, editable) plus an
@@ -589,6 +625,38 @@ mod tests {
             Invalid::TooLong { max: 32 }
         );
         assert!(DisplayName::new(&"あ".repeat(DISPLAY_NAME_MAX_CHARS), "").is_ok());
+    }
+
+    #[test]
+    fn customer_names_a_token_with_joined_emoji_counted_as_they_see_them() {
+        let family = "\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}";
+        let name =
+            DisplayName::new(&family.repeat(DISPLAY_NAME_MAX_CHARS), "\u{1f469}\u{200d}\u{1f4bb}");
+        assert!(name.is_ok(), "{name:?}");
+        assert_eq!(
+            reason(DisplayName::new(&family.repeat(DISPLAY_NAME_MAX_CHARS + 1), "").unwrap_err()).1,
+            Invalid::TooLong { max: 32 }
+        );
+        // A joiner that joins no emoji is invisible, as before.
+        for hidden in [
+            "a\u{200d}b",
+            "\u{1f469}\u{200d}",
+            "\u{200d}\u{1f4bb}",
+            "\u{1f469}\u{200d}\u{200d}\u{1f4bb}",
+            "\u{1f469}\u{200d}\u{301}",
+        ] {
+            assert_eq!(
+                reason(DisplayName::new(hidden, "").unwrap_err()).1,
+                Invalid::ControlCharacter,
+                "{hidden:?}"
+            );
+        }
+        // One letter under hundreds of marks is one character, but not a name.
+        let stacked = format!("e{}", "\u{301}".repeat(300));
+        assert_eq!(
+            reason(DisplayName::new(&stacked, "").unwrap_err()).1,
+            Invalid::TooLong { max: 32 }
+        );
     }
 
     #[test]

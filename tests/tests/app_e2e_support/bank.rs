@@ -63,6 +63,12 @@ impl Bank {
     }
 
     fn admin(&self, args: &[&str], stdin: Option<&str>) -> Value {
+        self.try_admin(args, stdin)
+            .unwrap_or_else(|e| panic!("softtoken-server {args:?} failed: {e}"))
+    }
+
+    /// An admin command; `Err` holds what it printed on stderr when it failed.
+    fn try_admin(&self, args: &[&str], stdin: Option<&str>) -> Result<Value, String> {
         let mut child = Command::new(&self.server)
             .args(args)
             .envs(env(self.dir.path(), &self.master_key))
@@ -76,12 +82,10 @@ impl Bank {
         }
         drop(child.stdin.take());
         let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "softtoken-server {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(serde_json::from_slice(&out.stdout).unwrap())
     }
 
     /// Steps 3–5: a registration with this activation password.
@@ -96,6 +100,12 @@ impl Bank {
         let v = self
             .admin(&["verify", "--service-id", service, "--user-id", user, "--code", code], None);
         v["accepted"].as_bool().unwrap()
+    }
+
+    /// Step 12 where the bank may refuse the registration itself: `Err` says why.
+    pub fn try_verify(&self, service: &str, user: &str, code: &str) -> Result<bool, String> {
+        let args = ["verify", "--service-id", service, "--user-id", user, "--code", code];
+        self.try_admin(&args, None).map(|v| v["accepted"].as_bool().unwrap())
     }
 
     /// Wrong activation passwords the bank still accepts for this registration.

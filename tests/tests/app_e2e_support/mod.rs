@@ -13,7 +13,9 @@ use softtoken_tests::skip;
 use tokio::sync::{Mutex, MutexGuard};
 
 mod bank;
+mod gate;
 pub use bank::Bank;
+pub use gate::Gate;
 
 /// Longest wait for anything on screen; generous because debug builds on two cores are slow.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -283,7 +285,8 @@ impl World {
         });
         step("opening a WebDriver session (starts the app)");
         let client = session(port, caps, &mut driver, "the app").await;
-        App { client: Some(client), driver, _profile: None }
+        let lock = self.data.path().join("tokens").join(softtoken_app::ops::INSTANCE_LOCK_FILE);
+        App { client: Some(client), driver, _profile: None, lock: Some(lock) }
     }
 
     /// Step 7 with the demo registration, through the screens, up to the code.
@@ -341,7 +344,7 @@ pub async fn open_bank_pages(bank: &Bank, lang: &str, query: &str) -> App {
     step("opening a WebDriver session on Chromium");
     let client = session(port, caps, &mut driver, "Chromium").await;
     bounded("goto", client.goto(&format!("{}/demo/{query}", bank.url))).await.unwrap();
-    let pages = App { client: Some(client), driver, _profile: Some(profile) };
+    let pages = App { client: Some(client), driver, _profile: Some(profile), lock: None };
     pages.phone_size().await;
     pages.wait_ready().await;
     pages
@@ -353,6 +356,9 @@ pub struct App {
     driver: Child,
     /// The browser's profile, for the bank pages.
     _profile: Option<tempfile::TempDir>,
+    /// The data directory's lock file, which the app holds while it runs (none for the bank
+    /// pages' browser).
+    lock: Option<PathBuf>,
 }
 
 impl Drop for App {
@@ -372,6 +378,19 @@ impl App {
             let _ = c.close().await;
         }
         terminate(&mut self.driver);
+        self.wait_until_ended().await;
+    }
+
+    /// Waits until the app process has ended, which its lock on the data directory shows: the
+    /// next app on the same directory would otherwise find it still open.
+    async fn wait_until_ended(&self) {
+        let Some(Ok(lock)) = self.lock.as_ref().map(std::fs::File::open) else { return };
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        while lock.try_lock_shared().is_err() {
+            assert!(Instant::now() < deadline, "the app did not end within {STEP_TIMEOUT:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = lock.unlock();
     }
 
     /// Closes the app and starts it again on the same data directory and keychain.
@@ -384,6 +403,12 @@ impl App {
 
     pub async fn js(&self, script: &str) -> Value {
         bounded("execute", self.c().execute(script, vec![])).await.unwrap()
+    }
+
+    /// A script with one argument (`arguments[0]`), its answer as text.
+    pub async fn js_with(&self, script: &str, arg: &str) -> String {
+        let v = bounded("execute", self.c().execute(script, vec![json!(arg)])).await.unwrap();
+        v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())
     }
 
     pub async fn js_str(&self, script: &str) -> String {
@@ -534,7 +559,7 @@ impl App {
         self.resize(PHONE).await;
     }
 
-    async fn resize(&self, (w, h): (u32, u32)) {
+    pub async fn resize(&self, (w, h): (u32, u32)) {
         bounded("set_window_size", self.c().set_window_size(w, h)).await.unwrap();
         self.wait_until(&format!("return window.innerWidth === {w}")).await;
     }
@@ -563,14 +588,19 @@ impl App {
         self.activate(service, user, &world.bank.demo_password).await;
     }
 
-    /// Steps 7–9 through the screens, keeping the bank's name, up to the code.
-    pub async fn activate(&self, service: &str, user: &str, password: &str) {
+    /// Step 7's form from the list, filled in and not yet sent.
+    pub async fn fill_activation(&self, service: &str, user: &str, password: &str) {
         self.wait_visible("add-token").await;
         self.click("add-token").await;
         self.wait_visible("screen-activate").await;
         self.set_value("service-id", service).await;
         self.set_value("user-id", user).await;
         self.set_value("password", password).await;
+    }
+
+    /// Steps 7–9 through the screens, keeping the bank's name, up to the code.
+    pub async fn activate(&self, service: &str, user: &str, password: &str) {
+        self.fill_activation(service, user, password).await;
         self.click("activate-submit").await;
         self.wait_visible("screen-setup").await;
         self.click("setup-next").await;

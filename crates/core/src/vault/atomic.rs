@@ -67,6 +67,15 @@ pub fn remove(path: &Path) -> io::Result<()> {
     sync_dir(&parent_dir(path))
 }
 
+/// Renames `from` to `to` durably (the caller makes sure `to` does not exist).
+///
+/// # Errors
+/// Any I/O error; `from` is then where it was.
+pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    fs::rename(from, to)?;
+    sync_dir(&parent_dir(to))
+}
+
 fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

@@ -10,11 +10,14 @@
 //! the directory), so a crash leaves the old or the new vault, never a torn one. If a save
 //! fails, the vault in memory is left as it was. A file that does not authenticate is reported
 //! as [`Error::VaultCorrupted`] and never written over; a missing key or an unreachable
-//! keychain are typed errors too, and leave the file alone.
+//! keychain are typed errors too, and leave the file alone. The way out of a damaged file or a
+//! lost key is [`Vault::set_aside`]: the file is renamed beside itself with its key, never
+//! deleted, and an empty vault starts.
 //!
-//! Limits, by design: one writer per file (a second copy of the app is caught by
-//! [`Error::VaultChanged`], not merged), and a whole older vault file put back in place of the
-//! current one (a rollback) opens as that older vault.
+//! Limits, by design: one writer per file (a write over a file another program changed is
+//! caught by [`Error::VaultChanged`], not merged; [`Vault::changed_on_disk`] tells a caller to
+//! open the file again first), and a whole older vault file put back in place of the current
+//! one (a rollback) opens as that older vault.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -48,6 +51,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod aside;
 mod atomic;
 mod format;
 mod keystore;
@@ -68,6 +72,7 @@ use format::{Ciphers, Record, VaultKey};
 
 /// What the vault stores: the token provisioning produced (or a test made).
 pub use crate::protocol::NewToken;
+pub use aside::SetAside;
 pub use keystore::{KeyStore, MemoryKeyStore, OsKeyStore, PlatformKeychain, KEYCHAIN_SERVICE};
 
 /// What the app may show about a token: everything but the seed.
@@ -172,6 +177,16 @@ impl Vault {
         vault.ciphers = Some(ciphers);
         vault.on_disk = Some(on_disk);
         Ok(vault)
+    }
+
+    /// True when the file is no longer what this vault last read or wrote (another program
+    /// wrote, restored or removed it): open it again before changing anything, or the change
+    /// ends in [`Error::VaultChanged`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be read.
+    pub fn changed_on_disk(&self) -> Result<bool> {
+        Ok(atomic::read_if_exists(&self.path)?.map(|b| digest(&b)) != self.on_disk)
     }
 
     /// Every token, in the customer's order.

@@ -8,7 +8,7 @@ use super::*;
 use crate::ids::ActivationPassword;
 use crate::totp::Seed;
 
-const KEY: &str = "vault-key";
+pub(super) const KEY: &str = "vault-key";
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -40,7 +40,7 @@ fn seed_bytes(n: u32) -> Vec<u8> {
     format!("seed-of-token-{n:06}").into_bytes()
 }
 
-fn token(n: u32) -> NewToken {
+pub(super) fn token(n: u32) -> NewToken {
     NewToken {
         service_id: ServiceId::new("10112231").unwrap(),
         user_id: UserId::new(&format!("{:012}", 999_800_000_000u64 + u64::from(n))).unwrap(),
@@ -462,4 +462,18 @@ fn a_thousand_tokens_round_trip() {
     for (n, t) in (1..=1000u32).zip(back.tokens()) {
         assert_eq!(back.totp(&t.id).unwrap().code_at(0).to_string(), expected_code(n, 0));
     }
+}
+
+#[test]
+fn a_vault_notices_when_another_program_changed_its_file() {
+    let f = fixture();
+    let (mut v, ids) = vault_with(&f, 1);
+    assert!(!v.changed_on_disk().unwrap());
+    let before = f.bytes();
+    v.rename(&ids[0], DisplayName::new("new", "").unwrap()).unwrap();
+    assert!(!v.changed_on_disk().unwrap(), "its own write is not a change");
+    fs::write(&f.path, &before).unwrap();
+    assert!(v.changed_on_disk().unwrap(), "a restored copy is");
+    fs::remove_file(&f.path).unwrap();
+    assert!(v.changed_on_disk().unwrap(), "a removed file is");
 }
