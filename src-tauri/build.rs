@@ -47,6 +47,7 @@ fn softtoken_commands() -> &'static [&'static str] {
         "kiosk_reset",
         "resume_pending",
         "start_new_vault",
+        "save_language",
         "ui_ready",
     ]
 }

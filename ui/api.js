@@ -11,6 +11,7 @@ function invoke(cmd, args) {
 
 /** `{ version, kiosk, kioskIdleSecs, clipboardClearSecs, locale, qa }` */
 export const appInfo = () => invoke("app_info");
+export const saveLanguage = (language) => invoke("save_language", { language });
 
 /** The tokens in the customer's order, each with its current code and seconds left. */
 export const listTokens = () => invoke("list_tokens");

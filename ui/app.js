@@ -21,18 +21,7 @@ import * as setup from "./screens/setup.js";
 import * as tokens from "./tokens.js";
 import { $, currentLang, setLang, t } from "./view.js";
 
-const LANG_KEY = "softtoken.lang";
-
 register({ list, activate, setup, name, otp, error: errors });
-
-function savedLang() {
-  try {
-    const saved = localStorage.getItem(LANG_KEY);
-    return saved === "ja" || saved === "en" ? saved : null;
-  } catch {
-    return null;
-  }
-}
 
 function applyLang() {
   document.documentElement.lang = currentLang();
@@ -51,24 +40,21 @@ function applyLang() {
 
 function switchLang() {
   setLang(currentLang() === "ja" ? "en" : "ja");
-  try {
-    localStorage.setItem(LANG_KEY, currentLang());
-  } catch {
-    // Storage may be unavailable; the choice then lasts for this run only.
-  }
   applyLang();
+  // Kept by the app for the next start; if it cannot be, the choice lasts for this run only.
+  api.saveLanguage(currentLang()).catch(() => {});
 }
 
 // Settings, language, tokens, then the list. Run again as a whole by the error screen's retry.
 async function boot() {
   const info = await api.appInfo().catch((e) => {
     // The failure is told in the language of the system the web view sees.
-    setLang(savedLang() ?? defaultLang(navigator.language));
+    setLang(defaultLang(navigator.language));
     applyLang();
     throw e;
   });
   const system = [navigator.language, info.locale].find((l) => defaultLang(l) === "ja");
-  setLang(savedLang() ?? defaultLang(system ?? navigator.language));
+  setLang(info.language ?? defaultLang(system ?? navigator.language));
   applyLang();
   $("kiosk-badge").hidden = !info.kiosk;
   // A QA build is marked on every screen, so it can never pass for the customer's app.

@@ -29,6 +29,11 @@ fn app_info(state: State<'_, AppState>) -> AppInfo {
 }
 
 #[tauri::command]
+fn save_language(state: State<'_, AppState>, language: ops::Language) -> CommandResult<()> {
+    ops::save_language(&state, language)
+}
+
+#[tauri::command]
 async fn list_tokens(state: State<'_, AppState>) -> CommandResult<Vec<TokenView>> {
     ops::list_tokens(&state, unix_now()).await
 }
@@ -239,6 +244,7 @@ pub fn run() -> ExitCode {
             kiosk_reset,
             resume_pending,
             start_new_vault,
+            save_language,
             ui_ready,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"));

@@ -87,7 +87,22 @@ pub struct AppInfo {
     pub locale: Option<String>,
     /// A QA build (`--features qa`): every screen shows the "QA" badge.
     pub qa: bool,
+    /// The language the customer chose with the switch ([`save_language`]), if any.
+    pub language: Option<Language>,
 }
+
+/// A language of the screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// 日本語.
+    Ja,
+    /// English.
+    En,
+}
+
+/// File in the data directory that keeps the customer's choice of language.
+pub const LANGUAGE_FILE: &str = "language";
 
 /// The answer to a copy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -286,7 +301,40 @@ pub fn app_info(state: &AppState) -> AppInfo {
             None
         },
         qa: crate::config::QA_BUILD,
+        language: saved_language(state),
     }
+}
+
+fn saved_language(state: &AppState) -> Option<Language> {
+    let text = std::fs::read_to_string(state.config.data_dir.join(LANGUAGE_FILE)).ok()?;
+    serde_json::from_value(serde_json::Value::String(text.trim().to_owned())).ok()
+}
+
+/// Keeps the customer's choice of language for the next start. Kept by the app rather than in
+/// the web view's storage, which WebKit writes to disk some time later: an app closed right
+/// after the switch came back in the other language. A kiosk keeps nothing: the next visitor
+/// starts in the machine's language.
+///
+/// # Errors
+/// [`AppErrorKind::Internal`] when the file cannot be written; the choice then lasts for this
+/// run only.
+pub fn save_language(state: &AppState, language: Language) -> CommandResult<()> {
+    if state.config.kiosk {
+        return Ok(());
+    }
+    let dir = &state.config.data_dir;
+    let name = match language {
+        Language::Ja => "ja",
+        Language::En => "en",
+    };
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        // Written aside and renamed, so a crash leaves the old choice or the new, never half.
+        let partial = dir.join(format!("{LANGUAGE_FILE}.partial"));
+        std::fs::write(&partial, name)?;
+        std::fs::rename(&partial, dir.join(LANGUAGE_FILE))
+    };
+    write().map_err(|_| internal())
 }
 
 /// What `start_new_vault` kept aside: the file's name (not its folder), for the customer to

@@ -200,3 +200,32 @@ async fn token_whose_ack_was_lost_is_delivered_at_the_next_start() {
     assert!(!after[0].pending_delivery);
     assert!(bank.verify(&service, &user, &after[0].code, unix_now()).await.unwrap().accepted);
 }
+
+#[test]
+fn customer_who_switched_to_english_gets_english_at_the_next_start_but_a_kiosk_forgets() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());
+    let first = app_state("http://127.0.0.1:9", dir.path(), keys.clone());
+    assert_eq!(ops::app_info(&first).language, None, "no choice yet: the system's language");
+    ops::save_language(&first, ops::Language::En).unwrap();
+    let next = app_state("http://127.0.0.1:9", dir.path(), keys.clone());
+    assert_eq!(ops::app_info(&next).language, Some(ops::Language::En));
+    ops::save_language(&next, ops::Language::Ja).unwrap();
+    assert_eq!(ops::app_info(&next).language, Some(ops::Language::Ja));
+
+    let kiosk_dir = tempfile::tempdir().unwrap();
+    let kiosk = AppState::new(
+        Config {
+            server_url: "http://127.0.0.1:9".into(),
+            data_dir: kiosk_dir.path().to_path_buf(),
+            key_name: KEY_NAME.into(),
+            kiosk: true,
+            kiosk_idle_secs: 180,
+            kiosk_area: None,
+            server_trust: ServerTrust::default(),
+        },
+        keys,
+    );
+    ops::save_language(&kiosk, ops::Language::En).unwrap();
+    assert_eq!(ops::app_info(&kiosk).language, None, "the next visitor starts afresh");
+}
