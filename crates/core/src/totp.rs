@@ -34,6 +34,17 @@ pub enum Algorithm {
     Sha512,
 }
 
+impl Algorithm {
+    /// The name on the wire and in `server_confirm`'s token block: `SHA1`, `SHA256`, `SHA512`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sha1 => "SHA1",
+            Self::Sha256 => "SHA256",
+            Self::Sha512 => "SHA512",
+        }
+    }
+}
+
 impl From<Algorithm> for totp_rs::Algorithm {
     fn from(a: Algorithm) -> Self {
         match a {
