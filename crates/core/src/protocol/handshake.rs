@@ -436,7 +436,8 @@ impl ClientConfirmed {
     /// # Errors
     /// [`Error::BankNotAuthenticated`] if `server_confirm` is wrong (store nothing);
     /// [`Error::TotpParameters`] or [`Error::ProtocolViolation`] if the bank sent parameters,
-    /// an issuer or a display name this app cannot use.
+    /// an issuer or a display name this app cannot use; [`Error::DeviceClockWrong`] if the
+    /// device's clock is more than a day from the bank's.
     pub fn finish(self, resp: &ConfirmResponse, device_now: u64) -> Result<(NewToken, AckRequest)> {
         let service_id = self.service.clone();
         let user_id = self.user.clone();
@@ -452,6 +453,7 @@ impl ClientConfirmed {
         let display_name = DisplayName::new(&resp.token.display_name, "").map_err(|_| {
             Error::ProtocolViolation("the bank's default display name is empty or too long")
         })?;
+        let offset = ClockOffset::bounded_between(device_now, resp.server_time)?;
         let ack = ack_for(&seed, &attempt);
         let token = NewToken {
             service_id,
@@ -459,7 +461,7 @@ impl ClientConfirmed {
             display_name,
             issuer: issuer.to_owned(),
             params,
-            offset: ClockOffset::between(device_now, resp.server_time),
+            offset,
             seed,
             pending_delivery: Some(attempt),
         };
@@ -888,6 +890,24 @@ pub(crate) mod tests {
         assert_eq!(token.issuer, "Bank");
         assert_eq!((token.service_id, token.user_id), ids());
         assert!(attempt.check_ack(&ack));
+    }
+
+    #[test]
+    fn a_phone_whose_clock_is_more_than_a_day_off_is_told_to_set_it_and_stores_nothing() {
+        let bank_now = 1_700_000_000;
+        for device_now in [bank_now - 86_401, bank_now + 86_401, 0] {
+            let (confirmed, _, attempt, _) = exchange("4321", "4321");
+            let r = confirmed.finish(&attempt.confirm_response(token_info(), bank_now), device_now);
+            assert!(matches!(r, Err(Error::DeviceClockWrong { .. })), "{device_now}: {r:?}");
+        }
+        // A day exactly, either way, is still a phone set to another time zone by hand.
+        for device_now in [bank_now - 86_400, bank_now + 86_400] {
+            let (confirmed, _, attempt, _) = exchange("4321", "4321");
+            let (token, _) = confirmed
+                .finish(&attempt.confirm_response(token_info(), bank_now), device_now)
+                .unwrap();
+            assert_eq!(token.offset.0.abs(), 86_400);
+        }
     }
 
     #[test]
