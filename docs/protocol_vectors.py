@@ -117,6 +117,20 @@ def transcript_hash(fields):
     return h.digest()
 
 
+def token_block(v):
+    """tp of section 3.4: what server_confirm covers after th, length-prefixed as th's fields."""
+    fields = [
+        b"softtoken v1 token",
+        v["token_algorithm"].encode(),
+        int(v["token_digits"]).to_bytes(1, "big"),
+        int(v["token_period"]).to_bytes(4, "big"),
+        v["token_issuer"].encode("utf-8"),
+        v["token_display_name"].encode("utf-8"),
+        int(v["server_time"]).to_bytes(8, "big"),
+    ]
+    return b"".join(len(f).to_bytes(4, "big") + f for f in fields)
+
+
 def compute(v):
     pw = v["activation_password"].encode()
     service, user = v["service_id"].encode(), v["user_id"].encode()
@@ -159,7 +173,7 @@ def compute(v):
         "kc": kc.hex(),
         "ks": ks.hex(),
         "client_confirm": hmac.new(kc, th, hashlib.sha256).hexdigest(),
-        "server_confirm": hmac.new(ks, th, hashlib.sha256).hexdigest(),
+        "server_confirm": hmac.new(ks, th + token_block(v), hashlib.sha256).hexdigest(),
         "ack": hmac.new(seed, b"softtoken v1 delivery ack" + attempt, hashlib.sha256).hexdigest(),
     }
     return out

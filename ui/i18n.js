@@ -115,6 +115,8 @@ export const STRINGS = {
     "error.unsupported_parameters":
       "銀行から届いた設定にこのアプリは対応していません。アプリを更新するか銀行にご連絡ください。",
     "error.insecure_server_url": "このアプリの接続先の設定が安全ではないため、送信しませんでした。",
+    "error.device_clock_wrong":
+      "この端末の時計が銀行の時刻と1日以上ずれているため、トークンを保存しませんでした。端末の設定で日付と時刻を「自動設定」にしてから、もう一度「送信」を押してください。",
     "error.clipboard_unavailable": "クリップボードを使えません。コードを見ながら入力してください。",
     "error.qa_ca_unusable":
       "QA用の認証局ファイル（SOFTTOKEN_QA_CA）を読み込めません。設定を直すか外して、アプリを起動し直してください。",
@@ -277,6 +279,8 @@ export const STRINGS = {
     "error.unsupported_parameters":
       "The bank sent settings this app does not support. Update the app or contact the bank.",
     "error.insecure_server_url": "This app's server setting is not secure, so nothing was sent.",
+    "error.device_clock_wrong":
+      "Your phone's clock is more than a day away from the bank's, so the token was not saved. Set your phone's date and time automatically in its settings, then press Send again.",
     "error.clipboard_unavailable": "The clipboard is not available. Type the code as shown.",
     "error.qa_ca_unusable":
       "The QA certificate authority file (SOFTTOKEN_QA_CA) cannot be read. Fix or unset it, then restart the app.",

@@ -105,6 +105,7 @@ export default Object.freeze({
     "server_error",
     "protocol_violation",
     "insecure_server_url",
+    "device_clock_wrong",
     "clipboard_unavailable",
     "not_kiosk",
     "internal",

@@ -138,6 +138,9 @@ fn fallback_message(kind: ErrorKind) -> &'static str {
         ErrorKind::ServerError => "The bank's server had a problem.",
         ErrorKind::ProtocolViolation => "The bank's server answered unexpectedly.",
         ErrorKind::InsecureServerUrl => "The server address is not allowed.",
+        ErrorKind::DeviceClockWrong => {
+            "This device's clock is more than a day off: set it automatically and try again."
+        }
         ErrorKind::DuplicateToken => "This token is already on this device.",
         ErrorKind::TokenNotFound => "The token is no longer on this device.",
         ErrorKind::VaultCorrupted => "The token store is damaged.",

@@ -174,11 +174,13 @@ pub enum ErrorKind {
     ProtocolViolation,
     /// Kind of [`Error::InsecureServerUrl`].
     InsecureServerUrl,
+    /// Kind of [`Error::DeviceClockWrong`].
+    DeviceClockWrong,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of [`Error`]'s variants.
-    pub const ALL: [ErrorKind; 26] = [
+    pub const ALL: [ErrorKind; 27] = [
         ErrorKind::InvalidInput,
         ErrorKind::UnsupportedParameters,
         ErrorKind::VaultCorrupted,
@@ -205,6 +207,7 @@ impl ErrorKind {
         ErrorKind::ServerError,
         ErrorKind::ProtocolViolation,
         ErrorKind::InsecureServerUrl,
+        ErrorKind::DeviceClockWrong,
     ];
 
     /// The stable snake_case name, e.g. `wrong_activation_password`.
@@ -236,6 +239,7 @@ impl ErrorKind {
             ErrorKind::ServerError => "server_error",
             ErrorKind::ProtocolViolation => "protocol_violation",
             ErrorKind::InsecureServerUrl => "insecure_server_url",
+            ErrorKind::DeviceClockWrong => "device_clock_wrong",
         }
     }
 }
@@ -406,6 +410,16 @@ pub enum Error {
     /// plain base URL. Fix the configuration; nothing was sent.
     #[error("the server address must be an https:// URL (http:// only for this computer): {0}")]
     InsecureServerUrl(String),
+
+    /// The device's clock differs from the bank's by more than a day
+    /// ([`crate::totp::MAX_CLOCK_OFFSET_SECS`]): codes made from it would be guesses about the
+    /// time. The customer should set the device's clock (and time zone) automatically and set
+    /// up again; nothing was stored and no ack was sent, so the bank still waits for the token.
+    #[error("this device's clock is {offset_secs} seconds away from the bank's; set the clock automatically from the network and try again")]
+    DeviceClockWrong {
+        /// The bank's clock minus the device's, in seconds.
+        offset_secs: i64,
+    },
 }
 
 impl Error {
@@ -438,6 +452,7 @@ impl Error {
             Error::ServerError { .. } => ErrorKind::ServerError,
             Error::ProtocolViolation(_) => ErrorKind::ProtocolViolation,
             Error::InsecureServerUrl(_) => ErrorKind::InsecureServerUrl,
+            Error::DeviceClockWrong { .. } => ErrorKind::DeviceClockWrong,
         }
     }
 

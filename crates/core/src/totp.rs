@@ -34,6 +34,17 @@ pub enum Algorithm {
     Sha512,
 }
 
+impl Algorithm {
+    /// The name on the wire and in `server_confirm`'s token block: `SHA1`, `SHA256`, `SHA512`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sha1 => "SHA1",
+            Self::Sha256 => "SHA256",
+            Self::Sha512 => "SHA512",
+        }
+    }
+}
+
 impl From<Algorithm> for totp_rs::Algorithm {
     fn from(a: Algorithm) -> Self {
         match a {
@@ -125,6 +136,11 @@ impl PartialEq for Seed {
 }
 impl Eq for Seed {}
 
+/// Largest clock offset the app accepts at provisioning: a day. A phone more than a day off
+/// has a clock set by hand wrongly (or a wrong date), not drift; storing such an offset would
+/// keep the token's codes wrong once the customer corrects the clock.
+pub const MAX_CLOCK_OFFSET_SECS: i64 = 86_400;
+
 /// Seconds to add to the device clock to get the bank's clock, learnt at provisioning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -139,6 +155,19 @@ impl ClockOffset {
                 .saturating_sub(i128::from(device_unix))
                 .clamp(i64::MIN.into(), i64::MAX.into()) as i64,
         )
+    }
+
+    /// The offset between a device and the bank, refused beyond [`MAX_CLOCK_OFFSET_SECS`] either
+    /// way.
+    ///
+    /// # Errors
+    /// [`Error::DeviceClockWrong`]: the customer should set the clock automatically.
+    pub fn bounded_between(device_unix: u64, server_unix: u64) -> Result<Self> {
+        let offset = Self::between(device_unix, server_unix);
+        if offset.0.unsigned_abs() > MAX_CLOCK_OFFSET_SECS.unsigned_abs() {
+            return Err(Error::DeviceClockWrong { offset_secs: offset.0 });
+        }
+        Ok(offset)
     }
 
     /// The bank's time for a device time.

@@ -129,6 +129,10 @@ async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
             let (s, u) = pair(&v.pair.service_id, &v.pair.user_id)?;
             print_json(&bank.verify(&s, &u, v.code.trim(), now).await?)
         }
+        Command::Resync(r) => {
+            let (s, u) = pair(&r.pair.service_id, &r.pair.user_id)?;
+            print_json(&bank.resync(&s, &u, [r.code1.trim(), r.code2.trim()], now).await?)
+        }
         Command::Serve(_) | Command::GenKey => Err(Error::Internal("not an admin command")),
     }
 }

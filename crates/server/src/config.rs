@@ -119,6 +119,8 @@ pub enum Command {
     Unlock(PairArgs),
     /// Check a one-time code, as the bank web does.
     Verify(VerifyArgs),
+    /// Resync a token's clock from two consecutive codes the customer reads off the app.
+    Resync(ResyncArgs),
     /// Print a fresh random master key (64 hex digits) for a key file.
     GenKey,
 }
@@ -231,6 +233,20 @@ pub struct VerifyArgs {
     /// The one-time code the customer typed.
     #[arg(long)]
     pub code: String,
+}
+
+/// `resync` flags.
+#[derive(Debug, Args)]
+pub struct ResyncArgs {
+    /// The registration.
+    #[command(flatten)]
+    pub pair: PairArgs,
+    /// A code the app shows.
+    #[arg(long)]
+    pub code1: String,
+    /// The next code the app shows after it.
+    #[arg(long)]
+    pub code2: String,
 }
 
 /// The TOML file. Every key is optional; unknown keys are refused so a typo is noticed.

@@ -206,6 +206,7 @@ pub fn admin_app(state: AppState) -> Router {
         .route("/v1/admin/registrations/{service_id}/{user_id}/revoke", post(admin_revoke))
         .route("/v1/admin/registrations/{service_id}/{user_id}/unlock", post(admin_unlock))
         .route("/v1/admin/verify", post(admin_verify))
+        .route("/v1/admin/registrations/{service_id}/{user_id}/resync", post(admin_resync))
         .route("/v1/admin/outbox", get(admin_outbox));
     finish(router, state)
 }
@@ -670,6 +671,27 @@ async fn admin_verify(
         Err(_) => VerifyResult::Refused,
     });
     result.map(Json)
+}
+
+/// `POST /v1/admin/registrations/{service_id}/{user_id}/resync`: two consecutive codes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResyncBody {
+    code1: String,
+    code2: String,
+}
+
+async fn admin_resync(
+    State(s): State<AppState>,
+    _admin: Admin,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Result<ApiJson<ResyncBody>, Error>,
+) -> Result<impl IntoResponse> {
+    let (service, user) = pair(path)?;
+    let ApiJson(body) = body?;
+    let plain = |c: &str| -> String { c.chars().filter(|c| *c != ' ' && *c != '-').collect() };
+    let (code1, code2) = (plain(&body.code1), plain(&body.code2));
+    Ok(Json(s.bank().resync(&service, &user, [&code1, &code2], s.now()).await?))
 }
 
 #[derive(Debug, Deserialize)]

@@ -182,6 +182,32 @@ async fn bank_clerk_issues_and_ends_use_from_the_cli_while_the_server_runs() {
     assert!(ok);
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["state"], "delivered");
 
+    // The phone's clock was moved ten minutes ahead after setup: the clerk resyncs it from two
+    // consecutive codes on the command line, and the running server follows.
+    let ahead = |t: u64| {
+        Totp::new(token.params, &token.seed, token.offset)
+            .unwrap()
+            .code_at_bank_time(t)
+            .as_str()
+            .to_owned()
+    };
+    let t = unix_now() + 600;
+    let (code1, code2) = (ahead(t), ahead(t + 60));
+    let resync = ["resync", "--service-id", SERVICE, "--user-id", &user, "--code1", &code1];
+    let (ok, out, err) = cli(dir.path(), &[&resync[..], &["--code2", &code2]].concat(), "");
+    assert!(ok, "{err}");
+    let resynced: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(resynced["resynced"], true, "{out}");
+    assert!((10..=11).contains(&resynced["drift_steps"].as_i64().unwrap()), "{out}");
+    let verify = json!({"service_id": SERVICE, "user_id": user, "code": ahead(t + 120)});
+    let (status, body) = post(&server.admin_url, "/v1/admin/verify", &verify, true).await;
+    assert_eq!((status, body["accepted"].as_bool()), (200, Some(true)), "{body}");
+    // Codes that do not follow each other: exit 0, nothing changed.
+    let (ok, out, err) =
+        cli(dir.path(), &[&resync[..], &["--code2", &ahead(t + 600)]].concat(), "");
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["resynced"], false, "{out}");
+
     // The server has this registration cached; the CLI's revoke must still stop its codes.
     let (ok, _, err) =
         cli(dir.path(), &["revoke", "--service-id", SERVICE, "--user-id", &user], "");

@@ -78,6 +78,91 @@ async fn bank_accepts_a_code_one_step_either_side_of_its_clock_but_not_two() {
 }
 
 #[tokio::test]
+async fn a_phone_whose_clock_creeps_ahead_is_followed_by_the_bank() {
+    let bank = Server::start().await;
+    let user = bank.issue(None, "4821").await;
+    let (token, _) = bank.provision(&user, "4821").await.unwrap();
+    // The phone runs a step ahead; the bank accepts it and remembers the drift.
+    let (_, ahead) = bank.verify(&user, &code_at(&token, bank.now() + 60)).await;
+    assert_eq!(ahead["accepted"], true, "{ahead}");
+    assert_eq!(bank.status(&user).await["drift_steps"], 1);
+    // A few minutes later it is two steps ahead: still within a step of where it was.
+    bank.clock.advance(180);
+    let (_, further) = bank.verify(&user, &code_at(&token, bank.now() + 120)).await;
+    assert_eq!(further["accepted"], true, "{further}");
+    assert_eq!(bank.status(&user).await["drift_steps"], 2);
+    // Three steps ahead later: the window around the drift reaches it, the bank's own does not.
+    bank.clock.advance(120);
+    let (_, three) = bank.verify(&user, &code_at(&token, bank.now() + 180)).await;
+    assert_eq!(three["accepted"], true, "{three}");
+    assert_eq!(bank.status(&user).await["drift_steps"], 3);
+    // The phone's clock set right again: the bank's own step ±1 still counts, and the drift
+    // follows back.
+    bank.clock.advance(240);
+    let (_, back) = bank.verify(&user, &code_at(&token, bank.now() + 60)).await;
+    assert_eq!(back["accepted"], true, "{back}");
+    assert_eq!(bank.status(&user).await["drift_steps"], 1);
+}
+
+#[tokio::test]
+async fn a_phone_whose_clock_was_corrected_after_setup_is_resynced_from_two_consecutive_codes() {
+    let bank = Server::start().await;
+    let user = bank.issue(None, "4821").await;
+    let (token, _) = bank.provision(&user, "4821").await.unwrap();
+    let (_, first) = bank.verify(&user, &bank.code(&token)).await;
+    assert_eq!(first["accepted"], true, "{first}");
+    // The customer corrected the phone's clock after setup: the next day the app's codes are
+    // ten minutes behind the bank's, too far for verify.
+    bank.clock.advance(24 * 3600);
+    let behind = |t: u64| code_at(&token, t - 600);
+    let (_, refused) = bank.verify(&user, &behind(bank.now())).await;
+    assert_eq!(refused["accepted"], false, "{refused}");
+    let resync = format!("/v1/admin/registrations/{SERVICE}/{user}/resync");
+
+    // Two codes that do not follow each other, or a wrong one, resync nothing.
+    let (status, not_next) = bank
+        .admin_post(
+            &resync,
+            json!({"code1": behind(bank.now()), "code2": behind(bank.now() + 120)}),
+        )
+        .await;
+    assert_eq!((status, &not_next["resynced"]), (200, &json!(false)), "{not_next}");
+    assert_eq!(not_next["drift_steps"], 0);
+
+    // The clerk reads the customer two consecutive codes (a minute apart, "123 456" as shown).
+    let code1 = behind(bank.now());
+    bank.clock.advance(60);
+    let code2 = behind(bank.now());
+    let grouped = format!("{} {}", &code2[..3], &code2[3..]);
+    let (status, done) = bank.admin_post(&resync, json!({"code1": code1, "code2": grouped})).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!((done["resynced"].as_bool(), done["drift_steps"].as_i64()), (Some(true), Some(-10)));
+    assert_eq!(done["drift_secs"], -600);
+    assert_eq!(bank.status(&user).await["drift_steps"], -10);
+
+    // Neither code counts again, for a login or another resync; the next one the phone shows
+    // is accepted.
+    let (_, replay) = bank.verify(&user, &code2).await;
+    assert_eq!(replay["accepted"], false, "{replay}");
+    let (_, again) = bank.admin_post(&resync, json!({"code1": code1, "code2": code2})).await;
+    assert_eq!(again["resynced"], false, "{again}");
+    bank.clock.advance(60);
+    let (_, next) = bank.verify(&user, &behind(bank.now())).await;
+    assert_eq!(next["accepted"], true, "{next}");
+
+    // Codes from further than a day away are never searched for.
+    let far = |t: u64| code_at(&token, t - 2 * 86_400);
+    let (_, too_far) = bank
+        .admin_post(&resync, json!({"code1": far(bank.now()), "code2": far(bank.now() + 60)}))
+        .await;
+    assert_eq!(too_far["resynced"], false, "{too_far}");
+    // Only the bank's admin credential resyncs; bad codes are a 400.
+    let (status, bad) =
+        bank.admin_post(&resync, json!({"code1": "12ab56", "code2": "123456"})).await;
+    assert_eq!((status, bad["code"].as_str()), (400, Some("invalid_request")), "{bad}");
+}
+
+#[tokio::test]
 async fn the_same_code_sent_many_times_at_once_is_accepted_exactly_once() {
     let bank = Server::start().await;
     let user = bank.issue(None, "4821").await;

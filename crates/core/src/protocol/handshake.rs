@@ -31,6 +31,8 @@ pub const SEED_INFO: &[u8] = b"softtoken v1 totp seed";
 pub const CLIENT_CONFIRM_INFO: &[u8] = b"softtoken v1 client confirm";
 /// HKDF info of the bank's confirmation key.
 pub const SERVER_CONFIRM_INFO: &[u8] = b"softtoken v1 server confirm";
+/// First field of the token block that `server_confirm` covers after th.
+pub const TOKEN_LABEL: &[u8] = b"softtoken v1 token";
 /// Prefix of the delivery ack's HMAC input.
 pub const ACK_LABEL: &[u8] = b"softtoken v1 delivery ack";
 /// Bytes in a derived seed (256 bits).
@@ -42,9 +44,11 @@ pub const MAX_ISSUER_CHARS: usize = 64;
 /// Seconds a started attempt waits for its confirm, unless the server sets another value.
 pub const DEFAULT_ATTEMPT_LIFETIME_SECS: u64 = 300;
 
-/// Version byte of [`ServerAttempt::to_bytes`].
-const ATTEMPT_FORMAT_V1: u8 = 1;
-const ATTEMPT_BYTES_V1: usize = 1 + ATTEMPT_ID_LEN + MAC_LEN + MAC_LEN + SEED_LEN;
+/// Version byte of [`ServerAttempt::to_bytes`]. Version 1 held the finished `server_confirm`
+/// instead of its key, from which the token block cannot be bound: such an attempt is refused
+/// (it lived at most minutes; the customer starts again).
+const ATTEMPT_FORMAT_V2: u8 = 2;
+const ATTEMPT_BYTES_V2: usize = 1 + ATTEMPT_ID_LEN + MAC_LEN + MAC_LEN + 32 + SEED_LEN;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -137,15 +141,48 @@ impl Transcript<'_> {
     }
 }
 
-/// What both sides derive from K and th.
+/// server_confirm = HMAC(ks, th || tp), where tp lists the token parameters, the names and the
+/// bank's clock as length-prefixed fields (as th does): a man in the middle who cannot forge
+/// the MAC cannot change the period, digits, algorithm or `server_time` the app stores.
+fn server_confirm_mac(
+    ks: &[u8],
+    th: &[u8; 32],
+    token: &TokenInfo,
+    server_time: u64,
+) -> [u8; MAC_LEN] {
+    let digits = token.digits.to_be_bytes();
+    let period = token.period.to_be_bytes();
+    let time = server_time.to_be_bytes();
+    let fields: [&[u8]; 7] = [
+        TOKEN_LABEL,
+        token.algorithm.as_str().as_bytes(),
+        &digits,
+        &period,
+        token.issuer.as_bytes(),
+        token.display_name.as_bytes(),
+        &time,
+    ];
+    let mut parts: Vec<&[u8]> = vec![th];
+    let lens: Vec<[u8; 4]> =
+        fields.iter().map(|f| u32::try_from(f.len()).unwrap_or(u32::MAX).to_be_bytes()).collect();
+    for (len, field) in lens.iter().zip(fields) {
+        parts.push(len);
+        parts.push(field);
+    }
+    hmac_sha256(ks, &parts)
+}
+
+/// What both sides derive from K and th. The bank's confirmation is made only when the token
+/// parameters are known, so its key is kept instead.
 struct Keys {
     seed: Zeroizing<[u8; SEED_LEN]>,
     client_confirm: Zeroizing<[u8; MAC_LEN]>,
-    server_confirm: Zeroizing<[u8; MAC_LEN]>,
+    ks: Zeroizing<[u8; MAC_LEN]>,
+    th: [u8; 32],
 }
 
 /// prk = HKDF-Extract(salt = th, ikm = K); seed, kc, ks = HKDF-Expand(prk, info, 32);
-/// client_confirm = HMAC(kc, th); server_confirm = HMAC(ks, th).
+/// client_confirm = HMAC(kc, th).
 fn derive_keys(k: &[u8], th: &[u8; 32]) -> Result<Keys> {
     let hk = Hkdf::<Sha256>::new(Some(th), k);
     let mut seed = Zeroizing::new([0u8; SEED_LEN]);
@@ -157,7 +194,8 @@ fn derive_keys(k: &[u8], th: &[u8; 32]) -> Result<Keys> {
     Ok(Keys {
         seed,
         client_confirm: Zeroizing::new(hmac_sha256(kc.as_slice(), &[th])),
-        server_confirm: Zeroizing::new(hmac_sha256(ks.as_slice(), &[th])),
+        ks,
+        th: *th,
     })
 }
 
@@ -398,7 +436,8 @@ impl ClientConfirmed {
     /// # Errors
     /// [`Error::BankNotAuthenticated`] if `server_confirm` is wrong (store nothing);
     /// [`Error::TotpParameters`] or [`Error::ProtocolViolation`] if the bank sent parameters,
-    /// an issuer or a display name this app cannot use.
+    /// an issuer or a display name this app cannot use; [`Error::DeviceClockWrong`] if the
+    /// device's clock is more than a day from the bank's.
     pub fn finish(self, resp: &ConfirmResponse, device_now: u64) -> Result<(NewToken, AckRequest)> {
         let service_id = self.service.clone();
         let user_id = self.user.clone();
@@ -414,6 +453,7 @@ impl ClientConfirmed {
         let display_name = DisplayName::new(&resp.token.display_name, "").map_err(|_| {
             Error::ProtocolViolation("the bank's default display name is empty or too long")
         })?;
+        let offset = ClockOffset::bounded_between(device_now, resp.server_time)?;
         let ack = ack_for(&seed, &attempt);
         let token = NewToken {
             service_id,
@@ -421,21 +461,24 @@ impl ClientConfirmed {
             display_name,
             issuer: issuer.to_owned(),
             params,
-            offset: ClockOffset::between(device_now, resp.server_time),
+            offset,
             seed,
             pending_delivery: Some(attempt),
         };
         Ok((token, ack))
     }
 
-    /// Checks the bank's key confirmation in constant time and, if it holds, hands out the seed
+    /// Checks the bank's key confirmation, which covers the token block and `server_time`, in
+    /// constant time and, if it holds, hands out the seed
     /// with the attempt ID for the ack. [`ClientConfirmed::finish`] does this and more.
     ///
     /// # Errors
     /// [`Error::BankNotAuthenticated`] if `server_confirm` is wrong: the peer does not hold
     /// the activation password. Nothing may be stored then.
     pub fn verify_bank(self, resp: &ConfirmResponse) -> Result<(Seed, AttemptId)> {
-        let ok: bool = resp.server_confirm.0.ct_eq(&*self.keys.server_confirm).into();
+        let expected =
+            server_confirm_mac(&*self.keys.ks, &self.keys.th, &resp.token, resp.server_time);
+        let ok: bool = resp.server_confirm.0.ct_eq(&expected).into();
         if !ok {
             return Err(Error::BankNotAuthenticated);
         }
@@ -508,7 +551,8 @@ impl ServerHandshake {
         let attempt = ServerAttempt {
             attempt_id: attempt_id.clone(),
             client_confirm: keys.client_confirm,
-            server_confirm: keys.server_confirm,
+            ks: keys.ks,
+            th: keys.th,
             seed: Seed::new(Zeroizing::new(keys.seed.to_vec()))?,
         };
         let resp = StartResponse {
@@ -521,12 +565,14 @@ impl ServerHandshake {
     }
 }
 
-/// What the bank keeps of one attempt: the expected client confirmation, its own confirmation
-/// and the seed. Serialize with [`ServerAttempt::to_bytes`] and encrypt before storing.
+/// What the bank keeps of one attempt: the expected client confirmation, the key and transcript
+/// hash of its own confirmation, and the seed. Serialize with [`ServerAttempt::to_bytes`] and
+/// encrypt before storing.
 pub struct ServerAttempt {
     attempt_id: AttemptId,
     client_confirm: Zeroizing<[u8; MAC_LEN]>,
-    server_confirm: Zeroizing<[u8; MAC_LEN]>,
+    ks: Zeroizing<[u8; MAC_LEN]>,
+    th: [u8; 32],
     seed: Seed,
 }
 
@@ -553,14 +599,19 @@ impl ServerAttempt {
         same_attempt & mac_ok
     }
 
-    /// The bank's key confirmation, sent only after [`ServerAttempt::check_client_confirm`].
-    pub fn server_confirm(&self) -> [u8; MAC_LEN] {
-        *self.server_confirm
+    /// The bank's key confirmation over the token block and its clock, sent only after
+    /// [`ServerAttempt::check_client_confirm`].
+    pub fn server_confirm(&self, token: &TokenInfo, server_time: u64) -> [u8; MAC_LEN] {
+        server_confirm_mac(&*self.ks, &self.th, token, server_time)
     }
 
     /// The `200` answer to a correct confirm.
     pub fn confirm_response(&self, token: TokenInfo, server_time: u64) -> ConfirmResponse {
-        ConfirmResponse { server_confirm: Bytes(*self.server_confirm), token, server_time }
+        ConfirmResponse {
+            server_confirm: Bytes(self.server_confirm(&token, server_time)),
+            token,
+            server_time,
+        }
     }
 
     /// The token seed the app derived too.
@@ -576,14 +627,15 @@ impl ServerAttempt {
         same_attempt & mac_ok
     }
 
-    /// Serializes for encrypted storage: version 1 is `0x01 || attempt_id (16) ||
-    /// client_confirm (32) || server_confirm (32) || seed (32)`.
+    /// Serializes for encrypted storage: version 2 is `0x02 || attempt_id (16) ||
+    /// client_confirm (32) || ks (32) || th (32) || seed (32)`.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(ATTEMPT_BYTES_V1));
-        out.push(ATTEMPT_FORMAT_V1);
+        let mut out = Zeroizing::new(Vec::with_capacity(ATTEMPT_BYTES_V2));
+        out.push(ATTEMPT_FORMAT_V2);
         out.extend_from_slice(self.attempt_id.as_bytes());
         out.extend_from_slice(&*self.client_confirm);
-        out.extend_from_slice(&*self.server_confirm);
+        out.extend_from_slice(&*self.ks);
+        out.extend_from_slice(&self.th);
         out.extend_from_slice(self.seed.expose());
         out
     }
@@ -594,22 +646,26 @@ impl ServerAttempt {
     /// [`Error::Crypto`] for an unknown version or a wrong length (opaque on purpose: the bytes
     /// came out of the server's encrypted store).
     pub fn from_bytes(b: &[u8]) -> Result<Self> {
-        if b.len() != ATTEMPT_BYTES_V1 || b.first() != Some(&ATTEMPT_FORMAT_V1) {
+        if b.len() != ATTEMPT_BYTES_V2 || b.first() != Some(&ATTEMPT_FORMAT_V2) {
             return Err(Error::Crypto);
         }
         let (id, rest) = b[1..].split_at(ATTEMPT_ID_LEN);
         let (cc, rest) = rest.split_at(MAC_LEN);
-        let (sc, seed) = rest.split_at(MAC_LEN);
+        let (key, rest) = rest.split_at(MAC_LEN);
+        let (th_bytes, seed) = rest.split_at(32);
         let mut client_confirm = Zeroizing::new([0u8; MAC_LEN]);
         client_confirm.copy_from_slice(cc);
-        let mut server_confirm = Zeroizing::new([0u8; MAC_LEN]);
-        server_confirm.copy_from_slice(sc);
+        let mut ks = Zeroizing::new([0u8; MAC_LEN]);
+        ks.copy_from_slice(key);
+        let mut th = [0u8; 32];
+        th.copy_from_slice(th_bytes);
         let mut id_bytes = [0u8; ATTEMPT_ID_LEN];
         id_bytes.copy_from_slice(id);
         Ok(Self {
             attempt_id: AttemptId::from_bytes(id_bytes),
             client_confirm,
-            server_confirm,
+            ks,
+            th,
             seed: Seed::new(Zeroizing::new(seed.to_vec()))?,
         })
     }
@@ -678,6 +734,32 @@ pub(crate) mod tests {
         let mut resp = attempt.confirm_response(token_info(), 0);
         resp.server_confirm.0[31] ^= 1;
         assert!(matches!(confirmed.verify_bank(&resp), Err(Error::BankNotAuthenticated)));
+    }
+
+    #[test]
+    fn app_refuses_a_confirm_answer_whose_token_or_clock_was_changed_on_the_way() {
+        type Tamper = fn(&mut ConfirmResponse);
+        let tampers: [(&str, Tamper); 7] = [
+            ("period", |r| r.token.period = 30),
+            ("digits", |r| r.token.digits = 8),
+            ("algorithm", |r| r.token.algorithm = crate::totp::Algorithm::Sha256),
+            ("server_time", |r| r.server_time += 86_400),
+            ("server_time by one second", |r| r.server_time -= 1),
+            ("issuer", |r| r.token.issuer = "Other Bank".into()),
+            ("display_name", |r| r.token.display_name = "Other OTP".into()),
+        ];
+        for (what, tamper) in tampers {
+            let (confirmed, confirm, attempt, _) = exchange("4321", "4321");
+            assert!(attempt.check_client_confirm(&confirm));
+            let mut resp = attempt.confirm_response(token_info(), 1_700_000_000);
+            tamper(&mut resp);
+            let r = confirmed.finish(&resp, 1_700_000_000);
+            assert!(matches!(r, Err(Error::BankNotAuthenticated)), "{what}: {r:?}");
+        }
+        // Untouched, the same answer is accepted.
+        let (confirmed, _, attempt, _) = exchange("4321", "4321");
+        let resp = attempt.confirm_response(token_info(), 1_700_000_000);
+        assert!(confirmed.finish(&resp, 1_700_000_000).is_ok());
     }
 
     #[test]
@@ -765,16 +847,19 @@ pub(crate) mod tests {
     fn bank_restores_an_attempt_from_its_bytes() {
         let (confirmed, confirm, attempt, _) = exchange("13579", "13579");
         let bytes = attempt.to_bytes();
-        assert_eq!(bytes.len(), ATTEMPT_BYTES_V1);
+        assert_eq!(bytes.len(), ATTEMPT_BYTES_V2);
         let restored = ServerAttempt::from_bytes(&bytes).unwrap();
         assert!(restored.check_client_confirm(&confirm));
-        assert_eq!(restored.server_confirm(), attempt.server_confirm());
+        assert_eq!(
+            restored.server_confirm(&token_info(), 5),
+            attempt.server_confirm(&token_info(), 5)
+        );
         let (seed, id) =
             confirmed.verify_bank(&restored.confirm_response(token_info(), 0)).unwrap();
         assert!(restored.check_ack(&ack_for(&seed, &id)));
 
         let mut newer = bytes.to_vec();
-        newer[0] = 2;
+        newer[0] = 3;
         assert!(ServerAttempt::from_bytes(&newer).is_err());
         assert!(ServerAttempt::from_bytes(&bytes[..bytes.len() - 1]).is_err());
         assert!(ServerAttempt::from_bytes(&[]).is_err());
@@ -805,6 +890,24 @@ pub(crate) mod tests {
         assert_eq!(token.issuer, "Bank");
         assert_eq!((token.service_id, token.user_id), ids());
         assert!(attempt.check_ack(&ack));
+    }
+
+    #[test]
+    fn a_phone_whose_clock_is_more_than_a_day_off_is_told_to_set_it_and_stores_nothing() {
+        let bank_now = 1_700_000_000;
+        for device_now in [bank_now - 86_401, bank_now + 86_401, 0] {
+            let (confirmed, _, attempt, _) = exchange("4321", "4321");
+            let r = confirmed.finish(&attempt.confirm_response(token_info(), bank_now), device_now);
+            assert!(matches!(r, Err(Error::DeviceClockWrong { .. })), "{device_now}: {r:?}");
+        }
+        // A day exactly, either way, is still a phone set to another time zone by hand.
+        for device_now in [bank_now - 86_400, bank_now + 86_400] {
+            let (confirmed, _, attempt, _) = exchange("4321", "4321");
+            let (token, _) = confirmed
+                .finish(&attempt.confirm_response(token_info(), bank_now), device_now)
+                .unwrap();
+            assert_eq!(token.offset.0.abs(), 86_400);
+        }
     }
 
     #[test]

@@ -97,17 +97,20 @@ fn arr<const N: usize>(s: &str) -> [u8; N] {
     unhex(s).try_into().unwrap()
 }
 
-/// The vector's token parameters and bank clock, also shown in the document's confirm answer.
-fn vector_token() -> (TokenInfo, u64) {
+/// The vector's token parameters and bank clock (inputs of `server_confirm`), also shown in the
+/// document's confirm answer.
+fn vector_token(v: &HashMap<String, String>) -> (TokenInfo, u64) {
+    let algorithm: Algorithm =
+        serde_json::from_value(serde_json::Value::String(v["token_algorithm"].clone())).unwrap();
     (
         TokenInfo {
-            algorithm: Algorithm::Sha1,
-            digits: 6,
-            period: 60,
-            issuer: "Example Shinkin Bank".into(),
-            display_name: "Example Shinkin OTP".into(),
+            algorithm,
+            digits: v["token_digits"].parse().unwrap(),
+            period: v["token_period"].parse().unwrap(),
+            issuer: v["token_issuer"].clone(),
+            display_name: v["token_display_name"].clone(),
         },
-        1_767_225_600,
+        v["server_time"].parse().unwrap(),
     )
 }
 
@@ -138,7 +141,7 @@ fn compute(v: &HashMap<String, String>) -> Computed {
     assert!(rng.0.is_empty(), "the bank must draw exactly the documented bytes");
     let (app, confirm) = app.confirm(&started).unwrap();
     assert!(bank.check_client_confirm(&confirm));
-    let (token, server_time) = vector_token();
+    let (token, server_time) = vector_token(v);
     let confirmed = bank.confirm_response(token, server_time);
     let (seed, acked_attempt) = app.verify_bank(&confirmed).unwrap();
     let ack = ack_for(&seed, &acked_attempt);

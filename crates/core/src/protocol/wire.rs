@@ -161,7 +161,7 @@ impl TokenInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmResponse {
-    /// HMAC-SHA256(ks, th).
+    /// HMAC-SHA256(ks, th || tp): tp holds `token` and `server_time` (protocol.md §3.4).
     pub server_confirm: Bytes<MAC_LEN>,
     /// What the app stores with the seed.
     pub token: TokenInfo,

@@ -99,6 +99,7 @@ impl Bank {
             verify_failures: 0,
             verify_locked: false,
             last_step: None,
+            drift_steps: 0,
             sealed_password: Vec::new(),
             sealed_seed: None,
             confirmed_attempt: None,

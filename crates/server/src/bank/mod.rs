@@ -38,6 +38,7 @@ use crate::storage::{
 
 pub use demo::{DEMO_SERVICE_ID, DEMO_USER_ID};
 pub use issue::IssueRequest;
+pub use verify::RESYNC_WINDOW_SECS;
 pub use weak_password::{weakness, Weakness};
 
 /// How often a decision is retaken when other requests keep changing the same registration.
@@ -105,6 +106,9 @@ pub struct Status {
     pub failed_tries: u32,
     /// Consecutive wrong codes.
     pub verify_failures: u32,
+    /// The token's clock drift in time steps that verify allows for (positive: the phone is
+    /// ahead); moved by accepted codes and by a resync.
+    pub drift_steps: i64,
     /// Where the step-6 mail went.
     pub mail: String,
     /// The demo registration.
@@ -150,6 +154,17 @@ pub struct VerifyOutcome {
     /// Rejected codes still accepted before the lock, when rejected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failures_left: Option<u32>,
+}
+
+/// The answer to a resync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResyncOutcome {
+    /// True when two consecutive steps matched the codes; the token's drift is now theirs.
+    pub resynced: bool,
+    /// The token's drift after this resync, in time steps (positive: the phone is ahead).
+    pub drift_steps: i64,
+    /// The same in seconds.
+    pub drift_secs: i64,
 }
 
 /// The demo registration's settings.
@@ -268,6 +283,7 @@ impl Bank {
             verify_locked: r.verify_locked,
             failed_tries: r.failed_tries,
             verify_failures: r.verify_failures,
+            drift_steps: r.drift_steps,
             mail: r.mail.clone(),
             demo: r.demo,
             issued_at: r.issued_at,

@@ -89,6 +89,9 @@ pub struct Registration {
     pub verify_locked: bool,
     /// The last accepted time step; a step at or below it is never accepted again.
     pub last_step: Option<u64>,
+    /// The token's clock drift in time steps: the last accepted step minus the bank's step at
+    /// that moment (or what a resync found). Verify looks around the bank's step plus this.
+    pub drift_steps: i64,
     /// The activation password, sealed ([`crate::sealed::Purpose::ActivationPassword`]);
     /// empty once it can no longer be needed (delivered, ended, expired).
     pub sealed_password: Vec<u8>,

@@ -154,13 +154,14 @@ impl Server {
         .await
     }
 
-    /// Provisions with the core client as the app does; returns what the app stored.
+    /// Provisions with the core client as the app does, on a phone whose clock agrees with the
+    /// bank's (test) clock; returns what the app stored.
     pub async fn provision(
         &self,
         user: &str,
         password: &str,
     ) -> softtoken_core::Result<(NewToken, softtoken_core::client::ProvisionedToken)> {
-        provision_with(&self.client(), user, password, softtoken_core::totp::unix_now()).await
+        provision_with(&self.client(), user, password, self.now()).await
     }
 
     /// The code the app shows for `token` at the server's current time.

@@ -361,6 +361,7 @@ mod tests {
             verify_failures: 0,
             verify_locked: false,
             last_step: None,
+            drift_steps: 0,
             sealed_password: vec![1, 2, 3],
             sealed_seed: None,
             confirmed_attempt: None,
@@ -384,6 +385,34 @@ mod tests {
             Inserted::Applied(r) => *r,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_database_written_before_drift_tracking_opens_with_its_tokens_undrifted() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // The schema as the first release shipped it, with one token in use.
+            let conn = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+            conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO registrations VALUES ('id-1', '10112231', '999800000001', \
+                 'taro@example.jp', 'in_use', 'SHA1', 6, 60, 0, 0, 0, 0, 42, X'', X'0102', \
+                 NULL, 100, 200, NULL, NULL, NULL, NULL, 0, 3)",
+                [],
+            )
+            .unwrap();
+        }
+        let s = open(dir.path());
+        let r = s.registration_by_id("id-1").await.unwrap().unwrap();
+        assert_eq!((r.last_step, r.drift_steps, r.rev), (Some(42), 0, 3));
+        let mut moved = r.clone();
+        moved.drift_steps = -7;
+        let Updated::Applied(saved) = s.update(Change::registration(moved)).await.unwrap() else {
+            panic!("the write must apply")
+        };
+        assert_eq!(s.registration_by_id("id-1").await.unwrap().unwrap().drift_steps, -7);
+        assert_eq!(saved.drift_steps, -7);
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ pub(super) const REGISTRATION_COLUMNS: &str =
     "id, service_id, user_id, mail, state, algorithm, digits, \
     period, failed_tries, provision_locked, verify_failures, verify_locked, last_step, \
     sealed_password, sealed_seed, confirmed_attempt, issued_at, expires_at, confirmed_at, \
-    delivered_at, in_use_at, ended_at, demo, rev";
+    delivered_at, in_use_at, ended_at, demo, rev, drift_steps";
 
 pub(super) fn get_u64(row: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
     let v: i64 = row.get(i)?;
@@ -87,6 +87,7 @@ pub(super) fn registration_from_row(row: &Row<'_>) -> rusqlite::Result<Registrat
         ended_at: get_opt_u64(row, 21)?,
         demo: row.get(22)?,
         rev: get_u64(row, 23)?,
+        drift_steps: row.get(24)?,
     })
 }
 
@@ -112,7 +113,7 @@ pub(super) fn insert_registration_row(
     let sql = format!(
         "INSERT INTO registrations ({REGISTRATION_COLUMNS}) VALUES \
          (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-          ?20, ?21, ?22, ?23, ?24)"
+          ?20, ?21, ?22, ?23, ?24, ?25)"
     );
     conn.prepare_cached(&sql)?.execute(params![
         r.id,
@@ -139,6 +140,7 @@ pub(super) fn insert_registration_row(
         r.ended_at.map(to_i64),
         r.demo,
         to_i64(r.rev),
+        r.drift_steps,
     ])
 }
 
@@ -153,7 +155,7 @@ pub(super) fn update_registration_row(
         "UPDATE registrations SET state = ?2, failed_tries = ?3, provision_locked = ?4, \
          verify_failures = ?5, verify_locked = ?6, last_step = ?7, sealed_seed = ?8, \
          confirmed_attempt = ?9, expires_at = ?10, confirmed_at = ?11, delivered_at = ?12, \
-         in_use_at = ?13, ended_at = ?14, rev = ?15, \
+         in_use_at = ?13, ended_at = ?14, rev = ?15, drift_steps = ?18, \
          sealed_password = CASE WHEN length(?17) = 0 THEN X'' ELSE sealed_password END \
          WHERE id = ?1 AND rev = ?16",
     )?
@@ -176,6 +178,7 @@ pub(super) fn update_registration_row(
         to_i64(expected),
         // An update only ever clears the activation password, never writes one back.
         r.sealed_password,
+        r.drift_steps,
     ])
 }
 
