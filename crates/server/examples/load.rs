@@ -320,6 +320,5 @@ async fn main() {
             ms(*latencies.last().unwrap())
         );
     }
-    use softtoken_server::storage::Storage as _;
     storage.close().await;
 }

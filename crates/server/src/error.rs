@@ -228,6 +228,9 @@ impl Error {
     }
 }
 
+/// The `Retry-After` of a `503`.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
 /// The body of every non-2xx answer: the shape of the protocol's `ErrorBody`, with the admin
 /// API's extra codes as plain strings.
 #[derive(Debug, Serialize)]
@@ -270,6 +273,12 @@ impl IntoResponse for Error {
             axum::Json(ApiErrorBody { code: self.code(), message, tries_left, retry_after }),
         )
             .into_response();
+        // A database that is down or a pool that is exhausted passes within seconds (a
+        // restart, a failover, a burst): tell clients and load balancers when to come back.
+        let retry_after = match &self {
+            Error::Unavailable => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => retry_after,
+        };
         if let Some(secs) = retry_after {
             if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);

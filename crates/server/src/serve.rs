@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::{app, AppState};
 use crate::sealed::Sealer;
+use crate::storage::postgres::PostgresStorage;
 use crate::storage::sqlite::{SqliteOptions, SqliteStorage};
 use crate::storage::Storage;
 
@@ -18,11 +19,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often expired, unconfirmed attempts are deleted.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
-/// Opens the storage of `settings`.
+/// Opens the storage of `settings`: PostgreSQL when a database URL is set, else the SQLite
+/// file.
 ///
 /// # Errors
-/// As [`SqliteStorage::open`].
-pub fn open_storage(settings: &Settings) -> Result<Arc<SqliteStorage>> {
+/// As [`SqliteStorage::open`] and [`PostgresStorage::open`].
+pub async fn open_storage(settings: &Settings) -> Result<Arc<dyn Storage>> {
+    if let Some(pg) = &settings.postgres {
+        return Ok(Arc::new(PostgresStorage::open(pg.clone(), settings.migrate_on_start).await?));
+    }
     let mut opts = SqliteOptions::new(&settings.database);
     opts.synchronous = settings.synchronous;
     opts.cache_capacity = settings.cache_capacity;
@@ -94,7 +99,7 @@ impl ShutdownSignal {
 /// [`Error::Config`] for TLS files that cannot be loaded; [`Error::Io`] when the address cannot
 /// be bound; storage errors at open.
 pub async fn run(settings: Settings) -> Result<()> {
-    let storage = open_storage(&settings)?;
+    let storage = open_storage(&settings).await?;
     let bank = bank(&settings, storage.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if settings.demo.is_some() {

@@ -14,9 +14,10 @@ use softtoken_core::totp::Totp;
 use softtoken_server::bank::{Demo, Policy};
 use softtoken_server::clock::{Clock, ManualClock};
 use softtoken_server::http::{AdminToken, AppState, HttpOptions};
-use softtoken_server::storage::sqlite::SqliteStorage;
 use softtoken_server::storage::Storage;
 use softtoken_server::testing::{BankOptions, ServedBank, TestBank};
+
+pub mod backends;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub const SERVICE: &str = "10112231";
@@ -45,7 +46,7 @@ pub struct Server {
     pub url: String,
     pub clock: ManualClock,
     pub state: AppState,
-    pub storage: Arc<SqliteStorage>,
+    pub storage: Arc<dyn Storage>,
     pub http: reqwest::Client,
     pub dir: PathBuf,
     _bank: ServedBank,

@@ -15,7 +15,7 @@
 //! Reads that miss the cache use a small pool of read-only connections on tokio's blocking
 //! threads; WAL lets them run beside the writer.
 
-mod rows;
+pub(super) mod rows;
 mod schema;
 mod writer;
 
@@ -334,37 +334,8 @@ impl Drop for SqliteStorage {
 mod tests {
     use std::path::Path;
 
-    use softtoken_core::totp::TotpParams;
-
     use super::*;
     use crate::storage::RegistrationState;
-
-    fn registration(user: &str) -> Registration {
-        Registration {
-            id: format!("id-{user}"),
-            service_id: ServiceId::new("10112231").unwrap(),
-            user_id: UserId::new(user).unwrap(),
-            mail: "taro@example.jp".into(),
-            state: RegistrationState::Issued,
-            params: TotpParams::default(),
-            failed_tries: 0,
-            provision_locked: false,
-            verify_failures: 0,
-            verify_locked: false,
-            last_step: None,
-            sealed_password: vec![1, 2, 3],
-            sealed_seed: None,
-            confirmed_attempt: None,
-            issued_at: 100,
-            expires_at: 200,
-            confirmed_at: None,
-            delivered_at: None,
-            in_use_at: None,
-            ended_at: None,
-            demo: false,
-            rev: 0,
-        }
-    }
 
     fn open(dir: &Path) -> SqliteStorage {
         SqliteStorage::open(SqliteOptions::new(dir.join("s.db"))).unwrap()
@@ -378,94 +349,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_write_based_on_a_stale_revision_conflicts_and_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = open(dir.path());
-        let r = insert(&s, registration("999800000001")).await;
-        let mut a = r.clone();
-        a.last_step = Some(10);
-        let Updated::Applied(saved) = s.update(Change::registration(a)).await.unwrap() else {
-            panic!("first write must apply")
-        };
-        assert!(saved.rev > r.rev);
-        let mut b = r.clone();
-        b.last_step = Some(9);
-        assert_eq!(s.update(Change::registration(b)).await.unwrap(), Updated::Conflict);
-        let now = s.registration(&r.service_id, &r.user_id).await.unwrap().unwrap();
-        assert_eq!((now.last_step, now.rev), (Some(10), saved.rev));
-        s.close().await;
-    }
-
-    #[tokio::test]
-    async fn a_pair_has_at_most_one_registration_that_has_not_ended() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = open(dir.path());
-        let first = insert(&s, registration("999800000001")).await;
-        let mut again = registration("999800000001");
-        again.id = "id-second".into();
-        assert_eq!(
-            s.insert_registration(again.clone(), None, false).await.unwrap(),
-            Inserted::ActiveExists
-        );
-        assert_eq!(
-            s.insert_registration(again.clone(), None, true).await.unwrap(),
-            Inserted::UserIdTaken
-        );
-        let mut ended = first.clone();
-        ended.state = RegistrationState::Ended;
-        assert!(matches!(
-            s.update(Change::registration(ended)).await.unwrap(),
-            Updated::Applied(_)
-        ));
-        let second = insert(&s, again).await;
-        // The newest registration of the pair is the one seen.
-        let seen = s.registration(&second.service_id, &second.user_id).await.unwrap().unwrap();
-        assert_eq!(seen.id, "id-second");
-        s.close().await;
-    }
-
-    #[tokio::test]
-    async fn an_attempt_is_evaluated_once_even_by_two_racing_writers() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = open(dir.path());
-        let r = insert(&s, registration("999800000001")).await;
-        s.insert_attempt(Attempt {
-            id: "att".into(),
-            registration_id: r.id.clone(),
-            created_at: 1,
-            expires_at: 2,
-            status: AttemptStatus::Pending,
-            sealed: Some(vec![9]),
-        })
-        .await
-        .unwrap();
-        let change = |rev_from: &Registration| Change {
-            registration: rev_from.clone(),
-            attempt: Some(super::super::AttemptChange {
-                id: "att".into(),
-                from: AttemptStatus::Pending,
-                to: AttemptStatus::Spent,
-                wipe: true,
-            }),
-            wipe_other_attempts: false,
-            insert: None,
-        };
-        let Updated::Applied(after) = s.update(change(&r)).await.unwrap() else { panic!() };
-        // Even with the fresh revision, the attempt is no longer pending.
-        assert_eq!(s.update(change(&after)).await.unwrap(), Updated::Conflict);
-        let a = s.attempt("att").await.unwrap().unwrap();
-        assert_eq!((a.status, a.sealed), (AttemptStatus::Spent, None));
-        let unchanged = s.registration_by_id(&r.id).await.unwrap().unwrap();
-        assert_eq!(unchanged.rev, after.rev);
-        s.close().await;
-    }
-
-    #[tokio::test]
     async fn a_second_process_writing_the_file_makes_stale_writes_conflict() {
         let dir = tempfile::tempdir().unwrap();
         let server = open(dir.path());
         let cli = open(dir.path());
-        let r = insert(&server, registration("999800000001")).await;
+        let r = insert(&server, Registration::sample("999800000001")).await;
         // The server has `r` cached; the CLI ends it behind its back.
         let seen_by_cli = cli.registration(&r.service_id, &r.user_id).await.unwrap().unwrap();
         let mut ended = seen_by_cli.clone();
@@ -487,7 +375,7 @@ mod tests {
     async fn reopening_keeps_everything_and_a_newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let s = open(dir.path());
-        let r = insert(&s, registration("999800000001")).await;
+        let r = insert(&s, Registration::sample("999800000001")).await;
         s.close().await;
         let s = open(dir.path());
         assert_eq!(s.registration(&r.service_id, &r.user_id).await.unwrap(), Some(r));
@@ -500,7 +388,9 @@ mod tests {
         let after_close = open(dir.path().join("other").as_path());
         after_close.close().await;
         assert!(matches!(
-            after_close.insert_registration(registration("999800000002"), None, false).await,
+            after_close
+                .insert_registration(Registration::sample("999800000002"), None, false)
+                .await,
             Err(Error::Unavailable)
         ));
     }
