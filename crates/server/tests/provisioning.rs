@@ -83,39 +83,10 @@ async fn the_same_code_sent_many_times_at_once_is_accepted_exactly_once() {
     let user = bank.issue(None, "4821").await;
     let (token, _) = bank.provision(&user, "4821").await.unwrap();
     let code = bank.code(&token);
-    let answers = futures_join_all((0..32).map(|_| bank.verify(&user, &code))).await;
+    let answers = common::join_all((0..32).map(|_| bank.verify(&user, &code))).await;
     let accepted = answers.iter().filter(|(_, a)| a["accepted"] == true).count();
     assert_eq!(accepted, 1, "{answers:?}");
     assert!(answers.iter().all(|(s, a)| *s == 200 || a["code"] == "locked"), "{answers:?}");
-}
-
-/// Runs futures concurrently on this task (no extra dependency for `join_all`).
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(Box::pin(f));
-    }
-    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, slot) in set.iter_mut().zip(out.iter_mut()) {
-            if slot.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *slot = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().map(|o| o.unwrap()).collect()
 }
 
 #[tokio::test]

@@ -14,7 +14,10 @@ use softtoken_core::totp::Totp;
 use softtoken_server::bank::{Demo, Policy};
 use softtoken_server::clock::{Clock, ManualClock};
 use softtoken_server::http::{AdminToken, AppState, HttpOptions};
+use softtoken_server::sealed::MasterKey;
+use softtoken_server::storage::postgres::PostgresOptions;
 use softtoken_server::storage::Storage;
+use softtoken_server::testing::postgres::PgCluster;
 use softtoken_server::testing::{BankOptions, ServedBank, TestBank};
 
 pub mod backends;
@@ -74,10 +77,48 @@ impl Server {
             outbox_files: true,
             ..BankOptions::default()
         })
-        .unwrap()
-        .serve()
-        .await
         .unwrap();
+        Self::serving(bank, clock).await
+    }
+
+    /// `n` instances of the bank on one PostgreSQL database, each with its own pool, sharing
+    /// the master key and the clock, as several machines behind a load balancer; `None` when
+    /// PostgreSQL is missing (the test was reported skipped).
+    pub async fn instances(
+        setup: impl Fn() -> Setup,
+        pool: impl Fn(&mut PostgresOptions),
+        n: usize,
+    ) -> Option<(PgCluster, Vec<Server>)> {
+        let cluster = backends::cluster()?;
+        let clock = ManualClock::new(test_epoch());
+        let key = MasterKey::generate().unwrap().to_hex().to_string();
+        softtoken_core::client::install_tls_provider();
+        let mut servers = Vec::new();
+        for _ in 0..n {
+            let setup = setup();
+            let mut opts = cluster.options();
+            pool(&mut opts);
+            let storage = backends::postgres_on(opts).await;
+            let bank = TestBank::on(
+                BankOptions {
+                    policy: setup.policy,
+                    http: setup.http,
+                    demo: setup.demo,
+                    clock: Arc::new(clock.clone()),
+                    master_key: Some(key.clone()),
+                    ..BankOptions::default()
+                },
+                storage,
+                tempfile::tempdir().unwrap(),
+            )
+            .unwrap();
+            servers.push(Self::serving(bank, clock.clone()).await);
+        }
+        Some((cluster, servers))
+    }
+
+    async fn serving(bank: TestBank, clock: ManualClock) -> Server {
+        let bank = bank.serve().await.unwrap();
         Server {
             url: bank.url.clone(),
             clock,
@@ -195,4 +236,31 @@ pub async fn provision_with(
 /// Closes the storage so the database file is complete (for tests that reopen it).
 pub async fn close(server: &Server) {
     server.storage.close().await;
+}
+
+/// Runs futures concurrently on this task (no extra dependency for `join_all`).
+pub async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in set.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.unwrap()).collect()
 }
