@@ -53,6 +53,15 @@ pub struct Server {
     pub http: reqwest::Client,
     pub dir: PathBuf,
     _bank: ServedBank,
+    /// The PostgreSQL cluster of a bank on PostgreSQL; dropped after the bank.
+    _db: Option<PgCluster>,
+}
+
+/// True in a test binary that runs the bank's tests on PostgreSQL instead of SQLite: one whose
+/// name ends in `_on_postgres` and that includes the SQLite binary's file unchanged
+/// (`#[path = "provisioning.rs"] mod cases;`).
+pub fn on_postgres() -> bool {
+    env!("CARGO_CRATE_NAME").ends_with("_on_postgres")
 }
 
 /// The wall clock at a step boundary plus 30 s, so ±1 step is never ambiguous in a test.
@@ -69,16 +78,24 @@ impl Server {
     pub async fn start_with(setup: Setup) -> Server {
         let clock = ManualClock::new(test_epoch());
         softtoken_core::client::install_tls_provider();
-        let bank = TestBank::open(BankOptions {
+        let opts = BankOptions {
             policy: setup.policy,
             http: setup.http,
             demo: setup.demo,
             clock: Arc::new(clock.clone()),
             outbox_files: true,
             ..BankOptions::default()
-        })
-        .unwrap();
-        Self::serving(bank, clock).await
+        };
+        if !on_postgres() {
+            return Self::serving(TestBank::open(opts).unwrap(), clock, None).await;
+        }
+        let Some(cluster) = backends::cluster() else {
+            // The SKIPPED line is written; this binary's tests cannot run without PostgreSQL.
+            panic!("skipped: this test runs the bank on PostgreSQL, which is not installed");
+        };
+        let storage = backends::postgres_on(cluster.options()).await;
+        let bank = TestBank::on(opts, storage, tempfile::tempdir().unwrap()).unwrap();
+        Self::serving(bank, clock, Some(cluster)).await
     }
 
     /// `n` instances of the bank on one PostgreSQL database, each with its own pool, sharing
@@ -112,12 +129,12 @@ impl Server {
                 tempfile::tempdir().unwrap(),
             )
             .unwrap();
-            servers.push(Self::serving(bank, clock.clone()).await);
+            servers.push(Self::serving(bank, clock.clone(), None).await);
         }
         Some((cluster, servers))
     }
 
-    async fn serving(bank: TestBank, clock: ManualClock) -> Server {
+    async fn serving(bank: TestBank, clock: ManualClock, db: Option<PgCluster>) -> Server {
         let bank = bank.serve().await.unwrap();
         Server {
             url: bank.url.clone(),
@@ -127,6 +144,7 @@ impl Server {
             http: reqwest::Client::new(),
             dir: bank.dir.path().to_owned(),
             _bank: bank,
+            _db: db,
         }
     }
 
