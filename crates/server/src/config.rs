@@ -543,7 +543,10 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         bind,
         database,
         synchronous,
-        cache_capacity: lim.cache_capacity.unwrap_or(1_000_000).max(1),
+        cache_capacity: lim
+            .cache_capacity
+            .unwrap_or(crate::storage::sqlite::DEFAULT_CACHE_CAPACITY)
+            .max(1),
         postgres: postgres_options(common, &file)?,
         migrate_on_start: common.migrate_on_start || file.migrate_on_start.unwrap_or(false),
         master_key,

@@ -7,7 +7,12 @@
 //! on disk, yet thousands of verifies per second cost only a few hundred commits.
 //!
 //! Registrations written by this process are cached in memory after each commit, so the hot
-//! path (verify) reads no database. The cache is never ahead of the database and is dropped
+//! path (verify) reads no database. The cache is bounded (`cache_capacity` registrations) and
+//! evicts with quick_cache's S3-FIFO policy, which keeps the customers active now and lets a
+//! one-off read pass through; it is filled only after a commit (write-through), so evicting an
+//! entry never loses a write: the next read goes to the file. Why quick_cache rather than
+//! moka: the writer thread is its only writer and needs no expiry, listeners or async API,
+//! and quick_cache is a small lock-striped map with no background threads. The cache is never ahead of the database and is dropped
 //! whenever another process (the admin CLI) commits to the file; a stale entry can only make a
 //! compare-and-swap fail, and a failed one evicts the entry, so the caller's retry reads the
 //! database.
@@ -19,10 +24,9 @@ pub(super) mod rows;
 mod schema;
 mod writer;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
@@ -90,15 +94,19 @@ impl SqliteOptions {
         Self {
             path: path.into(),
             synchronous: Synchronous::Full,
-            cache_capacity: 1_000_000,
+            cache_capacity: DEFAULT_CACHE_CAPACITY,
             max_batch: 1024,
             readers: 4,
         }
     }
 }
 
+/// Registrations kept in memory by default: the customers active now at a large bank, in
+/// tens of megabytes, whatever the number of registrations on disk.
+pub const DEFAULT_CACHE_CAPACITY: usize = 100_000;
+
 type Key = (String, String);
-type Cache = Arc<RwLock<HashMap<Key, Arc<Registration>>>>;
+type Cache = Arc<quick_cache::sync::Cache<Key, Arc<Registration>>>;
 
 fn key_of(r: &Registration) -> Key {
     (r.service_id.as_str().to_owned(), r.user_id.as_str().to_owned())
@@ -173,9 +181,9 @@ impl SqliteStorage {
     /// a newer schema; [`Error::Io`] when its directory cannot be created.
     pub fn open(opts: SqliteOptions) -> Result<Self> {
         let conn = open_writer(&opts)?;
-        let cache: Cache = Arc::new(RwLock::new(HashMap::new()));
+        let cache: Cache = Arc::new(quick_cache::sync::Cache::new(opts.cache_capacity.max(1)));
         let (tx, rx) = std_mpsc::channel();
-        let mut writer = Writer::new(conn, cache.clone(), opts.cache_capacity, opts.max_batch)?;
+        let mut writer = Writer::new(conn, cache.clone(), opts.max_batch)?;
         let handle = std::thread::Builder::new()
             .name("softtoken-db-writer".into())
             .spawn(move || writer.run(&rx))?;
@@ -230,7 +238,7 @@ impl Storage for SqliteStorage {
         user: &UserId,
     ) -> Result<Option<Registration>> {
         let key = (service.as_str().to_owned(), user.as_str().to_owned());
-        if let Some(hit) = self.cache.read().ok().and_then(|c| c.get(&key).cloned()) {
+        if let Some(hit) = self.cache.get(&key) {
             return Ok(Some((*hit).clone()));
         }
         self.read(move |conn| newest_registration(conn, &key.0, &key.1)).await
@@ -332,6 +340,7 @@ impl Drop for SqliteStorage {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
     use std::path::Path;
 
     use super::*;
@@ -369,6 +378,61 @@ mod tests {
         assert_eq!(fresh.state, RegistrationState::Ended);
         cli.close().await;
         server.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_cache_far_smaller_than_the_customers_evicts_without_losing_an_accepted_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = SqliteOptions::new(dir.path().join("s.db"));
+        opts.cache_capacity = 4;
+        let s = Arc::new(SqliteStorage::open(opts).unwrap());
+        let mut pairs = Vec::new();
+        for i in 0..40 {
+            let r = insert(&s, Registration::sample(&format!("9998{i:08}"))).await;
+            pairs.push((r.service_id, r.user_id));
+        }
+        // Three verifiers per customer race through steps 1..=15, each a read and a
+        // compare-and-swap as the bank does; every win is recorded.
+        let mut tasks = Vec::new();
+        for (service, user) in pairs.iter().cloned().flat_map(|p| [p.clone(), p.clone(), p]) {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut won = Vec::new();
+                for step in 1..=15u64 {
+                    loop {
+                        let r = s.registration(&service, &user).await.unwrap().unwrap();
+                        if r.last_step.is_some_and(|l| l >= step) {
+                            break;
+                        }
+                        let mut next = r;
+                        next.last_step = Some(step);
+                        if let Updated::Applied(_) =
+                            s.update(Change::registration(next)).await.unwrap()
+                        {
+                            won.push(step);
+                            break;
+                        }
+                    }
+                }
+                (user, won)
+            }));
+        }
+        let mut wins: HashMap<String, Vec<u64>> = HashMap::new();
+        for t in tasks {
+            let (user, won) = t.await.unwrap();
+            wins.entry(user.as_str().to_owned()).or_default().extend(won);
+        }
+        s.close().await;
+        let reopened = open(dir.path());
+        for (service, user) in &pairs {
+            let mut won = wins.remove(user.as_str()).unwrap();
+            won.sort_unstable();
+            // Each step accepted exactly once, and the last one is on disk.
+            assert_eq!(won, (1..=15).collect::<Vec<_>>(), "{user}");
+            let on_disk = reopened.registration(service, user).await.unwrap().unwrap();
+            assert_eq!(on_disk.last_step, Some(15), "{user}");
+        }
+        reopened.close().await;
     }
 
     #[tokio::test]
