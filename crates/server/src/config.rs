@@ -629,6 +629,32 @@ mod tests {
     }
 
     #[test]
+    fn a_database_url_chooses_postgresql_and_anything_but_postgres_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("server.toml");
+        std::fs::write(
+            &cfg,
+            "database_url = \"postgres://softtoken@db.example:5432/bank\"\nmigrate_on_start = true\n\
+             [limits]\ndatabase_pool_size = 4\n",
+        )
+        .unwrap();
+        let mut c = common();
+        c.config = Some(cfg);
+        let file = file_of(&c).unwrap();
+        let pg = postgres_options(&c, &file).unwrap().unwrap();
+        assert_eq!(
+            (pg.url.as_str(), pg.pool_size),
+            ("postgres://softtoken@db.example:5432/bank", 4)
+        );
+        assert!(file.migrate_on_start.unwrap());
+        // The URL may carry a password: never in a Debug print.
+        assert!(!format!("{pg:?}").contains("db.example"));
+        c.database_url = Some("sqlite:///var/lib/bank.db".into());
+        let err = postgres_options(&c, &file).unwrap_err().to_string();
+        assert!(err.contains("postgres://"), "{err}");
+    }
+
+    #[test]
     fn flags_override_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("server.toml");
