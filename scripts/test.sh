@@ -28,6 +28,8 @@ apt_install ca-certificates gcc pkg-config dbus dbus-bin gnome-keyring oathtool 
 # (scripts/tauri.sh); lintian, desktop-file-validate, rpm and objdump inspect what it builds.
 command -v npm >/dev/null || apt_install nodejs npm
 apt_install lintian desktop-file-utils rpm binutils
+# A real PostgreSQL for the server's second backend (crates/server/tests/storage_conformance.rs).
+apt_install postgresql
 if [ -f scripts/app-deps.sh ]; then
   bash scripts/app-deps.sh
 fi
@@ -54,6 +56,7 @@ node --test tests/ui/
 step "cargo test (real Secret Service in a private D-Bus session)"
 # With these set, a test whose Secret Service or window is missing fails instead of skipping.
 export SOFTTOKEN_SECRET_SERVICE=1
+export SOFTTOKEN_POSTGRES=1
 if [ -f scripts/app-deps.sh ]; then export SOFTTOKEN_E2E=1; fi
 # Every test that skips for any other reason writes its "SKIPPED: ..." line here
 # (tests/skip.rs); a run of the test command skips none.

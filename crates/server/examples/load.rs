@@ -4,7 +4,12 @@
 //! ```sh
 //! cargo run --release -p softtoken-server --example load
 //! cargo run --release -p softtoken-server --example load -- --synchronous normal
+//! cargo run --release -p softtoken-server --example load -- --postgres --instances 2
 //! ```
+//!
+//! With `--postgres` the database is a private PostgreSQL cluster from the system's package
+//! (`fsync` and `synchronous_commit` on), and `--instances` banks, each with its own pool,
+//! share it; the verifying connections are spread over them as a load balancer would.
 //!
 //! It creates a fresh SQLite database in a temporary directory, provisions `--registrations`
 //! tokens through the bank's own protocol code, then sends every token's codes for the steps
@@ -30,7 +35,9 @@ use softtoken_server::bank::IssueRequest;
 use softtoken_server::clock::ManualClock;
 use softtoken_server::http::{AdminToken, HttpOptions};
 use softtoken_server::ratelimit::RateLimits;
+use softtoken_server::storage::postgres::PostgresStorage;
 use softtoken_server::storage::sqlite::Synchronous;
+use softtoken_server::testing::postgres::PgCluster;
 use softtoken_server::testing::{BankOptions, TestBank};
 
 const ADMIN: &str = "load-benchmark-admin-token";
@@ -50,6 +57,12 @@ struct Args {
     /// Commit durability of the database.
     #[arg(long, default_value = "full", value_parser = parse_synchronous)]
     synchronous: Synchronous,
+    /// A private PostgreSQL (durable commits) instead of SQLite.
+    #[arg(long)]
+    postgres: bool,
+    /// Server instances on the one PostgreSQL database (with --postgres).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
     /// Give up after this many seconds in total.
     #[arg(long, default_value_t = 300)]
     max_seconds: u64,
@@ -75,7 +88,7 @@ async fn main() {
     // A step boundary plus 30 s, so the steps −1, 0, +1 are unambiguous.
     let t0 = softtoken_core::totp::unix_now() / 60 * 60 + 30;
     let clock = ManualClock::new(t0);
-    let served = TestBank::open(BankOptions {
+    let options = || BankOptions {
         http: HttpOptions {
             admin_token: Some(AdminToken::new(ADMIN).unwrap()),
             rate_limits: RateLimits {
@@ -95,24 +108,36 @@ async fn main() {
         },
         clock: Arc::new(clock.clone()),
         synchronous: args.synchronous,
+        // Instances on one database share the key; a benchmark's key protects nothing.
+        master_key: Some("42".repeat(32)),
         ..BankOptions::default()
-    })
-    .unwrap()
-    .serve()
-    .await
-    .unwrap();
-    let (bank, state, storage, url, admin_url) = (
-        served.bank().clone(),
-        &served.state,
-        &served.storage,
-        served.url.clone(),
-        served.admin_url.clone(),
-    );
+    };
+    let mut cluster = None;
+    let mut instances = Vec::new();
+    if args.postgres {
+        let db = PgCluster::start_with(true).unwrap();
+        for _ in 0..args.instances.max(1) {
+            let storage = PostgresStorage::open(db.options(), true).await.unwrap();
+            let bank = TestBank::on(options(), Arc::new(storage), tempfile::tempdir().unwrap());
+            instances.push(bank.unwrap().serve().await.unwrap());
+        }
+        cluster = Some(db);
+    } else {
+        instances.push(TestBank::open(options()).unwrap().serve().await.unwrap());
+    }
+    let served = &instances[0];
+    let (bank, state, url) = (served.bank().clone(), &served.state, served.url.clone());
+    // Verifies go to the admin listeners (the bank's web tier), spread over the instances.
+    let admin_urls: Vec<String> = instances.iter().map(|i| i.admin_url.clone()).collect();
     println!(
-        "softtoken-server load benchmark: {} registrations, {} connections, synchronous={:?}, {} CPUs",
+        "softtoken-server load benchmark: {} registrations, {} connections, {}, {} CPUs",
         args.registrations,
         args.concurrency,
-        args.synchronous,
+        if args.postgres {
+            format!("PostgreSQL (synchronous_commit=on), {} instance(s)", instances.len())
+        } else {
+            format!("SQLite synchronous={:?}", args.synchronous)
+        },
         std::thread::available_parallelism().map(usize::from).unwrap_or(1)
     );
 
@@ -197,17 +222,19 @@ async fn main() {
         reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build().unwrap();
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..args.concurrency {
+    for worker in 0..args.concurrency {
         let (jobs, next, mismatches, client) =
             (jobs.clone(), next.clone(), mismatches.clone(), client.clone());
-        let verify_url = format!("{admin_url}/v1/admin/verify");
+        let verify_url = format!("{}/v1/admin/verify", admin_urls[worker % admin_urls.len()]);
         workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((body, expect)) = jobs.get(i) else { break };
                 if Instant::now() > deadline {
                     break;
                 }
+                let begin = Instant::now();
                 let resp = client
                     .post(&verify_url)
                     .bearer_auth(ADMIN)
@@ -218,16 +245,20 @@ async fn main() {
                     .unwrap();
                 let ok = resp.status().is_success();
                 let text = resp.text().await.unwrap();
+                latencies.push(begin.elapsed());
                 let accepted = text.contains(r#""accepted":true"#);
                 if !ok || accepted != *expect {
                     mismatches.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            latencies
         }));
     }
+    let mut verify_latencies = Vec::new();
     for w in workers {
-        w.await.unwrap();
+        verify_latencies.extend(w.await.unwrap());
     }
+    verify_latencies.sort();
     let elapsed = started.elapsed();
     let done = next.load(Ordering::Relaxed).min(jobs.len());
     let accepted = state.metrics().render();
@@ -238,6 +269,14 @@ async fn main() {
         done as f64 / elapsed.as_secs_f64(),
         mismatches.load(Ordering::Relaxed)
     );
+    if !verify_latencies.is_empty() {
+        println!(
+            "  verify latency: p50 {}, p99 {}, max {}",
+            ms(percentile(&verify_latencies, 0.50)),
+            ms(percentile(&verify_latencies, 0.99)),
+            ms(*verify_latencies.last().unwrap())
+        );
+    }
     for line in accepted.lines().filter(|l| l.starts_with("softtoken_verify_total")) {
         println!("  {line}");
     }
@@ -332,6 +371,9 @@ async fn main() {
             ms(*latencies.last().unwrap())
         );
     }
-    use softtoken_server::storage::Storage as _;
-    storage.close().await;
+    for i in &instances {
+        i.storage.close().await;
+    }
+    drop(instances);
+    drop(cluster);
 }

@@ -60,6 +60,9 @@ fn run(cli: Cli) -> Result<()> {
         println!("{}", key.to_hex().as_str());
         return Ok(());
     }
+    if let Command::Migrate = command {
+        return runtime()?.block_on(migrate(&cli.common));
+    }
     let serve_args = match &command {
         Command::Serve(a) => Some(a.as_ref()),
         _ => None,
@@ -71,12 +74,30 @@ fn run(cli: Cli) -> Result<()> {
         return rt.block_on(serve::run(settings));
     }
     rt.block_on(async {
-        let storage = serve::open_storage(&settings)?;
+        let storage = serve::open_storage(&settings).await?;
         let bank = serve::bank(&settings, storage.clone());
         let result = admin(&bank, command, SystemClock.now()).await;
         storage.close().await;
         result
     })
+}
+
+/// `migrate`: brings the schema up to this server's and says where it stands. Needs no master
+/// key, so a deployment job can run it before any instance starts.
+async fn migrate(common: &crate::config::CommonArgs) -> Result<()> {
+    let file = crate::config::file_of(common)?;
+    if let Some(pg) = crate::config::postgres_options(common, &file)? {
+        crate::storage::postgres::migrate(pg).await?;
+        println!("PostgreSQL schema is up to date");
+        return Ok(());
+    }
+    let path = crate::config::database_path(common, &file);
+    // SQLite migrates whenever it opens.
+    crate::storage::sqlite::SqliteStorage::open(crate::storage::sqlite::SqliteOptions::new(&path))?
+        .close()
+        .await;
+    println!("SQLite schema of {} is up to date", path.display());
+    Ok(())
 }
 
 fn print_json(v: &impl Serialize) -> Result<()> {
@@ -133,6 +154,8 @@ async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
             let (s, u) = pair(&r.pair.service_id, &r.pair.user_id)?;
             print_json(&bank.resync(&s, &u, [r.code1.trim(), r.code2.trim()], now).await?)
         }
-        Command::Serve(_) | Command::GenKey => Err(Error::Internal("not an admin command")),
+        Command::Serve(_) | Command::GenKey | Command::Migrate => {
+            Err(Error::Internal("not an admin command"))
+        }
     }
 }

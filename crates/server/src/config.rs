@@ -28,12 +28,15 @@ use crate::error::{Error, Result};
 use crate::http::{AdminToken, HttpOptions};
 use crate::ratelimit::RateLimits;
 use crate::sealed::MasterKey;
+use crate::storage::postgres::{is_postgres_url, PostgresOptions};
 use crate::storage::sqlite::Synchronous;
 
 /// The demo registration's activation password when none is configured: fixed, so the README,
 /// a kiosk's card and every run of the demo agree; and not a weak one (no repeat, sequence,
 /// common PIN or year) so that it passes the bank's own rules for customers.
 pub const DEFAULT_DEMO_PASSWORD: &str = "3718";
+/// The SQLite file when none is configured.
+pub const DEFAULT_DATABASE: &str = "softtoken-server.db";
 /// Where the server listens by default (plain HTTP, so loopback only).
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 /// Where the admin API listens by default: this host only.
@@ -60,6 +63,19 @@ pub struct CommonArgs {
     /// SQLite database file (created if absent) [default: softtoken-server.db].
     #[arg(long, env = "SOFTTOKEN_DATABASE", global = true)]
     pub database: Option<PathBuf>,
+    /// PostgreSQL instead of SQLite: `postgres://user@host:port/database?sslmode=require`.
+    /// Give a password in SOFTTOKEN_DATABASE_URL or the configuration file, not as a flag (it
+    /// would show in `ps`).
+    #[arg(long, env = "SOFTTOKEN_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PEM file of the certificate authorities trusted for TLS to PostgreSQL [default: the
+    /// system's roots].
+    #[arg(long, env = "SOFTTOKEN_DATABASE_CA_FILE", global = true)]
+    pub database_ca_file: Option<PathBuf>,
+    /// Apply PostgreSQL schema migrations when the server starts (otherwise run
+    /// `softtoken-server migrate` first; SQLite always migrates at open).
+    #[arg(long, env = "SOFTTOKEN_MIGRATE_ON_START", global = true)]
+    pub migrate_on_start: bool,
     /// File holding the 32-byte master key (64 hex digits or base64). The key itself may
     /// instead be given in SOFTTOKEN_MASTER_KEY.
     #[arg(long, env = "SOFTTOKEN_MASTER_KEY_FILE", global = true)]
@@ -123,6 +139,8 @@ pub enum Command {
     Resync(ResyncArgs),
     /// Print a fresh random master key (64 hex digits) for a key file.
     GenKey,
+    /// Apply the database's schema migrations and exit (needs no master key).
+    Migrate,
 }
 
 /// `serve` flags.
@@ -256,6 +274,9 @@ pub struct FileConfig {
     bind: Option<SocketAddr>,
     admin_bind: Option<SocketAddr>,
     database: Option<PathBuf>,
+    database_url: Option<String>,
+    database_ca_file: Option<PathBuf>,
+    migrate_on_start: Option<bool>,
     synchronous: Option<String>,
     master_key_file: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
@@ -287,6 +308,8 @@ struct FileLimits {
     attempt_ttl_secs: Option<u64>,
     body_limit: Option<usize>,
     cache_capacity: Option<usize>,
+    database_pool_size: Option<usize>,
+    database_wait_ms: Option<u64>,
     rate_per_address_burst: Option<u32>,
     rate_per_address_per_minute: Option<u32>,
     rate_total_burst: Option<u32>,
@@ -322,6 +345,10 @@ pub struct Settings {
     pub synchronous: Synchronous,
     /// Registrations kept in memory.
     pub cache_capacity: usize,
+    /// PostgreSQL instead of the SQLite file, when `database_url` is set.
+    pub postgres: Option<PostgresOptions>,
+    /// Apply PostgreSQL migrations at start.
+    pub migrate_on_start: bool,
     /// The master key.
     pub master_key: MasterKey,
     /// Outbox directory.
@@ -376,25 +403,66 @@ fn positive(v: u32, what: &str) -> Result<u32> {
     Ok(v)
 }
 
+/// The PostgreSQL settings of file, environment and flags, when `database_url` is set.
+///
+/// # Errors
+/// [`Error::Config`] for a URL that is not `postgres://` or `postgresql://`, or a pool of 0.
+pub fn postgres_options(common: &CommonArgs, file: &FileConfig) -> Result<Option<PostgresOptions>> {
+    let Some(url) = common.database_url.clone().or(file.database_url.clone()) else {
+        return Ok(None);
+    };
+    if !is_postgres_url(&url) {
+        return Err(Error::Config(
+            "database_url must start with postgres:// or postgresql:// (a SQLite file is given \
+             with database = \"path\")"
+                .into(),
+        ));
+    }
+    let mut opts = PostgresOptions::new(url);
+    opts.ca_file = common.database_ca_file.clone().or(file.database_ca_file.clone());
+    if let Some(n) = file.limits.database_pool_size {
+        opts.pool_size =
+            usize::try_from(positive(u32::try_from(n).unwrap_or(u32::MAX), "database_pool_size")?)
+                .unwrap_or(usize::MAX);
+    }
+    if let Some(ms) = file.limits.database_wait_ms {
+        opts.wait = std::time::Duration::from_millis(ms.max(1));
+    }
+    Ok(Some(opts))
+}
+
+/// The SQLite file of file, environment and flags.
+pub fn database_path(common: &CommonArgs, file: &FileConfig) -> PathBuf {
+    common
+        .database
+        .clone()
+        .or(file.database.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE))
+}
+
+/// Reads the file of `common` (or nothing).
+///
+/// # Errors
+/// As [`read_file`].
+pub fn file_of(common: &CommonArgs) -> Result<FileConfig> {
+    match &common.config {
+        Some(p) => read_file(p),
+        None => Ok(FileConfig::default()),
+    }
+}
+
 /// Merges file, environment and flags for `serve` (with `serve`) or the admin commands.
 ///
 /// # Errors
 /// [`Error::Config`] for a missing master key, a bad key or token, TLS half-configured, plain
 /// HTTP on a non-loopback address without `--behind-tls-proxy`, or limits of 0.
 pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Settings> {
-    let file = match &common.config {
-        Some(p) => read_file(p)?,
-        None => FileConfig::default(),
-    };
+    let file = file_of(common)?;
     let default_serve = ServeArgs::default();
     let serve_args = serve.unwrap_or(&default_serve);
     let lim = &file.limits;
 
-    let database = common
-        .database
-        .clone()
-        .or(file.database.clone())
-        .unwrap_or_else(|| PathBuf::from("softtoken-server.db"));
+    let database = database_path(common, &file);
     let demo_on = serve.is_some() && (serve_args.demo || file.demo.unwrap_or(false));
 
     let master_key = if let Some(text) = env_secret("SOFTTOKEN_MASTER_KEY") {
@@ -611,7 +679,12 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         admin_bind,
         database,
         synchronous,
-        cache_capacity: lim.cache_capacity.unwrap_or(1_000_000).max(1),
+        cache_capacity: lim
+            .cache_capacity
+            .unwrap_or(crate::storage::sqlite::DEFAULT_CACHE_CAPACITY)
+            .max(1),
+        postgres: postgres_options(common, &file)?,
+        migrate_on_start: common.migrate_on_start || file.migrate_on_start.unwrap_or(false),
         master_key,
         outbox_dir: common.outbox_dir.clone().or(file.outbox_dir.clone()),
         policy,
@@ -760,6 +833,32 @@ mod tests {
         s.behind_tls_proxy = false;
         s.bind = Some("127.0.0.1:0".parse().unwrap());
         assert!(resolve(&c, Some(&s)).is_ok());
+    }
+
+    #[test]
+    fn a_database_url_chooses_postgresql_and_anything_but_postgres_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("server.toml");
+        std::fs::write(
+            &cfg,
+            "database_url = \"postgres://softtoken@db.example:5432/bank\"\nmigrate_on_start = true\n\
+             [limits]\ndatabase_pool_size = 4\n",
+        )
+        .unwrap();
+        let mut c = common();
+        c.config = Some(cfg);
+        let file = file_of(&c).unwrap();
+        let pg = postgres_options(&c, &file).unwrap().unwrap();
+        assert_eq!(
+            (pg.url.as_str(), pg.pool_size),
+            ("postgres://softtoken@db.example:5432/bank", 4)
+        );
+        assert!(file.migrate_on_start.unwrap());
+        // The URL may carry a password: never in a Debug print.
+        assert!(!format!("{pg:?}").contains("db.example"));
+        c.database_url = Some("sqlite:///var/lib/bank.db".into());
+        let err = postgres_options(&c, &file).unwrap_err().to_string();
+        assert!(err.contains("postgres://"), "{err}");
     }
 
     #[test]

@@ -256,6 +256,9 @@ impl Error {
     }
 }
 
+/// The `Retry-After` of a `503`.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
 /// The body of every non-2xx answer: the shape of the protocol's `ErrorBody`, with the admin
 /// API's extra codes as plain strings.
 #[derive(Debug, Serialize)]
@@ -299,6 +302,12 @@ impl IntoResponse for Error {
         let reason = match &self {
             Error::WeakActivationPassword(why) => Some(*why),
             _ => None,
+        };
+        // A database that is down or a pool that is exhausted passes within seconds (a
+        // restart, a failover, a burst): tell clients and load balancers when to come back.
+        let retry_after = match &self {
+            Error::Unavailable => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => retry_after,
         };
         let body = ApiErrorBody { code: self.code(), message, tries_left, retry_after, reason };
         let mut response = (status, axum::Json(body)).into_response();

@@ -11,6 +11,7 @@ use crate::edge::{ConnectionCaps, EdgeLimits};
 use crate::error::{Error, Result};
 use crate::http::{admin_app, public_app, AppState};
 use crate::sealed::Sealer;
+use crate::storage::postgres::PostgresStorage;
 use crate::storage::sqlite::{SqliteOptions, SqliteStorage};
 use crate::storage::Storage;
 
@@ -20,11 +21,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// registrations cleared.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
-/// Opens the storage of `settings`.
+/// Opens the storage of `settings`: PostgreSQL when a database URL is set, else the SQLite
+/// file.
 ///
 /// # Errors
-/// As [`SqliteStorage::open`].
-pub fn open_storage(settings: &Settings) -> Result<Arc<SqliteStorage>> {
+/// As [`SqliteStorage::open`] and [`PostgresStorage::open`].
+pub async fn open_storage(settings: &Settings) -> Result<Arc<dyn Storage>> {
+    if let Some(pg) = &settings.postgres {
+        return Ok(Arc::new(PostgresStorage::open(pg.clone(), settings.migrate_on_start).await?));
+    }
     let mut opts = SqliteOptions::new(&settings.database);
     opts.synchronous = settings.synchronous;
     opts.cache_capacity = settings.cache_capacity;
@@ -149,7 +154,7 @@ async fn listen(
 /// [`Error::Config`] for TLS files that cannot be loaded; [`Error::Io`] when the address cannot
 /// be bound; storage errors at open.
 pub async fn run(settings: Settings) -> Result<()> {
-    let storage = open_storage(&settings)?;
+    let storage = open_storage(&settings).await?;
     let bank = bank(&settings, storage.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if settings.demo.is_some() {

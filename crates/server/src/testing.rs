@@ -13,6 +13,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod postgres;
+
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::path::PathBuf;
@@ -27,6 +29,7 @@ use crate::error::Result;
 use crate::http::{admin_app, public_app, AdminToken, AppState, HttpOptions};
 use crate::sealed::{MasterKey, Sealer};
 use crate::storage::sqlite::{SqliteOptions, SqliteStorage, Synchronous};
+use crate::storage::Storage;
 
 /// How the test bank is set up. `Default`: the default policy, no admin API, no demo, the
 /// system clock, `synchronous = full`, mails in the outbox table only.
@@ -43,6 +46,9 @@ pub struct BankOptions {
     pub synchronous: Synchronous,
     /// Also write step-6 mails as files in [`TestBank::outbox_dir`].
     pub outbox_files: bool,
+    /// The master key in hex; a fresh one when absent. Banks that share a database (several
+    /// instances) share it.
+    pub master_key: Option<String>,
 }
 
 impl Default for BankOptions {
@@ -54,6 +60,7 @@ impl Default for BankOptions {
             clock: Arc::new(SystemClock),
             synchronous: Synchronous::Full,
             outbox_files: false,
+            master_key: None,
         }
     }
 }
@@ -74,7 +81,7 @@ pub struct TestBank {
     /// What the handlers see: the bank, its clock, its counters.
     pub state: AppState,
     /// The database (close it before reopening the file).
-    pub storage: Arc<SqliteStorage>,
+    pub storage: Arc<dyn Storage>,
     /// The temporary directory: `bank.db`, and `outbox/` with [`BankOptions::outbox_files`].
     pub dir: TempDir,
 }
@@ -90,14 +97,21 @@ impl TestBank {
         let mut storage_opts = SqliteOptions::new(dir.path().join("bank.db"));
         storage_opts.synchronous = opts.synchronous;
         let storage = Arc::new(SqliteStorage::open(storage_opts)?);
+        Self::on(opts, storage, dir)
+    }
+
+    /// A bank over `storage` (PostgreSQL, or a database another bank also uses), with `dir`
+    /// for its outbox files.
+    ///
+    /// # Errors
+    /// The random generator's failures; [`crate::Error::Config`] for a bad master key.
+    pub fn on(opts: BankOptions, storage: Arc<dyn Storage>, dir: TempDir) -> Result<Self> {
+        let key = match &opts.master_key {
+            Some(hex) => MasterKey::parse(hex)?,
+            None => MasterKey::generate()?,
+        };
         let outbox = OutboxDir(opts.outbox_files.then(|| dir.path().join("outbox")));
-        let bank = Bank::new(
-            storage.clone(),
-            Sealer::new(&MasterKey::generate()?),
-            opts.policy,
-            outbox,
-            opts.demo,
-        );
+        let bank = Bank::new(storage.clone(), Sealer::new(&key), opts.policy, outbox, opts.demo);
         let state = AppState::new(Arc::new(bank), opts.clock, opts.http);
         Ok(Self { state, storage, dir })
     }

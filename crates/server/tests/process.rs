@@ -334,3 +334,109 @@ async fn the_bank_keeps_its_files_to_itself_and_refuses_a_master_key_others_can_
         assert_eq!(mode(&file), 0o600, "{}", file.display());
     }
 }
+
+/// Setup through the real core client, keeping the token (its codes are verified later).
+async fn provisioned(url: &str, user: &str) -> NewToken {
+    let client = ProvisioningClient::new(url).unwrap();
+    let confirmed = client
+        .handshake(
+            &ServiceId::new(SERVICE).unwrap(),
+            &UserId::new(user).unwrap(),
+            &ActivationPassword::new("4821").unwrap(),
+            unix_now(),
+        )
+        .await
+        .unwrap();
+    assert!(client.ack(confirmed.ack.stored(TokenId::random().unwrap())).await.is_delivered());
+    confirmed.token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instance_killed_mid_verify_loses_no_accepted_code_and_accepts_none_twice() {
+    let Some(db) = common::backends::cluster() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let on_db = ["--database-url", &db.url(), "--migrate-on-start"];
+    let doomed = spawn(dir.path(), &on_db);
+    let survivor = spawn(dir.path(), &on_db);
+    let mut tokens = Vec::new();
+    for _ in 0..12 {
+        let user = issue(&survivor.admin_url, "4821").await;
+        let token = provisioned(&doomed.url, &user).await;
+        tokens.push((user, code(&token)));
+    }
+    // Every code at once, three times each, to the instance about to die, which is killed as
+    // soon as the first answer comes back.
+    let (first_answer, mut answered) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let sent = tokens.iter().cycle().take(tokens.len() * 3).map(|(user, code)| {
+        let body = json!({"service_id": SERVICE, "user_id": user, "code": code});
+        let url = doomed.admin_url.clone();
+        let first_answer = first_answer.clone();
+        tokio::spawn(async move {
+            let resp = reqwest::Client::new()
+                .post(format!("{url}/v1/admin/verify"))
+                .bearer_auth(ADMIN)
+                .json(&body)
+                .send()
+                .await
+                .ok()?;
+            let answer = resp.json::<Value>().await.ok();
+            let _ = first_answer.send(());
+            answer
+        })
+    });
+    let sent: Vec<_> = sent.collect();
+    answered.recv().await;
+    let pid = doomed.child.id();
+    doomed.kill9();
+    let mut answers = Vec::new();
+    for s in sent {
+        answers.push(s.await.unwrap());
+    }
+    // The kill really came mid-verify: the process is gone, and verifies were cut.
+    assert!(!Path::new(&format!("/proc/{pid}")).exists());
+    let unanswered = answers.iter().filter(|a| a.is_none()).count();
+    assert!(unanswered > 0, "every verify was answered before the kill: {answers:?}");
+    for (i, (user, code)) in tokens.iter().enumerate() {
+        let accepted_by_doomed = answers
+            .iter()
+            .skip(i)
+            .step_by(tokens.len())
+            .filter(|a| a.as_ref().is_some_and(|a| a["accepted"] == true))
+            .count();
+        assert!(accepted_by_doomed <= 1, "{user}: {answers:?}");
+        let verify = json!({"service_id": SERVICE, "user_id": user, "code": code});
+        let (status, again) = post(&survivor.admin_url, "/v1/admin/verify", &verify, true).await;
+        assert_eq!(status, 200, "{again}");
+        if accepted_by_doomed == 1 {
+            // Answered "accepted", so on disk: the survivor never accepts it again.
+            assert_eq!(again["reason"], "replayed", "{user}: {again}");
+        }
+        let accepted_in_all = accepted_by_doomed + usize::from(again["accepted"] == true);
+        assert!(accepted_in_all <= 1, "{user}: accepted twice");
+        // Accepted by someone (an answer lost with the process still counts once).
+        assert_eq!(status_of(&survivor.admin_url, user).await["state"], "in_use", "{user}");
+    }
+}
+
+#[test]
+fn an_instance_refuses_an_unmigrated_database_until_the_operator_runs_migrate() {
+    let Some(db) = common::backends::cluster() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url();
+    let refused = command(dir.path())
+        .args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("softtoken-server migrate"), "{err}");
+    // `migrate` needs no master key: a deployment job runs it before any instance starts.
+    let migrated =
+        Command::new(binary::BIN).args(["--database-url", &url, "migrate"]).output().unwrap();
+    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+    assert_eq!(db.psql("SELECT max(version) FROM softtoken_schema").unwrap(), "1");
+    let again =
+        Command::new(binary::BIN).args(["--database-url", &url, "migrate"]).output().unwrap();
+    assert!(again.status.success());
+    drop(spawn(dir.path(), &["--database-url", &url]));
+}

@@ -168,39 +168,10 @@ async fn the_same_code_sent_many_times_at_once_is_accepted_exactly_once() {
     let user = bank.issue(None, "4821").await;
     let (token, _) = bank.provision(&user, "4821").await.unwrap();
     let code = bank.code(&token);
-    let answers = futures_join_all((0..32).map(|_| bank.verify(&user, &code))).await;
+    let answers = common::join_all((0..32).map(|_| bank.verify(&user, &code))).await;
     let accepted = answers.iter().filter(|(_, a)| a["accepted"] == true).count();
     assert_eq!(accepted, 1, "{answers:?}");
     assert!(answers.iter().all(|(s, a)| *s == 200 || a["code"] == "locked"), "{answers:?}");
-}
-
-/// Runs futures concurrently on this task (no extra dependency for `join_all`).
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(Box::pin(f));
-    }
-    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, slot) in set.iter_mut().zip(out.iter_mut()) {
-            if slot.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *slot = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().map(|o| o.unwrap()).collect()
 }
 
 #[tokio::test]
@@ -749,7 +720,6 @@ async fn the_activation_password_leaves_the_database_once_it_can_no_longer_be_us
     let sealed = |user: String| {
         let storage = bank.storage.clone();
         async move {
-            use softtoken_server::storage::Storage as _;
             storage.registration(&sid(SERVICE), &uid(&user)).await.unwrap().unwrap().sealed_password
         }
     };
@@ -777,7 +747,6 @@ async fn the_activation_password_leaves_the_database_once_it_can_no_longer_be_us
     bank.provision(&delivered, "4821").await.unwrap();
     bank.admin_post(&format!("/v1/admin/registrations/{SERVICE}/{ended}/revoke"), json!({})).await;
     bank.clock.advance(2 * 24 * 3600);
-    use softtoken_server::storage::Storage as _;
     assert_eq!(bank.storage.forget_expired_passwords(bank.now()).await.unwrap(), 1);
     for user in [&delivered, &ended, &expiring] {
         assert!(sealed(user.clone()).await.is_empty(), "{user} still has its password");
@@ -843,11 +812,12 @@ async fn a_flood_of_20000_starts_leaves_the_database_bounded() {
         answered += w.await.unwrap();
     }
     assert_eq!(answered, FLOOD, "every start of the flood was answered");
-    let db = rusqlite::Connection::open(bank.dir.join("bank.db")).unwrap();
-    let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    let count = |sql: &str| bank.count(sql);
     assert_eq!(count("SELECT count(*) FROM attempts"), 5, "the open attempts of one registration");
-    let size = std::fs::metadata(bank.dir.join("bank.db")).unwrap().len();
-    assert!(size < 512 * 1024, "the database grew to {size} bytes");
+    if !common::on_postgres() {
+        let size = std::fs::metadata(bank.dir.join("bank.db")).unwrap().len();
+        assert!(size < 512 * 1024, "the database grew to {size} bytes");
+    }
 
     // From one address, starts are counted even when they succeed.
     let mut statuses = Vec::new();
@@ -859,7 +829,6 @@ async fn a_flood_of_20000_starts_leaves_the_database_bounded() {
 
     // Expired attempts are purged.
     bank.clock.advance(301);
-    use softtoken_server::storage::Storage as _;
     assert_eq!(bank.storage.purge_attempts(bank.now()).await.unwrap(), 5);
     assert_eq!(count("SELECT count(*) FROM attempts"), 0);
 }

@@ -7,6 +7,7 @@
 //! PostgreSQL behind several server instances (`UPDATE ... WHERE rev = $expected`), so a second
 //! backend needs no change above this module.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -115,6 +116,43 @@ pub struct Registration {
     pub demo: bool,
     /// Revision of the row, assigned by storage on every write; the compare-and-swap token.
     pub rev: u64,
+}
+
+#[cfg(any(test, feature = "test-support"))]
+impl Registration {
+    /// A freshly issued registration of service 10112231 and `user` (12 digits) with made-up
+    /// sealed bytes, for storage tests that never open them.
+    ///
+    /// # Panics
+    /// When `user` is not a valid user ID.
+    #[allow(clippy::expect_used)]
+    pub fn sample(user: &str) -> Self {
+        Registration {
+            id: format!("id-{user}"),
+            service_id: ServiceId::new("10112231").expect("a valid service ID"),
+            user_id: UserId::new(user).expect("a valid user ID"),
+            mail: "taro@example.jp".into(),
+            state: RegistrationState::Issued,
+            params: TotpParams::default(),
+            failed_tries: 0,
+            provision_locked: false,
+            verify_failures: 0,
+            verify_locked: false,
+            last_step: None,
+            drift_steps: 0,
+            sealed_password: vec![1, 2, 3],
+            sealed_seed: None,
+            confirmed_attempt: None,
+            issued_at: 100,
+            expires_at: 200,
+            confirmed_at: None,
+            delivered_at: None,
+            in_use_at: None,
+            ended_at: None,
+            demo: false,
+            rev: 0,
+        }
+    }
 }
 
 /// What a provisioning attempt has become.

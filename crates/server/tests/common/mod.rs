@@ -14,9 +14,13 @@ use softtoken_core::totp::Totp;
 use softtoken_server::bank::{Demo, Policy};
 use softtoken_server::clock::{Clock, ManualClock};
 use softtoken_server::http::{AdminToken, AppState, HttpOptions};
-use softtoken_server::storage::sqlite::SqliteStorage;
+use softtoken_server::sealed::MasterKey;
+use softtoken_server::storage::postgres::PostgresOptions;
 use softtoken_server::storage::Storage;
+use softtoken_server::testing::postgres::PgCluster;
 use softtoken_server::testing::{BankOptions, ServedBank, TestBank};
+
+pub mod backends;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub const SERVICE: &str = "10112231";
@@ -46,10 +50,19 @@ pub struct Server {
     pub admin_url: String,
     pub clock: ManualClock,
     pub state: AppState,
-    pub storage: Arc<SqliteStorage>,
+    pub storage: Arc<dyn Storage>,
     pub http: reqwest::Client,
     pub dir: PathBuf,
     _bank: ServedBank,
+    /// The PostgreSQL cluster of a bank on PostgreSQL; dropped after the bank.
+    _db: Option<PgCluster>,
+}
+
+/// True in a test binary that runs the bank's tests on PostgreSQL instead of SQLite: one whose
+/// name ends in `_on_postgres` and that includes the SQLite binary's file unchanged
+/// (`#[path = "provisioning.rs"] mod cases;`).
+pub fn on_postgres() -> bool {
+    env!("CARGO_CRATE_NAME").ends_with("_on_postgres")
 }
 
 /// The wall clock at a step boundary plus 30 s, so ±1 step is never ambiguous in a test.
@@ -66,18 +79,64 @@ impl Server {
     pub async fn start_with(setup: Setup) -> Server {
         let clock = ManualClock::new(test_epoch());
         softtoken_core::client::install_tls_provider();
-        let bank = TestBank::open(BankOptions {
+        let opts = BankOptions {
             policy: setup.policy,
             http: setup.http,
             demo: setup.demo,
             clock: Arc::new(clock.clone()),
             outbox_files: true,
             ..BankOptions::default()
-        })
-        .unwrap()
-        .serve()
-        .await
-        .unwrap();
+        };
+        if !on_postgres() {
+            return Self::serving(TestBank::open(opts).unwrap(), clock, None).await;
+        }
+        let Some(cluster) = backends::cluster() else {
+            // The SKIPPED line is written; this binary's tests cannot run without PostgreSQL.
+            panic!("skipped: this test runs the bank on PostgreSQL, which is not installed");
+        };
+        let storage = backends::postgres_on(cluster.options()).await;
+        let bank = TestBank::on(opts, storage, tempfile::tempdir().unwrap()).unwrap();
+        Self::serving(bank, clock, Some(cluster)).await
+    }
+
+    /// `n` instances of the bank on one PostgreSQL database, each with its own pool, sharing
+    /// the master key and the clock, as several machines behind a load balancer; `None` when
+    /// PostgreSQL is missing (the test was reported skipped).
+    pub async fn instances(
+        setup: impl Fn() -> Setup,
+        pool: impl Fn(&mut PostgresOptions),
+        n: usize,
+    ) -> Option<(PgCluster, Vec<Server>)> {
+        let cluster = backends::cluster()?;
+        let clock = ManualClock::new(test_epoch());
+        let key = MasterKey::generate().unwrap().to_hex().to_string();
+        softtoken_core::client::install_tls_provider();
+        let mut servers = Vec::new();
+        for _ in 0..n {
+            let setup = setup();
+            let mut opts = cluster.options();
+            pool(&mut opts);
+            let storage = backends::postgres_on(opts).await;
+            let bank = TestBank::on(
+                BankOptions {
+                    policy: setup.policy,
+                    http: setup.http,
+                    demo: setup.demo,
+                    clock: Arc::new(clock.clone()),
+                    master_key: Some(key.clone()),
+                    ..BankOptions::default()
+                },
+                storage,
+                tempfile::tempdir().unwrap(),
+            )
+            .unwrap();
+            servers.push(Self::serving(bank, clock.clone(), None).await);
+        }
+        Some((cluster, servers))
+    }
+
+    async fn serving(bank: TestBank, clock: ManualClock, db: Option<PgCluster>) -> Server {
+        let bank = bank.serve().await.unwrap();
         Server {
             url: bank.url.clone(),
             admin_url: bank.admin_url.clone(),
@@ -87,6 +146,7 @@ impl Server {
             http: reqwest::Client::new(),
             dir: bank.dir.path().to_owned(),
             _bank: bank,
+            _db: db,
         }
     }
 
@@ -197,6 +257,19 @@ pub async fn provision_with(
     Ok((confirmed.token, outcome))
 }
 
+impl Server {
+    /// A `SELECT count(*) …` straight from the database, whichever backend the bank runs on.
+    pub fn count(&self, sql: &str) -> i64 {
+        match &self._db {
+            Some(db) => db.psql(sql).unwrap().trim().parse().unwrap(),
+            None => rusqlite::Connection::open(self.dir.join("bank.db"))
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
+        }
+    }
+}
+
 /// Closes the storage so the database file is complete (for tests that reopen it).
 pub async fn close(server: &Server) {
     server.storage.close().await;
@@ -220,4 +293,31 @@ pub fn run_with_stdin(mut command: std::process::Command, stdin: &str) -> (bool,
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Runs futures concurrently on this task (no extra dependency for `join_all`).
+pub async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in set.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.unwrap()).collect()
 }

@@ -7,7 +7,12 @@
 //! on disk, yet thousands of verifies per second cost only a few hundred commits.
 //!
 //! Registrations written by this process are cached in memory after each commit, so the hot
-//! path (verify) reads no database. The cache is never ahead of the database and is dropped
+//! path (verify) reads no database. The cache is bounded (`cache_capacity` registrations) and
+//! evicts with quick_cache's S3-FIFO policy, which keeps the customers active now and lets a
+//! one-off read pass through; it is filled only after a commit (write-through), so evicting an
+//! entry never loses a write: the next read goes to the file. Why quick_cache rather than
+//! moka: the writer thread is its only writer and needs no expiry, listeners or async API,
+//! and quick_cache is a small lock-striped map with no background threads. The cache is never ahead of the database and is dropped
 //! whenever another process (the admin CLI) commits to the file; a stale entry can only make a
 //! compare-and-swap fail, and a failed one evicts the entry, so the caller's retry reads the
 //! database.
@@ -15,14 +20,13 @@
 //! Reads that miss the cache use a small pool of read-only connections on tokio's blocking
 //! threads; WAL lets them run beside the writer.
 
-mod rows;
+pub(super) mod rows;
 mod schema;
 mod writer;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
@@ -90,15 +94,19 @@ impl SqliteOptions {
         Self {
             path: path.into(),
             synchronous: Synchronous::Full,
-            cache_capacity: 1_000_000,
+            cache_capacity: DEFAULT_CACHE_CAPACITY,
             max_batch: 1024,
             readers: 4,
         }
     }
 }
 
+/// Registrations kept in memory by default: the customers active now at a large bank, in
+/// tens of megabytes, whatever the number of registrations on disk.
+pub const DEFAULT_CACHE_CAPACITY: usize = 100_000;
+
 type Key = (String, String);
-type Cache = Arc<RwLock<HashMap<Key, Arc<Registration>>>>;
+type Cache = Arc<quick_cache::sync::Cache<Key, Arc<Registration>>>;
 
 fn key_of(r: &Registration) -> Key {
     (r.service_id.as_str().to_owned(), r.user_id.as_str().to_owned())
@@ -178,9 +186,9 @@ impl SqliteStorage {
     /// a newer schema; [`Error::Io`] when its directory cannot be created.
     pub fn open(opts: SqliteOptions) -> Result<Self> {
         let conn = open_writer(&opts)?;
-        let cache: Cache = Arc::new(RwLock::new(HashMap::new()));
+        let cache: Cache = Arc::new(quick_cache::sync::Cache::new(opts.cache_capacity.max(1)));
         let (tx, rx) = std_mpsc::channel();
-        let mut writer = Writer::new(conn, cache.clone(), opts.cache_capacity, opts.max_batch)?;
+        let mut writer = Writer::new(conn, cache.clone(), opts.max_batch)?;
         let handle = std::thread::Builder::new()
             .name("softtoken-db-writer".into())
             .spawn(move || writer.run(&rx))?;
@@ -235,7 +243,7 @@ impl Storage for SqliteStorage {
         user: &UserId,
     ) -> Result<Option<Registration>> {
         let key = (service.as_str().to_owned(), user.as_str().to_owned());
-        if let Some(hit) = self.cache.read().ok().and_then(|c| c.get(&key).cloned()) {
+        if let Some(hit) = self.cache.get(&key) {
             return Ok(Some((*hit).clone()));
         }
         self.read(move |conn| newest_registration(conn, &key.0, &key.1)).await
@@ -341,40 +349,11 @@ impl Drop for SqliteStorage {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
     use std::path::Path;
-
-    use softtoken_core::totp::TotpParams;
 
     use super::*;
     use crate::storage::RegistrationState;
-
-    fn registration(user: &str) -> Registration {
-        Registration {
-            id: format!("id-{user}"),
-            service_id: ServiceId::new("10112231").unwrap(),
-            user_id: UserId::new(user).unwrap(),
-            mail: "taro@example.jp".into(),
-            state: RegistrationState::Issued,
-            params: TotpParams::default(),
-            failed_tries: 0,
-            provision_locked: false,
-            verify_failures: 0,
-            verify_locked: false,
-            last_step: None,
-            drift_steps: 0,
-            sealed_password: vec![1, 2, 3],
-            sealed_seed: None,
-            confirmed_attempt: None,
-            issued_at: 100,
-            expires_at: 200,
-            confirmed_at: None,
-            delivered_at: None,
-            in_use_at: None,
-            ended_at: None,
-            demo: false,
-            rev: 0,
-        }
-    }
 
     fn open(dir: &Path) -> SqliteStorage {
         SqliteStorage::open(SqliteOptions::new(dir.join("s.db"))).unwrap()
@@ -416,98 +395,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_write_based_on_a_stale_revision_conflicts_and_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = open(dir.path());
-        let r = insert(&s, registration("999800000001")).await;
-        let mut a = r.clone();
-        a.last_step = Some(10);
-        let Updated::Applied(saved) = s.update(Change::registration(a)).await.unwrap() else {
-            panic!("first write must apply")
-        };
-        assert!(saved.rev > r.rev);
-        let mut b = r.clone();
-        b.last_step = Some(9);
-        assert_eq!(s.update(Change::registration(b)).await.unwrap(), Updated::Conflict);
-        let now = s.registration(&r.service_id, &r.user_id).await.unwrap().unwrap();
-        assert_eq!((now.last_step, now.rev), (Some(10), saved.rev));
-        s.close().await;
-    }
-
-    #[tokio::test]
-    async fn a_pair_has_at_most_one_registration_that_has_not_ended() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = open(dir.path());
-        let first = insert(&s, registration("999800000001")).await;
-        let mut again = registration("999800000001");
-        again.id = "id-second".into();
-        assert_eq!(
-            s.insert_registration(again.clone(), None, false).await.unwrap(),
-            Inserted::ActiveExists
-        );
-        assert_eq!(
-            s.insert_registration(again.clone(), None, true).await.unwrap(),
-            Inserted::UserIdTaken
-        );
-        let mut ended = first.clone();
-        ended.state = RegistrationState::Ended;
-        assert!(matches!(
-            s.update(Change::registration(ended)).await.unwrap(),
-            Updated::Applied(_)
-        ));
-        let second = insert(&s, again).await;
-        // The newest registration of the pair is the one seen.
-        let seen = s.registration(&second.service_id, &second.user_id).await.unwrap().unwrap();
-        assert_eq!(seen.id, "id-second");
-        s.close().await;
-    }
-
-    #[tokio::test]
-    async fn an_attempt_is_evaluated_once_even_by_two_racing_writers() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = open(dir.path());
-        let r = insert(&s, registration("999800000001")).await;
-        s.insert_attempt(
-            Attempt {
-                id: "att".into(),
-                registration_id: r.id.clone(),
-                created_at: 1,
-                expires_at: 2,
-                status: AttemptStatus::Pending,
-                sealed: Some(vec![9]),
-            },
-            5,
-        )
-        .await
-        .unwrap();
-        let change = |rev_from: &Registration| Change {
-            registration: rev_from.clone(),
-            attempt: Some(super::super::AttemptChange {
-                id: "att".into(),
-                from: AttemptStatus::Pending,
-                to: AttemptStatus::Spent,
-                wipe: true,
-                notice: None,
-            }),
-            wipe_other_attempts: false,
-            insert: None,
-        };
-        let Updated::Applied(after) = s.update(change(&r)).await.unwrap() else { panic!() };
-        // Even with the fresh revision, the attempt is no longer pending.
-        assert_eq!(s.update(change(&after)).await.unwrap(), Updated::Conflict);
-        let a = s.attempt("att").await.unwrap().unwrap();
-        assert_eq!((a.status, a.sealed), (AttemptStatus::Spent, None));
-        let unchanged = s.registration_by_id(&r.id).await.unwrap().unwrap();
-        assert_eq!(unchanged.rev, after.rev);
-        s.close().await;
-    }
-
-    #[tokio::test]
     async fn a_second_process_writing_the_file_makes_stale_writes_conflict() {
         let dir = tempfile::tempdir().unwrap();
         let server = open(dir.path());
         let cli = open(dir.path());
-        let r = insert(&server, registration("999800000001")).await;
+        let r = insert(&server, Registration::sample("999800000001")).await;
         // The server has `r` cached; the CLI ends it behind its back.
         let seen_by_cli = cli.registration(&r.service_id, &r.user_id).await.unwrap().unwrap();
         let mut ended = seen_by_cli.clone();
@@ -525,11 +417,66 @@ mod tests {
         server.close().await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_cache_far_smaller_than_the_customers_evicts_without_losing_an_accepted_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = SqliteOptions::new(dir.path().join("s.db"));
+        opts.cache_capacity = 4;
+        let s = Arc::new(SqliteStorage::open(opts).unwrap());
+        let mut pairs = Vec::new();
+        for i in 0..40 {
+            let r = insert(&s, Registration::sample(&format!("9998{i:08}"))).await;
+            pairs.push((r.service_id, r.user_id));
+        }
+        // Three verifiers per customer race through steps 1..=15, each a read and a
+        // compare-and-swap as the bank does; every win is recorded.
+        let mut tasks = Vec::new();
+        for (service, user) in pairs.iter().cloned().flat_map(|p| [p.clone(), p.clone(), p]) {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut won = Vec::new();
+                for step in 1..=15u64 {
+                    loop {
+                        let r = s.registration(&service, &user).await.unwrap().unwrap();
+                        if r.last_step.is_some_and(|l| l >= step) {
+                            break;
+                        }
+                        let mut next = r;
+                        next.last_step = Some(step);
+                        if let Updated::Applied(_) =
+                            s.update(Change::registration(next)).await.unwrap()
+                        {
+                            won.push(step);
+                            break;
+                        }
+                    }
+                }
+                (user, won)
+            }));
+        }
+        let mut wins: HashMap<String, Vec<u64>> = HashMap::new();
+        for t in tasks {
+            let (user, won) = t.await.unwrap();
+            wins.entry(user.as_str().to_owned()).or_default().extend(won);
+        }
+        s.close().await;
+        let reopened = open(dir.path());
+        for (service, user) in &pairs {
+            let mut won = wins.remove(user.as_str()).unwrap();
+            won.sort_unstable();
+            // Each step accepted exactly once, and the last one is on disk.
+            assert_eq!(won, (1..=15).collect::<Vec<_>>(), "{user}");
+            let on_disk = reopened.registration(service, user).await.unwrap().unwrap();
+            assert_eq!(on_disk.last_step, Some(15), "{user}");
+        }
+        reopened.close().await;
+    }
+
     #[tokio::test]
     async fn reopening_keeps_everything_and_a_newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let s = open(dir.path());
-        let r = insert(&s, registration("999800000001")).await;
+        let r = insert(&s, Registration::sample("999800000001")).await;
         s.close().await;
         let s = open(dir.path());
         assert_eq!(s.registration(&r.service_id, &r.user_id).await.unwrap(), Some(r));
@@ -542,7 +489,9 @@ mod tests {
         let after_close = open(dir.path().join("other").as_path());
         after_close.close().await;
         assert!(matches!(
-            after_close.insert_registration(registration("999800000002"), None, false).await,
+            after_close
+                .insert_registration(Registration::sample("999800000002"), None, false)
+                .await,
             Err(Error::Unavailable)
         ));
     }

@@ -31,13 +31,13 @@ pub(super) fn bad_column(i: usize, what: &str) -> rusqlite::Error {
     )
 }
 
-pub(super) fn to_i64(v: u64) -> i64 {
+pub(in crate::storage) fn to_i64(v: u64) -> i64 {
     // Times, steps and revisions stay far below 2^63; saturate rather than wrap if a bug
     // ever produced one.
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-pub(super) fn algorithm_name(a: Algorithm) -> &'static str {
+pub(in crate::storage) fn algorithm_name(a: Algorithm) -> &'static str {
     match a {
         Algorithm::Sha1 => "SHA1",
         Algorithm::Sha256 => "SHA256",
@@ -45,7 +45,7 @@ pub(super) fn algorithm_name(a: Algorithm) -> &'static str {
     }
 }
 
-pub(super) fn parse_algorithm(s: &str) -> Option<Algorithm> {
+pub(in crate::storage) fn parse_algorithm(s: &str) -> Option<Algorithm> {
     match s {
         "SHA1" => Some(Algorithm::Sha1),
         "SHA256" => Some(Algorithm::Sha256),

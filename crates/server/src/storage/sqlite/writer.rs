@@ -54,27 +54,14 @@ impl Pending {
 pub(super) struct Writer {
     conn: Connection,
     cache: Cache,
-    capacity: usize,
     max_batch: usize,
     next_rev: u64,
     data_version: i64,
 }
 
 impl Writer {
-    pub(super) fn new(
-        conn: Connection,
-        cache: Cache,
-        capacity: usize,
-        max_batch: usize,
-    ) -> Result<Self> {
-        let mut w = Self {
-            conn,
-            cache,
-            capacity,
-            max_batch: max_batch.max(1),
-            next_rev: 1,
-            data_version: 0,
-        };
+    pub(super) fn new(conn: Connection, cache: Cache, max_batch: usize) -> Result<Self> {
+        let mut w = Self { conn, cache, max_batch: max_batch.max(1), next_rev: 1, data_version: 0 };
         w.resync()?;
         Ok(w)
     }
@@ -94,9 +81,7 @@ impl Writer {
         let v: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
         if v != self.data_version {
             tracing::debug!("another process wrote the database; dropping the registration cache");
-            if let Ok(mut c) = self.cache.write() {
-                c.clear();
-            }
+            self.cache.clear();
             self.resync()?;
         }
         Ok(())
@@ -230,9 +215,7 @@ impl Writer {
                 tracing::error!(event = "storage_error", error = %e, "commit failed");
                 let _ = self.conn.execute_batch("ROLLBACK");
                 // Nothing of this batch is on disk; forget what the cache may believe.
-                if let Ok(mut c) = self.cache.write() {
-                    c.clear();
-                }
+                self.cache.clear();
                 for p in pending {
                     p.fail(&e);
                 }
@@ -246,21 +229,18 @@ impl Writer {
     }
 
     fn apply_cache(&mut self, actions: Vec<CacheAction>) {
-        let Ok(mut cache) = self.cache.write() else { return };
+        let cache = &self.cache;
         for action in actions {
             match action {
                 CacheAction::Put(r) => {
                     let key = key_of(&r);
-                    // An update of an ended registration that is no longer the pair's newest
-                    // must not hide the newer one.
+                    // An update of an ended registration may be of one that is no longer the
+                    // pair's newest: cache it only in place of itself, so it never hides a
+                    // newer one that was evicted (the next read goes to the file). Only this
+                    // thread writes the cache, so the look and the insert are not split.
                     let older = r.state == RegistrationState::Ended
-                        && cache.get(&key).is_some_and(|c| c.id != r.id);
+                        && cache.peek(&key).is_none_or(|c| c.id != r.id);
                     if !older {
-                        if cache.len() >= self.capacity && !cache.contains_key(&key) {
-                            if let Some(victim) = cache.keys().next().cloned() {
-                                cache.remove(&victim);
-                            }
-                        }
                         cache.insert(key, Arc::from(r));
                     }
                 }

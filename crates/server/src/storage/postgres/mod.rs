@@ -1,0 +1,653 @@
+//! The PostgreSQL backend: several server instances on one database.
+//!
+//! Driver and pool: `tokio-postgres` with `deadpool-postgres`. Why not sqlx: the SQLite side
+//! already writes its SQL by hand with rusqlite, so sqlx's query macros and its own pool would
+//! buy little here and cost a much larger build (and its compile-time checks need a database at
+//! build time); tokio-postgres is the driver sqlx's PostgreSQL support grew beside, is kept by
+//! the rust-postgres project, and deadpool is the small, widely used async pool for it. TLS to
+//! the database is rustls on ring (`tokio-postgres-rustls`), the same TLS stack the server
+//! already serves HTTPS with.
+//!
+//! Every rule holds across instances because every decision is written with a compare-and-swap
+//! in the database itself: `UPDATE ... WHERE id = $1 AND rev = $expected`, revisions drawn from
+//! one sequence, attempts moved with `... AND status = $from`, all in one transaction when a
+//! change has several parts. There is no registration cache: every read goes to the database,
+//! so no instance ever refuses a code, a confirm or an ack from a copy that another instance
+//! has made stale (issue 16's "one true answer").
+//!
+//! A database that cannot be reached (stopped, failed over, every pooled connection busy for
+//! longer than the pool's wait) is [`Error::Unavailable`]: `503` with `Retry-After`, never a
+//! hang; the pool reconnects by itself once the database is back.
+
+mod schema;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use softtoken_core::ids::{ServiceId, UserId};
+use softtoken_core::totp::TotpParams;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+use super::sqlite::rows::{algorithm_name, parse_algorithm, to_i64};
+use super::{
+    Attempt, AttemptStatus, Change, Inserted, OutboxMail, Registration, RegistrationState, Storage,
+    Updated,
+};
+use crate::error::{Error, Result};
+
+/// Settings of the PostgreSQL backend.
+#[derive(Clone)]
+pub struct PostgresOptions {
+    /// `postgres://user:password@host:port/database?sslmode=require` (or the key=value form).
+    pub url: String,
+    /// Connections this instance keeps at most.
+    pub pool_size: usize,
+    /// How long a request waits for a free connection (or a new one) before it is answered
+    /// `503`.
+    pub wait: Duration,
+    /// PEM file of the certificate authorities trusted for TLS to the database; without it,
+    /// the system's roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for PostgresOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("PostgresOptions")
+            .field("pool_size", &self.pool_size)
+            .field("wait", &self.wait)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresOptions {
+    /// Defaults for a database URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), pool_size: 16, wait: Duration::from_secs(2), ca_file: None }
+    }
+}
+
+/// True when `url` names a PostgreSQL database rather than a SQLite file.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// A database failure: unreachable or shutting down is [`Error::Unavailable`] (the caller may
+/// retry, here or on another instance); anything else is [`Error::Storage`].
+pub(super) fn db_error(e: tokio_postgres::Error) -> Error {
+    let unreachable = e.is_closed()
+        || e.code().is_some_and(|c| {
+            let c = c.code();
+            // Class 08: connection exceptions; 57P0x: shutdown, cannot connect now.
+            c.starts_with("08") || c.starts_with("57P")
+        })
+        || (e.code().is_none()
+            && std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()));
+    if unreachable {
+        tracing::warn!(event = "database_unreachable", error = %e, "PostgreSQL cannot be reached");
+        Error::Unavailable
+    } else {
+        Error::Storage(e.to_string())
+    }
+}
+
+fn pool_error(e: PoolError) -> Error {
+    match e {
+        PoolError::Backend(e) => db_error(e),
+        PoolError::Timeout(_) | PoolError::Closed | PoolError::NoRuntimeSpecified => {
+            tracing::warn!(event = "database_unavailable", error = %e, "no database connection");
+            Error::Unavailable
+        }
+        PoolError::PostCreateHook(e) => Error::Storage(e.to_string()),
+    }
+}
+
+fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+const REGISTRATION_COLUMNS: &str = "id, service_id, user_id, mail, state, algorithm, digits, \
+    period, failed_tries, provision_locked, verify_failures, verify_locked, last_step, \
+    sealed_password, sealed_seed, confirmed_attempt, issued_at, expires_at, confirmed_at, \
+    delivered_at, in_use_at, ended_at, demo, rev, drift_steps";
+
+fn bad(what: &str) -> Error {
+    Error::Storage(format!("invalid {what} in the database"))
+}
+
+fn u64_of(v: i64, what: &str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| bad(what))
+}
+
+fn opt_u64(v: Option<i64>, what: &str) -> Result<Option<u64>> {
+    v.map(|v| u64_of(v, what)).transpose()
+}
+
+fn registration_from_row(row: &Row) -> Result<Registration> {
+    let count = |i: usize| -> Result<u32> {
+        u32::try_from(row.try_get::<_, i64>(i).map_err(db_error)?).map_err(|_| bad("count"))
+    };
+    let get_i64 = |i: usize| row.try_get::<_, i64>(i).map_err(db_error);
+    let get_opt = |i: usize| row.try_get::<_, Option<i64>>(i).map_err(db_error);
+    let text = |i: usize| row.try_get::<_, String>(i).map_err(db_error);
+    Ok(Registration {
+        id: text(0)?,
+        service_id: ServiceId::new(&text(1)?).map_err(|_| bad("service ID"))?,
+        user_id: UserId::new(&text(2)?).map_err(|_| bad("user ID"))?,
+        mail: text(3)?,
+        state: RegistrationState::parse(&text(4)?).ok_or_else(|| bad("state"))?,
+        params: TotpParams {
+            algorithm: parse_algorithm(&text(5)?).ok_or_else(|| bad("algorithm"))?,
+            digits: u8::try_from(get_i64(6)?).map_err(|_| bad("digits"))?,
+            period: u32::try_from(get_i64(7)?).map_err(|_| bad("period"))?,
+        },
+        failed_tries: count(8)?,
+        provision_locked: row.try_get(9).map_err(db_error)?,
+        verify_failures: count(10)?,
+        verify_locked: row.try_get(11).map_err(db_error)?,
+        last_step: opt_u64(get_opt(12)?, "step")?,
+        sealed_password: row.try_get(13).map_err(db_error)?,
+        sealed_seed: row.try_get(14).map_err(db_error)?,
+        confirmed_attempt: row.try_get(15).map_err(db_error)?,
+        issued_at: u64_of(get_i64(16)?, "time")?,
+        expires_at: u64_of(get_i64(17)?, "time")?,
+        confirmed_at: opt_u64(get_opt(18)?, "time")?,
+        delivered_at: opt_u64(get_opt(19)?, "time")?,
+        in_use_at: opt_u64(get_opt(20)?, "time")?,
+        ended_at: opt_u64(get_opt(21)?, "time")?,
+        demo: row.try_get(22).map_err(db_error)?,
+        rev: u64_of(get_i64(23)?, "revision")?,
+        drift_steps: get_i64(24)?,
+    })
+}
+
+/// Inserts a registration row with a fresh revision; its revision.
+async fn insert_registration_row(
+    client: &impl GenericClient,
+    r: &Registration,
+) -> std::result::Result<u64, tokio_postgres::Error> {
+    let sql = format!(
+        "INSERT INTO registrations ({REGISTRATION_COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+          $20, $21, $22, $23, nextval('registration_rev'), $24) RETURNING rev"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let params: [&(dyn ToSql + Sync); 24] = [
+        &r.id,
+        &r.service_id.as_str(),
+        &r.user_id.as_str(),
+        &r.mail,
+        &r.state.as_str(),
+        &algorithm_name(r.params.algorithm),
+        &i64::from(r.params.digits),
+        &i64::from(r.params.period),
+        &i64::from(r.failed_tries),
+        &r.provision_locked,
+        &i64::from(r.verify_failures),
+        &r.verify_locked,
+        &r.last_step.map(to_i64),
+        &r.sealed_password,
+        &r.sealed_seed,
+        &r.confirmed_attempt,
+        &to_i64(r.issued_at),
+        &to_i64(r.expires_at),
+        &r.confirmed_at.map(to_i64),
+        &r.delivered_at.map(to_i64),
+        &r.in_use_at.map(to_i64),
+        &r.ended_at.map(to_i64),
+        &r.demo,
+        &r.drift_steps,
+    ];
+    let rev: i64 = client.query_one(&stmt, &params).await?.get(0);
+    Ok(u64::try_from(rev).unwrap_or(0))
+}
+
+/// Adds a mail to the outbox, in the caller's transaction.
+async fn insert_mail(
+    client: &impl GenericClient,
+    m: &OutboxMail,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "INSERT INTO outbox (registration_id, recipient, subject, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&m.registration_id, &m.to, &m.subject, &m.body, &to_i64(m.created_at)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Writes the mutable columns if the row still has `expected` revision; the new revision.
+async fn update_registration_row(
+    client: &impl GenericClient,
+    r: &Registration,
+    expected: u64,
+) -> std::result::Result<Option<u64>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE registrations SET state = $2, failed_tries = $3, provision_locked = $4, \
+             verify_failures = $5, verify_locked = $6, last_step = $7, sealed_seed = $8, \
+             confirmed_attempt = $9, expires_at = $10, confirmed_at = $11, delivered_at = $12, \
+             in_use_at = $13, ended_at = $14, rev = nextval('registration_rev'), \
+             drift_steps = $16, \
+             sealed_password = CASE WHEN octet_length($17::bytea) = 0 THEN '\\x'::bytea \
+                                    ELSE sealed_password END \
+             WHERE id = $1 AND rev = $15 RETURNING rev",
+        )
+        .await?;
+    let row = client
+        .query_opt(
+            &stmt,
+            &[
+                &r.id,
+                &r.state.as_str(),
+                &i64::from(r.failed_tries),
+                &r.provision_locked,
+                &i64::from(r.verify_failures),
+                &r.verify_locked,
+                &r.last_step.map(to_i64),
+                &r.sealed_seed,
+                &r.confirmed_attempt,
+                &to_i64(r.expires_at),
+                &r.confirmed_at.map(to_i64),
+                &r.delivered_at.map(to_i64),
+                &r.in_use_at.map(to_i64),
+                &r.ended_at.map(to_i64),
+                &to_i64(expected),
+                &r.drift_steps,
+                // An update only ever clears the activation password, never writes one back.
+                &r.sealed_password,
+            ],
+        )
+        .await?;
+    Ok(row.map(|row| u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)))
+}
+
+/// The PostgreSQL [`Storage`].
+pub struct PostgresStorage {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStorage").field("status", &self.pool.status()).finish()
+    }
+}
+
+fn tls(ca_file: Option<&PathBuf>) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+                .map_err(|e| {
+                    Error::Config(format!(
+                        "cannot read the database CA file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+            for cert in certs {
+                roots.add(cert).map_err(|e| {
+                    Error::Config(format!("a bad certificate in {}: {e}", path.display()))
+                })?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            for cert in found.certs {
+                // A system root rustls cannot use is skipped, as browsers do.
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config(format!("TLS to the database: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+impl PostgresStorage {
+    /// Connects (lazily: the first request opens the first connection) and checks that the
+    /// schema is this server's, migrating first with `migrate`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a URL or CA file that cannot be used; [`Error::Unavailable`]
+    /// when the database cannot be reached; [`Error::Storage`] for a schema that is older
+    /// (without `migrate`) or newer than this server.
+    pub async fn open(opts: PostgresOptions, migrate: bool) -> Result<Self> {
+        let config: tokio_postgres::Config = opts
+            .url
+            .parse()
+            .map_err(|e| Error::Config(format!("the database URL does not parse: {e}")))?;
+        let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+            Manager::from_config(config, tokio_postgres::NoTls, manager_config)
+        } else {
+            Manager::from_config(config, tls(opts.ca_file.as_ref())?, manager_config)
+        };
+        let timeouts = deadpool_postgres::Timeouts {
+            wait: Some(opts.wait),
+            create: Some(opts.wait),
+            recycle: Some(opts.wait),
+        };
+        let pool = Pool::builder(manager)
+            .max_size(opts.pool_size.max(1))
+            .timeouts(timeouts)
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| Error::Config(format!("the database pool: {e}")))?;
+        let storage = Self { pool };
+        {
+            let mut client = storage.client().await?;
+            if migrate {
+                schema::migrate(&mut client).await?;
+            } else {
+                schema::check(&client).await?;
+            }
+        }
+        Ok(storage)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// The pool's connections: how many exist and how many are free (for tests and metrics).
+    pub fn pool_status(&self) -> deadpool_postgres::Status {
+        self.pool.status()
+    }
+}
+
+/// Where an insert stopped.
+enum InsertRefused {
+    Database(tokio_postgres::Error),
+    Outcome(Inserted),
+}
+
+impl From<tokio_postgres::Error> for InsertRefused {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if is_unique_violation(&e) {
+            InsertRefused::Outcome(Inserted::ActiveExists)
+        } else {
+            InsertRefused::Database(e)
+        }
+    }
+}
+
+#[async_trait]
+impl Storage for PostgresStorage {
+    async fn insert_registration(
+        &self,
+        mut registration: Registration,
+        mail: Option<OutboxMail>,
+        user_id_must_be_new: bool,
+    ) -> Result<Inserted> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let attempt = async {
+            if user_id_must_be_new {
+                let taken = tx
+                    .query_opt(
+                        "SELECT 1 FROM registrations WHERE service_id = $1 AND user_id = $2 \
+                         LIMIT 1",
+                        &[&registration.service_id.as_str(), &registration.user_id.as_str()],
+                    )
+                    .await?;
+                if taken.is_some() {
+                    return Err(InsertRefused::Outcome(Inserted::UserIdTaken));
+                }
+            }
+            registration.rev = insert_registration_row(&tx, &registration).await?;
+            if let Some(m) = &mail {
+                insert_mail(&tx, m).await?;
+            }
+            Ok(())
+        }
+        .await;
+        match attempt {
+            Ok(()) => {
+                tx.commit().await.map_err(db_error)?;
+                Ok(Inserted::Applied(Box::new(registration)))
+            }
+            // A racing insert of the same pair won: for a user ID that had to be new, that
+            // is the user ID taken.
+            Err(InsertRefused::Outcome(Inserted::ActiveExists)) if user_id_must_be_new => {
+                Ok(Inserted::UserIdTaken)
+            }
+            Err(InsertRefused::Outcome(outcome)) => Ok(outcome),
+            Err(InsertRefused::Database(e)) => Err(db_error(e)),
+        }
+    }
+
+    async fn registration(
+        &self,
+        service: &ServiceId,
+        user: &UserId,
+    ) -> Result<Option<Registration>> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {REGISTRATION_COLUMNS} FROM registrations \
+             WHERE service_id = $1 AND user_id = $2 ORDER BY seq DESC LIMIT 1"
+        );
+        let stmt = client.prepare_cached(&sql).await.map_err(db_error)?;
+        let row = client
+            .query_opt(&stmt, &[&service.as_str(), &user.as_str()])
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(registration_from_row).transpose()
+    }
+
+    async fn registration_by_id(&self, id: &str) -> Result<Option<Registration>> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE id = $1");
+        let stmt = client.prepare_cached(&sql).await.map_err(db_error)?;
+        let row = client.query_opt(&stmt, &[&id]).await.map_err(db_error)?;
+        row.as_ref().map(registration_from_row).transpose()
+    }
+
+    async fn update(&self, change: Change) -> Result<Updated> {
+        let mut client = self.client().await?;
+        let expected = change.registration.rev;
+        let mut updated = change.registration.clone();
+        let simple =
+            change.attempt.is_none() && !change.wipe_other_attempts && change.insert.is_none();
+        if simple {
+            // One statement is atomic by itself: the hot path (verify) is one round trip.
+            return Ok(
+                match update_registration_row(&client, &updated, expected)
+                    .await
+                    .map_err(db_error)?
+                {
+                    Some(rev) => {
+                        updated.rev = rev;
+                        Updated::Applied(Box::new(updated))
+                    }
+                    None => Updated::Conflict,
+                },
+            );
+        }
+        let tx = client.transaction().await.map_err(db_error)?;
+        let applied: std::result::Result<bool, tokio_postgres::Error> = async {
+            let Some(rev) = update_registration_row(&tx, &updated, expected).await? else {
+                return Ok(false);
+            };
+            updated.rev = rev;
+            if let Some(a) = &change.attempt {
+                let n = tx
+                    .execute(
+                        "UPDATE attempts SET status = $3, \
+                         sealed = CASE WHEN $4 THEN NULL ELSE sealed END \
+                         WHERE id = $1 AND registration_id = $2 AND status = $5",
+                        &[&a.id, &updated.id, &a.to.as_str(), &a.wipe, &a.from.as_str()],
+                    )
+                    .await?;
+                if n != 1 {
+                    return Ok(false);
+                }
+                if let Some(m) = &a.notice {
+                    insert_mail(&tx, m).await?;
+                }
+            }
+            if change.wipe_other_attempts {
+                tx.execute(
+                    "UPDATE attempts SET sealed = NULL \
+                     WHERE registration_id = $1 AND id IS DISTINCT FROM $2",
+                    &[&updated.id, &updated.confirmed_attempt],
+                )
+                .await?;
+            }
+            if let Some(new) = &change.insert {
+                insert_registration_row(&tx, new).await?;
+            }
+            Ok(true)
+        }
+        .await;
+        match applied {
+            Ok(true) => {
+                tx.commit().await.map_err(db_error)?;
+                Ok(Updated::Applied(Box::new(updated)))
+            }
+            // Rolled back when `tx` drops: nothing of the change was written.
+            Ok(false) => Ok(Updated::Conflict),
+            Err(e) if is_unique_violation(&e) => Ok(Updated::Conflict),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    async fn insert_attempt(&self, a: Attempt, open_cap: u32) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        // Starts of one registration take their turn on its row: two that trimmed the same
+        // attempts at once would deadlock, and each would keep the other's.
+        tx.execute("SELECT 1 FROM registrations WHERE id = $1 FOR UPDATE", &[&a.registration_id])
+            .await
+            .map_err(db_error)?;
+        // Keep the newest `open_cap - 1` pending attempts of the registration, then add this.
+        tx.execute(
+            "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts \
+             WHERE registration_id = $1 AND status = 'pending' \
+             ORDER BY created_at DESC, id DESC OFFSET $2)",
+            &[&a.registration_id, &i64::from(open_cap.saturating_sub(1))],
+        )
+        .await
+        .map_err(db_error)?;
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO attempts (id, registration_id, created_at, expires_at, status, sealed) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .await
+            .map_err(db_error)?;
+        tx.execute(
+            &stmt,
+            &[
+                &a.id,
+                &a.registration_id,
+                &to_i64(a.created_at),
+                &to_i64(a.expires_at),
+                &a.status.as_str(),
+                &a.sealed,
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn forget_expired_passwords(&self, now: u64) -> Result<u64> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE registrations SET sealed_password = '\\x'::bytea, \
+                 rev = nextval('registration_rev') \
+                 WHERE state IN ('issued', 'confirmed') AND expires_at <= $1 \
+                 AND octet_length(sealed_password) > 0",
+                &[&to_i64(now)],
+            )
+            .await
+            .map_err(db_error)
+    }
+
+    async fn attempt(&self, id: &str) -> Result<Option<Attempt>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT id, registration_id, created_at, expires_at, status, sealed \
+                 FROM attempts WHERE id = $1",
+            )
+            .await
+            .map_err(db_error)?;
+        let Some(row) = client.query_opt(&stmt, &[&id]).await.map_err(db_error)? else {
+            return Ok(None);
+        };
+        Ok(Some(Attempt {
+            id: row.try_get(0).map_err(db_error)?,
+            registration_id: row.try_get(1).map_err(db_error)?,
+            created_at: u64_of(row.try_get(2).map_err(db_error)?, "time")?,
+            expires_at: u64_of(row.try_get(3).map_err(db_error)?, "time")?,
+            status: AttemptStatus::parse(&row.try_get::<_, String>(4).map_err(db_error)?)
+                .ok_or_else(|| bad("attempt status"))?,
+            sealed: row.try_get(5).map_err(db_error)?,
+        }))
+    }
+
+    async fn outbox(&self, limit: u32) -> Result<Vec<OutboxMail>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT registration_id, recipient, subject, body, created_at FROM outbox \
+                 ORDER BY id DESC LIMIT $1",
+                &[&i64::from(limit)],
+            )
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxMail {
+                    registration_id: row.try_get(0).map_err(db_error)?,
+                    to: row.try_get(1).map_err(db_error)?,
+                    subject: row.try_get(2).map_err(db_error)?,
+                    body: row.try_get(3).map_err(db_error)?,
+                    created_at: u64_of(row.try_get(4).map_err(db_error)?, "time")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn purge_attempts(&self, before: u64) -> Result<u64> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM attempts WHERE expires_at < $1 AND status <> 'confirmed'",
+                &[&to_i64(before)],
+            )
+            .await
+            .map_err(db_error)
+    }
+
+    async fn close(&self) {
+        // Every write was committed before its call returned; closing only ends the
+        // connections, and later calls fail with `Unavailable`.
+        self.pool.close();
+    }
+}
+
+/// Applies the migrations not yet applied (`softtoken-server migrate`).
+///
+/// # Errors
+/// As [`PostgresStorage::open`].
+pub async fn migrate(opts: PostgresOptions) -> Result<()> {
+    PostgresStorage::open(opts, true).await?.close().await;
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! Several instances of the bank on one PostgreSQL database, as behind a load balancer: every
+//! rule that protects customers holds across them, and a database that is down or busy gets
+//! a clear `503` with `Retry-After`, never a hang, and recovery without a restart.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{provision_with, Server, Setup, SERVICE};
+use softtoken_core::ids::{ActivationPassword, ServiceId, TokenId, UserId};
+use softtoken_server::bank::Policy;
+
+async fn three() -> Option<(softtoken_server::testing::postgres::PgCluster, Vec<Server>)> {
+    Server::instances(Setup::default, |_| {}, 3).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_code_sent_to_three_instances_at_once_is_accepted_exactly_once() {
+    let Some((_db, servers)) = three().await else { return };
+    for round in 0..4 {
+        let user = servers[0].issue(None, "4821").await;
+        let (token, _) =
+            provision_with(&servers[1].client(), &user, "4821", servers[1].now()).await.unwrap();
+        let code = servers[2].code(&token);
+        // Two each: a replay counts as a wrong code, and ten of those would lock the token.
+        let calls = (0..6).map(|i| {
+            let server = &servers[i % 3];
+            server.verify(&user, &code)
+        });
+        let answers = common::join_all(calls).await;
+        let accepted = answers.iter().filter(|(_, a)| a["accepted"] == true).count();
+        assert_eq!(accepted, 1, "round {round}: {answers:?}");
+        assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+        // Every instance now sees the step as used.
+        for server in &servers {
+            let (_, again) = server.verify(&user, &code).await;
+            assert_eq!(again["accepted"], false, "{again}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_passwords_sent_through_different_instances_at_once_are_each_counted() {
+    let setup = || Setup {
+        // Room for all nine starts at once: the cap on open attempts would otherwise drop the
+        // oldest before their confirms arrive.
+        policy: Policy { provision_max_tries: 10, max_open_attempts: 10, ..Policy::default() },
+        ..Setup::default()
+    };
+    let Some((_db, servers)) = Server::instances(setup, |_| {}, 3).await else { return };
+    let user = servers[0].issue(None, "4821").await;
+    let wrong = (0..9).map(|i| {
+        let server = &servers[i % 3];
+        let user = &user;
+        async move { provision_with(&server.client(), user, "0000", server.now()).await }
+    });
+    let outcomes = common::join_all(wrong).await;
+    assert!(outcomes.iter().all(|o| o.is_err()), "{outcomes:?}");
+    for server in &servers {
+        let status = server.status(&user).await;
+        assert_eq!(
+            (status["failed_tries"].as_u64(), status["provision_locked"].as_bool()),
+            (Some(9), Some(false)),
+            "{status}"
+        );
+    }
+    // The tenth, through any instance, locks the registration for all of them.
+    assert!(provision_with(&servers[2].client(), &user, "0000", servers[2].now()).await.is_err());
+    for server in &servers {
+        assert_eq!(server.status(&user).await["provision_locked"], true);
+    }
+    assert!(provision_with(&servers[0].client(), &user, "4821", servers[0].now()).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn setup_confirmed_through_one_instance_acked_through_another_and_used_through_a_third() {
+    let Some((_db, servers)) = three().await else { return };
+    for _ in 0..3 {
+        let user = servers[0].issue(None, "4821").await;
+        let confirmed = servers[0]
+            .client()
+            .handshake(
+                &ServiceId::new(SERVICE).unwrap(),
+                &UserId::new(&user).unwrap(),
+                &ActivationPassword::new("4821").unwrap(),
+                servers[0].now(),
+            )
+            .await
+            .unwrap();
+        let acked = servers[1].client().ack(confirmed.ack.stored(TokenId::random().unwrap())).await;
+        assert!(acked.is_delivered(), "{:?}", acked.delivery);
+        // Right after delivery, through the instance that took no part: the code is accepted,
+        // never refused as "not delivered" from a stale copy.
+        let (status, answer) = servers[2].verify(&user, &servers[2].code(&confirmed.token)).await;
+        assert_eq!((status, &answer["accepted"]), (200, &serde_json::json!(true)), "{answer}");
+        assert_eq!(servers[0].status(&user).await["state"], "in_use");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopped_database_gets_503_with_retry_after_and_the_instance_recovers_when_it_is_back() {
+    let Some((mut db, servers)) =
+        Server::instances(Setup::default, |o| o.wait = Duration::from_millis(500), 1).await
+    else {
+        return;
+    };
+    let server = &servers[0];
+    let user = server.issue(None, "4821").await;
+    let (token, _) = server.provision(&user, "4821").await.unwrap();
+    tokio::task::block_in_place(|| db.stop());
+    let answer = tokio::time::timeout(
+        Duration::from_secs(20),
+        server
+            .http
+            .post(format!("{}/v1/admin/verify", server.admin_url))
+            .bearer_auth(common::ADMIN_TOKEN)
+            .json(&serde_json::json!({ "service_id": SERVICE, "user_id": user, "code": server.code(&token) }))
+            .send(),
+    )
+    .await
+    .expect("a request while the database is down is answered, not left hanging")
+    .unwrap();
+    assert_eq!(answer.status(), 503);
+    assert_eq!(answer.headers()["retry-after"], "2");
+    assert_eq!(answer.json::<serde_json::Value>().await.unwrap()["code"], "unavailable");
+    tokio::task::block_in_place(|| db.run()).unwrap();
+    // The same instance, not restarted, serves again; the refused code was never accepted.
+    let (status, answer) = server.verify(&user, &server.code(&token)).await;
+    assert_eq!((status, &answer["accepted"]), (200, &serde_json::json!(true)), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_exhausted_pool_gets_503_with_retry_after_instead_of_a_hang() {
+    let pool = |o: &mut softtoken_server::storage::postgres::PostgresOptions| {
+        o.pool_size = 1;
+        o.wait = Duration::from_millis(300);
+    };
+    let Some((db, servers)) = Server::instances(Setup::default, pool, 1).await else { return };
+    let server = &servers[0];
+    let user = server.issue(None, "4821").await;
+    // Another client holds the table: the instance's only connection waits on it.
+    let (locker, connection) =
+        tokio_postgres::connect(&db.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    locker.batch_execute("BEGIN; LOCK TABLE registrations IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let first = tokio::spawn({
+        let http = server.http.clone();
+        let url = format!("{}/v1/admin/registrations/{SERVICE}/{user}", server.admin_url);
+        async move { http.get(url).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap().status() }
+    });
+    // Wait until the first request holds the only connection.
+    while db.psql("SELECT count(*) FROM pg_locks WHERE NOT granted").unwrap() == "0" {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = tokio::time::timeout(
+        Duration::from_secs(10),
+        server
+            .http
+            .get(format!("{}/v1/admin/registrations/{SERVICE}/{user}", server.admin_url))
+            .bearer_auth(common::ADMIN_TOKEN)
+            .send(),
+    )
+    .await
+    .expect("a request finding no free connection is answered, not left hanging")
+    .unwrap();
+    assert_eq!(second.status(), 503);
+    assert_eq!(second.headers()["retry-after"], "2");
+    locker.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(first.await.unwrap(), 200);
+    assert_eq!(server.status(&user).await["state"], "issued");
+}

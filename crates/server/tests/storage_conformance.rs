@@ -1,0 +1,267 @@
+//! One conformance suite, two backends: every case runs on a SQLite file and on a real
+//! PostgreSQL (a private cluster from the system's package; see
+//! `softtoken_server::testing::postgres`). The bank's rules rest on these guarantees, so a
+//! backend that passes them keeps each code accepted once and each attempt evaluated once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use common::backends::{self, Keep};
+use softtoken_server::storage::{
+    Attempt, AttemptChange, AttemptStatus, Change, Inserted, OutboxMail, Registration,
+    RegistrationState, Storage, Updated,
+};
+
+async fn insert(s: &dyn Storage, r: Registration) -> Registration {
+    match s.insert_registration(r, None, false).await.unwrap() {
+        Inserted::Applied(r) => *r,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Runs `case` on SQLite, then on PostgreSQL.
+async fn on_both<F, Fut>(case: F)
+where
+    F: Fn(Arc<dyn Storage>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (sqlite, keep) = backends::sqlite();
+    case(sqlite.clone()).await;
+    sqlite.close().await;
+    drop(keep);
+    let Some((pg, keep)) = backends::postgres().await else { return };
+    case(pg.clone()).await;
+    pg.close().await;
+    drop::<Keep>(keep);
+}
+
+#[tokio::test]
+async fn a_write_based_on_a_stale_revision_conflicts_and_writes_nothing() {
+    on_both(|s| async move {
+        let r = insert(&*s, Registration::sample("999800000001")).await;
+        let mut a = r.clone();
+        a.last_step = Some(10);
+        let Updated::Applied(saved) = s.update(Change::registration(a)).await.unwrap() else {
+            panic!("first write must apply")
+        };
+        assert!(saved.rev > r.rev);
+        let mut b = r.clone();
+        b.last_step = Some(9);
+        assert_eq!(s.update(Change::registration(b)).await.unwrap(), Updated::Conflict);
+        let now = s.registration(&r.service_id, &r.user_id).await.unwrap().unwrap();
+        assert_eq!((now.last_step, now.rev), (Some(10), saved.rev));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_pair_has_at_most_one_registration_that_has_not_ended() {
+    on_both(|s| async move {
+        let first = insert(&*s, Registration::sample("999800000001")).await;
+        let mut again = Registration::sample("999800000001");
+        again.id = "id-second".into();
+        assert_eq!(
+            s.insert_registration(again.clone(), None, false).await.unwrap(),
+            Inserted::ActiveExists
+        );
+        assert_eq!(
+            s.insert_registration(again.clone(), None, true).await.unwrap(),
+            Inserted::UserIdTaken
+        );
+        let mut ended = first.clone();
+        ended.state = RegistrationState::Ended;
+        assert!(matches!(
+            s.update(Change::registration(ended)).await.unwrap(),
+            Updated::Applied(_)
+        ));
+        let second = insert(&*s, again).await;
+        // The newest registration of the pair is the one seen.
+        let seen = s.registration(&second.service_id, &second.user_id).await.unwrap().unwrap();
+        assert_eq!(seen.id, "id-second");
+        assert_eq!(
+            s.registration_by_id(&first.id).await.unwrap().unwrap().state,
+            RegistrationState::Ended
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_attempt_is_evaluated_once_even_by_two_racing_writers() {
+    on_both(|s| async move {
+        let r = insert(&*s, Registration::sample("999800000001")).await;
+        s.insert_attempt(
+            Attempt {
+                id: "att".into(),
+                registration_id: r.id.clone(),
+                created_at: 1,
+                expires_at: 2,
+                status: AttemptStatus::Pending,
+                sealed: Some(vec![9]),
+            },
+            5,
+        )
+        .await
+        .unwrap();
+        let change = |rev_from: &Registration| Change {
+            registration: rev_from.clone(),
+            attempt: Some(AttemptChange {
+                id: "att".into(),
+                from: AttemptStatus::Pending,
+                to: AttemptStatus::Spent,
+                wipe: true,
+                notice: None,
+            }),
+            wipe_other_attempts: false,
+            insert: None,
+        };
+        let Updated::Applied(after) = s.update(change(&r)).await.unwrap() else { panic!() };
+        // Even with the fresh revision, the attempt is no longer pending.
+        assert_eq!(s.update(change(&after)).await.unwrap(), Updated::Conflict);
+        let a = s.attempt("att").await.unwrap().unwrap();
+        assert_eq!((a.status, a.sealed), (AttemptStatus::Spent, None));
+        let unchanged = s.registration_by_id(&r.id).await.unwrap().unwrap();
+        assert_eq!(unchanged.rev, after.rev);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_same_step_written_by_many_at_once_is_accepted_by_exactly_one() {
+    on_both(|s| async move {
+        let r = insert(&*s, Registration::sample("999800000001")).await;
+        let writes = (0..24).map(|_| {
+            let s = s.clone();
+            let mut w = r.clone();
+            w.last_step = Some(42);
+            tokio::spawn(async move { s.update(Change::registration(w)).await.unwrap() })
+        });
+        let mut applied = 0;
+        for w in writes {
+            if matches!(w.await.unwrap(), Updated::Applied(_)) {
+                applied += 1;
+            }
+        }
+        assert_eq!(applied, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn delivery_wipes_every_other_candidate_seed_and_the_mail_lands_in_the_outbox() {
+    on_both(|s| async move {
+        let mut r = Registration::sample("999800000001");
+        let mail = OutboxMail {
+            registration_id: r.id.clone(),
+            to: "taro@example.jp".into(),
+            subject: "token".into(),
+            body: "service ID 10112231".into(),
+            created_at: 100,
+        };
+        r = match s.insert_registration(r, Some(mail.clone()), true).await.unwrap() {
+            Inserted::Applied(r) => *r,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(s.outbox(10).await.unwrap(), vec![mail]);
+        for id in ["a1", "a2"] {
+            s.insert_attempt(
+                Attempt {
+                    id: id.into(),
+                    registration_id: r.id.clone(),
+                    created_at: 1,
+                    expires_at: 2,
+                    status: AttemptStatus::Confirmed,
+                    sealed: Some(vec![7]),
+                },
+                5,
+            )
+            .await
+            .unwrap();
+        }
+        let mut delivered = r.clone();
+        delivered.state = RegistrationState::Delivered;
+        delivered.confirmed_attempt = Some("a2".into());
+        let change = Change {
+            registration: delivered,
+            attempt: None,
+            wipe_other_attempts: true,
+            insert: None,
+        };
+        assert!(matches!(s.update(change).await.unwrap(), Updated::Applied(_)));
+        assert_eq!(s.attempt("a1").await.unwrap().unwrap().sealed, None);
+        assert_eq!(s.attempt("a2").await.unwrap().unwrap().sealed, Some(vec![7]));
+        // Purging never deletes a confirmed attempt.
+        assert_eq!(s.purge_attempts(1000).await.unwrap(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn calls_after_close_are_refused_as_unavailable() {
+    on_both(|s| async move {
+        s.close().await;
+        assert!(matches!(
+            s.insert_registration(Registration::sample("999800000002"), None, false).await,
+            Err(softtoken_server::Error::Unavailable)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_flood_of_starts_keeps_few_attempts_a_wrong_password_is_mailed_and_expiry_forgets_the_password(
+) {
+    on_both(|s| async move {
+        let r = insert(&*s, Registration::sample("999800000001")).await;
+        // Ten starts with a cap of three: the newest three stay pending.
+        for i in 0..10u64 {
+            let attempt = Attempt {
+                id: format!("att-{i:02}"),
+                registration_id: r.id.clone(),
+                created_at: 100 + i,
+                expires_at: 1_000,
+                status: AttemptStatus::Pending,
+                sealed: Some(vec![1]),
+            };
+            s.insert_attempt(attempt, 3).await.unwrap();
+        }
+        for i in 0..10u64 {
+            let kept = s.attempt(&format!("att-{i:02}")).await.unwrap().is_some();
+            assert_eq!(kept, i >= 7, "attempt {i}");
+        }
+        // A wrong password spends its attempt and mails the customer in the same write.
+        let notice = OutboxMail {
+            registration_id: r.id.clone(),
+            to: "taro@example.jp".into(),
+            subject: "wrong activation password".into(),
+            body: "someone entered a wrong activation password".into(),
+            created_at: 120,
+        };
+        let spend = Change {
+            registration: r.clone(),
+            attempt: Some(AttemptChange {
+                id: "att-09".into(),
+                from: AttemptStatus::Pending,
+                to: AttemptStatus::Spent,
+                wipe: true,
+                notice: Some(notice.clone()),
+            }),
+            wipe_other_attempts: false,
+            insert: None,
+        };
+        let Updated::Applied(after) = s.update(spend).await.unwrap() else { panic!() };
+        assert_eq!(s.outbox(10).await.unwrap(), vec![notice]);
+        // An update never writes a password back; expiry clears it for good.
+        assert!(!after.sealed_password.is_empty());
+        assert_eq!(s.forget_expired_passwords(after.expires_at - 1).await.unwrap(), 0);
+        assert_eq!(s.forget_expired_passwords(after.expires_at).await.unwrap(), 1);
+        let forgotten = s.registration_by_id(&r.id).await.unwrap().unwrap();
+        assert!(forgotten.sealed_password.is_empty());
+        assert!(forgotten.rev > after.rev, "a cleared row has a new revision");
+    })
+    .await;
+}
