@@ -70,7 +70,7 @@ async fn customer_presses_back_while_a_wrong_password_is_being_sent() {
     let world = World::start().await;
     let gate = Gate::to(&world.bank.url);
     let (service, user) = ("10112231", "999800000778");
-    world.bank.issue(service, user, "2468");
+    world.bank.issue(service, user, "4391");
     let app = world.launch(&[EN[0], EN[1], ("SOFTTOKEN_SERVER_URL", &gate.url)], &[]).await;
     app.phone_size().await;
     app.wait_ready().await;
@@ -103,7 +103,7 @@ async fn customer_clicks_send_again_after_a_wrong_password_and_still_sees_tries_
     let Some(_serial) = e2e_guard().await else { return };
     let world = World::start().await;
     let (service, user) = ("10112231", "999800000779");
-    world.bank.issue(service, user, "2468");
+    world.bank.issue(service, user, "4391");
     let app = world.launch(&EN, &[]).await;
     app.phone_size().await;
     app.wait_ready().await;
@@ -201,16 +201,16 @@ async fn customer_sets_up_a_token_again_that_is_already_on_this_phone() {
     let Some(_serial) = e2e_guard().await else { return };
     let world = World::start().await;
     let (service, user) = ("10112231", "999800000780");
-    world.bank.issue(service, user, "2468");
+    world.bank.issue(service, user, "4391");
     let app = world.launch(&EN, &[]).await;
     app.phone_size().await;
     app.wait_ready().await;
-    app.activate(service, user, "2468").await;
+    app.activate(service, user, "4391").await;
     app.wait_visible("screen-otp").await;
     app.click("otp-back").await;
     app.wait_visible("screen-list").await;
 
-    app.fill_activation(service, user, "2468").await;
+    app.fill_activation(service, user, "4391").await;
     app.click("activate-submit").await;
     app.wait_visible("activate-error").await;
     assert_eq!(app.attr("activate-error", "data-kind").await, "already_on_this_device");
@@ -236,8 +236,8 @@ enum Damage {
 
 /// The bank issues the token (again) and the customer adds it, back to the list.
 async fn add_issued_token(world: &World, app: &App, user: &str) {
-    world.bank.issue("10112231", user, "2468");
-    app.activate("10112231", user, "2468").await;
+    world.bank.issue("10112231", user, "4391");
+    app.activate("10112231", user, "4391").await;
     app.wait_visible("screen-otp").await;
     app.click("otp-back").await;
     app.wait_visible("screen-list").await;
@@ -325,13 +325,13 @@ async fn customer_whose_delivery_ack_was_lost_is_told_to_wait_until_the_app_deli
     let world = World::start().await;
     let gate = Gate::to(&world.bank.url);
     let (service, user) = ("10112231", "999800000781");
-    world.bank.issue(service, user, "2468");
+    world.bank.issue(service, user, "4391");
     let app = world.launch(&[EN[0], EN[1], ("SOFTTOKEN_SERVER_URL", &gate.url)], &[]).await;
     app.phone_size().await;
     app.wait_ready().await;
     // The server goes down just as the app tells it the token arrived.
     gate.drop_requests_to(PATH_ACK);
-    app.activate(service, user, "2468").await;
+    app.activate(service, user, "4391").await;
     app.wait_visible("screen-otp").await;
     assert!(app.displayed("otp-pending").await, "says the bank does not have the token yet");
     assert!(!app.displayed("otp-instruction").await, "does not ask to type the code");
