@@ -101,6 +101,16 @@ pub enum Language {
     En,
 }
 
+impl Language {
+    /// The name kept in [`LANGUAGE_FILE`], as the web view names it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Language::Ja => "ja",
+            Language::En => "en",
+        }
+    }
+}
+
 /// File in the data directory that keeps the customer's choice of language.
 pub const LANGUAGE_FILE: &str = "language";
 
@@ -307,7 +317,7 @@ pub fn app_info(state: &AppState) -> AppInfo {
 
 fn saved_language(state: &AppState) -> Option<Language> {
     let text = std::fs::read_to_string(state.config.data_dir.join(LANGUAGE_FILE)).ok()?;
-    serde_json::from_value(serde_json::Value::String(text.trim().to_owned())).ok()
+    [Language::Ja, Language::En].into_iter().find(|l| l.as_str() == text.trim())
 }
 
 /// Keeps the customer's choice of language for the next start. Kept by the app rather than in
@@ -323,15 +333,11 @@ pub fn save_language(state: &AppState, language: Language) -> CommandResult<()> 
         return Ok(());
     }
     let dir = &state.config.data_dir;
-    let name = match language {
-        Language::Ja => "ja",
-        Language::En => "en",
-    };
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         // Written aside and renamed, so a crash leaves the old choice or the new, never half.
         let partial = dir.join(format!("{LANGUAGE_FILE}.partial"));
-        std::fs::write(&partial, name)?;
+        std::fs::write(&partial, language.as_str())?;
         std::fs::rename(&partial, dir.join(LANGUAGE_FILE))
     };
     write().map_err(|_| internal())
