@@ -71,8 +71,8 @@ async fn no_command_response_contains_the_seed_of_a_stored_token() {
                 NewToken {
                     service_id: ServiceId::new("10112231").unwrap(),
                     user_id: UserId::new("999800000001").unwrap(),
-                    display_name: DisplayName::new("熊本県信用組合", "").unwrap(),
-                    issuer: "熊本県信用組合".into(),
+                    display_name: DisplayName::new("テスト信用組合", "").unwrap(),
+                    issuer: "テスト信用組合".into(),
                     params: TotpParams::default(),
                     offset: ClockOffset(0),
                     seed: Seed::new(Zeroizing::new(SEED.to_vec())).unwrap(),

@@ -42,7 +42,7 @@ test("empty input is refused as empty", () => {
 });
 
 test("display names: trimmed, Japanese welcome, limits in characters not bytes", () => {
-  assert.deepEqual(checkBaseName("  熊本県信用組合\u3000"), { ok: true, value: "熊本県信用組合" });
+  assert.deepEqual(checkBaseName("  テスト信用組合\u3000"), { ok: true, value: "テスト信用組合" });
   assert.equal(checkBaseName(" ").reason, "empty");
   assert.ok(checkBaseName("あ".repeat(32)).ok);
   assert.deepEqual(checkBaseName("あ".repeat(33)), { ok: false, reason: "too_long", max: 32 });
@@ -54,8 +54,8 @@ test("display names: trimmed, Japanese welcome, limits in characters not bytes",
 });
 
 test("the preview shows the name as core will store it", () => {
-  assert.equal(previewName("熊本県信用組合", ""), "熊本県信用組合");
-  assert.equal(previewName("熊本県信用組合", " 個人用 "), "熊本県信用組合 個人用");
+  assert.equal(previewName("テスト信用組合", ""), "テスト信用組合");
+  assert.equal(previewName("テスト信用組合", " 個人用 "), "テスト信用組合 個人用");
 });
 
 test("refusals map to messages with the numbers the customer needs", () => {

@@ -120,7 +120,7 @@ fn env(dir: &Path, master_key: &str) -> Vec<(&'static str, String)> {
         ("SOFTTOKEN_DATABASE", dir.join("bank.db").display().to_string()),
         ("SOFTTOKEN_MASTER_KEY", master_key.to_owned()),
         ("SOFTTOKEN_PROVISION_MAX_TRIES", MAX_TRIES.to_string()),
-        ("SOFTTOKEN_ISSUER", "熊本県信用組合".to_owned()),
+        ("SOFTTOKEN_ISSUER", "テスト信用組合".to_owned()),
         ("SOFTTOKEN_DISPLAY_NAME", "けんしん OTP".to_owned()),
         ("SOFTTOKEN_OUTBOX_DIR", dir.join("outbox").display().to_string()),
         ("RUST_LOG", "warn".to_owned()),

@@ -48,6 +48,8 @@ pub const DEFAULT_ATTEMPT_LIFETIME_SECS: u64 = 300;
 /// instead of its key, from which the token block cannot be bound: such an attempt is refused
 /// (it lived at most minutes; the customer starts again).
 const ATTEMPT_FORMAT_V2: u8 = 2;
+const ATTEMPT_FORMAT_V1: u8 = 1;
+const ATTEMPT_BYTES_V1: usize = 1 + ATTEMPT_ID_LEN + MAC_LEN + MAC_LEN + SEED_LEN;
 const ATTEMPT_BYTES_V2: usize = 1 + ATTEMPT_ID_LEN + MAC_LEN + MAC_LEN + 32 + SEED_LEN;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -638,6 +640,13 @@ impl ServerAttempt {
         out.extend_from_slice(&self.th);
         out.extend_from_slice(self.seed.expose());
         out
+    }
+
+    /// True if `b` is an attempt stored by a bank from before `server_confirm` covered the
+    /// token block (format 1). Such an attempt cannot be answered any more: the bank asks the
+    /// customer to start again rather than report a damaged store.
+    pub fn was_stored_before_the_token_block(b: &[u8]) -> bool {
+        b.first() == Some(&ATTEMPT_FORMAT_V1) && b.len() == ATTEMPT_BYTES_V1
     }
 
     /// Restores what [`ServerAttempt::to_bytes`] wrote.

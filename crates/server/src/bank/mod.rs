@@ -260,7 +260,15 @@ impl Bank {
             &[a.id.as_str(), a.registration_id.as_str()],
             sealed,
         )?;
-        ServerAttempt::from_bytes(&bytes).map(Some).map_err(|_| Error::SealedDataInvalid)
+        ServerAttempt::from_bytes(&bytes).map(Some).map_err(|_| {
+            if ServerAttempt::was_stored_before_the_token_block(&bytes) {
+                Error::AttemptExpired(
+                    "this setup was started before the bank's software was updated; start again",
+                )
+            } else {
+                Error::SealedDataInvalid
+            }
+        })
     }
 
     /// The status of a pair's newest registration (step 1).

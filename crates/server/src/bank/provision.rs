@@ -286,3 +286,76 @@ impl Bank {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
+    use softtoken_core::protocol::wire::Bytes;
+
+    use super::*;
+    use crate::bank::{IssueRequest, OutboxDir, Policy};
+    use crate::sealed::{MasterKey, Sealer};
+    use crate::storage::sqlite::{SqliteOptions, SqliteStorage};
+    use crate::storage::Storage;
+
+    /// The length of an attempt stored in format 1: version, attempt ID, client_confirm, the
+    /// finished server_confirm, seed.
+    const FORMAT_1_BYTES: usize = 1 + 16 + 32 + 32 + 32;
+
+    #[tokio::test]
+    async fn a_setup_started_before_the_banks_upgrade_is_asked_to_start_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> =
+            Arc::new(SqliteStorage::open(SqliteOptions::new(dir.path().join("bank.db"))).unwrap());
+        let key = MasterKey::generate().unwrap();
+        let bank =
+            Bank::new(storage.clone(), Sealer::new(&key), Policy::default(), OutboxDir(None), None);
+        let now = 1_800_000_000;
+        let service = ServiceId::new("10112231").unwrap();
+        let user = UserId::new("123456789012").unwrap();
+        bank.issue(
+            IssueRequest {
+                service_id: service.clone(),
+                user_id: Some(user.clone()),
+                mail: "taro@example.jp".into(),
+                password: ActivationPassword::new("4391").unwrap(),
+                expires_in_secs: None,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        let registration = storage.registration(&service, &user).await.unwrap().unwrap();
+        // What the bank before the upgrade left in its store for an attempt in flight.
+        let attempt_id = AttemptId::random().unwrap();
+        let id = attempt_id.to_string();
+        let mut old = vec![1u8; FORMAT_1_BYTES];
+        old[1..17].copy_from_slice(attempt_id.as_bytes());
+        let sealed =
+            bank.sealer.seal(Purpose::Attempt, &[id.as_str(), registration.id.as_str()], &old);
+        storage
+            .insert_attempt(
+                Attempt {
+                    id: id.clone(),
+                    registration_id: registration.id.clone(),
+                    created_at: now,
+                    expires_at: now + 300,
+                    status: AttemptStatus::Pending,
+                    sealed: Some(sealed.unwrap()),
+                },
+                5,
+            )
+            .await
+            .unwrap();
+
+        let answer = bank
+            .confirm(&ConfirmRequest { attempt_id, client_confirm: Bytes([7; 32]) }, now + 10)
+            .await;
+
+        assert!(matches!(answer, Err(Error::AttemptExpired(_))), "{answer:?}");
+        let after = storage.registration(&service, &user).await.unwrap().unwrap();
+        assert_eq!(after.failed_tries, 0, "no try is counted for it");
+    }
+}
