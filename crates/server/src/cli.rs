@@ -63,6 +63,9 @@ fn run(cli: Cli) -> Result<()> {
     if let Command::Migrate = command {
         return runtime()?.block_on(migrate(&cli.common));
     }
+    if let Command::Backup(a) = &command {
+        return backup(&cli.common, &a.to);
+    }
     let serve_args = match &command {
         Command::Serve(a) => Some(a.as_ref()),
         _ => None,
@@ -151,6 +154,23 @@ async fn rotate_key(bank: &Arc<Bank>, batch_size: u32, check: bool) -> Result<()
     }
 }
 
+/// `backup --to FILE`: an online copy of the SQLite database. Needs no master key (the copy
+/// holds only sealed secrets).
+fn backup(common: &crate::config::CommonArgs, to: &std::path::Path) -> Result<()> {
+    let file = crate::config::file_of(common)?;
+    if crate::config::postgres_options(common, &file)?.is_some() {
+        return Err(Error::Config(
+            "backup copies a SQLite database; back PostgreSQL up with pg_basebackup and WAL \
+             archiving (docs/server.md, \"Backup and restore\")"
+                .into(),
+        ));
+    }
+    let path = crate::config::database_path(common, &file);
+    crate::storage::sqlite::backup(&path, to)?;
+    println!("backed up {} to {}", path.display(), to.display());
+    Ok(())
+}
+
 fn print_json(v: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(v).map_err(|_| Error::Internal("printing JSON"))?;
     println!("{text}");
@@ -206,7 +226,7 @@ async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
             print_json(&bank.resync(&s, &u, [r.code1.trim(), r.code2.trim()], now).await?)
         }
         Command::RotateKey(a) => rotate_key(bank, a.batch_size, a.check).await,
-        Command::Serve(_) | Command::GenKey | Command::Migrate => {
+        Command::Serve(_) | Command::GenKey | Command::Migrate | Command::Backup(_) => {
             Err(Error::Internal("not an admin command"))
         }
     }

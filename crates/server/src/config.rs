@@ -155,6 +155,17 @@ pub enum Command {
     /// what older keys sealed with `previous_master_key_files`. Safe while the server runs,
     /// and to run again after an interruption.
     RotateKey(RotateKeyArgs),
+    /// Copy the SQLite database to a new file (0600), consistent while the server writes; needs
+    /// no master key. PostgreSQL is backed up with its own tools (see docs/server.md).
+    Backup(BackupArgs),
+}
+
+/// `backup` flags.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The copy to write; it must not exist yet.
+    #[arg(long)]
+    pub to: PathBuf,
 }
 
 /// `rotate-key` flags.

@@ -233,3 +233,67 @@ async fn bank_rotates_its_master_key_on_postgres_while_serving_even_after_a_kill
     let Some(db) = common::backends::cluster() else { return };
     rotation(&["--database-url".to_owned(), db.url()]).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_taken_while_the_bank_serves_restores_with_no_accepted_code_accepted_again() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_command(command(dir.path()), &[]);
+    let mut tokens = Vec::new();
+    for _ in 0..6 {
+        let user = issue(&server.admin_url).await;
+        let token = provisioned(&server.url, &user).await;
+        let accepted = code(&token);
+        assert_eq!(verify(&server.admin_url, &user, &accepted).await["accepted"], true);
+        tokens.push((user, token, accepted));
+    }
+    // The backup runs while customers keep setting up tokens and sending codes.
+    let backup = dir.path().join("backups/bank-1.db");
+    let copy = {
+        let mut cmd = command(dir.path());
+        cmd.env_remove("SOFTTOKEN_MASTER_KEY").arg("backup").arg("--to").arg(&backup);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+    };
+    for (user, _, accepted) in &tokens {
+        assert_eq!(verify(&server.admin_url, user, accepted).await["reason"], "replayed");
+        let _ = issue(&server.admin_url).await;
+    }
+    let copy = copy.await.unwrap();
+    assert!(copy.status.success(), "{}", String::from_utf8_lossy(&copy.stderr));
+    let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let conn = rusqlite::Connection::open(&backup).unwrap();
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    drop(conn);
+    // A second backup never overwrites the first.
+    let again = command(dir.path()).arg("backup").arg("--to").arg(&backup).output().unwrap();
+    assert!(!again.status.success());
+    // A customer set up after the backup: the restore will not know them.
+    let later = issue(&server.admin_url).await;
+    drop(server);
+
+    // Restore: the server is stopped, the copy goes in place of the database and its WAL.
+    let db = dir.path().join("bank.db");
+    for stale in ["bank.db-wal", "bank.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(stale));
+    }
+    std::fs::rename(&backup, &db).unwrap();
+    let restored = spawn_command(command(dir.path()), &[]);
+    let (status, _) = post(
+        &restored.admin_url,
+        &format!("/v1/admin/registrations/{SERVICE}/{later}/unlock"),
+        &json!({}),
+        true,
+    )
+    .await;
+    assert_eq!(status, 404, "the customer issued after the backup is not in the restored copy");
+    for (user, token, accepted) in &tokens {
+        // The step accepted before the backup is still the last accepted one: no replay.
+        let replay = verify(&restored.admin_url, user, accepted).await;
+        assert_eq!(replay["accepted"], false, "{user}: {replay}");
+        // The master key still opens the seed.
+        let now = verify(&restored.admin_url, user, &code(token)).await;
+        assert!(now["accepted"] == true || now["reason"] == "replayed", "{user}: {now}");
+    }
+}

@@ -364,6 +364,35 @@ impl Storage for SqliteStorage {
     }
 }
 
+/// Copies the database at `path` into the new file `to`, created `0600`, with `VACUUM INTO`:
+/// one read transaction, so the copy is consistent while the server keeps writing (WAL lets
+/// both run at once), and compacted, so values wiped in the live file are not in free pages of
+/// the copy. The copy is synced before this returns.
+///
+/// # Errors
+/// [`Error::Io`] when `to` exists or cannot be created; [`Error::Storage`] when the database
+/// cannot be read. A failed copy is removed.
+pub fn backup(path: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    if !path.exists() {
+        return Err(Error::Config(format!("no database at {}", path.display())));
+    }
+    // Created here first so that it is the owner's alone; SQLite fills an empty file.
+    drop(crate::files::create_private_file(to, true)?);
+    let copied = open_reader(path).and_then(|conn| {
+        let target = to.to_str().ok_or(Error::Config("the backup path must be UTF-8".into()))?;
+        conn.execute("VACUUM INTO ?1", [target])?;
+        std::fs::File::open(to)?.sync_all()?;
+        if let Some(dir) = to.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    });
+    if copied.is_err() {
+        let _ = std::fs::remove_file(to);
+    }
+    copied
+}
+
 fn attempt_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Attempt> {
     Ok(Attempt {
         id: row.get(0)?,
