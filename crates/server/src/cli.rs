@@ -63,6 +63,9 @@ fn run(cli: Cli) -> Result<()> {
     if let Command::Migrate = command {
         return runtime()?.block_on(migrate(&cli.common));
     }
+    if let Command::Backup(a) = &command {
+        return backup(&cli.common, &a.to);
+    }
     let serve_args = match &command {
         Command::Serve(a) => Some(a.as_ref()),
         _ => None,
@@ -97,6 +100,74 @@ async fn migrate(common: &crate::config::CommonArgs) -> Result<()> {
         .close()
         .await;
     println!("SQLite schema of {} is up to date", path.display());
+    Ok(())
+}
+
+/// Passes over the whole database before `rotate-key` gives up on rows that the server keeps
+/// changing under it (each lost race means the server wrote that row meanwhile).
+const ROTATION_PASSES: u32 = 5;
+
+/// What `rotate-key` prints when it ends.
+#[derive(Serialize)]
+struct RotationReport {
+    key_id: String,
+    resealed: u64,
+    remaining: u64,
+    passes: u32,
+}
+
+/// `rotate-key`: walks the database a batch at a time, re-sealing what an older key sealed,
+/// and walks again while rows were changed under it; prints the report and fails while rows
+/// remain.
+async fn rotate_key(bank: &Arc<Bank>, batch_size: u32, check: bool) -> Result<()> {
+    let mut report = RotationReport {
+        key_id: bank.current_key().to_string(),
+        resealed: 0,
+        remaining: 0,
+        passes: 0,
+    };
+    while report.passes < ROTATION_PASSES {
+        report.passes += 1;
+        let mut cursor = crate::bank::RotationCursor::default();
+        let (mut stale, mut resealed) = (0, 0);
+        while !cursor.done() {
+            let batch = bank.rotate_batch(&mut cursor, batch_size, !check).await?;
+            stale += batch.stale;
+            resealed += batch.resealed;
+            if batch.resealed > 0 {
+                eprintln!(
+                    "rotate-key: re-sealed {} rows ({} so far in pass {})",
+                    batch.resealed, resealed, report.passes
+                );
+            }
+        }
+        report.resealed += resealed;
+        report.remaining = stale.saturating_sub(resealed);
+        if check || report.remaining == 0 {
+            break;
+        }
+    }
+    print_json(&report)?;
+    match report.remaining {
+        0 => Ok(()),
+        remaining => Err(Error::KeyRotationIncomplete { remaining }),
+    }
+}
+
+/// `backup --to FILE`: an online copy of the SQLite database. Needs no master key (the copy
+/// holds only sealed secrets).
+fn backup(common: &crate::config::CommonArgs, to: &std::path::Path) -> Result<()> {
+    let file = crate::config::file_of(common)?;
+    if crate::config::postgres_options(common, &file)?.is_some() {
+        return Err(Error::Config(
+            "backup copies a SQLite database; back PostgreSQL up with pg_basebackup and WAL \
+             archiving (docs/server.md, \"Backup and restore\")"
+                .into(),
+        ));
+    }
+    let path = crate::config::database_path(common, &file);
+    crate::storage::sqlite::backup(&path, to)?;
+    println!("backed up {} to {}", path.display(), to.display());
     Ok(())
 }
 
@@ -154,7 +225,8 @@ async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
             let (s, u) = pair(&r.pair.service_id, &r.pair.user_id)?;
             print_json(&bank.resync(&s, &u, [r.code1.trim(), r.code2.trim()], now).await?)
         }
-        Command::Serve(_) | Command::GenKey | Command::Migrate => {
+        Command::RotateKey(a) => rotate_key(bank, a.batch_size, a.check).await,
+        Command::Serve(_) | Command::GenKey | Command::Migrate | Command::Backup(_) => {
             Err(Error::Internal("not an admin command"))
         }
     }

@@ -80,6 +80,16 @@ pub struct CommonArgs {
     /// instead be given in SOFTTOKEN_MASTER_KEY.
     #[arg(long, env = "SOFTTOKEN_MASTER_KEY_FILE", global = true)]
     pub master_key_file: Option<PathBuf>,
+    /// Key files of earlier master keys, still needed to open secrets not yet re-sealed under
+    /// the current key (during a key rotation; see `rotate-key`). Repeat the flag, or separate
+    /// the files with commas in the environment variable.
+    #[arg(
+        long = "previous-master-key-file",
+        env = "SOFTTOKEN_PREVIOUS_MASTER_KEY_FILES",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub previous_master_key_files: Vec<PathBuf>,
     /// Directory where step-6 mails are written as files (they always go to the outbox table).
     #[arg(long, env = "SOFTTOKEN_OUTBOX_DIR", global = true)]
     pub outbox_dir: Option<PathBuf>,
@@ -141,6 +151,33 @@ pub enum Command {
     GenKey,
     /// Apply the database's schema migrations and exit (needs no master key).
     Migrate,
+    /// Re-seal every stored secret under the current master key (`master_key_file`), opening
+    /// what older keys sealed with `previous_master_key_files`. Safe while the server runs,
+    /// and to run again after an interruption.
+    RotateKey(RotateKeyArgs),
+    /// Copy the SQLite database to a new file (0600), consistent while the server writes; needs
+    /// no master key. PostgreSQL is backed up with its own tools (see docs/server.md).
+    Backup(BackupArgs),
+}
+
+/// `backup` flags.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The copy to write; it must not exist yet.
+    #[arg(long)]
+    pub to: PathBuf,
+}
+
+/// `rotate-key` flags.
+#[derive(Debug, Args)]
+pub struct RotateKeyArgs {
+    /// Rows read and re-sealed per transaction.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: u32,
+    /// Only count the rows still holding a secret under an older key; write nothing. Exits
+    /// with failure while any remain.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// `serve` flags.
@@ -279,6 +316,7 @@ pub struct FileConfig {
     migrate_on_start: Option<bool>,
     synchronous: Option<String>,
     master_key_file: Option<PathBuf>,
+    previous_master_key_files: Option<Vec<PathBuf>>,
     admin_token_file: Option<PathBuf>,
     verify_token_file: Option<PathBuf>,
     outbox_dir: Option<PathBuf>,
@@ -351,6 +389,8 @@ pub struct Settings {
     pub migrate_on_start: bool,
     /// The master key.
     pub master_key: MasterKey,
+    /// Earlier master keys, to open secrets not yet re-sealed under the current one.
+    pub previous_master_keys: Vec<MasterKey>,
     /// Outbox directory.
     pub outbox_dir: Option<PathBuf>,
     /// Limits and token parameters.
@@ -486,6 +526,24 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
                 .into(),
         ));
     };
+
+    let previous_files = if common.previous_master_key_files.is_empty() {
+        file.previous_master_key_files.clone().unwrap_or_default()
+    } else {
+        common.previous_master_key_files.clone()
+    };
+    let mut previous_master_keys = Vec::with_capacity(previous_files.len());
+    for path in &previous_files {
+        let key = MasterKey::from_file(path)?;
+        if key.id() == master_key.id() {
+            return Err(Error::Config(format!(
+                "the previous master key file {} holds the current master key; list only \
+                 earlier keys there",
+                path.display()
+            )));
+        }
+        previous_master_keys.push(key);
+    }
 
     let admin_token = if let Some(t) = env_secret("SOFTTOKEN_ADMIN_TOKEN") {
         Some(AdminToken::new(&t)?)
@@ -686,6 +744,7 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
         postgres: postgres_options(common, &file)?,
         migrate_on_start: common.migrate_on_start || file.migrate_on_start.unwrap_or(false),
         master_key,
+        previous_master_keys,
         outbox_dir: common.outbox_dir.clone().or(file.outbox_dir.clone()),
         policy,
         http: HttpOptions {

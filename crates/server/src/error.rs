@@ -144,6 +144,19 @@ pub enum Error {
     #[error("a stored secret could not be decrypted (wrong master key or altered database)")]
     SealedDataInvalid,
 
+    /// `rotate-key` (or `rotate-key --check`) found rows still holding secrets sealed under an
+    /// older master key. Run `softtoken-server rotate-key` (again); keep the previous keys
+    /// configured until it reports none.
+    #[error(
+        "{remaining} rows still hold secrets sealed under an older master key; run \
+         `softtoken-server rotate-key` (again) and keep the previous keys configured until it \
+         reports none"
+    )]
+    KeyRotationIncomplete {
+        /// Rows left.
+        remaining: u64,
+    },
+
     /// The database failed. See the log; retry later.
     #[error("storage: {0}")]
     Storage(String),
@@ -226,6 +239,7 @@ impl Error {
             Error::Unavailable => ErrorCode::Unavailable,
             Error::Config(_)
             | Error::SealedDataInvalid
+            | Error::KeyRotationIncomplete { .. }
             | Error::Storage(_)
             | Error::Io(_)
             | Error::Internal(_)

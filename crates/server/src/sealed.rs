@@ -4,6 +4,12 @@
 //! The associated data names what the secret is and the row it belongs to, so a ciphertext
 //! copied into another row (or another column) no longer opens: an attacker with write access
 //! to the database cannot move a known seed onto a victim's registration.
+//!
+//! Each value names the key it was sealed under (a [`KeyId`], derived from the key), so the
+//! master key can be rotated while the server serves: the server seals under its current key
+//! and opens under the current or any previous key it is given, and `softtoken-server
+//! rotate-key` re-seals whatever is still under an older key. Values written before key ids
+//! (format 1) are opened by trying each configured key.
 
 use std::fmt;
 use std::path::Path;
@@ -20,8 +26,12 @@ use crate::error::{Error, Result};
 /// Bytes in the master key (AES-256).
 pub const MASTER_KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
-/// First byte of every sealed value; a new format gets a new byte.
+/// First byte of a sealed value of the first release: no key id.
 const FORMAT_V1: u8 = 1;
+/// First byte of a sealed value that names its key: `2 | key id (8) | nonce (12) | ct+tag`.
+const FORMAT_V2: u8 = 2;
+/// Bytes of a [`KeyId`].
+const KEY_ID_LEN: usize = 8;
 
 /// The server's master key. Never printed; zeroized on drop.
 pub struct MasterKey(Zeroizing<[u8; MASTER_KEY_LEN]>);
@@ -81,6 +91,19 @@ impl MasterKey {
         Ok(Self(key))
     }
 
+    /// The key's public name: the first 8 bytes of SHA-256 over a label and the key. It tells
+    /// which key sealed a value and says nothing useful about the key itself.
+    pub fn id(&self) -> KeyId {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::new()
+            .chain_update(b"softtoken-server master key id v1")
+            .chain_update(self.0.as_ref())
+            .finalize();
+        let mut id = [0u8; KEY_ID_LEN];
+        id.copy_from_slice(&digest[..KEY_ID_LEN]);
+        KeyId(id)
+    }
+
     /// The key as 64 lowercase hex digits, for writing a new key file.
     pub fn to_hex(&self) -> Zeroizing<String> {
         let mut s = Zeroizing::new(String::with_capacity(2 * MASTER_KEY_LEN));
@@ -100,6 +123,25 @@ fn hex_value(c: u8) -> u8 {
         b'a'..=b'f' => c - b'a' + 10,
         b'A'..=b'F' => c - b'A' + 10,
         _ => 0,
+    }
+}
+
+/// The public name of a master key, stored with every value sealed under it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId([u8; KEY_ID_LEN]);
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
     }
 }
 
@@ -124,9 +166,11 @@ impl Purpose {
     }
 }
 
-/// Encrypts and decrypts secrets bound to their rows.
+/// Encrypts and decrypts secrets bound to their rows: seals under the current key, opens
+/// under the current or a previous one.
 pub struct Sealer {
-    cipher: Aes256Gcm,
+    current: (KeyId, Aes256Gcm),
+    previous: Vec<(KeyId, Aes256Gcm)>,
 }
 
 impl fmt::Debug for Sealer {
@@ -136,9 +180,30 @@ impl fmt::Debug for Sealer {
 }
 
 impl Sealer {
-    /// A sealer under `key`.
+    /// A sealer under `key` alone.
     pub fn new(key: &MasterKey) -> Self {
-        Self { cipher: Aes256Gcm::new(key.0.as_ref().into()) }
+        Self::with_previous(key, &[])
+    }
+
+    /// A sealer that seals under `current` and still opens what `previous` keys sealed (during
+    /// a key rotation). A previous key equal to the current one is ignored.
+    pub fn with_previous(current: &MasterKey, previous: &[MasterKey]) -> Self {
+        let cipher = |k: &MasterKey| (k.id(), Aes256Gcm::new(k.0.as_ref().into()));
+        let current = cipher(current);
+        let previous = previous.iter().map(cipher).filter(|(id, _)| *id != current.0).collect();
+        Self { current, previous }
+    }
+
+    /// The id of the key new values are sealed under.
+    pub fn current_key(&self) -> KeyId {
+        self.current.0
+    }
+
+    /// True when `sealed` was sealed under the current key (key rotation skips it).
+    pub fn is_current(&self, sealed: &[u8]) -> bool {
+        sealed.len() > 1 + KEY_ID_LEN
+            && sealed[0] == FORMAT_V2
+            && sealed[1..=KEY_ID_LEN] == self.current.0 .0
     }
 
     /// The associated data: purpose label, then each row field length-prefixed so that
@@ -153,7 +218,8 @@ impl Sealer {
         aad
     }
 
-    /// Encrypts `secret` for the row named by `row` (e.g. registration id, service ID, user ID).
+    /// Encrypts `secret` for the row named by `row` (e.g. registration id, service ID, user ID)
+    /// under the current key.
     ///
     /// # Errors
     /// [`Error::Internal`] if the OS random generator or the cipher fails.
@@ -161,37 +227,48 @@ impl Sealer {
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.try_fill_bytes(&mut nonce).map_err(|_| Error::Internal("OS random generator"))?;
         let aad = Self::aad(purpose, row);
-        let ct = self
-            .cipher
+        let (id, cipher) = &self.current;
+        let ct = cipher
             .encrypt(Nonce::from_slice(&nonce), Payload { msg: secret, aad: &aad })
             .map_err(|_| Error::Internal("sealing a secret"))?;
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
-        out.push(FORMAT_V1);
+        let mut out = Vec::with_capacity(1 + KEY_ID_LEN + NONCE_LEN + ct.len());
+        out.push(FORMAT_V2);
+        out.extend_from_slice(&id.0);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ct);
         Ok(out)
     }
 
-    /// Decrypts a value sealed for the same purpose and row.
+    /// Decrypts a value sealed for the same purpose and row, under the current or a previous
+    /// key.
     ///
     /// # Errors
-    /// [`Error::SealedDataInvalid`] when the value was sealed under another key, for another
-    /// row or purpose, or was altered.
+    /// [`Error::SealedDataInvalid`] when the value was sealed under a key this sealer does not
+    /// have, for another row or purpose, or was altered.
     pub fn open(
         &self,
         purpose: Purpose,
         row: &[&str],
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>> {
-        if sealed.len() < 1 + NONCE_LEN || sealed[0] != FORMAT_V1 {
-            return Err(Error::SealedDataInvalid);
-        }
-        let (nonce, ct) = sealed[1..].split_at(NONCE_LEN);
         let aad = Self::aad(purpose, row);
-        self.cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
-            .map(Zeroizing::new)
-            .map_err(|_| Error::SealedDataInvalid)
+        let decrypt = |cipher: &Aes256Gcm, body: &[u8]| {
+            let (nonce, ct) = body.split_at(NONCE_LEN);
+            cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad }).ok()
+        };
+        let keys = || std::iter::once(&self.current).chain(&self.previous);
+        let opened = match sealed.first() {
+            Some(&FORMAT_V2) if sealed.len() >= 1 + KEY_ID_LEN + NONCE_LEN => {
+                let (id, body) = sealed[1..].split_at(KEY_ID_LEN);
+                keys().find(|(k, _)| k.0 == id).and_then(|(_, cipher)| decrypt(cipher, body))
+            }
+            // The first release named no key: each one is tried.
+            Some(&FORMAT_V1) if sealed.len() > NONCE_LEN => {
+                keys().find_map(|(_, cipher)| decrypt(cipher, &sealed[1..]))
+            }
+            _ => None,
+        };
+        opened.map(Zeroizing::new).ok_or(Error::SealedDataInvalid)
     }
 }
 
@@ -221,6 +298,43 @@ mod tests {
         assert!(s.open(Purpose::Seed, &["reg1", "10112231", "999800000001"], &tampered).is_err());
         let other = Sealer::new(&MasterKey::generate().unwrap());
         assert!(other.open(Purpose::Seed, &["reg1", "10112231", "999800000001"], &sealed).is_err());
+    }
+
+    /// A value as the first release sealed it: no key id.
+    fn seal_v1(key: &MasterKey, purpose: Purpose, row: &[&str], secret: &[u8]) -> Vec<u8> {
+        let cipher = Aes256Gcm::new(key.0.as_ref().into());
+        let nonce = [7u8; NONCE_LEN];
+        let aad = Sealer::aad(purpose, row);
+        let ct =
+            cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: secret, aad: &aad }).unwrap();
+        [&[FORMAT_V1][..], &nonce, &ct].concat()
+    }
+
+    #[test]
+    fn during_a_rotation_old_values_open_new_ones_use_the_new_key_and_a_dropped_key_opens_nothing()
+    {
+        let (old, new) = (MasterKey::generate().unwrap(), MasterKey::generate().unwrap());
+        let row = ["reg1", "10112231", "999800000001"];
+        let before = Sealer::new(&old);
+        let sealed_old = before.seal(Purpose::Seed, &row, b"seed").unwrap();
+        let sealed_v1 = seal_v1(&old, Purpose::Seed, &row, b"first");
+        assert!(before.is_current(&sealed_old) && !before.is_current(&sealed_v1));
+
+        let rotating = Sealer::with_previous(&new, &[MasterKey::parse(&old.to_hex()).unwrap()]);
+        assert_eq!(rotating.current_key(), new.id());
+        assert_ne!(new.id(), old.id());
+        assert!(!rotating.is_current(&sealed_old));
+        assert_eq!(&*rotating.open(Purpose::Seed, &row, &sealed_old).unwrap(), b"seed");
+        assert_eq!(&*rotating.open(Purpose::Seed, &row, &sealed_v1).unwrap(), b"first");
+        let resealed = rotating.seal(Purpose::Seed, &row, b"seed").unwrap();
+        assert!(rotating.is_current(&resealed));
+
+        let after = Sealer::new(&new);
+        assert_eq!(&*after.open(Purpose::Seed, &row, &resealed).unwrap(), b"seed");
+        assert!(after.open(Purpose::Seed, &row, &sealed_old).is_err());
+        assert!(after.open(Purpose::Seed, &row, &sealed_v1).is_err());
+        // The key id is public; the key is not in it.
+        assert!(!new.to_hex().contains(&new.id().to_string()));
     }
 
     #[test]

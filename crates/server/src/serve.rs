@@ -40,7 +40,7 @@ pub async fn open_storage(settings: &Settings) -> Result<Arc<dyn Storage>> {
 pub fn bank(settings: &Settings, storage: Arc<dyn Storage>) -> Arc<Bank> {
     Arc::new(Bank::new(
         storage,
-        Sealer::new(&settings.master_key),
+        Sealer::with_previous(&settings.master_key, &settings.previous_master_keys),
         settings.policy.clone(),
         OutboxDir(settings.outbox_dir.clone()),
         settings.demo.clone(),
@@ -173,6 +173,9 @@ pub async fn run(settings: Settings) -> Result<()> {
             "no admin token configured: the admin API refuses every call"
         );
     }
+    tracing::info!(event = "master_keys", current = %bank.current_key(),
+        previous = settings.previous_master_keys.len(),
+        "sealing under the current master key; previous keys only open");
     let state = AppState::new(bank.clone(), clock.clone(), settings.http.clone());
 
     let tls = match &settings.tls {

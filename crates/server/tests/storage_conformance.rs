@@ -13,7 +13,7 @@ use std::sync::Arc;
 use common::backends::{self, Keep};
 use softtoken_server::storage::{
     Attempt, AttemptChange, AttemptStatus, Change, Inserted, OutboxMail, Registration,
-    RegistrationState, Storage, Updated,
+    RegistrationState, Reseal, Storage, Updated,
 };
 
 async fn insert(s: &dyn Storage, r: Registration) -> Registration {
@@ -262,6 +262,77 @@ async fn a_flood_of_starts_keeps_few_attempts_a_wrong_password_is_mailed_and_exp
         let forgotten = s.registration_by_id(&r.id).await.unwrap().unwrap();
         assert!(forgotten.sealed_password.is_empty());
         assert!(forgotten.rev > after.rev, "a cleared row has a new revision");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn key_rotation_walks_every_row_and_rewrites_only_rows_nobody_changed_meanwhile() {
+    on_both(|s| async move {
+        let mut regs = Vec::new();
+        for user in ["999800000003", "999800000001", "999800000002"] {
+            regs.push(insert(&*s, Registration::sample(user)).await);
+        }
+        for (id, sealed) in [("b", Some(vec![2])), ("a", Some(vec![1])), ("c", None)] {
+            let attempt = Attempt {
+                id: id.into(),
+                registration_id: regs[0].id.clone(),
+                created_at: 1,
+                expires_at: 2,
+                status: AttemptStatus::Pending,
+                sealed,
+            };
+            s.insert_attempt(attempt, 5).await.unwrap();
+        }
+        // Pages in id order, each after the last id of the one before; attempts without
+        // sealed state are not listed.
+        let first = s.registrations_after("", 2).await.unwrap();
+        let ids: Vec<&str> = first.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["id-999800000001", "id-999800000002"]);
+        let rest = s.registrations_after(&first[1].id, 2).await.unwrap();
+        assert_eq!(rest.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["id-999800000003"]);
+        let attempts = s.sealed_attempts_after("", 10).await.unwrap();
+        assert_eq!(attempts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert!(s.sealed_attempts_after("b", 10).await.unwrap().is_empty());
+
+        // A verify writes the first registration after the rotation read it.
+        let read = first[0].clone();
+        let mut verified = read.clone();
+        verified.last_step = Some(5);
+        let Updated::Applied(verified) = s.update(Change::registration(verified)).await.unwrap()
+        else {
+            panic!("the verify must apply")
+        };
+        let batch = vec![
+            Reseal::Registration {
+                id: read.id.clone(),
+                rev: read.rev,
+                sealed_password: vec![9, 9],
+                sealed_seed: Some(vec![9]),
+            },
+            Reseal::Registration {
+                id: first[1].id.clone(),
+                rev: first[1].rev,
+                sealed_password: vec![8, 8],
+                sealed_seed: None,
+            },
+            Reseal::Attempt { id: "a".into(), old: vec![1], new: vec![11] },
+            Reseal::Attempt { id: "b".into(), old: vec![7], new: vec![12] },
+        ];
+        assert_eq!(s.reseal(batch).await.unwrap(), 2);
+        // The verify's row is untouched (its step kept, nothing re-sealed over it)...
+        let kept = s.registration_by_id(&read.id).await.unwrap().unwrap();
+        assert_eq!(kept, *verified);
+        // ...the unchanged one is re-sealed with a new revision that a stale write cannot pass.
+        let resealed = s.registration(&first[1].service_id, &first[1].user_id).await.unwrap();
+        let resealed = resealed.unwrap();
+        assert_eq!(resealed.sealed_password, vec![8, 8]);
+        assert!(resealed.rev > first[1].rev);
+        let mut stale = first[1].clone();
+        stale.last_step = Some(1);
+        assert_eq!(s.update(Change::registration(stale)).await.unwrap(), Updated::Conflict);
+        assert_eq!(s.attempt("a").await.unwrap().unwrap().sealed, Some(vec![11]));
+        assert_eq!(s.attempt("b").await.unwrap().unwrap().sealed, Some(vec![2]));
     })
     .await;
 }

@@ -17,6 +17,7 @@ mod issue;
 mod lifecycle;
 mod mail;
 mod provision;
+mod rotate;
 mod verify;
 mod weak_password;
 
@@ -38,6 +39,7 @@ use crate::storage::{
 
 pub use demo::{DEMO_SERVICE_ID, DEMO_USER_ID};
 pub use issue::IssueRequest;
+pub use rotate::{RotationBatch, RotationCursor};
 pub use verify::RESYNC_WINDOW_SECS;
 pub use weak_password::{weakness, Weakness};
 
@@ -223,6 +225,11 @@ impl Bank {
     /// The storage (for shutdown and the outbox listing).
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.storage
+    }
+
+    /// The id of the master key new secrets are sealed under.
+    pub fn current_key(&self) -> crate::sealed::KeyId {
+        self.sealer.current_key()
     }
 
     /// The policy in force.

@@ -281,6 +281,33 @@ pub enum Inserted {
     UserIdTaken,
 }
 
+/// One row re-sealed under a new master key by `softtoken-server rotate-key`, written only if
+/// nobody changed the row since it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reseal {
+    /// A registration's sealed activation password (empty stays empty) and seed, if the row
+    /// still has revision `rev`; the row gets a new revision.
+    Registration {
+        /// [`Registration::id`].
+        id: String,
+        /// The revision it was read at.
+        rev: u64,
+        /// The password re-sealed (or empty).
+        sealed_password: Vec<u8>,
+        /// The seed re-sealed.
+        sealed_seed: Option<Vec<u8>>,
+    },
+    /// An attempt's sealed state, if it still holds exactly `old`.
+    Attempt {
+        /// [`Attempt::id`].
+        id: String,
+        /// The sealed bytes it was read with.
+        old: Vec<u8>,
+        /// The same state re-sealed.
+        new: Vec<u8>,
+    },
+}
+
 /// The storage backend. Implementations must make each call atomic and durable before it
 /// returns `Ok`.
 #[async_trait]
@@ -354,6 +381,28 @@ pub trait Storage: Send + Sync + 'static {
     /// # Errors
     /// [`crate::Error::Storage`] when the database fails.
     async fn purge_attempts(&self, before: u64) -> Result<u64>;
+
+    /// Up to `limit` registrations whose [`Registration::id`] sorts after `after`, in id
+    /// order (key rotation walks every registration with it).
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn registrations_after(&self, after: &str, limit: u32) -> Result<Vec<Registration>>;
+
+    /// Up to `limit` attempts that still hold sealed state and whose id sorts after `after`,
+    /// in id order.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn sealed_attempts_after(&self, after: &str, limit: u32) -> Result<Vec<Attempt>>;
+
+    /// Writes a batch of re-sealed rows in one transaction, each only if its row is unchanged
+    /// (revision, or the attempt's exact sealed bytes); returns how many were written. A row
+    /// changed meanwhile is left alone: read it again and re-seal what it holds now.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails; nothing of the batch was written.
+    async fn reseal(&self, batch: Vec<Reseal>) -> Result<u64>;
 
     /// Waits until every accepted write is on disk and stops the background writer. Calls
     /// after this fail with [`crate::Error::Unavailable`].

@@ -9,11 +9,17 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 use serde_json::Value;
+use softtoken_core::client::ProvisioningClient;
+use softtoken_core::ids::{ActivationPassword, ServiceId, TokenId, UserId};
+use softtoken_core::protocol::NewToken;
+use softtoken_core::totp::unix_now;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_softtoken-server");
 pub const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 pub const ADMIN: &str = "process-test-admin-token-42";
 pub const SERVICE: &str = "10112231";
+/// The activation password of the tokens these tests set up.
+pub const PIN: &str = "4821";
 
 pub struct Proc {
     pub child: Child,
@@ -93,4 +99,20 @@ pub async fn post(url: &str, path: &str, body: &Value, admin: bool) -> (u16, Val
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Setup through the real core client, keeping the token (its codes are verified later).
+pub async fn provisioned(url: &str, user: &str) -> NewToken {
+    let client = ProvisioningClient::new(url).unwrap();
+    let confirmed = client
+        .handshake(
+            &ServiceId::new(SERVICE).unwrap(),
+            &UserId::new(user).unwrap(),
+            &ActivationPassword::new(PIN).unwrap(),
+            unix_now(),
+        )
+        .await
+        .unwrap();
+    assert!(client.ack(confirmed.ack.stored(TokenId::random().unwrap())).await.is_delivered());
+    confirmed.token
 }

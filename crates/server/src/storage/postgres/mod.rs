@@ -36,8 +36,8 @@ use tokio_postgres::Row;
 
 use super::sqlite::rows::{algorithm_name, parse_algorithm, to_i64};
 use super::{
-    Attempt, AttemptStatus, Change, Inserted, OutboxMail, Registration, RegistrationState, Storage,
-    Updated,
+    Attempt, AttemptStatus, Change, Inserted, OutboxMail, Registration, RegistrationState, Reseal,
+    Storage, Updated,
 };
 use crate::error::{Error, Result};
 
@@ -164,6 +164,18 @@ fn registration_from_row(row: &Row) -> Result<Registration> {
         demo: row.try_get(22).map_err(db_error)?,
         rev: u64_of(get_i64(23)?, "revision")?,
         drift_steps: get_i64(24)?,
+    })
+}
+
+fn attempt_from_row(row: &Row) -> Result<Attempt> {
+    Ok(Attempt {
+        id: row.try_get(0).map_err(db_error)?,
+        registration_id: row.try_get(1).map_err(db_error)?,
+        created_at: u64_of(row.try_get(2).map_err(db_error)?, "time")?,
+        expires_at: u64_of(row.try_get(3).map_err(db_error)?, "time")?,
+        status: AttemptStatus::parse(&row.try_get::<_, String>(4).map_err(db_error)?)
+            .ok_or_else(|| bad("attempt status"))?,
+        sealed: row.try_get(5).map_err(db_error)?,
     })
 }
 
@@ -588,18 +600,59 @@ impl Storage for PostgresStorage {
             )
             .await
             .map_err(db_error)?;
-        let Some(row) = client.query_opt(&stmt, &[&id]).await.map_err(db_error)? else {
-            return Ok(None);
-        };
-        Ok(Some(Attempt {
-            id: row.try_get(0).map_err(db_error)?,
-            registration_id: row.try_get(1).map_err(db_error)?,
-            created_at: u64_of(row.try_get(2).map_err(db_error)?, "time")?,
-            expires_at: u64_of(row.try_get(3).map_err(db_error)?, "time")?,
-            status: AttemptStatus::parse(&row.try_get::<_, String>(4).map_err(db_error)?)
-                .ok_or_else(|| bad("attempt status"))?,
-            sealed: row.try_get(5).map_err(db_error)?,
-        }))
+        let row = client.query_opt(&stmt, &[&id]).await.map_err(db_error)?;
+        row.as_ref().map(attempt_from_row).transpose()
+    }
+
+    async fn registrations_after(&self, after: &str, limit: u32) -> Result<Vec<Registration>> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE id > $1 \
+             ORDER BY id LIMIT $2"
+        );
+        let rows = client.query(&sql, &[&after, &i64::from(limit)]).await.map_err(db_error)?;
+        rows.iter().map(registration_from_row).collect()
+    }
+
+    async fn sealed_attempts_after(&self, after: &str, limit: u32) -> Result<Vec<Attempt>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, registration_id, created_at, expires_at, status, sealed \
+                 FROM attempts WHERE id > $1 AND sealed IS NOT NULL \
+                 ORDER BY id LIMIT $2",
+                &[&after, &i64::from(limit)],
+            )
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(attempt_from_row).collect()
+    }
+
+    async fn reseal(&self, batch: Vec<Reseal>) -> Result<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let mut written = 0;
+        for r in &batch {
+            written += match r {
+                Reseal::Registration { id, rev, sealed_password, sealed_seed } => tx
+                    .execute(
+                        "UPDATE registrations SET sealed_password = $3, sealed_seed = $4, \
+                         rev = nextval('registration_rev') WHERE id = $1 AND rev = $2",
+                        &[id, &to_i64(*rev), sealed_password, sealed_seed],
+                    )
+                    .await
+                    .map_err(db_error)?,
+                Reseal::Attempt { id, old, new } => tx
+                    .execute(
+                        "UPDATE attempts SET sealed = $3 WHERE id = $1 AND sealed = $2",
+                        &[id, old, new],
+                    )
+                    .await
+                    .map_err(db_error)?,
+            };
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(written)
     }
 
     async fn outbox(&self, limit: u32) -> Result<Vec<OutboxMail>> {

@@ -37,7 +37,9 @@ use tokio::sync::oneshot;
 use self::rows::*;
 use self::schema::{open_reader, open_writer};
 use self::writer::Writer;
-use super::{Attempt, AttemptStatus, Change, Inserted, OutboxMail, Registration, Storage, Updated};
+use super::{
+    Attempt, AttemptStatus, Change, Inserted, OutboxMail, Registration, Reseal, Storage, Updated,
+};
 use crate::error::{Error, Result};
 
 /// How hard SQLite works to keep a commit through a power cut.
@@ -134,6 +136,10 @@ enum Op {
     },
     ForgetPasswords {
         now: u64,
+        reply: oneshot::Sender<Result<u64>>,
+    },
+    Reseal {
+        batch: Vec<Reseal>,
         reply: oneshot::Sender<Result<u64>>,
     },
     Close {
@@ -276,21 +282,42 @@ impl Storage for SqliteStorage {
                 "SELECT id, registration_id, created_at, expires_at, status, sealed \
                  FROM attempts WHERE id = ?1",
             )?
-            .query_row([&id], |row| {
-                Ok(Attempt {
-                    id: row.get(0)?,
-                    registration_id: row.get(1)?,
-                    created_at: get_u64(row, 2)?,
-                    expires_at: get_u64(row, 3)?,
-                    status: AttemptStatus::parse(&row.get::<_, String>(4)?)
-                        .ok_or_else(|| bad_column(4, "attempt status"))?,
-                    sealed: row.get(5)?,
-                })
-            })
+            .query_row([&id], attempt_from_row)
             .optional()
             .map_err(Error::from)
         })
         .await
+    }
+
+    async fn registrations_after(&self, after: &str, limit: u32) -> Result<Vec<Registration>> {
+        let after = after.to_owned();
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE id > ?1 \
+                 ORDER BY id LIMIT ?2"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params![after, limit], registration_from_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(Error::from)
+        })
+        .await
+    }
+
+    async fn sealed_attempts_after(&self, after: &str, limit: u32) -> Result<Vec<Attempt>> {
+        let after = after.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, registration_id, created_at, expires_at, status, sealed \
+                 FROM attempts WHERE id > ?1 AND sealed IS NOT NULL ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(rusqlite::params![after, limit], attempt_from_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(Error::from)
+        })
+        .await
+    }
+
+    async fn reseal(&self, batch: Vec<Reseal>) -> Result<u64> {
+        self.send(|reply| Op::Reseal { batch, reply }).await
     }
 
     async fn outbox(&self, limit: u32) -> Result<Vec<OutboxMail>> {
@@ -335,6 +362,47 @@ impl Storage for SqliteStorage {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
     }
+}
+
+/// Copies the database at `path` into the new file `to`, created `0600`, with `VACUUM INTO`:
+/// one read transaction, so the copy is consistent while the server keeps writing (WAL lets
+/// both run at once), and compacted, so values wiped in the live file are not in free pages of
+/// the copy. The copy is synced before this returns.
+///
+/// # Errors
+/// [`Error::Io`] when `to` exists or cannot be created; [`Error::Storage`] when the database
+/// cannot be read. A failed copy is removed.
+pub fn backup(path: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    if !path.exists() {
+        return Err(Error::Config(format!("no database at {}", path.display())));
+    }
+    // Created here first so that it is the owner's alone; SQLite fills an empty file.
+    drop(crate::files::create_private_file(to, true)?);
+    let copied = open_reader(path).and_then(|conn| {
+        let target = to.to_str().ok_or(Error::Config("the backup path must be UTF-8".into()))?;
+        conn.execute("VACUUM INTO ?1", [target])?;
+        std::fs::File::open(to)?.sync_all()?;
+        if let Some(dir) = to.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    });
+    if copied.is_err() {
+        let _ = std::fs::remove_file(to);
+    }
+    copied
+}
+
+fn attempt_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Attempt> {
+    Ok(Attempt {
+        id: row.get(0)?,
+        registration_id: row.get(1)?,
+        created_at: get_u64(row, 2)?,
+        expires_at: get_u64(row, 3)?,
+        status: AttemptStatus::parse(&row.get::<_, String>(4)?)
+            .ok_or_else(|| bad_column(4, "attempt status"))?,
+        sealed: row.get(5)?,
+    })
 }
 
 impl Drop for SqliteStorage {

@@ -11,7 +11,7 @@ use super::rows::*;
 use super::{key_of, Cache, Key, Op};
 use crate::error::{Error, Result};
 use crate::storage::{
-    Attempt, Change, Inserted, OutboxMail, Registration, RegistrationState, Updated,
+    Attempt, Change, Inserted, OutboxMail, Registration, RegistrationState, Reseal, Updated,
 };
 
 /// What to do with the cache once the batch is committed.
@@ -157,9 +157,9 @@ impl Writer {
                         Pending::Update(reply, Ok(Updated::Conflict)).fail(&e)
                     }
                     Op::InsertAttempt { reply, .. } => Pending::Unit(reply, Ok(())).fail(&e),
-                    Op::Purge { reply, .. } | Op::ForgetPasswords { reply, .. } => {
-                        Pending::Count(reply, Ok(0)).fail(&e)
-                    }
+                    Op::Purge { reply, .. }
+                    | Op::ForgetPasswords { reply, .. }
+                    | Op::Reseal { reply, .. } => Pending::Count(reply, Ok(0)).fail(&e),
                     Op::Close { reply } => close = Some(reply),
                 }
             }
@@ -197,6 +197,11 @@ impl Writer {
                 }
                 Op::ForgetPasswords { now, reply } => {
                     let (n, evict) = self.forget_expired_passwords(now);
+                    cache_actions.extend(evict);
+                    pending.push(Pending::Count(reply, n));
+                }
+                Op::Reseal { batch, reply } => {
+                    let (n, evict) = self.reseal(&batch);
                     cache_actions.extend(evict);
                     pending.push(Pending::Count(reply, n));
                 }
@@ -392,6 +397,61 @@ impl Writer {
         match cleared {
             Ok(keys) => (Ok(keys.len() as u64), keys.into_iter().map(CacheAction::Evict).collect()),
             Err(e) => (Err(e.into()), Vec::new()),
+        }
+    }
+
+    /// Writes each re-sealed row whose revision (or sealed attempt) is unchanged, all or
+    /// nothing under one savepoint; the registrations written leave the cache.
+    fn reseal(&mut self, batch: &[Reseal]) -> (Result<u64>, Vec<CacheAction>) {
+        let mut revs = Vec::with_capacity(batch.len());
+        for r in batch {
+            revs.push(match r {
+                Reseal::Registration { rev, .. } => self.take_rev(*rev),
+                Reseal::Attempt { .. } => 0,
+            });
+        }
+        let mut evict = Vec::new();
+        let outcome = self.savepoint(|conn| {
+            let mut written = 0;
+            for (r, new_rev) in batch.iter().zip(&revs) {
+                match r {
+                    Reseal::Registration { id, rev, sealed_password, sealed_seed } => {
+                        let key = conn
+                            .prepare_cached(
+                                "UPDATE registrations SET sealed_password = ?3, \
+                                 sealed_seed = ?4, rev = ?5 WHERE id = ?1 AND rev = ?2 \
+                                 RETURNING service_id, user_id",
+                            )?
+                            .query_row(
+                                params![
+                                    id,
+                                    to_i64(*rev),
+                                    sealed_password,
+                                    sealed_seed,
+                                    to_i64(*new_rev)
+                                ],
+                                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+                            )
+                            .optional()?;
+                        if let Some(key) = key {
+                            evict.push(CacheAction::Evict(key));
+                            written += 1;
+                        }
+                    }
+                    Reseal::Attempt { id, old, new } => {
+                        written +=
+                            conn.prepare_cached(
+                                "UPDATE attempts SET sealed = ?3 WHERE id = ?1 AND sealed = ?2",
+                            )?
+                            .execute(params![id, old, new])? as u64;
+                    }
+                }
+            }
+            Ok(Some(written))
+        });
+        match outcome {
+            Ok(n) => (Ok(n.unwrap_or(0)), evict),
+            Err(e) => (Err(e), Vec::new()),
         }
     }
 

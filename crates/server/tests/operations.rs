@@ -1,0 +1,299 @@
+//! The bank's operations on the real `softtoken-server` binary: rotating the master key while
+//! instances serve (and after a rotation was killed halfway), on SQLite and on PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod binary;
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use binary::{command, post, provisioned, spawn_command, Proc, KEY, PIN, SERVICE};
+use serde_json::{json, Value};
+
+use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
+use softtoken_core::protocol::wire::StartResponse;
+use softtoken_core::protocol::{ClientHandshake, NewToken};
+use softtoken_core::totp::{unix_now, Totp};
+
+/// The key the bank rotates to.
+const NEW_KEY: &str = "f0e1d2c3b4a5968778695a4b3c2d1e0f0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// A key file as the bank keeps it: its owner's alone.
+fn key_file(dir: &Path, name: &str, key: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{key}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+/// The bank's database (SQLite in `dir`, or PostgreSQL) and its key files.
+struct Bank {
+    dir: PathBuf,
+    database: Vec<String>,
+    old_key: PathBuf,
+    new_key: PathBuf,
+}
+
+impl Bank {
+    fn new(dir: &Path, database: &[String]) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            database: database.to_vec(),
+            old_key: key_file(dir, "old.key", KEY),
+            new_key: key_file(dir, "new.key", NEW_KEY),
+        }
+    }
+
+    /// The binary under `current` with `previous` keys configured.
+    fn command(&self, current: &Path, previous: &[&Path]) -> Command {
+        let mut c = command(&self.dir);
+        c.env_remove("SOFTTOKEN_MASTER_KEY")
+            .args(&self.database)
+            .arg("--master-key-file")
+            .arg(current);
+        for p in previous {
+            c.arg("--previous-master-key-file").arg(p);
+        }
+        c
+    }
+
+    fn serve(&self, current: &Path, previous: &[&Path]) -> Proc {
+        let migrate: &[&str] = if self.database.is_empty() { &[] } else { &["--migrate-on-start"] };
+        spawn_command(self.command(current, previous), migrate)
+    }
+
+    /// `rotate-key` (with `args`) under the new key with the old one still configured, or under
+    /// the new key alone: success and the report.
+    fn rotate(&self, keep_old: bool, args: &[&str]) -> (bool, Value) {
+        let previous: &[&Path] = if keep_old { &[&self.old_key] } else { &[] };
+        let out =
+            self.command(&self.new_key, previous).arg("rotate-key").args(args).output().unwrap();
+        let report = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.success(), report)
+    }
+}
+
+async fn issue(admin_url: &str) -> String {
+    let body =
+        json!({"service_id": SERVICE, "mail": "taro@example.jp", "activation_password": PIN});
+    let (status, body) = post(admin_url, "/v1/admin/registrations", &body, true).await;
+    assert_eq!(status, 201, "{body}");
+    body["user_id"].as_str().unwrap().to_owned()
+}
+
+fn code(token: &NewToken) -> String {
+    Totp::new(token.params, &token.seed, token.offset).unwrap().code_now().as_str().to_owned()
+}
+
+async fn verify(admin_url: &str, user: &str, code: &str) -> Value {
+    let body = json!({"service_id": SERVICE, "user_id": user, "code": code});
+    let (status, answer) = post(admin_url, "/v1/admin/verify", &body, true).await;
+    // 200 either way: the seed opened (a seed no key opens is a 500).
+    assert_eq!(status, 200, "{user}: {answer}");
+    answer
+}
+
+/// The whole rotation as the operations team runs it (docs/server.md, "Rotating the master
+/// key"), with a rotation killed halfway and one run while the bank serves.
+async fn rotation(database: &[String]) {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::new(dir.path(), database);
+
+    // Before: customers under the old key. Four in use, four set up, four only issued, and one
+    // setup started on the app and not yet confirmed.
+    let old = bank.serve(&bank.old_key, &[]);
+    let mut used = Vec::new();
+    let mut delivered = Vec::new();
+    let mut issued = Vec::new();
+    for i in 0..12 {
+        let user = issue(&old.admin_url).await;
+        match i % 3 {
+            0 => {
+                let token = provisioned(&old.url, &user).await;
+                let accepted = code(&token);
+                assert_eq!(verify(&old.admin_url, &user, &accepted).await["accepted"], true);
+                used.push((user, token, accepted));
+            }
+            1 => delivered.push((user.clone(), provisioned(&old.url, &user).await)),
+            _ => issued.push(user),
+        }
+    }
+    let pending_user = issue(&old.admin_url).await;
+    let (app, start) = ClientHandshake::start(
+        &ServiceId::new(SERVICE).unwrap(),
+        &UserId::new(&pending_user).unwrap(),
+        &ActivationPassword::new(PIN).unwrap(),
+    )
+    .unwrap();
+    let (status, started) =
+        post(&old.url, "/v1/provision/start", &serde_json::to_value(&start).unwrap(), false).await;
+    assert_eq!(status, 200, "{started}");
+    let started: StartResponse = serde_json::from_value(started).unwrap();
+    drop(old);
+
+    // Step 1: every instance restarts under the new key with the old one as previous.
+    let serving = bank.serve(&bank.new_key, &[&bank.old_key]);
+    let (done, before) = bank.rotate(true, &["--check"]);
+    assert!(!done);
+    let stale = before["remaining"].as_u64().unwrap();
+    // 13 registrations, the pending attempt and the attempts that set up the 8 tokens.
+    assert_eq!(stale, 22, "{before}");
+
+    // Step 2, interrupted: a rotation one row per transaction, killed at its first batch.
+    let mut killed = bank
+        .command(&bank.new_key, &[&bank.old_key])
+        .args(["rotate-key", "--batch-size", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut progress = BufReader::new(killed.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("rotate-key: re-sealed") {
+        line.clear();
+        assert!(progress.read_line(&mut line).unwrap() > 0, "rotate-key ended without progress");
+    }
+    killed.kill().unwrap();
+    let status = killed.wait().unwrap();
+    // It really died halfway: killed, with some rows re-sealed and some not.
+    assert!(!status.success());
+    let (done, halfway) = bank.rotate(true, &["--check"]);
+    let left = halfway["remaining"].as_u64().unwrap();
+    assert!(!done && 0 < left && left < stale, "{halfway}");
+
+    // Step 2 again, while customers verify codes and set up tokens on the serving instance.
+    let rerun = {
+        let cmd = bank.command(&bank.new_key, &[&bank.old_key]);
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = cmd;
+            cmd.args(["rotate-key", "--batch-size", "2"]).output().unwrap()
+        })
+    };
+    for (user, token) in &delivered {
+        assert_eq!(verify(&serving.admin_url, user, &code(token)).await["accepted"], true);
+    }
+    let mut set_up_during = Vec::new();
+    for user in issued.drain(..2) {
+        set_up_during.push((user.clone(), provisioned(&serving.url, &user).await));
+    }
+    let rerun = rerun.await.unwrap();
+    assert!(rerun.status.success(), "{}", String::from_utf8_lossy(&rerun.stderr));
+    let report: Value = serde_json::from_slice(&rerun.stdout).unwrap();
+    assert_eq!(report["remaining"], 0, "{report}");
+    assert!(report["resealed"].as_u64().unwrap() >= 1, "{report}");
+    drop(serving);
+
+    // Step 3: the old key is removed from the configuration; nothing needs it any more.
+    let (done, after) = bank.rotate(false, &["--check"]);
+    assert!(done, "{after}");
+    assert_eq!(after["remaining"], 0);
+    std::fs::remove_file(&bank.old_key).unwrap();
+    let new = bank.serve(&bank.new_key, &[]);
+    for (user, token, accepted) in &used {
+        // A code accepted before the rotation is never accepted again; the seed still opens.
+        let again = verify(&new.admin_url, user, accepted).await;
+        assert_eq!(again["accepted"], false, "{user}: {again}");
+        let now = verify(&new.admin_url, user, &code(token)).await;
+        assert!(now["accepted"] == true || now["reason"] == "replayed", "{user}: {now}");
+    }
+    for (user, token) in delivered.iter().chain(&set_up_during) {
+        let now = verify(&new.admin_url, user, &code(token)).await;
+        assert!(now["accepted"] == true || now["reason"] == "replayed", "{user}: {now}");
+    }
+    // Activation passwords re-sealed: the customers not yet set up still can be.
+    for user in &issued {
+        let token = provisioned(&new.url, user).await;
+        assert_eq!(verify(&new.admin_url, user, &code(&token)).await["accepted"], true);
+    }
+    // The setup started before the rotation finishes after it: its attempt was re-sealed.
+    let (app, confirm) = app.confirm(&started).unwrap();
+    let (status, confirmed) =
+        post(&new.url, "/v1/provision/confirm", &serde_json::to_value(&confirm).unwrap(), false)
+            .await;
+    assert_eq!(status, 200, "{confirmed}");
+    let (token, ack) = app.finish(&serde_json::from_value(confirmed).unwrap(), unix_now()).unwrap();
+    let (status, acked) =
+        post(&new.url, "/v1/provision/ack", &serde_json::to_value(&ack).unwrap(), false).await;
+    assert_eq!(status, 200, "{acked}");
+    assert_eq!(verify(&new.admin_url, &pending_user, &code(&token)).await["accepted"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bank_rotates_its_master_key_on_sqlite_while_serving_even_after_a_killed_rotation() {
+    rotation(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bank_rotates_its_master_key_on_postgres_while_serving_even_after_a_killed_rotation() {
+    let Some(db) = common::backends::cluster() else { return };
+    rotation(&["--database-url".to_owned(), db.url()]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_taken_while_the_bank_serves_restores_with_no_accepted_code_accepted_again() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_command(command(dir.path()), &[]);
+    let mut tokens = Vec::new();
+    for _ in 0..6 {
+        let user = issue(&server.admin_url).await;
+        let token = provisioned(&server.url, &user).await;
+        let accepted = code(&token);
+        assert_eq!(verify(&server.admin_url, &user, &accepted).await["accepted"], true);
+        tokens.push((user, token, accepted));
+    }
+    // The backup runs while customers keep setting up tokens and sending codes.
+    let backup = dir.path().join("backups/bank-1.db");
+    let copy = {
+        let mut cmd = command(dir.path());
+        cmd.env_remove("SOFTTOKEN_MASTER_KEY").arg("backup").arg("--to").arg(&backup);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+    };
+    for (user, _, accepted) in &tokens {
+        assert_eq!(verify(&server.admin_url, user, accepted).await["reason"], "replayed");
+        let _ = issue(&server.admin_url).await;
+    }
+    let copy = copy.await.unwrap();
+    assert!(copy.status.success(), "{}", String::from_utf8_lossy(&copy.stderr));
+    let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let conn = rusqlite::Connection::open(&backup).unwrap();
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    drop(conn);
+    // A second backup never overwrites the first.
+    let again = command(dir.path()).arg("backup").arg("--to").arg(&backup).output().unwrap();
+    assert!(!again.status.success());
+    // A customer set up after the backup: the restore will not know them.
+    let later = issue(&server.admin_url).await;
+    drop(server);
+
+    // Restore: the server is stopped, the copy goes in place of the database and its WAL.
+    let db = dir.path().join("bank.db");
+    for stale in ["bank.db-wal", "bank.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(stale));
+    }
+    std::fs::rename(&backup, &db).unwrap();
+    let restored = spawn_command(command(dir.path()), &[]);
+    let (status, _) = post(
+        &restored.admin_url,
+        &format!("/v1/admin/registrations/{SERVICE}/{later}/unlock"),
+        &json!({}),
+        true,
+    )
+    .await;
+    assert_eq!(status, 404, "the customer issued after the backup is not in the restored copy");
+    for (user, token, accepted) in &tokens {
+        // The step accepted before the backup is still the last accepted one: no replay.
+        let replay = verify(&restored.admin_url, user, accepted).await;
+        assert_eq!(replay["accepted"], false, "{user}: {replay}");
+        // The master key still opens the seed.
+        let now = verify(&restored.admin_url, user, &code(token)).await;
+        assert!(now["accepted"] == true || now["reason"] == "replayed", "{user}: {now}");
+    }
+}
