@@ -13,13 +13,13 @@ use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
 use tracing_subscriber::EnvFilter;
 use zeroize::Zeroizing;
 
-use crate::bank::{Bank, IssueRequest};
+use crate::bank::{Actor, AdminAction, Bank, IssueRequest, Subject};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{resolve, Cli, Command, Settings};
 use crate::error::{Error, Result};
 use crate::sealed::MasterKey;
 use crate::serve;
-use crate::storage::Storage as _;
+use crate::storage::{AuditQuery, Storage as _};
 
 /// Runs the command line; the process's exit code.
 pub fn main() -> ExitCode {
@@ -193,6 +193,7 @@ fn read_password() -> Result<ActivationPassword> {
 }
 
 async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
+    let actor = Actor::this_process();
     match command {
         Command::Issue(a) => {
             let password = read_password()?;
@@ -203,7 +204,15 @@ async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
                 password,
                 expires_in_secs: a.expires_in_days.map(|d| u64::from(d) * 24 * 3600),
             };
-            print_json(&bank.issue(req, now).await?)
+            let subject =
+                Subject { service_id: Some(req.service_id.clone()), user_id: req.user_id.clone() };
+            let work = bank.issue(req, now);
+            let st = bank
+                .audited(&actor, AdminAction::Issue, subject, now, work, |st| {
+                    Some(st.user_id.clone())
+                })
+                .await?;
+            print_json(&st)
         }
         Command::Status(p) => {
             let (s, u) = pair(&p.service_id, &p.user_id)?;
@@ -211,11 +220,17 @@ async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
         }
         Command::Revoke(p) => {
             let (s, u) = pair(&p.service_id, &p.user_id)?;
-            print_json(&bank.revoke(&s, &u, now).await?)
+            let work = bank.revoke(&s, &u, now);
+            let subject = Subject::pair(&s, &u);
+            print_json(&bank.audited(&actor, AdminAction::End, subject, now, work, |_| None).await?)
         }
         Command::Unlock(p) => {
             let (s, u) = pair(&p.service_id, &p.user_id)?;
-            print_json(&bank.unlock(&s, &u, now).await?)
+            let work = bank.unlock(&s, &u, now);
+            let subject = Subject::pair(&s, &u);
+            print_json(
+                &bank.audited(&actor, AdminAction::Unlock, subject, now, work, |_| None).await?,
+            )
         }
         Command::Verify(v) => {
             let (s, u) = pair(&v.pair.service_id, &v.pair.user_id)?;
@@ -223,9 +238,44 @@ async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
         }
         Command::Resync(r) => {
             let (s, u) = pair(&r.pair.service_id, &r.pair.user_id)?;
-            print_json(&bank.resync(&s, &u, [r.code1.trim(), r.code2.trim()], now).await?)
+            let work = bank.resync(&s, &u, [r.code1.trim(), r.code2.trim()], now);
+            let subject = Subject::pair(&s, &u);
+            print_json(
+                &bank.audited(&actor, AdminAction::Resync, subject, now, work, |_| None).await?,
+            )
         }
-        Command::RotateKey(a) => rotate_key(bank, a.batch_size, a.check).await,
+        // Counting (`--check`) changes nothing and is not an action.
+        Command::RotateKey(a) if a.check => rotate_key(bank, a.batch_size, true).await,
+        Command::RotateKey(a) => {
+            let work = rotate_key(bank, a.batch_size, false);
+            bank.audited(&actor, AdminAction::RotateKey, Subject::default(), now, work, |_| None)
+                .await
+        }
+        Command::Audit(a) => {
+            let query = AuditQuery {
+                before_id: a.before_id,
+                service_id: a
+                    .service_id
+                    .as_deref()
+                    .map(ServiceId::new)
+                    .transpose()?
+                    .map(|s| s.as_str().to_owned()),
+                user_id: a
+                    .user_id
+                    .as_deref()
+                    .map(UserId::new)
+                    .transpose()?
+                    .map(|u| u.as_str().to_owned()),
+                limit: a.limit,
+            };
+            for entry in bank.audit_log(query).await? {
+                println!(
+                    "{}",
+                    serde_json::to_string(&entry).map_err(|_| Error::Internal("audit entry"))?
+                );
+            }
+            Ok(())
+        }
         Command::Serve(_) | Command::GenKey | Command::Migrate | Command::Backup(_) => {
             Err(Error::Internal("not an admin command"))
         }

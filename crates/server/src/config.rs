@@ -155,9 +155,28 @@ pub enum Command {
     /// what older keys sealed with `previous_master_key_files`. Safe while the server runs,
     /// and to run again after an interruption.
     RotateKey(RotateKeyArgs),
+    /// Print the audit log of admin actions, newest first, one JSON object per line.
+    Audit(AuditArgs),
     /// Copy the SQLite database to a new file (0600), consistent while the server writes; needs
     /// no master key. PostgreSQL is backed up with its own tools (see docs/server.md).
     Backup(BackupArgs),
+}
+
+/// `audit` flags.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Entries to print (1 to 1000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+    /// Only entries older than this id (the last id of the previous page).
+    #[arg(long)]
+    pub before_id: Option<u64>,
+    /// Only this service ID's entries.
+    #[arg(long)]
+    pub service_id: Option<String>,
+    /// Only this user ID's entries.
+    #[arg(long)]
+    pub user_id: Option<String>,
 }
 
 /// `backup` flags.

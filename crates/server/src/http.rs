@@ -34,12 +34,13 @@ use softtoken_core::protocol::wire::{
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::bank::{Bank, IssueRequest};
+use crate::bank::{Actor, AdminAction, Bank, IssueRequest, Subject, MAX_AUDIT_PAGE};
 use crate::clock::Clock;
 use crate::edge::EdgeLimits;
 use crate::error::{Error, Result};
 use crate::metrics::{Metrics, Step, VerifyResult};
 use crate::ratelimit::{RateLimiter, RateLimits};
+use crate::storage::{AuditEntry, AuditQuery};
 
 /// A bearer credential of the admin listener (the admin token, or the web tier's verify-only
 /// token). Compared in constant time (as SHA-256 digests, so not even
@@ -207,7 +208,8 @@ pub fn admin_app(state: AppState) -> Router {
         .route("/v1/admin/registrations/{service_id}/{user_id}/unlock", post(admin_unlock))
         .route("/v1/admin/verify", post(admin_verify))
         .route("/v1/admin/registrations/{service_id}/{user_id}/resync", post(admin_resync))
-        .route("/v1/admin/outbox", get(admin_outbox));
+        .route("/v1/admin/outbox", get(admin_outbox))
+        .route("/v1/admin/audit", get(admin_audit));
     finish(router, state)
 }
 
@@ -598,6 +600,7 @@ fn pair(path: Result<Path<(String, String)>, PathRejection>) -> Result<(ServiceI
 async fn admin_issue(
     State(s): State<AppState>,
     _admin: Admin,
+    ClientIp(ip): ClientIp,
     body: Result<ApiJson<IssueBody>, Error>,
 ) -> Result<impl IntoResponse> {
     let ApiJson(body) = body?;
@@ -609,7 +612,15 @@ async fn admin_issue(
         password,
         expires_in_secs: body.expires_in_days.map(|d| u64::from(d) * 24 * 3600),
     };
-    let status = s.bank().issue(req, s.now()).await?;
+    let subject =
+        Subject { service_id: Some(req.service_id.clone()), user_id: req.user_id.clone() };
+    let bank = s.bank();
+    let work = bank.issue(req, s.now());
+    let status = bank
+        .audited(&Actor::AdminToken(ip), AdminAction::Issue, subject, s.now(), work, |st| {
+            Some(st.user_id.clone())
+        })
+        .await?;
     s.metrics().issued();
     Ok((StatusCode::CREATED, Json(status)))
 }
@@ -626,10 +637,22 @@ async fn admin_status(
 async fn admin_revoke(
     State(s): State<AppState>,
     _admin: Admin,
+    ClientIp(ip): ClientIp,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<impl IntoResponse> {
     let (service, user) = pair(path)?;
-    let status = s.bank().revoke(&service, &user, s.now()).await?;
+    let work = s.bank().revoke(&service, &user, s.now());
+    let status = s
+        .bank()
+        .audited(
+            &Actor::AdminToken(ip),
+            AdminAction::End,
+            Subject::pair(&service, &user),
+            s.now(),
+            work,
+            |_| None,
+        )
+        .await?;
     s.metrics().ended();
     Ok(Json(status))
 }
@@ -637,10 +660,14 @@ async fn admin_revoke(
 async fn admin_unlock(
     State(s): State<AppState>,
     _admin: Admin,
+    ClientIp(ip): ClientIp,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<impl IntoResponse> {
     let (service, user) = pair(path)?;
-    Ok(Json(s.bank().unlock(&service, &user, s.now()).await?))
+    let work = s.bank().unlock(&service, &user, s.now());
+    let subject = Subject::pair(&service, &user);
+    let actor = Actor::AdminToken(ip);
+    Ok(Json(s.bank().audited(&actor, AdminAction::Unlock, subject, s.now(), work, |_| None).await?))
 }
 
 /// `POST /v1/admin/verify`.
@@ -684,6 +711,7 @@ struct ResyncBody {
 async fn admin_resync(
     State(s): State<AppState>,
     _admin: Admin,
+    ClientIp(ip): ClientIp,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Result<ApiJson<ResyncBody>, Error>,
 ) -> Result<impl IntoResponse> {
@@ -691,7 +719,56 @@ async fn admin_resync(
     let ApiJson(body) = body?;
     let plain = |c: &str| -> String { c.chars().filter(|c| *c != ' ' && *c != '-').collect() };
     let (code1, code2) = (plain(&body.code1), plain(&body.code2));
-    Ok(Json(s.bank().resync(&service, &user, [&code1, &code2], s.now()).await?))
+    let work = s.bank().resync(&service, &user, [&code1, &code2], s.now());
+    let subject = Subject::pair(&service, &user);
+    let actor = Actor::AdminToken(ip);
+    Ok(Json(s.bank().audited(&actor, AdminAction::Resync, subject, s.now(), work, |_| None).await?))
+}
+
+/// `GET /v1/admin/audit`: one page of the audit log, newest first.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditParams {
+    #[serde(default)]
+    before_id: Option<u64>,
+    #[serde(default)]
+    service_id: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// The answer: the entries and the cursor of the next (older) page, `null` at the end.
+#[derive(Debug, Serialize)]
+struct AuditPage {
+    entries: Vec<AuditEntry>,
+    next_before_id: Option<u64>,
+}
+
+async fn admin_audit(
+    State(s): State<AppState>,
+    _admin: Admin,
+    query: Result<Query<AuditParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<impl IntoResponse> {
+    let Query(q) = query.map_err(|e| Error::InvalidRequest(e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_AUDIT_PAGE {
+        return Err(Error::InvalidRequest(format!("limit must be 1 to {MAX_AUDIT_PAGE}")));
+    }
+    // Checked like every other ID, so a typo is an error rather than an empty page.
+    let service_id = q.service_id.as_deref().map(ServiceId::new).transpose()?;
+    let user_id = q.user_id.as_deref().map(UserId::new).transpose()?;
+    let query = AuditQuery {
+        before_id: q.before_id,
+        service_id: service_id.map(|s| s.as_str().to_owned()),
+        user_id: user_id.map(|u| u.as_str().to_owned()),
+        limit,
+    };
+    let entries = s.bank().audit_log(query).await?;
+    let next_before_id =
+        if entries.len() == limit as usize { entries.last().map(|e| e.id) } else { None };
+    Ok(Json(AuditPage { entries, next_before_id }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -297,3 +297,132 @@ async fn a_backup_taken_while_the_bank_serves_restores_with_no_accepted_code_acc
         assert!(now["accepted"] == true || now["reason"] == "replayed", "{user}: {now}");
     }
 }
+
+/// One page of `GET /v1/admin/audit` with `query`.
+async fn audit_page(admin_url: &str, query: &str) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .get(format!("{admin_url}/v1/admin/audit{query}"))
+        .bearer_auth(binary::ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// The audit trail as an auditor reads it: every admin action through the API and the command
+/// line, with who, from where, what, on whom and how it ended — and no secret anywhere.
+async fn audit_trail(database: &[String]) {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = || {
+        let mut c = command(dir.path());
+        c.args(database);
+        c
+    };
+    let server =
+        spawn_command(cli(), if database.is_empty() { &[] } else { &["--migrate-on-start"] });
+    let admin = &server.admin_url;
+
+    // Through the API: an issue that draws the user ID, a setup and a code, an unlock, a resync
+    // with codes that do not follow each other, an end, and an end of nobody.
+    let user = issue(admin).await;
+    let token = provisioned(&server.url, &user).await;
+    let accepted = code(&token);
+    assert_eq!(verify(admin, &user, &accepted).await["accepted"], true);
+    let at = |action: &str| format!("/v1/admin/registrations/{SERVICE}/{user}/{action}");
+    assert_eq!(post(admin, &at("unlock"), &json!({}), true).await.0, 200);
+    let resync = json!({"code1": "000000", "code2": "000000"});
+    let (status, answer) = post(admin, &at("resync"), &resync, true).await;
+    assert_eq!((status, &answer["resynced"]), (200, &json!(false)), "{answer}");
+    assert_eq!(post(admin, &at("revoke"), &json!({}), true).await.0, 200);
+    let nobody = format!("/v1/admin/registrations/{SERVICE}/999800000777/revoke");
+    assert_eq!(post(admin, &nobody, &json!({}), true).await.0, 404);
+
+    // Through the command line, while the server runs: an issue with a chosen ID, and its end.
+    let mut issue_cli = cli()
+        .args(["issue", "--service-id", SERVICE, "--user-id", "999800000555"])
+        .args(["--mail", "hanako@example.jp"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    writeln!(issue_cli.stdin.take().unwrap(), "{PIN}").unwrap();
+    assert!(issue_cli.wait_with_output().unwrap().status.success());
+    let end = cli().args(["revoke", "--service-id", SERVICE, "--user-id", "999800000555"]).output();
+    assert!(end.unwrap().status.success());
+
+    let (status, page) = audit_page(admin, "").await;
+    assert_eq!(status, 200, "{page}");
+    let entries = page["entries"].as_array().unwrap();
+    let seen: Vec<(&str, &str, &str, &str)> = entries
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("-");
+            (s("actor"), s("action"), s("user_id"), s("outcome"))
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("cli", "end", "999800000555", "ok"),
+            ("cli", "issue", "999800000555", "ok"),
+            ("admin_token", "end", "999800000777", "unknown_registration"),
+            ("admin_token", "end", user.as_str(), "ok"),
+            ("admin_token", "resync", user.as_str(), "ok"),
+            ("admin_token", "unlock", user.as_str(), "ok"),
+            ("admin_token", "issue", user.as_str(), "ok"),
+        ],
+        "newest first; verifies and setups are not admin actions"
+    );
+    assert!(page["next_before_id"].is_null(), "{page}");
+    let now = unix_now();
+    for e in entries {
+        assert_eq!(e["service_id"], SERVICE);
+        assert!(e["at"].as_u64().unwrap().abs_diff(now) < 600, "{e}");
+        match e["actor"].as_str().unwrap() {
+            "admin_token" => assert_eq!(e["origin"], "127.0.0.1"),
+            _ => assert!(e["origin"].as_str().unwrap().starts_with("uid "), "{e}"),
+        }
+    }
+    let everything = page.to_string();
+    for secret in [PIN, binary::ADMIN, binary::KEY, accepted.as_str()] {
+        assert!(!everything.contains(secret), "a secret in the audit log: {everything}");
+    }
+
+    // Paging and the filter by customer.
+    let (_, first) = audit_page(admin, "?limit=2").await;
+    assert_eq!(first["entries"].as_array().unwrap().len(), 2);
+    let cursor = first["next_before_id"].as_u64().unwrap();
+    let (_, second) = audit_page(admin, &format!("?limit=2&before_id={cursor}")).await;
+    assert_eq!(second["entries"][0]["action"], "end");
+    assert_eq!(second["entries"][0]["user_id"], "999800000777");
+    let (_, one) = audit_page(admin, &format!("?service_id={SERVICE}&user_id={user}")).await;
+    assert_eq!(one["entries"].as_array().unwrap().len(), 4);
+    assert_eq!(audit_page(admin, "?user_id=12x").await.0, 400);
+    assert_eq!(audit_page(admin, "?limit=0").await.0, 400);
+    let stranger = reqwest::Client::new().get(format!("{admin}/v1/admin/audit")).send().await;
+    assert_eq!(stranger.unwrap().status().as_u16(), 401);
+
+    // The command line reads the same log.
+    let out = cli().args(["audit", "--limit", "3"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0], entries[0]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_admin_action_is_in_the_audit_log_with_who_what_when_and_no_secret_on_sqlite() {
+    audit_trail(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_admin_action_is_in_the_audit_log_with_who_what_when_and_no_secret_on_postgres() {
+    let Some(db) = common::backends::cluster() else { return };
+    audit_trail(&["--database-url".to_owned(), db.url()]).await;
+}

@@ -12,6 +12,7 @@
 //! (`lifecycle.rs`), the demo registration (`demo.rs`), the passwords refused at issue
 //! (`weak_password.rs`).
 
+mod audit;
 mod demo;
 mod issue;
 mod lifecycle;
@@ -37,6 +38,7 @@ use crate::storage::{
     Attempt, Change, Inserted, OutboxMail, Registration, RegistrationState, Storage, Updated,
 };
 
+pub use audit::{Actor, AdminAction, Subject, MAX_AUDIT_PAGE};
 pub use demo::{DEMO_SERVICE_ID, DEMO_USER_ID};
 pub use issue::IssueRequest;
 pub use rotate::{RotationBatch, RotationCursor};

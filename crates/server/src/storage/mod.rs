@@ -281,6 +281,44 @@ pub enum Inserted {
     UserIdTaken,
 }
 
+/// One admin action in the audit log: who, what, when and how it ended — never a secret (no
+/// password, seed, code or bearer token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// Assigned by storage, increasing; the paging cursor.
+    pub id: u64,
+    /// Unix seconds when the action was asked for.
+    pub at: u64,
+    /// Which credential acted: `admin_token` (the admin API) or `cli` (the admin command
+    /// line).
+    pub actor: String,
+    /// Where from: the client address for the API, `uid N (name)` for the command line.
+    pub origin: String,
+    /// `issue`, `end`, `unlock`, `resync` or `rotate_key`.
+    pub action: String,
+    /// The registration's service ID, when the action names one.
+    pub service_id: Option<String>,
+    /// The registration's user ID, when the action names one (for an issue that draws it,
+    /// the drawn ID once known).
+    pub user_id: Option<String>,
+    /// `pending` until the action ended (it stays so if the process died meanwhile), then `ok`
+    /// or the error code the caller got.
+    pub outcome: String,
+}
+
+/// Which audit entries to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only entries with a smaller id (the previous page's `next_before_id`).
+    pub before_id: Option<u64>,
+    /// Only this service ID's entries.
+    pub service_id: Option<String>,
+    /// Only this user ID's entries.
+    pub user_id: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
 /// One row re-sealed under a new master key by `softtoken-server rotate-key`, written only if
 /// nobody changed the row since it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -403,6 +441,25 @@ pub trait Storage: Send + Sync + 'static {
     /// # Errors
     /// [`crate::Error::Storage`] when the database fails; nothing of the batch was written.
     async fn reseal(&self, batch: Vec<Reseal>) -> Result<u64>;
+
+    /// Appends an audit entry (its `id` is ignored) and returns the id it got. Committed
+    /// before the call returns, so the action it announces is never done unrecorded.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn append_audit(&self, entry: AuditEntry) -> Result<u64>;
+
+    /// Sets the outcome of a `pending` entry and, if it had none, its user ID.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn finish_audit(&self, id: u64, outcome: &str, user_id: Option<String>) -> Result<()>;
+
+    /// Lists audit entries, newest first.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>>;
 
     /// Waits until every accepted write is on disk and stops the background writer. Calls
     /// after this fail with [`crate::Error::Unavailable`].

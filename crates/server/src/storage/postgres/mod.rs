@@ -36,8 +36,8 @@ use tokio_postgres::Row;
 
 use super::sqlite::rows::{algorithm_name, parse_algorithm, to_i64};
 use super::{
-    Attempt, AttemptStatus, Change, Inserted, OutboxMail, Registration, RegistrationState, Reseal,
-    Storage, Updated,
+    Attempt, AttemptStatus, AuditEntry, AuditQuery, Change, Inserted, OutboxMail, Registration,
+    RegistrationState, Reseal, Storage, Updated,
 };
 use crate::error::{Error, Result};
 
@@ -673,6 +673,68 @@ impl Storage for PostgresStorage {
                     subject: row.try_get(2).map_err(db_error)?,
                     body: row.try_get(3).map_err(db_error)?,
                     created_at: u64_of(row.try_get(4).map_err(db_error)?, "time")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn append_audit(&self, e: AuditEntry) -> Result<u64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "INSERT INTO audit (at, actor, origin, action, service_id, user_id, outcome) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                &[
+                    &to_i64(e.at),
+                    &e.actor,
+                    &e.origin,
+                    &e.action,
+                    &e.service_id,
+                    &e.user_id,
+                    &e.outcome,
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+        u64_of(row.try_get(0).map_err(db_error)?, "audit id")
+    }
+
+    async fn finish_audit(&self, id: u64, outcome: &str, user_id: Option<String>) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE audit SET outcome = $1, user_id = coalesce(user_id, $2) \
+                 WHERE id = $3 AND outcome = 'pending'",
+                &[&outcome, &user_id, &to_i64(id)],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn audit(&self, q: AuditQuery) -> Result<Vec<AuditEntry>> {
+        let client = self.client().await?;
+        let before = q.before_id.map_or(i64::MAX, to_i64);
+        let rows = client
+            .query(
+                "SELECT id, at, actor, origin, action, service_id, user_id, outcome FROM audit \
+                 WHERE id < $1 AND ($2::text IS NULL OR service_id = $2) \
+                 AND ($3::text IS NULL OR user_id = $3) ORDER BY id DESC LIMIT $4",
+                &[&before, &q.service_id, &q.user_id, &i64::from(q.limit)],
+            )
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    id: u64_of(row.try_get(0).map_err(db_error)?, "audit id")?,
+                    at: u64_of(row.try_get(1).map_err(db_error)?, "time")?,
+                    actor: row.try_get(2).map_err(db_error)?,
+                    origin: row.try_get(3).map_err(db_error)?,
+                    action: row.try_get(4).map_err(db_error)?,
+                    service_id: row.try_get(5).map_err(db_error)?,
+                    user_id: row.try_get(6).map_err(db_error)?,
+                    outcome: row.try_get(7).map_err(db_error)?,
                 })
             })
             .collect()

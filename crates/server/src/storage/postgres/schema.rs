@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 
 /// Schema migrations, applied in order by `softtoken-server migrate` (or at start with
 /// `migrate_on_start`). Never edit one that has shipped: add the next.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE registrations (
     seq               BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
     id                TEXT PRIMARY KEY,
@@ -66,7 +67,22 @@ CREATE TABLE outbox (
     body            TEXT NOT NULL,
     created_at      BIGINT NOT NULL
 );
-"#];
+"#,
+    // 2: the audit log of admin actions (who, what, when, outcome; never a secret).
+    r#"
+CREATE TABLE audit (
+    id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at         BIGINT NOT NULL,
+    actor      TEXT NOT NULL,
+    origin     TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    service_id TEXT,
+    user_id    TEXT,
+    outcome    TEXT NOT NULL
+);
+CREATE INDEX audit_pair ON audit (service_id, user_id, id);
+"#,
+];
 
 /// Any number; the advisory lock that lets only one instance migrate at a time.
 const MIGRATION_LOCK: i64 = 0x736f_6674_746f_6b65;

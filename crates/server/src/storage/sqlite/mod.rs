@@ -38,7 +38,8 @@ use self::rows::*;
 use self::schema::{open_reader, open_writer};
 use self::writer::Writer;
 use super::{
-    Attempt, AttemptStatus, Change, Inserted, OutboxMail, Registration, Reseal, Storage, Updated,
+    Attempt, AttemptStatus, AuditEntry, AuditQuery, Change, Inserted, OutboxMail, Registration,
+    Reseal, Storage, Updated,
 };
 use crate::error::{Error, Result};
 
@@ -141,6 +142,16 @@ enum Op {
     Reseal {
         batch: Vec<Reseal>,
         reply: oneshot::Sender<Result<u64>>,
+    },
+    AppendAudit {
+        entry: Box<AuditEntry>,
+        reply: oneshot::Sender<Result<u64>>,
+    },
+    FinishAudit {
+        id: u64,
+        outcome: String,
+        user_id: Option<String>,
+        reply: oneshot::Sender<Result<()>>,
     },
     Close {
         reply: oneshot::Sender<()>,
@@ -318,6 +329,43 @@ impl Storage for SqliteStorage {
 
     async fn reseal(&self, batch: Vec<Reseal>) -> Result<u64> {
         self.send(|reply| Op::Reseal { batch, reply }).await
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> Result<u64> {
+        self.send(|reply| Op::AppendAudit { entry: Box::new(entry), reply }).await
+    }
+
+    async fn finish_audit(&self, id: u64, outcome: &str, user_id: Option<String>) -> Result<()> {
+        let outcome = outcome.to_owned();
+        self.send(|reply| Op::FinishAudit { id, outcome, user_id, reply }).await
+    }
+
+    async fn audit(&self, q: AuditQuery) -> Result<Vec<AuditEntry>> {
+        self.read(move |conn| {
+            let before = q.before_id.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, at, actor, origin, action, service_id, user_id, outcome FROM audit \
+                 WHERE id < ?1 AND (?2 IS NULL OR service_id = ?2) \
+                 AND (?3 IS NULL OR user_id = ?3) ORDER BY id DESC LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(
+                rusqlite::params![before, q.service_id, q.user_id, q.limit],
+                |row| {
+                    Ok(AuditEntry {
+                        id: row.get(0)?,
+                        at: row.get(1)?,
+                        actor: row.get(2)?,
+                        origin: row.get(3)?,
+                        action: row.get(4)?,
+                        service_id: row.get(5)?,
+                        user_id: row.get(6)?,
+                        outcome: row.get(7)?,
+                    })
+                },
+            )?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
     }
 
     async fn outbox(&self, limit: u32) -> Result<Vec<OutboxMail>> {

@@ -70,6 +70,20 @@ CREATE TABLE outbox (
     r#"
 ALTER TABLE registrations ADD COLUMN drift_steps INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 3: the audit log of admin actions (who, what, when, outcome; never a secret).
+    r#"
+CREATE TABLE audit (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at         INTEGER NOT NULL,
+    actor      TEXT NOT NULL,
+    origin     TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    service_id TEXT,
+    user_id    TEXT,
+    outcome    TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_pair ON audit (service_id, user_id, id);
+"#,
 ];
 
 pub(super) fn open_reader(path: &Path) -> Result<Connection> {

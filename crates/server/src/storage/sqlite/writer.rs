@@ -11,7 +11,8 @@ use super::rows::*;
 use super::{key_of, Cache, Key, Op};
 use crate::error::{Error, Result};
 use crate::storage::{
-    Attempt, Change, Inserted, OutboxMail, Registration, RegistrationState, Reseal, Updated,
+    Attempt, AuditEntry, Change, Inserted, OutboxMail, Registration, RegistrationState, Reseal,
+    Updated,
 };
 
 /// What to do with the cache once the batch is committed.
@@ -159,7 +160,9 @@ impl Writer {
                     Op::InsertAttempt { reply, .. } => Pending::Unit(reply, Ok(())).fail(&e),
                     Op::Purge { reply, .. }
                     | Op::ForgetPasswords { reply, .. }
-                    | Op::Reseal { reply, .. } => Pending::Count(reply, Ok(0)).fail(&e),
+                    | Op::Reseal { reply, .. }
+                    | Op::AppendAudit { reply, .. } => Pending::Count(reply, Ok(0)).fail(&e),
+                    Op::FinishAudit { reply, .. } => Pending::Unit(reply, Ok(())).fail(&e),
                     Op::Close { reply } => close = Some(reply),
                 }
             }
@@ -204,6 +207,12 @@ impl Writer {
                     let (n, evict) = self.reseal(&batch);
                     cache_actions.extend(evict);
                     pending.push(Pending::Count(reply, n));
+                }
+                Op::AppendAudit { entry, reply } => {
+                    pending.push(Pending::Count(reply, self.append_audit(&entry)));
+                }
+                Op::FinishAudit { id, outcome, user_id, reply } => {
+                    pending.push(Pending::Unit(reply, self.finish_audit(id, &outcome, user_id)));
                 }
                 Op::Close { reply } => close = Some(reply),
             }
@@ -398,6 +407,35 @@ impl Writer {
             Ok(keys) => (Ok(keys.len() as u64), keys.into_iter().map(CacheAction::Evict).collect()),
             Err(e) => (Err(e.into()), Vec::new()),
         }
+    }
+
+    fn append_audit(&self, e: &AuditEntry) -> Result<u64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO audit (at, actor, origin, action, service_id, user_id, outcome) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                e.at,
+                e.actor,
+                e.origin,
+                e.action,
+                e.service_id,
+                e.user_id,
+                e.outcome
+            ])?;
+        u64::try_from(self.conn.last_insert_rowid())
+            .map_err(|_| Error::Storage("audit id out of range".into()))
+    }
+
+    fn finish_audit(&self, id: u64, outcome: &str, user_id: Option<String>) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE audit SET outcome = ?1, user_id = coalesce(user_id, ?2) \
+                 WHERE id = ?3 AND outcome = 'pending'",
+            )?
+            .execute(params![outcome, user_id, id])?;
+        Ok(())
     }
 
     /// Writes each re-sealed row whose revision (or sealed attempt) is unchanged, all or

@@ -1,0 +1,154 @@
+//! The audit log of admin actions: who asked for what, when, and how it ended.
+//!
+//! The entry is committed *before* the action runs, so a change is never made unrecorded: if
+//! the log cannot be written the action is refused. Its outcome is filled in afterwards; an
+//! entry left `pending` means the process stopped before it could say.
+
+use std::future::Future;
+use std::net::IpAddr;
+
+use softtoken_core::ids::{ServiceId, UserId};
+
+use super::Bank;
+use crate::error::Result;
+use crate::storage::{AuditEntry, AuditQuery};
+
+/// Most entries one listing returns.
+pub const MAX_AUDIT_PAGE: u32 = 1000;
+
+/// Who acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A caller of the admin API holding the admin token, from this address.
+    AdminToken(Option<IpAddr>),
+    /// The admin command line, run by this operating-system user.
+    Cli {
+        /// The process's user ID.
+        uid: u32,
+        /// Its login name, if the environment gives one.
+        name: Option<String>,
+    },
+}
+
+impl Actor {
+    /// The command line's actor: the user running this process.
+    pub fn this_process() -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+        let name = ["SUDO_USER", "USER", "LOGNAME"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|n| !n.is_empty()));
+        Actor::Cli { uid, name }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Actor::AdminToken(_) => "admin_token",
+            Actor::Cli { .. } => "cli",
+        }
+    }
+
+    fn origin(&self) -> String {
+        let address =
+            |ip: &Option<IpAddr>| ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        match self {
+            Actor::AdminToken(ip) => address(ip),
+            Actor::Cli { uid, name: Some(name) } => format!("uid {uid} ({name})"),
+            Actor::Cli { uid, name: None } => format!("uid {uid}"),
+        }
+    }
+}
+
+/// What an admin did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAction {
+    /// Issued a registration (steps 3–5).
+    Issue,
+    /// Ended a registration's use (利用終了).
+    End,
+    /// Cleared a registration's locks.
+    Unlock,
+    /// Resynced a token's clock.
+    Resync,
+    /// Re-sealed the database under a new master key.
+    RotateKey,
+}
+
+impl AdminAction {
+    /// The name in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminAction::Issue => "issue",
+            AdminAction::End => "end",
+            AdminAction::Unlock => "unlock",
+            AdminAction::Resync => "resync",
+            AdminAction::RotateKey => "rotate_key",
+        }
+    }
+}
+
+/// Whom an action is about, as far as known before it runs.
+#[derive(Debug, Clone, Default)]
+pub struct Subject {
+    /// The registration's service ID.
+    pub service_id: Option<ServiceId>,
+    /// The registration's user ID (`None` for an issue that draws one).
+    pub user_id: Option<UserId>,
+}
+
+impl Subject {
+    /// A registration named by its pair.
+    pub fn pair(service: &ServiceId, user: &UserId) -> Self {
+        Self { service_id: Some(service.clone()), user_id: Some(user.clone()) }
+    }
+}
+
+impl Bank {
+    /// Runs `action` recorded in the audit log: the entry first, then the work, then its
+    /// outcome (`ok` or the error code the caller gets). `learned_user` names the user ID the
+    /// work chose, for an issue that drew one.
+    ///
+    /// # Errors
+    /// The storage's error when the entry cannot be written (the work is then not done);
+    /// otherwise the work's own.
+    pub async fn audited<T>(
+        &self,
+        actor: &Actor,
+        action: AdminAction,
+        subject: Subject,
+        now: u64,
+        work: impl Future<Output = Result<T>>,
+        learned_user: impl FnOnce(&T) -> Option<String>,
+    ) -> Result<T> {
+        let entry = AuditEntry {
+            id: 0,
+            at: now,
+            actor: actor.kind().to_owned(),
+            origin: actor.origin(),
+            action: action.as_str().to_owned(),
+            service_id: subject.service_id.map(|s| s.as_str().to_owned()),
+            user_id: subject.user_id.map(|u| u.as_str().to_owned()),
+            outcome: "pending".to_owned(),
+        };
+        let id = self.storage.append_audit(entry).await?;
+        let result = work.await;
+        let (outcome, user) = match &result {
+            Ok(t) => ("ok", learned_user(t)),
+            Err(e) => (e.code(), None),
+        };
+        if let Err(e) = self.storage.finish_audit(id, outcome, user).await {
+            // The action is done and stays done; the entry shows `pending` for it.
+            tracing::error!(event = "audit_error", id, error = %e, "recording an admin action's outcome");
+        }
+        result
+    }
+
+    /// Audit entries, newest first.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    pub async fn audit_log(&self, mut query: AuditQuery) -> Result<Vec<AuditEntry>> {
+        query.limit = query.limit.clamp(1, MAX_AUDIT_PAGE);
+        self.storage.audit(query).await
+    }
+}
