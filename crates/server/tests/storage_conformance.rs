@@ -336,3 +336,43 @@ async fn key_rotation_walks_every_row_and_rewrites_only_rows_nobody_changed_mean
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_audit_entry_is_kept_before_its_action_and_its_outcome_is_written_once() {
+    use softtoken_server::storage::{AuditEntry, AuditQuery};
+    on_both(|s| async move {
+        let entry = |user: &str| AuditEntry {
+            id: 0,
+            at: 1_800_000_000,
+            actor: "admin_token".into(),
+            origin: "10.0.0.7".into(),
+            action: "end".into(),
+            service_id: Some("10112231".into()),
+            user_id: Some(user.into()),
+            outcome: "pending".into(),
+        };
+        let first = s.append_audit(entry("999800000001")).await.unwrap();
+        let second = s.append_audit(entry("999800000002")).await.unwrap();
+        assert!(second > first);
+        s.finish_audit(first, "ok", None).await.unwrap();
+        // An outcome is written once: a second word on the same entry changes nothing.
+        s.finish_audit(first, "unknown_registration", Some("999800000009".into())).await.unwrap();
+        let all = |before_id| AuditQuery { before_id, limit: 10, ..AuditQuery::default() };
+        let listed = s.audit(all(None)).await.unwrap();
+        assert_eq!(listed.iter().map(|e| e.id).collect::<Vec<_>>(), [second, first]);
+        assert_eq!(
+            listed[1],
+            AuditEntry { id: first, outcome: "ok".into(), ..entry("999800000001") }
+        );
+        assert_eq!(listed[0].outcome, "pending", "a process that died leaves it pending");
+        assert_eq!(s.audit(all(Some(second))).await.unwrap().len(), 1);
+        let mine = AuditQuery {
+            service_id: Some("10112231".into()),
+            user_id: Some("999800000002".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        };
+        assert_eq!(s.audit(mine).await.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), [second]);
+    })
+    .await;
+}
