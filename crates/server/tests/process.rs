@@ -19,7 +19,7 @@ use softtoken_core::totp::{unix_now, Totp};
 
 mod binary;
 
-use binary::{command, post, spawn, ADMIN, SERVICE};
+use binary::{command, post, provisioned, spawn, ADMIN, SERVICE};
 
 async fn issue(url: &str, password: &str) -> String {
     let (status, body) = post(
@@ -333,22 +333,6 @@ async fn the_bank_keeps_its_files_to_itself_and_refuses_a_master_key_others_can_
     for file in files {
         assert_eq!(mode(&file), 0o600, "{}", file.display());
     }
-}
-
-/// Setup through the real core client, keeping the token (its codes are verified later).
-async fn provisioned(url: &str, user: &str) -> NewToken {
-    let client = ProvisioningClient::new(url).unwrap();
-    let confirmed = client
-        .handshake(
-            &ServiceId::new(SERVICE).unwrap(),
-            &UserId::new(user).unwrap(),
-            &ActivationPassword::new("4821").unwrap(),
-            unix_now(),
-        )
-        .await
-        .unwrap();
-    assert!(client.ack(confirmed.ack.stored(TokenId::random().unwrap())).await.is_delivered());
-    confirmed.token
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -94,3 +94,22 @@ pub async fn post(url: &str, path: &str, body: &Value, admin: bool) -> (u16, Val
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
+
+/// Setup through the real core client, keeping the token (its codes are verified later).
+pub async fn provisioned(url: &str, user: &str) -> softtoken_core::protocol::NewToken {
+    let client = softtoken_core::client::ProvisioningClient::new(url).unwrap();
+    let confirmed = client
+        .handshake(
+            &softtoken_core::ids::ServiceId::new(SERVICE).unwrap(),
+            &softtoken_core::ids::UserId::new(user).unwrap(),
+            &softtoken_core::ids::ActivationPassword::new("4821").unwrap(),
+            softtoken_core::totp::unix_now(),
+        )
+        .await
+        .unwrap();
+    assert!(client
+        .ack(confirmed.ack.stored(softtoken_core::ids::TokenId::random().unwrap()))
+        .await
+        .is_delivered());
+    confirmed.token
+}

@@ -157,9 +157,9 @@ impl Writer {
                         Pending::Update(reply, Ok(Updated::Conflict)).fail(&e)
                     }
                     Op::InsertAttempt { reply, .. } => Pending::Unit(reply, Ok(())).fail(&e),
-                    Op::Purge { reply, .. } | Op::ForgetPasswords { reply, .. } => {
-                        Pending::Count(reply, Ok(0)).fail(&e)
-                    }
+                    Op::Purge { reply, .. }
+                    | Op::ForgetPasswords { reply, .. }
+                    | Op::Bulk { reply, .. } => Pending::Count(reply, Ok(0)).fail(&e),
                     Op::Close { reply } => close = Some(reply),
                 }
             }
@@ -199,6 +199,15 @@ impl Writer {
                     let (n, evict) = self.forget_expired_passwords(now);
                     cache_actions.extend(evict);
                     pending.push(Pending::Count(reply, n));
+                }
+                Op::Bulk { registrations, reply } => {
+                    // A pair cached with an ended registration now has a newer one.
+                    let keys: Vec<Key> = registrations.iter().map(key_of).collect();
+                    let written = self.insert_bulk(registrations);
+                    if written.is_ok() {
+                        cache_actions.extend(keys.into_iter().map(CacheAction::Evict));
+                    }
+                    pending.push(Pending::Count(reply, written));
                 }
                 Op::Close { reply } => close = Some(reply),
             }
@@ -393,6 +402,21 @@ impl Writer {
             Ok(keys) => (Ok(keys.len() as u64), keys.into_iter().map(CacheAction::Evict).collect()),
             Err(e) => (Err(e.into()), Vec::new()),
         }
+    }
+
+    /// Inserts every registration under one savepoint with the one prepared statement; the
+    /// batch's commit makes them durable together. Nothing is cached: none is active yet.
+    fn insert_bulk(&mut self, mut registrations: Vec<Registration>) -> Result<u64> {
+        for r in &mut registrations {
+            r.rev = self.take_rev(0);
+        }
+        let written = self.savepoint(|conn| {
+            for r in &registrations {
+                insert_registration_row(conn, r)?;
+            }
+            Ok(Some(registrations.len() as u64))
+        })?;
+        written.ok_or(Error::Internal("bulk insert produced no outcome"))
     }
 
     fn insert_attempt(&mut self, a: &Attempt, open_cap: u32) -> Result<()> {
