@@ -376,3 +376,29 @@ async fn an_audit_entry_is_kept_before_its_action_and_its_outcome_is_written_onc
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_bulk_seed_writes_every_registration_with_its_own_revision_or_none_of_them() {
+    on_both(|s| async move {
+        let batch: Vec<Registration> =
+            (0..500).map(|i| Registration::sample(&format!("9997{i:08}"))).collect();
+        assert_eq!(s.insert_bulk(batch.clone()).await.unwrap(), 500);
+        let mut revs = std::collections::HashSet::new();
+        for r in [&batch[0], &batch[250], &batch[499]] {
+            let stored = s.registration_from_database(&r.service_id, &r.user_id).await.unwrap();
+            let stored = stored.unwrap();
+            assert_eq!((&stored.id, stored.state), (&r.id, RegistrationState::Issued));
+            assert!(revs.insert(stored.rev) && stored.rev > 0);
+        }
+        // A batch with one pair that already has an active registration writes nothing.
+        let mut clash: Vec<Registration> =
+            (500..600).map(|i| Registration::sample(&format!("9997{i:08}"))).collect();
+        clash.push(Registration { id: "id-again".into(), ..batch[7].clone() });
+        assert!(s.insert_bulk(clash.clone()).await.is_err());
+        let first = &clash[0];
+        assert_eq!(s.registration(&first.service_id, &first.user_id).await.unwrap(), None);
+        // The store still takes ordinary writes after the refused batch.
+        insert(&*s, Registration::sample("999612345678")).await;
+    })
+    .await;
+}

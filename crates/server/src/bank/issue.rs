@@ -165,7 +165,9 @@ impl Bank {
     }
 
     async fn check_reissue(&self, service: &ServiceId, user: &UserId, now: u64) -> Result<()> {
-        match self.storage.registration(service, user).await? {
+        // A refusal is given on the database's row, never on a cached copy another process
+        // may have made stale (the admin CLI ending use).
+        match self.storage.registration_from_database(service, user).await? {
             None => Ok(()),
             Some(r) if r.state != RegistrationState::Ended => {
                 Err(Error::RegistrationExists { state: r.state.as_str() })

@@ -27,28 +27,25 @@ impl Bank {
     /// # Errors
     /// [`Error::UnknownRegistration`].
     pub async fn revoke(&self, service: &ServiceId, user: &UserId, now: u64) -> Result<Status> {
-        self.retry_on_conflict(
-            || self.registration(service, user),
-            |r| {
-                if r.state == RegistrationState::Ended {
-                    return Ok(Decision::Answer(self.status_of(&r, now)));
-                }
-                let change = Change {
-                    registration: ended(&r, now),
-                    attempt: None,
-                    wipe_other_attempts: true,
-                    insert: None,
-                };
-                Ok(Decision::Write(
-                    Box::new(change),
-                    Box::new(move |saved| {
-                        tracing::info!(event = "registration_ended", service_id = %saved.service_id,
+        self.retry_on_pair(service, user, |r| {
+            if r.state == RegistrationState::Ended {
+                return Ok(Decision::Answer(self.status_of(&r, now)));
+            }
+            let change = Change {
+                registration: ended(&r, now),
+                attempt: None,
+                wipe_other_attempts: true,
+                insert: None,
+            };
+            Ok(Decision::Write(
+                Box::new(change),
+                Box::new(move |saved| {
+                    tracing::info!(event = "registration_ended", service_id = %saved.service_id,
                             user_id = %saved.user_id, "use ended");
-                        Ok(self.status_of(&saved, now))
-                    }),
-                ))
-            },
-        )
+                    Ok(self.status_of(&saved, now))
+                }),
+            ))
+        })
         .await
     }
 
@@ -57,31 +54,28 @@ impl Bank {
     /// # Errors
     /// [`Error::UnknownRegistration`]; [`Error::Ended`] for an ended registration.
     pub async fn unlock(&self, service: &ServiceId, user: &UserId, now: u64) -> Result<Status> {
-        self.retry_on_conflict(
-            || self.registration(service, user),
-            |r| {
-                if r.state == RegistrationState::Ended {
-                    return Err(Error::Ended);
-                }
-                let mut next = r.clone();
-                next.provision_locked = false;
-                next.failed_tries = 0;
-                next.verify_locked = false;
-                next.verify_failures = 0;
-                if next == r {
-                    return Ok(Decision::Answer(self.status_of(&r, now)));
-                }
-                Ok(Decision::Write(
-                    Box::new(Change::registration(next)),
-                    Box::new(move |saved| {
-                        tracing::info!(event = "registration_unlocked",
+        self.retry_on_pair(service, user, |r| {
+            if r.state == RegistrationState::Ended {
+                return Err(Error::Ended);
+            }
+            let mut next = r.clone();
+            next.provision_locked = false;
+            next.failed_tries = 0;
+            next.verify_locked = false;
+            next.verify_failures = 0;
+            if next == r {
+                return Ok(Decision::Answer(self.status_of(&r, now)));
+            }
+            Ok(Decision::Write(
+                Box::new(Change::registration(next)),
+                Box::new(move |saved| {
+                    tracing::info!(event = "registration_unlocked",
                             service_id = %saved.service_id, user_id = %saved.user_id,
                             "locks cleared by an admin");
-                        Ok(self.status_of(&saved, now))
-                    }),
-                ))
-            },
-        )
+                    Ok(self.status_of(&saved, now))
+                }),
+            ))
+        })
         .await
     }
 }

@@ -24,6 +24,7 @@ mod weak_password;
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -207,6 +208,9 @@ enum Decision<'a, T> {
     /// Insert this registration; once it applies, `then` turns the saved row into the answer.
     /// When the pair turns out to have a registration meanwhile, decide again.
     Insert(Box<Registration>, Then<'a, T>),
+    /// Read again and decide again, without a write (a refusal to confirm on the database's
+    /// own row; see [`Bank::retry_on_pair`]).
+    ReadAgain,
 }
 
 /// The rest of an operation once its write applied (logging, the answer).
@@ -285,7 +289,8 @@ impl Bank {
     /// # Errors
     /// [`Error::UnknownRegistration`] if the pair never had one.
     pub async fn status(&self, service: &ServiceId, user: &UserId, now: u64) -> Result<Status> {
-        Ok(self.status_of(&self.registration(service, user).await?, now))
+        // The bank's own screen shows what the database holds, not a cached copy.
+        Ok(self.status_of(&self.registration_from_database(service, user).await?, now))
     }
 
     fn status_of(&self, r: &Registration, now: u64) -> Status {
@@ -341,14 +346,64 @@ impl Bank {
                         Inserted::ActiveExists | Inserted::UserIdTaken => {}
                     }
                 }
+                Decision::ReadAgain => {}
             }
         }
         Err(Error::Unavailable)
     }
 
-    /// The newest registration of a pair, which must exist.
+    /// [`Bank::retry_on_conflict`] on a pair's newest registration, with one true answer: an
+    /// acceptance is written with a compare-and-swap on the database's row, so a copy from a
+    /// cache can never make it wrong; a refusal (ended, not delivered, locked, an answer with
+    /// nothing to write) is not written, so when it was decided on a copy the storage may
+    /// hold in a cache, the row is read again from the database and the decision taken again
+    /// before it is given. Why confirm rather than prove the cache current on every read:
+    /// refusals are rare on the hot path, so they alone pay one more read, while proving the
+    /// copy current (SQLite's `PRAGMA data_version`) would cost every verify a query on a
+    /// connection, and would still leave the gap between the check and the answer.
+    async fn retry_on_pair<'a, T>(
+        &self,
+        service: &ServiceId,
+        user: &UserId,
+        mut decide: impl FnMut(Registration) -> Result<Decision<'a, T>>,
+    ) -> Result<T> {
+        let confirming = AtomicBool::new(false);
+        self.retry_on_conflict(
+            || async {
+                if confirming.load(Ordering::Relaxed) {
+                    self.registration_from_database(service, user).await
+                } else {
+                    self.registration(service, user).await
+                }
+            },
+            |r| {
+                let decision = decide(r);
+                let refusal = matches!(decision, Err(_) | Ok(Decision::Answer(_)));
+                if refusal && !confirming.swap(true, Ordering::Relaxed) {
+                    return Ok(Decision::ReadAgain);
+                }
+                decision
+            },
+        )
+        .await
+    }
+
+    /// The newest registration of a pair, which must exist; possibly a cached copy.
     async fn registration(&self, service: &ServiceId, user: &UserId) -> Result<Registration> {
         self.storage.registration(service, user).await?.ok_or(Error::UnknownRegistration)
+    }
+
+    /// The newest registration of a pair, which must exist, read from the database itself
+    /// (never a cached copy): what a refusal is given on.
+    async fn registration_from_database(
+        &self,
+        service: &ServiceId,
+        user: &UserId,
+    ) -> Result<Registration> {
+        self.storage
+            .registration_from_database(service, user)
+            .await?
+            .ok_or(Error::UnknownRegistration)
     }
 
     /// The newest mails of the outbox.

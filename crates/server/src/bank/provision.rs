@@ -43,8 +43,13 @@ impl Bank {
         if r.demo && self.demo.is_some() && self.demo_needs_rearm(&r, now) {
             r = self.rearm_demo(now).await?;
         }
-        if let Some(refusal) = self.refuse_provisioning(&r, now) {
-            return Err(refusal);
+        if self.refuse_provisioning(&r, now).is_some() {
+            // Refused on a copy that may be cached: the database's row decides (the admin
+            // CLI may have unlocked it or issued anew meanwhile).
+            r = self.registration_from_database(&req.service_id, &req.user_id).await?;
+            if let Some(refusal) = self.refuse_provisioning(&r, now) {
+                return Err(refusal);
+            }
         }
         let pw = self.open_password(&r)?;
         let attempt_id = AttemptId::random()?;

@@ -42,11 +42,7 @@ impl Bank {
         now: u64,
     ) -> Result<VerifyOutcome> {
         check_code_shape(code)?;
-        self.retry_on_conflict(
-            || self.registration(service, user),
-            |r| self.decide_verify(r, code, now),
-        )
-        .await
+        self.retry_on_pair(service, user, |r| self.decide_verify(r, code, now)).await
     }
 
     fn decide_verify(
@@ -132,11 +128,7 @@ impl Bank {
         now: u64,
     ) -> Result<ResyncOutcome> {
         codes.iter().try_for_each(|c| check_code_shape(c))?;
-        self.retry_on_conflict(
-            || self.registration(service, user),
-            |r| self.decide_resync(r, codes, now),
-        )
-        .await
+        self.retry_on_pair(service, user, |r| self.decide_resync(r, codes, now)).await
     }
 
     fn decide_resync(

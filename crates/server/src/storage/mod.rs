@@ -373,6 +373,19 @@ pub trait Storage: Send + Sync + 'static {
         user: &UserId,
     ) -> Result<Option<Registration>>;
 
+    /// The newest registration of a pair straight from the database, never from a cache: what
+    /// a refusal is confirmed against, since a cached copy may be older than a commit another
+    /// process (the admin CLI, a second server on the same file) made. A backend without a
+    /// cache answers as [`Storage::registration`].
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn registration_from_database(
+        &self,
+        service: &ServiceId,
+        user: &UserId,
+    ) -> Result<Option<Registration>>;
+
     /// A registration by its [`Registration::id`], straight from the database.
     ///
     /// # Errors
@@ -460,6 +473,16 @@ pub trait Storage: Send + Sync + 'static {
     /// # Errors
     /// [`crate::Error::Storage`] when the database fails.
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>>;
+
+    /// Writes many registrations at once, each with a fresh revision, in one transaction (all
+    /// of them, or none on an error): how a bank-size benchmark seeds millions of customers, or
+    /// a migration brings them over, in minutes. No mail is written and no cache is filled.
+    /// Returns how many were written.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails or refuses a row (a pair that already
+    /// has a registration that has not ended, an ID used twice); nothing of the call is written.
+    async fn insert_bulk(&self, registrations: Vec<Registration>) -> Result<u64>;
 
     /// Waits until every accepted write is on disk and stops the background writer. Calls
     /// after this fail with [`crate::Error::Unavailable`].

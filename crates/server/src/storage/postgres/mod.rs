@@ -751,10 +751,125 @@ impl Storage for PostgresStorage {
             .map_err(db_error)
     }
 
+    async fn registration_from_database(
+        &self,
+        service: &ServiceId,
+        user: &UserId,
+    ) -> Result<Option<Registration>> {
+        // No cache here: every read is already the database's answer.
+        self.registration(service, user).await
+    }
+
+    async fn insert_bulk(&self, registrations: Vec<Registration>) -> Result<u64> {
+        // One multi-row INSERT from arrays (a column per parameter): one statement, so all or
+        // none, and one round trip for the whole batch; each row still draws its revision.
+        let mut columns = BulkColumns::default();
+        for r in &registrations {
+            columns.push(r);
+        }
+        let client = self.client().await?;
+        let sql = "INSERT INTO registrations (id, service_id, user_id, mail, state, algorithm, \
+             digits, period, failed_tries, provision_locked, verify_failures, verify_locked, \
+             last_step, sealed_password, sealed_seed, confirmed_attempt, issued_at, expires_at, \
+             confirmed_at, delivered_at, in_use_at, ended_at, demo, drift_steps, rev) \
+             SELECT u.*, nextval('registration_rev') FROM unnest($1::text[], $2::text[], \
+             $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], \
+             $9::bigint[], $10::boolean[], $11::bigint[], $12::boolean[], $13::bigint[], \
+             $14::bytea[], $15::bytea[], $16::text[], $17::bigint[], $18::bigint[], \
+             $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::boolean[], \
+             $24::bigint[]) AS u";
+        let c = &columns;
+        let params: [&(dyn ToSql + Sync); 24] = [
+            &c.id,
+            &c.service_id,
+            &c.user_id,
+            &c.mail,
+            &c.state,
+            &c.algorithm,
+            &c.digits,
+            &c.period,
+            &c.failed_tries,
+            &c.provision_locked,
+            &c.verify_failures,
+            &c.verify_locked,
+            &c.last_step,
+            &c.sealed_password,
+            &c.sealed_seed,
+            &c.confirmed_attempt,
+            &c.issued_at,
+            &c.expires_at,
+            &c.confirmed_at,
+            &c.delivered_at,
+            &c.in_use_at,
+            &c.ended_at,
+            &c.demo,
+            &c.drift_steps,
+        ];
+        client.execute(sql, &params).await.map_err(db_error)
+    }
+
     async fn close(&self) {
         // Every write was committed before its call returned; closing only ends the
         // connections, and later calls fail with `Unavailable`.
         self.pool.close();
+    }
+}
+
+/// Registrations as one array per column, for [`Storage::insert_bulk`].
+#[derive(Default)]
+struct BulkColumns {
+    id: Vec<String>,
+    service_id: Vec<String>,
+    user_id: Vec<String>,
+    mail: Vec<String>,
+    state: Vec<&'static str>,
+    algorithm: Vec<&'static str>,
+    digits: Vec<i64>,
+    period: Vec<i64>,
+    failed_tries: Vec<i64>,
+    provision_locked: Vec<bool>,
+    verify_failures: Vec<i64>,
+    verify_locked: Vec<bool>,
+    last_step: Vec<Option<i64>>,
+    sealed_password: Vec<Vec<u8>>,
+    sealed_seed: Vec<Option<Vec<u8>>>,
+    confirmed_attempt: Vec<Option<String>>,
+    issued_at: Vec<i64>,
+    expires_at: Vec<i64>,
+    confirmed_at: Vec<Option<i64>>,
+    delivered_at: Vec<Option<i64>>,
+    in_use_at: Vec<Option<i64>>,
+    ended_at: Vec<Option<i64>>,
+    demo: Vec<bool>,
+    drift_steps: Vec<i64>,
+}
+
+impl BulkColumns {
+    fn push(&mut self, r: &Registration) {
+        self.id.push(r.id.clone());
+        self.service_id.push(r.service_id.as_str().to_owned());
+        self.user_id.push(r.user_id.as_str().to_owned());
+        self.mail.push(r.mail.clone());
+        self.state.push(r.state.as_str());
+        self.algorithm.push(algorithm_name(r.params.algorithm));
+        self.digits.push(i64::from(r.params.digits));
+        self.period.push(i64::from(r.params.period));
+        self.failed_tries.push(i64::from(r.failed_tries));
+        self.provision_locked.push(r.provision_locked);
+        self.verify_failures.push(i64::from(r.verify_failures));
+        self.verify_locked.push(r.verify_locked);
+        self.last_step.push(r.last_step.map(to_i64));
+        self.sealed_password.push(r.sealed_password.clone());
+        self.sealed_seed.push(r.sealed_seed.clone());
+        self.confirmed_attempt.push(r.confirmed_attempt.clone());
+        self.issued_at.push(to_i64(r.issued_at));
+        self.expires_at.push(to_i64(r.expires_at));
+        self.confirmed_at.push(r.confirmed_at.map(to_i64));
+        self.delivered_at.push(r.delivered_at.map(to_i64));
+        self.in_use_at.push(r.in_use_at.map(to_i64));
+        self.ended_at.push(r.ended_at.map(to_i64));
+        self.demo.push(r.demo);
+        self.drift_steps.push(r.drift_steps);
     }
 }
 

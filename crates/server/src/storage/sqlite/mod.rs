@@ -13,9 +13,13 @@
 //! entry never loses a write: the next read goes to the file. Why quick_cache rather than
 //! moka: the writer thread is its only writer and needs no expiry, listeners or async API,
 //! and quick_cache is a small lock-striped map with no background threads. The cache is never ahead of the database and is dropped
-//! whenever another process (the admin CLI) commits to the file; a stale entry can only make a
-//! compare-and-swap fail, and a failed one evicts the entry, so the caller's retry reads the
-//! database.
+//! whenever another process (the admin CLI, a second server on the same file) commits to the
+//! file, at the writer's next batch or idle tick; until then an entry may be stale. A stale
+//! entry cannot make an acceptance wrong: every write is a compare-and-swap on the file's row,
+//! a failed one evicts the entry, so the caller's retry reads the database. Nor can it make a
+//! refusal wrong: the bank gives a refusal only after reading the row again with
+//! [`Storage::registration_from_database`], which skips the cache (and drops a copy that
+//! differs).
 //!
 //! Reads that miss the cache use a small pool of read-only connections on tokio's blocking
 //! threads; WAL lets them run beside the writer.
@@ -153,6 +157,10 @@ enum Op {
         user_id: Option<String>,
         reply: oneshot::Sender<Result<()>>,
     },
+    Bulk {
+        registrations: Vec<Registration>,
+        reply: oneshot::Sender<Result<u64>>,
+    },
     Close {
         reply: oneshot::Sender<()>,
     },
@@ -264,6 +272,24 @@ impl Storage for SqliteStorage {
             return Ok(Some((*hit).clone()));
         }
         self.read(move |conn| newest_registration(conn, &key.0, &key.1)).await
+    }
+
+    async fn registration_from_database(
+        &self,
+        service: &ServiceId,
+        user: &UserId,
+    ) -> Result<Option<Registration>> {
+        let key = (service.as_str().to_owned(), user.as_str().to_owned());
+        let read_key = key.clone();
+        let fresh =
+            self.read(move |conn| newest_registration(conn, &read_key.0, &read_key.1)).await?;
+        // A cached copy that differs is stale (another process wrote the file): drop it so the
+        // hot path reads the file too until the writer caches the next commit. Removing races
+        // harmlessly with the writer: at worst a newer entry goes and is read from the file.
+        if self.cache.peek(&key).is_some_and(|c| fresh.as_ref().is_none_or(|f| f.rev != c.rev)) {
+            self.cache.remove(&key);
+        }
+        Ok(fresh)
     }
 
     async fn registration_by_id(&self, id: &str) -> Result<Option<Registration>> {
@@ -396,6 +422,10 @@ impl Storage for SqliteStorage {
         self.send(|reply| Op::Purge { before, reply }).await
     }
 
+    async fn insert_bulk(&self, registrations: Vec<Registration>) -> Result<u64> {
+        self.send(|reply| Op::Bulk { registrations, reply }).await
+    }
+
     async fn close(&self) {
         let (reply, done) = oneshot::channel();
         let sent = match self.ops.lock() {
@@ -524,6 +554,12 @@ mod tests {
             cli.update(Change::registration(ended)).await.unwrap(),
             Updated::Applied(_)
         ));
+        // The cached copy may still say "issued"; the database's answer is the truth, and
+        // reading it drops the stale copy.
+        let truth = server.registration_from_database(&r.service_id, &r.user_id).await.unwrap();
+        assert_eq!(truth.unwrap().state, RegistrationState::Ended);
+        let after = server.registration(&r.service_id, &r.user_id).await.unwrap().unwrap();
+        assert_eq!(after.state, RegistrationState::Ended);
         let mut stale = r.clone();
         stale.last_step = Some(1);
         assert_eq!(server.update(Change::registration(stale)).await.unwrap(), Updated::Conflict);
@@ -562,6 +598,9 @@ mod tests {
                         if let Updated::Applied(_) =
                             s.update(Change::registration(next)).await.unwrap()
                         {
+                            // Answered only after its commit: the file has it already.
+                            let disk = s.registration_from_database(&service, &user).await;
+                            assert!(disk.unwrap().unwrap().last_step >= Some(step));
                             won.push(step);
                             break;
                         }

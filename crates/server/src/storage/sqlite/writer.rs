@@ -161,6 +161,7 @@ impl Writer {
                     Op::Purge { reply, .. }
                     | Op::ForgetPasswords { reply, .. }
                     | Op::Reseal { reply, .. }
+                    | Op::Bulk { reply, .. }
                     | Op::AppendAudit { reply, .. } => Pending::Count(reply, Ok(0)).fail(&e),
                     Op::FinishAudit { reply, .. } => Pending::Unit(reply, Ok(())).fail(&e),
                     Op::Close { reply } => close = Some(reply),
@@ -213,6 +214,15 @@ impl Writer {
                 }
                 Op::FinishAudit { id, outcome, user_id, reply } => {
                     pending.push(Pending::Unit(reply, self.finish_audit(id, &outcome, user_id)));
+                }
+                Op::Bulk { registrations, reply } => {
+                    // A pair cached with an ended registration now has a newer one.
+                    let keys: Vec<Key> = registrations.iter().map(key_of).collect();
+                    let written = self.insert_bulk(registrations);
+                    if written.is_ok() {
+                        cache_actions.extend(keys.into_iter().map(CacheAction::Evict));
+                    }
+                    pending.push(Pending::Count(reply, written));
                 }
                 Op::Close { reply } => close = Some(reply),
             }
@@ -491,6 +501,21 @@ impl Writer {
             Ok(n) => (Ok(n.unwrap_or(0)), evict),
             Err(e) => (Err(e), Vec::new()),
         }
+    }
+
+    /// Inserts every registration under one savepoint with the one prepared statement; the
+    /// batch's commit makes them durable together. Nothing is cached: none is active yet.
+    fn insert_bulk(&mut self, mut registrations: Vec<Registration>) -> Result<u64> {
+        for r in &mut registrations {
+            r.rev = self.take_rev(0);
+        }
+        let written = self.savepoint(|conn| {
+            for r in &registrations {
+                insert_registration_row(conn, r)?;
+            }
+            Ok(Some(registrations.len() as u64))
+        })?;
+        written.ok_or(Error::Internal("bulk insert produced no outcome"))
     }
 
     fn insert_attempt(&mut self, a: &Attempt, open_cap: u32) -> Result<()> {
