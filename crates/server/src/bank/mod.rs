@@ -305,13 +305,38 @@ impl Bank {
     async fn retry_on_conflict<'a, Row, T, Fut>(
         &self,
         read: impl Fn() -> Fut,
+        decide: impl FnMut(Row) -> Result<Decision<'a, T>>,
+    ) -> Result<T>
+    where
+        Fut: Future<Output = Result<Row>>,
+    {
+        self.retry_from(None, read, decide).await
+    }
+
+    /// [`Bank::retry_on_conflict`], deciding first on `hint`: a copy of the row that may be
+    /// stale (another instance may have written it since). Only a write can be decided on it,
+    /// because the compare-and-swap then proves the copy was current; an answer or a refusal
+    /// without a write is never given from it, but decided again on a fresh read, as is a
+    /// write that lost its race.
+    async fn retry_from<'a, Row, T, Fut>(
+        &self,
+        mut hint: Option<Row>,
+        read: impl Fn() -> Fut,
         mut decide: impl FnMut(Row) -> Result<Decision<'a, T>>,
     ) -> Result<T>
     where
         Fut: Future<Output = Result<Row>>,
     {
         for _ in 0..MAX_RETRIES {
-            match decide(read().await?)? {
+            let (row, hinted) = match hint.take() {
+                Some(row) => (row, true),
+                None => (read().await?, false),
+            };
+            let decision = match decide(row) {
+                Ok(Decision::Answer(_)) | Err(_) if hinted => continue,
+                decided => decided?,
+            };
+            match decision {
                 Decision::Answer(answer) => return Ok(answer),
                 Decision::Write(change, then) => {
                     if let Updated::Applied(saved) = self.storage.update(*change).await? {

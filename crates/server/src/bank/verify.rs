@@ -42,7 +42,11 @@ impl Bank {
         now: u64,
     ) -> Result<VerifyOutcome> {
         check_code_shape(code)?;
-        self.retry_on_conflict(
+        // Verify is the hot path: it decides on the copy this instance last saw, so that in
+        // the common case a code costs one write and no read (see `retry_from`).
+        let hint = self.storage.registration_hint(service, user).await?;
+        self.retry_from(
+            hint,
             || self.registration(service, user),
             |r| self.decide_verify(r, code, now),
         )
