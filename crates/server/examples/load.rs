@@ -8,8 +8,9 @@
 //! ```
 //!
 //! With `--postgres` the database is a private PostgreSQL cluster from the system's package
-//! (`fsync` and `synchronous_commit` on), and `--instances` banks, each with its own pool,
-//! share it; the verifying connections are spread over them as a load balancer would.
+//! (`fsync` and `synchronous_commit` on), and `--instances` banks, each with its own pool of
+//! `--pool-size` connections, share it; the verifying connections are spread over them as a
+//! load balancer would.
 //!
 //! It creates a fresh SQLite database in a temporary directory, provisions `--registrations`
 //! tokens through the bank's own protocol code, then sends every token's codes for the steps
@@ -19,9 +20,21 @@
 //! every run does the same work whatever the wall clock does. Then it provisions
 //! `--provisions` more tokens one after another over HTTP with the core client and reports the
 //! latency percentiles. Everything stops by itself; nothing leaves 127.0.0.1.
+//!
+//! The server is served as the binary serves it (`serve::listen`: axum-server with the edge's
+//! timeouts and connection caps; the per-address cap is raised to `--concurrency`, since the
+//! bank web tier's connections all come from 127.0.0.1 here). The verifications are sent by a
+//! second process (this example started again with `--drive`), so that the figure is the
+//! server's and the load generator costs as little as it can: one thread, the requests built
+//! as bytes before the clock starts, written and read on raw HTTP/1.1 keep-alive connections.
+//! Its CPU time and the server's are both printed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,14 +46,18 @@ use softtoken_core::protocol::ClientHandshake;
 use softtoken_core::totp::{ClockOffset, Totp};
 use softtoken_server::bank::IssueRequest;
 use softtoken_server::clock::ManualClock;
+use softtoken_server::edge::EdgeLimits;
 use softtoken_server::http::{AdminToken, HttpOptions};
 use softtoken_server::ratelimit::RateLimits;
 use softtoken_server::storage::postgres::PostgresStorage;
 use softtoken_server::storage::sqlite::Synchronous;
 use softtoken_server::testing::postgres::PgCluster;
 use softtoken_server::testing::{BankOptions, TestBank};
+use tokio::net::TcpStream;
 
 const ADMIN: &str = "load-benchmark-admin-token";
+/// The bank web tier's verify-only credential, as a bank's web servers would present it.
+const VERIFIER: &str = "load-benchmark-verify-token";
 const SERVICE: &str = "10112231";
 
 #[derive(Parser)]
@@ -63,9 +80,22 @@ struct Args {
     /// Server instances on the one PostgreSQL database (with --postgres).
     #[arg(long, default_value_t = 1)]
     instances: usize,
+    /// Connections in each instance's PostgreSQL pool (with --postgres).
+    #[arg(long)]
+    pool_size: Option<usize>,
+    /// PostgreSQL's `commit_delay` in microseconds (with --postgres): how long a commit waits
+    /// for others to share its WAL flush.
+    #[arg(long)]
+    commit_delay: Option<u32>,
     /// Give up after this many seconds in total.
     #[arg(long, default_value_t = 300)]
     max_seconds: u64,
+    /// Internal: be the load-generating process, sending the requests of this file.
+    #[arg(long, hide = true)]
+    drive: Option<PathBuf>,
+    /// Internal (with --drive): the servers' addresses, comma-separated.
+    #[arg(long, hide = true, default_value = "")]
+    targets: String,
 }
 
 fn parse_synchronous(name: &str) -> Result<Synchronous, String> {
@@ -81,16 +111,71 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-#[tokio::main]
-async fn main() {
+/// User and system CPU seconds of this process so far (`/proc/self/stat`, in clock ticks of
+/// 1/100 s).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    (tick(11) + tick(12)) / 100.0
+}
+
+fn main() {
     let args = Args::parse();
+    if let Some(jobs) = &args.drive {
+        // The load generator: one thread, so it takes as little of the machine as it can.
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(drive(jobs, &args));
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(bench(args));
+}
+
+/// One running instance: its bank and the addresses of its two listeners.
+struct Instance {
+    bank: TestBank,
+    url: String,
+    admin: SocketAddr,
+}
+
+async fn serve(bank: TestBank, edge: EdgeLimits) -> Instance {
+    let bind = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        l
+    };
+    let (public, admin) = (bind(), bind());
+    let (url, admin_addr) =
+        (format!("http://{}", public.local_addr().unwrap()), admin.local_addr().unwrap());
+    for (listener, router) in [(public, bank.router()), (admin, bank.admin_router())] {
+        tokio::spawn(async move {
+            let handle = axum_server::Handle::new();
+            softtoken_server::serve::listen(listener, handle, router, None, edge, &[])
+                .await
+                .unwrap();
+        });
+    }
+    Instance { bank, url, admin: admin_addr }
+}
+
+async fn bench(args: Args) {
     let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
     // A step boundary plus 30 s, so the steps −1, 0, +1 are unambiguous.
     let t0 = softtoken_core::totp::unix_now() / 60 * 60 + 30;
     let clock = ManualClock::new(t0);
+    let edge = EdgeLimits {
+        max_connections_per_address: args.concurrency.max(32),
+        max_connections: EdgeLimits::default().max_connections.max(args.concurrency + 64),
+        ..EdgeLimits::default()
+    };
     let options = || BankOptions {
         http: HttpOptions {
             admin_token: Some(AdminToken::new(ADMIN).unwrap()),
+            verify_token: Some(AdminToken::new(VERIFIER).unwrap()),
             rate_limits: RateLimits {
                 per_address_burst: 1_000,
                 per_address_per_minute: 1_000,
@@ -104,6 +189,7 @@ async fn main() {
                 total_burst: 1_000_000,
                 total_per_minute: 1_000_000,
             },
+            edge,
             ..HttpOptions::default()
         },
         clock: Arc::new(clock.clone()),
@@ -116,25 +202,36 @@ async fn main() {
     let mut instances = Vec::new();
     if args.postgres {
         let db = PgCluster::start_with(true).unwrap();
+        if let Some(us) = args.commit_delay {
+            db.psql(&format!("ALTER SYSTEM SET commit_delay = {us}")).unwrap();
+            db.psql("SELECT pg_reload_conf()").unwrap();
+        }
         for _ in 0..args.instances.max(1) {
-            let storage = PostgresStorage::open(db.options(), true).await.unwrap();
+            let mut pg = db.options();
+            if let Some(n) = args.pool_size {
+                pg.pool_size = n;
+            }
+            let storage = PostgresStorage::open(pg, true).await.unwrap();
             let bank = TestBank::on(options(), Arc::new(storage), tempfile::tempdir().unwrap());
-            instances.push(bank.unwrap().serve().await.unwrap());
+            instances.push(serve(bank.unwrap(), edge).await);
         }
         cluster = Some(db);
     } else {
-        instances.push(TestBank::open(options()).unwrap().serve().await.unwrap());
+        instances.push(serve(TestBank::open(options()).unwrap(), edge).await);
     }
-    let served = &instances[0];
-    let (bank, state, url) = (served.bank().clone(), &served.state, served.url.clone());
-    // Verifies go to the admin listeners (the bank's web tier), spread over the instances.
-    let admin_urls: Vec<String> = instances.iter().map(|i| i.admin_url.clone()).collect();
+    let first = &instances[0];
+    let (bank, url) = (first.bank.bank().clone(), first.url.clone());
     println!(
         "softtoken-server load benchmark: {} registrations, {} connections, {}, {} CPUs",
         args.registrations,
         args.concurrency,
         if args.postgres {
-            format!("PostgreSQL (synchronous_commit=on), {} instance(s)", instances.len())
+            format!(
+                "PostgreSQL (synchronous_commit=on, commit_delay={} µs), {} instance(s), pool of {} each",
+                args.commit_delay.unwrap_or(0),
+                instances.len(),
+                args.pool_size.unwrap_or(cluster.as_ref().unwrap().options().pool_size)
+            )
         } else {
             format!("SQLite synchronous={:?}", args.synchronous)
         },
@@ -188,15 +285,15 @@ async fn main() {
         setup.elapsed().as_secs_f64()
     );
 
-    // Bodies prepared before the clock starts, so the load generator does little work.
+    // The verifications, one a line ("1 body" expects acceptance, "0 body" a rejection), for
+    // the load-generating process.
     let rounds = [t0 - 60, t0, t0 + 60];
-    let mut jobs: Vec<(String, bool)> = Vec::with_capacity(tokens.len() * 4);
+    let mut jobs = String::new();
     for at in rounds {
         for (user, totp) in &tokens {
             let code = totp.code_at_bank_time(at);
-            jobs.push((
-                format!(r#"{{"service_id":"{SERVICE}","user_id":"{user}","code":"{code}"}}"#),
-                true,
+            jobs.push_str(&format!(
+                "1 {{\"service_id\":\"{SERVICE}\",\"user_id\":\"{user}\",\"code\":\"{code}\"}}\n"
             ));
         }
     }
@@ -208,76 +305,39 @@ async fn main() {
         let collides =
             [t0 - 60, t0, t0 + 60].iter().any(|t| totp.code_at_bank_time(*t).as_str() == wrong);
         if !collides {
-            jobs.push((
-                format!(r#"{{"service_id":"{SERVICE}","user_id":"{user}","code":"{wrong}"}}"#),
-                false,
+            jobs.push_str(&format!(
+                "0 {{\"service_id\":\"{SERVICE}\",\"user_id\":\"{user}\",\"code\":\"{wrong}\"}}\n"
             ));
         }
     }
-    let jobs = Arc::new(jobs);
-    let next = Arc::new(AtomicUsize::new(0));
-    let mismatches = Arc::new(AtomicUsize::new(0));
-    softtoken_core::client::install_tls_provider();
-    let client =
-        reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build().unwrap();
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for worker in 0..args.concurrency {
-        let (jobs, next, mismatches, client) =
-            (jobs.clone(), next.clone(), mismatches.clone(), client.clone());
-        let verify_url = format!("{}/v1/admin/verify", admin_urls[worker % admin_urls.len()]);
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((body, expect)) = jobs.get(i) else { break };
-                if Instant::now() > deadline {
-                    break;
-                }
-                let begin = Instant::now();
-                let resp = client
-                    .post(&verify_url)
-                    .bearer_auth(ADMIN)
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .unwrap();
-                let ok = resp.status().is_success();
-                let text = resp.text().await.unwrap();
-                latencies.push(begin.elapsed());
-                let accepted = text.contains(r#""accepted":true"#);
-                if !ok || accepted != *expect {
-                    mismatches.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            latencies
-        }));
-    }
-    let mut verify_latencies = Vec::new();
-    for w in workers {
-        verify_latencies.extend(w.await.unwrap());
-    }
-    verify_latencies.sort();
-    let elapsed = started.elapsed();
-    let done = next.load(Ordering::Relaxed).min(jobs.len());
-    let accepted = state.metrics().render();
+    let mut jobs_file = tempfile::NamedTempFile::new().unwrap();
+    jobs_file.write_all(jobs.as_bytes()).unwrap();
+    let targets: Vec<String> = instances.iter().map(|i| i.admin.to_string()).collect();
+    let server_cpu = cpu_secs();
+    let driver = tokio::process::Command::from({
+        let mut c = Command::new(std::env::current_exe().unwrap());
+        c.arg("--drive")
+            .arg(jobs_file.path())
+            .args(["--targets", &targets.join(",")])
+            .args(["--concurrency", &args.concurrency.to_string()])
+            .args([
+                "--max-seconds",
+                &deadline.saturating_duration_since(Instant::now()).as_secs().to_string(),
+            ])
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+        c
+    })
+    .status()
+    .await
+    .unwrap();
+    assert!(driver.success(), "the load generator failed: {driver}");
     println!(
-        "verify over HTTP: {done} verifications ({} expected accepted) in {:.2} s = {:.0} verifications/s; {} unexpected answers",
-        tokens.len() * 3,
-        elapsed.as_secs_f64(),
-        done as f64 / elapsed.as_secs_f64(),
-        mismatches.load(Ordering::Relaxed)
+        "  server process CPU during the verifications: {:.2} s (user + system, all threads)",
+        cpu_secs() - server_cpu
     );
-    if !verify_latencies.is_empty() {
-        println!(
-            "  verify latency: p50 {}, p99 {}, max {}",
-            ms(percentile(&verify_latencies, 0.50)),
-            ms(percentile(&verify_latencies, 0.99)),
-            ms(*verify_latencies.last().unwrap())
-        );
-    }
-    for line in accepted.lines().filter(|l| l.starts_with("softtoken_verify_total")) {
+    let metrics: String = instances.iter().map(|i| i.bank.state.metrics().render()).collect();
+    for line in metrics.lines().filter(|l| l.starts_with("softtoken_verify_total")) {
         println!("  {line}");
     }
 
@@ -296,9 +356,9 @@ async fn main() {
     let accepted_direct = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..args.concurrency {
-        let (direct, next, bank, acc) =
-            (direct.clone(), next.clone(), bank.clone(), accepted_direct.clone());
+    for worker in 0..args.concurrency {
+        let bank = instances[worker % instances.len()].bank.bank().clone();
+        let (direct, next, acc) = (direct.clone(), next.clone(), accepted_direct.clone());
         workers.push(tokio::spawn(async move {
             let service = ServiceId::new(SERVICE).unwrap();
             loop {
@@ -326,6 +386,7 @@ async fn main() {
     );
 
     // Provisioning round trips, one after another, with the app's client over HTTP.
+    softtoken_core::client::install_tls_provider();
     let mut latencies = Vec::with_capacity(args.provisions);
     let app = ProvisioningClient::new(&url).unwrap();
     for _ in 0..args.provisions {
@@ -372,8 +433,154 @@ async fn main() {
         );
     }
     for i in &instances {
-        i.storage.close().await;
+        i.bank.storage.close().await;
     }
     drop(instances);
     drop(cluster);
+}
+
+/// One verification as the bytes sent, and the answer expected.
+struct Job {
+    request: Vec<u8>,
+    accept: bool,
+}
+
+/// The load-generating process: connects `--concurrency` keep-alive connections, spread over
+/// the targets, then sends every job of the file once, each connection one request at a time,
+/// and prints the throughput and latencies it saw.
+async fn drive(jobs_file: &PathBuf, args: &Args) {
+    let text = std::fs::read_to_string(jobs_file).unwrap();
+    let jobs: Vec<Job> = text
+        .lines()
+        .map(|line| {
+            let (accept, body) = line.split_once(' ').unwrap();
+            let request = format!(
+                "POST /v1/admin/verify HTTP/1.1\r\nhost: 127.0.0.1\r\n\
+                 authorization: Bearer {VERIFIER}\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            Job { request: request.into_bytes(), accept: accept == "1" }
+        })
+        .collect();
+    let targets: Vec<&str> = args.targets.split(',').collect();
+    let mut connections = Vec::with_capacity(args.concurrency);
+    for i in 0..args.concurrency {
+        let stream = TcpStream::connect(targets[i % targets.len()]).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        connections.push(stream);
+    }
+    let jobs = Arc::new(jobs);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mismatches = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+    let cpu = cpu_secs();
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for stream in connections {
+        let (jobs, next, mismatches) = (jobs.clone(), next.clone(), mismatches.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut buf = Vec::with_capacity(1024);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                if Instant::now() > deadline {
+                    break;
+                }
+                let begin = Instant::now();
+                let answer = exchange(&stream, &job.request, &mut buf).await;
+                latencies.push(begin.elapsed());
+                match answer {
+                    Ok((status, body)) => {
+                        let accepted = body.windows(15).any(|w| w == br#""accepted":true"#);
+                        if status != 200 || accepted != job.accept {
+                            mismatches.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("load generator: connection failed: {e}");
+                        mismatches.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for w in workers {
+        latencies.extend(w.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let done = latencies.len();
+    println!(
+        "verify over HTTP: {done} verifications ({} expected accepted) in {:.2} s = {:.0} verifications/s; {} unexpected answers",
+        jobs.iter().filter(|j| j.accept).count(),
+        elapsed.as_secs_f64(),
+        done as f64 / elapsed.as_secs_f64(),
+        mismatches.load(Ordering::Relaxed)
+    );
+    if !latencies.is_empty() {
+        println!(
+            "  verify latency: p50 {}, p99 {}, max {}",
+            ms(percentile(&latencies, 0.50)),
+            ms(percentile(&latencies, 0.99)),
+            ms(*latencies.last().unwrap())
+        );
+    }
+    println!("  load generator CPU: {:.2} s (one thread)", cpu_secs() - cpu);
+}
+
+/// Writes one request and reads its response on a keep-alive connection: the status code and
+/// the body (the server always sends `content-length`).
+async fn exchange(
+    stream: &TcpStream,
+    request: &[u8],
+    buf: &mut Vec<u8>,
+) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut written = 0;
+    while written < request.len() {
+        stream.writable().await?;
+        match stream.try_write(&request[written..]) {
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buf[..end]).map_err(std::io::Error::other)?;
+            let status: u16 =
+                head.get(9..12).and_then(|s| s.parse().ok()).ok_or_else(|| bad("status line"))?;
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().ok())?
+                })
+                .ok_or_else(|| bad("content-length"))?;
+            let total = end + 4 + length;
+            if buf.len() >= total {
+                let body = buf[end + 4..total].to_vec();
+                buf.drain(..total);
+                return Ok((status, body));
+            }
+        }
+        stream.readable().await?;
+        match stream.try_read(&mut chunk) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn bad(what: &str) -> std::io::Error {
+    std::io::Error::other(format!("the server's answer has no valid {what}"))
 }

@@ -487,6 +487,9 @@ pub fn postgres_options(common: &CommonArgs, file: &FileConfig) -> Result<Option
     if let Some(ms) = file.limits.database_wait_ms {
         opts.wait = std::time::Duration::from_millis(ms.max(1));
     }
+    if let Some(n) = file.limits.cache_capacity {
+        opts.cache_capacity = n.max(1);
+    }
     Ok(Some(opts))
 }
 

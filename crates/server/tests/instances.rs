@@ -8,7 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{provision_with, Server, Setup, SERVICE};
+use common::{code_at, provision_with, Server, Setup, SERVICE};
+use serde_json::json;
 use softtoken_core::ids::{ActivationPassword, ServiceId, TokenId, UserId};
 use softtoken_server::bank::Policy;
 
@@ -97,6 +98,42 @@ async fn setup_confirmed_through_one_instance_acked_through_another_and_used_thr
         assert_eq!((status, &answer["accepted"]), (200, &serde_json::json!(true)), "{answer}");
         assert_eq!(servers[0].status(&user).await["state"], "in_use");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instance_that_last_saw_a_token_follows_what_another_instance_did_to_it_since() {
+    let Some((_db, servers)) = Server::instances(Setup::default, |_| {}, 2).await else { return };
+    let (a, b) = (&servers[0], &servers[1]);
+    let user = a.issue(None, "4821").await;
+    let (token, _) = a.provision(&user, "4821").await.unwrap();
+    let now = a.now();
+    let accepted =
+        |answer: &(u16, serde_json::Value)| answer.0 == 200 && answer.1["accepted"] == true;
+    // A accepts a code and keeps its copy; B accepts the next step's code behind A's back.
+    assert!(accepted(&a.verify(&user, &code_at(&token, now)).await));
+    assert!(accepted(&b.verify(&user, &code_at(&token, now + 60)).await));
+    // A's copy still has the older step: the code B accepted is a replay all the same.
+    let replay = a.verify(&user, &code_at(&token, now + 60)).await;
+    assert_eq!((replay.0, &replay.1["reason"]), (200, &json!("replayed")), "{replay:?}");
+    // Locked through A, unlocked through B: A accepts the next code at once, never refusing it
+    // as locked from its copy.
+    let right = code_at(&token, now + 120);
+    let wrong: String = right.bytes().map(|b| char::from(b'0' + (b - b'0' + 5) % 10)).collect();
+    let mut last = (0, json!(null));
+    for _ in 0..10 {
+        last = a.verify(&user, &wrong).await;
+    }
+    assert_eq!(last.1["code"], "locked", "{last:?}");
+    let (unlocked, body) =
+        b.admin_post(&format!("/v1/admin/registrations/{SERVICE}/{user}/unlock"), json!({})).await;
+    assert_eq!(unlocked, 200, "{body}");
+    assert!(accepted(&a.verify(&user, &right).await));
+    // Ended through B: A refuses the next code, though its copy says the token is in use.
+    let (ended, body) =
+        b.admin_post(&format!("/v1/admin/registrations/{SERVICE}/{user}/revoke"), json!({})).await;
+    assert_eq!(ended, 200, "{body}");
+    let after = a.verify(&user, &code_at(&token, now + 180)).await;
+    assert_eq!(after.1["code"], "ended", "{after:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -27,7 +27,7 @@ impl Bank {
     /// # Errors
     /// [`Error::UnknownRegistration`].
     pub async fn revoke(&self, service: &ServiceId, user: &UserId, now: u64) -> Result<Status> {
-        self.retry_on_pair(service, user, |r| {
+        self.retry_on_pair(None, service, user, |r| {
             if r.state == RegistrationState::Ended {
                 return Ok(Decision::Answer(self.status_of(&r, now)));
             }
@@ -54,7 +54,7 @@ impl Bank {
     /// # Errors
     /// [`Error::UnknownRegistration`]; [`Error::Ended`] for an ended registration.
     pub async fn unlock(&self, service: &ServiceId, user: &UserId, now: u64) -> Result<Status> {
-        self.retry_on_pair(service, user, |r| {
+        self.retry_on_pair(None, service, user, |r| {
             if r.state == RegistrationState::Ended {
                 return Err(Error::Ended);
             }

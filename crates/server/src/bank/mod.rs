@@ -327,13 +327,38 @@ impl Bank {
     async fn retry_on_conflict<'a, Row, T, Fut>(
         &self,
         read: impl Fn() -> Fut,
+        decide: impl FnMut(Row) -> Result<Decision<'a, T>>,
+    ) -> Result<T>
+    where
+        Fut: Future<Output = Result<Row>>,
+    {
+        self.retry_from(None, read, decide).await
+    }
+
+    /// [`Bank::retry_on_conflict`], deciding first on `hint`: a copy of the row that may be
+    /// stale (another instance may have written it since). Only a write can be decided on it,
+    /// because the compare-and-swap then proves the copy was current; an answer or a refusal
+    /// without a write is never given from it, but decided again on a fresh read, as is a
+    /// write that lost its race.
+    async fn retry_from<'a, Row, T, Fut>(
+        &self,
+        mut hint: Option<Row>,
+        read: impl Fn() -> Fut,
         mut decide: impl FnMut(Row) -> Result<Decision<'a, T>>,
     ) -> Result<T>
     where
         Fut: Future<Output = Result<Row>>,
     {
         for _ in 0..MAX_RETRIES {
-            match decide(read().await?)? {
+            let (row, hinted) = match hint.take() {
+                Some(row) => (row, true),
+                None => (read().await?, false),
+            };
+            let decision = match decide(row) {
+                Ok(Decision::Answer(_)) | Err(_) if hinted => continue,
+                decided => decided?,
+            };
+            match decision {
                 Decision::Answer(answer) => return Ok(answer),
                 Decision::Write(change, then) => {
                     if let Updated::Applied(saved) = self.storage.update(*change).await? {
@@ -361,14 +386,19 @@ impl Bank {
     /// refusals are rare on the hot path, so they alone pay one more read, while proving the
     /// copy current (SQLite's `PRAGMA data_version`) would cost every verify a query on a
     /// connection, and would still leave the gap between the check and the answer.
+    ///
+    /// `hint` is a copy to decide on first (see [`Bank::retry_from`]); a refusal decided on it
+    /// is confirmed on the database's row like any other.
     async fn retry_on_pair<'a, T>(
         &self,
+        hint: Option<Registration>,
         service: &ServiceId,
         user: &UserId,
         mut decide: impl FnMut(Registration) -> Result<Decision<'a, T>>,
     ) -> Result<T> {
         let confirming = AtomicBool::new(false);
-        self.retry_on_conflict(
+        self.retry_from(
+            hint,
             || async {
                 if confirming.load(Ordering::Relaxed) {
                     self.registration_from_database(service, user).await

@@ -42,7 +42,10 @@ impl Bank {
         now: u64,
     ) -> Result<VerifyOutcome> {
         check_code_shape(code)?;
-        self.retry_on_pair(service, user, |r| self.decide_verify(r, code, now)).await
+        // Verify is the hot path: it decides first on the copy this instance last saw, so that
+        // in the common case a code costs one write and no read (see `retry_from`).
+        let hint = self.storage.registration_hint(service, user).await?;
+        self.retry_on_pair(hint, service, user, |r| self.decide_verify(r, code, now)).await
     }
 
     fn decide_verify(
@@ -128,7 +131,7 @@ impl Bank {
         now: u64,
     ) -> Result<ResyncOutcome> {
         codes.iter().try_for_each(|c| check_code_shape(c))?;
-        self.retry_on_pair(service, user, |r| self.decide_resync(r, codes, now)).await
+        self.retry_on_pair(None, service, user, |r| self.decide_resync(r, codes, now)).await
     }
 
     fn decide_resync(

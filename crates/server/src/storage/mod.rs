@@ -386,6 +386,21 @@ pub trait Storage: Send + Sync + 'static {
         user: &UserId,
     ) -> Result<Option<Registration>>;
 
+    /// The newest registration of a pair as this process last saw it, which another process
+    /// (another instance on the same database) may have changed since: good only for
+    /// deciding a write whose compare-and-swap then proves it current, never for an answer
+    /// without a write. The default is [`Storage::registration`].
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn registration_hint(
+        &self,
+        service: &ServiceId,
+        user: &UserId,
+    ) -> Result<Option<Registration>> {
+        self.registration(service, user).await
+    }
+
     /// A registration by its [`Registration::id`], straight from the database.
     ///
     /// # Errors

@@ -113,7 +113,8 @@ impl PgCluster {
         let conf_path = cluster.data().join("postgresql.auto.conf");
         let mut text = std::fs::read_to_string(&conf_path).unwrap_or_default();
         text.push_str(conf);
-        text.push_str("max_connections = 200\nlisten_addresses = '127.0.0.1'\n");
+        // Room for three instances with the default pool each, and for psql beside them.
+        text.push_str("max_connections = 300\nlisten_addresses = '127.0.0.1'\n");
         std::fs::write(&conf_path, text)?;
         cluster.port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         cluster.run()?;

@@ -11,9 +11,14 @@
 //! Every rule holds across instances because every decision is written with a compare-and-swap
 //! in the database itself: `UPDATE ... WHERE id = $1 AND rev = $expected`, revisions drawn from
 //! one sequence, attempts moved with `... AND status = $from`, all in one transaction when a
-//! change has several parts. There is no registration cache: every read goes to the database,
-//! so no instance ever refuses a code, a confirm or an ack from a copy that another instance
-//! has made stale (issue 16's "one true answer").
+//! change has several parts. Every read ([`Storage::registration`] and the rest) goes to the
+//! database, so no instance ever refuses a code, a confirm or an ack from a copy that another
+//! instance has made stale (issue 16's "one true answer"). The one exception is the hot path:
+//! verify decides first on the copy of the registration this instance last read or wrote
+//! ([`Storage::registration_hint`], a bounded quick_cache map like SQLite's), which makes an
+//! accepted or rejected code one round trip, the conditional `UPDATE`; when another instance
+//! wrote the row meanwhile, that `UPDATE` finds another revision and changes nothing, and the
+//! bank decides again on a fresh read, as it does before any answer that writes nothing.
 //!
 //! A database that cannot be reached (stopped, failed over, every pooled connection busy for
 //! longer than the pool's wait) is [`Error::Unavailable`]: `503` with `Retry-After`, never a
@@ -54,6 +59,8 @@ pub struct PostgresOptions {
     /// PEM file of the certificate authorities trusted for TLS to the database; without it,
     /// the system's roots.
     pub ca_file: Option<PathBuf>,
+    /// Registrations whose last seen copy is kept for verify's first decision.
+    pub cache_capacity: usize,
 }
 
 impl std::fmt::Debug for PostgresOptions {
@@ -69,9 +76,21 @@ impl std::fmt::Debug for PostgresOptions {
 impl PostgresOptions {
     /// Defaults for a database URL.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), pool_size: 16, wait: Duration::from_secs(2), ca_file: None }
+        Self {
+            url: url.into(),
+            pool_size: DEFAULT_POOL_SIZE,
+            wait: Duration::from_secs(2),
+            ca_file: None,
+            cache_capacity: super::sqlite::DEFAULT_CACHE_CAPACITY,
+        }
     }
 }
+
+/// Connections an instance keeps by default. Each commit waits for PostgreSQL's WAL flush, and
+/// commits that wait together share one flush, so verifications per second grow with the
+/// connections in flight until the CPU is the limit (docs/PERFORMANCE.md); the database's
+/// `max_connections` must cover every instance's pool.
+pub const DEFAULT_POOL_SIZE: usize = 64;
 
 /// True when `url` names a PostgreSQL database rather than a SQLite file.
 pub fn is_postgres_url(url: &str) -> bool {
@@ -281,9 +300,30 @@ async fn update_registration_row(
     Ok(row.map(|row| u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)))
 }
 
+type Key = (String, String);
+
 /// The PostgreSQL [`Storage`].
 pub struct PostgresStorage {
     pool: Pool,
+    /// The copy of each registration this instance last read or wrote: verify's hint only.
+    seen: quick_cache::sync::Cache<Key, Arc<Registration>>,
+}
+
+fn key_of(service: &str, user: &str) -> Key {
+    (service.to_owned(), user.to_owned())
+}
+
+impl PostgresStorage {
+    /// Remembers `r` as the pair's newest registration; an ended one is forgotten instead (it
+    /// may be older than the pair's newest, and verify refuses it anyway).
+    fn saw(&self, r: &Registration) {
+        let key = key_of(r.service_id.as_str(), r.user_id.as_str());
+        if r.state == RegistrationState::Ended {
+            self.seen.remove(&key);
+        } else {
+            self.seen.insert(key, Arc::new(r.clone()));
+        }
+    }
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -359,7 +399,8 @@ impl PostgresStorage {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| Error::Config(format!("the database pool: {e}")))?;
-        let storage = Self { pool };
+        let storage =
+            Self { pool, seen: quick_cache::sync::Cache::new(opts.cache_capacity.max(1)) };
         {
             let mut client = storage.client().await?;
             if migrate {
@@ -430,6 +471,7 @@ impl Storage for PostgresStorage {
         match attempt {
             Ok(()) => {
                 tx.commit().await.map_err(db_error)?;
+                self.saw(&registration);
                 Ok(Inserted::Applied(Box::new(registration)))
             }
             // A racing insert of the same pair won: for a user ID that had to be new, that
@@ -457,7 +499,25 @@ impl Storage for PostgresStorage {
             .query_opt(&stmt, &[&service.as_str(), &user.as_str()])
             .await
             .map_err(db_error)?;
-        row.as_ref().map(registration_from_row).transpose()
+        let found = row.as_ref().map(registration_from_row).transpose()?;
+        match &found {
+            Some(r) => self.saw(r),
+            None => {
+                self.seen.remove(&key_of(service.as_str(), user.as_str()));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn registration_hint(
+        &self,
+        service: &ServiceId,
+        user: &UserId,
+    ) -> Result<Option<Registration>> {
+        if let Some(seen) = self.seen.get(&key_of(service.as_str(), user.as_str())) {
+            return Ok(Some((*seen).clone()));
+        }
+        self.registration(service, user).await
     }
 
     async fn registration_by_id(&self, id: &str) -> Result<Option<Registration>> {
@@ -474,21 +534,25 @@ impl Storage for PostgresStorage {
         let mut updated = change.registration.clone();
         let simple =
             change.attempt.is_none() && !change.wipe_other_attempts && change.insert.is_none();
+        let key = key_of(updated.service_id.as_str(), updated.user_id.as_str());
         if simple {
             // One statement is atomic by itself: the hot path (verify) is one round trip.
-            return Ok(
-                match update_registration_row(&client, &updated, expected)
-                    .await
-                    .map_err(db_error)?
-                {
-                    Some(rev) => {
-                        updated.rev = rev;
-                        Updated::Applied(Box::new(updated))
-                    }
-                    None => Updated::Conflict,
-                },
-            );
+            let written = update_registration_row(&client, &updated, expected).await;
+            return Ok(match written.map_err(db_error)? {
+                Some(rev) => {
+                    updated.rev = rev;
+                    self.saw(&updated);
+                    Updated::Applied(Box::new(updated))
+                }
+                None => {
+                    // Another instance wrote it: the copy here is stale.
+                    self.seen.remove(&key);
+                    Updated::Conflict
+                }
+            });
         }
+        // A change of several parts (provisioning, the demo re-arm): the next read refreshes.
+        self.seen.remove(&key);
         let tx = client.transaction().await.map_err(db_error)?;
         let applied: std::result::Result<bool, tokio_postgres::Error> = async {
             let Some(rev) = update_registration_row(&tx, &updated, expected).await? else {
