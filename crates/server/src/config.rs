@@ -55,7 +55,7 @@ pub struct Cli {
 }
 
 /// Settings shared by every command.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct CommonArgs {
     /// TOML configuration file.
     #[arg(long, short = 'c', env = "SOFTTOKEN_CONFIG", global = true)]
@@ -388,7 +388,15 @@ fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
 pub fn read_file(path: &Path) -> Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    parse_file(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+}
+
+/// The TOML text of a configuration file (unknown keys refused).
+///
+/// # Errors
+/// The parser's message, with the line of the mistake.
+pub fn parse_file(text: &str) -> std::result::Result<FileConfig, toml::de::Error> {
+    toml::from_str(text)
 }
 
 /// A count from the flag (or environment), else the file, else `default`; at least 1.
@@ -401,6 +409,67 @@ fn positive(v: u32, what: &str) -> Result<u32> {
         return Err(Error::Config(format!("{what} must be at least 1")));
     }
     Ok(v)
+}
+
+/// The master key and the bearer tokens from the environment or their files; in demo mode a
+/// missing key file is made.
+fn read_secrets(
+    common: &CommonArgs,
+    serve_args: &ServeArgs,
+    file: &FileConfig,
+    demo_on: bool,
+    database: &Path,
+) -> Result<Secrets> {
+    let master_key = if let Some(text) = env_secret("SOFTTOKEN_MASTER_KEY") {
+        MasterKey::parse(&text)?
+    } else if let Some(path) = common.master_key_file.clone().or(file.master_key_file.clone()) {
+        if demo_on && !path.exists() {
+            create_demo_key(&path)?;
+        }
+        MasterKey::from_file(&path)?
+    } else if demo_on {
+        // A kiosk should start with one command; its key lives beside its database.
+        let path = PathBuf::from(format!("{}.key", database.display()));
+        if !path.exists() {
+            create_demo_key(&path)?;
+        }
+        MasterKey::from_file(&path)?
+    } else {
+        return Err(Error::Config(
+            "no master key: set SOFTTOKEN_MASTER_KEY or --master-key-file \
+             (make one with `softtoken-server gen-key > master.key`)"
+                .into(),
+        ));
+    };
+
+    let admin_token = if let Some(t) = env_secret("SOFTTOKEN_ADMIN_TOKEN") {
+        Some(AdminToken::new(&t)?)
+    } else if let Some(path) = serve_args.admin_token_file.clone().or(file.admin_token_file.clone())
+    {
+        Some(AdminToken::new(&read_secret_file(&path, "admin token")?)?)
+    } else {
+        None
+    };
+
+    let verify_token = if let Some(t) = env_secret("SOFTTOKEN_VERIFY_TOKEN") {
+        Some(AdminToken::new(&t)?)
+    } else if let Some(path) =
+        serve_args.verify_token_file.clone().or(file.verify_token_file.clone())
+    {
+        Some(AdminToken::new(&read_secret_file(&path, "verify token")?)?)
+    } else {
+        None
+    };
+    if let (Some(a), Some(v)) = (&admin_token, &verify_token) {
+        if a == v {
+            return Err(Error::Config(
+                "the verify token must differ from the admin token: it is given to the web tier"
+                    .into(),
+            ));
+        }
+    }
+
+    Ok(Secrets { master_key, admin_token, verify_token })
 }
 
 /// The PostgreSQL settings of file, environment and flags, when `database_url` is set.
@@ -457,62 +526,53 @@ pub fn file_of(common: &CommonArgs) -> Result<FileConfig> {
 /// [`Error::Config`] for a missing master key, a bad key or token, TLS half-configured, plain
 /// HTTP on a non-loopback address without `--behind-tls-proxy`, or limits of 0.
 pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Settings> {
-    let file = file_of(common)?;
+    resolve_with(common, serve, file_of(common)?, read_secrets)
+}
+
+/// The text of a configuration file through every check of `serve` with no flag or
+/// environment variable set; the secrets are a fixed key and no tokens, since a fuzzed file's
+/// paths must not be opened. For the fuzz target only.
+///
+/// # Errors
+/// As [`resolve`].
+#[cfg(feature = "fuzzing")]
+pub(crate) fn resolve_text(text: &str) -> Result<Settings> {
+    let file = parse_file(text).map_err(|e| Error::Config(e.to_string()))?;
+    let fixed: SecretSource = |_, _, _, _, _| {
+        Ok(Secrets {
+            master_key: MasterKey::parse(&"5a".repeat(32))?,
+            admin_token: None,
+            verify_token: None,
+        })
+    };
+    resolve_with(&CommonArgs::default(), Some(&ServeArgs::default()), file, fixed)
+}
+
+/// The secrets of the settings, read last so that a configuration refused for anything else
+/// reads no secret and writes no demo key.
+struct Secrets {
+    master_key: MasterKey,
+    admin_token: Option<AdminToken>,
+    verify_token: Option<AdminToken>,
+}
+
+/// Where [`resolve_with`] gets the secrets from: the environment and files ([`read_secrets`]),
+/// or a fixed set for the fuzz target, which must not open the paths a fuzzer writes.
+type SecretSource = fn(&CommonArgs, &ServeArgs, &FileConfig, bool, &Path) -> Result<Secrets>;
+
+/// [`resolve`] with the file already read and the secrets from `secrets`.
+fn resolve_with(
+    common: &CommonArgs,
+    serve: Option<&ServeArgs>,
+    file: FileConfig,
+    secrets: SecretSource,
+) -> Result<Settings> {
     let default_serve = ServeArgs::default();
     let serve_args = serve.unwrap_or(&default_serve);
     let lim = &file.limits;
 
     let database = database_path(common, &file);
     let demo_on = serve.is_some() && (serve_args.demo || file.demo.unwrap_or(false));
-
-    let master_key = if let Some(text) = env_secret("SOFTTOKEN_MASTER_KEY") {
-        MasterKey::parse(&text)?
-    } else if let Some(path) = common.master_key_file.clone().or(file.master_key_file.clone()) {
-        if demo_on && !path.exists() {
-            create_demo_key(&path)?;
-        }
-        MasterKey::from_file(&path)?
-    } else if demo_on {
-        // A kiosk should start with one command; its key lives beside its database.
-        let path = PathBuf::from(format!("{}.key", database.display()));
-        if !path.exists() {
-            create_demo_key(&path)?;
-        }
-        MasterKey::from_file(&path)?
-    } else {
-        return Err(Error::Config(
-            "no master key: set SOFTTOKEN_MASTER_KEY or --master-key-file \
-             (make one with `softtoken-server gen-key > master.key`)"
-                .into(),
-        ));
-    };
-
-    let admin_token = if let Some(t) = env_secret("SOFTTOKEN_ADMIN_TOKEN") {
-        Some(AdminToken::new(&t)?)
-    } else if let Some(path) = serve_args.admin_token_file.clone().or(file.admin_token_file.clone())
-    {
-        Some(AdminToken::new(&read_secret_file(&path, "admin token")?)?)
-    } else {
-        None
-    };
-
-    let verify_token = if let Some(t) = env_secret("SOFTTOKEN_VERIFY_TOKEN") {
-        Some(AdminToken::new(&t)?)
-    } else if let Some(path) =
-        serve_args.verify_token_file.clone().or(file.verify_token_file.clone())
-    {
-        Some(AdminToken::new(&read_secret_file(&path, "verify token")?)?)
-    } else {
-        None
-    };
-    if let (Some(a), Some(v)) = (&admin_token, &verify_token) {
-        if a == v {
-            return Err(Error::Config(
-                "the verify token must differ from the admin token: it is given to the web tier"
-                    .into(),
-            ));
-        }
-    }
 
     let mut policy = Policy::default();
     policy.provision_max_tries = setting(
@@ -673,6 +733,9 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
             Error::Config(format!("synchronous must be \"normal\" or \"full\", not {name:?}"))
         })?,
     };
+
+    let Secrets { master_key, admin_token, verify_token } =
+        secrets(common, serve_args, &file, demo_on, &database)?;
 
     Ok(Settings {
         bind,

@@ -38,6 +38,7 @@ use crate::storage::{
 
 pub use demo::{DEMO_SERVICE_ID, DEMO_USER_ID};
 pub use issue::IssueRequest;
+pub(crate) use verify::check_code_shape;
 pub use verify::RESYNC_WINDOW_SECS;
 pub use weak_password::{weakness, Weakness};
 
