@@ -5,6 +5,7 @@
 # replays the committed corpus instead (tests/tests/fuzz_corpus.rs).
 #
 #   scripts/fuzz.sh [runs per target, default 10000000] [target ...]
+#   FUZZ_MAX_SECONDS=150 scripts/fuzz.sh   # also stop each target after 150 s
 #
 # Needs a nightly toolchain (rustup) and cargo-fuzz (`cargo install cargo-fuzz --locked`).
 # New inputs go into fuzz/corpus/<target>/; minimise before committing:
@@ -31,12 +32,12 @@ for target in "${targets[@]}"; do
   mkdir -p artifacts
   log="artifacts/$target.log"
   if ! nice -n 19 cargo +nightly fuzz run "${flags[@]}" "$target" -- \
-    -runs="$runs" -print_final_stats=1 -max_len=4096 -timeout=10 -rss_limit_mb=2048 >"$log" 2>&1; then
+    -runs="$runs" -max_total_time="${FUZZ_MAX_SECONDS:-0}" -print_final_stats=1 -max_len=4096 -timeout=10 -rss_limit_mb=2048 >"$log" 2>&1; then
     tail -n 40 "$log"
     echo "$target failed: the input is in fuzz/artifacts/$target/ (full log: fuzz/$log)" >&2
     exit 1
   fi
-  grep -E '^(#[0-9]+ +DONE|stat::)' "$log"
+  grep -aE 'DONE|^stat::' "$log"
   printf 'corpus: %s files, %s bytes; load after: %s\n' \
     "$(find "corpus/$target" -type f | wc -l)" \
     "$(find "corpus/$target" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')" \
