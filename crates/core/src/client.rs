@@ -320,7 +320,7 @@ fn answer_error(status: StatusCode, body: Option<ErrorBody>, retry_header: Optio
     }
 }
 
-fn retry_after_header(v: Option<&HeaderValue>) -> Option<u64> {
+pub(crate) fn retry_after_header(v: Option<&HeaderValue>) -> Option<u64> {
     v?.to_str().ok()?.trim().parse().ok()
 }
 
@@ -481,12 +481,22 @@ impl ProvisioningClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        if status.is_success() {
-            serde_json::from_slice(&bytes)
-                .map_err(|_| Error::ProtocolViolation("the bank's answer is not the expected JSON"))
-        } else {
-            Err(answer_error(status, serde_json::from_slice(&bytes).ok(), retry_header))
-        }
+        read_answer(status, &bytes, retry_header)
+    }
+}
+
+/// Reads the bank's answer: the expected body on a 2xx, else the app's error for its code (or
+/// status). The one path from the bank's bytes to a typed value, shared with the fuzz targets.
+pub(crate) fn read_answer<Resp: DeserializeOwned>(
+    status: StatusCode,
+    bytes: &[u8],
+    retry_header: Option<u64>,
+) -> Result<Resp> {
+    if status.is_success() {
+        serde_json::from_slice(bytes)
+            .map_err(|_| Error::ProtocolViolation("the bank's answer is not the expected JSON"))
+    } else {
+        Err(answer_error(status, serde_json::from_slice(bytes).ok(), retry_header))
     }
 }
 

@@ -11,6 +11,8 @@
 //!   under a key kept only in the OS keychain, saved atomically.
 //! - [`protocol`]: provisioning over SPAKE2: the seed is derived on both ends, never sent.
 //! - `client` (feature `client`, on by default): the app's HTTPS client for that protocol.
+//! - `fuzzing` (feature `fuzzing`): the fuzz targets' bodies over these parsers (`fuzz/`,
+//!   `docs/FUZZING.md`).
 //!
 //! Dependencies point one way: `ids` and `totp` at the bottom, `protocol` on them, `vault` and
 //! `client` on top. The bank's server uses only the bottom and `protocol` (no default
@@ -29,6 +31,8 @@ mod base64url;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod ids;
 pub mod protocol;
 pub mod totp;

@@ -55,7 +55,7 @@ pub struct Cli {
 }
 
 /// Settings shared by every command.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct CommonArgs {
     /// TOML configuration file.
     #[arg(long, short = 'c', env = "SOFTTOKEN_CONFIG", global = true)]
@@ -447,7 +447,15 @@ fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
 pub fn read_file(path: &Path) -> Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    parse_file(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+}
+
+/// The TOML text of a configuration file (unknown keys refused).
+///
+/// # Errors
+/// The parser's message, with the line of the mistake.
+pub fn parse_file(text: &str) -> std::result::Result<FileConfig, toml::de::Error> {
+    toml::from_str(text)
 }
 
 /// A count from the flag (or environment), else the file, else `default`; at least 1.
@@ -462,71 +470,15 @@ fn positive(v: u32, what: &str) -> Result<u32> {
     Ok(v)
 }
 
-/// The PostgreSQL settings of file, environment and flags, when `database_url` is set.
-///
-/// # Errors
-/// [`Error::Config`] for a URL that is not `postgres://` or `postgresql://`, or a pool of 0.
-pub fn postgres_options(common: &CommonArgs, file: &FileConfig) -> Result<Option<PostgresOptions>> {
-    let Some(url) = common.database_url.clone().or(file.database_url.clone()) else {
-        return Ok(None);
-    };
-    if !is_postgres_url(&url) {
-        return Err(Error::Config(
-            "database_url must start with postgres:// or postgresql:// (a SQLite file is given \
-             with database = \"path\")"
-                .into(),
-        ));
-    }
-    let mut opts = PostgresOptions::new(url);
-    opts.ca_file = common.database_ca_file.clone().or(file.database_ca_file.clone());
-    if let Some(n) = file.limits.database_pool_size {
-        opts.pool_size =
-            usize::try_from(positive(u32::try_from(n).unwrap_or(u32::MAX), "database_pool_size")?)
-                .unwrap_or(usize::MAX);
-    }
-    if let Some(ms) = file.limits.database_wait_ms {
-        opts.wait = std::time::Duration::from_millis(ms.max(1));
-    }
-    if let Some(n) = file.limits.cache_capacity {
-        opts.cache_capacity = n.max(1);
-    }
-    Ok(Some(opts))
-}
-
-/// The SQLite file of file, environment and flags.
-pub fn database_path(common: &CommonArgs, file: &FileConfig) -> PathBuf {
-    common
-        .database
-        .clone()
-        .or(file.database.clone())
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE))
-}
-
-/// Reads the file of `common` (or nothing).
-///
-/// # Errors
-/// As [`read_file`].
-pub fn file_of(common: &CommonArgs) -> Result<FileConfig> {
-    match &common.config {
-        Some(p) => read_file(p),
-        None => Ok(FileConfig::default()),
-    }
-}
-
-/// Merges file, environment and flags for `serve` (with `serve`) or the admin commands.
-///
-/// # Errors
-/// [`Error::Config`] for a missing master key, a bad key or token, TLS half-configured, plain
-/// HTTP on a non-loopback address without `--behind-tls-proxy`, or limits of 0.
-pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Settings> {
-    let file = file_of(common)?;
-    let default_serve = ServeArgs::default();
-    let serve_args = serve.unwrap_or(&default_serve);
-    let lim = &file.limits;
-
-    let database = database_path(common, &file);
-    let demo_on = serve.is_some() && (serve_args.demo || file.demo.unwrap_or(false));
-
+/// The master key and the bearer tokens from the environment or their files; in demo mode a
+/// missing key file is made.
+fn read_secrets(
+    common: &CommonArgs,
+    serve_args: &ServeArgs,
+    file: &FileConfig,
+    demo_on: bool,
+    database: &Path,
+) -> Result<Secrets> {
     let master_key = if let Some(text) = env_secret("SOFTTOKEN_MASTER_KEY") {
         MasterKey::parse(&text)?
     } else if let Some(path) = common.master_key_file.clone().or(file.master_key_file.clone()) {
@@ -593,6 +545,116 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
             ));
         }
     }
+
+    Ok(Secrets { master_key, previous_master_keys, admin_token, verify_token })
+}
+
+/// The PostgreSQL settings of file, environment and flags, when `database_url` is set.
+///
+/// # Errors
+/// [`Error::Config`] for a URL that is not `postgres://` or `postgresql://`, or a pool of 0.
+pub fn postgres_options(common: &CommonArgs, file: &FileConfig) -> Result<Option<PostgresOptions>> {
+    let Some(url) = common.database_url.clone().or(file.database_url.clone()) else {
+        return Ok(None);
+    };
+    if !is_postgres_url(&url) {
+        return Err(Error::Config(
+            "database_url must start with postgres:// or postgresql:// (a SQLite file is given \
+             with database = \"path\")"
+                .into(),
+        ));
+    }
+    let mut opts = PostgresOptions::new(url);
+    opts.ca_file = common.database_ca_file.clone().or(file.database_ca_file.clone());
+    if let Some(n) = file.limits.database_pool_size {
+        opts.pool_size =
+            usize::try_from(positive(u32::try_from(n).unwrap_or(u32::MAX), "database_pool_size")?)
+                .unwrap_or(usize::MAX);
+    }
+    if let Some(ms) = file.limits.database_wait_ms {
+        opts.wait = std::time::Duration::from_millis(ms.max(1));
+    }
+    if let Some(n) = file.limits.cache_capacity {
+        opts.cache_capacity = n.max(1);
+    }
+    Ok(Some(opts))
+}
+
+/// The SQLite file of file, environment and flags.
+pub fn database_path(common: &CommonArgs, file: &FileConfig) -> PathBuf {
+    common
+        .database
+        .clone()
+        .or(file.database.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE))
+}
+
+/// Reads the file of `common` (or nothing).
+///
+/// # Errors
+/// As [`read_file`].
+pub fn file_of(common: &CommonArgs) -> Result<FileConfig> {
+    match &common.config {
+        Some(p) => read_file(p),
+        None => Ok(FileConfig::default()),
+    }
+}
+
+/// Merges file, environment and flags for `serve` (with `serve`) or the admin commands.
+///
+/// # Errors
+/// [`Error::Config`] for a missing master key, a bad key or token, TLS half-configured, plain
+/// HTTP on a non-loopback address without `--behind-tls-proxy`, or limits of 0.
+pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Settings> {
+    resolve_with(common, serve, file_of(common)?, read_secrets)
+}
+
+/// The text of a configuration file through every check of `serve` with no flag or
+/// environment variable set; the secrets are a fixed key and no tokens, since a fuzzed file's
+/// paths must not be opened. For the fuzz target only.
+///
+/// # Errors
+/// As [`resolve`].
+#[cfg(feature = "fuzzing")]
+pub(crate) fn resolve_text(text: &str) -> Result<Settings> {
+    let file = parse_file(text).map_err(|e| Error::Config(e.to_string()))?;
+    let fixed: SecretSource = |_, _, _, _, _| {
+        Ok(Secrets {
+            master_key: MasterKey::parse(&"5a".repeat(32))?,
+            previous_master_keys: Vec::new(),
+            admin_token: None,
+            verify_token: None,
+        })
+    };
+    resolve_with(&CommonArgs::default(), Some(&ServeArgs::default()), file, fixed)
+}
+
+/// The secrets of the settings, read last so that a configuration refused for anything else
+/// reads no secret and writes no demo key.
+struct Secrets {
+    master_key: MasterKey,
+    previous_master_keys: Vec<MasterKey>,
+    admin_token: Option<AdminToken>,
+    verify_token: Option<AdminToken>,
+}
+
+/// Where [`resolve_with`] gets the secrets from: the environment and files ([`read_secrets`]),
+/// or a fixed set for the fuzz target, which must not open the paths a fuzzer writes.
+type SecretSource = fn(&CommonArgs, &ServeArgs, &FileConfig, bool, &Path) -> Result<Secrets>;
+
+/// [`resolve`] with the file already read and the secrets from `secrets`.
+fn resolve_with(
+    common: &CommonArgs,
+    serve: Option<&ServeArgs>,
+    file: FileConfig,
+    secrets: SecretSource,
+) -> Result<Settings> {
+    let default_serve = ServeArgs::default();
+    let serve_args = serve.unwrap_or(&default_serve);
+    let lim = &file.limits;
+
+    let database = database_path(common, &file);
+    let demo_on = serve.is_some() && (serve_args.demo || file.demo.unwrap_or(false));
 
     let mut policy = Policy::default();
     policy.provision_max_tries = setting(
@@ -753,6 +815,9 @@ pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Setting
             Error::Config(format!("synchronous must be \"normal\" or \"full\", not {name:?}"))
         })?,
     };
+
+    let Secrets { master_key, previous_master_keys, admin_token, verify_token } =
+        secrets(common, serve_args, &file, demo_on, &database)?;
 
     Ok(Settings {
         bind,

@@ -283,15 +283,22 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                 Error::InvalidRequest("the request body could not be read".into())
             }
         })?;
-        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
-            Error::InvalidRequest(match e.classify() {
-                serde_json::error::Category::Data => safe_json_message(&e),
-                _ => {
-                    format!("the body is not valid JSON (line {} column {})", e.line(), e.column())
-                }
-            })
-        })
+        parse_body(&bytes).map(ApiJson)
     }
+}
+
+/// A request body's bytes as the typed body `T`, or the 400 that says what is wrong: the one
+/// path from a client's bytes to a body, for every endpoint and for the fuzz targets.
+///
+/// # Errors
+/// [`Error::InvalidRequest`] for bytes that are not JSON or not a `T`.
+pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Error::InvalidRequest(match e.classify() {
+            serde_json::error::Category::Data => safe_json_message(&e),
+            _ => format!("the body is not valid JSON (line {} column {})", e.line(), e.column()),
+        })
+    })
 }
 
 /// The caller's address: the socket peer, or, when the peer is a trusted proxy, the address
@@ -535,7 +542,7 @@ async fn provision_ack(
 /// kiosk's browser cannot reset the demo cross-origin (a form or `no-cors` fetch is refused).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DemoResetRequest {}
+pub(crate) struct DemoResetRequest {}
 
 async fn demo_reset(
     State(s): State<AppState>,
@@ -576,7 +583,7 @@ impl std::fmt::Debug for SecretString {
 /// `POST /v1/admin/registrations`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct IssueBody {
+pub(crate) struct IssueBody {
     service_id: String,
     #[serde(default)]
     user_id: Option<String>,
@@ -586,7 +593,23 @@ struct IssueBody {
     expires_in_days: Option<u32>,
 }
 
-fn ids(service: &str, user: &str) -> Result<(ServiceId, UserId)> {
+impl IssueBody {
+    /// The typed request the bank issues from.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an ID or activation password that is not one.
+    pub(crate) fn into_request(self) -> Result<IssueRequest> {
+        Ok(IssueRequest {
+            password: ActivationPassword::new(&self.activation_password.0)?,
+            service_id: ServiceId::new(&self.service_id)?,
+            user_id: self.user_id.as_deref().map(UserId::new).transpose()?,
+            mail: self.mail,
+            expires_in_secs: self.expires_in_days.map(|d| u64::from(d) * 24 * 3600),
+        })
+    }
+}
+
+pub(crate) fn ids(service: &str, user: &str) -> Result<(ServiceId, UserId)> {
     Ok((ServiceId::new(service)?, UserId::new(user)?))
 }
 
@@ -604,14 +627,7 @@ async fn admin_issue(
     body: Result<ApiJson<IssueBody>, Error>,
 ) -> Result<impl IntoResponse> {
     let ApiJson(body) = body?;
-    let password = ActivationPassword::new(&body.activation_password.0)?;
-    let req = IssueRequest {
-        service_id: ServiceId::new(&body.service_id)?,
-        user_id: body.user_id.as_deref().map(UserId::new).transpose()?,
-        mail: body.mail,
-        password,
-        expires_in_secs: body.expires_in_days.map(|d| u64::from(d) * 24 * 3600),
-    };
+    let req = body.into_request()?;
     let subject =
         Subject { service_id: Some(req.service_id.clone()), user_id: req.user_id.clone() };
     let bank = s.bank();
@@ -673,10 +689,16 @@ async fn admin_unlock(
 /// `POST /v1/admin/verify`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct VerifyBody {
-    service_id: String,
-    user_id: String,
-    code: String,
+pub(crate) struct VerifyBody {
+    pub(crate) service_id: String,
+    pub(crate) user_id: String,
+    pub(crate) code: String,
+}
+
+/// A code as the customer copied it, without the spaces and hyphens of the grouped form
+/// ("123 456") the app shows.
+pub(crate) fn plain_code(code: &str) -> String {
+    code.chars().filter(|c| *c != ' ' && *c != '-').collect()
 }
 
 async fn admin_verify(
@@ -687,8 +709,7 @@ async fn admin_verify(
     let result = async {
         let ApiJson(body) = body?;
         let (service, user) = ids(&body.service_id, &body.user_id)?;
-        // Customers copy the grouped form ("123 456") the app shows.
-        let code: String = body.code.chars().filter(|c| *c != ' ' && *c != '-').collect();
+        let code = plain_code(&body.code);
         s.bank().verify(&service, &user, &code, s.now()).await
     }
     .await;
@@ -703,9 +724,9 @@ async fn admin_verify(
 /// `POST /v1/admin/registrations/{service_id}/{user_id}/resync`: two consecutive codes.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ResyncBody {
-    code1: String,
-    code2: String,
+pub(crate) struct ResyncBody {
+    pub(crate) code1: String,
+    pub(crate) code2: String,
 }
 
 async fn admin_resync(
@@ -717,8 +738,7 @@ async fn admin_resync(
 ) -> Result<impl IntoResponse> {
     let (service, user) = pair(path)?;
     let ApiJson(body) = body?;
-    let plain = |c: &str| -> String { c.chars().filter(|c| *c != ' ' && *c != '-').collect() };
-    let (code1, code2) = (plain(&body.code1), plain(&body.code2));
+    let (code1, code2) = (plain_code(&body.code1), plain_code(&body.code2));
     let work = s.bank().resync(&service, &user, [&code1, &code2], s.now());
     let subject = Subject::pair(&service, &user);
     let actor = Actor::AdminToken(ip);
@@ -773,9 +793,9 @@ async fn admin_audit(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct OutboxQuery {
+pub(crate) struct OutboxQuery {
     #[serde(default)]
-    limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
 }
 
 async fn admin_outbox(

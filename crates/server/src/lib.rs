@@ -17,6 +17,8 @@
 //! - [`config`], [`cli`], [`serve`]: configuration, the command line, running the server.
 //! - [`edge`]: timeouts and connection caps against slow and greedy clients.
 //! - `testing` (feature `test-support`): an in-process bank for tests and benchmarks.
+//! - `fuzzing` (feature `fuzzing`): the fuzz targets' bodies over the request bodies and the
+//!   configuration file (`fuzz/`, `docs/FUZZING.md`).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -42,6 +44,8 @@ mod demo_web;
 pub mod edge;
 pub mod error;
 pub mod files;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod http;
 pub mod metrics;
 pub mod ratelimit;

@@ -267,7 +267,7 @@ fn pake_msg(v: Vec<u8>) -> Result<[u8; PAKE_MSG_LEN]> {
 /// identity (`ℓ·P = O`, `P ≠ O`). spake2 0.4 checks only that the bytes decode to a point; a
 /// point of small order, or one with a torsion component, would let the peer learn bits of the
 /// shared element beyond the protocol's and confine it to a few values.
-fn check_peer_point(msg: &[u8; PAKE_MSG_LEN], whose: &'static str) -> Result<()> {
+pub(crate) fn check_peer_point(msg: &[u8; PAKE_MSG_LEN], whose: &'static str) -> Result<()> {
     use curve25519_dalek::edwards::CompressedEdwardsY;
     use curve25519_dalek::traits::IsIdentity as _;
     let point = CompressedEdwardsY::from_slice(&msg[1..])
@@ -487,6 +487,36 @@ impl ClientConfirmed {
         let seed = Seed::new(Zeroizing::new(self.keys.seed.to_vec()))?;
         Ok((seed, self.attempt_id))
     }
+}
+
+/// What the fuzz targets need of the app's side after confirm without running SPAKE2 per input:
+/// a [`ClientConfirmed`] whose keys come from a fixed K, and the `server_confirm` a bank holding
+/// the same keys would send, so a target reaches the checks behind the MAC.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzzing_confirmed(
+    service: &ServiceId,
+    user: &UserId,
+    attempt: &AttemptId,
+) -> Result<(ClientConfirmed, impl Fn(&TokenInfo, u64) -> [u8; MAC_LEN])> {
+    let th = Transcript {
+        service,
+        user,
+        client_nonce: &[1; NONCE_LEN],
+        pake_a: &[0x41; PAKE_MSG_LEN],
+        attempt,
+        server_nonce: &[2; NONCE_LEN],
+        pake_b: &[0x42; PAKE_MSG_LEN],
+    }
+    .hash();
+    let keys = derive_keys(&[7; 32], &th)?;
+    let (ks, th) = (keys.ks.clone(), keys.th);
+    let confirmed = ClientConfirmed {
+        service: service.clone(),
+        user: user.clone(),
+        attempt_id: attempt.clone(),
+        keys,
+    };
+    Ok((confirmed, move |token: &TokenInfo, time: u64| server_confirm_mac(&*ks, &th, token, time)))
 }
 
 /// The bank's side of the handshake. SPAKE2 side B finishes as soon as the app's message

@@ -45,7 +45,7 @@
 //! # Ok::<(), softtoken_core::Error>(())
 //! ```
 
-mod handshake;
+pub(crate) mod handshake;
 pub mod wire;
 
 #[cfg(test)]

@@ -267,11 +267,22 @@ pub fn claimed_version(bytes: &[u8]) -> Result<u32> {
 /// [`Error::Crypto`] if the random generator or the cipher fails.
 pub fn encode(records: &[Record], ciphers: &Ciphers) -> Result<Vec<u8>> {
     let nonce = random_nonce()?;
-    let mut out = Vec::with_capacity(HEADER_BYTES + 400 * records.len() + 64 + TAG_BYTES);
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&CURRENT_VERSION.to_be_bytes());
-    out.extend_from_slice(&nonce);
+    let mut out = header(CURRENT_VERSION, nonce, 400 * records.len() + 64);
     serde_json::to_writer(&mut out, &BodyOut { tokens: records }).map_err(|_| Error::Crypto)?;
+    seal(out, nonce, ciphers)
+}
+
+/// The 24-byte header of a file, with room for a body of about `body_len` bytes and the tag.
+fn header(version: u32, nonce: [u8; NONCE_BYTES], body_len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_BYTES + body_len + TAG_BYTES);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(&nonce);
+    out
+}
+
+/// Encrypts the body after the header in place and appends the tag.
+fn seal(mut out: Vec<u8>, nonce: [u8; NONCE_BYTES], ciphers: &Ciphers) -> Result<Vec<u8>> {
     let (header, body) = out.split_at_mut(HEADER_BYTES);
     let tag = ciphers
         .file
@@ -325,26 +336,29 @@ fn decode_v1(body: &[u8], ciphers: &Ciphers) -> Result<Vec<Record>> {
     Ok(parsed.tokens)
 }
 
-/// Builds files no release writes (other versions, hand-made bodies), for tests of this crate.
+/// Seals `body` as a file of `version` under `nonce`, as only someone holding the key could:
+/// files no release writes (other versions, hand-made bodies), for this crate's tests and the
+/// fuzz target that reaches past the envelope.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn seal_body(
+    version: u32,
+    body: &[u8],
+    nonce: [u8; NONCE_BYTES],
+    ciphers: &Ciphers,
+) -> Result<Vec<u8>> {
+    let mut out = header(version, nonce, body.len());
+    out.extend_from_slice(body);
+    seal(out, nonce, ciphers)
+}
+
+/// Builds files no release writes, for tests of this crate.
 #[cfg(test)]
 pub(crate) mod tests_support {
     use super::*;
 
-    /// Seals `body` as a file of `version`, as only someone holding the key could.
+    /// Seals `body` as a file of `version` under a fresh nonce.
     pub fn seal_raw(version: u32, body: &[u8], ciphers: &Ciphers) -> Vec<u8> {
-        let nonce = random_nonce().unwrap();
-        let mut out = Vec::new();
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&version.to_be_bytes());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(body);
-        let (header, body) = out.split_at_mut(HEADER_BYTES);
-        let tag = ciphers
-            .file
-            .encrypt_in_place_detached(Nonce::from_slice(&nonce), header, body)
-            .unwrap();
-        out.extend_from_slice(&tag);
-        out
+        seal_body(version, body, random_nonce().unwrap(), ciphers).unwrap()
     }
 }
 

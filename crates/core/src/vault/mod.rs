@@ -53,7 +53,7 @@
 
 mod aside;
 mod atomic;
-mod format;
+pub(crate) mod format;
 mod keystore;
 
 use std::fmt;

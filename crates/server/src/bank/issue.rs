@@ -26,6 +26,26 @@ pub struct IssueRequest {
     pub expires_in_secs: Option<u64>,
 }
 
+impl IssueRequest {
+    /// The request's own rules, before the database is asked: the trimmed mail address and the
+    /// lifetime in seconds (`default_expiry_secs` when none was asked for).
+    ///
+    /// # Errors
+    /// [`Error::InvalidRequest`] for a bad mail address or expiry;
+    /// [`Error::WeakActivationPassword`] for a password on the weak list.
+    pub(crate) fn checked(&self, default_expiry_secs: u64) -> Result<(String, u64)> {
+        let mail = checked_mail(&self.mail)?;
+        if let Some(why) = super::weakness(&self.password) {
+            return Err(Error::WeakActivationPassword(why));
+        }
+        let lifetime = self.expires_in_secs.unwrap_or(default_expiry_secs);
+        if lifetime == 0 || lifetime > 366 * 24 * 3600 {
+            return Err(Error::InvalidRequest("the expiry must be 1 second to 366 days".into()));
+        }
+        Ok((mail, lifetime))
+    }
+}
+
 pub(super) fn random_hex(bytes: usize) -> Result<String> {
     let mut b = vec![0u8; bytes];
     OsRng.try_fill_bytes(&mut b).map_err(|_| Error::Internal("OS random generator"))?;
@@ -125,14 +145,7 @@ impl Bank {
     /// [`Error::ReissueTooSoon`] within the waiting period after the end of use;
     /// [`Error::Storage`]/[`Error::Internal`] on failures.
     pub async fn issue(&self, req: IssueRequest, now: u64) -> Result<Status> {
-        let mail = checked_mail(&req.mail)?;
-        if let Some(why) = super::weakness(&req.password) {
-            return Err(Error::WeakActivationPassword(why));
-        }
-        let lifetime = req.expires_in_secs.unwrap_or(self.policy.default_expiry_secs);
-        if lifetime == 0 || lifetime > 366 * 24 * 3600 {
-            return Err(Error::InvalidRequest("the expiry must be 1 second to 366 days".into()));
-        }
+        let (mail, lifetime) = req.checked(self.policy.default_expiry_secs)?;
         let expires_at = now.saturating_add(lifetime);
         let explicit = req.user_id.is_some();
         for _ in 0..MAX_USER_ID_DRAWS {

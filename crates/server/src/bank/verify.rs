@@ -242,7 +242,7 @@ fn steps_between(from: u64, to: u64) -> i64 {
 }
 
 /// Codes are 6–8 ASCII digits (after the HTTP layer removed spaces and hyphens).
-fn check_code_shape(code: &str) -> Result<()> {
+pub(crate) fn check_code_shape(code: &str) -> Result<()> {
     if !(6..=8).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::InvalidRequest("the code must be 6 to 8 ASCII digits".into()));
     }
