@@ -43,6 +43,7 @@ pub use audit::{Actor, AdminAction, Subject, MAX_AUDIT_PAGE};
 pub use demo::{DEMO_SERVICE_ID, DEMO_USER_ID};
 pub use issue::IssueRequest;
 pub use rotate::{RotationBatch, RotationCursor};
+#[cfg(feature = "fuzzing")]
 pub(crate) use verify::check_code_shape;
 pub use verify::RESYNC_WINDOW_SECS;
 pub use weak_password::{weakness, Weakness};
