@@ -13,13 +13,13 @@ use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
 use tracing_subscriber::EnvFilter;
 use zeroize::Zeroizing;
 
-use crate::bank::{Actor, AdminAction, Bank, IssueRequest, Subject};
+use crate::bank::{audit_query, Actor, AdminAction, Bank, IssueRequest, Subject};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{resolve, Cli, Command, Settings};
 use crate::error::{Error, Result};
 use crate::sealed::MasterKey;
 use crate::serve;
-use crate::storage::{AuditQuery, Storage as _};
+use crate::storage::Storage as _;
 
 /// Runs the command line; the process's exit code.
 pub fn main() -> ExitCode {
@@ -252,22 +252,8 @@ async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
                 .await
         }
         Command::Audit(a) => {
-            let query = AuditQuery {
-                before_id: a.before_id,
-                service_id: a
-                    .service_id
-                    .as_deref()
-                    .map(ServiceId::new)
-                    .transpose()?
-                    .map(|s| s.as_str().to_owned()),
-                user_id: a
-                    .user_id
-                    .as_deref()
-                    .map(UserId::new)
-                    .transpose()?
-                    .map(|u| u.as_str().to_owned()),
-                limit: a.limit,
-            };
+            let query =
+                audit_query(a.before_id, a.service_id.as_deref(), a.user_id.as_deref(), a.limit)?;
             for entry in bank.audit_log(query).await? {
                 println!(
                     "{}",

@@ -34,13 +34,13 @@ use softtoken_core::protocol::wire::{
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::bank::{Actor, AdminAction, Bank, IssueRequest, Subject, MAX_AUDIT_PAGE};
+use crate::bank::{audit_query, Actor, AdminAction, Bank, IssueRequest, Subject, MAX_AUDIT_PAGE};
 use crate::clock::Clock;
 use crate::edge::EdgeLimits;
 use crate::error::{Error, Result};
 use crate::metrics::{Metrics, Step, VerifyResult};
 use crate::ratelimit::{RateLimiter, RateLimits};
-use crate::storage::{AuditEntry, AuditQuery};
+use crate::storage::AuditEntry;
 
 /// A bearer credential of the admin listener (the admin token, or the web tier's verify-only
 /// token). Compared in constant time (as SHA-256 digests, so not even
@@ -776,15 +776,7 @@ async fn admin_audit(
     if limit == 0 || limit > MAX_AUDIT_PAGE {
         return Err(Error::InvalidRequest(format!("limit must be 1 to {MAX_AUDIT_PAGE}")));
     }
-    // Checked like every other ID, so a typo is an error rather than an empty page.
-    let service_id = q.service_id.as_deref().map(ServiceId::new).transpose()?;
-    let user_id = q.user_id.as_deref().map(UserId::new).transpose()?;
-    let query = AuditQuery {
-        before_id: q.before_id,
-        service_id: service_id.map(|s| s.as_str().to_owned()),
-        user_id: user_id.map(|u| u.as_str().to_owned()),
-        limit,
-    };
+    let query = audit_query(q.before_id, q.service_id.as_deref(), q.user_id.as_deref(), limit)?;
     let entries = s.bank().audit_log(query).await?;
     let next_before_id =
         if entries.len() == limit as usize { entries.last().map(|e| e.id) } else { None };

@@ -103,6 +103,25 @@ impl Subject {
     }
 }
 
+/// The audit listing asked for by the API or the command line, with its IDs checked like
+/// every other ID, so a typo is an error rather than an empty page.
+///
+/// # Errors
+/// The core's ID errors for a malformed service or user ID.
+pub fn audit_query(
+    before_id: Option<u64>,
+    service_id: Option<&str>,
+    user_id: Option<&str>,
+    limit: u32,
+) -> Result<AuditQuery> {
+    Ok(AuditQuery {
+        before_id,
+        service_id: service_id.map(ServiceId::new).transpose()?.map(|s| s.as_str().to_owned()),
+        user_id: user_id.map(UserId::new).transpose()?.map(|u| u.as_str().to_owned()),
+        limit,
+    })
+}
+
 impl Bank {
     /// Runs `action` recorded in the audit log: the entry first, then the work, then its
     /// outcome (`ok` or the error code the caller gets). `learned_user` names the user ID the

@@ -39,7 +39,7 @@ use crate::storage::{
     Attempt, Change, Inserted, OutboxMail, Registration, RegistrationState, Storage, Updated,
 };
 
-pub use audit::{Actor, AdminAction, Subject, MAX_AUDIT_PAGE};
+pub use audit::{audit_query, Actor, AdminAction, Subject, MAX_AUDIT_PAGE};
 pub use demo::{DEMO_SERVICE_ID, DEMO_USER_ID};
 pub use issue::IssueRequest;
 pub use rotate::{RotationBatch, RotationCursor};
