@@ -151,6 +151,65 @@ async fn the_same_step_written_by_many_at_once_is_accepted_by_exactly_one() {
     .await;
 }
 
+/// Verifications of many customers at one moment: on PostgreSQL their writes share one
+/// statement and one commit, which must still apply each row as if written alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_customers_verifying_at_once_each_get_exactly_their_own_write() {
+    on_both(|s| async move {
+        let mut rows = Vec::new();
+        for i in 0..60u64 {
+            rows.push(insert(&*s, Registration::sample(&format!("9998{i:08}"))).await);
+        }
+        // Two writes per customer from the same revision (two codes sent at once), with
+        // nullable columns both set and unset: exactly one of each pair applies, in full.
+        let writes: Vec<_> = rows
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| {
+                (0..2u64).map(move |k| {
+                    let mut w = r.clone();
+                    w.state = RegistrationState::InUse;
+                    w.last_step = Some(1000 + 10 * i as u64 + k);
+                    w.verify_failures = u32::try_from(k).unwrap();
+                    w.drift_steps = -(i as i64);
+                    w.sealed_seed = (i % 2 == 0).then(|| vec![7; 40]);
+                    w.confirmed_attempt = (i % 3 == 0).then(|| format!("attempt-{i}"));
+                    w.in_use_at = Some(300 + i as u64);
+                    w.sealed_password =
+                        if i % 2 == 0 { Vec::new() } else { r.sealed_password.clone() };
+                    w
+                })
+            })
+            .map(|w| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    (w.clone(), s.update(Change::registration(w)).await.unwrap())
+                })
+            })
+            .collect();
+        let mut applied = std::collections::HashMap::new();
+        for w in writes {
+            let (wrote, outcome) = w.await.unwrap();
+            if let Updated::Applied(saved) = outcome {
+                assert!(
+                    applied.insert(wrote.id.clone(), (wrote, saved)).is_none(),
+                    "two of a pair applied"
+                );
+            }
+        }
+        assert_eq!(applied.len(), rows.len(), "one write of every pair applies");
+        for r in &rows {
+            let (wrote, saved) = &applied[&r.id];
+            let stored = s.registration(&r.service_id, &r.user_id).await.unwrap().unwrap();
+            assert_eq!(&stored, &**saved);
+            assert!(stored.rev > r.rev);
+            let expected = Registration { rev: stored.rev, ..wrote.clone() };
+            assert_eq!(stored, expected);
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn delivery_wipes_every_other_candidate_seed_and_the_mail_lands_in_the_outbox() {
     on_both(|s| async move {

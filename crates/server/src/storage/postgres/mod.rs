@@ -16,14 +16,17 @@
 //! instance has made stale (issue 16's "one true answer"). The one exception is the hot path:
 //! verify decides first on the copy of the registration this instance last read or wrote
 //! ([`Storage::registration_hint`], a bounded quick_cache map like SQLite's), which makes an
-//! accepted or rejected code one round trip, the conditional `UPDATE`; when another instance
-//! wrote the row meanwhile, that `UPDATE` finds another revision and changes nothing, and the
-//! bank decides again on a fresh read, as it does before any answer that writes nothing.
+//! accepted or rejected code one conditional `UPDATE`, shared with the other verifications
+//! that write at the same moment ([`batch`]: one statement and one commit for all of them, as
+//! SQLite's writer thread does); when another instance wrote the row meanwhile, the `UPDATE`
+//! finds another revision and changes nothing, and the bank decides again on a fresh read, as
+//! it does before any answer that writes nothing.
 //!
 //! A database that cannot be reached (stopped, failed over, every pooled connection busy for
 //! longer than the pool's wait) is [`Error::Unavailable`]: `503` with `Retry-After`, never a
 //! hang; the pool reconnects by itself once the database is back.
 
+mod batch;
 mod schema;
 
 use std::path::PathBuf;
@@ -86,10 +89,10 @@ impl PostgresOptions {
     }
 }
 
-/// Connections an instance keeps by default. Each commit waits for PostgreSQL's WAL flush, and
-/// commits that wait together share one flush, so verifications per second grow with the
-/// connections in flight until the CPU is the limit (docs/PERFORMANCE.md); the database's
-/// `max_connections` must cover every instance's pool.
+/// Connections an instance keeps by default. Verify's writes take one of them at a time
+/// ([`batch`]); the others serve reads, provisioning and the admin plane, where each commit
+/// waits for PostgreSQL's WAL flush and commits that wait together share one flush
+/// (docs/PERFORMANCE.md); the database's `max_connections` must cover every instance's pool.
 pub const DEFAULT_POOL_SIZE: usize = 64;
 
 /// True when `url` names a PostgreSQL database rather than a SQLite file.
@@ -254,50 +257,127 @@ async fn insert_mail(
     Ok(())
 }
 
-/// Writes the mutable columns if the row still has `expected` revision; the new revision.
+/// The statement that writes the mutable columns of every row that still has its expected
+/// revision, and returns each written row's id and new revision. One statement for one row
+/// (inside a change of several parts) and for many (verify's group commit, [`batch`]).
+///
+/// The rows are locked in id order before they are written: two instances writing
+/// overlapping batches at once then wait for each other instead of deadlocking.
+const UPDATE_REGISTRATIONS: &str = "\
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::bool[],
+                         $6::int8[], $7::bool[], $8::int8[], $9::bytea[], $10::text[],
+                         $11::int8[], $12::int8[], $13::int8[], $14::int8[], $15::int8[],
+                         $16::int8[], $17::bool[])
+        AS u(id, expected, state, failed_tries, provision_locked, verify_failures,
+             verify_locked, last_step, sealed_seed, confirmed_attempt, expires_at,
+             confirmed_at, delivered_at, in_use_at, ended_at, drift_steps, clear_password)
+), locked AS (
+    SELECT r.id FROM registrations r JOIN u ON u.id = r.id AND r.rev = u.expected
+    ORDER BY r.id FOR UPDATE OF r
+)
+UPDATE registrations r SET state = u.state, failed_tries = u.failed_tries,
+    provision_locked = u.provision_locked, verify_failures = u.verify_failures,
+    verify_locked = u.verify_locked, last_step = u.last_step, sealed_seed = u.sealed_seed,
+    confirmed_attempt = u.confirmed_attempt, expires_at = u.expires_at,
+    confirmed_at = u.confirmed_at, delivered_at = u.delivered_at, in_use_at = u.in_use_at,
+    ended_at = u.ended_at, rev = nextval('registration_rev'), drift_steps = u.drift_steps,
+    sealed_password = CASE WHEN u.clear_password THEN '\\x'::bytea ELSE r.sealed_password END
+FROM u JOIN locked ON locked.id = u.id
+WHERE r.id = u.id AND r.rev = u.expected
+RETURNING r.id, r.rev";
+
+/// Writes each registration whose row still has the paired expected revision; the id and
+/// new revision of each row written (a row another writer changed meanwhile is left out).
+/// No id may appear twice.
+async fn update_registration_rows(
+    client: &impl GenericClient,
+    rows: &[(&Registration, u64)],
+) -> std::result::Result<Vec<(String, u64)>, tokio_postgres::Error> {
+    let mut c = UpdateColumns::default();
+    for (r, expected) in rows {
+        c.push(r, *expected);
+    }
+    let stmt = client.prepare_cached(UPDATE_REGISTRATIONS).await?;
+    let params: [&(dyn ToSql + Sync); 17] = [
+        &c.id,
+        &c.expected,
+        &c.state,
+        &c.failed_tries,
+        &c.provision_locked,
+        &c.verify_failures,
+        &c.verify_locked,
+        &c.last_step,
+        &c.sealed_seed,
+        &c.confirmed_attempt,
+        &c.expires_at,
+        &c.confirmed_at,
+        &c.delivered_at,
+        &c.in_use_at,
+        &c.ended_at,
+        &c.drift_steps,
+        &c.clear_password,
+    ];
+    let written = client.query(&stmt, &params).await?;
+    Ok(written
+        .iter()
+        .map(|row| (row.get::<_, String>(0), u64::try_from(row.get::<_, i64>(1)).unwrap_or(0)))
+        .collect())
+}
+
+/// Writes one registration if its row still has `expected` revision; the new revision.
 async fn update_registration_row(
     client: &impl GenericClient,
     r: &Registration,
     expected: u64,
 ) -> std::result::Result<Option<u64>, tokio_postgres::Error> {
-    let stmt = client
-        .prepare_cached(
-            "UPDATE registrations SET state = $2, failed_tries = $3, provision_locked = $4, \
-             verify_failures = $5, verify_locked = $6, last_step = $7, sealed_seed = $8, \
-             confirmed_attempt = $9, expires_at = $10, confirmed_at = $11, delivered_at = $12, \
-             in_use_at = $13, ended_at = $14, rev = nextval('registration_rev'), \
-             drift_steps = $16, \
-             sealed_password = CASE WHEN octet_length($17::bytea) = 0 THEN '\\x'::bytea \
-                                    ELSE sealed_password END \
-             WHERE id = $1 AND rev = $15 RETURNING rev",
-        )
-        .await?;
-    let row = client
-        .query_opt(
-            &stmt,
-            &[
-                &r.id,
-                &r.state.as_str(),
-                &i64::from(r.failed_tries),
-                &r.provision_locked,
-                &i64::from(r.verify_failures),
-                &r.verify_locked,
-                &r.last_step.map(to_i64),
-                &r.sealed_seed,
-                &r.confirmed_attempt,
-                &to_i64(r.expires_at),
-                &r.confirmed_at.map(to_i64),
-                &r.delivered_at.map(to_i64),
-                &r.in_use_at.map(to_i64),
-                &r.ended_at.map(to_i64),
-                &to_i64(expected),
-                &r.drift_steps,
-                // An update only ever clears the activation password, never writes one back.
-                &r.sealed_password,
-            ],
-        )
-        .await?;
-    Ok(row.map(|row| u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)))
+    let written = update_registration_rows(client, &[(r, expected)]).await?;
+    Ok(written.first().map(|(_, rev)| *rev))
+}
+
+/// The mutable columns of registrations being written, one array per column.
+#[derive(Default)]
+struct UpdateColumns<'a> {
+    id: Vec<&'a str>,
+    expected: Vec<i64>,
+    state: Vec<&'static str>,
+    failed_tries: Vec<i64>,
+    provision_locked: Vec<bool>,
+    verify_failures: Vec<i64>,
+    verify_locked: Vec<bool>,
+    last_step: Vec<Option<i64>>,
+    sealed_seed: Vec<Option<&'a [u8]>>,
+    confirmed_attempt: Vec<Option<&'a str>>,
+    expires_at: Vec<i64>,
+    confirmed_at: Vec<Option<i64>>,
+    delivered_at: Vec<Option<i64>>,
+    in_use_at: Vec<Option<i64>>,
+    ended_at: Vec<Option<i64>>,
+    drift_steps: Vec<i64>,
+    clear_password: Vec<bool>,
+}
+
+impl<'a> UpdateColumns<'a> {
+    fn push(&mut self, r: &'a Registration, expected: u64) {
+        self.id.push(&r.id);
+        self.expected.push(to_i64(expected));
+        self.state.push(r.state.as_str());
+        self.failed_tries.push(i64::from(r.failed_tries));
+        self.provision_locked.push(r.provision_locked);
+        self.verify_failures.push(i64::from(r.verify_failures));
+        self.verify_locked.push(r.verify_locked);
+        self.last_step.push(r.last_step.map(to_i64));
+        self.sealed_seed.push(r.sealed_seed.as_deref());
+        self.confirmed_attempt.push(r.confirmed_attempt.as_deref());
+        self.expires_at.push(to_i64(r.expires_at));
+        self.confirmed_at.push(r.confirmed_at.map(to_i64));
+        self.delivered_at.push(r.delivered_at.map(to_i64));
+        self.in_use_at.push(r.in_use_at.map(to_i64));
+        self.ended_at.push(r.ended_at.map(to_i64));
+        self.drift_steps.push(r.drift_steps);
+        // An update only ever clears the activation password, never writes one back.
+        self.clear_password.push(r.sealed_password.is_empty());
+    }
 }
 
 type Key = (String, String);
@@ -307,6 +387,8 @@ pub struct PostgresStorage {
     pool: Pool,
     /// The copy of each registration this instance last read or wrote: verify's hint only.
     seen: quick_cache::sync::Cache<Key, Arc<Registration>>,
+    /// Verify's writes, committed together ([`batch`]).
+    batcher: batch::Batcher,
 }
 
 fn key_of(service: &str, user: &str) -> Key {
@@ -399,8 +481,11 @@ impl PostgresStorage {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| Error::Config(format!("the database pool: {e}")))?;
-        let storage =
-            Self { pool, seen: quick_cache::sync::Cache::new(opts.cache_capacity.max(1)) };
+        let storage = Self {
+            batcher: batch::Batcher::start(pool.clone()),
+            pool,
+            seen: quick_cache::sync::Cache::new(opts.cache_capacity.max(1)),
+        };
         {
             let mut client = storage.client().await?;
             if migrate {
@@ -529,16 +614,16 @@ impl Storage for PostgresStorage {
     }
 
     async fn update(&self, change: Change) -> Result<Updated> {
-        let mut client = self.client().await?;
         let expected = change.registration.rev;
         let mut updated = change.registration.clone();
         let simple =
             change.attempt.is_none() && !change.wipe_other_attempts && change.insert.is_none();
         let key = key_of(updated.service_id.as_str(), updated.user_id.as_str());
         if simple {
-            // One statement is atomic by itself: the hot path (verify) is one round trip.
-            let written = update_registration_row(&client, &updated, expected).await;
-            return Ok(match written.map_err(db_error)? {
+            // One row is atomic by itself: the hot path (verify) is one statement, shared
+            // with the other writes waiting at the same moment.
+            let written = self.batcher.update(updated.clone(), expected).await?;
+            return Ok(match written {
                 Some(rev) => {
                     updated.rev = rev;
                     self.saw(&updated);
@@ -553,6 +638,7 @@ impl Storage for PostgresStorage {
         }
         // A change of several parts (provisioning, the demo re-arm): the next read refreshes.
         self.seen.remove(&key);
+        let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let applied: std::result::Result<bool, tokio_postgres::Error> = async {
             let Some(rev) = update_registration_row(&tx, &updated, expected).await? else {
