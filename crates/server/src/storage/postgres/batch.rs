@@ -29,7 +29,8 @@ const QUEUE: usize = 4096;
 struct Pending {
     row: Registration,
     expected: u64,
-    reply: oneshot::Sender<Result<Option<u64>>>,
+    /// The row handed back (the caller keeps no copy) with its new revision, if written.
+    reply: oneshot::Sender<Result<(Registration, Option<u64>)>>,
 }
 
 /// The queue in front of the task that writes verify's changes in batches.
@@ -46,13 +47,17 @@ impl Batcher {
         Self { queue }
     }
 
-    /// Writes `row` if its row still has revision `expected`: the new revision, or `None` when
-    /// another writer changed the row first.
+    /// Writes `row` if its row still has revision `expected`; hands `row` back with the new
+    /// revision, or with `None` when another writer changed the row first.
     ///
     /// # Errors
     /// [`Error::Unavailable`] when the database cannot be reached or the batch task is gone;
     /// [`Error::Storage`] for any other failure of the batch's statement.
-    pub(super) async fn update(&self, row: Registration, expected: u64) -> Result<Option<u64>> {
+    pub(super) async fn update(
+        &self,
+        row: Registration,
+        expected: u64,
+    ) -> Result<(Registration, Option<u64>)> {
         let (reply, answer) = oneshot::channel();
         self.queue.send(Pending { row, expected, reply }).await.map_err(|_| Error::Unavailable)?;
         answer.await.map_err(|_| Error::Unavailable)?
@@ -111,7 +116,7 @@ async fn write(pool: &Pool, batch: Vec<Pending>) {
             for p in batch {
                 let rev = revs.get(&p.row.id).copied();
                 // A caller that went away (its request was cancelled) needs no answer.
-                let _ = p.reply.send(Ok(rev));
+                let _ = p.reply.send(Ok((p.row, rev)));
             }
         }
         Err(e) => {

@@ -302,20 +302,20 @@ async fn update_registration_rows(
     let params: [&(dyn ToSql + Sync); 17] = [
         &c.id,
         &c.expected,
-        &c.state,
-        &c.failed_tries,
-        &c.provision_locked,
-        &c.verify_failures,
-        &c.verify_locked,
-        &c.last_step,
-        &c.sealed_seed,
-        &c.confirmed_attempt,
-        &c.expires_at,
-        &c.confirmed_at,
-        &c.delivered_at,
-        &c.in_use_at,
-        &c.ended_at,
-        &c.drift_steps,
+        &c.m.state,
+        &c.m.failed_tries,
+        &c.m.provision_locked,
+        &c.m.verify_failures,
+        &c.m.verify_locked,
+        &c.m.last_step,
+        &c.m.sealed_seed,
+        &c.m.confirmed_attempt,
+        &c.m.expires_at,
+        &c.m.confirmed_at,
+        &c.m.delivered_at,
+        &c.m.in_use_at,
+        &c.m.ended_at,
+        &c.m.drift_steps,
         &c.clear_password,
     ];
     let written = client.query(&stmt, &params).await?;
@@ -335,11 +335,10 @@ async fn update_registration_row(
     Ok(written.first().map(|(_, rev)| *rev))
 }
 
-/// The mutable columns of registrations being written, one array per column.
+/// The columns a registration's life changes, one array per column: what an update writes,
+/// and part of what a bulk insert writes.
 #[derive(Default)]
-struct UpdateColumns<'a> {
-    id: Vec<&'a str>,
-    expected: Vec<i64>,
+struct MutableColumns<'a> {
     state: Vec<&'static str>,
     failed_tries: Vec<i64>,
     provision_locked: Vec<bool>,
@@ -354,13 +353,10 @@ struct UpdateColumns<'a> {
     in_use_at: Vec<Option<i64>>,
     ended_at: Vec<Option<i64>>,
     drift_steps: Vec<i64>,
-    clear_password: Vec<bool>,
 }
 
-impl<'a> UpdateColumns<'a> {
-    fn push(&mut self, r: &'a Registration, expected: u64) {
-        self.id.push(&r.id);
-        self.expected.push(to_i64(expected));
+impl<'a> MutableColumns<'a> {
+    fn push(&mut self, r: &'a Registration) {
         self.state.push(r.state.as_str());
         self.failed_tries.push(i64::from(r.failed_tries));
         self.provision_locked.push(r.provision_locked);
@@ -375,8 +371,25 @@ impl<'a> UpdateColumns<'a> {
         self.in_use_at.push(r.in_use_at.map(to_i64));
         self.ended_at.push(r.ended_at.map(to_i64));
         self.drift_steps.push(r.drift_steps);
+    }
+}
+
+/// Registrations being updated, one array per column.
+#[derive(Default)]
+struct UpdateColumns<'a> {
+    id: Vec<&'a str>,
+    expected: Vec<i64>,
+    clear_password: Vec<bool>,
+    m: MutableColumns<'a>,
+}
+
+impl<'a> UpdateColumns<'a> {
+    fn push(&mut self, r: &'a Registration, expected: u64) {
+        self.id.push(&r.id);
+        self.expected.push(to_i64(expected));
         // An update only ever clears the activation password, never writes one back.
         self.clear_password.push(r.sealed_password.is_empty());
+        self.m.push(r);
     }
 }
 
@@ -614,15 +627,14 @@ impl Storage for PostgresStorage {
     }
 
     async fn update(&self, change: Change) -> Result<Updated> {
-        let expected = change.registration.rev;
-        let mut updated = change.registration.clone();
-        let simple =
-            change.attempt.is_none() && !change.wipe_other_attempts && change.insert.is_none();
+        let Change { registration: mut updated, attempt, wipe_other_attempts, insert } = change;
+        let expected = updated.rev;
+        let simple = attempt.is_none() && !wipe_other_attempts && insert.is_none();
         let key = key_of(updated.service_id.as_str(), updated.user_id.as_str());
         if simple {
             // One row is atomic by itself: the hot path (verify) is one statement, shared
             // with the other writes waiting at the same moment.
-            let written = self.batcher.update(updated.clone(), expected).await?;
+            let (mut updated, written) = self.batcher.update(updated, expected).await?;
             return Ok(match written {
                 Some(rev) => {
                     updated.rev = rev;
@@ -645,7 +657,7 @@ impl Storage for PostgresStorage {
                 return Ok(false);
             };
             updated.rev = rev;
-            if let Some(a) = &change.attempt {
+            if let Some(a) = &attempt {
                 let n = tx
                     .execute(
                         "UPDATE attempts SET status = $3, \
@@ -661,7 +673,7 @@ impl Storage for PostgresStorage {
                     insert_mail(&tx, m).await?;
                 }
             }
-            if change.wipe_other_attempts {
+            if wipe_other_attempts {
                 tx.execute(
                     "UPDATE attempts SET sealed = NULL \
                      WHERE registration_id = $1 AND id IS DISTINCT FROM $2",
@@ -669,7 +681,7 @@ impl Storage for PostgresStorage {
                 )
                 .await?;
             }
-            if let Some(new) = &change.insert {
+            if let Some(new) = &insert {
                 insert_registration_row(&tx, new).await?;
             }
             Ok(true)
@@ -934,26 +946,26 @@ impl Storage for PostgresStorage {
             &c.service_id,
             &c.user_id,
             &c.mail,
-            &c.state,
+            &c.m.state,
             &c.algorithm,
             &c.digits,
             &c.period,
-            &c.failed_tries,
-            &c.provision_locked,
-            &c.verify_failures,
-            &c.verify_locked,
-            &c.last_step,
+            &c.m.failed_tries,
+            &c.m.provision_locked,
+            &c.m.verify_failures,
+            &c.m.verify_locked,
+            &c.m.last_step,
             &c.sealed_password,
-            &c.sealed_seed,
-            &c.confirmed_attempt,
+            &c.m.sealed_seed,
+            &c.m.confirmed_attempt,
             &c.issued_at,
-            &c.expires_at,
-            &c.confirmed_at,
-            &c.delivered_at,
-            &c.in_use_at,
-            &c.ended_at,
+            &c.m.expires_at,
+            &c.m.confirmed_at,
+            &c.m.delivered_at,
+            &c.m.in_use_at,
+            &c.m.ended_at,
             &c.demo,
-            &c.drift_steps,
+            &c.m.drift_steps,
         ];
         client.execute(sql, &params).await.map_err(db_error)
     }
@@ -967,59 +979,33 @@ impl Storage for PostgresStorage {
 
 /// Registrations as one array per column, for [`Storage::insert_bulk`].
 #[derive(Default)]
-struct BulkColumns {
-    id: Vec<String>,
-    service_id: Vec<String>,
-    user_id: Vec<String>,
-    mail: Vec<String>,
-    state: Vec<&'static str>,
+struct BulkColumns<'a> {
+    id: Vec<&'a str>,
+    service_id: Vec<&'a str>,
+    user_id: Vec<&'a str>,
+    mail: Vec<&'a str>,
     algorithm: Vec<&'static str>,
     digits: Vec<i64>,
     period: Vec<i64>,
-    failed_tries: Vec<i64>,
-    provision_locked: Vec<bool>,
-    verify_failures: Vec<i64>,
-    verify_locked: Vec<bool>,
-    last_step: Vec<Option<i64>>,
-    sealed_password: Vec<Vec<u8>>,
-    sealed_seed: Vec<Option<Vec<u8>>>,
-    confirmed_attempt: Vec<Option<String>>,
+    sealed_password: Vec<&'a [u8]>,
     issued_at: Vec<i64>,
-    expires_at: Vec<i64>,
-    confirmed_at: Vec<Option<i64>>,
-    delivered_at: Vec<Option<i64>>,
-    in_use_at: Vec<Option<i64>>,
-    ended_at: Vec<Option<i64>>,
     demo: Vec<bool>,
-    drift_steps: Vec<i64>,
+    m: MutableColumns<'a>,
 }
 
-impl BulkColumns {
-    fn push(&mut self, r: &Registration) {
-        self.id.push(r.id.clone());
-        self.service_id.push(r.service_id.as_str().to_owned());
-        self.user_id.push(r.user_id.as_str().to_owned());
-        self.mail.push(r.mail.clone());
-        self.state.push(r.state.as_str());
+impl<'a> BulkColumns<'a> {
+    fn push(&mut self, r: &'a Registration) {
+        self.id.push(&r.id);
+        self.service_id.push(r.service_id.as_str());
+        self.user_id.push(r.user_id.as_str());
+        self.mail.push(&r.mail);
         self.algorithm.push(algorithm_name(r.params.algorithm));
         self.digits.push(i64::from(r.params.digits));
         self.period.push(i64::from(r.params.period));
-        self.failed_tries.push(i64::from(r.failed_tries));
-        self.provision_locked.push(r.provision_locked);
-        self.verify_failures.push(i64::from(r.verify_failures));
-        self.verify_locked.push(r.verify_locked);
-        self.last_step.push(r.last_step.map(to_i64));
-        self.sealed_password.push(r.sealed_password.clone());
-        self.sealed_seed.push(r.sealed_seed.clone());
-        self.confirmed_attempt.push(r.confirmed_attempt.clone());
+        self.sealed_password.push(&r.sealed_password);
         self.issued_at.push(to_i64(r.issued_at));
-        self.expires_at.push(to_i64(r.expires_at));
-        self.confirmed_at.push(r.confirmed_at.map(to_i64));
-        self.delivered_at.push(r.delivered_at.map(to_i64));
-        self.in_use_at.push(r.in_use_at.map(to_i64));
-        self.ended_at.push(r.ended_at.map(to_i64));
         self.demo.push(r.demo);
-        self.drift_steps.push(r.drift_steps);
+        self.m.push(r);
     }
 }
 
