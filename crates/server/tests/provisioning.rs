@@ -15,6 +15,7 @@ use softtoken_core::Error;
 use softtoken_server::bank::{Demo, Policy};
 use softtoken_server::http::HttpOptions;
 use softtoken_server::ratelimit::RateLimits;
+use std::time::Duration;
 
 #[tokio::test]
 async fn customer_sets_up_the_app_and_the_bank_accepts_each_code_once_until_use_ends() {
@@ -766,6 +767,45 @@ async fn the_activation_password_leaves_the_database_once_it_can_no_longer_be_us
             }
         }
     }
+}
+
+#[tokio::test]
+async fn a_delivered_password_leaves_the_files_once_the_bank_is_quiet_without_waiting_for_maintenance(
+) {
+    let bank = Server::start().await;
+    let user = bank.issue(None, "4821").await;
+    let old = bank
+        .storage
+        .registration(&sid(SERVICE), &uid(&user))
+        .await
+        .unwrap()
+        .unwrap()
+        .sealed_password;
+    assert!(old.len() > 16);
+    bank.provision(&user, "4821").await.unwrap();
+
+    // No maintenance tick and no shutdown: the writer empties the WAL when it has nothing to
+    // do, so the page image of the insert does not wait ten minutes there.
+    let found = || {
+        std::fs::read_dir(&bank.dir)
+            .unwrap()
+            .filter_map(|e| {
+                let path = e.unwrap().path();
+                let bytes = std::fs::read(&path).ok()?;
+                bytes.windows(old.len()).any(|w| w == old).then_some(path)
+            })
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !found().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        found(),
+        Vec::<std::path::PathBuf>::new(),
+        "the old sealed password is still on disk"
+    );
+    assert_eq!(bank.status(&user).await["state"], "delivered");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -146,20 +146,32 @@ pub(super) fn insert_registration_row(
 
 /// Writes the mutable columns if the row still has `expected` revision (the activation
 /// password only to clear it).
+///
+/// Most writes (every verification) leave the state as it was. A statement that assigns
+/// `state` makes SQLite rewrite the row's entry in `registrations_active`, whose `WHERE`
+/// names it, even when the value is the same: one more page into the WAL, synced and later
+/// checkpointed, per verification. So the write is first tried without `state`, on the
+/// condition that the row already has the new state; only when it has another (or another
+/// revision) is the full statement run. Both run on the writer's one connection inside its
+/// transaction, so nothing comes between them.
 pub(super) fn update_registration_row(
     conn: &Connection,
     r: &Registration,
     expected: u64,
 ) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
-        "UPDATE registrations SET state = ?2, failed_tries = ?3, provision_locked = ?4, \
-         verify_failures = ?5, verify_locked = ?6, last_step = ?7, sealed_seed = ?8, \
-         confirmed_attempt = ?9, expires_at = ?10, confirmed_at = ?11, delivered_at = ?12, \
-         in_use_at = ?13, ended_at = ?14, rev = ?15, drift_steps = ?18, \
+    const SAME_STATE: &str = "UPDATE registrations SET failed_tries = ?3, \
+         provision_locked = ?4, verify_failures = ?5, verify_locked = ?6, last_step = ?7, \
+         sealed_seed = ?8, confirmed_attempt = ?9, expires_at = ?10, confirmed_at = ?11, \
+         delivered_at = ?12, in_use_at = ?13, ended_at = ?14, rev = ?15, drift_steps = ?18, \
          sealed_password = CASE WHEN length(?17) = 0 THEN X'' ELSE sealed_password END \
-         WHERE id = ?1 AND rev = ?16",
-    )?
-    .execute(params![
+         WHERE id = ?1 AND rev = ?16 AND state = ?2";
+    const NEW_STATE: &str = "UPDATE registrations SET state = ?2, failed_tries = ?3, \
+         provision_locked = ?4, verify_failures = ?5, verify_locked = ?6, last_step = ?7, \
+         sealed_seed = ?8, confirmed_attempt = ?9, expires_at = ?10, confirmed_at = ?11, \
+         delivered_at = ?12, in_use_at = ?13, ended_at = ?14, rev = ?15, drift_steps = ?18, \
+         sealed_password = CASE WHEN length(?17) = 0 THEN X'' ELSE sealed_password END \
+         WHERE id = ?1 AND rev = ?16";
+    let values = params![
         r.id,
         r.state.as_str(),
         r.failed_tries,
@@ -179,7 +191,11 @@ pub(super) fn update_registration_row(
         // An update only ever clears the activation password, never writes one back.
         r.sealed_password,
         r.drift_steps,
-    ])
+    ];
+    match conn.prepare_cached(SAME_STATE)?.execute(values)? {
+        0 => conn.prepare_cached(NEW_STATE)?.execute(values),
+        n => Ok(n),
+    }
 }
 
 pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {

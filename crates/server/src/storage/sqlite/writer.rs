@@ -8,12 +8,18 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::rows::*;
+use super::schema::BUSY_TIMEOUT;
 use super::{key_of, Cache, Key, Op};
 use crate::error::{Error, Result};
 use crate::storage::{
     Attempt, AuditEntry, Change, Inserted, OutboxMail, Registration, RegistrationState, Reseal,
     Updated,
 };
+
+/// How long the writer waits for work before it looks after the file (foreign commits, the WAL).
+const IDLE: Duration = Duration::from_millis(200);
+/// How long emptying the WAL when idle waits for readers: new work must not queue behind it.
+const IDLE_CHECKPOINT_WAIT: Duration = Duration::from_millis(20);
 
 /// What to do with the cache once the batch is committed.
 pub(super) enum CacheAction {
@@ -58,11 +64,20 @@ pub(super) struct Writer {
     max_batch: usize,
     next_rev: u64,
     data_version: i64,
+    /// Something was committed since the WAL was last emptied.
+    wal_dirty: bool,
 }
 
 impl Writer {
     pub(super) fn new(conn: Connection, cache: Cache, max_batch: usize) -> Result<Self> {
-        let mut w = Self { conn, cache, max_batch: max_batch.max(1), next_rev: 1, data_version: 0 };
+        let mut w = Self {
+            conn,
+            cache,
+            max_batch: max_batch.max(1),
+            next_rev: 1,
+            data_version: 0,
+            wal_dirty: true,
+        };
         w.resync()?;
         Ok(w)
     }
@@ -83,6 +98,7 @@ impl Writer {
         if v != self.data_version {
             tracing::debug!("another process wrote the database; dropping the registration cache");
             self.cache.clear();
+            self.wal_dirty = true;
             self.resync()?;
         }
         Ok(())
@@ -98,12 +114,15 @@ impl Writer {
         let mut batch = Vec::with_capacity(self.max_batch);
         loop {
             // Idle: look now and then whether the admin CLI changed the file, so cached
-            // registrations never stay stale for long.
-            let first = match rx.recv_timeout(Duration::from_millis(200)) {
+            // registrations never stay stale for long, and empty the WAL of what was written.
+            let first = match rx.recv_timeout(IDLE) {
                 Ok(op) => op,
                 Err(std_mpsc::RecvTimeoutError::Timeout) => {
                     if let Err(e) = self.check_foreign_commits() {
                         tracing::error!(event = "storage_error", error = %e, "checking the database");
+                    }
+                    if self.wal_dirty {
+                        self.truncate_wal(IDLE_CHECKPOINT_WAIT);
                     }
                     continue;
                 }
@@ -119,7 +138,7 @@ impl Writer {
             let maintenance = batch.iter().any(|op| matches!(op, Op::ForgetPasswords { .. }));
             let closing = self.process(&mut batch);
             if maintenance || closing {
-                self.truncate_wal();
+                self.truncate_wal(BUSY_TIMEOUT);
             }
             if closing {
                 return;
@@ -128,11 +147,23 @@ impl Writer {
     }
 
     /// Copies the WAL into the database and empties it, so page images holding wiped
-    /// passwords and seeds do not outlive the maintenance tick or the process.
-    fn truncate_wal(&mut self) {
-        // Busy readers only make it partial; the next tick finishes it.
-        if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
-            tracing::warn!(event = "storage_warning", error = %e, "emptying the WAL");
+    /// passwords and seeds do not outlive a quiet moment, the maintenance tick or the process.
+    /// It waits at most `wait` for readers to leave the WAL; if they do not, the WAL stays
+    /// marked and the next idle moment tries again.
+    fn truncate_wal(&mut self, wait: Duration) {
+        let emptied = self
+            .conn
+            .busy_timeout(wait)
+            .and_then(|()| {
+                self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0))
+            })
+            .map(|busy| busy == 0);
+        if let Err(e) = self.conn.busy_timeout(BUSY_TIMEOUT) {
+            tracing::warn!(event = "storage_warning", error = %e, "restoring the busy timeout");
+        }
+        match emptied {
+            Ok(done) => self.wal_dirty = !done,
+            Err(e) => tracing::warn!(event = "storage_warning", error = %e, "emptying the WAL"),
         }
     }
 
@@ -229,6 +260,7 @@ impl Writer {
         }
         match self.conn.execute_batch("COMMIT") {
             Ok(()) => {
+                self.wal_dirty = true;
                 self.apply_cache(cache_actions);
                 for p in pending {
                     p.answer();
