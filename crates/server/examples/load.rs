@@ -55,6 +55,10 @@ use softtoken_server::testing::postgres::PgCluster;
 use softtoken_server::testing::{BankOptions, TestBank};
 use tokio::net::TcpStream;
 
+// The binary's allocator (src/main.rs), so the figure is the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ADMIN: &str = "load-benchmark-admin-token";
 /// The bank web tier's verify-only credential, as a bank's web servers would present it.
 const VERIFIER: &str = "load-benchmark-verify-token";

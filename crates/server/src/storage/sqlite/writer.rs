@@ -366,20 +366,23 @@ impl Writer {
     }
 
     fn update(&mut self, change: Change) -> (Result<Updated>, CacheAction) {
-        let key = key_of(&change.registration);
-        let expected = change.registration.rev;
-        let mut updated = change.registration.clone();
+        let Change {
+            registration: mut updated,
+            attempt,
+            wipe_other_attempts,
+            insert: mut inserted,
+        } = change;
+        let expected = updated.rev;
         updated.rev = self.take_rev(expected);
-        let mut inserted = change.insert.clone();
         if let Some(new) = inserted.as_mut() {
             new.rev = self.take_rev(updated.rev);
         }
-        let simple = change.attempt.is_none() && !change.wipe_other_attempts && inserted.is_none();
+        let simple = attempt.is_none() && !wipe_other_attempts && inserted.is_none();
         let apply = |conn: &Connection| -> Result<Option<()>> {
             if update_registration_row(conn, &updated, expected)? != 1 {
                 return Ok(None);
             }
-            if let Some(a) = &change.attempt {
+            if let Some(a) = &attempt {
                 let n = conn
                     .prepare_cached(
                         "UPDATE attempts SET status = ?3, \
@@ -394,7 +397,7 @@ impl Writer {
                     insert_mail(conn, m)?;
                 }
             }
-            if change.wipe_other_attempts {
+            if wipe_other_attempts {
                 conn.prepare_cached(
                     "UPDATE attempts SET sealed = NULL WHERE registration_id = ?1 AND id IS NOT ?2",
                 )?
@@ -423,8 +426,8 @@ impl Writer {
                 };
                 (Ok(Updated::Applied(Box::new(updated))), action)
             }
-            Ok(None) => (Ok(Updated::Conflict), CacheAction::Evict(key)),
-            Err(e) => (Err(e), CacheAction::Evict(key)),
+            Ok(None) => (Ok(Updated::Conflict), CacheAction::Evict(key_of(&updated))),
+            Err(e) => (Err(e), CacheAction::Evict(key_of(&updated))),
         }
     }
 
