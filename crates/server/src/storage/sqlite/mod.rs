@@ -26,6 +26,7 @@
 
 pub(super) mod rows;
 mod schema;
+mod syncer;
 mod writer;
 
 use std::path::PathBuf;
@@ -53,7 +54,8 @@ pub enum Synchronous {
     /// WAL with `synchronous=NORMAL`: a commit survives a crash of the server process; the
     /// last commits before a power cut may be lost (the WAL is synced at checkpoints).
     Normal,
-    /// `synchronous=FULL`: every commit is synced to disk before callers are answered.
+    /// Every commit is synced to disk before its callers are answered. The sync runs on a
+    /// thread of its own while the writer goes on with the next batch (`syncer.rs`).
     Full,
 }
 
@@ -213,7 +215,7 @@ impl SqliteStorage {
         let conn = open_writer(&opts)?;
         let cache: Cache = Arc::new(quick_cache::sync::Cache::new(opts.cache_capacity.max(1)));
         let (tx, rx) = std_mpsc::channel();
-        let mut writer = Writer::new(conn, cache.clone(), opts.max_batch)?;
+        let mut writer = Writer::new(conn, cache.clone(), opts.max_batch, opts.synchronous)?;
         let handle = std::thread::Builder::new()
             .name("softtoken-db-writer".into())
             .spawn(move || writer.run(&rx))?;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{SqliteOptions, Synchronous};
+use super::SqliteOptions;
 use crate::error::{Error, Result};
 use crate::files;
 
@@ -129,10 +129,9 @@ pub(super) fn open_writer(opts: &SqliteOptions) -> Result<Connection> {
     conn.execute_batch(&format!(
         "PRAGMA secure_delete = ON; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
     ))?;
-    conn.execute_batch(match opts.synchronous {
-        Synchronous::Normal => "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-        Synchronous::Full => "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-    })?;
+    // `full` is kept by the writer's syncer, not by SQLite: SQLite would sync inside COMMIT,
+    // and the writer could do nothing else meanwhile (syncer.rs).
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
     migrate(&mut conn)?;
     Ok(conn)
 }

@@ -1,5 +1,6 @@
 //! The writer thread: the only writing connection, group commit, and the cache it keeps.
 
+use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,8 @@ use tokio::sync::oneshot;
 
 use super::rows::*;
 use super::schema::BUSY_TIMEOUT;
-use super::{key_of, Cache, Key, Op};
+use super::syncer::Syncer;
+use super::{key_of, Cache, Key, Op, Synchronous};
 use crate::error::{Error, Result};
 use crate::storage::{
     Attempt, AuditEntry, Change, Inserted, OutboxMail, Registration, RegistrationState, Reseal,
@@ -37,7 +39,7 @@ pub(super) enum Pending {
 }
 
 impl Pending {
-    fn fail(self, e: &Error) {
+    pub(super) fn fail(self, e: &Error) {
         let err = || Error::Storage(format!("commit failed: {e}"));
         // A caller that gave up (timeout, client gone) no longer listens; that is fine.
         let _ = match self {
@@ -48,7 +50,7 @@ impl Pending {
         };
     }
 
-    fn answer(self) {
+    pub(super) fn answer(self) {
         let _ = match self {
             Pending::Insert(tx, r) => tx.send(r).map_err(drop),
             Pending::Update(tx, r) => tx.send(r).map_err(drop),
@@ -66,10 +68,19 @@ pub(super) struct Writer {
     data_version: i64,
     /// Something was committed since the WAL was last emptied.
     wal_dirty: bool,
+    /// With `synchronous = full`: answers wait for it to sync the WAL.
+    syncer: Option<Syncer>,
 }
 
 impl Writer {
-    pub(super) fn new(conn: Connection, cache: Cache, max_batch: usize) -> Result<Self> {
+    /// The writer of `conn`, which commits at SQLite's `synchronous = NORMAL`; with
+    /// `synchronous = full`, its answers wait for a [`Syncer`] of the WAL.
+    pub(super) fn new(
+        conn: Connection,
+        cache: Cache,
+        max_batch: usize,
+        synchronous: Synchronous,
+    ) -> Result<Self> {
         let mut w = Self {
             conn,
             cache,
@@ -77,8 +88,14 @@ impl Writer {
             next_rev: 1,
             data_version: 0,
             wal_dirty: true,
+            syncer: None,
         };
+        // Reading opens (and if need be creates) the WAL file the syncer holds.
         w.resync()?;
+        if synchronous == Synchronous::Full {
+            let db = w.conn.path().ok_or(Error::Internal("the writer's database has no path"))?;
+            w.syncer = Some(Syncer::for_wal(Path::new(&format!("{db}-wal")))?);
+        }
         Ok(w)
     }
 
@@ -172,11 +189,14 @@ impl Writer {
         let mut pending = Vec::with_capacity(batch.len());
         let mut cache_actions = Vec::with_capacity(batch.len());
         let mut close = None;
-        let begun = self
-            .conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(Error::from)
-            .and_then(|()| self.check_foreign_commits());
+        let begun = match self.syncer.as_ref().and_then(Syncer::failed) {
+            Some(e) => Err(e),
+            None => self
+                .conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(Error::from)
+                .and_then(|()| self.check_foreign_commits()),
+        };
         if let Err(e) = begun {
             tracing::error!(event = "storage_error", error = %e, "starting a write transaction");
             let _ = self.conn.execute_batch("ROLLBACK");
@@ -262,8 +282,9 @@ impl Writer {
             Ok(()) => {
                 self.wal_dirty = true;
                 self.apply_cache(cache_actions);
-                for p in pending {
-                    p.answer();
+                match &self.syncer {
+                    Some(syncer) => syncer.after_sync(pending),
+                    None => pending.into_iter().for_each(Pending::answer),
                 }
             }
             Err(e) => {
