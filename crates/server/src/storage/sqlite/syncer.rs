@@ -35,6 +35,8 @@ pub(super) struct Syncer {
 impl Syncer {
     /// Syncs `wal` (the open WAL file of the database) for every batch handed over. Syncs its
     /// directory once first: a WAL created by this process is not durable until its name is.
+    /// The handle stays valid: SQLite deletes a WAL only when its last connection closes (the
+    /// writer's stays open until the syncer is gone) and otherwise empties it in place.
     pub(super) fn for_wal(wal: &std::path::Path) -> Result<Self> {
         let file = File::options().write(true).open(wal)?;
         if let Some(dir) = wal.parent() {
