@@ -61,6 +61,9 @@ impl Pending {
 }
 
 pub(super) struct Writer {
+    /// With `synchronous = full`: answers wait for it to sync the WAL. First, so that it is
+    /// dropped (every answer given) before the connection closes.
+    syncer: Option<Syncer>,
     conn: Connection,
     cache: Cache,
     max_batch: usize,
@@ -68,8 +71,6 @@ pub(super) struct Writer {
     data_version: i64,
     /// Something was committed since the WAL was last emptied.
     wal_dirty: bool,
-    /// With `synchronous = full`: answers wait for it to sync the WAL.
-    syncer: Option<Syncer>,
 }
 
 impl Writer {
