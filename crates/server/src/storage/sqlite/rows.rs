@@ -159,18 +159,26 @@ pub(super) fn update_registration_row(
     r: &Registration,
     expected: u64,
 ) -> rusqlite::Result<usize> {
-    const SAME_STATE: &str = "UPDATE registrations SET failed_tries = ?3, \
-         provision_locked = ?4, verify_failures = ?5, verify_locked = ?6, last_step = ?7, \
-         sealed_seed = ?8, confirmed_attempt = ?9, expires_at = ?10, confirmed_at = ?11, \
-         delivered_at = ?12, in_use_at = ?13, ended_at = ?14, rev = ?15, drift_steps = ?18, \
-         sealed_password = CASE WHEN length(?17) = 0 THEN X'' ELSE sealed_password END \
-         WHERE id = ?1 AND rev = ?16 AND state = ?2";
-    const NEW_STATE: &str = "UPDATE registrations SET state = ?2, failed_tries = ?3, \
-         provision_locked = ?4, verify_failures = ?5, verify_locked = ?6, last_step = ?7, \
-         sealed_seed = ?8, confirmed_attempt = ?9, expires_at = ?10, confirmed_at = ?11, \
-         delivered_at = ?12, in_use_at = ?13, ended_at = ?14, rev = ?15, drift_steps = ?18, \
-         sealed_password = CASE WHEN length(?17) = 0 THEN X'' ELSE sealed_password END \
-         WHERE id = ?1 AND rev = ?16";
+    // Every column the two statements write but `state`, written once for both.
+    macro_rules! set_all_but_state {
+        () => {
+            "failed_tries = ?3, provision_locked = ?4, verify_failures = ?5, \
+             verify_locked = ?6, last_step = ?7, sealed_seed = ?8, confirmed_attempt = ?9, \
+             expires_at = ?10, confirmed_at = ?11, delivered_at = ?12, in_use_at = ?13, \
+             ended_at = ?14, rev = ?15, drift_steps = ?18, \
+             sealed_password = CASE WHEN length(?17) = 0 THEN X'' ELSE sealed_password END"
+        };
+    }
+    const SAME_STATE: &str = concat!(
+        "UPDATE registrations SET ",
+        set_all_but_state!(),
+        " WHERE id = ?1 AND rev = ?16 AND state = ?2"
+    );
+    const NEW_STATE: &str = concat!(
+        "UPDATE registrations SET state = ?2, ",
+        set_all_but_state!(),
+        " WHERE id = ?1 AND rev = ?16"
+    );
     let values = params![
         r.id,
         r.state.as_str(),

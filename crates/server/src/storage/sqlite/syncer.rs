@@ -23,7 +23,7 @@ use super::writer::Pending;
 use crate::error::{Error, Result};
 
 /// Makes what was written to the WAL durable.
-pub(super) type SyncFn = Box<dyn FnMut() -> std::io::Result<()> + Send>;
+type SyncFn = Box<dyn FnMut() -> std::io::Result<()> + Send>;
 
 /// Answers of committed batches waiting for the WAL to reach the disk.
 pub(super) struct Syncer {
@@ -45,7 +45,7 @@ impl Syncer {
         Self::spawn(Box::new(move || file.sync_data()))
     }
 
-    pub(super) fn spawn(mut sync: SyncFn) -> Result<Self> {
+    fn spawn(mut sync: SyncFn) -> Result<Self> {
         let (tx, rx) = std_mpsc::channel::<Vec<Pending>>();
         let failed = Arc::new(AtomicBool::new(false));
         let flag = failed.clone();
