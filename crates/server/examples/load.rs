@@ -31,6 +31,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -118,13 +119,29 @@ fn ms(d: Duration) -> String {
 /// User and system CPU seconds of this process so far (`/proc/self/stat`, in clock ticks of
 /// 1/100 s).
 fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    stat_cpu_secs(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
+}
+
+/// User and system CPU seconds in a `stat` line of `/proc`.
+fn stat_cpu_secs(stat: &str) -> f64 {
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
     (tick(11) + tick(12)) / 100.0
+}
+
+/// CPU seconds of this process's threads so far, summed by thread name (the runtime's workers,
+/// the SQLite writer and syncer, …), so that a run shows where the server's time went.
+fn cpu_secs_by_thread() -> BTreeMap<String, f64> {
+    let mut by_name = BTreeMap::new();
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        *by_name.entry(name.trim().to_owned()).or_insert(0.0) += stat_cpu_secs(&stat);
+    }
+    by_name
 }
 
 fn main() {
@@ -333,6 +350,7 @@ async fn bench(args: Args) {
     jobs_file.write_all(jobs.as_bytes()).unwrap();
     let targets: Vec<String> = instances.iter().map(|i| i.admin.to_string()).collect();
     let server_cpu = cpu_secs();
+    let threads_cpu = cpu_secs_by_thread();
     let driver = tokio::process::Command::from({
         let mut c = Command::new(std::env::current_exe().unwrap());
         c.arg("--drive")
@@ -355,6 +373,15 @@ async fn bench(args: Args) {
         "  server process CPU during the verifications: {:.2} s (user + system, all threads)",
         cpu_secs() - server_cpu
     );
+    // Threads that ended meanwhile (the provisioning clients') are left out; none of the
+    // server's ends during the run.
+    let by_thread: Vec<String> = cpu_secs_by_thread()
+        .into_iter()
+        .map(|(name, secs)| (secs - threads_cpu.get(&name).copied().unwrap_or(0.0), name))
+        .filter(|(secs, _)| *secs >= 0.01)
+        .map(|(secs, name)| format!("{name} {secs:.2} s"))
+        .collect();
+    println!("    by thread: {}", by_thread.join(", "));
     let metrics: String = instances.iter().map(|i| i.bank.state.metrics().render()).collect();
     for line in metrics.lines().filter(|l| l.starts_with("softtoken_verify_total")) {
         println!("  {line}");

@@ -24,6 +24,7 @@
 //! Reads that miss the cache use a small pool of read-only connections on tokio's blocking
 //! threads; WAL lets them run beside the writer.
 
+mod checkpointer;
 pub(super) mod rows;
 mod schema;
 mod syncer;
@@ -627,6 +628,60 @@ mod tests {
             assert_eq!(on_disk.last_step, Some(15), "{user}");
         }
         reopened.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_wal_stays_bounded_while_verifications_never_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Arc::new(open(dir.path()));
+        // Rows of about a kilobyte, so each update dirties a page of its own: 24,000 updates
+        // put about as many pages into the WAL, near 100 MB if it were never reused.
+        let customers: Vec<Registration> = (0..4_000)
+            .map(|i| {
+                let mut r = Registration::sample(&format!("9998{i:08}"));
+                r.id = format!("id-{i}");
+                r.mail = format!("{}@example.jp", "t".repeat(900));
+                r
+            })
+            .collect();
+        let pairs: Vec<_> =
+            customers.iter().map(|r| (r.service_id.clone(), r.user_id.clone())).collect();
+        assert_eq!(s.insert_bulk(customers).await.unwrap(), 4_000);
+        let wal = dir.path().join("s.db-wal");
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let (wal, stop) = (wal.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut largest = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                largest
+            })
+        };
+        let mut tasks = Vec::new();
+        for t in 0..64usize {
+            let (s, pairs) = (s.clone(), pairs.clone());
+            tasks.push(tokio::spawn(async move {
+                for k in 0..375usize {
+                    let (service, user) = &pairs[(t * 7_919 + k * 104_729) % pairs.len()];
+                    let mut next = s.registration(service, user).await.unwrap().unwrap();
+                    next.last_step = Some(next.last_step.unwrap_or(0) + 1);
+                    // A lost race with another task is fine: both wrote a page.
+                    s.update(Change::registration(next)).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let largest = watcher.join().unwrap();
+        // Reused from its beginning once about 3,000 pages long (12 MB): the bound leaves room
+        // for a checkpoint that was still copying.
+        assert!(largest <= 32 << 20, "the WAL grew to {} MB", largest >> 20);
+        s.close().await;
     }
 
     #[tokio::test]
