@@ -8,7 +8,6 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
-use super::checkpointer::{self, Checkpointer, NUDGE_FRAMES, RESTART_FRAMES};
 use super::rows::*;
 use super::schema::BUSY_TIMEOUT;
 use super::syncer::Syncer;
@@ -65,11 +64,6 @@ pub(super) struct Writer {
     /// With `synchronous = full`: answers wait for it to sync the WAL. First, so that it is
     /// dropped (every answer given) before the connection closes.
     syncer: Option<Syncer>,
-    /// Copies the WAL into the database file off this thread; stopped before the WAL is
-    /// emptied at shutdown.
-    checkpointer: Option<Checkpointer>,
-    /// WAL frames when the checkpointer was last nudged.
-    nudged_at: u32,
     conn: Connection,
     cache: Cache,
     max_batch: usize,
@@ -96,8 +90,6 @@ impl Writer {
             data_version: 0,
             wal_dirty: true,
             syncer: None,
-            checkpointer: None,
-            nudged_at: 0,
         };
         // Reading opens (and if need be creates) the WAL file the syncer holds.
         w.resync()?;
@@ -106,40 +98,6 @@ impl Writer {
             w.syncer = Some(Syncer::for_wal(Path::new(&format!("{db}-wal")))?);
         }
         Ok(w)
-    }
-
-    /// Starts the background checkpoints. On the writer's own thread: the WAL hook reports
-    /// to a thread-local.
-    fn start_checkpointer(&mut self) -> Result<()> {
-        let db = self.conn.path().ok_or(Error::Internal("the writer's database has no path"))?;
-        self.checkpointer = Some(Checkpointer::start(Path::new(db))?);
-        checkpointer::watch_wal(&self.conn);
-        Ok(())
-    }
-
-    /// After a commit: asks the checkpointer to copy what is new, and copies the tail itself
-    /// once the WAL is long enough to start again.
-    fn after_commit(&mut self) {
-        let frames = checkpointer::wal_frames();
-        if frames < self.nudged_at {
-            // The WAL started again from its beginning.
-            self.nudged_at = 0;
-        }
-        if frames >= self.nudged_at + NUDGE_FRAMES {
-            if let Some(c) = &self.checkpointer {
-                c.nudge();
-            }
-            self.nudged_at = frames;
-        }
-        if frames >= RESTART_FRAMES {
-            // Busy at once (no waiting) while the checkpointer copies; the next commit tries
-            // again, with less left to copy.
-            let done =
-                self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
-            if let Err(e) = done {
-                tracing::warn!(event = "storage_warning", error = %e, "checkpointing the WAL");
-            }
-        }
     }
 
     /// Re-reads what another process may have changed: the highest revision, and the data
@@ -171,11 +129,6 @@ impl Writer {
     }
 
     pub(super) fn run(&mut self, rx: &std_mpsc::Receiver<Op>) {
-        if let Err(e) = self.start_checkpointer() {
-            // SQLite's own checkpoints inside the commits stay on.
-            tracing::warn!(event = "storage_warning", error = %e,
-                "no background checkpoints; the writer checkpoints itself");
-        }
         let mut batch = Vec::with_capacity(self.max_batch);
         loop {
             // Idle: look now and then whether the admin CLI changed the file, so cached
@@ -202,10 +155,6 @@ impl Writer {
             }
             let maintenance = batch.iter().any(|op| matches!(op, Op::ForgetPasswords { .. }));
             let closing = self.process(&mut batch);
-            if closing {
-                // Its checkpoint would make emptying the WAL fail as busy.
-                self.checkpointer = None;
-            }
             if maintenance || closing {
                 self.truncate_wal(BUSY_TIMEOUT);
             }
@@ -337,10 +286,6 @@ impl Writer {
                 match &self.syncer {
                     Some(syncer) => syncer.after_sync(pending),
                     None => pending.into_iter().for_each(Pending::answer),
-                }
-                // After the answers left: a checkpoint of the writer's own holds none of them.
-                if self.checkpointer.is_some() {
-                    self.after_commit();
                 }
             }
             Err(e) => {
