@@ -25,6 +25,10 @@
 //! A database that cannot be reached (stopped, failed over, every pooled connection busy for
 //! longer than the pool's wait) is [`Error::Unavailable`]: `503` with `Retry-After`, never a
 //! hang; the pool reconnects by itself once the database is back.
+//!
+//! Laid out as the SQLite backend: here the options and the [`Storage`] handle; `rows.rs` the
+//! statements (built from `storage/columns.rs`), rows and errors, `schema.rs` the migrations,
+//! `batch.rs` verify's group commit, `tls.rs` TLS to the database.
 
 mod batch;
 mod rows;

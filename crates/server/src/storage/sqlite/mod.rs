@@ -23,6 +23,12 @@
 //!
 //! Reads that miss the cache use a small pool of read-only connections on tokio's blocking
 //! threads; WAL lets them run beside the writer.
+//!
+//! Here: the [`Storage`] handle and its readers. `options.rs` the settings, `schema.rs` the
+//! migrations and connections, `rows.rs` the statements (built from `storage/columns.rs`),
+//! `ops.rs` what the handle queues for the writer, `writer.rs` the writer thread,
+//! `syncer.rs` its durability thread. Imports run one way: the handle to the writer, the
+//! writer to the syncer, and each of them to the leaves (`ops`, `options`, `rows`, `schema`).
 
 mod ops;
 mod options;
