@@ -250,7 +250,15 @@ async fn two_instances_writing_the_same_customers_at_once_neither_deadlock_nor_b
         }
         assert_eq!(applied.len(), rows.len(), "round {round}");
         for r in &mut rows {
-            *r = a.registration(&r.service_id, &r.user_id).await.unwrap().unwrap();
+            *r = a
+                .registration(
+                    &r.service_id,
+                    &r.user_id,
+                    softtoken_server::storage::Freshness::Cached,
+                )
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(r.last_step, Some(100 + round));
         }
     }

@@ -721,7 +721,16 @@ async fn the_activation_password_leaves_the_database_once_it_can_no_longer_be_us
     let sealed = |user: String| {
         let storage = bank.storage.clone();
         async move {
-            storage.registration(&sid(SERVICE), &uid(&user)).await.unwrap().unwrap().sealed_password
+            storage
+                .registration(
+                    &sid(SERVICE),
+                    &uid(&user),
+                    softtoken_server::storage::Freshness::Cached,
+                )
+                .await
+                .unwrap()
+                .unwrap()
+                .sealed_password
         }
     };
     // Delivered, ended, and expired before the app fetched it.
@@ -776,7 +785,7 @@ async fn a_delivered_password_leaves_the_files_once_the_bank_is_quiet_without_wa
     let user = bank.issue(None, "4821").await;
     let old = bank
         .storage
-        .registration(&sid(SERVICE), &uid(&user))
+        .registration(&sid(SERVICE), &uid(&user), softtoken_server::storage::Freshness::Cached)
         .await
         .unwrap()
         .unwrap()

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use common::backends::{self, Keep};
 use softtoken_server::storage::{
-    Attempt, AttemptChange, AttemptStatus, Change, Inserted, OutboxMail, Registration,
+    Attempt, AttemptChange, AttemptStatus, Change, Freshness, Inserted, OutboxMail, Registration,
     RegistrationState, Reseal, Storage, Updated,
 };
 
@@ -52,7 +52,8 @@ async fn a_write_based_on_a_stale_revision_conflicts_and_writes_nothing() {
         let mut b = r.clone();
         b.last_step = Some(9);
         assert_eq!(s.update(Change::registration(b)).await.unwrap(), Updated::Conflict);
-        let now = s.registration(&r.service_id, &r.user_id).await.unwrap().unwrap();
+        let now =
+            s.registration(&r.service_id, &r.user_id, Freshness::Cached).await.unwrap().unwrap();
         assert_eq!((now.last_step, now.rev), (Some(10), saved.rev));
     })
     .await;
@@ -80,7 +81,11 @@ async fn a_pair_has_at_most_one_registration_that_has_not_ended() {
         ));
         let second = insert(&*s, again).await;
         // The newest registration of the pair is the one seen.
-        let seen = s.registration(&second.service_id, &second.user_id).await.unwrap().unwrap();
+        let seen = s
+            .registration(&second.service_id, &second.user_id, Freshness::Cached)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(seen.id, "id-second");
         assert_eq!(
             s.registration_by_id(&first.id).await.unwrap().unwrap().state,
@@ -200,7 +205,11 @@ async fn many_customers_verifying_at_once_each_get_exactly_their_own_write() {
         assert_eq!(applied.len(), rows.len(), "one write of every pair applies");
         for r in &rows {
             let (wrote, saved) = &applied[&r.id];
-            let stored = s.registration(&r.service_id, &r.user_id).await.unwrap().unwrap();
+            let stored = s
+                .registration(&r.service_id, &r.user_id, Freshness::Cached)
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(&stored, &**saved);
             assert!(stored.rev > r.rev);
             let expected = Registration { rev: stored.rev, ..wrote.clone() };
@@ -383,7 +392,10 @@ async fn key_rotation_walks_every_row_and_rewrites_only_rows_nobody_changed_mean
         let kept = s.registration_by_id(&read.id).await.unwrap().unwrap();
         assert_eq!(kept, *verified);
         // ...the unchanged one is re-sealed with a new revision that a stale write cannot pass.
-        let resealed = s.registration(&first[1].service_id, &first[1].user_id).await.unwrap();
+        let resealed = s
+            .registration(&first[1].service_id, &first[1].user_id, Freshness::Cached)
+            .await
+            .unwrap();
         let resealed = resealed.unwrap();
         assert_eq!(resealed.sealed_password, vec![8, 8]);
         assert!(resealed.rev > first[1].rev);
@@ -444,7 +456,8 @@ async fn a_bulk_seed_writes_every_registration_with_its_own_revision_or_none_of_
         assert_eq!(s.insert_bulk(batch.clone()).await.unwrap(), 500);
         let mut revs = std::collections::HashSet::new();
         for r in [&batch[0], &batch[250], &batch[499]] {
-            let stored = s.registration_from_database(&r.service_id, &r.user_id).await.unwrap();
+            let stored =
+                s.registration(&r.service_id, &r.user_id, Freshness::Database).await.unwrap();
             let stored = stored.unwrap();
             assert_eq!((&stored.id, stored.state), (&r.id, RegistrationState::Issued));
             assert!(revs.insert(stored.rev) && stored.rev > 0);
@@ -455,7 +468,10 @@ async fn a_bulk_seed_writes_every_registration_with_its_own_revision_or_none_of_
         clash.push(Registration { id: "id-again".into(), ..batch[7].clone() });
         assert!(s.insert_bulk(clash.clone()).await.is_err());
         let first = &clash[0];
-        assert_eq!(s.registration(&first.service_id, &first.user_id).await.unwrap(), None);
+        assert_eq!(
+            s.registration(&first.service_id, &first.user_id, Freshness::Cached).await.unwrap(),
+            None
+        );
         // The store still takes ordinary writes after the refused batch.
         insert(&*s, Registration::sample("999612345678")).await;
     })

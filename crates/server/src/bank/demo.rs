@@ -7,7 +7,7 @@ use super::issue::{checked_mail, Applicant};
 use super::lifecycle::ended;
 use super::{Bank, Decision, Status};
 use crate::error::{Error, Result};
-use crate::storage::{Change, Registration, RegistrationState};
+use crate::storage::{Change, Freshness, Registration, RegistrationState};
 
 /// The demo registration's service ID (the manual's example).
 pub const DEMO_SERVICE_ID: &str = "10112231";
@@ -53,7 +53,7 @@ impl Bank {
         }
         let Some(demo) = self.demo.as_ref() else { return Err(Error::NotFound) };
         let (service, user) = Self::demo_ids()?;
-        match self.storage.registration(&service, &user).await? {
+        match self.storage.registration(&service, &user, Freshness::Cached).await? {
             // The printed password must be the one the bank holds: a server restarted with
             // another password (or another master key) re-arms rather than keep the old one.
             Some(r)
@@ -119,7 +119,7 @@ impl Bank {
         let (service, user) = Self::demo_ids()?;
         let rearmed = self
             .retry_on_conflict(
-                || async { self.storage.registration(&service, &user).await },
+                || async { self.storage.registration(&service, &user, Freshness::Cached).await },
                 |old| {
                     if old.as_ref().is_some_and(|o| !o.demo && o.state != RegistrationState::Ended)
                     {
@@ -159,7 +159,7 @@ impl Bank {
             Rearmed::Replaced => {
                 tracing::info!(event = "demo_rearmed", "demo registration re-armed");
                 self.storage
-                    .registration(&service, &user)
+                    .registration(&service, &user, Freshness::Cached)
                     .await?
                     .ok_or(Error::Internal("demo vanished"))
             }

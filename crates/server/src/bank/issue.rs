@@ -6,7 +6,7 @@ use softtoken_core::ids::{ActivationPassword, ServiceId, UserId, USER_ID_DIGITS}
 
 use super::{Bank, Status};
 use crate::error::{Error, Result};
-use crate::storage::{Inserted, Registration, RegistrationState};
+use crate::storage::{Freshness, Inserted, Registration, RegistrationState};
 
 /// Generated user IDs drawn before giving up (a collision needs ~10^6 registrations to be
 /// likely even once).
@@ -180,7 +180,7 @@ impl Bank {
     async fn check_reissue(&self, service: &ServiceId, user: &UserId, now: u64) -> Result<()> {
         // A refusal is given on the database's row, never on a cached copy another process
         // may have made stale (the admin CLI ending use).
-        match self.storage.registration_from_database(service, user).await? {
+        match self.storage.registration(service, user, Freshness::Database).await? {
             None => Ok(()),
             Some(r) if r.state != RegistrationState::Ended => {
                 Err(Error::RegistrationExists { state: r.state.as_str() })

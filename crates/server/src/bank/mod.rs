@@ -36,7 +36,8 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::sealed::{Purpose, Sealer};
 use crate::storage::{
-    Attempt, Change, Inserted, OutboxMail, Registration, RegistrationState, Storage, Updated,
+    Attempt, Change, Freshness, Inserted, OutboxMail, Registration, RegistrationState, Storage,
+    Updated,
 };
 
 pub use audit::{audit_query, Actor, AdminAction, Subject, MAX_AUDIT_PAGE};
@@ -422,7 +423,10 @@ impl Bank {
 
     /// The newest registration of a pair, which must exist; possibly a cached copy.
     async fn registration(&self, service: &ServiceId, user: &UserId) -> Result<Registration> {
-        self.storage.registration(service, user).await?.ok_or(Error::UnknownRegistration)
+        self.storage
+            .registration(service, user, Freshness::Cached)
+            .await?
+            .ok_or(Error::UnknownRegistration)
     }
 
     /// The newest registration of a pair, which must exist, read from the database itself
@@ -433,7 +437,7 @@ impl Bank {
         user: &UserId,
     ) -> Result<Registration> {
         self.storage
-            .registration_from_database(service, user)
+            .registration(service, user, Freshness::Database)
             .await?
             .ok_or(Error::UnknownRegistration)
     }

@@ -303,7 +303,7 @@ mod tests {
     use crate::bank::{IssueRequest, OutboxDir, Policy};
     use crate::sealed::{MasterKey, Sealer};
     use crate::storage::sqlite::{SqliteOptions, SqliteStorage};
-    use crate::storage::Storage;
+    use crate::storage::{Freshness, Storage};
 
     /// The length of an attempt stored in format 1: version, attempt ID, client_confirm, the
     /// finished server_confirm, seed.
@@ -332,7 +332,8 @@ mod tests {
         )
         .await
         .unwrap();
-        let registration = storage.registration(&service, &user).await.unwrap().unwrap();
+        let registration =
+            storage.registration(&service, &user, Freshness::Cached).await.unwrap().unwrap();
         // What the bank before the upgrade left in its store for an attempt in flight.
         let attempt_id = AttemptId::random().unwrap();
         let id = attempt_id.to_string();
@@ -360,7 +361,8 @@ mod tests {
             .await;
 
         assert!(matches!(answer, Err(Error::AttemptExpired(_))), "{answer:?}");
-        let after = storage.registration(&service, &user).await.unwrap().unwrap();
+        let after =
+            storage.registration(&service, &user, Freshness::Cached).await.unwrap().unwrap();
         assert_eq!(after.failed_tries, 0, "no try is counted for it");
     }
 }

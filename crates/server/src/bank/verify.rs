@@ -9,7 +9,7 @@ use subtle::ConstantTimeEq;
 
 use super::{Bank, Decision, Rejection, ResyncOutcome, VerifyOutcome};
 use crate::error::{Error, Result};
-use crate::storage::{Change, Registration, RegistrationState};
+use crate::storage::{Change, Freshness, Registration, RegistrationState};
 
 /// How far a resync looks either side of the bank's clock: a day. Two consecutive codes of a
 /// 6-digit token match by chance somewhere in that window with odds of about 3 in 10⁹ (2,881
@@ -44,7 +44,7 @@ impl Bank {
         check_code_shape(code)?;
         // Verify is the hot path: it decides first on the copy this instance last saw, so that
         // in the common case a code costs one write and no read (see `retry_from`).
-        let hint = self.storage.registration_hint(service, user).await?;
+        let hint = self.storage.registration(service, user, Freshness::Hint).await?;
         self.retry_on_pair(hint, service, user, |r| self.decide_verify(r, code, now)).await
     }
 

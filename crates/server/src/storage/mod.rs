@@ -6,7 +6,12 @@
 //! changed the row meanwhile. That works the same for one SQLite file ([`sqlite`]) and for
 //! PostgreSQL behind several server instances (`UPDATE ... WHERE rev = $expected`), so a second
 //! backend needs no change above this module.
+//!
+//! Both backends store registrations in the same columns, declared once in `columns.rs`, and
+//! migrate their schema with the one runner in `migrate.rs`.
 
+mod columns;
+mod migrate;
 pub mod postgres;
 pub mod sqlite;
 
@@ -346,6 +351,31 @@ pub enum Reseal {
     },
 }
 
+/// How fresh a read of a pair's registration must be: the "one true answer" rule (issue 16).
+///
+/// Every answer the bank gives rests on the database. An acceptance rests on a write, and
+/// every write is a compare-and-swap on the row's revision, so deciding it on any copy is
+/// safe: a stale copy makes the write conflict, and the bank reads again. A refusal or an
+/// answer that writes nothing has no such check, so it is given only on
+/// [`Freshness::Database`]. In between, [`Freshness::Cached`] is what this process itself has
+/// committed, which is right unless another process (the admin CLI, a second server on the
+/// same SQLite file, another instance on the same PostgreSQL) wrote meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// The copy this process last saw, which another process may have changed since: good
+    /// only to decide a write whose compare-and-swap then proves it current (verify's first
+    /// decision), never for an answer without a write. SQLite answers from its cache,
+    /// PostgreSQL from the copy its instance last read or wrote; either reads the database
+    /// when it holds none.
+    Hint,
+    /// Never behind a committed write of this process: SQLite's write-through cache may
+    /// answer; PostgreSQL, whose instances each write, reads the database.
+    Cached,
+    /// Straight from the database, never a cache: what a refusal is confirmed against. A
+    /// cached copy that differs from it is dropped, so later reads go to the database too.
+    Database,
+}
+
 /// The storage backend. Implementations must make each call atomic and durable before it
 /// returns `Ok`.
 #[async_trait]
@@ -362,8 +392,8 @@ pub trait Storage: Send + Sync + 'static {
         user_id_must_be_new: bool,
     ) -> Result<Inserted>;
 
-    /// The newest registration of a pair (ended or not), straight from the database or from a
-    /// cache that is never behind a committed write of this process.
+    /// The newest registration of a pair (ended or not), as fresh as `freshness` asks
+    /// ([`Freshness`] says when a cache may answer).
     ///
     /// # Errors
     /// [`crate::Error::Storage`] when the database fails.
@@ -371,35 +401,8 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         service: &ServiceId,
         user: &UserId,
+        freshness: Freshness,
     ) -> Result<Option<Registration>>;
-
-    /// The newest registration of a pair straight from the database, never from a cache: what
-    /// a refusal is confirmed against, since a cached copy may be older than a commit another
-    /// process (the admin CLI, a second server on the same file) made. A backend without a
-    /// cache answers as [`Storage::registration`].
-    ///
-    /// # Errors
-    /// [`crate::Error::Storage`] when the database fails.
-    async fn registration_from_database(
-        &self,
-        service: &ServiceId,
-        user: &UserId,
-    ) -> Result<Option<Registration>>;
-
-    /// The newest registration of a pair as this process last saw it, which another process
-    /// (another instance on the same database) may have changed since: good only for
-    /// deciding a write whose compare-and-swap then proves it current, never for an answer
-    /// without a write. The default is [`Storage::registration`].
-    ///
-    /// # Errors
-    /// [`crate::Error::Storage`] when the database fails.
-    async fn registration_hint(
-        &self,
-        service: &ServiceId,
-        user: &UserId,
-    ) -> Result<Option<Registration>> {
-        self.registration(service, user).await
-    }
 
     /// A registration by its [`Registration::id`], straight from the database.
     ///

@@ -16,8 +16,9 @@ use std::collections::{HashSet, VecDeque};
 use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{db_error, pool_error, update_registration_rows, Registration};
+use super::rows::{pool_error, update_registration_rows};
 use crate::error::{Error, Result};
+use crate::storage::Registration;
 
 /// Rows in one statement at most: large enough that a full queue of a busy web tier goes in a
 /// few batches, small enough that one batch stays a few milliseconds of the database's time.
@@ -107,7 +108,7 @@ async fn write(pool: &Pool, batch: Vec<Pending>) {
     let written = async {
         let client = pool.get().await.map_err(pool_error)?;
         let rows: Vec<(&Registration, u64)> = batch.iter().map(|p| (&p.row, p.expected)).collect();
-        update_registration_rows(&client, &rows).await.map_err(db_error)
+        update_registration_rows(&client, &rows).await.map_err(super::rows::WriteFailed::into_error)
     }
     .await;
     match written {

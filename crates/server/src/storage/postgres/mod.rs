@@ -15,7 +15,7 @@
 //! database, so no instance ever refuses a code, a confirm or an ack from a copy that another
 //! instance has made stale (issue 16's "one true answer"). The one exception is the hot path:
 //! verify decides first on the copy of the registration this instance last read or wrote
-//! ([`Storage::registration_hint`], a bounded quick_cache map like SQLite's), which makes an
+//! ([`Freshness::Hint`], a bounded quick_cache map like SQLite's), which makes an
 //! accepted or rejected code one conditional `UPDATE`, shared with the other verifications
 //! that write at the same moment ([`batch`]: one statement and one commit for all of them, as
 //! SQLite's writer thread does); when another instance wrote the row meanwhile, the `UPDATE`
@@ -25,26 +25,30 @@
 //! A database that cannot be reached (stopped, failed over, every pooled connection busy for
 //! longer than the pool's wait) is [`Error::Unavailable`]: `503` with `Retry-After`, never a
 //! hang; the pool reconnects by itself once the database is back.
+//!
+//! Laid out as the SQLite backend: here the options and the [`Storage`] handle; `rows.rs` the
+//! statements (built from `storage/columns.rs`), rows and errors, `schema.rs` the migrations,
+//! `batch.rs` verify's group commit, `tls.rs` TLS to the database.
 
 mod batch;
+mod rows;
 mod schema;
+mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::GenericClient;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use softtoken_core::ids::{ServiceId, UserId};
-use softtoken_core::totp::TotpParams;
-use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::Row;
 
-use super::sqlite::rows::{algorithm_name, parse_algorithm, to_i64};
+use self::rows::{
+    attempt_from_row, db_error, insert_mail, insert_registration_row, insert_registration_rows,
+    pool_error, to_i64, u64_of, update_registration_row, SELECT_ATTEMPTS,
+};
 use super::{
-    Attempt, AttemptStatus, AuditEntry, AuditQuery, Change, Inserted, OutboxMail, Registration,
+    Attempt, AuditEntry, AuditQuery, Change, Freshness, Inserted, OutboxMail, Registration,
     RegistrationState, Reseal, Storage, Updated,
 };
 use crate::error::{Error, Result};
@@ -100,299 +104,6 @@ pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-/// A database failure: unreachable or shutting down is [`Error::Unavailable`] (the caller may
-/// retry, here or on another instance); anything else is [`Error::Storage`].
-pub(super) fn db_error(e: tokio_postgres::Error) -> Error {
-    let unreachable = e.is_closed()
-        || e.code().is_some_and(|c| {
-            let c = c.code();
-            // Class 08: connection exceptions; 57P0x: shutdown, cannot connect now.
-            c.starts_with("08") || c.starts_with("57P")
-        })
-        || (e.code().is_none()
-            && std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()));
-    if unreachable {
-        tracing::warn!(event = "database_unreachable", error = %e, "PostgreSQL cannot be reached");
-        Error::Unavailable
-    } else {
-        Error::Storage(e.to_string())
-    }
-}
-
-fn pool_error(e: PoolError) -> Error {
-    match e {
-        PoolError::Backend(e) => db_error(e),
-        PoolError::Timeout(_) | PoolError::Closed | PoolError::NoRuntimeSpecified => {
-            tracing::warn!(event = "database_unavailable", error = %e, "no database connection");
-            Error::Unavailable
-        }
-        PoolError::PostCreateHook(e) => Error::Storage(e.to_string()),
-    }
-}
-
-fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-}
-
-const REGISTRATION_COLUMNS: &str = "id, service_id, user_id, mail, state, algorithm, digits, \
-    period, failed_tries, provision_locked, verify_failures, verify_locked, last_step, \
-    sealed_password, sealed_seed, confirmed_attempt, issued_at, expires_at, confirmed_at, \
-    delivered_at, in_use_at, ended_at, demo, rev, drift_steps";
-
-fn bad(what: &str) -> Error {
-    Error::Storage(format!("invalid {what} in the database"))
-}
-
-fn u64_of(v: i64, what: &str) -> Result<u64> {
-    u64::try_from(v).map_err(|_| bad(what))
-}
-
-fn opt_u64(v: Option<i64>, what: &str) -> Result<Option<u64>> {
-    v.map(|v| u64_of(v, what)).transpose()
-}
-
-fn registration_from_row(row: &Row) -> Result<Registration> {
-    let count = |i: usize| -> Result<u32> {
-        u32::try_from(row.try_get::<_, i64>(i).map_err(db_error)?).map_err(|_| bad("count"))
-    };
-    let get_i64 = |i: usize| row.try_get::<_, i64>(i).map_err(db_error);
-    let get_opt = |i: usize| row.try_get::<_, Option<i64>>(i).map_err(db_error);
-    let text = |i: usize| row.try_get::<_, String>(i).map_err(db_error);
-    Ok(Registration {
-        id: text(0)?,
-        service_id: ServiceId::new(&text(1)?).map_err(|_| bad("service ID"))?,
-        user_id: UserId::new(&text(2)?).map_err(|_| bad("user ID"))?,
-        mail: text(3)?,
-        state: RegistrationState::parse(&text(4)?).ok_or_else(|| bad("state"))?,
-        params: TotpParams {
-            algorithm: parse_algorithm(&text(5)?).ok_or_else(|| bad("algorithm"))?,
-            digits: u8::try_from(get_i64(6)?).map_err(|_| bad("digits"))?,
-            period: u32::try_from(get_i64(7)?).map_err(|_| bad("period"))?,
-        },
-        failed_tries: count(8)?,
-        provision_locked: row.try_get(9).map_err(db_error)?,
-        verify_failures: count(10)?,
-        verify_locked: row.try_get(11).map_err(db_error)?,
-        last_step: opt_u64(get_opt(12)?, "step")?,
-        sealed_password: row.try_get(13).map_err(db_error)?,
-        sealed_seed: row.try_get(14).map_err(db_error)?,
-        confirmed_attempt: row.try_get(15).map_err(db_error)?,
-        issued_at: u64_of(get_i64(16)?, "time")?,
-        expires_at: u64_of(get_i64(17)?, "time")?,
-        confirmed_at: opt_u64(get_opt(18)?, "time")?,
-        delivered_at: opt_u64(get_opt(19)?, "time")?,
-        in_use_at: opt_u64(get_opt(20)?, "time")?,
-        ended_at: opt_u64(get_opt(21)?, "time")?,
-        demo: row.try_get(22).map_err(db_error)?,
-        rev: u64_of(get_i64(23)?, "revision")?,
-        drift_steps: get_i64(24)?,
-    })
-}
-
-fn attempt_from_row(row: &Row) -> Result<Attempt> {
-    Ok(Attempt {
-        id: row.try_get(0).map_err(db_error)?,
-        registration_id: row.try_get(1).map_err(db_error)?,
-        created_at: u64_of(row.try_get(2).map_err(db_error)?, "time")?,
-        expires_at: u64_of(row.try_get(3).map_err(db_error)?, "time")?,
-        status: AttemptStatus::parse(&row.try_get::<_, String>(4).map_err(db_error)?)
-            .ok_or_else(|| bad("attempt status"))?,
-        sealed: row.try_get(5).map_err(db_error)?,
-    })
-}
-
-/// Inserts a registration row with a fresh revision; its revision.
-async fn insert_registration_row(
-    client: &impl GenericClient,
-    r: &Registration,
-) -> std::result::Result<u64, tokio_postgres::Error> {
-    let sql = format!(
-        "INSERT INTO registrations ({REGISTRATION_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-          $20, $21, $22, $23, nextval('registration_rev'), $24) RETURNING rev"
-    );
-    let stmt = client.prepare_cached(&sql).await?;
-    let params: [&(dyn ToSql + Sync); 24] = [
-        &r.id,
-        &r.service_id.as_str(),
-        &r.user_id.as_str(),
-        &r.mail,
-        &r.state.as_str(),
-        &algorithm_name(r.params.algorithm),
-        &i64::from(r.params.digits),
-        &i64::from(r.params.period),
-        &i64::from(r.failed_tries),
-        &r.provision_locked,
-        &i64::from(r.verify_failures),
-        &r.verify_locked,
-        &r.last_step.map(to_i64),
-        &r.sealed_password,
-        &r.sealed_seed,
-        &r.confirmed_attempt,
-        &to_i64(r.issued_at),
-        &to_i64(r.expires_at),
-        &r.confirmed_at.map(to_i64),
-        &r.delivered_at.map(to_i64),
-        &r.in_use_at.map(to_i64),
-        &r.ended_at.map(to_i64),
-        &r.demo,
-        &r.drift_steps,
-    ];
-    let rev: i64 = client.query_one(&stmt, &params).await?.get(0);
-    Ok(u64::try_from(rev).unwrap_or(0))
-}
-
-/// Adds a mail to the outbox, in the caller's transaction.
-async fn insert_mail(
-    client: &impl GenericClient,
-    m: &OutboxMail,
-) -> std::result::Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            "INSERT INTO outbox (registration_id, recipient, subject, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-            &[&m.registration_id, &m.to, &m.subject, &m.body, &to_i64(m.created_at)],
-        )
-        .await?;
-    Ok(())
-}
-
-/// The statement that writes the mutable columns of every row that still has its expected
-/// revision, and returns each written row's id and new revision. One statement for one row
-/// (inside a change of several parts) and for many (verify's group commit, [`batch`]).
-///
-/// The rows are locked in id order before they are written: two instances writing
-/// overlapping batches at once then wait for each other instead of deadlocking.
-const UPDATE_REGISTRATIONS: &str = "\
-WITH u AS (
-    SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::bool[],
-                         $6::int8[], $7::bool[], $8::int8[], $9::bytea[], $10::text[],
-                         $11::int8[], $12::int8[], $13::int8[], $14::int8[], $15::int8[],
-                         $16::int8[], $17::bool[])
-        AS u(id, expected, state, failed_tries, provision_locked, verify_failures,
-             verify_locked, last_step, sealed_seed, confirmed_attempt, expires_at,
-             confirmed_at, delivered_at, in_use_at, ended_at, drift_steps, clear_password)
-), locked AS (
-    SELECT r.id FROM registrations r JOIN u ON u.id = r.id AND r.rev = u.expected
-    ORDER BY r.id FOR UPDATE OF r
-)
-UPDATE registrations r SET state = u.state, failed_tries = u.failed_tries,
-    provision_locked = u.provision_locked, verify_failures = u.verify_failures,
-    verify_locked = u.verify_locked, last_step = u.last_step, sealed_seed = u.sealed_seed,
-    confirmed_attempt = u.confirmed_attempt, expires_at = u.expires_at,
-    confirmed_at = u.confirmed_at, delivered_at = u.delivered_at, in_use_at = u.in_use_at,
-    ended_at = u.ended_at, rev = nextval('registration_rev'), drift_steps = u.drift_steps,
-    sealed_password = CASE WHEN u.clear_password THEN '\\x'::bytea ELSE r.sealed_password END
-FROM u JOIN locked ON locked.id = u.id
-WHERE r.id = u.id AND r.rev = u.expected
-RETURNING r.id, r.rev";
-
-/// Writes each registration whose row still has the paired expected revision; the id and
-/// new revision of each row written (a row another writer changed meanwhile is left out).
-/// No id may appear twice.
-async fn update_registration_rows(
-    client: &impl GenericClient,
-    rows: &[(&Registration, u64)],
-) -> std::result::Result<Vec<(String, u64)>, tokio_postgres::Error> {
-    let mut c = UpdateColumns::default();
-    for (r, expected) in rows {
-        c.push(r, *expected);
-    }
-    let stmt = client.prepare_cached(UPDATE_REGISTRATIONS).await?;
-    let params: [&(dyn ToSql + Sync); 17] = [
-        &c.id,
-        &c.expected,
-        &c.m.state,
-        &c.m.failed_tries,
-        &c.m.provision_locked,
-        &c.m.verify_failures,
-        &c.m.verify_locked,
-        &c.m.last_step,
-        &c.m.sealed_seed,
-        &c.m.confirmed_attempt,
-        &c.m.expires_at,
-        &c.m.confirmed_at,
-        &c.m.delivered_at,
-        &c.m.in_use_at,
-        &c.m.ended_at,
-        &c.m.drift_steps,
-        &c.clear_password,
-    ];
-    let written = client.query(&stmt, &params).await?;
-    Ok(written
-        .iter()
-        .map(|row| (row.get::<_, String>(0), u64::try_from(row.get::<_, i64>(1)).unwrap_or(0)))
-        .collect())
-}
-
-/// Writes one registration if its row still has `expected` revision; the new revision.
-async fn update_registration_row(
-    client: &impl GenericClient,
-    r: &Registration,
-    expected: u64,
-) -> std::result::Result<Option<u64>, tokio_postgres::Error> {
-    let written = update_registration_rows(client, &[(r, expected)]).await?;
-    Ok(written.first().map(|(_, rev)| *rev))
-}
-
-/// The columns a registration's life changes, one array per column: what an update writes,
-/// and part of what a bulk insert writes.
-#[derive(Default)]
-struct MutableColumns<'a> {
-    state: Vec<&'static str>,
-    failed_tries: Vec<i64>,
-    provision_locked: Vec<bool>,
-    verify_failures: Vec<i64>,
-    verify_locked: Vec<bool>,
-    last_step: Vec<Option<i64>>,
-    sealed_seed: Vec<Option<&'a [u8]>>,
-    confirmed_attempt: Vec<Option<&'a str>>,
-    expires_at: Vec<i64>,
-    confirmed_at: Vec<Option<i64>>,
-    delivered_at: Vec<Option<i64>>,
-    in_use_at: Vec<Option<i64>>,
-    ended_at: Vec<Option<i64>>,
-    drift_steps: Vec<i64>,
-}
-
-impl<'a> MutableColumns<'a> {
-    fn push(&mut self, r: &'a Registration) {
-        self.state.push(r.state.as_str());
-        self.failed_tries.push(i64::from(r.failed_tries));
-        self.provision_locked.push(r.provision_locked);
-        self.verify_failures.push(i64::from(r.verify_failures));
-        self.verify_locked.push(r.verify_locked);
-        self.last_step.push(r.last_step.map(to_i64));
-        self.sealed_seed.push(r.sealed_seed.as_deref());
-        self.confirmed_attempt.push(r.confirmed_attempt.as_deref());
-        self.expires_at.push(to_i64(r.expires_at));
-        self.confirmed_at.push(r.confirmed_at.map(to_i64));
-        self.delivered_at.push(r.delivered_at.map(to_i64));
-        self.in_use_at.push(r.in_use_at.map(to_i64));
-        self.ended_at.push(r.ended_at.map(to_i64));
-        self.drift_steps.push(r.drift_steps);
-    }
-}
-
-/// Registrations being updated, one array per column.
-#[derive(Default)]
-struct UpdateColumns<'a> {
-    id: Vec<&'a str>,
-    expected: Vec<i64>,
-    clear_password: Vec<bool>,
-    m: MutableColumns<'a>,
-}
-
-impl<'a> UpdateColumns<'a> {
-    fn push(&mut self, r: &'a Registration, expected: u64) {
-        self.id.push(&r.id);
-        self.expected.push(to_i64(expected));
-        // An update only ever clears the activation password, never writes one back.
-        self.clear_password.push(r.sealed_password.is_empty());
-        self.m.push(r);
-    }
-}
-
 type Key = (String, String);
 
 /// The PostgreSQL [`Storage`].
@@ -427,43 +138,6 @@ impl std::fmt::Debug for PostgresStorage {
     }
 }
 
-fn tls(ca_file: Option<&PathBuf>) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
-    use rustls_pki_types::pem::PemObject as _;
-    use rustls_pki_types::CertificateDer;
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
-                .map_err(|e| {
-                    Error::Config(format!(
-                        "cannot read the database CA file {}: {e}",
-                        path.display()
-                    ))
-                })?;
-            for cert in certs {
-                roots.add(cert).map_err(|e| {
-                    Error::Config(format!("a bad certificate in {}: {e}", path.display()))
-                })?;
-            }
-        }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            for cert in found.certs {
-                // A system root rustls cannot use is skipped, as browsers do.
-                let _ = roots.add(cert);
-            }
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config(format!("TLS to the database: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
-}
-
 impl PostgresStorage {
     /// Connects (lazily: the first request opens the first connection) and checks that the
     /// schema is this server's, migrating first with `migrate`.
@@ -481,7 +155,7 @@ impl PostgresStorage {
         let manager = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
             Manager::from_config(config, tokio_postgres::NoTls, manager_config)
         } else {
-            Manager::from_config(config, tls(opts.ca_file.as_ref())?, manager_config)
+            Manager::from_config(config, tls::connector(opts.ca_file.as_ref())?, manager_config)
         };
         let timeouts = deadpool_postgres::Timeouts {
             wait: Some(opts.wait),
@@ -520,22 +194,6 @@ impl PostgresStorage {
     }
 }
 
-/// Where an insert stopped.
-enum InsertRefused {
-    Database(tokio_postgres::Error),
-    Outcome(Inserted),
-}
-
-impl From<tokio_postgres::Error> for InsertRefused {
-    fn from(e: tokio_postgres::Error) -> Self {
-        if is_unique_violation(&e) {
-            InsertRefused::Outcome(Inserted::ActiveExists)
-        } else {
-            InsertRefused::Database(e)
-        }
-    }
-}
-
 #[async_trait]
 impl Storage for PostgresStorage {
     async fn insert_registration(
@@ -556,29 +214,31 @@ impl Storage for PostgresStorage {
                     )
                     .await?;
                 if taken.is_some() {
-                    return Err(InsertRefused::Outcome(Inserted::UserIdTaken));
+                    return Ok(Some(Inserted::UserIdTaken));
                 }
             }
-            registration.rev = insert_registration_row(&tx, &registration).await?;
+            match insert_registration_row(&tx, &registration).await {
+                Ok(rev) => registration.rev = rev,
+                Err(e) if e.is_unique_violation() => return Ok(Some(Inserted::ActiveExists)),
+                Err(e) => return Err(e),
+            }
             if let Some(m) = &mail {
                 insert_mail(&tx, m).await?;
             }
-            Ok(())
+            Ok(None)
         }
         .await;
         match attempt {
-            Ok(()) => {
+            Ok(None) => {
                 tx.commit().await.map_err(db_error)?;
                 self.saw(&registration);
                 Ok(Inserted::Applied(Box::new(registration)))
             }
             // A racing insert of the same pair won: for a user ID that had to be new, that
             // is the user ID taken.
-            Err(InsertRefused::Outcome(Inserted::ActiveExists)) if user_id_must_be_new => {
-                Ok(Inserted::UserIdTaken)
-            }
-            Err(InsertRefused::Outcome(outcome)) => Ok(outcome),
-            Err(InsertRefused::Database(e)) => Err(db_error(e)),
+            Ok(Some(Inserted::ActiveExists)) if user_id_must_be_new => Ok(Inserted::UserIdTaken),
+            Ok(Some(refused)) => Ok(refused),
+            Err(e) => Err(e.into_error()),
         }
     }
 
@@ -586,44 +246,29 @@ impl Storage for PostgresStorage {
         &self,
         service: &ServiceId,
         user: &UserId,
+        freshness: Freshness,
     ) -> Result<Option<Registration>> {
+        let key = key_of(service.as_str(), user.as_str());
+        // Only a hint may come from this instance's copy: every other instance writes too.
+        if freshness == Freshness::Hint {
+            if let Some(seen) = self.seen.get(&key) {
+                return Ok(Some((*seen).clone()));
+            }
+        }
         let client = self.client().await?;
-        let sql = format!(
-            "SELECT {REGISTRATION_COLUMNS} FROM registrations \
-             WHERE service_id = $1 AND user_id = $2 ORDER BY seq DESC LIMIT 1"
-        );
-        let stmt = client.prepare_cached(&sql).await.map_err(db_error)?;
-        let row = client
-            .query_opt(&stmt, &[&service.as_str(), &user.as_str()])
-            .await
-            .map_err(db_error)?;
-        let found = row.as_ref().map(registration_from_row).transpose()?;
+        let found = rows::newest_registration(&client, service.as_str(), user.as_str()).await?;
         match &found {
             Some(r) => self.saw(r),
             None => {
-                self.seen.remove(&key_of(service.as_str(), user.as_str()));
+                self.seen.remove(&key);
             }
         }
         Ok(found)
     }
 
-    async fn registration_hint(
-        &self,
-        service: &ServiceId,
-        user: &UserId,
-    ) -> Result<Option<Registration>> {
-        if let Some(seen) = self.seen.get(&key_of(service.as_str(), user.as_str())) {
-            return Ok(Some((*seen).clone()));
-        }
-        self.registration(service, user).await
-    }
-
     async fn registration_by_id(&self, id: &str) -> Result<Option<Registration>> {
         let client = self.client().await?;
-        let sql = format!("SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE id = $1");
-        let stmt = client.prepare_cached(&sql).await.map_err(db_error)?;
-        let row = client.query_opt(&stmt, &[&id]).await.map_err(db_error)?;
-        row.as_ref().map(registration_from_row).transpose()
+        rows::registration_by_id(&client, id).await
     }
 
     async fn update(&self, change: Change) -> Result<Updated> {
@@ -652,7 +297,7 @@ impl Storage for PostgresStorage {
         self.seen.remove(&key);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let applied: std::result::Result<bool, tokio_postgres::Error> = async {
+        let applied: std::result::Result<bool, rows::WriteFailed> = async {
             let Some(rev) = update_registration_row(&tx, &updated, expected).await? else {
                 return Ok(false);
             };
@@ -694,8 +339,8 @@ impl Storage for PostgresStorage {
             }
             // Rolled back when `tx` drops: nothing of the change was written.
             Ok(false) => Ok(Updated::Conflict),
-            Err(e) if is_unique_violation(&e) => Ok(Updated::Conflict),
-            Err(e) => Err(db_error(e)),
+            Err(e) if e.is_unique_violation() => Ok(Updated::Conflict),
+            Err(e) => Err(e.into_error()),
         }
     }
 
@@ -756,10 +401,7 @@ impl Storage for PostgresStorage {
     async fn attempt(&self, id: &str) -> Result<Option<Attempt>> {
         let client = self.client().await?;
         let stmt = client
-            .prepare_cached(
-                "SELECT id, registration_id, created_at, expires_at, status, sealed \
-                 FROM attempts WHERE id = $1",
-            )
+            .prepare_cached(&format!("{SELECT_ATTEMPTS} WHERE id = $1"))
             .await
             .map_err(db_error)?;
         let row = client.query_opt(&stmt, &[&id]).await.map_err(db_error)?;
@@ -768,21 +410,16 @@ impl Storage for PostgresStorage {
 
     async fn registrations_after(&self, after: &str, limit: u32) -> Result<Vec<Registration>> {
         let client = self.client().await?;
-        let sql = format!(
-            "SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE id > $1 \
-             ORDER BY id LIMIT $2"
-        );
-        let rows = client.query(&sql, &[&after, &i64::from(limit)]).await.map_err(db_error)?;
-        rows.iter().map(registration_from_row).collect()
+        rows::registrations_after(&client, after, limit).await
     }
 
     async fn sealed_attempts_after(&self, after: &str, limit: u32) -> Result<Vec<Attempt>> {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT id, registration_id, created_at, expires_at, status, sealed \
-                 FROM attempts WHERE id > $1 AND sealed IS NOT NULL \
-                 ORDER BY id LIMIT $2",
+                &format!(
+                    "{SELECT_ATTEMPTS} WHERE id > $1 AND sealed IS NOT NULL ORDER BY id LIMIT $2"
+                ),
                 &[&after, &i64::from(limit)],
             )
             .await
@@ -913,99 +550,18 @@ impl Storage for PostgresStorage {
             .map_err(db_error)
     }
 
-    async fn registration_from_database(
-        &self,
-        service: &ServiceId,
-        user: &UserId,
-    ) -> Result<Option<Registration>> {
-        // No cache here: every read is already the database's answer.
-        self.registration(service, user).await
-    }
-
     async fn insert_bulk(&self, registrations: Vec<Registration>) -> Result<u64> {
         // One multi-row INSERT from arrays (a column per parameter): one statement, so all or
         // none, and one round trip for the whole batch; each row still draws its revision.
-        let mut columns = BulkColumns::default();
-        for r in &registrations {
-            columns.push(r);
-        }
         let client = self.client().await?;
-        let sql = "INSERT INTO registrations (id, service_id, user_id, mail, state, algorithm, \
-             digits, period, failed_tries, provision_locked, verify_failures, verify_locked, \
-             last_step, sealed_password, sealed_seed, confirmed_attempt, issued_at, expires_at, \
-             confirmed_at, delivered_at, in_use_at, ended_at, demo, drift_steps, rev) \
-             SELECT u.*, nextval('registration_rev') FROM unnest($1::text[], $2::text[], \
-             $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], \
-             $9::bigint[], $10::boolean[], $11::bigint[], $12::boolean[], $13::bigint[], \
-             $14::bytea[], $15::bytea[], $16::text[], $17::bigint[], $18::bigint[], \
-             $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::boolean[], \
-             $24::bigint[]) AS u";
-        let c = &columns;
-        let params: [&(dyn ToSql + Sync); 24] = [
-            &c.id,
-            &c.service_id,
-            &c.user_id,
-            &c.mail,
-            &c.m.state,
-            &c.algorithm,
-            &c.digits,
-            &c.period,
-            &c.m.failed_tries,
-            &c.m.provision_locked,
-            &c.m.verify_failures,
-            &c.m.verify_locked,
-            &c.m.last_step,
-            &c.sealed_password,
-            &c.m.sealed_seed,
-            &c.m.confirmed_attempt,
-            &c.issued_at,
-            &c.m.expires_at,
-            &c.m.confirmed_at,
-            &c.m.delivered_at,
-            &c.m.in_use_at,
-            &c.m.ended_at,
-            &c.demo,
-            &c.m.drift_steps,
-        ];
-        client.execute(sql, &params).await.map_err(db_error)
+        let rows: Vec<&Registration> = registrations.iter().collect();
+        insert_registration_rows(&client, &rows).await.map_err(rows::WriteFailed::into_error)
     }
 
     async fn close(&self) {
         // Every write was committed before its call returned; closing only ends the
         // connections, and later calls fail with `Unavailable`.
         self.pool.close();
-    }
-}
-
-/// Registrations as one array per column, for [`Storage::insert_bulk`].
-#[derive(Default)]
-struct BulkColumns<'a> {
-    id: Vec<&'a str>,
-    service_id: Vec<&'a str>,
-    user_id: Vec<&'a str>,
-    mail: Vec<&'a str>,
-    algorithm: Vec<&'static str>,
-    digits: Vec<i64>,
-    period: Vec<i64>,
-    sealed_password: Vec<&'a [u8]>,
-    issued_at: Vec<i64>,
-    demo: Vec<bool>,
-    m: MutableColumns<'a>,
-}
-
-impl<'a> BulkColumns<'a> {
-    fn push(&mut self, r: &'a Registration) {
-        self.id.push(&r.id);
-        self.service_id.push(r.service_id.as_str());
-        self.user_id.push(r.user_id.as_str());
-        self.mail.push(&r.mail);
-        self.algorithm.push(algorithm_name(r.params.algorithm));
-        self.digits.push(i64::from(r.params.digits));
-        self.period.push(i64::from(r.params.period));
-        self.sealed_password.push(&r.sealed_password);
-        self.issued_at.push(to_i64(r.issued_at));
-        self.demo.push(r.demo);
-        self.m.push(r);
     }
 }
 

@@ -1,13 +1,17 @@
 //! The PostgreSQL schema and its migrations: the same tables as SQLite's (`sqlite/schema.rs`),
-//! in PostgreSQL's types, counted in `softtoken_schema` instead of `PRAGMA user_version`.
+//! in PostgreSQL's types, counted in `softtoken_schema` instead of `PRAGMA user_version`
+//! (and counted differently: `storage/migrate.rs` says why).
 
+use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 
-use super::db_error;
+use super::rows::db_error;
 use crate::error::{Error, Result};
+use crate::storage::migrate::{self, Ledger};
 
 /// Schema migrations, applied in order by `softtoken-server migrate` (or at start with
-/// `migrate_on_start`). Never edit one that has shipped: add the next.
+/// `migrate_on_start`) through the shared runner (`storage/migrate.rs`). Never edit one that
+/// has shipped: add the next.
 const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE registrations (
@@ -104,12 +108,24 @@ async fn applied(client: &impl GenericClient) -> Result<usize> {
     Ok(usize::try_from(v).unwrap_or(0))
 }
 
-fn newer(applied: usize) -> Error {
-    Error::Storage(format!(
-        "the database has schema version {applied}, newer than this server ({}); \
-         run a newer softtoken-server",
-        MIGRATIONS.len()
-    ))
+/// The migration transaction, recording each applied step as a row of `softtoken_schema`.
+struct SchemaTable<'a, 't>(&'a deadpool_postgres::Transaction<'t>);
+
+#[async_trait]
+impl Ledger for SchemaTable<'_, '_> {
+    async fn applied(&mut self) -> Result<usize> {
+        applied(self.0).await
+    }
+
+    async fn apply(&mut self, step: &str, version: usize) -> Result<()> {
+        self.0.batch_execute(step).await.map_err(db_error)?;
+        let version = i64::try_from(version).unwrap_or(i64::MAX);
+        self.0
+            .execute("INSERT INTO softtoken_schema (version) VALUES ($1)", &[&version])
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
 }
 
 /// Applies the migrations not yet applied, under an advisory lock so instances started
@@ -120,18 +136,7 @@ pub(super) async fn migrate(client: &mut deadpool_postgres::Object) -> Result<()
     tx.batch_execute("CREATE TABLE IF NOT EXISTS softtoken_schema (version BIGINT PRIMARY KEY)")
         .await
         .map_err(db_error)?;
-    let done = applied(&tx).await?;
-    if done > MIGRATIONS.len() {
-        return Err(newer(done));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
-        tx.batch_execute(sql).await.map_err(db_error)?;
-        let version = i64::try_from(i + 1).unwrap_or(i64::MAX);
-        tx.execute("INSERT INTO softtoken_schema (version) VALUES ($1)", &[&version])
-            .await
-            .map_err(db_error)?;
-        tracing::info!(event = "migration_applied", version = i + 1, "database schema migrated");
-    }
+    migrate::migrate(&mut SchemaTable(&tx), MIGRATIONS).await?;
     tx.commit().await.map_err(db_error)
 }
 
@@ -139,9 +144,7 @@ pub(super) async fn migrate(client: &mut deadpool_postgres::Object) -> Result<()
 /// `softtoken-server migrate`, a newer one a newer server.
 pub(super) async fn check(client: &deadpool_postgres::Object) -> Result<()> {
     let done = applied(client).await?;
-    if done > MIGRATIONS.len() {
-        return Err(newer(done));
-    }
+    migrate::refuse_newer(done, MIGRATIONS)?;
     if done < MIGRATIONS.len() {
         return Err(Error::Storage(format!(
             "the database has schema version {done}, older than this server ({}); \
@@ -150,4 +153,42 @@ pub(super) async fn check(client: &deadpool_postgres::Object) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::storage::columns::{Kind, COLUMNS};
+
+    #[test]
+    fn the_declared_columns_are_the_migrated_table_s() {
+        // Every column of `registrations` as the migrations create it, but `seq` (which only
+        // orders a pair's registrations): name, type, and whether it may be NULL.
+        let table = super::MIGRATIONS[0]
+            .split("CREATE TABLE registrations (")
+            .nth(1)
+            .and_then(|t| t.split("\n);").next())
+            .unwrap_or_default();
+        let mut created: Vec<(String, String, bool)> = table
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("--") && !l.starts_with("CHECK"))
+            .filter_map(|l| {
+                let mut words = l.split_whitespace();
+                let (name, ty) = (words.next()?, words.next()?.trim_end_matches(','));
+                let nullable = !l.contains("NOT NULL") && !l.contains("PRIMARY KEY");
+                Some((name.to_owned(), ty.to_owned(), nullable))
+            })
+            .filter(|(name, _, _)| name != "seq")
+            .collect();
+        let mut declared: Vec<(String, String, bool)> = COLUMNS
+            .iter()
+            .map(|c| {
+                let nullable = matches!(c.kind, Kind::OptText | Kind::OptInt | Kind::OptBlob);
+                (c.name.to_owned(), c.postgres.to_owned(), nullable)
+            })
+            .collect();
+        created.sort();
+        declared.sort();
+        assert_eq!(declared, created);
+    }
 }

@@ -1,94 +1,145 @@
-//! Registrations and attempts to and from table rows.
+//! Registrations and attempts to and from SQLite's rows. The registration statements are
+//! built once from the declared columns (`storage/columns.rs`); values are bound by position
+//! in the statement's own column list and rows read by column name.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
-use softtoken_core::ids::{ServiceId, UserId};
-use softtoken_core::totp::{Algorithm, TotpParams};
+use std::sync::LazyLock;
+
+use rusqlite::{Connection, OptionalExtension, Row, Statement, ToSql};
 
 use crate::error::{Error, Result};
-use crate::storage::{Registration, RegistrationState};
+use crate::storage::columns::{self, Cells, Column, Positions, Stored, Value, Write, COLUMNS};
+use crate::storage::{Attempt, AttemptStatus, Registration};
 
-pub(super) const REGISTRATION_COLUMNS: &str =
-    "id, service_id, user_id, mail, state, algorithm, digits, \
-    period, failed_tries, provision_locked, verify_failures, verify_locked, last_step, \
-    sealed_password, sealed_seed, confirmed_attempt, issued_at, expires_at, confirmed_at, \
-    delivered_at, in_use_at, ended_at, demo, rev, drift_steps";
+pub(super) use crate::storage::columns::to_i64;
 
-pub(super) fn get_u64(row: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
-    let v: i64 = row.get(i)?;
-    u64::try_from(v).map_err(|_| bad_column(i, "negative number"))
+/// The registration statements, and which declared columns each binds, in placeholder order.
+struct Statements {
+    by_pair: String,
+    by_id: String,
+    after: String,
+    insert: String,
+    /// Every declared column, `?1` onwards.
+    insert_binds: Vec<usize>,
+    same_state: String,
+    new_state: String,
+    /// The columns both updates bind, `?1` onwards; the expected revision comes after them.
+    update_binds: Vec<usize>,
 }
 
-pub(super) fn get_opt_u64(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<u64>> {
-    let v: Option<i64> = row.get(i)?;
-    v.map(|v| u64::try_from(v).map_err(|_| bad_column(i, "negative number"))).transpose()
+fn place(binds: &[usize], write: Write) -> impl Iterator<Item = (usize, &'static Column)> + '_ {
+    binds
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| (k + 1, &COLUMNS[i]))
+        .filter(move |(_, c)| c.write == write)
 }
 
-pub(super) fn bad_column(i: usize, what: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        i,
-        rusqlite::types::Type::Text,
-        format!("invalid {what} in the database").into(),
-    )
-}
+static SQL: LazyLock<Statements> =
+    LazyLock::new(|| {
+        let select = format!("SELECT {} FROM registrations", columns::names());
+        let insert_binds: Vec<usize> = (0..COLUMNS.len()).collect();
+        let placeholders: Vec<String> = (1..=COLUMNS.len()).map(|k| format!("?{k}")).collect();
+        // Every column an update writes, then the key: all but the fixed ones.
+        let update_binds: Vec<usize> =
+            (0..COLUMNS.len()).filter(|&i| !matches!(COLUMNS[i].write, Write::Fixed)).collect();
+        let expected = update_binds.len() + 1;
+        let mut set: Vec<String> = Vec::new();
+        for write in [Write::Life, Write::Revision] {
+            set.extend(place(&update_binds, write).map(|(k, c)| format!("{} = ?{k}", c.name)));
+        }
+        // An update only ever clears the activation password, never writes one back.
+        set.extend(place(&update_binds, Write::ClearOnly).map(|(k, c)| {
+            format!("{0} = CASE WHEN length(?{k}) = 0 THEN X'' ELSE {0} END", c.name)
+        }));
+        let assigns = |cols: Vec<String>| cols.join(", ");
+        let matching = |write: Write| -> Vec<String> {
+            place(&update_binds, write).map(|(k, c)| format!("{} = ?{k}", c.name)).collect()
+        };
+        let key = matching(Write::Key).join(" AND ");
+        let indexed = matching(Write::LifeIndexed);
+        let revision: Vec<String> = place(&update_binds, Write::Revision)
+            .map(|(_, c)| format!("{} = ?{expected}", c.name))
+            .collect();
+        let guard = [key].into_iter().chain(revision).collect::<Vec<_>>().join(" AND ");
+        let same_state = format!(
+            "UPDATE registrations SET {} WHERE {guard} AND {}",
+            assigns(set.clone()),
+            indexed.join(" AND ")
+        );
+        let new_state = format!(
+            "UPDATE registrations SET {} WHERE {guard}",
+            assigns(indexed.iter().cloned().chain(set).collect())
+        );
+        Statements {
+            by_pair: format!(
+                "{select} WHERE service_id = ?1 AND user_id = ?2 ORDER BY rowid DESC LIMIT 1"
+            ),
+            by_id: format!("{select} WHERE id = ?1"),
+            after: format!("{select} WHERE id > ?1 ORDER BY id LIMIT ?2"),
+            insert: format!(
+                "INSERT INTO registrations ({}) VALUES ({})",
+                columns::names(),
+                placeholders.join(", ")
+            ),
+            insert_binds,
+            same_state,
+            new_state,
+            update_binds,
+        }
+    });
 
-pub(in crate::storage) fn to_i64(v: u64) -> i64 {
-    // Times, steps and revisions stay far below 2^63; saturate rather than wrap if a bug
-    // ever produced one.
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-pub(in crate::storage) fn algorithm_name(a: Algorithm) -> &'static str {
-    match a {
-        Algorithm::Sha1 => "SHA1",
-        Algorithm::Sha256 => "SHA256",
-        Algorithm::Sha512 => "SHA512",
+fn sql_of<'v>(v: &'v Value<'_>) -> &'v dyn ToSql {
+    match v {
+        Value::Text(v) => v,
+        Value::OptText(v) => v,
+        Value::Int(v) => v,
+        Value::OptInt(v) => v,
+        Value::Bool(v) => v,
+        Value::Blob(v) => v,
+        Value::OptBlob(v) => v,
     }
 }
 
-pub(in crate::storage) fn parse_algorithm(s: &str) -> Option<Algorithm> {
-    match s {
-        "SHA1" => Some(Algorithm::Sha1),
-        "SHA256" => Some(Algorithm::Sha256),
-        "SHA512" => Some(Algorithm::Sha512),
-        _ => None,
+/// Binds `r`'s values of the columns `binds` names to `?1` onwards.
+fn bind(stmt: &mut Statement<'_>, binds: &[usize], r: &Registration) -> rusqlite::Result<()> {
+    for (k, &i) in binds.iter().enumerate() {
+        stmt.raw_bind_parameter(k + 1, sql_of(&(COLUMNS[i].value)(r)))?;
+    }
+    Ok(())
+}
+
+impl Cells for Row<'_> {
+    fn cell<T: Stored>(&self, at: usize) -> Result<T> {
+        Ok(self.get(at)?)
     }
 }
 
-pub(super) fn registration_from_row(row: &Row<'_>) -> rusqlite::Result<Registration> {
-    let service: String = row.get(1)?;
-    let user: String = row.get(2)?;
-    Ok(Registration {
-        id: row.get(0)?,
-        service_id: ServiceId::new(&service).map_err(|_| bad_column(1, "service ID"))?,
-        user_id: UserId::new(&user).map_err(|_| bad_column(2, "user ID"))?,
-        mail: row.get(3)?,
-        state: RegistrationState::parse(&row.get::<_, String>(4)?)
-            .ok_or_else(|| bad_column(4, "state"))?,
-        params: TotpParams {
-            algorithm: parse_algorithm(&row.get::<_, String>(5)?)
-                .ok_or_else(|| bad_column(5, "algorithm"))?,
-            digits: u8::try_from(row.get::<_, i64>(6)?).map_err(|_| bad_column(6, "digits"))?,
-            period: u32::try_from(row.get::<_, i64>(7)?).map_err(|_| bad_column(7, "period"))?,
-        },
-        failed_tries: u32::try_from(row.get::<_, i64>(8)?).map_err(|_| bad_column(8, "count"))?,
-        provision_locked: row.get(9)?,
-        verify_failures: u32::try_from(row.get::<_, i64>(10)?)
-            .map_err(|_| bad_column(10, "count"))?,
-        verify_locked: row.get(11)?,
-        last_step: get_opt_u64(row, 12)?,
-        sealed_password: row.get(13)?,
-        sealed_seed: row.get(14)?,
-        confirmed_attempt: row.get(15)?,
-        issued_at: get_u64(row, 16)?,
-        expires_at: get_u64(row, 17)?,
-        confirmed_at: get_opt_u64(row, 18)?,
-        delivered_at: get_opt_u64(row, 19)?,
-        in_use_at: get_opt_u64(row, 20)?,
-        ended_at: get_opt_u64(row, 21)?,
-        demo: row.get(22)?,
-        rev: get_u64(row, 23)?,
-        drift_steps: row.get(24)?,
-    })
+fn positions(stmt: &Statement<'_>) -> Result<Positions> {
+    Positions::resolve(stmt.column_count(), |i| stmt.column_name(i).ok())
+}
+
+/// Every registration the statement's query finds.
+fn registrations(
+    stmt: &mut Statement<'_>,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Registration>> {
+    let at = positions(stmt)?;
+    let mut rows = stmt.query(params)?;
+    let mut found = Vec::new();
+    while let Some(row) = rows.next()? {
+        found.push(columns::read(row, &at)?);
+    }
+    Ok(found)
+}
+
+/// The one registration the statement's query finds, if any.
+fn registration(
+    stmt: &mut Statement<'_>,
+    params: impl rusqlite::Params,
+) -> Result<Option<Registration>> {
+    let at = positions(stmt)?;
+    let mut rows = stmt.query(params)?;
+    rows.next()?.map(|row| columns::read(row, &at)).transpose()
 }
 
 pub(super) fn newest_registration(
@@ -96,55 +147,31 @@ pub(super) fn newest_registration(
     service: &str,
     user: &str,
 ) -> Result<Option<Registration>> {
-    let sql = format!(
-        "SELECT {REGISTRATION_COLUMNS} FROM registrations \
-         WHERE service_id = ?1 AND user_id = ?2 ORDER BY rowid DESC LIMIT 1"
-    );
-    conn.prepare_cached(&sql)?
-        .query_row([service, user], registration_from_row)
-        .optional()
-        .map_err(Error::from)
+    registration(&mut *conn.prepare_cached(&SQL.by_pair)?, [service, user])
+}
+
+pub(super) fn registration_by_id(conn: &Connection, id: &str) -> Result<Option<Registration>> {
+    registration(&mut *conn.prepare_cached(&SQL.by_id)?, [id])
+}
+
+pub(super) fn registrations_after(
+    conn: &Connection,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<Registration>> {
+    registrations(&mut *conn.prepare_cached(&SQL.after)?, rusqlite::params![after, limit])
 }
 
 pub(super) fn insert_registration_row(
     conn: &Connection,
     r: &Registration,
 ) -> rusqlite::Result<usize> {
-    let sql = format!(
-        "INSERT INTO registrations ({REGISTRATION_COLUMNS}) VALUES \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-          ?20, ?21, ?22, ?23, ?24, ?25)"
-    );
-    conn.prepare_cached(&sql)?.execute(params![
-        r.id,
-        r.service_id.as_str(),
-        r.user_id.as_str(),
-        r.mail,
-        r.state.as_str(),
-        algorithm_name(r.params.algorithm),
-        r.params.digits,
-        r.params.period,
-        r.failed_tries,
-        r.provision_locked,
-        r.verify_failures,
-        r.verify_locked,
-        r.last_step.map(to_i64),
-        r.sealed_password,
-        r.sealed_seed,
-        r.confirmed_attempt,
-        to_i64(r.issued_at),
-        to_i64(r.expires_at),
-        r.confirmed_at.map(to_i64),
-        r.delivered_at.map(to_i64),
-        r.in_use_at.map(to_i64),
-        r.ended_at.map(to_i64),
-        r.demo,
-        to_i64(r.rev),
-        r.drift_steps,
-    ])
+    let mut stmt = conn.prepare_cached(&SQL.insert)?;
+    bind(&mut stmt, &SQL.insert_binds, r)?;
+    stmt.raw_execute()
 }
 
-/// Writes the mutable columns if the row still has `expected` revision (the activation
+/// Writes the changing columns if the row still has `expected` revision (the activation
 /// password only to clear it).
 ///
 /// Most writes (every verification) leave the state as it was. A statement that assigns
@@ -159,51 +186,57 @@ pub(super) fn update_registration_row(
     r: &Registration,
     expected: u64,
 ) -> rusqlite::Result<usize> {
-    // Every column the two statements write but `state`, written once for both.
-    macro_rules! set_all_but_state {
-        () => {
-            "failed_tries = ?3, provision_locked = ?4, verify_failures = ?5, \
-             verify_locked = ?6, last_step = ?7, sealed_seed = ?8, confirmed_attempt = ?9, \
-             expires_at = ?10, confirmed_at = ?11, delivered_at = ?12, in_use_at = ?13, \
-             ended_at = ?14, rev = ?15, drift_steps = ?18, \
-             sealed_password = CASE WHEN length(?17) = 0 THEN X'' ELSE sealed_password END"
-        };
+    let binds = &SQL.update_binds;
+    for sql in [&SQL.same_state, &SQL.new_state] {
+        let mut stmt = conn.prepare_cached(sql)?;
+        bind(&mut stmt, binds, r)?;
+        stmt.raw_bind_parameter(binds.len() + 1, to_i64(expected))?;
+        match stmt.raw_execute()? {
+            0 => continue,
+            n => return Ok(n),
+        }
     }
-    const SAME_STATE: &str = concat!(
-        "UPDATE registrations SET ",
-        set_all_but_state!(),
-        " WHERE id = ?1 AND rev = ?16 AND state = ?2"
-    );
-    const NEW_STATE: &str = concat!(
-        "UPDATE registrations SET state = ?2, ",
-        set_all_but_state!(),
-        " WHERE id = ?1 AND rev = ?16"
-    );
-    let values = params![
-        r.id,
-        r.state.as_str(),
-        r.failed_tries,
-        r.provision_locked,
-        r.verify_failures,
-        r.verify_locked,
-        r.last_step.map(to_i64),
-        r.sealed_seed,
-        r.confirmed_attempt,
-        to_i64(r.expires_at),
-        r.confirmed_at.map(to_i64),
-        r.delivered_at.map(to_i64),
-        r.in_use_at.map(to_i64),
-        r.ended_at.map(to_i64),
-        to_i64(r.rev),
-        to_i64(expected),
-        // An update only ever clears the activation password, never writes one back.
-        r.sealed_password,
-        r.drift_steps,
-    ];
-    match conn.prepare_cached(SAME_STATE)?.execute(values)? {
-        0 => conn.prepare_cached(NEW_STATE)?.execute(values),
-        n => Ok(n),
-    }
+    Ok(0)
+}
+
+pub(super) fn get_u64(row: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    let v: i64 = row.get(i)?;
+    u64::try_from(v).map_err(|_| bad_column(i, "negative number"))
+}
+
+pub(super) fn bad_column(i: usize, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        i,
+        rusqlite::types::Type::Text,
+        format!("invalid {what} in the database").into(),
+    )
+}
+
+/// The columns [`attempt_from_row`] reads, in its order.
+macro_rules! select_attempts {
+    () => {
+        "SELECT id, registration_id, created_at, expires_at, status, sealed FROM attempts"
+    };
+}
+pub(super) use select_attempts;
+
+pub(super) fn attempt_from_row(row: &Row<'_>) -> rusqlite::Result<Attempt> {
+    Ok(Attempt {
+        id: row.get(0)?,
+        registration_id: row.get(1)?,
+        created_at: get_u64(row, 2)?,
+        expires_at: get_u64(row, 3)?,
+        status: AttemptStatus::parse(&row.get::<_, String>(4)?)
+            .ok_or_else(|| bad_column(4, "attempt status"))?,
+        sealed: row.get(5)?,
+    })
+}
+
+pub(super) fn attempt(conn: &Connection, id: &str) -> Result<Option<Attempt>> {
+    conn.prepare_cached(concat!(select_attempts!(), " WHERE id = ?1"))?
+        .query_row([id], attempt_from_row)
+        .optional()
+        .map_err(Error::from)
 }
 
 pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {

@@ -3,14 +3,16 @@
 use std::path::Path;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 
-use super::SqliteOptions;
+use super::options::SqliteOptions;
 use crate::error::{Error, Result};
 use crate::files;
+use crate::storage::migrate::{self, Ledger};
 
-/// Schema migrations, applied in order at open; `PRAGMA user_version` counts those applied.
-/// Never edit one that has shipped: add the next.
+/// Schema migrations, applied in order at open by the shared runner (`storage/migrate.rs`);
+/// `PRAGMA user_version` counts those applied. Never edit one that has shipped: add the next.
 pub(super) const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE registrations (
@@ -136,22 +138,31 @@ pub(super) fn open_writer(opts: &SqliteOptions) -> Result<Connection> {
     Ok(conn)
 }
 
+/// The writing connection inside its `BEGIN IMMEDIATE`, as the migration runner's ledger.
+struct UserVersion<'c>(&'c mut Connection);
+
+#[async_trait]
+impl Ledger for UserVersion<'_> {
+    async fn applied(&mut self) -> Result<usize> {
+        let applied: i64 = self.0.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        Ok(usize::try_from(applied).unwrap_or(0))
+    }
+
+    async fn apply(&mut self, step: &str, version: usize) -> Result<()> {
+        self.0.execute_batch(step)?;
+        self.0.pragma_update(None, "user_version", i64::try_from(version).unwrap_or(i64::MAX))?;
+        Ok(())
+    }
+}
+
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let applied: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let applied = usize::try_from(applied).unwrap_or(0);
-    if applied > MIGRATIONS.len() {
-        return Err(Error::Storage(format!(
-            "the database has schema version {applied}, newer than this server ({}); \
-             run a newer softtoken-server",
-            MIGRATIONS.len()
-        )));
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let migrated = migrate::without_waiting(migrate::migrate(&mut UserVersion(conn), MIGRATIONS));
+    match migrated {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tracing::info!(event = "migration_applied", version = i + 1, "database schema migrated");
-    }
-    tx.commit()?;
-    Ok(())
 }

@@ -19,7 +19,7 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use super::writer::Pending;
+use super::ops::Pending;
 use crate::error::{Error, Result};
 
 /// Makes what was written to the WAL durable.

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use tokio::sync::oneshot;
 
-use super::rows::*;
+use super::ops::{key_of, Cache, CacheAction, Key, Op, Pending};
+use super::options::Synchronous;
+use super::rows::{insert_registration_row, is_unique_violation, to_i64, update_registration_row};
 use super::schema::BUSY_TIMEOUT;
 use super::syncer::Syncer;
-use super::{key_of, Cache, Key, Op, Synchronous};
 use crate::error::{Error, Result};
 use crate::storage::{
     Attempt, AuditEntry, Change, Inserted, OutboxMail, Registration, RegistrationState, Reseal,
@@ -22,43 +22,6 @@ use crate::storage::{
 const IDLE: Duration = Duration::from_millis(200);
 /// How long emptying the WAL when idle waits for readers: new work must not queue behind it.
 const IDLE_CHECKPOINT_WAIT: Duration = Duration::from_millis(20);
-
-/// What to do with the cache once the batch is committed.
-pub(super) enum CacheAction {
-    Put(Box<Registration>),
-    Evict(Key),
-    Nothing,
-}
-
-/// An answer waiting for the commit of its batch.
-pub(super) enum Pending {
-    Insert(oneshot::Sender<Result<Inserted>>, Result<Inserted>),
-    Update(oneshot::Sender<Result<Updated>>, Result<Updated>),
-    Unit(oneshot::Sender<Result<()>>, Result<()>),
-    Count(oneshot::Sender<Result<u64>>, Result<u64>),
-}
-
-impl Pending {
-    pub(super) fn fail(self, e: &Error) {
-        let err = || Error::Storage(format!("commit failed: {e}"));
-        // A caller that gave up (timeout, client gone) no longer listens; that is fine.
-        let _ = match self {
-            Pending::Insert(tx, _) => tx.send(Err(err())).map_err(drop),
-            Pending::Update(tx, _) => tx.send(Err(err())).map_err(drop),
-            Pending::Unit(tx, _) => tx.send(Err(err())).map_err(drop),
-            Pending::Count(tx, _) => tx.send(Err(err())).map_err(drop),
-        };
-    }
-
-    pub(super) fn answer(self) {
-        let _ = match self {
-            Pending::Insert(tx, r) => tx.send(r).map_err(drop),
-            Pending::Update(tx, r) => tx.send(r).map_err(drop),
-            Pending::Unit(tx, r) => tx.send(r).map_err(drop),
-            Pending::Count(tx, r) => tx.send(r).map_err(drop),
-        };
-    }
-}
 
 pub(super) struct Writer {
     /// With `synchronous = full`: answers wait for it to sync the WAL. First, so that it is
