@@ -9,6 +9,7 @@
 //! - [`totp`]: one-time codes (RFC 6238) as pure functions of time.
 //! - [`verify`]: the bank's rule for accepting a code: the window, the replay guard, the drift
 //!   it follows and the resync, as pure functions of its clock.
+//! - [`token`]: a token's fields, once: what provisioning makes and what the app shows.
 //! - `vault` (feature `vault`, on by default): the customer's tokens on the device, encrypted
 //!   under a key kept only in the OS keychain, saved atomically.
 //! - [`protocol`]: provisioning over SPAKE2: the seed is derived on both ends, never sent.
@@ -16,8 +17,8 @@
 //! - `fuzzing` (feature `fuzzing`): the fuzz targets' bodies over these parsers (`fuzz/`,
 //!   `docs/FUZZING.md`).
 //!
-//! Dependencies point one way: `ids` and `totp` at the bottom, `verify` and `protocol` on them,
-//! `vault` and `client` on top. The bank's server uses only the bottom, `verify` and
+//! Dependencies point one way: `ids` and `totp` at the bottom, `token`, `verify` and `protocol`
+//! on them, `vault` and `client` on top. The bank's server uses only the bottom, `verify` and
 //! `protocol` (no default features), so it links neither the HTTP client nor any OS keychain.
 //!
 //! ```
@@ -37,6 +38,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod ids;
 pub mod protocol;
+pub mod token;
 pub mod totp;
 #[cfg(feature = "vault")]
 pub mod vault;

@@ -21,7 +21,8 @@ use super::wire::{
 };
 use crate::error::{Error, Result};
 use crate::ids::{ActivationPassword, DisplayName, ServiceId, UserId};
-use crate::totp::{ClockOffset, Seed, TotpParams};
+use crate::token::NewToken;
+use crate::totp::{ClockOffset, Seed};
 
 /// First field of the transcript: names the protocol and its version.
 pub const TRANSCRIPT_LABEL: &[u8] = b"softtoken-provision-v1";
@@ -86,28 +87,6 @@ pub fn ack_for(seed: &Seed, attempt: &AttemptId) -> AckRequest {
         attempt_id: attempt.clone(),
         ack: Bytes(hmac_sha256(seed.expose(), &[ACK_LABEL, attempt.as_bytes()])),
     }
-}
-
-/// A token as provisioning produces it, for the app to store (the vault's input). Its
-/// `pending_delivery` names the attempt to acknowledge once it is stored.
-#[derive(Debug, Clone)]
-pub struct NewToken {
-    /// The bank's service ID.
-    pub service_id: ServiceId,
-    /// The customer's user ID.
-    pub user_id: UserId,
-    /// The name the customer sees.
-    pub display_name: DisplayName,
-    /// The bank's name for itself, from the server.
-    pub issuer: String,
-    /// How codes are made.
-    pub params: TotpParams,
-    /// Seconds to add to the device clock to get the bank's.
-    pub offset: ClockOffset,
-    /// The shared secret (its `Debug` prints `<redacted>`).
-    pub seed: Seed,
-    /// `Some` until the bank has acknowledged delivery: the attempt to acknowledge.
-    pub pending_delivery: Option<AttemptId>,
 }
 
 /// The public inputs of the transcript hash, in order.
