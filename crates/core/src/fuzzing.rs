@@ -343,6 +343,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
 /// the whole file.
 #[cfg(feature = "vault")]
 fn vault_example(service: &ServiceId, user: &UserId) -> Option<(Vec<u8>, Vec<u8>)> {
+    use crate::token::TokenSummary;
     use crate::totp::{ClockOffset, Seed, TotpParams};
     use crate::vault::format::{encode, Record};
     use zeroize::Zeroizing;
@@ -350,15 +351,17 @@ fn vault_example(service: &ServiceId, user: &UserId) -> Option<(Vec<u8>, Vec<u8>
     let seed = Seed::new(Zeroizing::new(vec![0x33; 32])).ok()?;
     let record = Record {
         seed: Record::seal_seed(ciphers(), &id, service, user, &seed).ok()?,
-        id,
-        service_id: service.clone(),
-        user_id: user.clone(),
-        display_name: DisplayName::new("しんきん", "給与").ok()?,
-        issuer: "Example Credit Union".into(),
-        params: TotpParams::default(),
-        offset: ClockOffset(-12),
-        created_at: 1_700_000_000,
-        pending_delivery: Some(AttemptId::from_bytes([3; 16])),
+        summary: TokenSummary {
+            id,
+            service_id: service.clone(),
+            user_id: user.clone(),
+            display_name: DisplayName::new("しんきん", "給与").ok()?,
+            issuer: "Example Credit Union".into(),
+            params: TotpParams::default(),
+            offset: ClockOffset(-12),
+            created_at: 1_700_000_000,
+            pending_delivery: Some(AttemptId::from_bytes([3; 16])),
+        },
     };
     let file = encode(std::slice::from_ref(&record), ciphers()).ok()?;
     let body = serde_json::to_vec(&serde_json::json!({ "tokens": [record] })).ok()?;

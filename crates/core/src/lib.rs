@@ -7,6 +7,9 @@
 //! - [`ids`]: the identifiers a customer types (service ID, user ID, activation password) and the
 //!   display name they choose, validated once at the edge.
 //! - [`totp`]: one-time codes (RFC 6238) as pure functions of time.
+//! - [`verify`]: the bank's rule for accepting a code: the window, the replay guard, the drift
+//!   it follows and the resync, as pure functions of its clock.
+//! - [`token`]: a token's fields, once: what provisioning makes and what the app shows.
 //! - `vault` (feature `vault`, on by default): the customer's tokens on the device, encrypted
 //!   under a key kept only in the OS keychain, saved atomically.
 //! - [`protocol`]: provisioning over SPAKE2: the seed is derived on both ends, never sent.
@@ -14,9 +17,9 @@
 //! - `fuzzing` (feature `fuzzing`): the fuzz targets' bodies over these parsers (`fuzz/`,
 //!   `docs/FUZZING.md`).
 //!
-//! Dependencies point one way: `ids` and `totp` at the bottom, `protocol` on them, `vault` and
-//! `client` on top. The bank's server uses only the bottom and `protocol` (no default
-//! features), so it links neither the HTTP client nor any OS keychain.
+//! Dependencies point one way: `ids` and `totp` at the bottom, `token`, `verify` and `protocol`
+//! on them, `vault` and `client` on top. The bank's server uses only the bottom, `verify` and
+//! `protocol` (no default features), so it links neither the HTTP client nor any OS keychain.
 //!
 //! ```
 //! use softtoken_core::ids::{ServiceId, UserId};
@@ -35,8 +38,10 @@ pub mod error;
 pub mod fuzzing;
 pub mod ids;
 pub mod protocol;
+pub mod token;
 pub mod totp;
 #[cfg(feature = "vault")]
 pub mod vault;
+pub mod verify;
 
 pub use error::{Error, Result};

@@ -2,7 +2,7 @@
 //!
 //! Every function takes the Unix time in seconds; the `_now` variants read the wall clock and are
 //! one line each. A device whose clock is wrong is corrected by a [`ClockOffset`] learnt from the
-//! bank's server at provisioning.
+//! bank's server at provisioning. Which code the bank accepts when is [`crate::verify`]'s.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -52,8 +52,9 @@ pub mod wire;
 mod vectors;
 
 pub use crate::ids::AttemptId;
+pub use crate::token::NewToken;
 pub use handshake::{
-    ack_for, identity_a, identity_b, ClientConfirmed, ClientHandshake, NewToken, ServerAttempt,
+    ack_for, identity_a, identity_b, ClientConfirmed, ClientHandshake, ServerAttempt,
     ServerHandshake, ACK_LABEL, CLIENT_CONFIRM_INFO, DEFAULT_ATTEMPT_LIFETIME_SECS,
     MAX_ISSUER_CHARS, SCALAR_ENTROPY_LEN, SEED_INFO, SEED_LEN, SERVER_CONFIRM_INFO,
     TRANSCRIPT_LABEL,

@@ -32,8 +32,9 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::ids::{AttemptId, DisplayName, ServiceId, TokenId, UserId};
-use crate::totp::{ClockOffset, Seed, TotpParams};
+use crate::ids::{ServiceId, TokenId, UserId};
+use crate::token::TokenSummary;
+use crate::totp::Seed;
 
 /// The first bytes of every vault file.
 pub const MAGIC: [u8; 8] = *b"SOFTTOKV";
@@ -164,20 +165,16 @@ fn seed_aad(version: u32, id: &TokenId, service: &ServiceId, user: &UserId) -> V
     aad
 }
 
-/// One token as stored in a version-1 body, and as the vault holds it in memory.
+/// One token as stored in a version-1 body, and as the vault holds it in memory: its summary's
+/// fields in order (`id` … `pending_delivery`, one JSON object with the seed), then the sealed
+/// seed. The fields are [`TokenSummary`]'s, so a change there is a change of this format.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Record {
-    pub id: TokenId,
-    pub service_id: ServiceId,
-    pub user_id: UserId,
-    pub display_name: DisplayName,
-    pub issuer: String,
-    pub params: TotpParams,
-    pub offset: ClockOffset,
-    pub created_at: u64,
-    /// The provisioning attempt whose delivery the bank has not acknowledged (base64url).
-    pub pending_delivery: Option<AttemptId>,
+    /// Everything but the seed.
+    #[serde(flatten)]
+    pub summary: TokenSummary,
+    /// The seed, sealed to the record's identity.
     pub seed: SealedSeed,
 }
 
@@ -221,7 +218,8 @@ impl Record {
         let sealed = &self.seed.0;
         let (nonce, rest) = sealed.split_at(NONCE_BYTES);
         let (ct, tag) = rest.split_at(rest.len() - TAG_BYTES);
-        let aad = seed_aad(version, &self.id, &self.service_id, &self.user_id);
+        let s = &self.summary;
+        let aad = seed_aad(version, &s.id, &s.service_id, &s.user_id);
         let mut plain = Zeroizing::new(ct.to_vec());
         ciphers
             .seed
@@ -326,8 +324,9 @@ fn decode_v1(body: &[u8], ciphers: &Ciphers) -> Result<Vec<Record>> {
     let mut ids = std::collections::HashSet::with_capacity(parsed.tokens.len());
     let mut owners = std::collections::HashSet::with_capacity(parsed.tokens.len());
     for record in &parsed.tokens {
-        let unique = ids.insert(&record.id) && owners.insert((&record.service_id, &record.user_id));
-        if !unique || record.params.validate().is_err() {
+        let s = &record.summary;
+        let unique = ids.insert(&s.id) && owners.insert((&s.service_id, &s.user_id));
+        if !unique || s.params.validate().is_err() {
             return Err(Error::VaultCorrupted);
         }
         // Opened once here so damage shows now, not when the customer next needs a code.
@@ -365,6 +364,8 @@ pub(crate) mod tests_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{AttemptId, DisplayName};
+    use crate::totp::{ClockOffset, TotpParams};
 
     fn key(byte: u8) -> VaultKey {
         VaultKey::from_bytes(&[byte; KEY_BYTES]).unwrap()
@@ -379,7 +380,7 @@ mod tests {
         let service_id = ServiceId::new("10112231").unwrap();
         let user_id = UserId::new(&format!("{:012}", 999_800_000_000 + n)).unwrap();
         let seed = Record::seal_seed(ciphers, &id, &service_id, &user_id, &seed(n as u8)).unwrap();
-        Record {
+        let summary = TokenSummary {
             id,
             service_id,
             user_id,
@@ -389,8 +390,8 @@ mod tests {
             offset: ClockOffset(n as i64),
             created_at: 1_700_000_000 + n,
             pending_delivery: None,
-            seed,
-        }
+        };
+        Record { summary, seed }
     }
 
     #[test]
@@ -403,9 +404,10 @@ mod tests {
         let back = decode(bytes, &ciphers).unwrap();
         assert_eq!(back.len(), 3);
         for (a, b) in records.iter().zip(&back) {
+            let (s, t) = (&a.summary, &b.summary);
             assert_eq!(
-                (&a.id, &a.user_id, a.offset, &a.seed),
-                (&b.id, &b.user_id, b.offset, &b.seed)
+                (&s.id, &s.user_id, s.offset, &a.seed),
+                (&t.id, &t.user_id, t.offset, &b.seed)
             );
             assert_eq!(b.open_seed(&ciphers).unwrap(), a.open_seed(&ciphers).unwrap());
         }
@@ -425,8 +427,14 @@ mod tests {
     fn every_save_uses_fresh_nonces() {
         let ciphers = Ciphers::new(&key(7));
         let r = record(&ciphers, 1);
-        let again =
-            Record::seal_seed(&ciphers, &r.id, &r.service_id, &r.user_id, &seed(1)).unwrap();
+        let again = Record::seal_seed(
+            &ciphers,
+            &r.summary.id,
+            &r.summary.service_id,
+            &r.summary.user_id,
+            &seed(1),
+        )
+        .unwrap();
         assert_ne!(r.seed, again, "same seed sealed twice must differ");
         let a = encode(std::slice::from_ref(&r), &ciphers).unwrap();
         let b = encode(std::slice::from_ref(&r), &ciphers).unwrap();
@@ -479,7 +487,7 @@ mod tests {
         let ciphers = Ciphers::new(&key(7));
         let one = record(&ciphers, 1);
         let mut same_owner = record(&ciphers, 2);
-        same_owner.user_id = one.user_id.clone();
+        same_owner.summary.user_id = one.summary.user_id.clone();
         let body = |records: &[Record]| serde_json::to_vec(&BodyOut { tokens: records }).unwrap();
         for bad in [
             body(&[one.clone(), one.clone()]),
@@ -499,7 +507,7 @@ mod tests {
 
     fn reseal_params(r: &Record) -> Vec<u8> {
         let mut bad = r.clone();
-        bad.params.digits = 7;
+        bad.summary.params.digits = 7;
         serde_json::to_vec(&BodyOut { tokens: &[bad] }).unwrap()
     }
 
@@ -513,9 +521,9 @@ mod tests {
         assert!(matches!(b_with_a_seed.open_seed(&ciphers), Err(Error::VaultCorrupted)));
         // Each identity field on its own is bound.
         let mut other_service = a.clone();
-        other_service.service_id = ServiceId::new("10112232").unwrap();
+        other_service.summary.service_id = ServiceId::new("10112232").unwrap();
         let mut other_id = a.clone();
-        other_id.id = b.id.clone();
+        other_id.summary.id = b.summary.id.clone();
         for moved in [other_service, other_id] {
             assert!(matches!(moved.open_seed(&ciphers), Err(Error::VaultCorrupted)));
         }
@@ -530,13 +538,45 @@ mod tests {
         // broke customers' existing vaults.
         let fixture = include_bytes!("fixtures/v1-two-tokens.vault");
         let records = decode(fixture.to_vec(), &Ciphers::new(&key(0x2a))).unwrap();
-        let users: Vec<&str> = records.iter().map(|r| r.user_id.as_str()).collect();
+        let users: Vec<&str> = records.iter().map(|r| r.summary.user_id.as_str()).collect();
         assert_eq!(users, ["999800000001", "999800000002"]);
-        assert_eq!(records[0].display_name.to_string(), "しんきん");
-        let pending = records[1].pending_delivery.as_ref().map(ToString::to_string);
+        assert_eq!(records[0].summary.display_name.to_string(), "しんきん");
+        let pending = records[1].summary.pending_delivery.as_ref().map(ToString::to_string);
         assert_eq!(pending.as_deref(), Some("AAECAwQFBgcICQoLDA0ODw"));
         let seed = records[1].open_seed(&Ciphers::new(&key(0x2a))).unwrap();
         assert_eq!(seed.expose(), b"12345678901234567890");
+    }
+
+    /// The decrypted body of a file, as [`decode`] reads it.
+    fn body_of(mut bytes: Vec<u8>, ciphers: &Ciphers) -> Vec<u8> {
+        let tag_at = bytes.len() - TAG_BYTES;
+        let tag = *Tag::from_slice(&bytes[tag_at..]);
+        bytes.truncate(tag_at);
+        let (header, body) = bytes.split_at_mut(HEADER_BYTES);
+        let nonce = *Nonce::from_slice(&header[MAGIC.len() + 4..]);
+        ciphers.file.decrypt_in_place_detached(&nonce, header, body, &tag).unwrap();
+        body.to_vec()
+    }
+
+    #[test]
+    fn the_version_one_fixture_is_written_back_byte_for_byte() {
+        // The body this build writes for the fixture's tokens is the body the first release
+        // wrote: same fields, same order, same spelling.
+        let fixture = include_bytes!("fixtures/v1-two-tokens.vault").to_vec();
+        let ciphers = Ciphers::new(&key(0x2a));
+        let records = decode(fixture.clone(), &ciphers).unwrap();
+        let written = serde_json::to_vec(&BodyOut { tokens: &records }).unwrap();
+        let first_release = body_of(fixture, &ciphers);
+        assert_eq!(String::from_utf8(written).unwrap(), String::from_utf8(first_release).unwrap());
+    }
+
+    #[test]
+    fn a_record_with_a_field_this_version_does_not_know_is_corrupted() {
+        let ciphers = Ciphers::new(&key(7));
+        let mut record = serde_json::to_value(record(&ciphers, 1)).unwrap();
+        record["folder"] = serde_json::json!("work");
+        let body = serde_json::to_vec(&serde_json::json!({ "tokens": [record] })).unwrap();
+        assert!(matches!(decode(reseal(1, &body, &ciphers), &ciphers), Err(Error::VaultCorrupted)));
     }
 
     #[test]
@@ -544,14 +584,15 @@ mod tests {
     fn write_v1_fixture() {
         let ciphers = Ciphers::new(&key(0x2a));
         let mut a = record(&ciphers, 1);
-        a.seed = Record::seal_seed(&ciphers, &a.id, &a.service_id, &a.user_id, &seed(1)).unwrap();
+        let s = &a.summary;
+        a.seed = Record::seal_seed(&ciphers, &s.id, &s.service_id, &s.user_id, &seed(1)).unwrap();
         let mut b = record(&ciphers, 2);
-        b.pending_delivery = Some(AttemptId::parse("AAECAwQFBgcICQoLDA0ODw").unwrap());
+        b.summary.pending_delivery = Some(AttemptId::parse("AAECAwQFBgcICQoLDA0ODw").unwrap());
         b.seed = Record::seal_seed(
             &ciphers,
-            &b.id,
-            &b.service_id,
-            &b.user_id,
+            &b.summary.id,
+            &b.summary.service_id,
+            &b.summary.user_id,
             &Seed::new(Zeroizing::new(b"12345678901234567890".to_vec())).unwrap(),
         )
         .unwrap();

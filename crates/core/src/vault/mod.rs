@@ -60,59 +60,21 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::ids::{AttemptId, DisplayName, ServiceId, TokenId, UserId};
+use crate::ids::{DisplayName, TokenId};
 use crate::protocol::ack_for;
 use crate::protocol::wire::AckRequest;
-use crate::totp::{ClockOffset, Totp, TotpParams};
+use crate::totp::Totp;
 use format::{Ciphers, Record, VaultKey};
 
 /// What the vault stores: the token provisioning produced (or a test made).
-pub use crate::protocol::NewToken;
+pub use crate::token::NewToken;
+/// What the app may show about a token: everything but the seed.
+pub use crate::token::TokenSummary;
 pub use aside::SetAside;
 pub use keystore::{KeyStore, MemoryKeyStore, OsKeyStore, PlatformKeychain, KEYCHAIN_SERVICE};
-
-/// What the app may show about a token: everything but the seed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TokenSummary {
-    /// The vault's id for the token.
-    pub id: TokenId,
-    /// The bank's service ID.
-    pub service_id: ServiceId,
-    /// The customer's user ID.
-    pub user_id: UserId,
-    /// The name the customer sees.
-    pub display_name: DisplayName,
-    /// The bank's name for itself.
-    pub issuer: String,
-    /// How codes are made.
-    pub params: TotpParams,
-    /// The device clock's correction.
-    pub offset: ClockOffset,
-    /// When the token was added (Unix seconds, device clock).
-    pub created_at: u64,
-    /// `Some` while the bank has not acknowledged delivery.
-    pub pending_delivery: Option<AttemptId>,
-}
-
-impl From<&Record> for TokenSummary {
-    fn from(r: &Record) -> Self {
-        Self {
-            id: r.id.clone(),
-            service_id: r.service_id.clone(),
-            user_id: r.user_id.clone(),
-            display_name: r.display_name.clone(),
-            issuer: r.issuer.clone(),
-            params: r.params,
-            offset: r.offset,
-            created_at: r.created_at,
-            pending_delivery: r.pending_delivery.clone(),
-        }
-    }
-}
 
 /// The customer's tokens, backed by one encrypted file and one keychain entry.
 pub struct Vault {
@@ -191,7 +153,7 @@ impl Vault {
 
     /// Every token, in the customer's order.
     pub fn tokens(&self) -> Vec<TokenSummary> {
-        self.records.iter().map(TokenSummary::from).collect()
+        self.records.iter().map(|r| r.summary.clone()).collect()
     }
 
     /// Adds a token at the end of the list and saves. `now_unix` is its creation time.
@@ -202,30 +164,30 @@ impl Vault {
     /// - on the first save, [`Error::KeychainUnavailable`] if the key cannot be stored;
     /// - the errors of a save (see [`Vault::rename`]).
     pub fn add(&mut self, t: NewToken, now_unix: u64) -> Result<TokenId> {
-        if self.records.iter().any(|r| r.service_id == t.service_id && r.user_id == t.user_id) {
+        if self
+            .records
+            .iter()
+            .any(|r| r.summary.service_id == t.service_id && r.summary.user_id == t.user_id)
+        {
             return Err(Error::DuplicateToken);
         }
-        let params = t.params.validate()?;
+        t.params.validate()?;
         let id = loop {
             let id = TokenId::random()?;
             if self.index(&id).is_err() {
                 break id;
             }
         };
-        let seed = Record::seal_seed(self.ciphers()?, &id, &t.service_id, &t.user_id, &t.seed)?;
+        let (summary, seed) = t.into_summary(id.clone(), now_unix);
+        let seed = Record::seal_seed(
+            self.ciphers()?,
+            &summary.id,
+            &summary.service_id,
+            &summary.user_id,
+            &seed,
+        )?;
         let mut next = self.records.clone();
-        next.push(Record {
-            id: id.clone(),
-            service_id: t.service_id,
-            user_id: t.user_id,
-            display_name: t.display_name,
-            issuer: t.issuer,
-            params,
-            offset: t.offset,
-            created_at: now_unix,
-            pending_delivery: t.pending_delivery,
-            seed,
-        });
+        next.push(Record { summary, seed });
         self.commit(next)?;
         Ok(id)
     }
@@ -241,7 +203,7 @@ impl Vault {
     pub fn rename(&mut self, id: &TokenId, name: DisplayName) -> Result<()> {
         let i = self.index(id)?;
         let mut next = self.records.clone();
-        next[i].display_name = name;
+        next[i].summary.display_name = name;
         self.commit(next)
     }
 
@@ -284,11 +246,11 @@ impl Vault {
     /// As [`Vault::rename`].
     pub fn mark_delivered(&mut self, id: &TokenId) -> Result<()> {
         let i = self.index(id)?;
-        if self.records[i].pending_delivery.is_none() {
+        if self.records[i].summary.pending_delivery.is_none() {
             return Ok(());
         }
         let mut next = self.records.clone();
-        next[i].pending_delivery = None;
+        next[i].summary.pending_delivery = None;
         self.commit(next)
     }
 
@@ -299,7 +261,7 @@ impl Vault {
     /// - [`Error::VaultCorrupted`] if its sealed seed no longer opens (memory damage).
     pub fn totp(&self, id: &TokenId) -> Result<Totp> {
         let r = &self.records[self.index(id)?];
-        Totp::new(r.params, &r.open_seed(self.opened()?)?, r.offset)
+        Totp::new(r.summary.params, &r.open_seed(self.opened()?)?, r.summary.offset)
     }
 
     /// Wipes the vault (a kiosk reset): deletes the file, then the key from the keychain, so
@@ -328,7 +290,7 @@ impl Vault {
     /// seed no longer opens.
     pub fn pending_ack(&self, id: &TokenId) -> Result<Option<AckRequest>> {
         let r = &self.records[self.index(id)?];
-        match &r.pending_delivery {
+        match &r.summary.pending_delivery {
             None => Ok(None),
             Some(attempt) => Ok(Some(ack_for(&r.open_seed(self.opened()?)?, attempt))),
         }
@@ -348,7 +310,7 @@ impl Vault {
     }
 
     fn index(&self, id: &TokenId) -> Result<usize> {
-        self.records.iter().position(|r| &r.id == id).ok_or(Error::TokenNotFound)
+        self.records.iter().position(|r| &r.summary.id == id).ok_or(Error::TokenNotFound)
     }
 
     /// The ciphers, fetching the key from the keychain or making it on first use.

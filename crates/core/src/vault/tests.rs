@@ -5,8 +5,8 @@ use std::fs;
 use zeroize::Zeroizing;
 
 use super::*;
-use crate::ids::ActivationPassword;
-use crate::totp::Seed;
+use crate::ids::{ActivationPassword, AttemptId, ServiceId, UserId};
+use crate::totp::{ClockOffset, Seed, TotpParams};
 
 pub(super) const KEY: &str = "vault-key";
 
@@ -437,23 +437,12 @@ fn a_thousand_tokens_round_trip() {
     // One save for all: a thousand separate saves would test the disk, not the format.
     let records: Vec<Record> = (1..=1000u32)
         .map(|n| {
-            let t = token(n);
-            let id = TokenId::random().unwrap();
+            let (summary, seed) = token(n).into_summary(TokenId::random().unwrap(), u64::from(n));
+            let s = &summary;
             let seed =
-                Record::seal_seed(v.ciphers().unwrap(), &id, &t.service_id, &t.user_id, &t.seed)
+                Record::seal_seed(v.ciphers().unwrap(), &s.id, &s.service_id, &s.user_id, &seed)
                     .unwrap();
-            Record {
-                id,
-                service_id: t.service_id,
-                user_id: t.user_id,
-                display_name: t.display_name,
-                issuer: t.issuer,
-                params: t.params,
-                offset: t.offset,
-                created_at: u64::from(n),
-                pending_delivery: None,
-                seed,
-            }
+            Record { summary, seed }
         })
         .collect();
     v.commit(records).unwrap();
