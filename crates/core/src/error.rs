@@ -24,6 +24,18 @@ pub enum Field {
     AddedWording,
     /// A token's identifier inside the vault.
     TokenId,
+    /// An amount in yen (金額): of a transfer, or a new limit.
+    Amount,
+    /// The payee's bank (振込先金融機関).
+    PayeeBank,
+    /// The payee's branch (支店).
+    PayeeBranch,
+    /// The payee's account number (口座番号).
+    PayeeAccount,
+    /// The payee's name (受取人名).
+    PayeeHolder,
+    /// The free text of a confirmation request.
+    Note,
 }
 
 impl Field {
@@ -36,6 +48,12 @@ impl Field {
             Field::DisplayName => "display_name",
             Field::AddedWording => "added_wording",
             Field::TokenId => "token_id",
+            Field::Amount => "amount",
+            Field::PayeeBank => "payee_bank",
+            Field::PayeeBranch => "payee_branch",
+            Field::PayeeAccount => "payee_account",
+            Field::PayeeHolder => "payee_holder",
+            Field::Note => "note",
         }
     }
 }
@@ -49,6 +67,12 @@ impl fmt::Display for Field {
             Field::DisplayName => "display name",
             Field::AddedWording => "added wording",
             Field::TokenId => "token ID",
+            Field::Amount => "amount",
+            Field::PayeeBank => "payee's bank",
+            Field::PayeeBranch => "payee's branch",
+            Field::PayeeAccount => "payee's account number",
+            Field::PayeeHolder => "payee's name",
+            Field::Note => "note",
         })
     }
 }
@@ -76,13 +100,16 @@ pub enum Invalid {
     },
     /// Contains a control or formatting character (newline, tab, bidi override, ...).
     ControlCharacter,
+    /// Contains a character the field does not take (an account holder's name is full-width
+    /// katakana).
+    Character,
 }
 
 impl Invalid {
     /// The stable names of the reasons, in the order of the variants: what the app's
     /// `invalid_input` errors carry as `reason`, and what the web view's own checks report.
-    pub const CODES: [&'static str; 5] =
-        ["empty", "not_digits", "wrong_length", "control", "too_long"];
+    pub const CODES: [&'static str; 6] =
+        ["empty", "not_digits", "wrong_length", "control", "too_long", "character"];
 
     /// The stable name of this reason, one of [`Invalid::CODES`].
     pub fn code(&self) -> &'static str {
@@ -92,6 +119,7 @@ impl Invalid {
             Invalid::WrongLength { .. } => Self::CODES[2],
             Invalid::ControlCharacter => Self::CODES[3],
             Invalid::TooLong { .. } => Self::CODES[4],
+            Invalid::Character => Self::CODES[5],
         }
     }
 }
@@ -111,6 +139,7 @@ impl fmt::Display for Invalid {
             Invalid::ControlCharacter => {
                 f.write_str("it contains a line break or invisible control character; remove it")
             }
+            Invalid::Character => f.write_str("it contains a character this field does not take"),
         }
     }
 }
@@ -490,6 +519,7 @@ mod tests {
             Invalid::WrongLength { min: 1, max: 2, found: 3 },
             Invalid::ControlCharacter,
             Invalid::TooLong { max: 1 },
+            Invalid::Character,
         ];
         let codes: Vec<_> = reasons.iter().map(Invalid::code).collect();
         assert_eq!(codes, Invalid::CODES);
