@@ -100,16 +100,13 @@ pub enum Invalid {
     },
     /// Contains a control or formatting character (newline, tab, bidi override, ...).
     ControlCharacter,
-    /// Contains a character the field does not take (an account holder's name is full-width
-    /// katakana).
-    Character,
 }
 
 impl Invalid {
     /// The stable names of the reasons, in the order of the variants: what the app's
     /// `invalid_input` errors carry as `reason`, and what the web view's own checks report.
-    pub const CODES: [&'static str; 6] =
-        ["empty", "not_digits", "wrong_length", "control", "too_long", "character"];
+    pub const CODES: [&'static str; 5] =
+        ["empty", "not_digits", "wrong_length", "control", "too_long"];
 
     /// The stable name of this reason, one of [`Invalid::CODES`].
     pub fn code(&self) -> &'static str {
@@ -119,7 +116,6 @@ impl Invalid {
             Invalid::WrongLength { .. } => Self::CODES[2],
             Invalid::ControlCharacter => Self::CODES[3],
             Invalid::TooLong { .. } => Self::CODES[4],
-            Invalid::Character => Self::CODES[5],
         }
     }
 }
@@ -139,7 +135,6 @@ impl fmt::Display for Invalid {
             Invalid::ControlCharacter => {
                 f.write_str("it contains a line break or invisible control character; remove it")
             }
-            Invalid::Character => f.write_str("it contains a character this field does not take"),
         }
     }
 }
@@ -519,7 +514,6 @@ mod tests {
             Invalid::WrongLength { min: 1, max: 2, found: 3 },
             Invalid::ControlCharacter,
             Invalid::TooLong { max: 1 },
-            Invalid::Character,
         ];
         let codes: Vec<_> = reasons.iter().map(Invalid::code).collect();
         assert_eq!(codes, Invalid::CODES);

@@ -236,12 +236,13 @@ macro_rules! shown_text {
             /// # Errors
             /// [`Error::Invalid`] naming the field: empty where a value is required, a control,
             /// formatting or line-separating character, white space at either end, a character
-            /// outside the field's set, or longer than its limit.
+            /// outside the field's set ([`Error::ProtocolViolation`] saying which set), or longer
+            /// than its limit.
             pub fn new(s: &str) -> Result<Self> {
                 check_text(s, $field, $max, $allow_empty)?;
-                let extra: fn(char) -> bool = $extra;
-                if !s.chars().all(extra) {
-                    return Err(Error::invalid($field, Invalid::Character));
+                let (allowed, refusal): (fn(char) -> bool, &'static str) = $extra;
+                if !s.chars().all(allowed) {
+                    return Err(Error::ProtocolViolation(refusal));
                 }
                 Ok(Self(s.to_owned()))
             }
@@ -269,20 +270,21 @@ macro_rules! shown_text {
 
 shown_text!(
     /// The payee's bank (振込先金融機関), e.g. `みらい信用金庫`.
-    BankName, Field::PayeeBank, MAX_BANK_NAME_CHARS, false, |_| true
+    BankName, Field::PayeeBank, MAX_BANK_NAME_CHARS, false, (|_| true, "")
 );
 shown_text!(
     /// The payee's branch (支店), e.g. `本店営業部`.
-    BranchName, Field::PayeeBranch, MAX_BANK_NAME_CHARS, false, |_| true
+    BranchName, Field::PayeeBranch, MAX_BANK_NAME_CHARS, false, (|_| true, "")
 );
 shown_text!(
     /// The account holder's name in full-width katakana (受取人名), e.g. `ヤマダ　タロウ`.
-    HolderName, Field::PayeeHolder, MAX_HOLDER_CHARS, false, is_holder_char
+    HolderName, Field::PayeeHolder, MAX_HOLDER_CHARS, false,
+    (is_holder_char, "the payee's name takes full-width katakana, capitals and digits, the ideographic space and （）．－／ only")
 );
 shown_text!(
     /// A short free text the bank adds (a sign-in's device and place, a limit's period); may be
     /// empty except for a sign-in.
-    Note, Field::Note, MAX_NOTE_CHARS, true, |_| true
+    Note, Field::Note, MAX_NOTE_CHARS, true, (|_| true, "")
 );
 
 /// The payee of a transfer, or a payee being registered.
