@@ -24,6 +24,18 @@ pub enum Field {
     AddedWording,
     /// A token's identifier inside the vault.
     TokenId,
+    /// An amount in yen (金額): of a transfer, or a new limit.
+    Amount,
+    /// The payee's bank (振込先金融機関).
+    PayeeBank,
+    /// The payee's branch (支店).
+    PayeeBranch,
+    /// The payee's account number (口座番号).
+    PayeeAccount,
+    /// The payee's name (受取人名).
+    PayeeHolder,
+    /// The free text of a confirmation request.
+    Note,
 }
 
 impl Field {
@@ -36,6 +48,12 @@ impl Field {
             Field::DisplayName => "display_name",
             Field::AddedWording => "added_wording",
             Field::TokenId => "token_id",
+            Field::Amount => "amount",
+            Field::PayeeBank => "payee_bank",
+            Field::PayeeBranch => "payee_branch",
+            Field::PayeeAccount => "payee_account",
+            Field::PayeeHolder => "payee_holder",
+            Field::Note => "note",
         }
     }
 }
@@ -49,6 +67,12 @@ impl fmt::Display for Field {
             Field::DisplayName => "display name",
             Field::AddedWording => "added wording",
             Field::TokenId => "token ID",
+            Field::Amount => "amount",
+            Field::PayeeBank => "payee's bank",
+            Field::PayeeBranch => "payee's branch",
+            Field::PayeeAccount => "payee's account number",
+            Field::PayeeHolder => "payee's name",
+            Field::Note => "note",
         })
     }
 }

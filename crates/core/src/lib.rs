@@ -13,6 +13,9 @@
 //! - `vault` (feature `vault`, on by default): the customer's tokens on the device, encrypted
 //!   under a key kept only in the OS keychain, saved atomically.
 //! - [`protocol`]: provisioning over SPAKE2: the seed is derived on both ends, never sent.
+//! - [`confirm`]: transaction confirmation: the bank's request for one transfer (or new payee,
+//!   limit change, sign-in), authenticated both ways with keys derived from the seed, and the
+//!   offline code over the payee and amount ([`ocra`], RFC 6287).
 //! - `client` (feature `client`, on by default): the app's HTTPS client for that protocol.
 //! - `fuzzing` (feature `fuzzing`): the fuzz targets' bodies over these parsers (`fuzz/`,
 //!   `docs/FUZZING.md`).
@@ -33,10 +36,12 @@
 mod base64url;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod confirm;
 pub mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod ids;
+pub mod ocra;
 pub mod protocol;
 pub mod token;
 pub mod totp;
@@ -45,3 +50,9 @@ pub mod vault;
 pub mod verify;
 
 pub use error::{Error, Result};
+
+// The workspace's one skip helper (the tests crate's; core cannot depend on that crate), for the
+// unit tests that run a second implementation of the documented vectors.
+#[cfg(test)]
+#[path = "../../../tests/skip.rs"]
+mod skip;

@@ -19,9 +19,7 @@ use super::*;
 use crate::ids::{ActivationPassword, ServiceId, UserId};
 use crate::totp::Algorithm;
 
-// The workspace's one skip helper (the tests crate's; core cannot depend on that crate).
-#[path = "../../../../tests/skip.rs"]
-mod skip;
+use crate::skip;
 
 const DOC: &str = include_str!("../../../../docs/protocol.md");
 
