@@ -251,32 +251,76 @@ fn every_error_code_in_the_code_is_documented_with_its_status() {
     }
 }
 
-/// The points §3.2 lists as refused: each, as the app's point, makes the bank refuse the start,
-/// and as the bank's point makes the app refuse the answer, before any SPAKE2 computation.
-#[test]
-fn documented_small_order_and_torsion_points_are_refused_by_both_ends() {
-    let block = between(DOC, "<!-- refused-points:begin -->", "<!-- refused-points:end -->");
-    let points: Vec<(&str, [u8; 32])> = block
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(name, hex)| (name.trim(), arr::<32>(hex.trim())))
-        .collect();
-    assert_eq!(points.len(), 5, "{block}");
+/// Each point refused by both ends: as the app's point it makes the bank refuse the start, and
+/// as the bank's point it makes the app refuse the answer, before any SPAKE2 computation.
+fn assert_refused_by_both_ends(name: &str, point: &[u8; 32]) {
     let service = ServiceId::new("10112231").unwrap();
     let user = UserId::new("999800000001").unwrap();
     let pw = ActivationPassword::new("4821").unwrap();
-    for (name, point) in points {
-        let (_, mut start) = ClientHandshake::start(&service, &user, &pw).unwrap();
-        start.pake.0[1..].copy_from_slice(&point);
-        let at_bank = ServerHandshake::respond(&start, &pw, AttemptId::from_bytes([7; 16]));
-        assert!(matches!(at_bank, Err(crate::Error::ProtocolViolation(_))), "{name}: {at_bank:?}");
+    let (_, mut start) = ClientHandshake::start(&service, &user, &pw).unwrap();
+    start.pake.0[1..].copy_from_slice(point);
+    let at_bank = ServerHandshake::respond(&start, &pw, AttemptId::from_bytes([7; 16]));
+    assert!(matches!(at_bank, Err(crate::Error::ProtocolViolation(_))), "{name}: {at_bank:?}");
 
-        let (client, start) = ClientHandshake::start(&service, &user, &pw).unwrap();
-        let (_, mut answer) =
-            ServerHandshake::respond(&start, &pw, AttemptId::from_bytes([7; 16])).unwrap();
-        answer.pake.0[1..].copy_from_slice(&point);
-        let at_app = client.confirm(&answer).map(|_| ());
-        assert!(matches!(at_app, Err(crate::Error::ProtocolViolation(_))), "{name}: {at_app:?}");
+    let (client, start) = ClientHandshake::start(&service, &user, &pw).unwrap();
+    let (_, mut answer) =
+        ServerHandshake::respond(&start, &pw, AttemptId::from_bytes([7; 16])).unwrap();
+    answer.pake.0[1..].copy_from_slice(point);
+    let at_app = client.confirm(&answer).map(|_| ());
+    assert!(matches!(at_app, Err(crate::Error::ProtocolViolation(_))), "{name}: {at_app:?}");
+}
+
+fn named_points(block: &str) -> Vec<(&str, [u8; 32])> {
+    block
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(name, hex)| (name.trim(), arr::<32>(hex.trim())))
+        .collect()
+}
+
+/// The points §3.2 lists as refused (small order, torsion components).
+#[test]
+fn documented_small_order_and_torsion_points_are_refused_by_both_ends() {
+    let block = between(DOC, "<!-- refused-points:begin -->", "<!-- refused-points:end -->");
+    let points = named_points(block);
+    assert_eq!(points.len(), 5, "{block}");
+    for (name, point) in points {
+        assert_refused_by_both_ends(name, &point);
+    }
+}
+
+/// All 40 non-canonical encodings §3.2 counts (y = p + k for k = 0…18 with either sign bit,
+/// and the two points with x = 0 written with the sign bit set), and the ones it lists by name
+/// among them, are refused by both ends.
+#[test]
+fn every_non_canonical_point_encoding_is_refused_by_both_ends() {
+    let mut all: Vec<[u8; 32]> = Vec::new();
+    for k in 0u8..=18 {
+        for top in [0x7f, 0xff] {
+            let mut y = [0xff; 32];
+            y[0] = 0xed + k;
+            y[31] = top;
+            all.push(y);
+        }
+    }
+    for x_zero in [
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    ] {
+        let mut p = arr::<32>(x_zero);
+        p[31] |= 0x80;
+        all.push(p);
+    }
+    assert_eq!(all.len(), 40);
+    for (i, point) in all.iter().enumerate() {
+        assert_refused_by_both_ends(&format!("non-canonical #{i}"), point);
+    }
+    let block =
+        between(DOC, "<!-- non-canonical-points:begin -->", "<!-- non-canonical-points:end -->");
+    let listed = named_points(block);
+    assert_eq!(listed.len(), 6, "{block}");
+    for (name, point) in listed {
+        assert!(all.contains(&point), "{name} is not one of the 40");
     }
 }
 
