@@ -23,13 +23,61 @@ use softtoken_core::totp::TotpParams;
 use zeroize::Zeroizing;
 
 use crate::bank::{Demo, Policy};
+use crate::credential::AdminToken;
 use crate::edge::EdgeLimits;
 use crate::error::{Error, Result};
-use crate::http::{AdminToken, HttpOptions};
 use crate::ratelimit::RateLimits;
 use crate::sealed::MasterKey;
 use crate::storage::postgres::{is_postgres_url, PostgresOptions};
 use crate::storage::sqlite::Synchronous;
+
+/// HTTP-level settings.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// The admin credential; `None` disables the admin API.
+    pub admin_token: Option<AdminToken>,
+    /// The web tier's credential: `/v1/admin/verify` only.
+    pub verify_token: Option<AdminToken>,
+    /// How many wrong bearers an address (and everyone) may present on the admin listener.
+    pub bearer_limits: RateLimits,
+    /// How many provisioning starts an address may make, right or wrong: each costs the bank
+    /// a SPAKE2 computation and a stored attempt.
+    pub start_limits: RateLimits,
+    /// Failure rate limits of provisioning.
+    pub rate_limits: RateLimits,
+    /// Networks of the proxies whose `X-Forwarded-For` is believed. Empty: the header is
+    /// ignored and the socket peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Largest accepted body, in bytes.
+    pub body_limit: usize,
+    /// Timeouts and connection caps of the listener.
+    pub edge: EdgeLimits,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            admin_token: None,
+            verify_token: None,
+            bearer_limits: RateLimits {
+                per_address_burst: 10,
+                per_address_per_minute: 5,
+                total_burst: 100,
+                total_per_minute: 60,
+            },
+            rate_limits: RateLimits::default(),
+            start_limits: RateLimits {
+                per_address_burst: 20,
+                per_address_per_minute: 10,
+                total_burst: 100_000,
+                total_per_minute: 100_000,
+            },
+            trusted_proxies: Vec::new(),
+            body_limit: 16 * 1024,
+            edge: EdgeLimits::default(),
+        }
+    }
+}
 
 /// The demo registration's activation password when none is configured: fixed, so the README,
 /// a kiosk's card and every run of the demo agree; and not a weak one (no repeat, sequence,
@@ -791,7 +839,9 @@ fn resolve_with(
     )?;
 
     // Demo mode hands out a public password and re-arms without a credential; it is for one
-    // machine (a kiosk, a laptop), never for a network or a proxy in front of one.
+    // machine (a kiosk, a laptop), never for a network or a proxy in front of one. This checks
+    // the listener's own address, not a caller's: who may call the demo routes is
+    // `http::demo::on_this_computer`, applied to each request.
     let behind_proxy = behind_tls_proxy || !trusted_proxies.is_empty();
     if demo_on && (!bind.ip().is_loopback() || behind_proxy) {
         return Err(Error::Config(format!(
