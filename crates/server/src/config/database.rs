@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::args::CommonArgs;
 use super::defaults::{DEFAULT_DATABASE, DEFAULT_SYNCHRONOUS};
 use super::file::FileConfig;
-use super::layered;
+use super::layer::layered;
 use super::limits::positive;
 use crate::error::{Error, Result};
 use crate::storage::postgres::{is_postgres_url, PostgresOptions};

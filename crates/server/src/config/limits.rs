@@ -12,7 +12,7 @@ use super::defaults::{
     WRONG_BEARER_LIMITS,
 };
 use super::file::{FileConfig, FileLimits};
-use super::layered;
+use super::layer::layered;
 use crate::bank::Policy;
 use crate::credential::AdminToken;
 use crate::edge::EdgeLimits;

@@ -9,7 +9,7 @@ use ipnet::IpNet;
 use super::args::ServeArgs;
 use super::defaults::{DEFAULT_ADMIN_BIND, DEFAULT_BIND, DEFAULT_PROXIES_BEHIND_TLS};
 use super::file::FileConfig;
-use super::switch;
+use super::layer::switch;
 use crate::error::{Error, Result};
 
 /// TLS certificate and key files.

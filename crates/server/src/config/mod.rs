@@ -4,7 +4,7 @@
 //!
 //! The layers come from crates: clap reads each flag and its environment variable (flag over
 //! environment, the `env =` of each argument), serde and `toml` read the file (unknown keys
-//! refused). What is written here is [`layered`] (flag or environment, else file, else default)
+//! refused). What is written here is `layer::layered` (flag or environment, else file, else default)
 //! per setting and one check per concern. Why not `figment`: clap already owns the flag and
 //! environment layers (and their `--help`), so figment would add a second reader of the same
 //! `SOFTTOKEN_*` variables that must be kept in step with clap's, plus a key mapping for the
@@ -19,13 +19,15 @@
 //! (`defaults.rs`, or `bank::Policy::default`), which a test holds the help text to.
 //!
 //! One room per concern: the command line (`args.rs`), the file (`file.rs`), the defaults
-//! (`defaults.rs`), the limits (`limits.rs`), the listeners and proxies (`listen.rs`), the
-//! database (`database.rs`), the secrets (`secrets.rs`).
+//! (`defaults.rs`), how the layers of a setting combine (`layer.rs`), the limits
+//! (`limits.rs`), the listeners and proxies (`listen.rs`), the database (`database.rs`), the
+//! secrets (`secrets.rs`).
 
 mod args;
 mod database;
 mod defaults;
 mod file;
+mod layer;
 mod limits;
 mod listen;
 mod secrets;
@@ -34,6 +36,8 @@ mod tests;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+use layer::{layered, switch};
 
 use crate::bank::{Demo, Policy};
 use crate::error::Result;
@@ -86,18 +90,6 @@ pub struct Settings {
     pub log_json: bool,
     /// Log filter.
     pub log: String,
-}
-
-/// One setting from its layers: the flag (clap has already put its environment variable under
-/// it), else the file, else the default.
-fn layered<T>(flag: Option<T>, file: Option<T>, default: T) -> T {
-    flag.or(file).unwrap_or(default)
-}
-
-/// A switch from its layers: on when the flag (or its environment variable) or the file turns
-/// it on; a flag cannot turn off what the file turns on.
-fn switch(flag: bool, file: Option<bool>) -> bool {
-    flag || file.unwrap_or(false)
 }
 
 /// Merges file, environment and flags for `serve` (with `serve`) or the admin commands.
