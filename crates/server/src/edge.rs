@@ -25,7 +25,8 @@ use tokio::net::TcpStream;
 
 use crate::ratelimit::bucket_key;
 
-/// Timeouts and connection caps of the listener.
+/// Timeouts and connection caps of the listener. Its `Default` is in `config/defaults.rs`,
+/// with every other default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EdgeLimits {
     /// Time to finish a TLS handshake, and to send a request's whole header once its
@@ -37,18 +38,6 @@ pub struct EdgeLimits {
     pub max_connections: usize,
     /// Connections held at once from one address (not counting trusted proxies).
     pub max_connections_per_address: usize,
-}
-
-impl Default for EdgeLimits {
-    fn default() -> Self {
-        Self {
-            header_read_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            // Below the usual soft limit of 1,024 open files, with room for the database.
-            max_connections: 900,
-            max_connections_per_address: 32,
-        }
-    }
 }
 
 /// Counts open connections and refuses those beyond the caps; an accepted stream gives its

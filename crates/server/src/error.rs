@@ -111,7 +111,7 @@ pub enum Error {
     /// passwords a guesser tries first (`docs/server.md`). The bank web asks the customer to
     /// choose another; nothing was stored.
     #[error("this activation password is too easy to guess ({}); choose another", .0.explain())]
-    WeakActivationPassword(crate::bank::Weakness),
+    WeakActivationPassword(crate::weakness::Weakness),
 
     /// Issue refused: the previous registration ended too recently. Try again after
     /// `retry_after` seconds (the manual's "from the next day").
@@ -289,7 +289,7 @@ pub struct ApiErrorBody {
     pub retry_after: Option<u64>,
     /// With `weak_activation_password`: which rule refused it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<crate::bank::Weakness>,
+    pub reason: Option<crate::weakness::Weakness>,
 }
 
 impl IntoResponse for Error {

@@ -9,9 +9,10 @@ use softtoken_core::protocol::wire::{AckRequest, ConfirmRequest, StartRequest};
 use softtoken_core::protocol::{AttemptId, ServerHandshake};
 
 use crate::bank::{check_code_shape, Policy};
-use crate::http::{
-    ids, parse_body, plain_code, DemoResetRequest, IssueBody, OutboxQuery, ResyncBody, VerifyBody,
-};
+use crate::credential::AdminToken;
+use crate::http::demo::DemoResetRequest;
+use crate::http::extract::parse_body;
+use crate::http::{ids, plain_code, IssueBody, OutboxQuery, ResyncBody, VerifyBody};
 use crate::sealed::MasterKey;
 
 /// A fuzz target: its name (the directory of its corpus under `fuzz/corpus/`) and its body.
@@ -104,7 +105,7 @@ pub fn server_config(data: &[u8]) {
     };
     let _ = crate::config::resolve_text(text);
     let _ = MasterKey::parse(text);
-    let _ = crate::http::AdminToken::new(text);
+    let _ = AdminToken::new(text);
 }
 
 /// Real examples to start each target's corpus from: the requests of `docs/server.md` and

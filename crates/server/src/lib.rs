@@ -7,15 +7,21 @@
 //! re-issue, and show a registration's **status** (step 1). `docs/server.md` explains how to run
 //! and configure it.
 //!
+//! Modules from the top down; each imports only those below it:
+//! - [`cli`], [`serve`]: the command line and running the two listeners.
 //! - [`http`]: the routes; [`public_app`] and [`admin_app`] build the routers of the public and
-//!   the admin listener, so tests can call them without a socket.
+//!   the admin listener, so tests can call them without a socket. The demo bank's pages and
+//!   reset live there too (`http/demo/`).
+//! - [`config`]: the configuration file, environment variables and flags, checked once into
+//!   [`config::Settings`].
 //! - [`bank`]: the rules, independent of HTTP and of the database.
-//! - [`storage`]: the [`storage::Storage`] trait and its SQLite implementation.
+//! - [`storage`]: the [`storage::Storage`] trait and its SQLite and PostgreSQL implementations.
 //! - [`sealed`]: secrets at rest (AES-256-GCM under the master key, bound to their row);
 //!   [`files`]: the server's files are its own (0600/0700; a readable key is refused).
-//! - [`ratelimit`], [`metrics`]: what makes guessing expensive and visible.
-//! - [`config`], [`cli`], [`serve`]: configuration, the command line, running the server.
-//! - [`edge`]: timeouts and connection caps against slow and greedy clients.
+//! - [`ratelimit`], [`edge`], [`metrics`]: what makes guessing expensive and visible, and the
+//!   timeouts and connection caps against slow and greedy clients.
+//! - [`error`], [`clock`], and the leaf types [`credential`] (the bearer tokens) and
+//!   [`weakness`] (why an activation password is refused): the bottom.
 //! - `testing` (feature `test-support`): an in-process bank for tests and benchmarks.
 //! - `fuzzing` (feature `fuzzing`): the fuzz targets' bodies over the request bodies and the
 //!   configuration file (`fuzz/`, `docs/FUZZING.md`).
@@ -40,7 +46,7 @@ pub mod bank;
 pub mod cli;
 pub mod clock;
 pub mod config;
-mod demo_web;
+pub mod credential;
 pub mod edge;
 pub mod error;
 pub mod files;
@@ -54,6 +60,7 @@ pub mod serve;
 pub mod storage;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod weakness;
 
 pub use error::{Error, Result};
 pub use http::{admin_app, public_app, AppState};

@@ -22,7 +22,8 @@ use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-/// Bucket sizes and refill rates.
+/// Bucket sizes and refill rates. The server's three sets (provisioning failures and starts,
+/// wrong bearers) are in `config/defaults.rs` with every other default.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimits {
@@ -34,17 +35,6 @@ pub struct RateLimits {
     pub total_burst: u32,
     /// Failures all callers together regain per minute.
     pub total_per_minute: u32,
-}
-
-impl Default for RateLimits {
-    fn default() -> Self {
-        Self {
-            per_address_burst: 10,
-            per_address_per_minute: 5,
-            total_burst: 300,
-            total_per_minute: 300,
-        }
-    }
 }
 
 /// Which bucket refused a request.

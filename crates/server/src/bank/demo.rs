@@ -5,7 +5,7 @@ use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
 
 use super::issue::{checked_mail, Applicant};
 use super::lifecycle::ended;
-use super::{Bank, Decision, Status};
+use super::{Bank, Decision, Demo, Status};
 use crate::error::{Error, Result};
 use crate::storage::{Change, Freshness, Registration, RegistrationState};
 
@@ -48,10 +48,7 @@ impl Bank {
     /// [`Error::NotFound`] when demo mode is off; [`Error::DemoIdsTaken`] when a customer's
     /// registration uses the demo IDs; storage failures.
     pub async fn arm_demo(&self, now: u64) -> Result<Status> {
-        if self.demo.is_none() {
-            return Err(Error::NotFound);
-        }
-        let Some(demo) = self.demo.as_ref() else { return Err(Error::NotFound) };
+        let demo = self.demo_settings()?;
         let (service, user) = Self::demo_ids()?;
         match self.storage.registration(&service, &user, Freshness::Cached).await? {
             // The printed password must be the one the bank holds: a server restarted with
@@ -75,7 +72,7 @@ impl Bank {
     /// [`Error::NotFound`] when demo mode is off; [`Error::DemoIdsTaken`] when a customer's
     /// registration uses the demo IDs and has not ended; storage failures.
     pub async fn rearm_demo(&self, now: u64) -> Result<Registration> {
-        let demo = self.demo.as_ref().ok_or(Error::NotFound)?;
+        let demo = self.demo_settings()?;
         self.replace_demo(DEMO_MAIL, &demo.password, now).await
     }
 
@@ -92,9 +89,7 @@ impl Bank {
         password: &ActivationPassword,
         now: u64,
     ) -> Result<Status> {
-        if self.demo.is_none() {
-            return Err(Error::NotFound);
-        }
+        self.demo_settings()?;
         let mail = checked_mail(mail)?;
         // The visitor chooses the password on the bank's page as a customer would: the same
         // refusal of easy guesses as at a real issue.
@@ -108,6 +103,12 @@ impl Bank {
     /// True in demo mode.
     pub fn demo_on(&self) -> bool {
         self.demo.is_some()
+    }
+
+    /// The demo's settings, or [`Error::NotFound`] out of demo mode: the bank's one guard of
+    /// every demo operation, so that the demo routes need not be the only thing that stops them.
+    fn demo_settings(&self) -> Result<&Demo> {
+        self.demo.as_ref().ok_or(Error::NotFound)
     }
 
     async fn replace_demo(

@@ -40,6 +40,7 @@ use crate::storage::{
     Updated,
 };
 
+pub use crate::weakness::Weakness;
 pub use audit::{audit_query, Actor, AdminAction, Subject, MAX_AUDIT_PAGE};
 pub use demo::{DEMO_SERVICE_ID, DEMO_USER_ID};
 pub use issue::IssueRequest;
@@ -47,7 +48,7 @@ pub use rotate::{RotationBatch, RotationCursor};
 #[cfg(feature = "fuzzing")]
 pub(crate) use verify::check_code_shape;
 pub use verify::RESYNC_WINDOW_SECS;
-pub use weak_password::{weakness, Weakness};
+pub use weak_password::weakness;
 
 /// How often a decision is retaken when other requests keep changing the same registration.
 /// Each retry means someone else's write succeeded, so this bounds only pathological races.

@@ -1,14 +1,16 @@
 //! The demo bank's web pages (`serve --demo` on loopback only): steps 1–6 and 11–13 of the
-//! manual, and the end of use, for a visitor at a kiosk or a QA tester without a terminal.
+//! manual, and the end of use, for a visitor at a kiosk or a QA tester without a terminal; and
+//! `/v1/demo/reset`, which re-arms the demo registration for the next visitor.
 //!
 //! The pages are static files compiled into the binary, in Japanese and English, with a strict
 //! CSP and nothing remote. They call `/demo/api/*`, which act on the demo registration only,
 //! with the server's own authority: the browser never holds an admin credential. Every route
 //! here answers only a caller on this computer, addressed by a loopback host name (so a page of
 //! another site cannot reach it by DNS rebinding), and every action is a JSON POST, which a
-//! browser preflights and this server never allows cross-origin.
+//! browser preflights and this server never allows cross-origin. Who counts as "this computer"
+//! is one rule, [`on_this_computer`], for the pages and the reset alike.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
@@ -19,9 +21,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
 
+use super::extract::{ApiJson, ClientIp, SecretString};
+use super::state::AppState;
 use crate::bank::{Status, VerifyOutcome, DEMO_SERVICE_ID, DEMO_USER_ID};
 use crate::error::{Error, Result};
-use crate::http::{ApiJson, AppState, SecretString};
 
 const PAGE: &str = include_str!("bank.html");
 const SCRIPT: &str = include_str!("bank.js");
@@ -31,13 +34,15 @@ const STYLE: &str = include_str!("bank.css");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The demo bank pages, or nothing when the server is not in demo mode (demo mode is refused
-/// off loopback at start, see `config::resolve`).
+/// The demo reset, and the demo bank pages unless the server is not in demo mode (demo mode
+/// is refused off loopback at start, see `config::resolve`). The reset is routed in every
+/// mode: out of demo mode the bank answers it `404 not_found`.
 pub fn routes(state: &AppState) -> Router<AppState> {
+    let reset = Router::new().route("/v1/demo/reset", post(reset));
     if !state.bank().demo_on() {
-        return Router::new();
+        return reset;
     }
-    Router::new()
+    let pages = Router::new()
         .route("/demo", get(|| async { Redirect::to("/demo/") }))
         .route("/demo/", get(page))
         .route("/demo/bank.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
@@ -46,7 +51,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/demo/api/apply", post(apply))
         .route("/demo/api/start-use", post(start_use))
         .route("/demo/api/end-use", post(end_use))
-        .layer(middleware::from_fn(this_computer_only))
+        .layer(middleware::from_fn(this_computer_only));
+    reset.merge(pages)
+}
+
+/// A caller on this computer: a loopback address, IPv4-mapped IPv6 (`::ffff:127.0.0.1`)
+/// included. The one rule of who may use the demo bank's pages and reset it.
+pub(crate) fn on_this_computer(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
 }
 
 /// Refuses callers from other computers, and requests whose Host is not a loopback name.
@@ -56,7 +68,7 @@ async fn this_computer_only(
     next: Next,
 ) -> Response {
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    if !peer.ip().to_canonical().is_loopback() || !loopback_host(host) {
+    if !on_this_computer(peer.ip()) || !loopback_host(host) {
         return Error::Forbidden("the demo bank is served to this computer only").into_response();
     }
     let mut resp = next.run(req).await;
@@ -175,6 +187,27 @@ async fn start_use(
     Ok(Json(s.bank().verify(&service, &user, &code, s.now()).await?))
 }
 
+/// The demo reset's body, `{}` sent as `application/json`. Requiring it makes the reset a
+/// request that browsers preflight, and this server answers no preflight: a web page open in a
+/// kiosk's browser cannot reset the demo cross-origin (a form or `no-cors` fetch is refused).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DemoResetRequest {}
+
+async fn reset(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<ApiJson<DemoResetRequest>, Error>,
+) -> Result<Json<Status>> {
+    if !ip.is_some_and(on_this_computer) {
+        return Err(Error::Forbidden("the demo reset is accepted from this computer only"));
+    }
+    let ApiJson(DemoResetRequest {}) = body?;
+    let fresh = s.bank().rearm_demo(s.now()).await?;
+    let status = s.bank().status(&fresh.service_id, &fresh.user_id, s.now()).await?;
+    Ok(Json(status))
+}
+
 /// 利用終了: the bank ends use of the demo token.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -192,6 +225,8 @@ async fn end_use(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -201,6 +236,16 @@ mod tests {
         assert_eq!(preferred_language("fr-FR,ja;q=0.8,en;q=0.7"), "ja");
         assert_eq!(preferred_language("de"), "en");
         assert_eq!(preferred_language(""), "en");
+    }
+
+    #[test]
+    fn this_computer_is_a_loopback_address_in_either_form() {
+        for ok in ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"] {
+            assert!(on_this_computer(ok.parse().unwrap()), "{ok}");
+        }
+        for bad in ["192.0.2.1", "::ffff:192.0.2.1", "2001:db8::1", "0.0.0.0", "::"] {
+            assert!(!on_this_computer(bad.parse().unwrap()), "{bad}");
+        }
     }
 
     #[test]

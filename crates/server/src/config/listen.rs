@@ -1,0 +1,116 @@
+//! Where the server listens and whom it believes: the two addresses, TLS, the proxies in front,
+//! and the refusals of plain HTTP off loopback and of demo mode anywhere but one machine.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+
+use super::args::ServeArgs;
+use super::defaults::{DEFAULT_ADMIN_BIND, DEFAULT_BIND, DEFAULT_PROXIES_BEHIND_TLS};
+use super::file::FileConfig;
+use super::layer::switch;
+use crate::error::{Error, Result};
+
+/// TLS certificate and key files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Private key, PEM.
+    pub key: PathBuf,
+}
+
+/// The listeners' settings, checked.
+pub(super) struct Listeners {
+    pub(super) bind: SocketAddr,
+    pub(super) admin_bind: SocketAddr,
+    pub(super) tls: Option<TlsFiles>,
+    pub(super) trusted_proxies: Vec<IpNet>,
+}
+
+/// The listeners of `serve` (`serving`) or of an admin command, which only checks the values.
+pub(super) fn listeners(
+    serve: &ServeArgs,
+    file: &FileConfig,
+    serving: bool,
+    demo_on: bool,
+) -> Result<Listeners> {
+    let bind = match serve.bind.or(file.bind) {
+        Some(b) => b,
+        None => DEFAULT_BIND.parse().map_err(|_| Error::Internal("default bind address"))?,
+    };
+    let admin_bind = match serve.admin_bind.or(file.admin_bind) {
+        Some(b) => b,
+        None => DEFAULT_ADMIN_BIND.parse().map_err(|_| Error::Internal("default admin address"))?,
+    };
+    let tls = match (
+        serve.tls_cert.clone().or(file.tls_cert.clone()),
+        serve.tls_key.clone().or(file.tls_key.clone()),
+    ) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => return Err(Error::Config("give both tls_cert and tls_key, or neither".into())),
+    };
+    let behind_tls_proxy = switch(serve.behind_tls_proxy, file.behind_tls_proxy);
+    let plain = serving && tls.is_none() && !behind_tls_proxy;
+    if plain && !bind.ip().is_loopback() {
+        return Err(Error::Config(format!(
+            "refusing plain HTTP on {bind}: it is not a loopback address. Give --tls-cert and \
+             --tls-key, or --behind-tls-proxy when a TLS-terminating proxy is in front"
+        )));
+    }
+    if plain && !admin_bind.ip().is_loopback() {
+        return Err(Error::Config(format!(
+            "refusing plain HTTP for the admin API on {admin_bind}: it is not a loopback address. \
+             Give --tls-cert and --tls-key, or --behind-tls-proxy"
+        )));
+    }
+    if serving && admin_bind == bind && bind.port() != 0 {
+        return Err(Error::Config(format!(
+            "the admin API needs an address of its own, not {bind}: set admin_bind"
+        )));
+    }
+
+    let trusted_proxies = trusted_proxies(
+        if serve.trusted_proxies.is_empty() {
+            file.trusted_proxies.as_deref().unwrap_or_default()
+        } else {
+            &serve.trusted_proxies
+        },
+        behind_tls_proxy,
+    )?;
+
+    // Demo mode hands out a public password and re-arms without a credential; it is for one
+    // machine (a kiosk, a laptop), never for a network or a proxy in front of one. This checks
+    // the listener's own address, not a caller's: who may call the demo routes is
+    // `http::demo::on_this_computer`, applied to each request.
+    let behind_proxy = behind_tls_proxy || !trusted_proxies.is_empty();
+    if demo_on && (!bind.ip().is_loopback() || behind_proxy) {
+        return Err(Error::Config(format!(
+            "refusing demo mode on {bind}{}: the demo is served on a loopback address only \
+             (127.0.0.1 or ::1) and never behind a proxy",
+            if behind_proxy { " behind a proxy" } else { "" }
+        )));
+    }
+    Ok(Listeners { bind, admin_bind, tls, trusted_proxies })
+}
+
+/// The proxies whose `X-Forwarded-For` is believed. A proxy in front (`behind_tls_proxy`)
+/// with none named is taken to be on this host: loopback.
+fn trusted_proxies(given: &[String], behind_tls_proxy: bool) -> Result<Vec<IpNet>> {
+    let mut given: Vec<&str> = given.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+    if given.is_empty() && behind_tls_proxy {
+        given = DEFAULT_PROXIES_BEHIND_TLS.to_vec();
+    }
+    given
+        .iter()
+        .map(|s| {
+            s.parse::<IpNet>().or_else(|_| s.parse::<IpAddr>().map(IpNet::from)).map_err(|_| {
+                Error::Config(format!(
+                    "trusted_proxies: {s:?} is not a network (10.0.0.0/8, 2001:db8::/32) or an address"
+                ))
+            })
+        })
+        .collect()
+}

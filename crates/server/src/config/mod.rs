@@ -1,0 +1,173 @@
+//! Configuration: a TOML file, overridden by `SOFTTOKEN_*` environment variables, overridden by
+//! command-line flags. Secrets (master key, admin token, demo password) come from files or
+//! environment variables, never from flags, so they do not show in `ps`.
+//!
+//! The layers come from crates: clap reads each flag and its environment variable (flag over
+//! environment, the `env =` of each argument), serde and `toml` read the file (unknown keys
+//! refused). What is written here is `layer::layered` (flag or environment, else file, else default)
+//! per setting and one check per concern. Why not `figment`: clap already owns the flag and
+//! environment layers (and their `--help`), so figment would add a second reader of the same
+//! `SOFTTOKEN_*` variables that must be kept in step with clap's, plus a key mapping for the
+//! file's `[limits]` table, whose keys are flat flags and variables; it would save one `.or()`
+//! per setting and none of the checks.
+//!
+//! Why the command line and the file are separate structs rather than one shared per concern:
+//! the file's tables cut across the commands (`[limits]` holds flags of every command and
+//! flags of `serve` only), and serde cannot flatten a struct into a table that refuses unknown
+//! keys (`deny_unknown_fields` does not combine with `flatten`, and a flattened table loses
+//! the line numbers of its errors). What one setting owns in one place is its default
+//! (`defaults.rs`, or `bank::Policy::default`), which a test holds the help text to.
+//!
+//! One room per concern: the command line (`args.rs`), the file (`file.rs`), the defaults
+//! (`defaults.rs`), how the layers of a setting combine (`layer.rs`), the limits
+//! (`limits.rs`), the listeners and proxies (`listen.rs`), the database (`database.rs`), the
+//! secrets (`secrets.rs`).
+
+mod args;
+mod database;
+mod defaults;
+mod file;
+mod layer;
+mod limits;
+mod listen;
+mod secrets;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use layer::{layered, switch};
+
+use crate::bank::{Demo, Policy};
+use crate::error::Result;
+use crate::sealed::MasterKey;
+use crate::storage::postgres::PostgresOptions;
+use crate::storage::sqlite::Synchronous;
+
+pub use args::{
+    AuditArgs, BackupArgs, Cli, Command, CommonArgs, IssueArgs, PairArgs, ResyncArgs,
+    RotateKeyArgs, ServeArgs, VerifyArgs,
+};
+pub use database::{database_path, postgres_options};
+pub use defaults::{DEFAULT_ADMIN_BIND, DEFAULT_BIND, DEFAULT_DATABASE, DEFAULT_DEMO_PASSWORD};
+pub use file::{file_of, parse_file, read_file, FileConfig};
+pub use limits::HttpOptions;
+pub use listen::TlsFiles;
+
+/// Everything resolved, validated and ready.
+#[derive(Debug)]
+pub struct Settings {
+    /// Listen address of the app-facing API.
+    pub bind: SocketAddr,
+    /// Listen address of the admin API and /metrics.
+    pub admin_bind: SocketAddr,
+    /// Database file.
+    pub database: PathBuf,
+    /// Commit durability.
+    pub synchronous: Synchronous,
+    /// Registrations kept in memory.
+    pub cache_capacity: usize,
+    /// PostgreSQL instead of the SQLite file, when `database_url` is set.
+    pub postgres: Option<PostgresOptions>,
+    /// Apply PostgreSQL migrations at start.
+    pub migrate_on_start: bool,
+    /// The master key.
+    pub master_key: MasterKey,
+    /// Earlier master keys, to open secrets not yet re-sealed under the current one.
+    pub previous_master_keys: Vec<MasterKey>,
+    /// Outbox directory.
+    pub outbox_dir: Option<PathBuf>,
+    /// Limits and token parameters.
+    pub policy: Policy,
+    /// HTTP settings (admin token, rate limits, body limit, proxy trust).
+    pub http: HttpOptions,
+    /// HTTPS, when configured.
+    pub tls: Option<TlsFiles>,
+    /// The demo registration, in demo mode.
+    pub demo: Option<Demo>,
+    /// JSON logs.
+    pub log_json: bool,
+    /// Log filter.
+    pub log: String,
+}
+
+/// Merges file, environment and flags for `serve` (with `serve`) or the admin commands.
+///
+/// # Errors
+/// [`Error::Config`](crate::Error::Config) for a missing master key, a bad key or token, TLS
+/// half-configured, plain HTTP on a non-loopback address without `--behind-tls-proxy`, or
+/// limits of 0.
+pub fn resolve(common: &CommonArgs, serve: Option<&ServeArgs>) -> Result<Settings> {
+    resolve_with(common, serve, file_of(common)?, secrets::read_secrets)
+}
+
+/// The text of a configuration file through every check of `serve` with no flag or
+/// environment variable set; the secrets are a fixed key and no tokens, since a fuzzed file's
+/// paths must not be opened. For the fuzz target only.
+///
+/// # Errors
+/// As [`resolve`].
+#[cfg(feature = "fuzzing")]
+pub(crate) fn resolve_text(text: &str) -> Result<Settings> {
+    let file = parse_file(text).map_err(|e| crate::Error::Config(e.to_string()))?;
+    let serve = ServeArgs::default();
+    resolve_with(&CommonArgs::default(), Some(&serve), file, secrets::fixed_secrets)
+}
+
+/// [`resolve`] with the file already read and the secrets from `read_secrets`. The checks run in
+/// this order, so that a file with several mistakes is always refused for the same one.
+fn resolve_with(
+    common: &CommonArgs,
+    serve: Option<&ServeArgs>,
+    file: FileConfig,
+    read_secrets: secrets::SecretSource,
+) -> Result<Settings> {
+    let default_serve = ServeArgs::default();
+    let serve_args = serve.unwrap_or(&default_serve);
+    let lim = &file.limits;
+
+    let database = database_path(common, &file);
+    let demo_on = serve.is_some() && switch(serve_args.demo, file.demo);
+
+    let mut policy = limits::policy(common, &file)?;
+    let requests = limits::request_limits(serve_args, lim, &mut policy)?;
+    let edge = limits::edge_limits(serve_args, lim)?;
+    let listeners = listen::listeners(serve_args, &file, serve.is_some(), demo_on)?;
+    let demo = if demo_on { Some(secrets::demo(&file)?) } else { None };
+    let synchronous = database::synchronous(common, &file)?;
+
+    let secrets::Secrets { master_key, previous_master_keys, admin_token, verify_token } =
+        read_secrets(common, serve_args, &file, demo_on, &database)?;
+
+    Ok(Settings {
+        bind: listeners.bind,
+        admin_bind: listeners.admin_bind,
+        database,
+        synchronous,
+        cache_capacity: lim
+            .cache_capacity
+            .unwrap_or(crate::storage::sqlite::DEFAULT_CACHE_CAPACITY)
+            .max(1),
+        postgres: postgres_options(common, &file)?,
+        migrate_on_start: switch(common.migrate_on_start, file.migrate_on_start),
+        master_key,
+        previous_master_keys,
+        outbox_dir: common.outbox_dir.clone().or(file.outbox_dir.clone()),
+        policy,
+        http: HttpOptions {
+            admin_token,
+            verify_token,
+            rate_limits: requests.rate_limits,
+            start_limits: requests.start_limits,
+            trusted_proxies: listeners.trusted_proxies,
+            body_limit: requests.body_limit,
+            edge,
+            ..HttpOptions::default()
+        },
+        tls: listeners.tls,
+        demo,
+        log_json: switch(common.log_json, file.log_json),
+        log: layered(common.log.clone(), file.log.clone(), defaults::DEFAULT_LOG.into()),
+    })
+}

@@ -1,0 +1,167 @@
+//! The secrets: the master keys, the bearer tokens and the demo password, from environment
+//! variables or files, never from flags (they would show in `ps`). Read last, so that a
+//! configuration refused for anything else reads no secret and writes no demo key.
+
+use std::path::{Path, PathBuf};
+
+use softtoken_core::ids::ActivationPassword;
+use zeroize::Zeroizing;
+
+use super::args::{CommonArgs, ServeArgs};
+use super::defaults::DEFAULT_DEMO_PASSWORD;
+use super::file::FileConfig;
+use crate::bank::Demo;
+use crate::credential::AdminToken;
+use crate::error::{Error, Result};
+use crate::sealed::MasterKey;
+
+/// The secrets of the settings.
+pub(super) struct Secrets {
+    pub(super) master_key: MasterKey,
+    pub(super) previous_master_keys: Vec<MasterKey>,
+    pub(super) admin_token: Option<AdminToken>,
+    pub(super) verify_token: Option<AdminToken>,
+}
+
+/// Where `resolve_with` gets the secrets from: the environment and files ([`read_secrets`]),
+/// or a fixed set for the fuzz target, which must not open the paths a fuzzer writes.
+pub(super) type SecretSource =
+    fn(&CommonArgs, &ServeArgs, &FileConfig, bool, &Path) -> Result<Secrets>;
+
+/// The fixed secrets of the fuzz target: a key, no tokens.
+#[cfg(feature = "fuzzing")]
+pub(super) fn fixed_secrets(
+    _: &CommonArgs,
+    _: &ServeArgs,
+    _: &FileConfig,
+    _: bool,
+    _: &Path,
+) -> Result<Secrets> {
+    Ok(Secrets {
+        master_key: MasterKey::parse(&"5a".repeat(32))?,
+        previous_master_keys: Vec::new(),
+        admin_token: None,
+        verify_token: None,
+    })
+}
+
+impl std::fmt::Debug for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Demo { password: <redacted> }")
+    }
+}
+
+/// The demo registration of demo mode: its password from the environment, else the file, else
+/// the printed default.
+///
+/// # Errors
+/// As [`ActivationPassword::new`], for a password that is not one.
+pub(super) fn demo(file: &FileConfig) -> Result<Demo> {
+    let text = env_secret("SOFTTOKEN_DEMO_ACTIVATION_PASSWORD")
+        .or(file.demo_activation_password.clone().map(Zeroizing::new))
+        .unwrap_or_else(|| Zeroizing::new(DEFAULT_DEMO_PASSWORD.to_owned()));
+    Ok(Demo { password: ActivationPassword::new(&text)? })
+}
+
+fn env_secret(name: &str) -> Option<Zeroizing<String>> {
+    std::env::var(name).ok().map(Zeroizing::new).filter(|s| !s.trim().is_empty())
+}
+
+fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
+    crate::files::read_secret(path, what)
+}
+
+/// The master key and the bearer tokens from the environment or their files; in demo mode a
+/// missing key file is made.
+pub(super) fn read_secrets(
+    common: &CommonArgs,
+    serve_args: &ServeArgs,
+    file: &FileConfig,
+    demo_on: bool,
+    database: &Path,
+) -> Result<Secrets> {
+    let master_key = if let Some(text) = env_secret("SOFTTOKEN_MASTER_KEY") {
+        MasterKey::parse(&text)?
+    } else if let Some(path) = common.master_key_file.clone().or(file.master_key_file.clone()) {
+        if demo_on && !path.exists() {
+            create_demo_key(&path)?;
+        }
+        MasterKey::from_file(&path)?
+    } else if demo_on {
+        // A kiosk should start with one command; its key lives beside its database.
+        let path = PathBuf::from(format!("{}.key", database.display()));
+        if !path.exists() {
+            create_demo_key(&path)?;
+        }
+        MasterKey::from_file(&path)?
+    } else {
+        return Err(Error::Config(
+            "no master key: set SOFTTOKEN_MASTER_KEY or --master-key-file \
+             (make one with `softtoken-server gen-key > master.key`)"
+                .into(),
+        ));
+    };
+
+    let previous_files = if common.previous_master_key_files.is_empty() {
+        file.previous_master_key_files.clone().unwrap_or_default()
+    } else {
+        common.previous_master_key_files.clone()
+    };
+    let mut previous_master_keys = Vec::with_capacity(previous_files.len());
+    for path in &previous_files {
+        let key = MasterKey::from_file(path)?;
+        if key.id() == master_key.id() {
+            return Err(Error::Config(format!(
+                "the previous master key file {} holds the current master key; list only \
+                 earlier keys there",
+                path.display()
+            )));
+        }
+        previous_master_keys.push(key);
+    }
+
+    let admin_token = if let Some(t) = env_secret("SOFTTOKEN_ADMIN_TOKEN") {
+        Some(AdminToken::new(&t)?)
+    } else if let Some(path) = serve_args.admin_token_file.clone().or(file.admin_token_file.clone())
+    {
+        Some(AdminToken::new(&read_secret_file(&path, "admin token")?)?)
+    } else {
+        None
+    };
+
+    let verify_token = if let Some(t) = env_secret("SOFTTOKEN_VERIFY_TOKEN") {
+        Some(AdminToken::new(&t)?)
+    } else if let Some(path) =
+        serve_args.verify_token_file.clone().or(file.verify_token_file.clone())
+    {
+        Some(AdminToken::new(&read_secret_file(&path, "verify token")?)?)
+    } else {
+        None
+    };
+    if let (Some(a), Some(v)) = (&admin_token, &verify_token) {
+        if a == v {
+            return Err(Error::Config(
+                "the verify token must differ from the admin token: it is given to the web tier"
+                    .into(),
+            ));
+        }
+    }
+
+    Ok(Secrets { master_key, previous_master_keys, admin_token, verify_token })
+}
+
+fn create_demo_key(path: &Path) -> Result<()> {
+    let key = MasterKey::generate()?;
+    write_private(path, format!("{}\n", key.to_hex().as_str()).as_bytes())?;
+    eprintln!("softtoken-server: created demo master key file {}", path.display());
+    Ok(())
+}
+
+/// Writes a new file readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut f = crate::files::create_private_file(path, true)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}

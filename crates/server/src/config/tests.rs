@@ -1,0 +1,206 @@
+//! The configuration's tests: layering, refusals, and the help texts held to the defaults.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use clap::{CommandFactory as _, Parser as _};
+use ipnet::IpNet;
+
+use super::defaults::*;
+use super::*;
+
+/// A master key file as the bank keeps it: its owner's alone.
+fn key_file(path: &Path, byte: &str) {
+    let mut f = crate::files::create_private_file(path, false).unwrap();
+    std::io::Write::write_all(&mut f, byte.repeat(32).as_bytes()).unwrap();
+}
+
+fn common() -> CommonArgs {
+    Cli::parse_from(["softtoken-server"]).common
+}
+
+#[test]
+fn file_config_refuses_unknown_keys() {
+    assert!(toml::from_str::<FileConfig>("bind = \"127.0.0.1:1\"\ntypo = 1").is_err());
+    let ok: FileConfig =
+        toml::from_str("bind = \"127.0.0.1:1\"\n[limits]\nprovision_max_tries = 3").unwrap();
+    assert_eq!(ok.limits.provision_max_tries, Some(3));
+}
+
+#[test]
+fn plain_http_on_a_public_address_is_refused_unless_behind_a_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    key_file(&key, "11");
+    let mut c = common();
+    c.master_key_file = Some(key);
+    let mut s = ServeArgs { bind: Some("0.0.0.0:8443".parse().unwrap()), ..ServeArgs::default() };
+    let err = resolve(&c, Some(&s)).unwrap_err().to_string();
+    assert!(err.contains("refusing plain HTTP"), "{err}");
+    s.behind_tls_proxy = true;
+    let settings = resolve(&c, Some(&s)).unwrap();
+    // The proxy is on this host unless networks are named.
+    assert_eq!(
+        settings.http.trusted_proxies,
+        ["127.0.0.0/8".parse::<IpNet>().unwrap(), "::1/128".parse().unwrap()]
+    );
+    s.trusted_proxies = vec!["10.1.0.0/16".into(), "192.0.2.9".into()];
+    let settings = resolve(&c, Some(&s)).unwrap();
+    assert_eq!(
+        settings.http.trusted_proxies,
+        ["10.1.0.0/16".parse::<IpNet>().unwrap(), "192.0.2.9/32".parse().unwrap()]
+    );
+    s.trusted_proxies = vec!["10.1.0.0/33".into()];
+    let err = resolve(&c, Some(&s)).unwrap_err().to_string();
+    assert!(err.contains("trusted_proxies"), "{err}");
+    s.trusted_proxies.clear();
+    s.behind_tls_proxy = false;
+    s.bind = Some("127.0.0.1:0".parse().unwrap());
+    assert!(resolve(&c, Some(&s)).is_ok());
+}
+
+#[test]
+fn a_database_url_chooses_postgresql_and_anything_but_postgres_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("server.toml");
+    std::fs::write(
+        &cfg,
+        "database_url = \"postgres://softtoken@db.example:5432/bank\"\nmigrate_on_start = true\n\
+         [limits]\ndatabase_pool_size = 4\n",
+    )
+    .unwrap();
+    let mut c = common();
+    c.config = Some(cfg);
+    let file = file_of(&c).unwrap();
+    let pg = postgres_options(&c, &file).unwrap().unwrap();
+    assert_eq!((pg.url.as_str(), pg.pool_size), ("postgres://softtoken@db.example:5432/bank", 4));
+    assert!(file.migrate_on_start.unwrap());
+    // The URL may carry a password: never in a Debug print.
+    assert!(!format!("{pg:?}").contains("db.example"));
+    c.database_url = Some("sqlite:///var/lib/bank.db".into());
+    let err = postgres_options(&c, &file).unwrap_err().to_string();
+    assert!(err.contains("postgres://"), "{err}");
+}
+
+#[test]
+fn flags_override_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("server.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "master_key_file = \"{}\"\nissuer = \"File Bank\"\n[limits]\nprovision_max_tries = 3\nverify_max_failures = 4\n",
+            dir.path().join("k").display()
+        ),
+    )
+    .unwrap();
+    key_file(&dir.path().join("k"), "22");
+    let mut c = common();
+    c.config = Some(cfg);
+    c.verify_max_failures = Some(7);
+    let s = resolve(&c, None).unwrap();
+    assert_eq!(s.policy.provision_max_tries, 3);
+    assert_eq!(s.policy.verify_max_failures, 7);
+    assert_eq!(s.policy.issuer, "File Bank");
+}
+
+/// What each flag's help text says its default is, from the values the server really uses.
+fn defaults_the_help_must_quote() -> BTreeMap<&'static str, String> {
+    let policy = Policy::default();
+    let (fail, start, edge) = (PROVISION_FAILURE_LIMITS, PROVISION_START_LIMITS, EDGE_LIMITS);
+    let n = |v: u32| v.to_string();
+    [
+        ("database", DEFAULT_DATABASE.to_owned()),
+        ("database_ca_file", "the system's roots".to_owned()),
+        ("synchronous", DEFAULT_SYNCHRONOUS.as_str().to_owned()),
+        ("log", DEFAULT_LOG.to_owned()),
+        ("provision_max_tries", n(policy.provision_max_tries)),
+        ("verify_max_failures", n(policy.verify_max_failures)),
+        ("reissue_wait_secs", policy.reissue_wait_secs.to_string()),
+        ("expiry_days", (policy.default_expiry_secs / (24 * 3600)).to_string()),
+        ("attempt_ttl_secs", policy.attempt_ttl_secs.to_string()),
+        ("bind", DEFAULT_BIND.to_owned()),
+        ("admin_bind", DEFAULT_ADMIN_BIND.to_owned()),
+        (
+            "trusted_proxies",
+            format!(
+                "none; with --behind-tls-proxy, loopback: {}",
+                DEFAULT_PROXIES_BEHIND_TLS.join(",")
+            ),
+        ),
+        ("demo", DEFAULT_DEMO_PASSWORD.to_owned()),
+        ("rate_per_address_burst", n(fail.per_address_burst)),
+        ("rate_per_address_per_minute", n(fail.per_address_per_minute)),
+        ("rate_total_burst", n(fail.total_burst)),
+        ("rate_total_per_minute", n(fail.total_per_minute)),
+        ("rate_starts_per_address_burst", n(start.per_address_burst)),
+        ("rate_starts_per_address_per_minute", n(start.per_address_per_minute)),
+        ("body_limit", DEFAULT_BODY_LIMIT.to_string()),
+        ("header_read_timeout_secs", edge.header_read_timeout.as_secs().to_string()),
+        ("request_timeout_secs", edge.request_timeout.as_secs().to_string()),
+        ("max_connections", edge.max_connections.to_string()),
+        ("max_connections_per_address", edge.max_connections_per_address.to_string()),
+        ("expires_in_days", "the configured expiry".to_owned()),
+    ]
+    .into_iter()
+    .collect()
+}
+
+#[test]
+fn every_default_an_operator_reads_in_help_is_the_one_the_server_uses() {
+    let expected = defaults_the_help_must_quote();
+    let mut quoted = BTreeMap::new();
+    let cli = Cli::command();
+    for command in std::iter::once(&cli).chain(cli.get_subcommands()) {
+        for arg in command.get_arguments() {
+            let Some(help) = arg.get_long_help().or(arg.get_help()).map(|h| h.to_string()) else {
+                continue;
+            };
+            let Some((_, rest)) = help.split_once("[default: ") else { continue };
+            let value = rest.split_once(']').map_or(rest, |(v, _)| v);
+            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            quoted.insert(arg.get_id().as_str().to_owned(), value);
+        }
+    }
+    let expected: BTreeMap<String, String> =
+        expected.into_iter().map(|(id, v)| (id.to_owned(), v)).collect();
+    assert_eq!(quoted, expected);
+}
+
+/// The configuration table of `docs/server.md`, as (file key, default) per row.
+fn documented_defaults() -> BTreeMap<String, String> {
+    let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/server.md"));
+    let start = doc.find("| file key | environment | flag | default |").unwrap();
+    doc[start..]
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .filter_map(|row| {
+            let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+            let key = cells.first()?.replace('`', "");
+            let key = key.trim_start_matches("[limits] ").split(" (").next()?.to_owned();
+            Some((key, cells.last()?.replace('`', "")))
+        })
+        .collect()
+}
+
+#[test]
+fn the_defaults_the_manual_lists_are_the_ones_the_server_uses() {
+    let documented = documented_defaults();
+    let mut expected = defaults_the_help_must_quote();
+    // In the file the demo's password has a key of its own; `demo` is the switch.
+    let password = expected.remove("demo").unwrap();
+    expected.insert("demo_activation_password", password);
+    // Said in other words in the manual, or not a file key.
+    for worded in ["trusted_proxies", "expires_in_days"] {
+        expected.remove(worded);
+    }
+    expected.insert("max_open_attempts", Policy::default().max_open_attempts.to_string());
+    for (key, want) in expected {
+        let cell = documented.get(key).unwrap_or_else(|| panic!("{key}: not in the manual"));
+        assert!(
+            cell == &want || cell.starts_with(&format!("{want} ")),
+            "{key}: the manual says {cell:?}, the server uses {want:?}"
+        );
+    }
+}

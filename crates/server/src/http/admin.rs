@@ -1,0 +1,257 @@
+//! The bank's admin endpoints (`/metrics`, `/v1/admin/*`): every one behind the admin token,
+//! except `/v1/admin/verify`, which the web tier's verify-only token may call too. Each action
+//! that changes a registration is written to the audit log.
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
+
+use super::extract::{Admin, ApiJson, ClientIp, SecretString, Verifier};
+use super::state::AppState;
+use crate::bank::{audit_query, Actor, AdminAction, IssueRequest, Subject, MAX_AUDIT_PAGE};
+use crate::error::{Error, Result};
+use crate::metrics::VerifyResult;
+use crate::storage::AuditEntry;
+
+/// The admin listener's routes but `/healthz`.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/v1/admin/registrations", post(admin_issue))
+        .route("/v1/admin/registrations/{service_id}/{user_id}", get(admin_status))
+        .route("/v1/admin/registrations/{service_id}/{user_id}/revoke", post(admin_revoke))
+        .route("/v1/admin/registrations/{service_id}/{user_id}/unlock", post(admin_unlock))
+        .route("/v1/admin/verify", post(admin_verify))
+        .route("/v1/admin/registrations/{service_id}/{user_id}/resync", post(admin_resync))
+        .route("/v1/admin/outbox", get(admin_outbox))
+        .route("/v1/admin/audit", get(admin_audit))
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    ([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], s.metrics().render()).into_response()
+}
+
+/// `POST /v1/admin/registrations`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IssueBody {
+    service_id: String,
+    #[serde(default)]
+    user_id: Option<String>,
+    mail: String,
+    activation_password: SecretString,
+    #[serde(default)]
+    expires_in_days: Option<u32>,
+}
+
+impl IssueBody {
+    /// The typed request the bank issues from.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an ID or activation password that is not one.
+    pub(crate) fn into_request(self) -> Result<IssueRequest> {
+        Ok(IssueRequest {
+            password: ActivationPassword::new(&self.activation_password.0)?,
+            service_id: ServiceId::new(&self.service_id)?,
+            user_id: self.user_id.as_deref().map(UserId::new).transpose()?,
+            mail: self.mail,
+            expires_in_secs: self.expires_in_days.map(|d| u64::from(d) * 24 * 3600),
+        })
+    }
+}
+
+pub(crate) fn ids(service: &str, user: &str) -> Result<(ServiceId, UserId)> {
+    Ok((ServiceId::new(service)?, UserId::new(user)?))
+}
+
+fn pair(path: Result<Path<(String, String)>, PathRejection>) -> Result<(ServiceId, UserId)> {
+    let Path((service, user)) = path.map_err(|_| {
+        Error::InvalidRequest("the path must name a service ID and a user ID".into())
+    })?;
+    ids(&service, &user)
+}
+
+async fn admin_issue(
+    State(s): State<AppState>,
+    _admin: Admin,
+    ClientIp(ip): ClientIp,
+    body: Result<ApiJson<IssueBody>, Error>,
+) -> Result<impl IntoResponse> {
+    let ApiJson(body) = body?;
+    let req = body.into_request()?;
+    let subject =
+        Subject { service_id: Some(req.service_id.clone()), user_id: req.user_id.clone() };
+    let bank = s.bank();
+    let work = bank.issue(req, s.now());
+    let status = bank
+        .audited(&Actor::AdminToken(ip), AdminAction::Issue, subject, s.now(), work, |st| {
+            Some(st.user_id.clone())
+        })
+        .await?;
+    s.metrics().issued();
+    Ok((StatusCode::CREATED, Json(status)))
+}
+
+async fn admin_status(
+    State(s): State<AppState>,
+    _admin: Admin,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<impl IntoResponse> {
+    let (service, user) = pair(path)?;
+    Ok(Json(s.bank().status(&service, &user, s.now()).await?))
+}
+
+async fn admin_revoke(
+    State(s): State<AppState>,
+    _admin: Admin,
+    ClientIp(ip): ClientIp,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<impl IntoResponse> {
+    let (service, user) = pair(path)?;
+    let work = s.bank().revoke(&service, &user, s.now());
+    let status = s
+        .bank()
+        .audited(
+            &Actor::AdminToken(ip),
+            AdminAction::End,
+            Subject::pair(&service, &user),
+            s.now(),
+            work,
+            |_| None,
+        )
+        .await?;
+    s.metrics().ended();
+    Ok(Json(status))
+}
+
+async fn admin_unlock(
+    State(s): State<AppState>,
+    _admin: Admin,
+    ClientIp(ip): ClientIp,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<impl IntoResponse> {
+    let (service, user) = pair(path)?;
+    let work = s.bank().unlock(&service, &user, s.now());
+    let subject = Subject::pair(&service, &user);
+    let actor = Actor::AdminToken(ip);
+    Ok(Json(s.bank().audited(&actor, AdminAction::Unlock, subject, s.now(), work, |_| None).await?))
+}
+
+/// `POST /v1/admin/verify`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VerifyBody {
+    pub(crate) service_id: String,
+    pub(crate) user_id: String,
+    pub(crate) code: String,
+}
+
+/// A code as the customer copied it, without the spaces and hyphens of the grouped form
+/// ("123 456") the app shows.
+pub(crate) fn plain_code(code: &str) -> String {
+    code.chars().filter(|c| *c != ' ' && *c != '-').collect()
+}
+
+async fn admin_verify(
+    State(s): State<AppState>,
+    _verifier: Verifier,
+    body: Result<ApiJson<VerifyBody>, Error>,
+) -> Result<impl IntoResponse> {
+    let result = async {
+        let ApiJson(body) = body?;
+        let (service, user) = ids(&body.service_id, &body.user_id)?;
+        let code = plain_code(&body.code);
+        s.bank().verify(&service, &user, &code, s.now()).await
+    }
+    .await;
+    s.metrics().verified(match &result {
+        Ok(o) if o.accepted => VerifyResult::Accepted,
+        Ok(_) | Err(Error::Locked(_)) => VerifyResult::Rejected,
+        Err(_) => VerifyResult::Refused,
+    });
+    result.map(Json)
+}
+
+/// `POST /v1/admin/registrations/{service_id}/{user_id}/resync`: two consecutive codes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResyncBody {
+    pub(crate) code1: String,
+    pub(crate) code2: String,
+}
+
+async fn admin_resync(
+    State(s): State<AppState>,
+    _admin: Admin,
+    ClientIp(ip): ClientIp,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Result<ApiJson<ResyncBody>, Error>,
+) -> Result<impl IntoResponse> {
+    let (service, user) = pair(path)?;
+    let ApiJson(body) = body?;
+    let (code1, code2) = (plain_code(&body.code1), plain_code(&body.code2));
+    let work = s.bank().resync(&service, &user, [&code1, &code2], s.now());
+    let subject = Subject::pair(&service, &user);
+    let actor = Actor::AdminToken(ip);
+    Ok(Json(s.bank().audited(&actor, AdminAction::Resync, subject, s.now(), work, |_| None).await?))
+}
+
+/// `GET /v1/admin/audit`: one page of the audit log, newest first.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditParams {
+    #[serde(default)]
+    before_id: Option<u64>,
+    #[serde(default)]
+    service_id: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// The answer: the entries and the cursor of the next (older) page, `null` at the end.
+#[derive(Debug, Serialize)]
+struct AuditPage {
+    entries: Vec<AuditEntry>,
+    next_before_id: Option<u64>,
+}
+
+async fn admin_audit(
+    State(s): State<AppState>,
+    _admin: Admin,
+    query: Result<Query<AuditParams>, QueryRejection>,
+) -> Result<impl IntoResponse> {
+    let Query(q) = query.map_err(|e| Error::InvalidRequest(e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_AUDIT_PAGE {
+        return Err(Error::InvalidRequest(format!("limit must be 1 to {MAX_AUDIT_PAGE}")));
+    }
+    let query = audit_query(q.before_id, q.service_id.as_deref(), q.user_id.as_deref(), limit)?;
+    let entries = s.bank().audit_log(query).await?;
+    let next_before_id =
+        if entries.len() == limit as usize { entries.last().map(|e| e.id) } else { None };
+    Ok(Json(AuditPage { entries, next_before_id }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OutboxQuery {
+    #[serde(default)]
+    pub(crate) limit: Option<u32>,
+}
+
+async fn admin_outbox(
+    State(s): State<AppState>,
+    _admin: Admin,
+    query: Result<Query<OutboxQuery>, QueryRejection>,
+) -> Result<impl IntoResponse> {
+    let Query(q) = query.map_err(|e| Error::InvalidRequest(e.body_text()))?;
+    Ok(Json(s.bank().outbox(q.limit.unwrap_or(20).min(1000)).await?))
+}

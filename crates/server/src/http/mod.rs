@@ -1,0 +1,88 @@
+//! The HTTP shell: routes, extractors and the mapping of [`Bank`](crate::bank::Bank) results
+//! to responses. The top of the server: nothing below imports it.
+//!
+//! Two routers for two listeners. [`public_app`], on the address the apps reach, has only the
+//! app-facing endpoints (`/v1/provision/*`, `/v1/demo/reset`, `/healthz`), which carry no
+//! admin power. [`admin_app`], on an address of the bank's own network (loopback by default),
+//! has `/metrics` and every `/v1/admin/*` endpoint: all need the bank's admin token, except
+//! `/v1/admin/verify`, which the web tier may call with its verify-only token, so a stolen web
+//! tier credential can check codes but never revoke or re-issue. Failed bearers are
+//! throttled per address. Every refusal is an error body with a stable `code` (see
+//! [`crate::error`]); malformed input is a 4xx, never a 500.
+//!
+//! One room each: the state every handler shares (`state.rs`), the extractors of bodies,
+//! callers and bearers (`extract.rs`), the provisioning endpoints (`public.rs`), the admin
+//! endpoints (`admin.rs`), and the demo bank's pages and reset (`demo/`).
+
+mod admin;
+pub(crate) mod demo;
+pub(crate) mod extract;
+mod public;
+mod state;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::error::Error;
+
+pub use crate::config::HttpOptions;
+pub use crate::credential::{AdminToken, ADMIN_TOKEN_MIN_LEN};
+#[cfg(feature = "fuzzing")]
+pub(crate) use admin::{ids, plain_code, IssueBody, OutboxQuery, ResyncBody, VerifyBody};
+pub use extract::{client_address, Admin, ApiJson, ClientIp, Verifier};
+pub use state::AppState;
+
+/// The app-facing API, for the public listener. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so the rate limiter and the demo
+/// reset see the caller's address.
+pub fn public_app(state: AppState) -> Router {
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .merge(public::routes())
+        // The demo reset and the demo bank's pages, on the address the visitor's browser and
+        // app use; the pages only when the server runs in demo mode.
+        .merge(demo::routes(&state));
+    finish(router, state)
+}
+
+/// The bank's own API, for the admin listener: `/metrics` and `/v1/admin/*`. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so failed bearers are throttled per
+/// address.
+pub fn admin_app(state: AppState) -> Router {
+    let router = Router::new().route("/healthz", get(healthz)).merge(admin::routes());
+    finish(router, state)
+}
+
+/// What both routers share: JSON errors for unknown paths and methods, the body limit and the
+/// request deadline.
+fn finish(router: Router<AppState>, state: AppState) -> Router {
+    let body_limit = state.opts().body_limit;
+    router
+        .fallback(|| async { Error::NotFound })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), request_deadline))
+        .with_state(state)
+}
+
+/// Answers `408 request_timeout` when reading the body and answering take longer than
+/// [`crate::edge::EdgeLimits::request_timeout`] (a slow POST holds nothing longer than that).
+async fn request_deadline(
+    State(s): State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(s.opts().edge.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::info!(event = "request_timeout", "request took too long; closing");
+            Error::RequestTimeout.into_response()
+        }
+    }
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}

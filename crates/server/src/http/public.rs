@@ -1,0 +1,128 @@
+//! The app's provisioning endpoints (`/v1/provision/*`), each throttled per address: every
+//! failure a guesser produces takes a token, and so does every start.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Serialize;
+use softtoken_core::protocol::wire::{
+    AckRequest, ConfirmRequest, StartRequest, PATH_ACK, PATH_CONFIRM, PATH_START,
+};
+
+use super::extract::{ApiJson, ClientIp};
+use super::state::AppState;
+use crate::error::{Error, Result};
+use crate::metrics::Step;
+
+/// The provisioning routes.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(PATH_START, post(provision_start))
+        .route(PATH_CONFIRM, post(provision_confirm))
+        .route(PATH_ACK, post(provision_ack))
+}
+
+/// Failures that count against the rate limit: everything a guesser produces.
+fn counts_as_failure(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::WrongActivationPassword { .. }
+            | Error::Locked(_)
+            | Error::UnknownRegistration
+            | Error::UnknownAttempt
+            | Error::InvalidRequest(_)
+            | Error::BodyTooLarge { .. }
+    )
+}
+
+async fn provision<T: Serialize>(
+    s: &AppState,
+    ip: Option<IpAddr>,
+    step: Step,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<Json<T>> {
+    let now = Instant::now();
+    // Callers without a known address share one bucket (unspecified address).
+    let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    // The token is taken before the work, so concurrent guesses cannot share the last one.
+    let reservation = match s.limiter().reserve(ip, now) {
+        Ok(reservation) => reservation,
+        Err(limited) => {
+            s.metrics().rate_limited(limited.scope);
+            tracing::warn!(
+                event = "provision_rate_limited",
+                scope = limited.scope.as_str(),
+                client = %ip,
+                retry_after = limited.retry_after,
+                "provisioning refused: too many failures"
+            );
+            return Err(Error::RateLimited { retry_after: limited.retry_after });
+        }
+    };
+    match work.await {
+        Ok(v) => {
+            s.metrics().provision_ok(step);
+            Ok(Json(v))
+        }
+        Err(e) => {
+            s.metrics().provision_failed(e.code());
+            if counts_as_failure(&e) {
+                reservation.failed();
+                tracing::info!(event = "provision_failed", reason = e.code(), client = %ip,
+                    "provisioning request failed");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn provision_start(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<ApiJson<StartRequest>, Error>,
+) -> Result<impl IntoResponse> {
+    // Every start counts, right or wrong: a customer needs a few, a flood needs thousands.
+    let caller = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    match s.start_limiter().reserve(caller, Instant::now()) {
+        Ok(start) => start.failed(),
+        Err(limited) => {
+            s.metrics().rate_limited(limited.scope);
+            tracing::warn!(event = "provision_rate_limited", scope = "starts", client = %caller,
+                retry_after = limited.retry_after, "provisioning refused: too many starts");
+            return Err(Error::RateLimited { retry_after: limited.retry_after });
+        }
+    }
+    provision(&s, ip, Step::Started, async {
+        let ApiJson(req) = body?;
+        s.bank().start(&req, s.now()).await
+    })
+    .await
+}
+
+async fn provision_confirm(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<ApiJson<ConfirmRequest>, Error>,
+) -> Result<impl IntoResponse> {
+    provision(&s, ip, Step::Confirmed, async {
+        let ApiJson(req) = body?;
+        s.bank().confirm(&req, s.now()).await
+    })
+    .await
+}
+
+async fn provision_ack(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<ApiJson<AckRequest>, Error>,
+) -> Result<impl IntoResponse> {
+    provision(&s, ip, Step::Delivered, async {
+        let ApiJson(req) = body?;
+        s.bank().ack(&req, s.now()).await
+    })
+    .await
+}

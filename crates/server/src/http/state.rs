@@ -1,0 +1,78 @@
+//! What every handler shares: the bank, the clock, the settings, the rate limiters and the
+//! counters.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::bank::Bank;
+use crate::clock::Clock;
+use crate::config::HttpOptions;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+
+struct Shared {
+    bank: Arc<Bank>,
+    clock: Arc<dyn Clock>,
+    opts: HttpOptions,
+    limiter: RateLimiter,
+    bearer_limiter: RateLimiter,
+    start_limiter: RateLimiter,
+    metrics: Metrics,
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// State over a bank and a clock.
+    pub fn new(bank: Arc<Bank>, clock: Arc<dyn Clock>, opts: HttpOptions) -> Self {
+        let limiter = RateLimiter::new(opts.rate_limits, Instant::now());
+        let bearer_limiter = RateLimiter::new(opts.bearer_limits, Instant::now());
+        let start_limiter = RateLimiter::new(opts.start_limits, Instant::now());
+        let metrics = Metrics::default();
+        Self(Arc::new(Shared {
+            bank,
+            clock,
+            opts,
+            limiter,
+            bearer_limiter,
+            start_limiter,
+            metrics,
+        }))
+    }
+
+    /// The bank.
+    pub fn bank(&self) -> &Arc<Bank> {
+        &self.0.bank
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        self.0.clock.now()
+    }
+
+    /// The settings.
+    pub(crate) fn opts(&self) -> &HttpOptions {
+        &self.0.opts
+    }
+
+    /// The failure limiter of provisioning.
+    pub(super) fn limiter(&self) -> &RateLimiter {
+        &self.0.limiter
+    }
+
+    /// The limiter of wrong bearers on the admin listener.
+    pub(super) fn bearer_limiter(&self) -> &RateLimiter {
+        &self.0.bearer_limiter
+    }
+
+    /// The limiter of provisioning starts, right or wrong.
+    pub(super) fn start_limiter(&self) -> &RateLimiter {
+        &self.0.start_limiter
+    }
+}
