@@ -3,10 +3,13 @@
 //! The web view (`ui/`) draws the screens and calls the commands below; each takes the shared
 //! [`ops::AppState`], calls core through [`ops`], and maps core's error to
 //! [`error::CommandError`] (`{kind, message}`). Commands return names, codes and seconds, never
-//! a seed. The capability file grants the window these commands and nothing else.
+//! a seed. The capability file grants the window these commands and nothing else; all are
+//! named once, in [`commands`].
 
 pub mod built_server;
 pub mod clipboard;
+#[macro_use]
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod ops;
@@ -216,20 +219,7 @@ pub fn run() -> ExitCode {
             }
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            app_info,
-            list_tokens,
-            activate,
-            rename_token,
-            delete_token,
-            reorder_tokens,
-            copy_code,
-            kiosk_reset,
-            resume_pending,
-            start_new_vault,
-            save_language,
-            ui_ready,
-        ])
+        .invoke_handler(invoke_handler!())
         .run(tauri::generate_context!("../tauri.conf.json"));
     match result {
         Ok(()) => ExitCode::SUCCESS,
