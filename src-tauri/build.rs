@@ -1,9 +1,11 @@
 //! Reads the app's configuration from the repository root (`../tauri.conf.json`), where the
-//! layout keeps it, generates the permission files for our commands, and refuses a customer
+//! layout keeps it, generates the permission files for our commands (named in src/commands.rs), and refuses a customer
 //! build without the bank's server (src/built_server.rs).
 
 #[path = "src/built_server.rs"]
 mod built_server;
+#[path = "src/commands.rs"]
+mod commands;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=SOFTTOKEN_SERVER_URL");
@@ -24,7 +26,7 @@ fn main() {
         .windows_attributes(
             tauri_build::WindowsAttributes::new().window_icon_path("../icons/icon.ico"),
         )
-        .app_manifest(tauri_build::AppManifest::new().commands(softtoken_commands()));
+        .app_manifest(tauri_build::AppManifest::new().commands(commands::NAMES));
     if let Err(e) = tauri_build::try_build(attrs) {
         // A build script reports failure by panicking; the message names what is wrong.
         #[allow(clippy::panic)]
@@ -32,22 +34,4 @@ fn main() {
             panic!("tauri build step failed: {e:#}");
         }
     }
-}
-
-/// The commands the web view may call; each gets an `allow-<name>` permission.
-fn softtoken_commands() -> &'static [&'static str] {
-    &[
-        "app_info",
-        "list_tokens",
-        "activate",
-        "rename_token",
-        "delete_token",
-        "reorder_tokens",
-        "copy_code",
-        "kiosk_reset",
-        "resume_pending",
-        "start_new_vault",
-        "save_language",
-        "ui_ready",
-    ]
 }

@@ -3,10 +3,13 @@
 //! The web view (`ui/`) draws the screens and calls the commands below; each takes the shared
 //! [`ops::AppState`], calls core through [`ops`], and maps core's error to
 //! [`error::CommandError`] (`{kind, message}`). Commands return names, codes and seconds, never
-//! a seed. The capability file grants the window these commands and nothing else.
+//! a seed. The capability file grants the window these commands and nothing else; all are
+//! named once, in [`commands`].
 
 pub mod built_server;
 pub mod clipboard;
+#[macro_use]
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod ops;
@@ -78,27 +81,10 @@ async fn kiosk_reset(state: State<'_, AppState>) -> CommandResult<()> {
     ops::kiosk_reset(&state).await
 }
 
-/// The web view calls this once, after the first codes are painted. With `SOFTTOKEN_PERF=1` the
-/// time since start is printed for scripts/app-perf.sh; otherwise it does nothing.
 #[tauri::command]
 fn ui_ready() {
-    static REPORTED: std::sync::Once = std::sync::Once::new();
-    if std::env::var("SOFTTOKEN_PERF").as_deref() == Ok("1") {
-        REPORTED.call_once(|| {
-            let since_start = STARTED.get().map(|t| t.elapsed().as_millis()).unwrap_or(0);
-            let unix_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or(0);
-            eprintln!(
-                "softtoken-perf first-code-visible ms_since_start={since_start} unix_ms={unix_ms}"
-            );
-        });
-    }
+    ops::ui_ready();
 }
-
-/// When `run` began, for [`ui_ready`]'s report.
-static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 #[tauri::command]
 async fn start_new_vault(state: State<'_, AppState>) -> CommandResult<Option<KeptAside>> {
@@ -206,7 +192,7 @@ mod mobile_entry {
 
 /// Starts the app; returns when its window is closed.
 pub fn run() -> ExitCode {
-    let _ = STARTED.set(std::time::Instant::now());
+    ops::note_start();
     tune_webkit_environment();
     let inputs = Inputs::from_env();
     let builder = tauri::Builder::default();
@@ -233,20 +219,7 @@ pub fn run() -> ExitCode {
             }
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            app_info,
-            list_tokens,
-            activate,
-            rename_token,
-            delete_token,
-            reorder_tokens,
-            copy_code,
-            kiosk_reset,
-            resume_pending,
-            start_new_vault,
-            save_language,
-            ui_ready,
-        ])
+        .invoke_handler(invoke_handler!())
         .run(tauri::generate_context!("../tauri.conf.json"));
     match result {
         Ok(()) => ExitCode::SUCCESS,

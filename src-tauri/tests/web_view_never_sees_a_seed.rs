@@ -1,6 +1,6 @@
 //! The web view gets codes and seconds, never a seed: a token with a known seed goes into the
-//! vault, every command runs, and no response (success or error) contains the seed in any
-//! common encoding.
+//! vault, every command runs (each of `softtoken_app::commands::NAMES`), and no response
+//! (success or error) contains the seed in any common encoding.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
@@ -116,10 +116,14 @@ async fn no_command_response_contains_the_seed_of_a_stored_token() {
         "activate offline",
         json(&ops::activate(&state, "10112231", "999800000002", pw(), NOW).await),
     ));
-    responses.push(("delete unknown", json(&ops::delete_token(&state, &"0".repeat(32)).await)));
-    responses.push(("list again", json(&ops::list_tokens(&state, NOW + 60).await)));
-    responses.push(("delete", json(&ops::delete_token(&state, &id).await)));
+    responses
+        .push(("delete_token unknown", json(&ops::delete_token(&state, &"0".repeat(32)).await)));
+    responses.push(("list_tokens again", json(&ops::list_tokens(&state, NOW + 60).await)));
+    responses.push(("delete_token", json(&ops::delete_token(&state, &id).await)));
     responses.push(("kiosk_reset", json(&ops::kiosk_reset(&state).await)));
+    responses.push(("save_language", json(&ops::save_language(&state, ops::Language::En))));
+    responses.push(("start_new_vault", json(&ops::start_new_vault(&state, NOW).await)));
+    responses.push(("ui_ready", json(&ops::ui_ready())));
 
     // The responses are real: the list carried the code, the rename the new name, and the
     // offline activation the kind the screen needs.
@@ -128,6 +132,11 @@ async fn no_command_response_contains_the_seed_of_a_stored_token() {
     assert!(responses[8].1.contains("server_unreachable"), "{}", responses[8].1);
     for (command, response) in &responses {
         assert!(leaks(response).is_none(), "{command} leaked the seed: {response}");
+    }
+    // Every command the web view may call was asked above (a label starts with its name).
+    for name in softtoken_app::commands::NAMES {
+        let asked = responses.iter().any(|(label, _)| label.split(' ').next() == Some(name));
+        assert!(asked, "{name} is a command the web view may call, but this test never asks it");
     }
 }
 
@@ -142,6 +151,11 @@ mod erased {
                 Ok(v) => serde_json::to_string(v).unwrap(),
                 Err(e) => serde_json::to_string(e).unwrap(),
             }
+        }
+    }
+    impl Json for () {
+        fn to_json(&self) -> String {
+            serde_json::to_string(self).unwrap()
         }
     }
     impl Json for softtoken_app::ops::AppInfo {

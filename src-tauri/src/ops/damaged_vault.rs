@@ -1,0 +1,47 @@
+//! `start_new_vault`: the customer's way out of a vault that cannot be opened.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use softtoken_core::vault::Vault;
+
+use super::state::{internal, AppState};
+use crate::error::CommandResult;
+
+/// What `start_new_vault` kept aside: the file's name (not its folder), for the customer to
+/// tell support.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptAside {
+    /// The damaged vault's new file name, `tokens.vault.damaged-<unix seconds>`.
+    pub file_name: String,
+}
+
+/// `start_new_vault`: the way out of a damaged vault or a lost key. The vault file is renamed
+/// aside (never deleted) with its key moved to a matching keychain entry, and the next command
+/// opens an empty vault. A vault that opens is left alone (`None`).
+///
+/// # Errors
+/// Whatever else stops the vault from opening (keychain locked, newer app, I/O): nothing is
+/// moved then.
+pub async fn start_new_vault(state: &AppState, now: u64) -> CommandResult<Option<KeptAside>> {
+    let slot = Arc::clone(&state.vault);
+    let path = state.config().vault_path();
+    let keys = Arc::clone(&state.keys);
+    let key_name = state.config().key_name.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let mut guard = slot.blocking_lock();
+        let kept = Vault::set_aside(&path, keys, &key_name, now)?;
+        // Opened afresh by the next command: empty if the file was put aside.
+        *guard = None;
+        Ok(kept.map(|k| KeptAside {
+            file_name: k
+                .file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }))
+    })
+    .await
+    .map_err(|_| internal())?
+}

@@ -1,0 +1,30 @@
+//! What each command does, as plain async functions over [`AppState`], so tests call them
+//! without a window. The Tauri commands in `lib.rs` only forward to these.
+//!
+//! Every response is one of the types below: names, IDs a customer already knows (the user ID
+//! masked), codes and seconds. No seed, key or activation password is ever in one.
+//!
+//! One file per concern: [`state`] holds the vault and the bank's client that the others work
+//! through; `tokens` the tokens already stored, `activation` getting one from the bank,
+//! `settings` what the screens are told, `damaged_vault` the way out of a vault that cannot be
+//! opened, `launch` the launch-time measurement.
+
+mod activation;
+mod damaged_vault;
+mod launch;
+mod settings;
+mod state;
+mod tokens;
+
+pub use activation::{activate, resume_pending, Notice};
+pub use damaged_vault::{start_new_vault, KeptAside};
+pub use launch::{note_start, ui_ready};
+pub use settings::{app_info, save_language, AppInfo, Language, LANGUAGE_FILE};
+pub use state::{AppState, INSTANCE_LOCK_FILE};
+pub use tokens::{
+    copy_code, delete_token, kiosk_reset, list_tokens, rename_token, reorder_tokens, Copied,
+    TokenView,
+};
+
+#[cfg(test)]
+mod tests;

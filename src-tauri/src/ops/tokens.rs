@@ -1,0 +1,155 @@
+//! The commands on the tokens already in the vault: list, rename, delete, reorder, copy a
+//! code, and the kiosk's wipe; and [`TokenView`], how every command shows a token.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use softtoken_core::ids::{DisplayName, TokenId};
+use softtoken_core::vault::{TokenSummary, Vault};
+use softtoken_core::Error;
+use zeroize::Zeroizing;
+
+use super::state::AppState;
+use crate::clipboard::CLEAR_AFTER_SECS;
+use crate::error::{AppErrorKind, CommandError, CommandResult};
+
+/// One token as the screens show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenView {
+    /// The vault's id of the token (random, not a bank ID).
+    pub id: String,
+    /// The whole display name.
+    pub name: String,
+    /// The base of the display name.
+    pub base_name: String,
+    /// The added wording, possibly empty.
+    pub added_wording: String,
+    /// The bank's name.
+    pub issuer: String,
+    /// The service ID (not secret: printed in the bank's mail and screens).
+    pub service_id: String,
+    /// The user ID with all but the last four digits hidden.
+    pub user_id_masked: String,
+    /// The bank has not yet acknowledged that this token arrived.
+    pub pending_delivery: bool,
+    /// The current code.
+    pub code: String,
+    /// The code of the next period, shown in the last seconds of this one.
+    pub next_code: String,
+    /// Seconds until `code` expires.
+    pub seconds_left: u32,
+    /// The device's Unix second at which `code` expires (already corrected for the bank's
+    /// clock), so the screen counts down from one timer.
+    pub expires_at: u64,
+    /// The code period in seconds.
+    pub period: u32,
+}
+
+/// The answer to a copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Copied {
+    /// Seconds until the clipboard is cleared.
+    pub clear_after_secs: u32,
+}
+
+pub(super) fn token_view(t: &TokenSummary, vault: &Vault, now: u64) -> CommandResult<TokenView> {
+    let view = vault.totp(&t.id)?.view(now);
+    Ok(TokenView {
+        id: t.id.as_str().to_owned(),
+        name: t.display_name.to_string(),
+        base_name: t.display_name.base().to_owned(),
+        added_wording: t.display_name.added().to_owned(),
+        issuer: t.issuer.clone(),
+        service_id: t.service_id.as_str().to_owned(),
+        user_id_masked: t.user_id.masked(),
+        pending_delivery: t.pending_delivery.is_some(),
+        code: view.code.as_str().to_owned(),
+        next_code: view.next.as_str().to_owned(),
+        seconds_left: view.seconds_left,
+        expires_at: now + u64::from(view.seconds_left),
+        period: view.period,
+    })
+}
+
+pub(super) fn find(vault: &Vault, id: &TokenId) -> CommandResult<TokenSummary> {
+    vault.tokens().into_iter().find(|t| &t.id == id).ok_or_else(|| Error::TokenNotFound.into())
+}
+
+fn parse_id(id: &str) -> CommandResult<TokenId> {
+    Ok(TokenId::new(id)?)
+}
+
+/// `list_tokens`: every token in the customer's order with its code at `now`.
+///
+/// # Errors
+/// Vault errors (keychain locked, vault damaged, ...).
+pub async fn list_tokens(state: &AppState, now: u64) -> CommandResult<Vec<TokenView>> {
+    state.with_vault(move |v| v.tokens().iter().map(|t| token_view(t, v, now)).collect()).await
+}
+
+/// `rename_token` (step 9 and rename): sets the display name.
+///
+/// # Errors
+/// `invalid_input` for a bad name, `token_not_found`, vault errors.
+pub async fn rename_token(
+    state: &AppState,
+    id: &str,
+    base: &str,
+    added: &str,
+    now: u64,
+) -> CommandResult<TokenView> {
+    let id = parse_id(id)?;
+    let name = DisplayName::new(base, added)?;
+    state
+        .with_vault(move |v| {
+            v.rename(&id, name)?;
+            let t = find(v, &id)?;
+            token_view(&t, v, now)
+        })
+        .await
+}
+
+/// `delete_token`: removes a token from this device (ending use at the bank is separate).
+///
+/// # Errors
+/// `token_not_found`, vault errors.
+pub async fn delete_token(state: &AppState, id: &str) -> CommandResult<()> {
+    let id = parse_id(id)?;
+    state.with_vault(move |v| Ok(v.remove(&id)?)).await
+}
+
+/// `reorder_tokens`: the customer's new order.
+///
+/// # Errors
+/// `invalid_input` for a malformed id, vault errors for ids that are not all the tokens.
+pub async fn reorder_tokens(state: &AppState, ids: &[String]) -> CommandResult<()> {
+    let ids = ids.iter().map(|s| parse_id(s)).collect::<CommandResult<Vec<_>>>()?;
+    state.with_vault(move |v| Ok(v.reorder(&ids)?)).await
+}
+
+/// `copy_code`: puts the current code on the clipboard and clears it after
+/// [`CLEAR_AFTER_SECS`].
+///
+/// # Errors
+/// `token_not_found`, `clipboard_unavailable`, vault errors.
+pub async fn copy_code(state: &AppState, id: &str, now: u64) -> CommandResult<Copied> {
+    let id = parse_id(id)?;
+    let code = state
+        .with_vault(move |v| Ok(Zeroizing::new(v.totp(&id)?.code_at(now).as_str().to_owned())))
+        .await?;
+    state.clipboard.copy_then_clear(code, Duration::from_secs(CLEAR_AFTER_SECS.into()))?;
+    Ok(Copied { clear_after_secs: CLEAR_AFTER_SECS })
+}
+
+/// `kiosk_reset`: wipes every token; refused unless the app runs as a kiosk.
+///
+/// # Errors
+/// `not_kiosk` outside kiosk mode, vault errors.
+pub async fn kiosk_reset(state: &AppState) -> CommandResult<()> {
+    if !state.config().kiosk {
+        return Err(CommandError::app(AppErrorKind::NotKiosk, "Only a kiosk wipes its tokens."));
+    }
+    state.with_vault(|v| Ok(v.clear()?)).await
+}
