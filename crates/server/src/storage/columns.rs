@@ -1,6 +1,6 @@
 //! The `registrations` table's columns, declared once for both backends.
 //!
-//! Each column is one line of [`registration_columns!`] below: its name, the value it holds as
+//! Each column is one line of `registration_columns!` below: its name, the value it holds as
 //! both databases store it ([`Kind`]), how writes treat it ([`Write`]), its type in each
 //! dialect, how a [`Registration`] gives its value and how a stored value becomes the field
 //! again. Every select list, row reader, insert and update (SQLite's statements in
