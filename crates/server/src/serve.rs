@@ -121,7 +121,7 @@ fn bind(address: SocketAddr) -> Result<std::net::TcpListener> {
 
 /// Serves `router` on `listener` (HTTPS with `tls`) under the caps and timeouts of `edge` until
 /// `handle` shuts it down: the listener of [`run`], public so that the load benchmark
-/// (`examples/load.rs`) measures the server's own edge rather than a test server.
+/// (`examples/load/`) measures the server's own edge rather than a test server.
 ///
 /// # Errors
 /// [`std::io::Error`] when the listener fails.
