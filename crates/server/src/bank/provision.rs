@@ -96,7 +96,9 @@ impl Bank {
     }
 
     /// Provisioning step 2 (`POST /v1/provision/confirm`): each attempt is evaluated at most
-    /// once (one guess per attempt); a repeated confirm gets the same answer.
+    /// once (one guess per attempt); a repeated confirm gets the same outcome without a second
+    /// count (for a confirmed attempt: `200` with the current `server_time` and a
+    /// `server_confirm` over it).
     ///
     /// # Errors
     /// [`Error::WrongActivationPassword`] (a try counted) or [`Error::Locked`] (the limit

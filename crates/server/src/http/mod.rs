@@ -4,9 +4,10 @@
 //! Two routers for two listeners. [`public_app`], on the address the apps reach, has only the
 //! app-facing endpoints (`/v1/provision/*`, `/v1/demo/reset`, `/healthz`), which carry no
 //! admin power. [`admin_app`], on an address of the bank's own network (loopback by default),
-//! has `/metrics` and every `/v1/admin/*` endpoint: all need the bank's admin token, except
-//! `/v1/admin/verify`, which the web tier may call with its verify-only token, so a stolen web
-//! tier credential can check codes but never revoke or re-issue. Failed bearers are
+//! has `/metrics` (open to whoever reaches that listener, like `/healthz`: counters only) and
+//! every `/v1/admin/*` endpoint: those need the bank's admin token, except `/v1/admin/verify`,
+//! which the web tier may call with its verify-only token, so a stolen web tier credential can
+//! check codes but never revoke or re-issue. Failed bearers are
 //! throttled per address. Every refusal is an error body with a stable `code` (see
 //! [`crate::error`]); malformed input is a 4xx, never a 500.
 //!

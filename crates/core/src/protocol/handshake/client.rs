@@ -151,7 +151,8 @@ impl fmt::Debug for ClientConfirmed {
 
 impl ClientConfirmed {
     /// The confirm request again, byte for byte, for resending after a lost answer (the bank
-    /// answers a repeated correct confirm as it did the first).
+    /// answers a repeated correct confirm with the same token, its current clock and a
+    /// `server_confirm` over that clock).
     pub fn request(&self) -> ConfirmRequest {
         ConfirmRequest {
             attempt_id: self.attempt_id.clone(),
