@@ -54,5 +54,7 @@ pub use error::{Error, Result};
 // The workspace's one skip helper (the tests crate's; core cannot depend on that crate), for the
 // unit tests that run a second implementation of the documented vectors.
 #[cfg(test)]
+mod python_check;
+#[cfg(test)]
 #[path = "../../../tests/skip.rs"]
 mod skip;

@@ -3,15 +3,12 @@
 //! `docs/confirmation_vectors.py` recomputes the same values with Python's standard library.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use zeroize::Zeroizing;
 
 use super::details::{BankName, BranchName, HolderName, Note};
 use super::*;
 use crate::totp::Seed;
-
-use crate::skip;
 
 const DOC: &str = include_str!("../../../../docs/confirmation.md");
 
@@ -152,21 +149,7 @@ fn the_documented_vector_is_what_the_code_computes() {
 
 #[test]
 fn python_recomputes_the_documented_vector_independently() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/confirmation_vectors.py");
-    let out = match Command::new("python3").arg(script).output() {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            skip::missing(None, "python3 is not installed; install it (scripts/test.sh does)");
-            return;
-        }
-        Err(e) => panic!("running {script}: {e}"),
-    };
-    assert!(
-        out.status.success(),
-        "confirmation_vectors.py disagrees with confirmation.md:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::python_check::python_agrees("confirmation_vectors.py");
 }
 
 /// `cargo test -p softtoken-core --lib confirm::vectors::print -- --ignored --nocapture`

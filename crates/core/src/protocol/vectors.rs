@@ -3,7 +3,6 @@
 //! every printed value (and every JSON example of the vector) must come out exactly.
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use hkdf::Hkdf;
 use rand_core::{CryptoRng, RngCore};
@@ -18,8 +17,6 @@ use super::wire::{
 use super::*;
 use crate::ids::{ActivationPassword, ServiceId, UserId};
 use crate::totp::Algorithm;
-
-use crate::skip;
 
 const DOC: &str = include_str!("../../../../docs/protocol.md");
 
@@ -329,21 +326,7 @@ fn every_non_canonical_point_encoding_is_refused_by_both_ends() {
 /// with this crate.
 #[test]
 fn python_recomputes_the_documented_vector_independently() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/protocol_vectors.py");
-    let out = match Command::new("python3").arg(script).output() {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            skip::missing(None, "python3 is not installed; install it (scripts/test.sh does)");
-            return;
-        }
-        Err(e) => panic!("running {script}: {e}"),
-    };
-    assert!(
-        out.status.success(),
-        "protocol_vectors.py disagrees with protocol.md:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::python_check::python_agrees("protocol_vectors.py");
 }
 
 /// `cargo test -p softtoken-core --lib print_vector -- --ignored --nocapture` prints what the
