@@ -80,7 +80,7 @@ fn digit_of(c: char) -> Result<Option<char>, ()> {
 }
 
 /// Normalises typed digits into `out`, checking the count against `min..=max`.
-fn normalise_digits(
+pub(crate) fn normalise_digits(
     input: &str,
     field: Field,
     min: usize,

@@ -7,12 +7,13 @@
 use softtoken_core::ids::ActivationPassword;
 use softtoken_core::protocol::wire::{AckRequest, ConfirmRequest, StartRequest};
 use softtoken_core::protocol::{AttemptId, ServerHandshake};
+use softtoken_core::verify::EnteredCode;
 
 use crate::bank::{check_code_shape, Policy};
 use crate::credential::AdminToken;
 use crate::http::demo::DemoResetRequest;
 use crate::http::extract::parse_body;
-use crate::http::{ids, plain_code, IssueBody, OutboxQuery, ResyncBody, VerifyBody};
+use crate::http::{ids, IssueBody, OutboxQuery, ResyncBody, VerifyBody};
 use crate::sealed::MasterKey;
 
 /// A fuzz target: its name (the directory of its corpus under `fuzz/corpus/`) and its body.
@@ -68,14 +69,14 @@ pub fn server_request(data: &[u8]) {
         5 => {
             if let Ok(b) = parse_body::<VerifyBody>(body) {
                 if ids(&b.service_id, &b.user_id).is_ok() {
-                    let _ = check_code_shape(&plain_code(&b.code));
+                    let _ = check_code_shape(&EnteredCode::without_separators(&b.code));
                 }
             }
         }
         6 => {
             if let Ok(b) = parse_body::<ResyncBody>(body) {
-                let _ = check_code_shape(&plain_code(&b.code1));
-                let _ = check_code_shape(&plain_code(&b.code2));
+                let _ = check_code_shape(&EnteredCode::without_separators(&b.code1));
+                let _ = check_code_shape(&EnteredCode::without_separators(&b.code2));
             }
         }
         7 => {

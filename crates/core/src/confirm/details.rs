@@ -155,21 +155,16 @@ impl AccountNumber {
     /// # Errors
     /// [`Error::Invalid`] with [`Field::PayeeAccount`] unless seven digits remain.
     pub fn parse_typed(typed: &str) -> Result<Self> {
+        // The same normalisation as the IDs the customer types (ids.rs), with its refusals.
         let mut digits = String::new();
-        for c in typed.trim().chars() {
-            match c {
-                '0'..='9' => digits.push(c),
-                '０'..='９' => {
-                    digits.push(char::from(b'0' + (u32::from(c) - u32::from('０')) as u8))
-                }
-                _ if crate::ids::SEPARATORS.contains(&c) => {}
-                _ => return Err(Error::invalid(Field::PayeeAccount, Invalid::NotDigits)),
-            }
-        }
-        if digits.is_empty() {
-            return Err(Error::invalid(Field::PayeeAccount, Invalid::Empty));
-        }
-        Self::new(&digits)
+        crate::ids::normalise_digits(
+            typed,
+            Field::PayeeAccount,
+            ACCOUNT_NUMBER_DIGITS,
+            ACCOUNT_NUMBER_DIGITS,
+            &mut digits,
+        )?;
+        Ok(Self(digits))
     }
 
     /// The seven digits.

@@ -32,19 +32,7 @@ pub async fn provision_in_process(
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < n {
                 let pw = ActivationPassword::new("4821").unwrap();
-                let status = bank
-                    .issue(
-                        IssueRequest {
-                            service_id: ServiceId::new(SERVICE).unwrap(),
-                            user_id: None,
-                            mail: "load@example.jp".into(),
-                            password: pw.clone(),
-                            expires_in_secs: None,
-                        },
-                        t0,
-                    )
-                    .await
-                    .unwrap();
+                let status = bank.issue(issue_request(pw.clone()), t0).await.unwrap();
                 let user = UserId::new(&status.user_id).unwrap();
                 let (app, start) =
                     ClientHandshake::start(&ServiceId::new(SERVICE).unwrap(), &user, &pw).unwrap();
@@ -81,19 +69,8 @@ pub async fn round_trips(bank: &Bank, url: &str, provisions: usize, t0: u64, dea
         if Instant::now() > deadline {
             break;
         }
-        let status = bank
-            .issue(
-                IssueRequest {
-                    service_id: ServiceId::new(SERVICE).unwrap(),
-                    user_id: None,
-                    mail: "load@example.jp".into(),
-                    password: ActivationPassword::new("4821").unwrap(),
-                    expires_in_secs: None,
-                },
-                t0,
-            )
-            .await
-            .unwrap();
+        let status =
+            bank.issue(issue_request(ActivationPassword::new("4821").unwrap()), t0).await.unwrap();
         let user = UserId::new(&status.user_id).unwrap();
         let begin = Instant::now();
         let confirmed = app
@@ -119,5 +96,16 @@ pub async fn round_trips(bank: &Bank, url: &str, provisions: usize, t0: u64, dea
             ms(percentile(&latencies, 0.99)),
             ms(*latencies.last().unwrap())
         );
+    }
+}
+
+/// A registration of the benchmark's service for `password`, with a user ID the bank draws.
+fn issue_request(password: ActivationPassword) -> IssueRequest {
+    IssueRequest {
+        service_id: ServiceId::new(SERVICE).unwrap(),
+        user_id: None,
+        mail: "load@example.jp".into(),
+        password,
+        expires_in_secs: None,
     }
 }

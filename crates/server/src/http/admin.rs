@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
+use softtoken_core::verify::EnteredCode;
 
 use super::extract::{Admin, ApiJson, ClientIp, SecretString, Verifier};
 use super::state::AppState;
@@ -152,12 +153,6 @@ pub(crate) struct VerifyBody {
     pub(crate) code: String,
 }
 
-/// A code as the customer copied it, without the spaces and hyphens of the grouped form
-/// ("123 456") the app shows.
-pub(crate) fn plain_code(code: &str) -> String {
-    code.chars().filter(|c| *c != ' ' && *c != '-').collect()
-}
-
 async fn admin_verify(
     State(s): State<AppState>,
     _verifier: Verifier,
@@ -166,7 +161,7 @@ async fn admin_verify(
     let result = async {
         let ApiJson(body) = body?;
         let (service, user) = ids(&body.service_id, &body.user_id)?;
-        let code = plain_code(&body.code);
+        let code = EnteredCode::without_separators(&body.code);
         s.bank().verify(&service, &user, &code, s.now()).await
     }
     .await;
@@ -195,7 +190,10 @@ async fn admin_resync(
 ) -> Result<impl IntoResponse> {
     let (service, user) = pair(path)?;
     let ApiJson(body) = body?;
-    let (code1, code2) = (plain_code(&body.code1), plain_code(&body.code2));
+    let (code1, code2) = (
+        EnteredCode::without_separators(&body.code1),
+        EnteredCode::without_separators(&body.code2),
+    );
     let work = s.bank().resync(&service, &user, [&code1, &code2], s.now());
     let subject = Subject::pair(&service, &user);
     let actor = Actor::AdminToken(ip);

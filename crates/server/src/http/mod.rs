@@ -31,7 +31,7 @@ use crate::error::Error;
 pub use crate::config::HttpOptions;
 pub use crate::credential::{AdminToken, ADMIN_TOKEN_MIN_LEN};
 #[cfg(feature = "fuzzing")]
-pub(crate) use admin::{ids, plain_code, IssueBody, OutboxQuery, ResyncBody, VerifyBody};
+pub(crate) use admin::{ids, IssueBody, OutboxQuery, ResyncBody, VerifyBody};
 pub use extract::{client_address, Admin, ApiJson, ClientIp, Verifier};
 pub use state::AppState;
 

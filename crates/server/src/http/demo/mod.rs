@@ -20,6 +20,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
+use softtoken_core::verify::EnteredCode;
 
 use super::extract::{ApiJson, ClientIp, SecretString};
 use super::state::AppState;
@@ -182,7 +183,7 @@ async fn start_use(
     body: Result<ApiJson<StartUse>, Error>,
 ) -> Result<Json<VerifyOutcome>> {
     let ApiJson(req) = body?;
-    let code: String = req.code.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    let code = EnteredCode::without_separators(&req.code);
     let (service, user) = ids()?;
     Ok(Json(s.bank().verify(&service, &user, &code, s.now()).await?))
 }
