@@ -235,6 +235,15 @@ pub enum ErrorCode {
     Internal,
     /// 503: the server is starting, stopping or overloaded; try again later.
     Unavailable,
+    /// 401: a confirmation fetch or answer whose token MAC the bank could not check: no such
+    /// registration, a registration not in use, or a proof made with another key. The three are
+    /// one answer on purpose, so the endpoint tells a prober nothing (confirmation.md §9).
+    NotAuthenticated,
+    /// 400: a confirmation fetch with a valid proof but a `time` more than 300 s from the bank's
+    /// clock; body has `server_time`.
+    ClockSkew,
+    /// 404: no confirmation request with this id for this registration.
+    UnknownConfirmation,
     /// A code this build does not know.
     #[serde(other)]
     Unknown,
@@ -244,11 +253,16 @@ impl ErrorCode {
     /// The HTTP status that goes with the code.
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::InvalidRequest => 400,
+            ErrorCode::InvalidRequest | ErrorCode::ClockSkew => 400,
             ErrorCode::BodyTooLarge => 413,
-            ErrorCode::UnknownRegistration | ErrorCode::UnknownAttempt | ErrorCode::NotFound => 404,
+            ErrorCode::UnknownRegistration
+            | ErrorCode::UnknownAttempt
+            | ErrorCode::UnknownConfirmation
+            | ErrorCode::NotFound => 404,
             ErrorCode::AttemptExpired | ErrorCode::Expired | ErrorCode::Ended => 410,
-            ErrorCode::WrongActivationPassword | ErrorCode::Unauthorized => 401,
+            ErrorCode::WrongActivationPassword
+            | ErrorCode::Unauthorized
+            | ErrorCode::NotAuthenticated => 401,
             ErrorCode::Locked => 423,
             ErrorCode::AlreadyDelivered | ErrorCode::Superseded => 409,
             ErrorCode::RateLimited => 429,
@@ -278,6 +292,9 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::NotAuthenticated => "not_authenticated",
+            ErrorCode::ClockSkew => "clock_skew",
+            ErrorCode::UnknownConfirmation => "unknown_confirmation",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -304,12 +321,22 @@ pub struct ErrorBody {
     /// With `rate_limited`: seconds to wait before trying again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// With `clock_skew`: the bank's clock, Unix seconds, so the app can tell the customer by
+    /// how much the phone's clock is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<u64>,
 }
 
 impl ErrorBody {
     /// A body with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), tries_left: None, retry_after: None }
+        Self {
+            code,
+            message: message.into(),
+            tries_left: None,
+            retry_after: None,
+            server_time: None,
+        }
     }
 
     /// Adds `tries_left`.
@@ -323,6 +350,13 @@ impl ErrorBody {
     #[must_use]
     pub fn with_retry_after(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs);
+        self
+    }
+
+    /// Adds `server_time`.
+    #[must_use]
+    pub fn with_server_time(mut self, unix_secs: u64) -> Self {
+        self.server_time = Some(unix_secs);
         self
     }
 }
