@@ -239,3 +239,51 @@ async fn admin_offline(
     let outcome = s.bank().check_offline_code(&check, s.now()).await?;
     Ok(Json(OfflineAnswer { valid: outcome.valid }))
 }
+
+#[cfg(test)]
+mod tests {
+    use softtoken_core::confirm::ConfirmationState;
+
+    use crate::error::Error;
+
+    const DOC: &str = include_str!("../../../../docs/confirmation.md");
+
+    #[test]
+    fn every_error_code_and_state_of_the_confirmation_endpoints_is_documented_with_its_status() {
+        let table = DOC
+            .split("<!-- confirm-codes:begin -->")
+            .nth(1)
+            .and_then(|rest| rest.split("<!-- confirm-codes:end -->").next())
+            .unwrap_or_default();
+        for e in [
+            Error::InvalidRequest(String::new()),
+            Error::ClockSkew { server_time: 0 },
+            Error::NotAuthenticated,
+            Error::Unauthorized,
+            Error::UnknownRegistration,
+            Error::UnknownConfirmation,
+            Error::NotDelivered,
+            Error::TooManyPending { max: 5 },
+            Error::Ended,
+            Error::BodyTooLarge { limit: 0 },
+            Error::RateLimited { retry_after: 1 },
+            Error::Internal(""),
+            Error::Unavailable,
+        ] {
+            let row = format!("| `{}` | {} |", e.code(), e.status().as_u16());
+            assert!(table.contains(&row), "confirmation.md §9.4 lacks the row starting {row}");
+        }
+        let section = DOC.split("## 9. Endpoints").nth(1).unwrap_or_default();
+        for state in [
+            ConfirmationState::Pending,
+            ConfirmationState::Approved,
+            ConfirmationState::Denied,
+            ConfirmationState::WrongNumber,
+            ConfirmationState::Expired,
+            ConfirmationState::Cancelled,
+        ] {
+            let name = format!("`{}`", state.as_str());
+            assert!(section.contains(&name), "confirmation.md §9 does not name the state {name}");
+        }
+    }
+}

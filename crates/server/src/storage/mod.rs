@@ -298,12 +298,14 @@ pub struct AuditEntry {
     pub id: u64,
     /// Unix seconds when the action was asked for.
     pub at: u64,
-    /// Which credential acted: `admin_token` (the admin API) or `cli` (the admin command
-    /// line).
+    /// Which credential acted: `admin_token` (the admin API), `confirm_token` (the web tier's
+    /// confirmation credential), `cli` (the admin command line), `token` (a customer's app
+    /// answering a confirmation) or `bank` (a confirmation that expired unanswered).
     pub actor: String,
     /// Where from: the client address for the API, `uid N (name)` for the command line.
     pub origin: String,
-    /// `issue`, `end`, `unlock`, `resync` or `rotate_key`.
+    /// `issue`, `end`, `unlock`, `resync`, `rotate_key`, `confirm_create`, `confirm_cancel`
+    /// or `confirm_outcome`.
     pub action: String,
     /// The registration's service ID, when the action names one.
     pub service_id: Option<String>,
