@@ -2,6 +2,9 @@
 //!
 //! Admin commands work on the database directly (the server may be running: SQLite
 //! serializes writers, and a running server drops its cache when another process writes).
+//! The `confirm` commands are in `cli/confirm.rs`.
+
+mod confirm;
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -171,13 +174,13 @@ fn backup(common: &crate::config::CommonArgs, to: &std::path::Path) -> Result<()
     Ok(())
 }
 
-fn print_json(v: &impl Serialize) -> Result<()> {
+pub(crate) fn print_json(v: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(v).map_err(|_| Error::Internal("printing JSON"))?;
     println!("{text}");
     Ok(())
 }
 
-fn pair(service: &str, user: &str) -> Result<(ServiceId, UserId)> {
+pub(crate) fn pair(service: &str, user: &str) -> Result<(ServiceId, UserId)> {
     Ok((ServiceId::new(service)?, UserId::new(user)?))
 }
 
@@ -262,6 +265,7 @@ async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
             }
             Ok(())
         }
+        Command::Confirm(c) => confirm::run(bank, &actor, c).await,
         Command::Serve(_) | Command::GenKey | Command::Migrate | Command::Backup(_) => {
             Err(Error::Internal("not an admin command"))
         }

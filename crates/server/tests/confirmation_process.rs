@@ -135,3 +135,80 @@ async fn created_through_one_instance_answered_through_another_the_third_s_wait_
         assert_eq!(server.admin_post(path, check.clone()).await.1, json!({ "valid": false }));
     }
 }
+
+/// Runs `softtoken-server confirm …` on the database of `dir`: success, stdout, stderr.
+fn confirm_cli(dir: &std::path::Path, args: &[&str]) -> (bool, Value, String) {
+    let out = binary::command(dir).arg("confirm").args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (out.status.success(), json, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_creates_reads_cancels_and_checks_offline_codes_beside_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn(dir.path(), &[]);
+    let issue =
+        json!({"service_id": SERVICE, "mail": "taro@example.jp", "activation_password": PIN});
+    let (_, issued) = post(&server.admin_url, "/v1/admin/registrations", &issue, true).await;
+    let user = issued["user_id"].as_str().unwrap().to_owned();
+    let token = provisioned(&server.url, &user).await;
+    let code = Totp::new(token.params, &token.seed, token.offset).unwrap().code_now();
+    let verify = json!({"service_id": SERVICE, "user_id": user, "code": code.as_str()});
+    post(&server.admin_url, "/v1/admin/verify", &verify, true).await;
+    let keys = ConfirmationKeys::derive(&token.seed);
+    let (service, user_id) = (ServiceId::new(SERVICE).unwrap(), UserId::new(&user).unwrap());
+    let pair = ["--service-id", SERVICE, "--user-id", &user];
+    let details = sign_in().to_string();
+
+    let (ok, created, err) = confirm_cli(
+        dir.path(),
+        &[&["create"], &pair[..], &["--details", &details, "--match-required"]].concat(),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(created["state"], "pending");
+    assert_eq!(created["match_number"].as_str().unwrap().len(), 2);
+    let id = created["id"].as_str().unwrap().to_owned();
+    // The running server serves what the command line created; its answer is what the
+    // command line then reads.
+    let fetch = FetchRequest::new(&keys, service.clone(), user_id.clone(), unix_now());
+    let (_, fetched) =
+        post(&server.url, PATH_PENDING, &serde_json::to_value(&fetch).unwrap(), false).await;
+    let fetched: FetchResponse = serde_json::from_value(fetched).unwrap();
+    let request = fetched.requests[0].clone().open(&keys, &service, &user_id).unwrap();
+    let deny = request.answer(&keys, Decision::Deny, None).unwrap();
+    post(&server.url, PATH_ANSWER, &serde_json::to_value(&deny).unwrap(), false).await;
+    let (ok, status, _) = confirm_cli(dir.path(), &["status", &id, "--wait", "5"]);
+    assert!(ok);
+    assert_eq!(status["state"], "denied");
+    let (ok, cancelled, _) = confirm_cli(dir.path(), &["cancel", &id]);
+    assert!(ok);
+    assert_eq!(cancelled["state"], "denied", "a final request stays as it is");
+
+    let (account, amount) = (AccountNumber::new("1234567").unwrap(), Amount::new(8000).unwrap());
+    let offline = softtoken_core::confirm::offline::code(&keys, &account, amount, unix_now());
+    let offline = offline.unwrap();
+    let check = [&["offline"], &pair[..], &["--account-number", "1234567", "--amount-yen", "8000"]]
+        .concat();
+    let (ok, valid, _) = confirm_cli(dir.path(), &[&check[..], &["--code", &offline]].concat());
+    assert_eq!((ok, valid), (true, json!({ "valid": true })));
+    let (ok, again, _) = confirm_cli(dir.path(), &[&check[..], &["--code", &offline]].concat());
+    assert_eq!((ok, again), (true, json!({ "valid": false })), "exit 0, read valid");
+
+    // Refusals: exit 1, one line on standard error, nothing on standard output.
+    for args in [
+        vec!["status", "AAAAAAAAAAAAAAAAAAAAAA"],
+        vec!["status", "not-an-id"],
+        [&["create"], &pair[..], &["--details", r#"{"kind":"limit_change","amount_yen":0}"#]]
+            .concat(),
+        [&["create"], &pair[..], &["--details", &details, "--lifetime-secs", "301"]].concat(),
+    ] {
+        let (ok, out, err) = confirm_cli(dir.path(), &args);
+        assert!(!ok && out.is_null(), "{args:?}: {out}");
+        assert!(err.starts_with("softtoken-server: "), "{args:?}: {err}");
+    }
+    let audit = binary::command(dir.path()).args(["audit", "--limit", "10"]).output().unwrap();
+    let audit = String::from_utf8_lossy(&audit.stdout);
+    assert!(audit.contains(r#""action":"confirm_create","service_id":"10112231""#), "{audit}");
+    assert!(audit.contains(r#""actor":"token""#), "{audit}");
+}

@@ -127,6 +127,77 @@ pub enum Command {
     /// Copy the SQLite database to a new file (0600), consistent while the server writes; needs
     /// no master key. PostgreSQL is backed up with its own tools (see docs/server.md).
     Backup(BackupArgs),
+    /// Transaction confirmation, as the bank's web tier does it: create a request, read or
+    /// wait for its outcome, cancel it, check an offline code.
+    #[command(subcommand)]
+    Confirm(ConfirmCommand),
+}
+
+/// `confirm` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfirmCommand {
+    /// Ask the customer to confirm a transaction; prints the request (with the number to
+    /// match, when asked for).
+    Create(ConfirmCreateArgs),
+    /// Print a request's status, waiting up to `--wait` seconds for a final state.
+    Status(ConfirmStatusArgs),
+    /// Withdraw a pending request.
+    Cancel(ConfirmIdArgs),
+    /// Check an offline code the customer typed.
+    Offline(ConfirmOfflineArgs),
+}
+
+/// `confirm create` flags.
+#[derive(Debug, Args)]
+pub struct ConfirmCreateArgs {
+    /// The registration.
+    #[command(flatten)]
+    pub pair: PairArgs,
+    /// What is to be approved, as JSON exactly as in a signed request
+    /// (`{"kind":"transfer","amount_yen":50000,"payee":{...}}`).
+    #[arg(long)]
+    pub details: String,
+    /// Seconds the request stays answerable (30 to 300) [default: 120].
+    #[arg(long)]
+    pub lifetime_secs: Option<u64>,
+    /// An approval must carry the two-digit number printed here (and shown on the page).
+    #[arg(long)]
+    pub match_required: bool,
+}
+
+/// A confirmation request's ID.
+#[derive(Debug, Args)]
+pub struct ConfirmIdArgs {
+    /// The request's ID (22 base64url characters).
+    pub id: String,
+}
+
+/// `confirm status` flags.
+#[derive(Debug, Args)]
+pub struct ConfirmStatusArgs {
+    /// The request.
+    #[command(flatten)]
+    pub id: ConfirmIdArgs,
+    /// Seconds to wait for a final state (0 to 30).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=30))]
+    pub wait: u64,
+}
+
+/// `confirm offline` flags.
+#[derive(Debug, Args)]
+pub struct ConfirmOfflineArgs {
+    /// The registration.
+    #[command(flatten)]
+    pub pair: PairArgs,
+    /// The payee's account number (7 digits).
+    #[arg(long)]
+    pub account_number: String,
+    /// The amount in yen.
+    #[arg(long)]
+    pub amount_yen: u64,
+    /// The code the customer typed (8 digits).
+    #[arg(long)]
+    pub code: String,
 }
 
 /// `audit` flags.

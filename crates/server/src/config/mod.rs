@@ -46,7 +46,8 @@ use crate::storage::postgres::PostgresOptions;
 use crate::storage::sqlite::Synchronous;
 
 pub use args::{
-    AuditArgs, BackupArgs, Cli, Command, CommonArgs, IssueArgs, PairArgs, ResyncArgs,
+    AuditArgs, BackupArgs, Cli, Command, CommonArgs, ConfirmCommand, ConfirmCreateArgs,
+    ConfirmIdArgs, ConfirmOfflineArgs, ConfirmStatusArgs, IssueArgs, PairArgs, ResyncArgs,
     RotateKeyArgs, ServeArgs, VerifyArgs,
 };
 pub use database::{database_path, postgres_options};
