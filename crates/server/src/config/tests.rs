@@ -204,3 +204,41 @@ fn the_defaults_the_manual_lists_are_the_ones_the_server_uses() {
         );
     }
 }
+
+#[test]
+fn the_confirm_token_comes_from_its_file_and_must_differ_from_the_admin_and_verify_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    key_file(&dir.path().join("k"), "22");
+    let token = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        let mut f = crate::files::create_private_file(&path, false).unwrap();
+        std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+        path
+    };
+    let admin = token("admin.token", "an-admin-token-0123456789");
+    let confirm = token("confirm.token", "a-confirm-token-0123456789");
+    let cfg = dir.path().join("server.toml");
+    let write = |confirm: &Path| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "master_key_file = \"{}\"\nadmin_token_file = \"{}\"\nconfirm_token_file = \"{}\"\n",
+                dir.path().join("k").display(),
+                admin.display(),
+                confirm.display()
+            ),
+        )
+        .unwrap();
+    };
+    write(&confirm);
+    let mut c = common();
+    c.config = Some(cfg.clone());
+    let serve = ServeArgs::default();
+    let s = resolve(&c, Some(&serve)).unwrap();
+    let confirm_token = s.http.confirm_token.unwrap();
+    assert!(confirm_token.matches("a-confirm-token-0123456789"));
+    assert!(!confirm_token.matches("an-admin-token-0123456789"));
+    write(&admin);
+    let refused = resolve(&c, Some(&serve)).unwrap_err();
+    assert!(refused.to_string().contains("confirm token must differ"), "{refused}");
+}
