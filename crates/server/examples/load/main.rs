@@ -5,6 +5,7 @@
 //! cargo run --release -p softtoken-server --example load
 //! cargo run --release -p softtoken-server --example load -- --synchronous normal
 //! cargo run --release -p softtoken-server --example load -- --postgres --instances 2
+//! cargo run --release -p softtoken-server --example load -- --only-confirmations
 //! ```
 //!
 //! With `--postgres` the database is a private PostgreSQL cluster from the system's package
@@ -28,9 +29,14 @@
 //! server's and the load generator costs as little as it can: one thread, the requests built
 //! as bytes before the clock starts, written and read on raw HTTP/1.1 keep-alive connections.
 //! Its CPU time and the server's are both printed.
+//!
+//! Then (`confirm.rs`) it runs `--confirmations` full transaction confirmations over HTTP
+//! (create, fetch, answer, status) from `--confirm-concurrency` connections, and times
+//! `--wakes` long-poll wake-ups; `--only-confirmations` runs that phase alone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod confirm;
 mod driver;
 mod measure;
 mod provisioning;
@@ -62,6 +68,18 @@ struct Args {
     provisions: usize,
     #[command(flatten)]
     database: DatabaseArgs,
+    /// Full confirmations (create + fetch + answer + status) timed over HTTP.
+    #[arg(long, default_value_t = 4_000)]
+    confirmations: usize,
+    /// Connections (each its own customer) sending confirmations at once.
+    #[arg(long, default_value_t = 32)]
+    confirm_concurrency: usize,
+    /// Long-poll wake-ups timed one after another.
+    #[arg(long, default_value_t = 200)]
+    wakes: usize,
+    /// Run only the confirmation phase (no verify, no provisioning round trips).
+    #[arg(long)]
+    only_confirmations: bool,
     /// Give up after this many seconds in total.
     #[arg(long, default_value_t = 300)]
     max_seconds: u64,
@@ -86,7 +104,8 @@ fn main() {
 }
 
 /// The benchmark's phases in order: start the banks, provision the tokens (not timed), verify
-/// over HTTP, verify in process, time provisioning round trips over HTTP, close.
+/// over HTTP, verify in process, time provisioning round trips over HTTP, time confirmations
+/// and long-poll wake-ups over HTTP, close.
 async fn bench(args: Args) {
     let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
     // A step boundary plus 30 s, so the steps −1, 0, +1 are unambiguous.
@@ -102,11 +121,15 @@ async fn bench(args: Args) {
         std::thread::available_parallelism().map(usize::from).unwrap_or(1)
     );
     let bank = servers.first_bank();
-    let tokens = provisioning::provision_in_process(&bank, args.registrations, t0).await;
-    let tokens = verify::leave_out_repeating(tokens, [t0, later]);
-    verify::over_http(&servers.instances, &tokens, t0, args.concurrency, deadline).await;
-    verify::in_process(&servers.instances, &tokens, later, args.concurrency, deadline).await;
-    let url = &servers.instances[0].url;
-    provisioning::round_trips(&bank, url, args.provisions, t0, deadline).await;
+    if !args.only_confirmations {
+        let tokens = provisioning::provision_in_process(&bank, args.registrations, t0).await;
+        let tokens = verify::leave_out_repeating(tokens, [t0, later]);
+        verify::over_http(&servers.instances, &tokens, t0, args.concurrency, deadline).await;
+        verify::in_process(&servers.instances, &tokens, later, args.concurrency, deadline).await;
+        let url = &servers.instances[0].url;
+        provisioning::round_trips(&bank, url, args.provisions, t0, deadline).await;
+    }
+    let (total, wakes) = (args.confirmations, args.wakes);
+    confirm::run(&servers.instances, total, args.confirm_concurrency, wakes, t0, deadline).await;
     servers.close().await;
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use softtoken_core::client::ProvisioningClient;
 use softtoken_core::ids::{ActivationPassword, ServiceId, TokenId, UserId};
-use softtoken_core::protocol::ClientHandshake;
+use softtoken_core::protocol::{ClientHandshake, NewToken};
 use softtoken_core::totp::{ClockOffset, Totp};
 use softtoken_server::bank::{Bank, IssueRequest};
 
@@ -31,18 +31,9 @@ pub async fn provision_in_process(
         let n = registrations;
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < n {
-                let pw = ActivationPassword::new("4821").unwrap();
-                let status = bank.issue(issue_request(pw.clone()), t0).await.unwrap();
-                let user = UserId::new(&status.user_id).unwrap();
-                let (app, start) =
-                    ClientHandshake::start(&ServiceId::new(SERVICE).unwrap(), &user, &pw).unwrap();
-                let started = bank.start(&start, t0).await.unwrap();
-                let (app, confirm) = app.confirm(&started).unwrap();
-                let confirmed = bank.confirm(&confirm, t0).await.unwrap();
-                let (token, ack) = app.finish(&confirmed, t0).unwrap();
-                bank.ack(&ack, t0).await.unwrap();
+                let (user, token) = provision_one(&bank, t0).await;
                 let totp = Totp::new(token.params, &token.seed, ClockOffset(0)).unwrap();
-                tokens.lock().unwrap().push((status.user_id, totp));
+                tokens.lock().unwrap().push((user, totp));
             }
         }));
     }
@@ -56,6 +47,22 @@ pub async fn provision_in_process(
         setup.elapsed().as_secs_f64()
     );
     tokens
+}
+
+/// One token through the bank's protocol code at bank time `t0`: its user ID and what the app
+/// stored.
+pub async fn provision_one(bank: &Bank, t0: u64) -> (String, NewToken) {
+    let pw = ActivationPassword::new("4821").unwrap();
+    let status = bank.issue(issue_request(pw.clone()), t0).await.unwrap();
+    let user = UserId::new(&status.user_id).unwrap();
+    let (app, start) =
+        ClientHandshake::start(&ServiceId::new(SERVICE).unwrap(), &user, &pw).unwrap();
+    let started = bank.start(&start, t0).await.unwrap();
+    let (app, confirm) = app.confirm(&started).unwrap();
+    let confirmed = bank.confirm(&confirm, t0).await.unwrap();
+    let (token, ack) = app.finish(&confirmed, t0).unwrap();
+    bank.ack(&ack, t0).await.unwrap();
+    (status.user_id, token)
 }
 
 /// Provisioning round trips, one after another, with the app's client over HTTP to `url`

@@ -17,6 +17,8 @@ use softtoken_server::testing::{BankOptions, TestBank};
 const ADMIN: &str = "load-benchmark-admin-token";
 /// The bank web tier's verify-only credential, as a bank's web servers would present it.
 pub const VERIFIER: &str = "load-benchmark-verify-token";
+/// The bank web tier's confirm-only credential.
+pub const CONFIRMER: &str = "load-benchmark-confirm-token";
 /// The service every benchmark token belongs to.
 pub const SERVICE: &str = "10112231";
 
@@ -92,6 +94,7 @@ impl Servers {
             http: HttpOptions {
                 admin_token: Some(AdminToken::new(ADMIN).unwrap()),
                 verify_token: Some(AdminToken::new(VERIFIER).unwrap()),
+                confirm_token: Some(AdminToken::new(CONFIRMER).unwrap()),
                 rate_limits: RateLimits {
                     per_address_burst: 1_000,
                     per_address_per_minute: 1_000,

@@ -1,0 +1,184 @@
+//! Transaction confirmation over HTTP: full confirmations (the web tier's create, the app's
+//! fetch and answer, the web tier's status read), one after another per connection and many
+//! connections at once, and the long-poll wake-up: how long after the answer's `200` a status
+//! read that was already waiting returns. On PostgreSQL with several instances the waiter and
+//! the answer go to different instances, so the wake-up is the database poll's.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use softtoken_core::confirm::{
+    ConfirmationKeys, Decision, FetchRequest, FetchResponse, PATH_ANSWER, PATH_PENDING,
+};
+use softtoken_core::ids::{ServiceId, UserId};
+use softtoken_core::totp::{ClockOffset, Totp};
+use softtoken_server::bank::Bank;
+
+use crate::measure::{ms, percentile};
+use crate::provisioning::provision_one;
+use crate::servers::{Instance, CONFIRMER, SERVICE};
+
+/// A customer whose token is in use, as the app holds it.
+struct Customer {
+    user: UserId,
+    keys: ConfirmationKeys,
+}
+
+/// `n` tokens set up and put in use through the bank's own code (not timed).
+async fn customers(bank: &Arc<Bank>, n: usize, t0: u64) -> Vec<Customer> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (user, token) = provision_one(bank, t0).await;
+        let totp = Totp::new(token.params, &token.seed, ClockOffset(0)).unwrap();
+        let user = UserId::new(&user).unwrap();
+        let code = totp.code_at_bank_time(t0);
+        let service = ServiceId::new(SERVICE).unwrap();
+        assert!(bank.verify(&service, &user, code.as_str(), t0).await.unwrap().accepted);
+        out.push(Customer { user, keys: ConfirmationKeys::derive(&token.seed) });
+    }
+    out
+}
+
+struct Endpoints {
+    http: reqwest::Client,
+    public: String,
+    admin: String,
+}
+
+impl Endpoints {
+    fn of(answer_to: &Instance, wait_on: &Instance) -> Self {
+        let http = reqwest::Client::builder().pool_max_idle_per_host(1024).build().unwrap();
+        Self { http, public: answer_to.url.clone(), admin: format!("http://{}", wait_on.admin) }
+    }
+
+    async fn create(&self, c: &Customer) -> String {
+        let body = json!({ "service_id": SERVICE, "user_id": c.user.as_str(),
+            "details": { "kind": "transfer", "amount_yen": 50000, "payee": {
+                "bank": "みらい信用金庫", "branch": "本店営業部", "account_type": "ordinary",
+                "account_number": "1234567", "holder": "ヤマダ　タロウ" } } });
+        let resp = self
+            .http
+            .post(format!("{}/v1/admin/confirmations", self.admin))
+            .bearer_auth(CONFIRMER)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 201);
+        resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn fetch_and_answer(&self, c: &Customer, t0: u64) {
+        let service = ServiceId::new(SERVICE).unwrap();
+        let fetch = FetchRequest::new(&c.keys, service.clone(), c.user.clone(), t0);
+        let url = format!("{}{PATH_PENDING}", self.public);
+        let fetched: FetchResponse =
+            self.http.post(url).json(&fetch).send().await.unwrap().json().await.unwrap();
+        let request = fetched.requests[0].clone().open(&c.keys, &service, &c.user).unwrap();
+        let answer = request.answer(&c.keys, Decision::Approve, None).unwrap();
+        let url = format!("{}{PATH_ANSWER}", self.public);
+        let answered: Value =
+            self.http.post(url).json(&answer).send().await.unwrap().json().await.unwrap();
+        assert_eq!(answered["state"], "approved");
+    }
+
+    async fn status(&self, id: &str, wait: u64) -> Value {
+        let url = format!("{}/v1/admin/confirmations/{id}?wait={wait}", self.admin);
+        self.http.get(url).bearer_auth(CONFIRMER).send().await.unwrap().json().await.unwrap()
+    }
+}
+
+/// Runs the confirmation benchmark: `total` full confirmations from `concurrency` connections
+/// (each its own customer, so never more than one pending per registration), then `wakes`
+/// timed long-poll wake-ups.
+pub async fn run(
+    instances: &[Instance],
+    total: usize,
+    concurrency: usize,
+    wakes: usize,
+    t0: u64,
+    deadline: Instant,
+) {
+    let bank = instances[0].bank.bank().clone();
+    let concurrency = concurrency.clamp(1, total.max(1));
+    let people = customers(&bank, concurrency + 1, t0).await;
+    let (first, last) = (&instances[0], &instances[instances.len() - 1]);
+    let endpoints = Arc::new(Endpoints::of(first, first));
+    let people: Vec<Arc<Customer>> = people.into_iter().map(Arc::new).collect();
+
+    let begin = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, c) in people.iter().take(concurrency).enumerate() {
+        let (endpoints, c) = (endpoints.clone(), c.clone());
+        let n = total / concurrency + usize::from(i < total % concurrency);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(n);
+            for _ in 0..n {
+                if Instant::now() > deadline {
+                    break;
+                }
+                let start = Instant::now();
+                let id = endpoints.create(&c).await;
+                endpoints.fetch_and_answer(&c, t0).await;
+                assert_eq!(endpoints.status(&id, 0).await["state"], "approved");
+                latencies.push(start.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    let elapsed = begin.elapsed();
+    latencies.sort();
+    if !latencies.is_empty() {
+        println!(
+            "confirmations over HTTP (create + fetch + answer + status, {} from {} connections): {:.0}/s; round trip p50 {}, p95 {}, p99 {}",
+            latencies.len(),
+            concurrency,
+            latencies.len() as f64 / elapsed.as_secs_f64(),
+            ms(percentile(&latencies, 0.50)),
+            ms(percentile(&latencies, 0.95)),
+            ms(percentile(&latencies, 0.99)),
+        );
+    }
+
+    // The wake-up: the web tier waits on the first instance, the app answers on the last.
+    let answering = Endpoints::of(last, first);
+    let waiting = Arc::new(Endpoints::of(first, first));
+    let c = people[concurrency].clone();
+    let mut wakes_seen = Vec::with_capacity(wakes);
+    for _ in 0..wakes {
+        if Instant::now() > deadline {
+            break;
+        }
+        let id = waiting.create(&c).await;
+        let waiter = {
+            let (waiting, id) = (waiting.clone(), id.clone());
+            tokio::spawn(async move {
+                let state = waiting.status(&id, 10).await;
+                (Instant::now(), state)
+            })
+        };
+        // Long enough for the wait to have begun reading.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        answering.fetch_and_answer(&c, t0).await;
+        let answered = Instant::now();
+        let (woke, state) = waiter.await.unwrap();
+        assert_eq!(state["state"], "approved");
+        wakes_seen.push(woke.saturating_duration_since(answered));
+    }
+    wakes_seen.sort();
+    if !wakes_seen.is_empty() {
+        let across = if instances.len() > 1 { "another instance" } else { "the same instance" };
+        println!(
+            "long-poll wake-up (answer's 200 to the waiting status read's, answered through {across}, {} runs): p50 {}, p95 {}, max {}",
+            wakes_seen.len(),
+            ms(percentile(&wakes_seen, 0.50)),
+            ms(percentile(&wakes_seen, 0.95)),
+            ms(*wakes_seen.last().unwrap()),
+        );
+    }
+}
