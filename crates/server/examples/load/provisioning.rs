@@ -41,7 +41,7 @@ pub async fn provision_in_process(
                 let confirmed = bank.confirm(&confirm, t0).await.unwrap();
                 let (token, ack) = app.finish(&confirmed, t0).unwrap();
                 bank.ack(&ack, t0).await.unwrap();
-                let totp = Totp::new(token.params, &token.seed, ClockOffset(0)).unwrap();
+                let totp = Totp::new(token.issued.params, &token.seed, ClockOffset(0)).unwrap();
                 tokens.lock().unwrap().push((status.user_id, totp));
             }
         }));
