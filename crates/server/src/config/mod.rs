@@ -46,14 +46,18 @@ use crate::storage::postgres::PostgresOptions;
 use crate::storage::sqlite::Synchronous;
 
 pub use args::{
-    AuditArgs, BackupArgs, Cli, Command, CommonArgs, IssueArgs, PairArgs, ResyncArgs,
+    AuditArgs, BackupArgs, Cli, Command, CommonArgs, IssueArgs, Output, PairArgs, ResyncArgs,
     RotateKeyArgs, ServeArgs, VerifyArgs,
 };
+pub use database::DatabaseArgs;
 pub use database::{database_path, postgres_options};
 pub use defaults::{DEFAULT_ADMIN_BIND, DEFAULT_BIND, DEFAULT_DATABASE, DEFAULT_DEMO_PASSWORD};
 pub use file::{file_of, parse_file, read_file, FileConfig};
 pub use limits::HttpOptions;
+pub use limits::{BankNames, EdgeArgs, PolicyLimits, RequestArgs};
 pub use listen::TlsFiles;
+pub use listen::{Addresses, Front};
+pub use secrets::{DemoArgs, KeyFiles, TokenFiles};
 
 /// Everything resolved, validated and ready.
 #[derive(Debug)]
@@ -128,7 +132,7 @@ fn resolve_with(
     let lim = &file.limits;
 
     let database = database_path(common, &file);
-    let demo_on = serve.is_some() && switch(serve_args.demo, file.demo);
+    let demo_on = serve.is_some() && switch(serve_args.demo.demo, file.demo.demo);
 
     let mut policy = limits::policy(common, &file)?;
     let requests = limits::request_limits(serve_args, lim, &mut policy)?;
@@ -146,14 +150,15 @@ fn resolve_with(
         database,
         synchronous,
         cache_capacity: lim
+            .database
             .cache_capacity
             .unwrap_or(crate::storage::sqlite::DEFAULT_CACHE_CAPACITY)
             .max(1),
         postgres: postgres_options(common, &file)?,
-        migrate_on_start: switch(common.migrate_on_start, file.migrate_on_start),
+        migrate_on_start: switch(common.database.migrate_on_start, file.database.migrate_on_start),
         master_key,
         previous_master_keys,
-        outbox_dir: common.outbox_dir.clone().or(file.outbox_dir.clone()),
+        outbox_dir: common.output.outbox_dir.clone().or(file.output.outbox_dir.clone()),
         policy,
         http: HttpOptions {
             admin_token,
@@ -167,7 +172,11 @@ fn resolve_with(
         },
         tls: listeners.tls,
         demo,
-        log_json: switch(common.log_json, file.log_json),
-        log: layered(common.log.clone(), file.log.clone(), defaults::DEFAULT_LOG.into()),
+        log_json: switch(common.output.log_json, file.output.log_json),
+        log: layered(
+            common.output.log.clone(),
+            file.output.log.clone(),
+            defaults::DEFAULT_LOG.into(),
+        ),
     })
 }
