@@ -11,14 +11,15 @@
 //! file's `[limits]` table, whose keys are flat flags and variables; it would save one `.or()`
 //! per setting and none of the checks.
 //!
-//! Why the command line and the file are separate structs rather than one shared per concern:
-//! the file's tables cut across the commands (`[limits]` holds flags of every command and
-//! flags of `serve` only), and serde cannot flatten a struct into a table that refuses unknown
-//! keys (`deny_unknown_fields` does not combine with `flatten`, and a flattened table loses
-//! the line numbers of its errors). What one setting owns in one place is its default
+//! One struct per concern holds each setting once, deriving clap's `Args` (flag, variable,
+//! help) and serde's `Deserialize` (the file's key): the listen addresses and the proxies in
+//! front (`listen.rs`), the database (`database.rs`), the key and token files and demo mode
+//! (`secrets.rs`), the bank's names and the limits (`limits.rs`), the output (`args.rs`). The
+//! command line flattens them; the file's sections feed them (`file.rs`). A file-only key is a
+//! field with `#[arg(skip)]`. What one setting owns in one place beside its field is its default
 //! (`defaults.rs`, or `bank::Policy::default`), which a test holds the help text to.
 //!
-//! One room per concern: the command line (`args.rs`), the file (`file.rs`), the defaults
+//! One room per concern: the commands (`args.rs`), reading the file (`file.rs`), the defaults
 //! (`defaults.rs`), how the layers of a setting combine (`layer.rs`), the limits
 //! (`limits.rs`), the listeners and proxies (`listen.rs`), the database (`database.rs`), the
 //! secrets (`secrets.rs`).

@@ -204,3 +204,20 @@ fn the_defaults_the_manual_lists_are_the_ones_the_server_uses() {
         );
     }
 }
+
+#[test]
+fn an_operators_mistake_in_the_file_is_shown_at_its_line() {
+    let at_line = |text: &str| parse_file(text).unwrap_err().to_string();
+    let err = at_line("log = \"info\"\n\n[limits]\nbody_limit = 4096\nrate_totl_burst = 3\n");
+    assert!(err.contains("line 5") && err.contains("unknown field `rate_totl_burst`"), "{err}");
+    let err = at_line("log = \"info\"\nbind = 8080\n");
+    assert!(err.contains("line 2") && err.contains("expected socket address"), "{err}");
+    let err = at_line("[limits]\nexpiry_days = \"a week\"\n");
+    assert!(err.contains("line 2") && err.contains("expected u32"), "{err}");
+    // Each concern reads only its own keys: a key of one is no mistake for another.
+    let file =
+        parse_file("bind = \"127.0.0.1:1\"\nissuer = \"Bank\"\n[limits]\nmax_connections = 5\n")
+            .unwrap();
+    assert_eq!(file.names.issuer.as_deref(), Some("Bank"));
+    assert_eq!(file.limits.edge.max_connections, Some(5));
+}
