@@ -10,7 +10,7 @@ use softtoken_app::config::{Config, ServerTrust};
 use softtoken_app::ops::{self, AppState};
 use softtoken_core::ids::{DisplayName, ServiceId, UserId};
 use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
-use softtoken_core::vault::{MemoryKeyStore, NewToken, Vault};
+use softtoken_core::vault::{IssuedToken, MemoryKeyStore, NewToken, Vault};
 use zeroize::Zeroizing;
 
 /// ASCII, so even a "raw" leak would be visible in JSON text.
@@ -69,12 +69,14 @@ async fn no_command_response_contains_the_seed_of_a_stored_token() {
         vault
             .add(
                 NewToken {
-                    service_id: ServiceId::new("10112231").unwrap(),
-                    user_id: UserId::new("999800000001").unwrap(),
-                    display_name: DisplayName::new("テスト信用組合", "").unwrap(),
-                    issuer: "テスト信用組合".into(),
-                    params: TotpParams::default(),
-                    offset: ClockOffset(0),
+                    issued: IssuedToken {
+                        service_id: ServiceId::new("10112231").unwrap(),
+                        user_id: UserId::new("999800000001").unwrap(),
+                        display_name: DisplayName::new("テスト信用組合", "").unwrap(),
+                        issuer: "テスト信用組合".into(),
+                        params: TotpParams::default(),
+                        offset: ClockOffset(0),
+                    },
                     seed: Seed::new(Zeroizing::new(SEED.to_vec())).unwrap(),
                     pending_delivery: None,
                 },

@@ -388,7 +388,9 @@ async fn provision_like_the_app(url: &str, password: &str) -> softtoken_core::pr
 }
 
 fn code_of(token: &softtoken_core::protocol::NewToken) -> String {
-    let totp = softtoken_core::totp::Totp::new(token.params, &token.seed, token.offset).unwrap();
+    let totp =
+        softtoken_core::totp::Totp::new(token.issued.params, &token.seed, token.issued.offset)
+            .unwrap();
     totp.code_now().as_str().to_owned()
 }
 

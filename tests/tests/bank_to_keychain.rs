@@ -125,7 +125,7 @@ async fn customer_fetches_a_token_into_the_keychain_vault_and_the_bank_starts_us
     let vault = entry.open(&vault_path);
     let tokens = vault.tokens();
     assert_eq!(tokens.len(), 1);
-    assert_eq!(tokens[0].user_id.as_str(), user);
+    assert_eq!(tokens[0].issued.user_id.as_str(), user);
     assert!(tokens[0].pending_delivery.is_none());
     let code = vault.totp(&got.id).unwrap().code_now();
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use softtoken_core::ids::{DisplayName, ServiceId, UserId};
 use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
-use softtoken_core::vault::{KeyStore, MemoryKeyStore, NewToken, OsKeyStore, Vault};
+use softtoken_core::vault::{IssuedToken, KeyStore, MemoryKeyStore, NewToken, OsKeyStore, Vault};
 use zeroize::Zeroizing;
 
 // The workspace's one skip helper (the tests crate's; core cannot depend on that crate).
@@ -27,12 +27,14 @@ const KEY: &str = "bench-vault-key";
 
 fn token(n: u32) -> NewToken {
     NewToken {
-        service_id: ServiceId::new("10112231").unwrap(),
-        user_id: UserId::new(&format!("{:012}", 999_800_000_000u64 + u64::from(n))).unwrap(),
-        display_name: DisplayName::new(&format!("しんきん 普通預金 {n}"), "家族用").unwrap(),
-        issuer: "Example Credit Union".into(),
-        params: TotpParams::default(),
-        offset: ClockOffset(0),
+        issued: IssuedToken {
+            service_id: ServiceId::new("10112231").unwrap(),
+            user_id: UserId::new(&format!("{:012}", 999_800_000_000u64 + u64::from(n))).unwrap(),
+            display_name: DisplayName::new(&format!("しんきん 普通預金 {n}"), "家族用").unwrap(),
+            issuer: "Example Credit Union".into(),
+            params: TotpParams::default(),
+            offset: ClockOffset(0),
+        },
         seed: Seed::new(Zeroizing::new(format!("bench-seed-{n:010}").into_bytes())).unwrap(),
         pending_delivery: None,
     }

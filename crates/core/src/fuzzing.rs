@@ -343,7 +343,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
 /// the whole file.
 #[cfg(feature = "vault")]
 fn vault_example(service: &ServiceId, user: &UserId) -> Option<(Vec<u8>, Vec<u8>)> {
-    use crate::token::TokenSummary;
+    use crate::token::{IssuedToken, TokenSummary};
     use crate::totp::{ClockOffset, Seed, TotpParams};
     use crate::vault::format::{encode, Record};
     use zeroize::Zeroizing;
@@ -353,12 +353,14 @@ fn vault_example(service: &ServiceId, user: &UserId) -> Option<(Vec<u8>, Vec<u8>
         seed: Record::seal_seed(ciphers(), &id, service, user, &seed).ok()?,
         summary: TokenSummary {
             id,
-            service_id: service.clone(),
-            user_id: user.clone(),
-            display_name: DisplayName::new("しんきん", "給与").ok()?,
-            issuer: "Example Credit Union".into(),
-            params: TotpParams::default(),
-            offset: ClockOffset(-12),
+            issued: IssuedToken {
+                service_id: service.clone(),
+                user_id: user.clone(),
+                display_name: DisplayName::new("しんきん", "給与").ok()?,
+                issuer: "Example Credit Union".into(),
+                params: TotpParams::default(),
+                offset: ClockOffset(-12),
+            },
             created_at: 1_700_000_000,
             pending_delivery: Some(AttemptId::from_bytes([3; 16])),
         },

@@ -194,14 +194,15 @@ async fn customer_with_the_right_password_gets_a_token_the_bank_knows() {
     lab.vault.mark_delivered(&done.id).unwrap();
     let summary = lab.vault.tokens().into_iter().find(|t| t.id == done.id).unwrap();
     assert_eq!(summary.pending_delivery, None);
-    assert_eq!(summary.offset.0, 30);
-    assert_eq!(summary.issuer, "Example Shinkin Bank");
+    assert_eq!(summary.issued.offset.0, 30);
+    assert_eq!(summary.issued.issuer, "Example Shinkin Bank");
 
     // The app's code is the bank's code for the bank's seed.
     let bank = lab.bank.lock().unwrap();
     let winner = bank.winner.clone().unwrap();
     let bank_totp =
-        Totp::new(summary.params, bank.attempts[&winner].seed(), Default::default()).unwrap();
+        Totp::new(summary.issued.params, bank.attempts[&winner].seed(), Default::default())
+            .unwrap();
     let app_totp = lab.vault.totp(&done.id).unwrap();
     assert_eq!(app_totp.code_at(BANK_TIME - 30), bank_totp.code_at_bank_time(BANK_TIME));
 }

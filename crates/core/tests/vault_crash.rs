@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rand_core::{OsRng, RngCore};
 use softtoken_core::ids::{DisplayName, ServiceId, UserId};
 use softtoken_core::totp::{ClockOffset, Seed, Totp, TotpParams};
-use softtoken_core::vault::{KeyStore, MemoryKeyStore, NewToken, Vault};
+use softtoken_core::vault::{IssuedToken, KeyStore, MemoryKeyStore, NewToken, Vault};
 use zeroize::Zeroizing;
 
 const KEY: &str = "crash-test-key";
@@ -82,12 +82,14 @@ fn apply(v: &mut Vault, k: u64) {
     match step_kind(k, tokens.len()) {
         Step::Add => {
             let t = NewToken {
-                service_id: ServiceId::new("10112231").unwrap(),
-                user_id: user(k),
-                display_name: DisplayName::new(&format!("token {k}"), "").unwrap(),
-                issuer: "Example Credit Union".into(),
-                params: TotpParams::default(),
-                offset: ClockOffset(0),
+                issued: IssuedToken {
+                    service_id: ServiceId::new("10112231").unwrap(),
+                    user_id: user(k),
+                    display_name: DisplayName::new(&format!("token {k}"), "").unwrap(),
+                    issuer: "Example Credit Union".into(),
+                    params: TotpParams::default(),
+                    offset: ClockOffset(0),
+                },
                 seed: seed(k),
                 pending_delivery: None,
             };
@@ -128,11 +130,11 @@ fn generation_on_disk(path: &Path, key: &[u8], candidates: [u64; 2]) -> Option<u
         .tokens()
         .iter()
         .map(|t| {
-            let j: u64 = t.user_id.as_str().parse::<u64>().unwrap() - 999_800_000_000;
+            let j: u64 = t.issued.user_id.as_str().parse::<u64>().unwrap() - 999_800_000_000;
             let code = v.totp(&t.id).unwrap().code_at(CODE_TIME);
             let want = Totp::new(TotpParams::default(), &seed(j), ClockOffset(0)).unwrap();
             assert_eq!(code, want.code_at(CODE_TIME), "token {j} has the wrong seed");
-            (j, t.display_name.to_string())
+            (j, t.issued.display_name.to_string())
         })
         .collect();
     let hit = candidates.into_iter().find(|&k| expected(k) == found);

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use rand_core::{OsRng, RngCore};
 use softtoken_core::ids::{DisplayName, ServiceId, UserId};
 use softtoken_core::totp::{ClockOffset, Seed, Totp, TotpParams};
-use softtoken_core::vault::{KeyStore, NewToken, OsKeyStore, Vault, KEYCHAIN_SERVICE};
+use softtoken_core::vault::{IssuedToken, KeyStore, NewToken, OsKeyStore, Vault, KEYCHAIN_SERVICE};
 use softtoken_core::Error;
 use zeroize::Zeroizing;
 
@@ -61,12 +61,14 @@ fn seed(n: u32) -> Seed {
 
 fn token(n: u32) -> NewToken {
     NewToken {
-        service_id: ServiceId::new("10112231").unwrap(),
-        user_id: UserId::new(&format!("{:012}", 999_800_000_000u64 + u64::from(n))).unwrap(),
-        display_name: DisplayName::new(&format!("しんきん {n}"), "").unwrap(),
-        issuer: "Example Credit Union".into(),
-        params: TotpParams::default(),
-        offset: ClockOffset(0),
+        issued: IssuedToken {
+            service_id: ServiceId::new("10112231").unwrap(),
+            user_id: UserId::new(&format!("{:012}", 999_800_000_000u64 + u64::from(n))).unwrap(),
+            display_name: DisplayName::new(&format!("しんきん {n}"), "").unwrap(),
+            issuer: "Example Credit Union".into(),
+            params: TotpParams::default(),
+            offset: ClockOffset(0),
+        },
         seed: seed(n),
         pending_delivery: None,
     }

@@ -39,7 +39,7 @@ async fn an_answer_survives_the_server_killed_before_the_web_tier_read_it() {
     let (_, issued) = post(&first.admin_url, "/v1/admin/registrations", &issue, true).await;
     let user = issued["user_id"].as_str().unwrap().to_owned();
     let token = provisioned(&first.url, &user).await;
-    let code = Totp::new(token.params, &token.seed, token.offset).unwrap().code_now();
+    let code = Totp::new(token.issued.params, &token.seed, token.issued.offset).unwrap().code_now();
     let verify = json!({"service_id": SERVICE, "user_id": user, "code": code.as_str()});
     let (_, verified) = post(&first.admin_url, "/v1/admin/verify", &verify, true).await;
     assert_eq!(verified["state"], "in_use", "{verified}");
@@ -153,7 +153,7 @@ async fn the_command_line_creates_reads_cancels_and_checks_offline_codes_beside_
     let (_, issued) = post(&server.admin_url, "/v1/admin/registrations", &issue, true).await;
     let user = issued["user_id"].as_str().unwrap().to_owned();
     let token = provisioned(&server.url, &user).await;
-    let code = Totp::new(token.params, &token.seed, token.offset).unwrap().code_now();
+    let code = Totp::new(token.issued.params, &token.seed, token.issued.offset).unwrap().code_now();
     let verify = json!({"service_id": SERVICE, "user_id": user, "code": code.as_str()});
     post(&server.admin_url, "/v1/admin/verify", &verify, true).await;
     let keys = ConfirmationKeys::derive(&token.seed);

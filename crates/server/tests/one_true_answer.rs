@@ -28,7 +28,7 @@ async fn issue(admin_url: &str) -> String {
 }
 
 fn code_at(token: &NewToken, t: u64) -> String {
-    Totp::new(token.params, &token.seed, token.offset)
+    Totp::new(token.issued.params, &token.seed, token.issued.offset)
         .unwrap()
         .code_at_bank_time(t)
         .as_str()

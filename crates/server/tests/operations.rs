@@ -87,7 +87,11 @@ async fn issue(admin_url: &str) -> String {
 }
 
 fn code(token: &NewToken) -> String {
-    Totp::new(token.params, &token.seed, token.offset).unwrap().code_now().as_str().to_owned()
+    Totp::new(token.issued.params, &token.seed, token.issued.offset)
+        .unwrap()
+        .code_now()
+        .as_str()
+        .to_owned()
 }
 
 async fn verify(admin_url: &str, user: &str, code: &str) -> Value {

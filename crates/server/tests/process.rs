@@ -63,7 +63,11 @@ async fn fetch(
 }
 
 fn code(token: &NewToken) -> String {
-    Totp::new(token.params, &token.seed, token.offset).unwrap().code_now().as_str().to_owned()
+    Totp::new(token.issued.params, &token.seed, token.issued.offset)
+        .unwrap()
+        .code_now()
+        .as_str()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -185,7 +189,7 @@ async fn bank_clerk_issues_and_ends_use_from_the_cli_while_the_server_runs() {
     // The phone's clock was moved ten minutes ahead after setup: the clerk resyncs it from two
     // consecutive codes on the command line, and the running server follows.
     let ahead = |t: u64| {
-        Totp::new(token.params, &token.seed, token.offset)
+        Totp::new(token.issued.params, &token.seed, token.issued.offset)
             .unwrap()
             .code_at_bank_time(t)
             .as_str()

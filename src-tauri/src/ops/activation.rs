@@ -84,7 +84,9 @@ async fn already_delivered_to(
 ) -> CommandResult<CommandError> {
     let here = state
         .with_vault(move |v| {
-            Ok(v.tokens().iter().any(|t| t.service_id == service && t.user_id == user))
+            Ok(v.tokens()
+                .iter()
+                .any(|t| t.issued.service_id == service && t.issued.user_id == user))
         })
         .await?;
     Ok(if here {
@@ -132,7 +134,7 @@ pub async fn resume_pending(state: &AppState) -> CommandResult<Vec<Notice>> {
             let mut owed = Vec::new();
             for t in v.tokens() {
                 if let Some(ack) = v.pending_ack(&t.id)? {
-                    owed.push((t.id.clone(), t.display_name.to_string(), ack));
+                    owed.push((t.id.clone(), t.issued.display_name.to_string(), ack));
                 }
             }
             Ok(owed)

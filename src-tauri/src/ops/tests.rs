@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use softtoken_core::ids::{DisplayName, ServiceId, UserId};
 use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
-use softtoken_core::vault::{MemoryKeyStore, NewToken, Vault};
+use softtoken_core::vault::{IssuedToken, MemoryKeyStore, NewToken, Vault};
 use zeroize::Zeroizing;
 
 use super::{app_info, kiosk_reset, list_tokens, AppState};
@@ -27,12 +27,14 @@ fn app_with_a_token(dir: &std::path::Path, kiosk: bool) -> AppState {
     let keys = Arc::new(MemoryKeyStore::new());
     let mut vault = Vault::open(&config.vault_path(), keys.clone(), &config.key_name).unwrap();
     let token = NewToken {
-        service_id: ServiceId::new("10112231").unwrap(),
-        user_id: UserId::new("999800000001").unwrap(),
-        display_name: DisplayName::new("しんきん", "").unwrap(),
-        issuer: "Example Credit Union".into(),
-        params: TotpParams::default(),
-        offset: ClockOffset(0),
+        issued: IssuedToken {
+            service_id: ServiceId::new("10112231").unwrap(),
+            user_id: UserId::new("999800000001").unwrap(),
+            display_name: DisplayName::new("しんきん", "").unwrap(),
+            issuer: "Example Credit Union".into(),
+            params: TotpParams::default(),
+            offset: ClockOffset(0),
+        },
         seed: Seed::new(Zeroizing::new(b"12345678901234567890".to_vec())).unwrap(),
         pending_delivery: None,
     };

@@ -58,12 +58,12 @@ pub(super) fn token_view(t: &TokenSummary, vault: &Vault, now: u64) -> CommandRe
     let view = vault.totp(&t.id)?.view(now);
     Ok(TokenView {
         id: t.id.as_str().to_owned(),
-        name: t.display_name.to_string(),
-        base_name: t.display_name.base().to_owned(),
-        added_wording: t.display_name.added().to_owned(),
-        issuer: t.issuer.clone(),
-        service_id: t.service_id.as_str().to_owned(),
-        user_id_masked: t.user_id.masked(),
+        name: t.issued.display_name.to_string(),
+        base_name: t.issued.display_name.base().to_owned(),
+        added_wording: t.issued.display_name.added().to_owned(),
+        issuer: t.issued.issuer.clone(),
+        service_id: t.issued.service_id.as_str().to_owned(),
+        user_id_masked: t.issued.user_id.masked(),
         pending_delivery: t.pending_delivery.is_some(),
         code: view.code.as_str().to_owned(),
         next_code: view.next.as_str().to_owned(),

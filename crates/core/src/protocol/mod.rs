@@ -52,7 +52,7 @@ pub mod wire;
 mod vectors;
 
 pub use crate::ids::AttemptId;
-pub use crate::token::NewToken;
+pub use crate::token::{IssuedToken, NewToken};
 pub use handshake::{
     ack_for, identity_a, identity_b, ClientConfirmed, ClientHandshake, ServerAttempt,
     ServerHandshake, ACK_LABEL, CLIENT_CONFIRM_INFO, DEFAULT_ATTEMPT_LIFETIME_SECS,

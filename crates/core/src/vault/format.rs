@@ -168,8 +168,9 @@ fn seed_aad(version: u32, id: &TokenId, service: &ServiceId, user: &UserId) -> V
 /// One token as stored in a version-1 body, and as the vault holds it in memory: its summary's
 /// fields in order (`id` … `pending_delivery`, one JSON object with the seed), then the sealed
 /// seed. The fields are [`TokenSummary`]'s, so a change there is a change of this format.
+// Unknown fields are refused by `TokenSummary`, which receives every field but the seed: serde
+// refuses them only at the innermost map of nested `flatten`s.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Record {
     /// Everything but the seed.
     #[serde(flatten)]
@@ -219,7 +220,7 @@ impl Record {
         let (nonce, rest) = sealed.split_at(NONCE_BYTES);
         let (ct, tag) = rest.split_at(rest.len() - TAG_BYTES);
         let s = &self.summary;
-        let aad = seed_aad(version, &s.id, &s.service_id, &s.user_id);
+        let aad = seed_aad(version, &s.id, &s.issued.service_id, &s.issued.user_id);
         let mut plain = Zeroizing::new(ct.to_vec());
         ciphers
             .seed
@@ -325,8 +326,8 @@ fn decode_v1(body: &[u8], ciphers: &Ciphers) -> Result<Vec<Record>> {
     let mut owners = std::collections::HashSet::with_capacity(parsed.tokens.len());
     for record in &parsed.tokens {
         let s = &record.summary;
-        let unique = ids.insert(&s.id) && owners.insert((&s.service_id, &s.user_id));
-        if !unique || s.params.validate().is_err() {
+        let unique = ids.insert(&s.id) && owners.insert((&s.issued.service_id, &s.issued.user_id));
+        if !unique || s.issued.params.validate().is_err() {
             return Err(Error::VaultCorrupted);
         }
         // Opened once here so damage shows now, not when the customer next needs a code.

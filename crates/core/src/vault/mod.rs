@@ -23,7 +23,7 @@
 //! use std::sync::Arc;
 //! use softtoken_core::ids::{DisplayName, ServiceId, UserId};
 //! use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
-//! use softtoken_core::vault::{MemoryKeyStore, NewToken, Vault};
+//! use softtoken_core::vault::{IssuedToken, MemoryKeyStore, NewToken, Vault};
 //! use zeroize::Zeroizing;
 //!
 //! let dir = tempfile::tempdir()?;
@@ -32,12 +32,14 @@
 //! let mut vault = Vault::open(&path, keys.clone(), "vault-key")?;
 //! let id = vault.add(
 //!     NewToken {
-//!         service_id: ServiceId::new("10112231")?,
-//!         user_id: UserId::new("999800000001")?,
-//!         display_name: DisplayName::new("しんきん", "")?,
-//!         issuer: "Example Credit Union".into(),
-//!         params: TotpParams::default(),
-//!         offset: ClockOffset(0),
+//!         issued: IssuedToken {
+//!             service_id: ServiceId::new("10112231")?,
+//!             user_id: UserId::new("999800000001")?,
+//!             display_name: DisplayName::new("しんきん", "")?,
+//!             issuer: "Example Credit Union".into(),
+//!             params: TotpParams::default(),
+//!             offset: ClockOffset(0),
+//!         },
 //!         seed: Seed::new(Zeroizing::new(b"12345678901234567890".to_vec()))?,
 //!         pending_delivery: None,
 //!     },
@@ -45,7 +47,7 @@
 //! )?;
 //!
 //! let reopened = Vault::open(&path, keys, "vault-key")?;
-//! assert_eq!(reopened.tokens()[0].display_name.base(), "しんきん");
+//! assert_eq!(reopened.tokens()[0].issued.display_name.base(), "しんきん");
 //! // Step 0 of the 60-second period: RFC 4226's first value for this seed.
 //! assert_eq!(reopened.totp(&id)?.code_at(59).as_str(), "755224");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -69,10 +71,10 @@ use crate::protocol::wire::AckRequest;
 use crate::totp::Totp;
 use format::{Ciphers, Record, VaultKey};
 
-/// What the vault stores: the token provisioning produced (or a test made).
-pub use crate::token::NewToken;
 /// What the app may show about a token: everything but the seed.
 pub use crate::token::TokenSummary;
+/// What the vault stores: the token provisioning produced (or a test made), and its fields.
+pub use crate::token::{IssuedToken, NewToken};
 pub use aside::SetAside;
 pub use keystore::{KeyStore, MemoryKeyStore, OsKeyStore, PlatformKeychain, KEYCHAIN_SERVICE};
 
@@ -164,14 +166,13 @@ impl Vault {
     /// - on the first save, [`Error::KeychainUnavailable`] if the key cannot be stored;
     /// - the errors of a save (see [`Vault::rename`]).
     pub fn add(&mut self, t: NewToken, now_unix: u64) -> Result<TokenId> {
-        if self
-            .records
-            .iter()
-            .any(|r| r.summary.service_id == t.service_id && r.summary.user_id == t.user_id)
-        {
+        if self.records.iter().any(|r| {
+            r.summary.issued.service_id == t.issued.service_id
+                && r.summary.issued.user_id == t.issued.user_id
+        }) {
             return Err(Error::DuplicateToken);
         }
-        t.params.validate()?;
+        t.issued.params.validate()?;
         let id = loop {
             let id = TokenId::random()?;
             if self.index(&id).is_err() {
@@ -182,8 +183,8 @@ impl Vault {
         let seed = Record::seal_seed(
             self.ciphers()?,
             &summary.id,
-            &summary.service_id,
-            &summary.user_id,
+            &summary.issued.service_id,
+            &summary.issued.user_id,
             &seed,
         )?;
         let mut next = self.records.clone();
@@ -203,7 +204,7 @@ impl Vault {
     pub fn rename(&mut self, id: &TokenId, name: DisplayName) -> Result<()> {
         let i = self.index(id)?;
         let mut next = self.records.clone();
-        next[i].summary.display_name = name;
+        next[i].summary.issued.display_name = name;
         self.commit(next)
     }
 
@@ -261,7 +262,7 @@ impl Vault {
     /// - [`Error::VaultCorrupted`] if its sealed seed no longer opens (memory damage).
     pub fn totp(&self, id: &TokenId) -> Result<Totp> {
         let r = &self.records[self.index(id)?];
-        Totp::new(r.summary.params, &r.open_seed(self.opened()?)?, r.summary.offset)
+        Totp::new(r.summary.issued.params, &r.open_seed(self.opened()?)?, r.summary.issued.offset)
     }
 
     /// Wipes the vault (a kiosk reset): deletes the file, then the key from the keychain, so

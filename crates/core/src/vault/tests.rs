@@ -42,12 +42,14 @@ fn seed_bytes(n: u32) -> Vec<u8> {
 
 pub(super) fn token(n: u32) -> NewToken {
     NewToken {
-        service_id: ServiceId::new("10112231").unwrap(),
-        user_id: UserId::new(&format!("{:012}", 999_800_000_000u64 + u64::from(n))).unwrap(),
-        display_name: DisplayName::new(&format!("しんきん {n}"), "").unwrap(),
-        issuer: "Example Credit Union".into(),
-        params: TotpParams::default(),
-        offset: ClockOffset(i64::from(n)),
+        issued: IssuedToken {
+            service_id: ServiceId::new("10112231").unwrap(),
+            user_id: UserId::new(&format!("{:012}", 999_800_000_000u64 + u64::from(n))).unwrap(),
+            display_name: DisplayName::new(&format!("しんきん {n}"), "").unwrap(),
+            issuer: "Example Credit Union".into(),
+            params: TotpParams::default(),
+            offset: ClockOffset(i64::from(n)),
+        },
         seed: Seed::new(Zeroizing::new(seed_bytes(n))).unwrap(),
         pending_delivery: None,
     }
@@ -78,7 +80,7 @@ fn customer_adds_tokens_and_finds_them_again_after_a_restart() {
 
     let v = f.open().unwrap();
     assert_eq!(v.tokens(), before);
-    let names: Vec<String> = v.tokens().iter().map(|t| t.display_name.to_string()).collect();
+    let names: Vec<String> = v.tokens().iter().map(|t| t.issued.display_name.to_string()).collect();
     assert_eq!(names, ["しんきん 3", "しんきん 1", "給与口座 家族用"]);
     assert_eq!(v.tokens()[1].created_at, 1_700_000_001);
     for (n, id) in (1..=3).zip(&ids) {
@@ -219,7 +221,7 @@ fn the_same_registration_cannot_be_added_twice() {
     let (mut v, _) = vault_with(&f, 1);
     let before = f.bytes();
     let mut again = token(1);
-    again.display_name = DisplayName::new("another name", "").unwrap();
+    again.issued.display_name = DisplayName::new("another name", "").unwrap();
     assert!(matches!(v.add(again, 5), Err(Error::DuplicateToken)));
     assert_eq!(v.tokens().len(), 1);
     assert_eq!(f.bytes(), before);
@@ -233,7 +235,7 @@ fn unsupported_parameters_are_refused_before_anything_is_stored() {
     let f = fixture();
     let mut v = f.open().unwrap();
     let mut t = token(1);
-    t.params.digits = 7;
+    t.issued.params.digits = 7;
     assert!(matches!(v.add(t, 0), Err(Error::TotpParameters(_))));
     assert!(v.tokens().is_empty());
     assert!(!f.path.exists());
@@ -267,7 +269,7 @@ fn when_a_save_fails_the_vault_in_memory_and_on_disk_stays_as_it_was() {
 
     fs::remove_dir(atomic::temp_path(&f.path)).unwrap();
     v.rename(&ids[0], name()).unwrap();
-    assert_eq!(f.open().unwrap().tokens()[0].display_name, name());
+    assert_eq!(f.open().unwrap().tokens()[0].issued.display_name, name());
 }
 
 #[test]
@@ -439,9 +441,14 @@ fn a_thousand_tokens_round_trip() {
         .map(|n| {
             let (summary, seed) = token(n).into_summary(TokenId::random().unwrap(), u64::from(n));
             let s = &summary;
-            let seed =
-                Record::seal_seed(v.ciphers().unwrap(), &s.id, &s.service_id, &s.user_id, &seed)
-                    .unwrap();
+            let seed = Record::seal_seed(
+                v.ciphers().unwrap(),
+                &s.id,
+                &s.issued.service_id,
+                &s.issued.user_id,
+                &seed,
+            )
+            .unwrap();
             Record { summary, seed }
         })
         .collect();

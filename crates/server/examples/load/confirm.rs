@@ -30,7 +30,7 @@ async fn customers(bank: &Arc<Bank>, n: usize, t0: u64) -> Vec<Customer> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let (user, token) = provision_one(bank, t0).await;
-        let totp = Totp::new(token.params, &token.seed, ClockOffset(0)).unwrap();
+        let totp = Totp::new(token.issued.params, &token.seed, ClockOffset(0)).unwrap();
         let user = UserId::new(&user).unwrap();
         let code = totp.code_at_bank_time(t0);
         let service = ServiceId::new(SERVICE).unwrap();

@@ -32,7 +32,7 @@ pub async fn provision_in_process(
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < n {
                 let (user, token) = provision_one(&bank, t0).await;
-                let totp = Totp::new(token.params, &token.seed, ClockOffset(0)).unwrap();
+                let totp = Totp::new(token.issued.params, &token.seed, ClockOffset(0)).unwrap();
                 tokens.lock().unwrap().push((user, totp));
             }
         }));

@@ -1,12 +1,17 @@
 //! The command line: every command and its flags, each flag with its environment variable
-//! (clap puts a flag over its variable). The `[default: …]` of a help text is checked against
+//! (clap puts a flag over its variable). The settings are the concern structs of the rooms
+//! beside this one, flattened here in the order `--help` has always listed them. The `[default: …]` of a help text is checked against
 //! the default the server uses (`config/tests.rs`), so the two cannot drift.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
 
+use super::database::DatabaseArgs;
+use super::limits::{BankNames, EdgeArgs, PolicyLimits, RequestArgs};
+use super::listen::{Addresses, Front};
+use super::secrets::{DemoArgs, KeyFiles, TokenFiles};
 use crate::storage::sqlite::Synchronous;
 
 /// softtoken-server: the bank side of softtoken.
@@ -21,42 +26,34 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Settings shared by every command.
+/// Settings shared by every command, one struct per concern (each also read from the file).
 #[derive(Debug, Args, Default)]
 pub struct CommonArgs {
     /// TOML configuration file.
     #[arg(long, short = 'c', env = "SOFTTOKEN_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-    /// SQLite database file (created if absent) [default: softtoken-server.db].
-    #[arg(long, env = "SOFTTOKEN_DATABASE", global = true)]
-    pub database: Option<PathBuf>,
-    /// PostgreSQL instead of SQLite: `postgres://user@host:port/database?sslmode=require`.
-    /// Give a password in SOFTTOKEN_DATABASE_URL or the configuration file, not as a flag (it
-    /// would show in `ps`).
-    #[arg(long, env = "SOFTTOKEN_DATABASE_URL", global = true, hide_env_values = true)]
-    pub database_url: Option<String>,
-    /// PEM file of the certificate authorities trusted for TLS to PostgreSQL [default: the
-    /// system's roots].
-    #[arg(long, env = "SOFTTOKEN_DATABASE_CA_FILE", global = true)]
-    pub database_ca_file: Option<PathBuf>,
-    /// Apply PostgreSQL schema migrations when the server starts (otherwise run
-    /// `softtoken-server migrate` first; SQLite always migrates at open).
-    #[arg(long, env = "SOFTTOKEN_MIGRATE_ON_START", global = true)]
-    pub migrate_on_start: bool,
-    /// File holding the 32-byte master key (64 hex digits or base64). The key itself may
-    /// instead be given in SOFTTOKEN_MASTER_KEY.
-    #[arg(long, env = "SOFTTOKEN_MASTER_KEY_FILE", global = true)]
-    pub master_key_file: Option<PathBuf>,
-    /// Key files of earlier master keys, still needed to open secrets not yet re-sealed under
-    /// the current key (during a key rotation; see `rotate-key`). Repeat the flag, or separate
-    /// the files with commas in the environment variable.
-    #[arg(
-        long = "previous-master-key-file",
-        env = "SOFTTOKEN_PREVIOUS_MASTER_KEY_FILES",
-        global = true,
-        value_delimiter = ','
-    )]
-    pub previous_master_key_files: Vec<PathBuf>,
+    /// Where the registrations are kept.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The master key files.
+    #[command(flatten)]
+    pub keys: KeyFiles,
+    /// What the server writes besides its database.
+    #[command(flatten)]
+    pub output: Output,
+    /// The bank's names sent to the app.
+    #[command(flatten)]
+    pub names: BankNames,
+    /// The bank's limits.
+    #[command(flatten)]
+    pub policy: PolicyLimits,
+}
+
+/// What the server writes besides its database, and how each commit is made durable. Top-level
+/// keys of the file.
+#[derive(Debug, Args, Default, Deserialize)]
+#[serde(default)]
+pub struct Output {
     /// Directory where step-6 mails are written as files (they always go to the outbox table).
     #[arg(long, env = "SOFTTOKEN_OUTBOX_DIR", global = true)]
     pub outbox_dir: Option<PathBuf>,
@@ -70,30 +67,6 @@ pub struct CommonArgs {
     /// Log filter (tracing EnvFilter syntax; RUST_LOG wins) [default: info].
     #[arg(long, env = "SOFTTOKEN_LOG", global = true)]
     pub log: Option<String>,
-    /// The bank's name sent to the app.
-    #[arg(long, env = "SOFTTOKEN_ISSUER", global = true)]
-    pub issuer: Option<String>,
-    /// The token's default display name sent to the app.
-    #[arg(long, env = "SOFTTOKEN_DISPLAY_NAME", global = true)]
-    pub display_name: Option<String>,
-    /// The app's download URL, written in the step-6 mail.
-    #[arg(long, env = "SOFTTOKEN_DOWNLOAD_URL", global = true)]
-    pub download_url: Option<String>,
-    /// Wrong activation passwords before a registration is locked [default: 5].
-    #[arg(long, env = "SOFTTOKEN_PROVISION_MAX_TRIES", global = true)]
-    pub provision_max_tries: Option<u32>,
-    /// Consecutive wrong codes before a token is locked [default: 10].
-    #[arg(long, env = "SOFTTOKEN_VERIFY_MAX_FAILURES", global = true)]
-    pub verify_max_failures: Option<u32>,
-    /// Seconds after the end of use before the same user may be issued again [default: 86400].
-    #[arg(long, env = "SOFTTOKEN_REISSUE_WAIT_SECS", global = true)]
-    pub reissue_wait_secs: Option<u64>,
-    /// Days a new registration may be fetched by the app [default: 7].
-    #[arg(long, env = "SOFTTOKEN_EXPIRY_DAYS", global = true)]
-    pub expiry_days: Option<u32>,
-    /// Seconds a provisioning attempt waits for its confirm [default: 300].
-    #[arg(long, env = "SOFTTOKEN_ATTEMPT_TTL_SECS", global = true)]
-    pub attempt_ttl_secs: Option<u64>,
 }
 
 /// The commands.
@@ -237,79 +210,27 @@ pub struct RotateKeyArgs {
     pub check: bool,
 }
 
-/// `serve` flags.
+/// `serve` flags, one struct per concern (each also read from the file).
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "SOFTTOKEN_BIND")]
-    pub bind: Option<SocketAddr>,
-    /// Address of the admin API and /metrics, for the bank's own network only
-    /// [default: 127.0.0.1:8081].
-    #[arg(long, env = "SOFTTOKEN_ADMIN_BIND")]
-    pub admin_bind: Option<SocketAddr>,
-    /// File holding the admin bearer token (or give the token in SOFTTOKEN_ADMIN_TOKEN).
-    #[arg(long, env = "SOFTTOKEN_ADMIN_TOKEN_FILE")]
-    pub admin_token_file: Option<PathBuf>,
-    /// File holding the web tier's verify-only bearer token (or give the token in
-    /// SOFTTOKEN_VERIFY_TOKEN): /v1/admin/verify and nothing else.
-    #[arg(long, env = "SOFTTOKEN_VERIFY_TOKEN_FILE")]
-    pub verify_token_file: Option<PathBuf>,
-    /// File holding the web tier's confirm-only bearer token (or give the token in
-    /// SOFTTOKEN_CONFIRM_TOKEN): the /v1/admin/confirmations endpoints and nothing else.
-    #[arg(long, env = "SOFTTOKEN_CONFIRM_TOKEN_FILE")]
-    pub confirm_token_file: Option<PathBuf>,
-    /// TLS certificate chain (PEM); serves HTTPS with rustls.
-    #[arg(long, env = "SOFTTOKEN_TLS_CERT", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// TLS private key (PEM).
-    #[arg(long, env = "SOFTTOKEN_TLS_KEY", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-    /// Serve plain HTTP on a non-loopback address because a TLS-terminating proxy is in front;
-    /// the client address is then taken from the proxy's X-Forwarded-For.
-    #[arg(long, env = "SOFTTOKEN_BEHIND_TLS_PROXY")]
-    pub behind_tls_proxy: bool,
-    /// Networks (CIDRs, comma-separated) of the proxies whose X-Forwarded-For is believed
-    /// [default: none; with --behind-tls-proxy, loopback: 127.0.0.0/8,::1/128].
-    #[arg(long, env = "SOFTTOKEN_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Vec<String>,
-    /// Demo mode: keep the demo registration (service ID 10112231, user ID 999800000001)
-    /// armed. Its activation password is SOFTTOKEN_DEMO_ACTIVATION_PASSWORD [default: 3718].
-    #[arg(long, env = "SOFTTOKEN_DEMO")]
-    pub demo: bool,
-    /// Failed provisioning requests one address may make in a burst [default: 10].
-    #[arg(long, env = "SOFTTOKEN_RATE_PER_ADDRESS_BURST")]
-    pub rate_per_address_burst: Option<u32>,
-    /// Failed provisioning requests one address regains per minute [default: 5].
-    #[arg(long, env = "SOFTTOKEN_RATE_PER_ADDRESS_PER_MINUTE")]
-    pub rate_per_address_per_minute: Option<u32>,
-    /// Failed provisioning requests all callers together may make in a burst [default: 300].
-    #[arg(long, env = "SOFTTOKEN_RATE_TOTAL_BURST")]
-    pub rate_total_burst: Option<u32>,
-    /// Failed provisioning requests all callers together regain per minute [default: 300].
-    #[arg(long, env = "SOFTTOKEN_RATE_TOTAL_PER_MINUTE")]
-    pub rate_total_per_minute: Option<u32>,
-    /// Provisioning starts (right or wrong) one address may make in a burst [default: 20].
-    #[arg(long, env = "SOFTTOKEN_RATE_STARTS_PER_ADDRESS_BURST")]
-    pub rate_starts_per_address_burst: Option<u32>,
-    /// Provisioning starts one address regains per minute [default: 10].
-    #[arg(long, env = "SOFTTOKEN_RATE_STARTS_PER_ADDRESS_PER_MINUTE")]
-    pub rate_starts_per_address_per_minute: Option<u32>,
-    /// Largest request body in bytes [default: 16384].
-    #[arg(long, env = "SOFTTOKEN_BODY_LIMIT")]
-    pub body_limit: Option<usize>,
-    /// Seconds for a TLS handshake and for a request's whole header, also the longest idle
-    /// wait between requests on one connection [default: 10].
-    #[arg(long, env = "SOFTTOKEN_HEADER_READ_TIMEOUT_SECS")]
-    pub header_read_timeout_secs: Option<u64>,
-    /// Seconds to read a request's body and answer it [default: 30].
-    #[arg(long, env = "SOFTTOKEN_REQUEST_TIMEOUT_SECS")]
-    pub request_timeout_secs: Option<u64>,
-    /// Connections held at once; keep it below the process's open-file limit [default: 900].
-    #[arg(long, env = "SOFTTOKEN_MAX_CONNECTIONS")]
-    pub max_connections: Option<usize>,
-    /// Connections held at once from one address, trusted proxies excepted [default: 32].
-    #[arg(long, env = "SOFTTOKEN_MAX_CONNECTIONS_PER_ADDRESS")]
-    pub max_connections_per_address: Option<usize>,
+    /// The two listen addresses.
+    #[command(flatten)]
+    pub addresses: Addresses,
+    /// The bearer token files.
+    #[command(flatten)]
+    pub tokens: TokenFiles,
+    /// TLS and the proxies in front.
+    #[command(flatten)]
+    pub front: Front,
+    /// Demo mode.
+    #[command(flatten)]
+    pub demo: DemoArgs,
+    /// The rate and body limits of requests.
+    #[command(flatten)]
+    pub requests: RequestArgs,
+    /// The timeouts and connection caps.
+    #[command(flatten)]
+    pub edge: EdgeArgs,
 }
 
 /// `issue` flags.

@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::Args;
+use serde::Deserialize;
+
 use super::args::CommonArgs;
 use super::defaults::{DEFAULT_DATABASE, DEFAULT_SYNCHRONOUS};
 use super::file::FileConfig;
@@ -11,12 +14,44 @@ use crate::error::{Error, Result};
 use crate::storage::postgres::{is_postgres_url, PostgresOptions};
 use crate::storage::sqlite::Synchronous;
 
+/// Where the registrations are kept: top-level keys of the file.
+#[derive(Debug, Args, Default, Deserialize)]
+#[serde(default)]
+pub struct DatabaseArgs {
+    /// SQLite database file (created if absent) [default: softtoken-server.db].
+    #[arg(long, env = "SOFTTOKEN_DATABASE", global = true)]
+    pub database: Option<PathBuf>,
+    /// PostgreSQL instead of SQLite: `postgres://user@host:port/database?sslmode=require`.
+    /// Give a password in SOFTTOKEN_DATABASE_URL or the configuration file, not as a flag (it
+    /// would show in `ps`).
+    #[arg(long, env = "SOFTTOKEN_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PEM file of the certificate authorities trusted for TLS to PostgreSQL [default: the
+    /// system's roots].
+    #[arg(long, env = "SOFTTOKEN_DATABASE_CA_FILE", global = true)]
+    pub database_ca_file: Option<PathBuf>,
+    /// Apply PostgreSQL schema migrations when the server starts (otherwise run
+    /// `softtoken-server migrate` first; SQLite always migrates at open).
+    #[arg(long, env = "SOFTTOKEN_MIGRATE_ON_START", global = true)]
+    pub migrate_on_start: bool,
+}
+
+/// The database's file-only keys of `[limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DatabaseLimits {
+    pub(super) cache_capacity: Option<usize>,
+    pub(super) database_pool_size: Option<usize>,
+    pub(super) database_wait_ms: Option<u64>,
+}
+
 /// The PostgreSQL settings of file, environment and flags, when `database_url` is set.
 ///
 /// # Errors
 /// [`Error::Config`] for a URL that is not `postgres://` or `postgresql://`, or a pool of 0.
 pub fn postgres_options(common: &CommonArgs, file: &FileConfig) -> Result<Option<PostgresOptions>> {
-    let Some(url) = common.database_url.clone().or(file.database_url.clone()) else {
+    let Some(url) = common.database.database_url.clone().or(file.database.database_url.clone())
+    else {
         return Ok(None);
     };
     if !is_postgres_url(&url) {
@@ -27,16 +62,17 @@ pub fn postgres_options(common: &CommonArgs, file: &FileConfig) -> Result<Option
         ));
     }
     let mut opts = PostgresOptions::new(url);
-    opts.ca_file = common.database_ca_file.clone().or(file.database_ca_file.clone());
-    if let Some(n) = file.limits.database_pool_size {
+    opts.ca_file =
+        common.database.database_ca_file.clone().or(file.database.database_ca_file.clone());
+    if let Some(n) = file.limits.database.database_pool_size {
         opts.pool_size =
             usize::try_from(positive(u32::try_from(n).unwrap_or(u32::MAX), "database_pool_size")?)
                 .unwrap_or(usize::MAX);
     }
-    if let Some(ms) = file.limits.database_wait_ms {
+    if let Some(ms) = file.limits.database.database_wait_ms {
         opts.wait = std::time::Duration::from_millis(ms.max(1));
     }
-    if let Some(n) = file.limits.cache_capacity {
+    if let Some(n) = file.limits.database.cache_capacity {
         opts.cache_capacity = n.max(1);
     }
     Ok(Some(opts))
@@ -44,12 +80,16 @@ pub fn postgres_options(common: &CommonArgs, file: &FileConfig) -> Result<Option
 
 /// The SQLite file of file, environment and flags.
 pub fn database_path(common: &CommonArgs, file: &FileConfig) -> PathBuf {
-    layered(common.database.clone(), file.database.clone(), PathBuf::from(DEFAULT_DATABASE))
+    layered(
+        common.database.database.clone(),
+        file.database.database.clone(),
+        PathBuf::from(DEFAULT_DATABASE),
+    )
 }
 
 /// The SQLite file's commit durability of file, environment and flags.
 pub(super) fn synchronous(common: &CommonArgs, file: &FileConfig) -> Result<Synchronous> {
-    match common.synchronous.as_deref().or(file.synchronous.as_deref()) {
+    match common.output.synchronous.as_deref().or(file.output.synchronous.as_deref()) {
         None => Ok(DEFAULT_SYNCHRONOUS),
         Some(name) => Synchronous::parse(name).ok_or_else(|| {
             Error::Config(format!("synchronous must be \"normal\" or \"full\", not {name:?}"))

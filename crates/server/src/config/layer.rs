@@ -9,6 +9,6 @@ pub(super) fn layered<T>(flag: Option<T>, file: Option<T>, default: T) -> T {
 
 /// A switch from its layers: on when the flag (or its environment variable) or the file turns
 /// it on; a flag cannot turn off what the file turns on.
-pub(super) fn switch(flag: bool, file: Option<bool>) -> bool {
-    flag || file.unwrap_or(false)
+pub(super) fn switch(flag: bool, file: bool) -> bool {
+    flag || file
 }

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+use clap::Args;
 use ipnet::IpNet;
+use serde::Deserialize;
 use softtoken_core::totp::TotpParams;
 
 use super::args::{CommonArgs, ServeArgs};
@@ -18,6 +20,91 @@ use crate::credential::AdminToken;
 use crate::edge::EdgeLimits;
 use crate::error::{Error, Result};
 use crate::ratelimit::RateLimits;
+
+/// The bank's names sent to the app: top-level keys of the file.
+#[derive(Debug, Args, Default, Deserialize)]
+#[serde(default)]
+pub struct BankNames {
+    /// The bank's name sent to the app.
+    #[arg(long, env = "SOFTTOKEN_ISSUER", global = true)]
+    pub issuer: Option<String>,
+    /// The token's default display name sent to the app.
+    #[arg(long, env = "SOFTTOKEN_DISPLAY_NAME", global = true)]
+    pub display_name: Option<String>,
+    /// The app's download URL, written in the step-6 mail.
+    #[arg(long, env = "SOFTTOKEN_DOWNLOAD_URL", global = true)]
+    pub download_url: Option<String>,
+}
+
+/// The bank's limits: keys of `[limits]`.
+#[derive(Debug, Args, Default, Deserialize)]
+#[serde(default)]
+pub struct PolicyLimits {
+    /// Wrong activation passwords before a registration is locked [default: 5].
+    #[arg(long, env = "SOFTTOKEN_PROVISION_MAX_TRIES", global = true)]
+    pub provision_max_tries: Option<u32>,
+    /// Consecutive wrong codes before a token is locked [default: 10].
+    #[arg(long, env = "SOFTTOKEN_VERIFY_MAX_FAILURES", global = true)]
+    pub verify_max_failures: Option<u32>,
+    /// Seconds after the end of use before the same user may be issued again [default: 86400].
+    #[arg(long, env = "SOFTTOKEN_REISSUE_WAIT_SECS", global = true)]
+    pub reissue_wait_secs: Option<u64>,
+    /// Days a new registration may be fetched by the app [default: 7].
+    #[arg(long, env = "SOFTTOKEN_EXPIRY_DAYS", global = true)]
+    pub expiry_days: Option<u32>,
+    /// Seconds a provisioning attempt waits for its confirm [default: 300].
+    #[arg(long, env = "SOFTTOKEN_ATTEMPT_TTL_SECS", global = true)]
+    pub attempt_ttl_secs: Option<u64>,
+    /// Provisioning attempts a registration keeps open at once (file only).
+    #[arg(skip)]
+    pub max_open_attempts: Option<u32>,
+}
+
+/// The rate and body limits of requests: keys of `[limits]`.
+#[derive(Debug, Args, Default, Deserialize)]
+#[serde(default)]
+pub struct RequestArgs {
+    /// Failed provisioning requests one address may make in a burst [default: 10].
+    #[arg(long, env = "SOFTTOKEN_RATE_PER_ADDRESS_BURST")]
+    pub rate_per_address_burst: Option<u32>,
+    /// Failed provisioning requests one address regains per minute [default: 5].
+    #[arg(long, env = "SOFTTOKEN_RATE_PER_ADDRESS_PER_MINUTE")]
+    pub rate_per_address_per_minute: Option<u32>,
+    /// Failed provisioning requests all callers together may make in a burst [default: 300].
+    #[arg(long, env = "SOFTTOKEN_RATE_TOTAL_BURST")]
+    pub rate_total_burst: Option<u32>,
+    /// Failed provisioning requests all callers together regain per minute [default: 300].
+    #[arg(long, env = "SOFTTOKEN_RATE_TOTAL_PER_MINUTE")]
+    pub rate_total_per_minute: Option<u32>,
+    /// Provisioning starts (right or wrong) one address may make in a burst [default: 20].
+    #[arg(long, env = "SOFTTOKEN_RATE_STARTS_PER_ADDRESS_BURST")]
+    pub rate_starts_per_address_burst: Option<u32>,
+    /// Provisioning starts one address regains per minute [default: 10].
+    #[arg(long, env = "SOFTTOKEN_RATE_STARTS_PER_ADDRESS_PER_MINUTE")]
+    pub rate_starts_per_address_per_minute: Option<u32>,
+    /// Largest request body in bytes [default: 16384].
+    #[arg(long, env = "SOFTTOKEN_BODY_LIMIT")]
+    pub body_limit: Option<usize>,
+}
+
+/// The timeouts and connection caps of the listeners: keys of `[limits]`.
+#[derive(Debug, Args, Default, Deserialize)]
+#[serde(default)]
+pub struct EdgeArgs {
+    /// Seconds for a TLS handshake and for a request's whole header, also the longest idle
+    /// wait between requests on one connection [default: 10].
+    #[arg(long, env = "SOFTTOKEN_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds to read a request's body and answer it [default: 30].
+    #[arg(long, env = "SOFTTOKEN_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// Connections held at once; keep it below the process's open-file limit [default: 900].
+    #[arg(long, env = "SOFTTOKEN_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Connections held at once from one address, trusted proxies excepted [default: 32].
+    #[arg(long, env = "SOFTTOKEN_MAX_CONNECTIONS_PER_ADDRESS")]
+    pub max_connections_per_address: Option<usize>,
+}
 
 /// HTTP-level settings.
 #[derive(Debug, Clone)]
@@ -80,35 +167,41 @@ fn count(flag: Option<u32>, file: Option<u32>, default: u32, what: &str) -> Resu
 /// The bank's policy: its limits from the layers over [`Policy::default`], and the names it
 /// sends to the app.
 pub(super) fn policy(common: &CommonArgs, file: &FileConfig) -> Result<Policy> {
-    let lim = &file.limits;
+    let (flag, lim) = (&common.policy, &file.limits.policy);
     let mut policy = Policy::default();
     policy.provision_max_tries = count(
-        common.provision_max_tries,
+        flag.provision_max_tries,
         lim.provision_max_tries,
         policy.provision_max_tries,
         "provision_max_tries",
     )?;
     policy.verify_max_failures = count(
-        common.verify_max_failures,
+        flag.verify_max_failures,
         lim.verify_max_failures,
         policy.verify_max_failures,
         "verify_max_failures",
     )?;
     policy.reissue_wait_secs =
-        layered(common.reissue_wait_secs, lim.reissue_wait_secs, policy.reissue_wait_secs);
-    if let Some(days) = common.expiry_days.or(lim.expiry_days) {
+        layered(flag.reissue_wait_secs, lim.reissue_wait_secs, policy.reissue_wait_secs);
+    if let Some(days) = flag.expiry_days.or(lim.expiry_days) {
         policy.default_expiry_secs = u64::from(positive(days, "expiry_days")?) * 24 * 3600;
     }
     policy.attempt_ttl_secs =
-        layered(common.attempt_ttl_secs, lim.attempt_ttl_secs, policy.attempt_ttl_secs);
+        layered(flag.attempt_ttl_secs, lim.attempt_ttl_secs, policy.attempt_ttl_secs);
     if policy.attempt_ttl_secs == 0 {
         return Err(Error::Config("attempt_ttl_secs must be at least 1".into()));
     }
-    policy.issuer = layered(common.issuer.clone(), file.issuer.clone(), policy.issuer);
-    policy.display_name =
-        layered(common.display_name.clone(), file.display_name.clone(), policy.display_name);
-    policy.download_url =
-        layered(common.download_url.clone(), file.download_url.clone(), policy.download_url);
+    policy.issuer = layered(common.names.issuer.clone(), file.names.issuer.clone(), policy.issuer);
+    policy.display_name = layered(
+        common.names.display_name.clone(),
+        file.names.display_name.clone(),
+        policy.display_name,
+    );
+    policy.download_url = layered(
+        common.names.download_url.clone(),
+        file.names.download_url.clone(),
+        policy.download_url,
+    );
     let issuer_len = policy.issuer.chars().count();
     let name_len = policy.display_name.chars().count();
     if !(1..=64).contains(&issuer_len) || !(1..=32).contains(&name_len) {
@@ -137,26 +230,26 @@ pub(super) fn request_limits(
     let d = PROVISION_FAILURE_LIMITS;
     let rate_limits = RateLimits {
         per_address_burst: count(
-            serve.rate_per_address_burst,
-            lim.rate_per_address_burst,
+            serve.requests.rate_per_address_burst,
+            lim.requests.rate_per_address_burst,
             d.per_address_burst,
             "rate_per_address_burst",
         )?,
         per_address_per_minute: count(
-            serve.rate_per_address_per_minute,
-            lim.rate_per_address_per_minute,
+            serve.requests.rate_per_address_per_minute,
+            lim.requests.rate_per_address_per_minute,
             d.per_address_per_minute,
             "rate_per_address_per_minute",
         )?,
         total_burst: count(
-            serve.rate_total_burst,
-            lim.rate_total_burst,
+            serve.requests.rate_total_burst,
+            lim.requests.rate_total_burst,
             d.total_burst,
             "rate_total_burst",
         )?,
         total_per_minute: count(
-            serve.rate_total_per_minute,
-            lim.rate_total_per_minute,
+            serve.requests.rate_total_per_minute,
+            lim.requests.rate_total_per_minute,
             d.total_per_minute,
             "rate_total_per_minute",
         )?,
@@ -164,22 +257,25 @@ pub(super) fn request_limits(
     let d = PROVISION_START_LIMITS;
     let start_limits = RateLimits {
         per_address_burst: count(
-            serve.rate_starts_per_address_burst,
-            lim.rate_starts_per_address_burst,
+            serve.requests.rate_starts_per_address_burst,
+            lim.requests.rate_starts_per_address_burst,
             d.per_address_burst,
             "rate_starts_per_address_burst",
         )?,
         per_address_per_minute: count(
-            serve.rate_starts_per_address_per_minute,
-            lim.rate_starts_per_address_per_minute,
+            serve.requests.rate_starts_per_address_per_minute,
+            lim.requests.rate_starts_per_address_per_minute,
             d.per_address_per_minute,
             "rate_starts_per_address_per_minute",
         )?,
         ..d
     };
-    policy.max_open_attempts =
-        positive(lim.max_open_attempts.unwrap_or(policy.max_open_attempts), "max_open_attempts")?;
-    let body_limit = layered(serve.body_limit, lim.body_limit, DEFAULT_BODY_LIMIT);
+    policy.max_open_attempts = positive(
+        lim.policy.max_open_attempts.unwrap_or(policy.max_open_attempts),
+        "max_open_attempts",
+    )?;
+    let body_limit =
+        layered(serve.requests.body_limit, lim.requests.body_limit, DEFAULT_BODY_LIMIT);
     if !(1024..=1024 * 1024).contains(&body_limit) {
         return Err(Error::Config("body_limit must be 1 KiB to 1 MiB".into()));
     }
@@ -206,24 +302,24 @@ pub(super) fn edge_limits(serve: &ServeArgs, lim: &FileLimits) -> Result<EdgeLim
         };
     Ok(EdgeLimits {
         header_read_timeout: secs(
-            serve.header_read_timeout_secs.or(lim.header_read_timeout_secs),
+            serve.edge.header_read_timeout_secs.or(lim.edge.header_read_timeout_secs),
             d.header_read_timeout,
             "header_read_timeout_secs",
         )?,
         request_timeout: secs(
-            serve.request_timeout_secs.or(lim.request_timeout_secs),
+            serve.edge.request_timeout_secs.or(lim.edge.request_timeout_secs),
             d.request_timeout,
             "request_timeout_secs",
         )?,
         max_connections: connections(
-            serve.max_connections,
-            lim.max_connections,
+            serve.edge.max_connections,
+            lim.edge.max_connections,
             d.max_connections,
             "max_connections",
         )?,
         max_connections_per_address: connections(
-            serve.max_connections_per_address,
-            lim.max_connections_per_address,
+            serve.edge.max_connections_per_address,
+            lim.edge.max_connections_per_address,
             d.max_connections_per_address,
             "max_connections_per_address",
         )?,

@@ -4,13 +4,48 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use clap::Args;
 use ipnet::IpNet;
+use serde::Deserialize;
 
 use super::args::ServeArgs;
 use super::defaults::{DEFAULT_ADMIN_BIND, DEFAULT_BIND, DEFAULT_PROXIES_BEHIND_TLS};
 use super::file::FileConfig;
 use super::layer::switch;
 use crate::error::{Error, Result};
+
+/// The two listen addresses: top-level keys of the file.
+#[derive(Debug, Args, Default, Deserialize)]
+#[serde(default)]
+pub struct Addresses {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SOFTTOKEN_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Address of the admin API and /metrics, for the bank's own network only
+    /// [default: 127.0.0.1:8081].
+    #[arg(long, env = "SOFTTOKEN_ADMIN_BIND")]
+    pub admin_bind: Option<SocketAddr>,
+}
+
+/// TLS and the proxies in front: top-level keys of the file.
+#[derive(Debug, Args, Default, Deserialize)]
+#[serde(default)]
+pub struct Front {
+    /// TLS certificate chain (PEM); serves HTTPS with rustls.
+    #[arg(long, env = "SOFTTOKEN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "SOFTTOKEN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address because a TLS-terminating proxy is in front;
+    /// the client address is then taken from the proxy's X-Forwarded-For.
+    #[arg(long, env = "SOFTTOKEN_BEHIND_TLS_PROXY")]
+    pub behind_tls_proxy: bool,
+    /// Networks (CIDRs, comma-separated) of the proxies whose X-Forwarded-For is believed
+    /// [default: none; with --behind-tls-proxy, loopback: 127.0.0.0/8,::1/128].
+    #[arg(long, env = "SOFTTOKEN_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+}
 
 /// TLS certificate and key files.
 #[derive(Debug, Clone)]
@@ -36,23 +71,25 @@ pub(super) fn listeners(
     serving: bool,
     demo_on: bool,
 ) -> Result<Listeners> {
-    let bind = match serve.bind.or(file.bind) {
+    let (flag, set) = (&serve.addresses, &file.addresses);
+    let bind = match flag.bind.or(set.bind) {
         Some(b) => b,
         None => DEFAULT_BIND.parse().map_err(|_| Error::Internal("default bind address"))?,
     };
-    let admin_bind = match serve.admin_bind.or(file.admin_bind) {
+    let admin_bind = match flag.admin_bind.or(set.admin_bind) {
         Some(b) => b,
         None => DEFAULT_ADMIN_BIND.parse().map_err(|_| Error::Internal("default admin address"))?,
     };
+    let (flag, file) = (&serve.front, &file.front);
     let tls = match (
-        serve.tls_cert.clone().or(file.tls_cert.clone()),
-        serve.tls_key.clone().or(file.tls_key.clone()),
+        flag.tls_cert.clone().or(file.tls_cert.clone()),
+        flag.tls_key.clone().or(file.tls_key.clone()),
     ) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         (None, None) => None,
         _ => return Err(Error::Config("give both tls_cert and tls_key, or neither".into())),
     };
-    let behind_tls_proxy = switch(serve.behind_tls_proxy, file.behind_tls_proxy);
+    let behind_tls_proxy = switch(flag.behind_tls_proxy, file.behind_tls_proxy);
     let plain = serving && tls.is_none() && !behind_tls_proxy;
     if plain && !bind.ip().is_loopback() {
         return Err(Error::Config(format!(
@@ -73,11 +110,7 @@ pub(super) fn listeners(
     }
 
     let trusted_proxies = trusted_proxies(
-        if serve.trusted_proxies.is_empty() {
-            file.trusted_proxies.as_deref().unwrap_or_default()
-        } else {
-            &serve.trusted_proxies
-        },
+        if flag.trusted_proxies.is_empty() { &file.trusted_proxies } else { &flag.trusted_proxies },
         behind_tls_proxy,
     )?;
 

@@ -11,14 +11,15 @@
 //! file's `[limits]` table, whose keys are flat flags and variables; it would save one `.or()`
 //! per setting and none of the checks.
 //!
-//! Why the command line and the file are separate structs rather than one shared per concern:
-//! the file's tables cut across the commands (`[limits]` holds flags of every command and
-//! flags of `serve` only), and serde cannot flatten a struct into a table that refuses unknown
-//! keys (`deny_unknown_fields` does not combine with `flatten`, and a flattened table loses
-//! the line numbers of its errors). What one setting owns in one place is its default
+//! One struct per concern holds each setting once, deriving clap's `Args` (flag, variable,
+//! help) and serde's `Deserialize` (the file's key): the listen addresses and the proxies in
+//! front (`listen.rs`), the database (`database.rs`), the key and token files and demo mode
+//! (`secrets.rs`), the bank's names and the limits (`limits.rs`), the output (`args.rs`). The
+//! command line flattens them; the file's sections feed them (`file.rs`). A file-only key is a
+//! field with `#[arg(skip)]`. What one setting owns in one place beside its field is its default
 //! (`defaults.rs`, or `bank::Policy::default`), which a test holds the help text to.
 //!
-//! One room per concern: the command line (`args.rs`), the file (`file.rs`), the defaults
+//! One room per concern: the commands (`args.rs`), reading the file (`file.rs`), the defaults
 //! (`defaults.rs`), how the layers of a setting combine (`layer.rs`), the limits
 //! (`limits.rs`), the listeners and proxies (`listen.rs`), the database (`database.rs`), the
 //! secrets (`secrets.rs`).
@@ -47,14 +48,18 @@ use crate::storage::sqlite::Synchronous;
 
 pub use args::{
     AuditArgs, BackupArgs, Cli, Command, CommonArgs, ConfirmCommand, ConfirmCreateArgs,
-    ConfirmIdArgs, ConfirmOfflineArgs, ConfirmStatusArgs, IssueArgs, PairArgs, ResyncArgs,
+    ConfirmIdArgs, ConfirmOfflineArgs, ConfirmStatusArgs, IssueArgs, Output, PairArgs, ResyncArgs,
     RotateKeyArgs, ServeArgs, VerifyArgs,
 };
+pub use database::DatabaseArgs;
 pub use database::{database_path, postgres_options};
 pub use defaults::{DEFAULT_ADMIN_BIND, DEFAULT_BIND, DEFAULT_DATABASE, DEFAULT_DEMO_PASSWORD};
 pub use file::{file_of, parse_file, read_file, FileConfig};
 pub use limits::HttpOptions;
+pub use limits::{BankNames, EdgeArgs, PolicyLimits, RequestArgs};
 pub use listen::TlsFiles;
+pub use listen::{Addresses, Front};
+pub use secrets::{DemoArgs, KeyFiles, TokenFiles};
 
 /// Everything resolved, validated and ready.
 #[derive(Debug)]
@@ -129,7 +134,7 @@ fn resolve_with(
     let lim = &file.limits;
 
     let database = database_path(common, &file);
-    let demo_on = serve.is_some() && switch(serve_args.demo, file.demo);
+    let demo_on = serve.is_some() && switch(serve_args.demo.demo, file.demo.demo);
 
     let mut policy = limits::policy(common, &file)?;
     let requests = limits::request_limits(serve_args, lim, &mut policy)?;
@@ -152,14 +157,15 @@ fn resolve_with(
         database,
         synchronous,
         cache_capacity: lim
+            .database
             .cache_capacity
             .unwrap_or(crate::storage::sqlite::DEFAULT_CACHE_CAPACITY)
             .max(1),
         postgres: postgres_options(common, &file)?,
-        migrate_on_start: switch(common.migrate_on_start, file.migrate_on_start),
+        migrate_on_start: switch(common.database.migrate_on_start, file.database.migrate_on_start),
         master_key,
         previous_master_keys,
-        outbox_dir: common.outbox_dir.clone().or(file.outbox_dir.clone()),
+        outbox_dir: common.output.outbox_dir.clone().or(file.output.outbox_dir.clone()),
         policy,
         http: HttpOptions {
             admin_token,
@@ -174,7 +180,11 @@ fn resolve_with(
         },
         tls: listeners.tls,
         demo,
-        log_json: switch(common.log_json, file.log_json),
-        log: layered(common.log.clone(), file.log.clone(), defaults::DEFAULT_LOG.into()),
+        log_json: switch(common.output.log_json, file.output.log_json),
+        log: layered(
+            common.output.log.clone(),
+            file.output.log.clone(),
+            defaults::DEFAULT_LOG.into(),
+        ),
     })
 }

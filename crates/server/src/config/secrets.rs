@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use clap::Args;
+use serde::Deserialize;
 use softtoken_core::ids::ActivationPassword;
 use zeroize::Zeroizing;
 
@@ -14,6 +16,58 @@ use crate::bank::Demo;
 use crate::credential::AdminToken;
 use crate::error::{Error, Result};
 use crate::sealed::MasterKey;
+
+/// The master key files: top-level keys of the file.
+#[derive(Debug, Args, Default, Deserialize)]
+#[serde(default)]
+pub struct KeyFiles {
+    /// File holding the 32-byte master key (64 hex digits or base64). The key itself may
+    /// instead be given in SOFTTOKEN_MASTER_KEY.
+    #[arg(long, env = "SOFTTOKEN_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
+    /// Key files of earlier master keys, still needed to open secrets not yet re-sealed under
+    /// the current key (during a key rotation; see `rotate-key`). Repeat the flag, or separate
+    /// the files with commas in the environment variable.
+    #[arg(
+        long = "previous-master-key-file",
+        env = "SOFTTOKEN_PREVIOUS_MASTER_KEY_FILES",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub previous_master_key_files: Vec<PathBuf>,
+}
+
+/// The bearer tokens' files, one field per token: top-level keys of the file; each token may
+/// instead be given in its environment variable (`read_secrets`).
+#[derive(Debug, Args, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenFiles {
+    /// File holding the admin bearer token (or give the token in SOFTTOKEN_ADMIN_TOKEN).
+    #[arg(long, env = "SOFTTOKEN_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// File holding the web tier's verify-only bearer token (or give the token in
+    /// SOFTTOKEN_VERIFY_TOKEN): /v1/admin/verify and nothing else.
+    #[arg(long, env = "SOFTTOKEN_VERIFY_TOKEN_FILE")]
+    pub verify_token_file: Option<PathBuf>,
+    /// File holding the web tier's confirm-only bearer token (or give the token in
+    /// SOFTTOKEN_CONFIRM_TOKEN): the /v1/admin/confirmations endpoints and nothing else.
+    #[arg(long, env = "SOFTTOKEN_CONFIRM_TOKEN_FILE")]
+    pub confirm_token_file: Option<PathBuf>,
+}
+
+/// Demo mode: top-level keys of the file.
+#[derive(Debug, Args, Default, Deserialize)]
+#[serde(default)]
+pub struct DemoArgs {
+    /// Demo mode: keep the demo registration (service ID 10112231, user ID 999800000001)
+    /// armed. Its activation password is SOFTTOKEN_DEMO_ACTIVATION_PASSWORD [default: 3718].
+    #[arg(long, env = "SOFTTOKEN_DEMO")]
+    pub demo: bool,
+    /// The demo registration's activation password (file only; or
+    /// SOFTTOKEN_DEMO_ACTIVATION_PASSWORD).
+    #[arg(skip)]
+    pub demo_activation_password: Option<String>,
+}
 
 /// The secrets of the settings.
 pub(super) struct Secrets {
@@ -60,7 +114,7 @@ impl std::fmt::Debug for Demo {
 /// As [`ActivationPassword::new`], for a password that is not one.
 pub(super) fn demo(file: &FileConfig) -> Result<Demo> {
     let text = env_secret("SOFTTOKEN_DEMO_ACTIVATION_PASSWORD")
-        .or(file.demo_activation_password.clone().map(Zeroizing::new))
+        .or(file.demo.demo_activation_password.clone().map(Zeroizing::new))
         .unwrap_or_else(|| Zeroizing::new(DEFAULT_DEMO_PASSWORD.to_owned()));
     Ok(Demo { password: ActivationPassword::new(&text)? })
 }
@@ -84,7 +138,9 @@ pub(super) fn read_secrets(
 ) -> Result<Secrets> {
     let master_key = if let Some(text) = env_secret("SOFTTOKEN_MASTER_KEY") {
         MasterKey::parse(&text)?
-    } else if let Some(path) = common.master_key_file.clone().or(file.master_key_file.clone()) {
+    } else if let Some(path) =
+        common.keys.master_key_file.clone().or(file.keys.master_key_file.clone())
+    {
         if demo_on && !path.exists() {
             create_demo_key(&path)?;
         }
@@ -104,13 +160,13 @@ pub(super) fn read_secrets(
         ));
     };
 
-    let previous_files = if common.previous_master_key_files.is_empty() {
-        file.previous_master_key_files.clone().unwrap_or_default()
+    let previous_files = if common.keys.previous_master_key_files.is_empty() {
+        &file.keys.previous_master_key_files
     } else {
-        common.previous_master_key_files.clone()
+        &common.keys.previous_master_key_files
     };
     let mut previous_master_keys = Vec::with_capacity(previous_files.len());
-    for path in &previous_files {
+    for path in previous_files {
         let key = MasterKey::from_file(path)?;
         if key.id() == master_key.id() {
             return Err(Error::Config(format!(
@@ -122,24 +178,17 @@ pub(super) fn read_secrets(
         previous_master_keys.push(key);
     }
 
-    let admin_token = if let Some(t) = env_secret("SOFTTOKEN_ADMIN_TOKEN") {
-        Some(AdminToken::new(&t)?)
-    } else if let Some(path) = serve_args.admin_token_file.clone().or(file.admin_token_file.clone())
-    {
-        Some(AdminToken::new(&read_secret_file(&path, "admin token")?)?)
-    } else {
-        None
-    };
-
-    let verify_token = if let Some(t) = env_secret("SOFTTOKEN_VERIFY_TOKEN") {
-        Some(AdminToken::new(&t)?)
-    } else if let Some(path) =
-        serve_args.verify_token_file.clone().or(file.verify_token_file.clone())
-    {
-        Some(AdminToken::new(&read_secret_file(&path, "verify token")?)?)
-    } else {
-        None
-    };
+    let (flag, file) = (&serve_args.tokens, &file.tokens);
+    let admin_token = bearer(
+        "SOFTTOKEN_ADMIN_TOKEN",
+        flag.admin_token_file.as_ref().or(file.admin_token_file.as_ref()),
+        "admin token",
+    )?;
+    let verify_token = bearer(
+        "SOFTTOKEN_VERIFY_TOKEN",
+        flag.verify_token_file.as_ref().or(file.verify_token_file.as_ref()),
+        "verify token",
+    )?;
     if let (Some(a), Some(v)) = (&admin_token, &verify_token) {
         if a == v {
             return Err(Error::Config(
@@ -149,15 +198,11 @@ pub(super) fn read_secrets(
         }
     }
 
-    let confirm_token = if let Some(t) = env_secret("SOFTTOKEN_CONFIRM_TOKEN") {
-        Some(AdminToken::new(&t)?)
-    } else if let Some(path) =
-        serve_args.confirm_token_file.clone().or(file.confirm_token_file.clone())
-    {
-        Some(AdminToken::new(&read_secret_file(&path, "confirm token")?)?)
-    } else {
-        None
-    };
+    let confirm_token = bearer(
+        "SOFTTOKEN_CONFIRM_TOKEN",
+        flag.confirm_token_file.as_ref().or(file.confirm_token_file.as_ref()),
+        "confirm token",
+    )?;
     if let Some(c) = &confirm_token {
         if admin_token.as_ref() == Some(c) || verify_token.as_ref() == Some(c) {
             return Err(Error::Config(
@@ -169,6 +214,14 @@ pub(super) fn read_secrets(
     }
 
     Ok(Secrets { master_key, previous_master_keys, admin_token, verify_token, confirm_token })
+}
+
+/// A bearer token from its environment variable, else from its file (flag over file).
+fn bearer(variable: &str, file: Option<&PathBuf>, what: &str) -> Result<Option<AdminToken>> {
+    if let Some(t) = env_secret(variable) {
+        return Ok(Some(AdminToken::new(&t)?));
+    }
+    file.map(|path| AdminToken::new(&read_secret_file(path, what)?)).transpose()
 }
 
 fn create_demo_key(path: &Path) -> Result<()> {

@@ -21,10 +21,9 @@ fn common() -> CommonArgs {
 
 #[test]
 fn file_config_refuses_unknown_keys() {
-    assert!(toml::from_str::<FileConfig>("bind = \"127.0.0.1:1\"\ntypo = 1").is_err());
-    let ok: FileConfig =
-        toml::from_str("bind = \"127.0.0.1:1\"\n[limits]\nprovision_max_tries = 3").unwrap();
-    assert_eq!(ok.limits.provision_max_tries, Some(3));
+    assert!(parse_file("bind = \"127.0.0.1:1\"\ntypo = 1").is_err());
+    let ok = parse_file("bind = \"127.0.0.1:1\"\n[limits]\nprovision_max_tries = 3").unwrap();
+    assert_eq!(ok.limits.policy.provision_max_tries, Some(3));
 }
 
 #[test]
@@ -33,29 +32,30 @@ fn plain_http_on_a_public_address_is_refused_unless_behind_a_proxy() {
     let key = dir.path().join("k");
     key_file(&key, "11");
     let mut c = common();
-    c.master_key_file = Some(key);
-    let mut s = ServeArgs { bind: Some("0.0.0.0:8443".parse().unwrap()), ..ServeArgs::default() };
+    c.keys.master_key_file = Some(key);
+    let mut s = ServeArgs::default();
+    s.addresses.bind = Some("0.0.0.0:8443".parse().unwrap());
     let err = resolve(&c, Some(&s)).unwrap_err().to_string();
     assert!(err.contains("refusing plain HTTP"), "{err}");
-    s.behind_tls_proxy = true;
+    s.front.behind_tls_proxy = true;
     let settings = resolve(&c, Some(&s)).unwrap();
     // The proxy is on this host unless networks are named.
     assert_eq!(
         settings.http.trusted_proxies,
         ["127.0.0.0/8".parse::<IpNet>().unwrap(), "::1/128".parse().unwrap()]
     );
-    s.trusted_proxies = vec!["10.1.0.0/16".into(), "192.0.2.9".into()];
+    s.front.trusted_proxies = vec!["10.1.0.0/16".into(), "192.0.2.9".into()];
     let settings = resolve(&c, Some(&s)).unwrap();
     assert_eq!(
         settings.http.trusted_proxies,
         ["10.1.0.0/16".parse::<IpNet>().unwrap(), "192.0.2.9/32".parse().unwrap()]
     );
-    s.trusted_proxies = vec!["10.1.0.0/33".into()];
+    s.front.trusted_proxies = vec!["10.1.0.0/33".into()];
     let err = resolve(&c, Some(&s)).unwrap_err().to_string();
     assert!(err.contains("trusted_proxies"), "{err}");
-    s.trusted_proxies.clear();
-    s.behind_tls_proxy = false;
-    s.bind = Some("127.0.0.1:0".parse().unwrap());
+    s.front.trusted_proxies.clear();
+    s.front.behind_tls_proxy = false;
+    s.addresses.bind = Some("127.0.0.1:0".parse().unwrap());
     assert!(resolve(&c, Some(&s)).is_ok());
 }
 
@@ -74,10 +74,10 @@ fn a_database_url_chooses_postgresql_and_anything_but_postgres_is_refused() {
     let file = file_of(&c).unwrap();
     let pg = postgres_options(&c, &file).unwrap().unwrap();
     assert_eq!((pg.url.as_str(), pg.pool_size), ("postgres://softtoken@db.example:5432/bank", 4));
-    assert!(file.migrate_on_start.unwrap());
+    assert!(file.database.migrate_on_start);
     // The URL may carry a password: never in a Debug print.
     assert!(!format!("{pg:?}").contains("db.example"));
-    c.database_url = Some("sqlite:///var/lib/bank.db".into());
+    c.database.database_url = Some("sqlite:///var/lib/bank.db".into());
     let err = postgres_options(&c, &file).unwrap_err().to_string();
     assert!(err.contains("postgres://"), "{err}");
 }
@@ -97,7 +97,7 @@ fn flags_override_the_file() {
     key_file(&dir.path().join("k"), "22");
     let mut c = common();
     c.config = Some(cfg);
-    c.verify_max_failures = Some(7);
+    c.policy.verify_max_failures = Some(7);
     let s = resolve(&c, None).unwrap();
     assert_eq!(s.policy.provision_max_tries, 3);
     assert_eq!(s.policy.verify_max_failures, 7);
@@ -241,4 +241,21 @@ fn the_confirm_token_comes_from_its_file_and_must_differ_from_the_admin_and_veri
     write(&admin);
     let refused = resolve(&c, Some(&serve)).unwrap_err();
     assert!(refused.to_string().contains("confirm token must differ"), "{refused}");
+}
+
+#[test]
+fn an_operators_mistake_in_the_file_is_shown_at_its_line() {
+    let at_line = |text: &str| parse_file(text).unwrap_err().to_string();
+    let err = at_line("log = \"info\"\n\n[limits]\nbody_limit = 4096\nrate_totl_burst = 3\n");
+    assert!(err.contains("line 5") && err.contains("unknown field `rate_totl_burst`"), "{err}");
+    let err = at_line("log = \"info\"\nbind = 8080\n");
+    assert!(err.contains("line 2") && err.contains("expected socket address"), "{err}");
+    let err = at_line("[limits]\nexpiry_days = \"a week\"\n");
+    assert!(err.contains("line 2") && err.contains("expected u32"), "{err}");
+    // Each concern reads only its own keys: a key of one is no mistake for another.
+    let file =
+        parse_file("bind = \"127.0.0.1:1\"\nissuer = \"Bank\"\n[limits]\nmax_connections = 5\n")
+            .unwrap();
+    assert_eq!(file.names.issuer.as_deref(), Some("Bank"));
+    assert_eq!(file.limits.edge.max_connections, Some(5));
 }

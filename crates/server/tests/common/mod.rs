@@ -231,7 +231,7 @@ impl Server {
 }
 
 pub fn code_at(token: &NewToken, bank_time: u64) -> String {
-    Totp::new(token.params, &token.seed, token.offset)
+    Totp::new(token.issued.params, &token.seed, token.issued.offset)
         .unwrap()
         .code_at_bank_time(bank_time)
         .as_str()

@@ -18,7 +18,7 @@ use crate::protocol::wire::{
     AckRequest, Bytes, ConfirmRequest, ConfirmResponse, StartRequest, StartResponse, NONCE_LEN,
     PAKE_MSG_LEN,
 };
-use crate::token::NewToken;
+use crate::token::{IssuedToken, NewToken};
 use crate::totp::{ClockOffset, Seed};
 
 /// Longest issuer name accepted from the bank, in characters.
@@ -203,12 +203,14 @@ impl ClientConfirmed {
         let offset = ClockOffset::bounded_between(device_now, resp.server_time)?;
         let ack = ack_for(&seed, &attempt);
         let token = NewToken {
-            service_id,
-            user_id,
-            display_name,
-            issuer: issuer.to_owned(),
-            params,
-            offset,
+            issued: IssuedToken {
+                service_id,
+                user_id,
+                display_name,
+                issuer: issuer.to_owned(),
+                params,
+                offset,
+            },
             seed,
             pending_delivery: Some(attempt),
         };

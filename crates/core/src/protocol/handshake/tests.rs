@@ -212,12 +212,12 @@ fn app_finishes_with_a_pending_token_and_the_matching_ack() {
     // The device clock is 90 s behind the bank's.
     let resp = attempt.confirm_response(token_info(), 1_700_000_090);
     let (token, ack) = confirmed.finish(&resp, 1_700_000_000).unwrap();
-    assert_eq!(token.offset, ClockOffset(90));
+    assert_eq!(token.issued.offset, ClockOffset(90));
     assert_eq!(&token.seed, attempt.seed());
     assert_eq!(token.pending_delivery.as_ref(), Some(attempt.attempt_id()));
-    assert_eq!(token.display_name.to_string(), "Bank OTP");
-    assert_eq!(token.issuer, "Bank");
-    assert_eq!((token.service_id, token.user_id), ids());
+    assert_eq!(token.issued.display_name.to_string(), "Bank OTP");
+    assert_eq!(token.issued.issuer, "Bank");
+    assert_eq!((token.issued.service_id, token.issued.user_id), ids());
     assert!(attempt.check_ack(&ack));
 }
 
@@ -235,7 +235,7 @@ fn a_phone_whose_clock_is_more_than_a_day_off_is_told_to_set_it_and_stores_nothi
         let (token, _) = confirmed
             .finish(&attempt.confirm_response(token_info(), bank_now), device_now)
             .unwrap();
-        assert_eq!(token.offset.0.abs(), 86_400);
+        assert_eq!(token.issued.offset.0.abs(), 86_400);
     }
 }
 

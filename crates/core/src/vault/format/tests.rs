@@ -1,5 +1,6 @@
 use super::*;
 use crate::ids::{AttemptId, DisplayName};
+use crate::token::IssuedToken;
 use crate::totp::{ClockOffset, TotpParams};
 
 fn key(byte: u8) -> VaultKey {
@@ -17,12 +18,14 @@ fn record(ciphers: &Ciphers, n: u64) -> Record {
     let seed = Record::seal_seed(ciphers, &id, &service_id, &user_id, &seed(n as u8)).unwrap();
     let summary = TokenSummary {
         id,
-        service_id,
-        user_id,
-        display_name: DisplayName::new("しんきん", "").unwrap(),
-        issuer: "Example Credit Union".into(),
-        params: TotpParams::default(),
-        offset: ClockOffset(n as i64),
+        issued: IssuedToken {
+            service_id,
+            user_id,
+            display_name: DisplayName::new("しんきん", "").unwrap(),
+            issuer: "Example Credit Union".into(),
+            params: TotpParams::default(),
+            offset: ClockOffset(n as i64),
+        },
         created_at: 1_700_000_000 + n,
         pending_delivery: None,
     };
@@ -40,7 +43,10 @@ fn records_round_trip_through_the_file_format() {
     assert_eq!(back.len(), 3);
     for (a, b) in records.iter().zip(&back) {
         let (s, t) = (&a.summary, &b.summary);
-        assert_eq!((&s.id, &s.user_id, s.offset, &a.seed), (&t.id, &t.user_id, t.offset, &b.seed));
+        assert_eq!(
+            (&s.id, &s.issued.user_id, s.issued.offset, &a.seed),
+            (&t.id, &t.issued.user_id, t.issued.offset, &b.seed)
+        );
         assert_eq!(b.open_seed(&ciphers).unwrap(), a.open_seed(&ciphers).unwrap());
     }
 }
@@ -62,8 +68,8 @@ fn every_save_uses_fresh_nonces() {
     let again = Record::seal_seed(
         &ciphers,
         &r.summary.id,
-        &r.summary.service_id,
-        &r.summary.user_id,
+        &r.summary.issued.service_id,
+        &r.summary.issued.user_id,
         &seed(1),
     )
     .unwrap();
@@ -116,7 +122,7 @@ fn authenticated_but_contradictory_bodies_are_corrupted() {
     let ciphers = Ciphers::new(&key(7));
     let one = record(&ciphers, 1);
     let mut same_owner = record(&ciphers, 2);
-    same_owner.summary.user_id = one.summary.user_id.clone();
+    same_owner.summary.issued.user_id = one.summary.issued.user_id.clone();
     let body = |records: &[Record]| serde_json::to_vec(&BodyOut { tokens: records }).unwrap();
     for bad in [
         body(&[one.clone(), one.clone()]),
@@ -136,7 +142,7 @@ fn authenticated_but_contradictory_bodies_are_corrupted() {
 
 fn reseal_params(r: &Record) -> Vec<u8> {
     let mut bad = r.clone();
-    bad.summary.params.digits = 7;
+    bad.summary.issued.params.digits = 7;
     serde_json::to_vec(&BodyOut { tokens: &[bad] }).unwrap()
 }
 
@@ -150,7 +156,7 @@ fn a_seed_moved_into_another_record_does_not_open() {
     assert!(matches!(b_with_a_seed.open_seed(&ciphers), Err(Error::VaultCorrupted)));
     // Each identity field on its own is bound.
     let mut other_service = a.clone();
-    other_service.summary.service_id = ServiceId::new("10112232").unwrap();
+    other_service.summary.issued.service_id = ServiceId::new("10112232").unwrap();
     let mut other_id = a.clone();
     other_id.summary.id = b.summary.id.clone();
     for moved in [other_service, other_id] {
@@ -167,9 +173,9 @@ fn a_version_one_fixture_still_opens() {
     // broke customers' existing vaults.
     let fixture = include_bytes!("../fixtures/v1-two-tokens.vault");
     let records = decode(fixture.to_vec(), &Ciphers::new(&key(0x2a))).unwrap();
-    let users: Vec<&str> = records.iter().map(|r| r.summary.user_id.as_str()).collect();
+    let users: Vec<&str> = records.iter().map(|r| r.summary.issued.user_id.as_str()).collect();
     assert_eq!(users, ["999800000001", "999800000002"]);
-    assert_eq!(records[0].summary.display_name.to_string(), "しんきん");
+    assert_eq!(records[0].summary.issued.display_name.to_string(), "しんきん");
     let pending = records[1].summary.pending_delivery.as_ref().map(ToString::to_string);
     assert_eq!(pending.as_deref(), Some("AAECAwQFBgcICQoLDA0ODw"));
     let seed = records[1].open_seed(&Ciphers::new(&key(0x2a))).unwrap();
@@ -214,14 +220,15 @@ fn write_v1_fixture() {
     let ciphers = Ciphers::new(&key(0x2a));
     let mut a = record(&ciphers, 1);
     let s = &a.summary;
-    a.seed = Record::seal_seed(&ciphers, &s.id, &s.service_id, &s.user_id, &seed(1)).unwrap();
+    a.seed = Record::seal_seed(&ciphers, &s.id, &s.issued.service_id, &s.issued.user_id, &seed(1))
+        .unwrap();
     let mut b = record(&ciphers, 2);
     b.summary.pending_delivery = Some(AttemptId::parse("AAECAwQFBgcICQoLDA0ODw").unwrap());
     b.seed = Record::seal_seed(
         &ciphers,
         &b.summary.id,
-        &b.summary.service_id,
-        &b.summary.user_id,
+        &b.summary.issued.service_id,
+        &b.summary.issued.user_id,
         &Seed::new(Zeroizing::new(b"12345678901234567890".to_vec())).unwrap(),
     )
     .unwrap();
@@ -238,4 +245,13 @@ fn the_vault_key_does_not_print() {
     assert!(shown.contains("<redacted>"));
     assert!(VaultKey::from_bytes(&[0; 31]).is_none());
     assert_ne!(VaultKey::generate().unwrap().expose(), VaultKey::generate().unwrap().expose());
+}
+
+#[test]
+fn a_record_with_a_field_this_build_does_not_know_is_refused() {
+    let ciphers = Ciphers::new(&key(7));
+    let mut json = serde_json::to_value(record(&ciphers, 1)).unwrap();
+    assert!(serde_json::from_value::<Record>(json.clone()).is_ok());
+    json["colour"] = "red".into();
+    assert!(serde_json::from_value::<Record>(json).is_err());
 }
