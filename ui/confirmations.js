@@ -5,7 +5,9 @@
 // would call `lookNow()` when its message arrives; nothing else changes.
 //
 // Failures while looking are quiet (the customer did not ask for anything), except those the
-// customer must act on: the bank not accepting the token, and a clock too far off.
+// customer must act on: a clock too far off, and the bank no longer accepting a token it
+// accepted before (its use ended, or it was replaced). A token just set up is not accepted
+// until its first code is used at the bank (docs/confirmation.md §9): that is no news.
 
 import * as api from "./api.js";
 import { current, go } from "./navigation.js";
@@ -18,7 +20,8 @@ export const LOOK_EVERY_MS = 5_000;
 const TOKEN_SCREENS = new Set(["list", "otp"]);
 
 let looking = false;
-// Per token id: the last refused count told, and the last error kind told, so each is said once.
+// Per token id: the last refused count told, the last error kind, and whether the bank has
+// accepted the token's fetch in this run; so each thing is said once.
 const told = new Map();
 
 const mayInterrupt = () => !document.hidden && TOKEN_SCREENS.has(current());
@@ -43,24 +46,24 @@ export async function lookNow() {
 }
 
 async function lookFor(tok) {
-  const before = told.get(tok.id) ?? { refused: 0, kind: null };
+  const before = told.get(tok.id) ?? { refused: 0, kind: null, accepted: false };
   let pending;
   try {
     pending = await api.listConfirmations(tok.id);
   } catch (e) {
-    if (e?.kind !== before.kind) tellError(e);
+    if (e?.kind !== before.kind) tellError(e, before.accepted);
     told.set(tok.id, { ...before, kind: e?.kind ?? null });
     return null;
   }
   if (pending.refused > 0 && pending.refused !== before.refused) {
     notice.say("confirm.tampered", { n: pending.refused });
   }
-  told.set(tok.id, { refused: pending.refused, kind: null });
+  told.set(tok.id, { refused: pending.refused, kind: null, accepted: true });
   return pending.requests[0] ?? null;
 }
 
-function tellError(e) {
-  if (e?.kind === "confirmation_not_accepted") notice.sayError(e);
+function tellError(e, acceptedBefore) {
+  if (e?.kind === "confirmation_not_accepted" && acceptedBefore) notice.sayError(e);
   if (e?.kind === "device_clock_wrong") notice.say("confirm.clock_wrong");
 }
 

@@ -164,3 +164,18 @@ async fn the_offline_code_is_the_ocra_of_the_typed_account_and_amount_at_the_ban
     let zero = ops::offline_code(&app, &token, "1234567", "0", DEVICE_NOW).await.unwrap_err();
     assert_eq!((zero.kind, zero.field), ("invalid_input", Some("amount")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_of_a_deleted_token_can_no_longer_be_answered_from_this_device() {
+    let bank = ConfirmBank::start(SEED, BANK_NOW).await;
+    bank.add(transfer(50_000, BANK_NOW, false), None);
+    let dir = tempfile::tempdir().unwrap();
+    let (app, token) = app(dir.path(), &bank.url);
+    let id =
+        ops::list_confirmations(&app, &token, DEVICE_NOW).await.unwrap().requests[0].id.clone();
+    ops::delete_token(&app, &token).await.unwrap();
+    let r = ops::answer_confirmation(&app, &id, Decision::Approve, None, DEVICE_NOW).await;
+    assert_eq!(r.unwrap_err().kind, "unknown_confirmation");
+    assert_eq!(bank.answers(), 0);
+    assert_eq!(bank.state(0), ConfirmationState::Pending);
+}

@@ -39,6 +39,12 @@ impl Bank {
         let admin_token = format!("admin-token-of-the-window-tests-{}", std::process::id());
         let token_file = dir.path().join("admin-token");
         std::fs::write(&token_file, &admin_token).unwrap();
+        // The server refuses a token file others can read.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         let mut child = Command::new("timeout")
             .args(["--signal=TERM", "900"])
             .arg(server)
