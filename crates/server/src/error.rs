@@ -129,6 +129,32 @@ pub enum Error {
     )]
     DemoIdsTaken,
 
+    /// A confirmation fetch or answer that the token's key did not make, or for a registration
+    /// that is unknown or not in use: one answer for all, so a prober learns nothing. The app
+    /// shows that the bank refused it; nothing changed.
+    #[error("not authenticated by this registration's token")]
+    NotAuthenticated,
+
+    /// A confirmation fetch whose proof is right but whose time is more than 300 s from the
+    /// bank's clock. The app corrects its offset from `server_time` and fetches again.
+    #[error("the token's clock is too far from the bank's; correct it and fetch again")]
+    ClockSkew {
+        /// The bank's time, Unix seconds.
+        server_time: u64,
+    },
+
+    /// No confirmation request with this ID (for this registration).
+    #[error("no confirmation request with this ID")]
+    UnknownConfirmation,
+
+    /// Creating a confirmation refused: the registration already has the most requests
+    /// pending that it may have. Wait for them to be answered, cancel or expire.
+    #[error("this registration already has {max} confirmation requests pending")]
+    TooManyPending {
+        /// The limit.
+        max: u32,
+    },
+
     /// Verify refused: the token has not reached the app yet. The customer finishes the
     /// setup in the app first.
     #[error("the token has not been delivered to an app yet")]
@@ -212,6 +238,7 @@ impl Error {
                 Error::WeakActivationPassword(_) => "weak_activation_password",
                 Error::RequestTimeout => "request_timeout",
                 Error::NotDelivered => "not_delivered",
+                Error::TooManyPending { .. } => "too_many_pending",
                 Error::DemoIdsTaken => "demo_ids_taken",
                 Error::Forbidden(_) => "forbidden",
                 _ => ErrorCode::Internal.as_str(),
@@ -237,6 +264,9 @@ impl Error {
             Error::NotFound => ErrorCode::NotFound,
             Error::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Error::Unavailable => ErrorCode::Unavailable,
+            Error::NotAuthenticated => ErrorCode::NotAuthenticated,
+            Error::ClockSkew { .. } => ErrorCode::ClockSkew,
+            Error::UnknownConfirmation => ErrorCode::UnknownConfirmation,
             Error::Config(_)
             | Error::SealedDataInvalid
             | Error::KeyRotationIncomplete { .. }
@@ -249,6 +279,7 @@ impl Error {
             | Error::WeakActivationPassword(_)
             | Error::RequestTimeout
             | Error::NotDelivered
+            | Error::TooManyPending { .. }
             | Error::DemoIdsTaken
             | Error::Forbidden(_) => return None,
         })
@@ -260,6 +291,7 @@ impl Error {
             Error::RegistrationExists { .. }
             | Error::ReissueTooSoon { .. }
             | Error::NotDelivered
+            | Error::TooManyPending { .. }
             | Error::DemoIdsTaken => 409,
             Error::Forbidden(_) => 403,
             Error::WeakActivationPassword(_) => 400,
@@ -290,6 +322,9 @@ pub struct ApiErrorBody {
     /// With `weak_activation_password`: which rule refused it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<crate::weakness::Weakness>,
+    /// With `clock_skew`: the bank's time, Unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<u64>,
 }
 
 impl IntoResponse for Error {
@@ -323,7 +358,18 @@ impl IntoResponse for Error {
             Error::Unavailable => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => retry_after,
         };
-        let body = ApiErrorBody { code: self.code(), message, tries_left, retry_after, reason };
+        let server_time = match &self {
+            Error::ClockSkew { server_time } => Some(*server_time),
+            _ => None,
+        };
+        let body = ApiErrorBody {
+            code: self.code(),
+            message,
+            tries_left,
+            retry_after,
+            reason,
+            server_time,
+        };
         let mut response = (status, axum::Json(body)).into_response();
         if matches!(self, Error::RequestTimeout) {
             // The rest of a trickling body is not waited for.

@@ -55,7 +55,26 @@ pub struct Metrics {
     verify: Family<ResultLabel, Counter>,
     issued: Counter,
     ended: Counter,
+    confirmations_created: Counter,
+    confirmations_final: Family<StateLabel, Counter>,
+    confirmation_fetches: Counter,
+    confirmation_refused: Family<Reason, Counter>,
 }
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+/// The final states of a confirmation request (a label of
+/// `softtoken_confirmations_final_total`).
+pub const CONFIRMATION_FINAL_STATES: &[&str] =
+    &["approved", "denied", "wrong_number", "expired", "cancelled"];
+
+/// Why an app's confirmation fetch or answer was refused (a label of
+/// `softtoken_confirmation_refused_total`).
+pub const CONFIRMATION_REFUSALS: &[&str] =
+    &["not_authenticated", "clock_skew", "unknown_confirmation", "invalid_request", "rate_limited"];
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -102,7 +121,49 @@ impl Default for Metrics {
             issued.clone(),
         );
         registry.register("softtoken_registrations_ended", "Registrations ended.", ended.clone());
-        Self { registry, success, failures, limited, verify, issued, ended }
+        let confirmations_final = Family::<StateLabel, Counter>::default();
+        for &state in CONFIRMATION_FINAL_STATES {
+            let _ = confirmations_final.get_or_create(&StateLabel { state });
+        }
+        let confirmation_refused = Family::<Reason, Counter>::default();
+        for &reason in CONFIRMATION_REFUSALS {
+            let _ = confirmation_refused.get_or_create(&Reason { reason });
+        }
+        let (confirmations_created, confirmation_fetches) =
+            (Counter::default(), Counter::default());
+        registry.register(
+            "softtoken_confirmations_created",
+            "Confirmation requests created.",
+            confirmations_created.clone(),
+        );
+        registry.register(
+            "softtoken_confirmations_final",
+            "Confirmation requests that became final, by state.",
+            confirmations_final.clone(),
+        );
+        registry.register(
+            "softtoken_confirmation_fetches",
+            "Confirmation fetches answered to an authenticated app.",
+            confirmation_fetches.clone(),
+        );
+        registry.register(
+            "softtoken_confirmation_refused",
+            "Confirmation fetches and answers refused (wrong proof or MAC, clock, bad input).",
+            confirmation_refused.clone(),
+        );
+        Self {
+            registry,
+            success,
+            failures,
+            limited,
+            verify,
+            issued,
+            ended,
+            confirmations_created,
+            confirmations_final,
+            confirmation_fetches,
+            confirmation_refused,
+        }
     }
 }
 
@@ -171,6 +232,31 @@ impl Metrics {
     /// Counts an ended registration.
     pub fn ended(&self) {
         self.ended.inc();
+    }
+
+    /// Counts a confirmation request created.
+    pub fn confirmation_created(&self) {
+        self.confirmations_created.inc();
+    }
+
+    /// Counts a confirmation request that became final in `state`.
+    pub fn confirmation_final(&self, state: softtoken_core::confirm::ConfirmationState) {
+        let name = state.as_str();
+        if let Some(&state) = CONFIRMATION_FINAL_STATES.iter().find(|s| **s == name) {
+            self.confirmations_final.get_or_create(&StateLabel { state }).inc();
+        }
+    }
+
+    /// Counts a fetch answered to an authenticated app.
+    pub fn confirmation_fetched(&self) {
+        self.confirmation_fetches.inc();
+    }
+
+    /// Counts a refused confirmation fetch or answer by its error code.
+    pub fn confirmation_refused(&self, code: &str) {
+        if let Some(&reason) = CONFIRMATION_REFUSALS.iter().find(|r| **r == code) {
+            self.confirmation_refused.get_or_create(&Reason { reason }).inc();
+        }
     }
 
     /// The exposition, of type [`CONTENT_TYPE`].

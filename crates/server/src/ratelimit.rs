@@ -103,7 +103,15 @@ pub struct RateLimiter {
 #[derive(Debug)]
 struct State {
     total: Bucket,
-    by_address: HashMap<IpAddr, Bucket>,
+    by_address: HashMap<Key, Bucket>,
+}
+
+/// Whose bucket: a caller's address, or something the request names (a confirmation's
+/// registration, whose failures are limited wherever they come from).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Address(IpAddr),
+    Named(String),
 }
 
 /// Addresses tracked before full buckets (indistinguishable from untracked) are dropped.
@@ -129,7 +137,7 @@ pub(crate) fn bucket_key(ip: IpAddr) -> IpAddr {
 #[must_use = "dropping a reservation gives its token back at once"]
 pub struct Reservation<'a> {
     limiter: &'a RateLimiter,
-    key: IpAddr,
+    key: Key,
     at: Instant,
     spent: bool,
 }
@@ -144,7 +152,7 @@ impl Reservation<'_> {
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         if !self.spent {
-            self.limiter.refund(self.key, self.at);
+            self.limiter.refund(&self.key, self.at);
         }
     }
 }
@@ -182,8 +190,20 @@ impl RateLimiter {
     /// # Errors
     /// [`Limited`] naming the empty bucket and the wait; nothing was taken.
     pub fn reserve(&self, ip: IpAddr, now: Instant) -> Result<Reservation<'_>, Limited> {
+        self.reserve_key(Key::Address(bucket_key(ip)), now)
+    }
+
+    /// As [`RateLimiter::reserve`], with the bucket of `name` in place of an address's (its
+    /// refusals say [`Scope::Address`], the caller's own bucket).
+    ///
+    /// # Errors
+    /// [`Limited`] naming the empty bucket and the wait; nothing was taken.
+    pub fn reserve_for(&self, name: &str, now: Instant) -> Result<Reservation<'_>, Limited> {
+        self.reserve_key(Key::Named(name.to_owned()), now)
+    }
+
+    fn reserve_key(&self, key: Key, now: Instant) -> Result<Reservation<'_>, Limited> {
         let (cap_a, rate_a, cap_t, rate_t) = self.rates();
-        let key = bucket_key(ip);
         let mut st = self.state();
         if let Some(b) = st.by_address.get_mut(&key) {
             b.refill(cap_a, rate_a, now);
@@ -202,22 +222,22 @@ impl RateLimiter {
                 b.tokens < cap_a
             });
         }
-        let b = st.by_address.entry(key).or_insert_with(|| Bucket::full(cap_a, now));
+        let b = st.by_address.entry(key.clone()).or_insert_with(|| Bucket::full(cap_a, now));
         b.tokens -= 1.0;
         Ok(Reservation { limiter: self, key, at: now, spent: false })
     }
 
-    fn refund(&self, key: IpAddr, at: Instant) {
+    fn refund(&self, key: &Key, at: Instant) {
         let (cap_a, rate_a, cap_t, rate_t) = self.rates();
         let mut st = self.state();
         st.total.refill(cap_t, rate_t, at);
         st.total.tokens = (st.total.tokens + 1.0).min(cap_t);
-        if let Some(b) = st.by_address.get_mut(&key) {
+        if let Some(b) = st.by_address.get_mut(key) {
             b.refill(cap_a, rate_a, at);
             b.tokens = (b.tokens + 1.0).min(cap_a);
             if b.tokens >= cap_a {
                 // Full again: the same as an address never seen.
-                st.by_address.remove(&key);
+                st.by_address.remove(key);
             }
         }
     }
@@ -275,6 +295,17 @@ mod tests {
         let other_host: IpAddr = "2001:db8:0:1::99".parse().unwrap();
         assert_eq!(rl.reserve(other_host, t0).unwrap_err().scope, Scope::Address);
         assert!(rl.reserve("2001:db8:0:2::1".parse().unwrap(), t0).is_ok());
+    }
+
+    #[test]
+    fn a_registration_s_bucket_counts_failures_from_every_address_apart_from_theirs() {
+        let t0 = Instant::now();
+        let rl = RateLimiter::new(limits(), t0);
+        for _ in 0..3 {
+            rl.reserve_for("10112231/999800000001", t0).unwrap().failed();
+        }
+        assert_eq!(rl.reserve_for("10112231/999800000001", t0).unwrap_err().scope, Scope::Address);
+        assert!(rl.reserve_for("10112231/999800000002", t0).is_ok());
     }
 
     #[test]

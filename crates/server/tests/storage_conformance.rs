@@ -7,10 +7,7 @@
 
 mod common;
 
-use std::future::Future;
-use std::sync::Arc;
-
-use common::backends::{self, Keep};
+use common::backends::on_both;
 use softtoken_server::storage::{
     Attempt, AttemptChange, AttemptStatus, Change, Freshness, Inserted, OutboxMail, Registration,
     RegistrationState, Reseal, Storage, Updated,
@@ -21,22 +18,6 @@ async fn insert(s: &dyn Storage, r: Registration) -> Registration {
         Inserted::Applied(r) => *r,
         other => panic!("{other:?}"),
     }
-}
-
-/// Runs `case` on SQLite, then on PostgreSQL.
-async fn on_both<F, Fut>(case: F)
-where
-    F: Fn(Arc<dyn Storage>) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let (sqlite, keep) = backends::sqlite();
-    case(sqlite.clone()).await;
-    sqlite.close().await;
-    drop(keep);
-    let Some((pg, keep)) = backends::postgres().await else { return };
-    case(pg.clone()).await;
-    pg.close().await;
-    drop::<Keep>(keep);
 }
 
 #[tokio::test]

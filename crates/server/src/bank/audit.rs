@@ -21,6 +21,12 @@ pub const MAX_AUDIT_PAGE: u32 = 1000;
 pub enum Actor {
     /// A caller of the admin API holding the admin token, from this address.
     AdminToken(Option<IpAddr>),
+    /// A caller of the admin API holding the web tier's confirm-only token, from this address.
+    ConfirmToken(Option<IpAddr>),
+    /// The customer's token (the app), answering a confirmation request from this address.
+    Token(Option<IpAddr>),
+    /// The bank itself (a confirmation request that expired unanswered).
+    Bank,
     /// The admin command line, run by this operating-system user.
     Cli {
         /// The process's user ID.
@@ -44,6 +50,9 @@ impl Actor {
     fn kind(&self) -> &'static str {
         match self {
             Actor::AdminToken(_) => "admin_token",
+            Actor::ConfirmToken(_) => "confirm_token",
+            Actor::Token(_) => "token",
+            Actor::Bank => "bank",
             Actor::Cli { .. } => "cli",
         }
     }
@@ -52,7 +61,8 @@ impl Actor {
         let address =
             |ip: &Option<IpAddr>| ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         match self {
-            Actor::AdminToken(ip) => address(ip),
+            Actor::AdminToken(ip) | Actor::ConfirmToken(ip) | Actor::Token(ip) => address(ip),
+            Actor::Bank => "bank".to_owned(),
             Actor::Cli { uid, name: Some(name) } => format!("uid {uid} ({name})"),
             Actor::Cli { uid, name: None } => format!("uid {uid}"),
         }
@@ -72,6 +82,14 @@ pub enum AdminAction {
     Resync,
     /// Re-sealed the database under a new master key.
     RotateKey,
+    /// Asked the customer to confirm a transaction (the outcome is the request's ID or the
+    /// refusal's code).
+    ConfirmCreate,
+    /// Withdrew a pending confirmation request.
+    ConfirmCancel,
+    /// A confirmation request became final through an answer or the bank: the outcome is its
+    /// state (`approved`, `denied`, `wrong_number`, `expired`, `cancelled`).
+    ConfirmOutcome,
 }
 
 impl AdminAction {
@@ -83,6 +101,9 @@ impl AdminAction {
             AdminAction::Unlock => "unlock",
             AdminAction::Resync => "resync",
             AdminAction::RotateKey => "rotate_key",
+            AdminAction::ConfirmCreate => "confirm_create",
+            AdminAction::ConfirmCancel => "confirm_cancel",
+            AdminAction::ConfirmOutcome => "confirm_outcome",
         }
     }
 }
@@ -160,6 +181,32 @@ impl Bank {
             tracing::error!(event = "audit_error", id, error = %e, "recording an admin action's outcome");
         }
         result
+    }
+
+    /// Appends a finished entry at once: an event the bank only reports (a confirmation's
+    /// outcome), with nothing left to run.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    pub(super) async fn record(
+        &self,
+        actor: &Actor,
+        action: AdminAction,
+        subject: Subject,
+        now: u64,
+        outcome: &str,
+    ) -> Result<()> {
+        let entry = AuditEntry {
+            id: 0,
+            at: now,
+            actor: actor.kind().to_owned(),
+            origin: actor.origin(),
+            action: action.as_str().to_owned(),
+            service_id: subject.service_id.map(|s| s.as_str().to_owned()),
+            user_id: subject.user_id.map(|u| u.as_str().to_owned()),
+            outcome: outcome.to_owned(),
+        };
+        self.storage.append_audit(entry).await.map(drop)
     }
 
     /// Audit entries, newest first.

@@ -10,9 +10,10 @@
 //! One room per operation: [`issue`](Bank::issue) and its step-6 mail (`issue.rs`, `mail.rs`),
 //! provisioning (`provision.rs`), verification (`verify.rs`), revoke and unlock
 //! (`lifecycle.rs`), the demo registration (`demo.rs`), the passwords refused at issue
-//! (`weak_password.rs`).
+//! (`weak_password.rs`), transaction confirmation (`confirm.rs`).
 
 mod audit;
+mod confirm;
 mod demo;
 mod issue;
 mod lifecycle;
@@ -42,6 +43,10 @@ use crate::storage::{
 
 pub use crate::weakness::Weakness;
 pub use audit::{audit_query, Actor, AdminAction, Subject, MAX_AUDIT_PAGE};
+pub use confirm::{
+    AnswerOutcome, ConfirmationStatus, CreatedConfirmation, NewConfirmation, OfflineCheck,
+    OfflineOutcome, MAX_FETCHED, MAX_PENDING, MAX_WAIT_SECS, WAIT_POLL,
+};
 pub use demo::{DEMO_SERVICE_ID, DEMO_USER_ID};
 pub use issue::IssueRequest;
 pub use rotate::{RotationBatch, RotationCursor};
@@ -194,6 +199,7 @@ pub struct Bank {
     policy: Policy,
     outbox_dir: OutboxDir,
     demo: Option<Demo>,
+    wake: confirm::Wake,
 }
 
 impl std::fmt::Debug for Bank {
@@ -229,7 +235,7 @@ impl Bank {
         outbox_dir: OutboxDir,
         demo: Option<Demo>,
     ) -> Self {
-        Self { storage, sealer, policy, outbox_dir, demo }
+        Self { storage, sealer, policy, outbox_dir, demo, wake: confirm::Wake::default() }
     }
 
     /// The storage (for shutdown and the outbox listing).

@@ -183,6 +183,10 @@ pub struct ServeArgs {
     /// SOFTTOKEN_VERIFY_TOKEN): /v1/admin/verify and nothing else.
     #[arg(long, env = "SOFTTOKEN_VERIFY_TOKEN_FILE")]
     pub verify_token_file: Option<PathBuf>,
+    /// File holding the web tier's confirm-only bearer token (or give the token in
+    /// SOFTTOKEN_CONFIRM_TOKEN): the /v1/admin/confirmations endpoints and nothing else.
+    #[arg(long, env = "SOFTTOKEN_CONFIRM_TOKEN_FILE")]
+    pub confirm_token_file: Option<PathBuf>,
     /// TLS certificate chain (PEM); serves HTTPS with rustls.
     #[arg(long, env = "SOFTTOKEN_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

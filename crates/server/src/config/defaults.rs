@@ -48,6 +48,15 @@ pub const WRONG_BEARER_LIMITS: RateLimits = RateLimits {
     total_burst: 100,
     total_per_minute: 60,
 };
+/// Failed confirmation fetches and answers of one registration, from wherever they come (not
+/// configurable): the customer's own app fails only with a wrong clock or a lost key, a
+/// prober of one registration fails every time. The totals are for the per-address limit.
+pub const CONFIRM_REGISTRATION_LIMITS: RateLimits = RateLimits {
+    per_address_burst: 10,
+    per_address_per_minute: 5,
+    total_burst: 100_000,
+    total_per_minute: 100_000,
+};
 /// Largest request body, in bytes.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 /// Timeouts and connection caps of the listeners.

@@ -25,6 +25,7 @@ pub struct FileConfig {
     pub(super) previous_master_key_files: Option<Vec<PathBuf>>,
     pub(super) admin_token_file: Option<PathBuf>,
     pub(super) verify_token_file: Option<PathBuf>,
+    pub(super) confirm_token_file: Option<PathBuf>,
     pub(super) outbox_dir: Option<PathBuf>,
     pub(super) download_url: Option<String>,
     pub(super) issuer: Option<String>,

@@ -8,8 +8,8 @@ use softtoken_core::totp::TotpParams;
 
 use super::args::{CommonArgs, ServeArgs};
 use super::defaults::{
-    DEFAULT_BODY_LIMIT, EDGE_LIMITS, PROVISION_FAILURE_LIMITS, PROVISION_START_LIMITS,
-    WRONG_BEARER_LIMITS,
+    CONFIRM_REGISTRATION_LIMITS, DEFAULT_BODY_LIMIT, EDGE_LIMITS, PROVISION_FAILURE_LIMITS,
+    PROVISION_START_LIMITS, WRONG_BEARER_LIMITS,
 };
 use super::file::{FileConfig, FileLimits};
 use super::layer::layered;
@@ -26,13 +26,18 @@ pub struct HttpOptions {
     pub admin_token: Option<AdminToken>,
     /// The web tier's credential: `/v1/admin/verify` only.
     pub verify_token: Option<AdminToken>,
+    /// The web tier's confirmation credential: `/v1/admin/confirmations*` only.
+    pub confirm_token: Option<AdminToken>,
     /// How many wrong bearers an address (and everyone) may present on the admin listener.
     pub bearer_limits: RateLimits,
     /// How many provisioning starts an address may make, right or wrong: each costs the bank
     /// a SPAKE2 computation and a stored attempt.
     pub start_limits: RateLimits,
-    /// Failure rate limits of provisioning.
+    /// Failure rate limits of provisioning, and per address of the app's confirmation
+    /// fetches and answers (each endpoint family its own buckets).
     pub rate_limits: RateLimits,
+    /// Failure limits of one registration's confirmation fetches and answers.
+    pub registration_limits: RateLimits,
     /// Networks of the proxies whose `X-Forwarded-For` is believed. Empty: the header is
     /// ignored and the socket peer is the client.
     pub trusted_proxies: Vec<IpNet>,
@@ -47,9 +52,11 @@ impl Default for HttpOptions {
         Self {
             admin_token: None,
             verify_token: None,
+            confirm_token: None,
             bearer_limits: WRONG_BEARER_LIMITS,
             rate_limits: PROVISION_FAILURE_LIMITS,
             start_limits: PROVISION_START_LIMITS,
+            registration_limits: CONFIRM_REGISTRATION_LIMITS,
             trusted_proxies: Vec::new(),
             body_limit: DEFAULT_BODY_LIMIT,
             edge: EDGE_LIMITS,

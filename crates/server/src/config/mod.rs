@@ -137,8 +137,13 @@ fn resolve_with(
     let demo = if demo_on { Some(secrets::demo(&file)?) } else { None };
     let synchronous = database::synchronous(common, &file)?;
 
-    let secrets::Secrets { master_key, previous_master_keys, admin_token, verify_token } =
-        read_secrets(common, serve_args, &file, demo_on, &database)?;
+    let secrets::Secrets {
+        master_key,
+        previous_master_keys,
+        admin_token,
+        verify_token,
+        confirm_token,
+    } = read_secrets(common, serve_args, &file, demo_on, &database)?;
 
     Ok(Settings {
         bind: listeners.bind,
@@ -158,6 +163,7 @@ fn resolve_with(
         http: HttpOptions {
             admin_token,
             verify_token,
+            confirm_token,
             rate_limits: requests.rate_limits,
             start_limits: requests.start_limits,
             trusted_proxies: listeners.trusted_proxies,

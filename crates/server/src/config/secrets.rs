@@ -21,6 +21,7 @@ pub(super) struct Secrets {
     pub(super) previous_master_keys: Vec<MasterKey>,
     pub(super) admin_token: Option<AdminToken>,
     pub(super) verify_token: Option<AdminToken>,
+    pub(super) confirm_token: Option<AdminToken>,
 }
 
 /// Where `resolve_with` gets the secrets from: the environment and files ([`read_secrets`]),
@@ -42,6 +43,7 @@ pub(super) fn fixed_secrets(
         previous_master_keys: Vec::new(),
         admin_token: None,
         verify_token: None,
+        confirm_token: None,
     })
 }
 
@@ -147,7 +149,26 @@ pub(super) fn read_secrets(
         }
     }
 
-    Ok(Secrets { master_key, previous_master_keys, admin_token, verify_token })
+    let confirm_token = if let Some(t) = env_secret("SOFTTOKEN_CONFIRM_TOKEN") {
+        Some(AdminToken::new(&t)?)
+    } else if let Some(path) =
+        serve_args.confirm_token_file.clone().or(file.confirm_token_file.clone())
+    {
+        Some(AdminToken::new(&read_secret_file(&path, "confirm token")?)?)
+    } else {
+        None
+    };
+    if let Some(c) = &confirm_token {
+        if admin_token.as_ref() == Some(c) || verify_token.as_ref() == Some(c) {
+            return Err(Error::Config(
+                "the confirm token must differ from the admin and verify tokens: each grants \
+                 something else"
+                    .into(),
+            ));
+        }
+    }
+
+    Ok(Secrets { master_key, previous_master_keys, admin_token, verify_token, confirm_token })
 }
 
 fn create_demo_key(path: &Path) -> Result<()> {

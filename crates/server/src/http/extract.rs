@@ -1,4 +1,5 @@
-//! The extractors: JSON bodies, the caller's address, the admin and verify-only bearers.
+//! The extractors: JSON bodies, the caller's address, the admin, verify-only and confirm-only
+//! bearers.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -166,6 +167,27 @@ impl FromRequestParts<AppState> for Verifier {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let tokens = [state.opts().admin_token.as_ref(), state.opts().verify_token.as_ref()];
         authorize(parts, state, &tokens).await.map(|()| Verifier)
+    }
+}
+
+/// Proof that the caller holds the admin token or the web tier's confirm-only token: the
+/// `/v1/admin/confirmations` endpoints and nothing else. Which one it was names the actor in
+/// the audit log.
+pub struct Confirmer {
+    /// True for the confirm-only token, false for the admin token.
+    pub confirm_token: bool,
+}
+
+impl FromRequestParts<AppState> for Confirmer {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let tokens = [state.opts().admin_token.as_ref(), state.opts().confirm_token.as_ref()];
+        authorize(parts, state, &tokens).await?;
+        let confirm_token = bearer(&parts.headers)
+            .zip(state.opts().confirm_token.as_ref())
+            .is_some_and(|(p, t)| t.matches(p));
+        Ok(Confirmer { confirm_token })
     }
 }
 

@@ -2,20 +2,23 @@
 //! to responses. The top of the server: nothing below imports it.
 //!
 //! Two routers for two listeners. [`public_app`], on the address the apps reach, has only the
-//! app-facing endpoints (`/v1/provision/*`, `/v1/demo/reset`, `/healthz`), which carry no
-//! admin power. [`admin_app`], on an address of the bank's own network (loopback by default),
+//! app-facing endpoints (`/v1/provision/*`, `/v1/confirmations/*`, `/v1/demo/reset`,
+//! `/healthz`), which carry no admin power. [`admin_app`], on an address of the bank's own network (loopback by default),
 //! has `/metrics` (open to whoever reaches that listener, like `/healthz`: counters only) and
 //! every `/v1/admin/*` endpoint: those need the bank's admin token, except `/v1/admin/verify`,
 //! which the web tier may call with its verify-only token, so a stolen web tier credential can
-//! check codes but never revoke or re-issue. Failed bearers are
+//! check codes but never revoke or re-issue, and the `/v1/admin/confirmations` endpoints,
+//! which the web tier may call with its confirm-only token. Failed bearers are
 //! throttled per address. Every refusal is an error body with a stable `code` (see
 //! [`crate::error`]); malformed input is a 4xx, never a 500.
 //!
 //! One room each: the state every handler shares (`state.rs`), the extractors of bodies,
 //! callers and bearers (`extract.rs`), the provisioning endpoints (`public.rs`), the admin
-//! endpoints (`admin.rs`), and the demo bank's pages and reset (`demo/`).
+//! endpoints (`admin.rs`), the confirmation endpoints of both listeners (`confirm.rs`), and
+//! the demo bank's pages and reset (`demo/`).
 
 mod admin;
+mod confirm;
 pub(crate) mod demo;
 pub(crate) mod extract;
 mod public;
@@ -32,7 +35,7 @@ pub use crate::config::HttpOptions;
 pub use crate::credential::{AdminToken, ADMIN_TOKEN_MIN_LEN};
 #[cfg(feature = "fuzzing")]
 pub(crate) use admin::{ids, IssueBody, OutboxQuery, ResyncBody, VerifyBody};
-pub use extract::{client_address, Admin, ApiJson, ClientIp, Verifier};
+pub use extract::{client_address, Admin, ApiJson, ClientIp, Confirmer, Verifier};
 pub use state::AppState;
 
 /// The app-facing API, for the public listener. Serve it with
@@ -42,6 +45,7 @@ pub fn public_app(state: AppState) -> Router {
     let router = Router::new()
         .route("/healthz", get(healthz))
         .merge(public::routes())
+        .merge(confirm::public_routes())
         // The demo reset and the demo bank's pages, on the address the visitor's browser and
         // app use; the pages only when the server runs in demo mode.
         .merge(demo::routes(&state));
@@ -52,7 +56,10 @@ pub fn public_app(state: AppState) -> Router {
 /// `into_make_service_with_connect_info::<SocketAddr>()` so failed bearers are throttled per
 /// address.
 pub fn admin_app(state: AppState) -> Router {
-    let router = Router::new().route("/healthz", get(healthz)).merge(admin::routes());
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .merge(admin::routes())
+        .merge(confirm::admin_routes());
     finish(router, state)
 }
 

@@ -17,6 +17,8 @@ struct Shared {
     limiter: RateLimiter,
     bearer_limiter: RateLimiter,
     start_limiter: RateLimiter,
+    confirm_limiter: RateLimiter,
+    registration_limiter: RateLimiter,
     metrics: Metrics,
 }
 
@@ -30,6 +32,8 @@ impl AppState {
         let limiter = RateLimiter::new(opts.rate_limits, Instant::now());
         let bearer_limiter = RateLimiter::new(opts.bearer_limits, Instant::now());
         let start_limiter = RateLimiter::new(opts.start_limits, Instant::now());
+        let confirm_limiter = RateLimiter::new(opts.rate_limits, Instant::now());
+        let registration_limiter = RateLimiter::new(opts.registration_limits, Instant::now());
         let metrics = Metrics::default();
         Self(Arc::new(Shared {
             bank,
@@ -38,6 +42,8 @@ impl AppState {
             limiter,
             bearer_limiter,
             start_limiter,
+            confirm_limiter,
+            registration_limiter,
             metrics,
         }))
     }
@@ -56,6 +62,11 @@ impl AppState {
         self.0.clock.now()
     }
 
+    /// The clock, for a wait that reads the time again.
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        &*self.0.clock
+    }
+
     /// The settings.
     pub(crate) fn opts(&self) -> &HttpOptions {
         &self.0.opts
@@ -69,6 +80,16 @@ impl AppState {
     /// The limiter of wrong bearers on the admin listener.
     pub(super) fn bearer_limiter(&self) -> &RateLimiter {
         &self.0.bearer_limiter
+    }
+
+    /// The failure limiter of the app's confirmation fetches and answers, per address.
+    pub(super) fn confirm_limiter(&self) -> &RateLimiter {
+        &self.0.confirm_limiter
+    }
+
+    /// The failure limiter of confirmation fetches and answers, per registration.
+    pub(super) fn registration_limiter(&self) -> &RateLimiter {
+        &self.0.registration_limiter
     }
 
     /// The limiter of provisioning starts, right or wrong.

@@ -8,9 +8,11 @@
 //! backend needs no change above this module.
 //!
 //! Both backends store registrations in the same columns, declared once in `columns.rs`, and
-//! migrate their schema with the one runner in `migrate.rs`.
+//! migrate their schema with the one runner in `migrate.rs`. Transaction confirmations are
+//! kept beside them (`confirm.rs`), each state change a compare-and-set of its own.
 
 mod columns;
+mod confirm;
 mod migrate;
 pub mod postgres;
 pub mod sqlite;
@@ -21,6 +23,8 @@ use softtoken_core::ids::{ServiceId, UserId};
 use softtoken_core::totp::TotpParams;
 
 use crate::error::Result;
+
+pub use confirm::{ConfirmationWrite, StoredConfirmation};
 
 /// Where a registration is in its life (the manual's 登録状況).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -501,6 +505,31 @@ pub trait Storage: Send + Sync + 'static {
     /// [`crate::Error::Storage`] when the database fails or refuses a row (a pair that already
     /// has a registration that has not ended, an ID used twice); nothing of the call is written.
     async fn insert_bulk(&self, registrations: Vec<Registration>) -> Result<u64>;
+
+    /// Applies one [`ConfirmationWrite`] atomically; true when it took effect (see each
+    /// variant). Committed before the call returns.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails; nothing was written.
+    async fn write_confirmation(&self, write: ConfirmationWrite) -> Result<bool>;
+
+    /// A confirmation request by its ID, straight from the database.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn confirmation(&self, id: &str) -> Result<Option<StoredConfirmation>>;
+
+    /// Up to `limit` requests of a registration that are `pending` and not past their expiry
+    /// at `now`, oldest first, straight from the database.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn pending_confirmations(
+        &self,
+        registration_id: &str,
+        now: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredConfirmation>>;
 
     /// Waits until every accepted write is on disk and stops the background writer. Calls
     /// after this fail with [`crate::Error::Unavailable`].

@@ -1,6 +1,7 @@
 //! The two storage backends, for tests that must hold on both: a SQLite file in a temporary
 //! directory, and a private PostgreSQL cluster (`softtoken_server::testing::postgres`).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use softtoken_server::storage::postgres::{PostgresOptions, PostgresStorage};
@@ -51,4 +52,20 @@ pub async fn postgres() -> Option<(Arc<dyn Storage>, Keep)> {
     let cluster = cluster()?;
     let s = postgres_on(cluster.options()).await;
     Some((s, Keep::Cluster(cluster)))
+}
+
+/// Runs `case` on SQLite, then on PostgreSQL.
+pub async fn on_both<F, Fut>(case: F)
+where
+    F: Fn(Arc<dyn Storage>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (sqlite, keep) = sqlite();
+    case(sqlite.clone()).await;
+    sqlite.close().await;
+    drop(keep);
+    let Some((pg, keep)) = postgres().await else { return };
+    case(pg.clone()).await;
+    pg.close().await;
+    drop::<Keep>(keep);
 }

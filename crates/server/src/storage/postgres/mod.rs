@@ -28,9 +28,11 @@
 //!
 //! Laid out as the SQLite backend: here the options and the [`Storage`] handle; `rows.rs` the
 //! statements (built from `storage/columns.rs`), rows and errors, `schema.rs` the migrations,
-//! `batch.rs` verify's group commit, `tls.rs` TLS to the database.
+//! `batch.rs` verify's group commit, `tls.rs` TLS to the database, `confirm.rs` the
+//! confirmation requests.
 
 mod batch;
+mod confirm;
 mod rows;
 mod schema;
 mod tls;
@@ -48,8 +50,8 @@ use self::rows::{
     pool_error, to_i64, u64_of, update_registration_row, SELECT_ATTEMPTS,
 };
 use super::{
-    Attempt, AuditEntry, AuditQuery, Change, Freshness, Inserted, OutboxMail, Registration,
-    RegistrationState, Reseal, Storage, Updated,
+    Attempt, AuditEntry, AuditQuery, Change, ConfirmationWrite, Freshness, Inserted, OutboxMail,
+    Registration, RegistrationState, Reseal, Storage, StoredConfirmation, Updated,
 };
 use crate::error::{Error, Result};
 
@@ -556,6 +558,23 @@ impl Storage for PostgresStorage {
         let client = self.client().await?;
         let rows: Vec<&Registration> = registrations.iter().collect();
         insert_registration_rows(&client, &rows).await.map_err(rows::WriteFailed::into_error)
+    }
+
+    async fn write_confirmation(&self, write: ConfirmationWrite) -> Result<bool> {
+        confirm::write(&mut self.client().await?, &write).await
+    }
+
+    async fn confirmation(&self, id: &str) -> Result<Option<StoredConfirmation>> {
+        confirm::by_id(&self.client().await?, id).await
+    }
+
+    async fn pending_confirmations(
+        &self,
+        registration_id: &str,
+        now: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredConfirmation>> {
+        confirm::pending(&self.client().await?, registration_id, now, limit).await
     }
 
     async fn close(&self) {

@@ -86,6 +86,32 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_pair ON audit (service_id, user_id, id);
 "#,
+    // 3: transaction confirmations (docs/confirmation.md) and each registration's last
+    // accepted offline-code minute, as SQLite's step 4.
+    r#"
+CREATE TABLE confirmations (
+    id              TEXT PRIMARY KEY,
+    registration_id TEXT NOT NULL,
+    service_id      TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    kind            TEXT NOT NULL
+                    CHECK (kind IN ('transfer', 'new_payee', 'limit_change', 'sign_in')),
+    details         TEXT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    expires_at      BIGINT NOT NULL,
+    match_required  BOOLEAN NOT NULL,
+    match_number    TEXT,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied',
+                                                   'wrong_number', 'expired', 'cancelled')),
+    answered_at     BIGINT
+);
+CREATE INDEX confirmations_registration ON confirmations (registration_id, state, created_at);
+
+CREATE TABLE offline_steps (
+    registration_id TEXT PRIMARY KEY,
+    step            BIGINT NOT NULL
+);
+"#,
 ];
 
 /// Any number; the advisory lock that lets only one instance migrate at a time.

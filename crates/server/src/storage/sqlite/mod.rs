@@ -27,9 +27,10 @@
 //! Here: the [`Storage`] handle and its readers. `options.rs` the settings, `schema.rs` the
 //! migrations and connections, `rows.rs` the statements (built from `storage/columns.rs`),
 //! `ops.rs` what the handle queues for the writer, `writer.rs` the writer thread,
-//! `syncer.rs` its durability thread. Imports run one way: the handle to the writer, the
+//! `syncer.rs` its durability thread, `confirm.rs` the confirmation requests' rows. Imports run one way: the handle to the writer, the
 //! writer to the syncer, and each of them to the leaves (`ops`, `options`, `rows`, `schema`).
 
+mod confirm;
 mod ops;
 mod options;
 mod rows;
@@ -55,8 +56,8 @@ use self::rows::{attempt_from_row, get_u64, select_attempts};
 use self::schema::{open_reader, open_writer};
 use self::writer::Writer;
 use super::{
-    Attempt, AuditEntry, AuditQuery, Change, Freshness, Inserted, OutboxMail, Registration, Reseal,
-    Storage, Updated,
+    Attempt, AuditEntry, AuditQuery, Change, ConfirmationWrite, Freshness, Inserted, OutboxMail,
+    Registration, Reseal, Storage, StoredConfirmation, Updated,
 };
 use crate::error::{Error, Result};
 
@@ -290,6 +291,26 @@ impl Storage for SqliteStorage {
 
     async fn insert_bulk(&self, registrations: Vec<Registration>) -> Result<u64> {
         self.send(|reply| Op::Bulk { registrations, reply }).await
+    }
+
+    async fn write_confirmation(&self, write: ConfirmationWrite) -> Result<bool> {
+        let write = Box::new(write);
+        Ok(self.send(|reply| Op::Confirmation { write, reply }).await? == 1)
+    }
+
+    async fn confirmation(&self, id: &str) -> Result<Option<StoredConfirmation>> {
+        let id = id.to_owned();
+        self.read(move |conn| confirm::by_id(conn, &id)).await
+    }
+
+    async fn pending_confirmations(
+        &self,
+        registration_id: &str,
+        now: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredConfirmation>> {
+        let id = registration_id.to_owned();
+        self.read(move |conn| confirm::pending(conn, &id, now, limit)).await
     }
 
     async fn close(&self) {

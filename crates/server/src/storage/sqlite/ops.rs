@@ -9,7 +9,8 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::storage::{
-    Attempt, AuditEntry, Change, Inserted, OutboxMail, Registration, Reseal, Updated,
+    Attempt, AuditEntry, Change, ConfirmationWrite, Inserted, OutboxMail, Registration, Reseal,
+    Updated,
 };
 
 /// The registration cache's key: a (service ID, user ID) pair.
@@ -63,6 +64,10 @@ pub(super) enum Op {
     },
     Bulk {
         registrations: Vec<Registration>,
+        reply: oneshot::Sender<Result<u64>>,
+    },
+    Confirmation {
+        write: Box<ConfirmationWrite>,
         reply: oneshot::Sender<Result<u64>>,
     },
     Close {

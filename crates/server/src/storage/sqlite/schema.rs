@@ -86,6 +86,32 @@ CREATE TABLE audit (
 ) STRICT;
 CREATE INDEX audit_pair ON audit (service_id, user_id, id);
 "#,
+    // 4: transaction confirmations (docs/confirmation.md) and each registration's last
+    // accepted offline-code minute. Databases written before it simply have none.
+    r#"
+CREATE TABLE confirmations (
+    id              TEXT PRIMARY KEY,
+    registration_id TEXT NOT NULL,
+    service_id      TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    kind            TEXT NOT NULL
+                    CHECK (kind IN ('transfer', 'new_payee', 'limit_change', 'sign_in')),
+    details         TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    match_required  INTEGER NOT NULL,
+    match_number    TEXT,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied',
+                                                   'wrong_number', 'expired', 'cancelled')),
+    answered_at     INTEGER
+) STRICT;
+CREATE INDEX confirmations_registration ON confirmations (registration_id, state, created_at);
+
+CREATE TABLE offline_steps (
+    registration_id TEXT PRIMARY KEY,
+    step            INTEGER NOT NULL
+) STRICT;
+"#,
 ];
 
 /// Bytes of WAL kept for reuse after a checkpoint: a few checkpoints' worth at the default of

@@ -177,6 +177,7 @@ impl Writer {
                     | Op::ForgetPasswords { reply, .. }
                     | Op::Reseal { reply, .. }
                     | Op::Bulk { reply, .. }
+                    | Op::Confirmation { reply, .. }
                     | Op::AppendAudit { reply, .. } => Pending::Count(reply, Ok(0)).fail(&e),
                     Op::FinishAudit { reply, .. } => Pending::Unit(reply, Ok(())).fail(&e),
                     Op::Close { reply } => close = Some(reply),
@@ -238,6 +239,10 @@ impl Writer {
                         cache_actions.extend(keys.into_iter().map(CacheAction::Evict));
                     }
                     pending.push(Pending::Count(reply, written));
+                }
+                Op::Confirmation { write, reply } => {
+                    let done = super::confirm::write(&self.conn, &write).map(u64::from);
+                    pending.push(Pending::Count(reply, done));
                 }
                 Op::Close { reply } => close = Some(reply),
             }

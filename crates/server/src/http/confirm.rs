@@ -1,0 +1,241 @@
+//! The confirmation endpoints (`docs/confirmation.md` §9). The app's fetch and answer are on
+//! the public listener with no bearer (the token's key authenticates them) and are throttled
+//! per address and per registration, counting failures only. The web tier's create, status,
+//! cancel and offline check are on the admin listener, behind the admin token or the
+//! confirm-only token.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use softtoken_core::confirm::{
+    AnswerRequest, ConfirmationId, FetchRequest, PATH_ANSWER, PATH_PENDING,
+};
+use softtoken_core::ids::{ServiceId, UserId};
+
+use super::extract::{ApiJson, ClientIp, Confirmer};
+use super::state::AppState;
+use crate::bank::{Actor, NewConfirmation, OfflineCheck, MAX_WAIT_SECS};
+use crate::error::{Error, Result};
+use crate::ratelimit::Reservation;
+
+/// The app's routes, for the public listener.
+pub(super) fn public_routes() -> Router<AppState> {
+    Router::new()
+        .route(PATH_PENDING, post(confirmations_pending))
+        .route(PATH_ANSWER, post(confirmations_answer))
+}
+
+/// The web tier's routes, for the admin listener.
+pub(super) fn admin_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/confirmations", post(admin_create))
+        .route("/v1/admin/confirmations/offline", post(admin_offline))
+        .route("/v1/admin/confirmations/{id}", get(admin_status))
+        .route("/v1/admin/confirmations/{id}/cancel", post(admin_cancel))
+}
+
+/// Failures that a prober produces, and that count against its buckets.
+fn counts_as_failure(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::NotAuthenticated
+            | Error::ClockSkew { .. }
+            | Error::UnknownConfirmation
+            | Error::InvalidRequest(_)
+            | Error::BodyTooLarge { .. }
+    )
+}
+
+fn limited(s: &AppState, scope: &str, ip: IpAddr, retry_after: u64) -> Error {
+    s.metrics().confirmation_refused("rate_limited");
+    tracing::warn!(event = "confirmation_rate_limited", scope, client = %ip, retry_after,
+        "confirmation request refused: too many failures");
+    Error::RateLimited { retry_after }
+}
+
+/// Runs the app's `work` on `body` between its two reservations: the caller's address first
+/// (before the body is read, so a flood of bad bodies is throttled too), then the
+/// registration the body names.
+async fn throttled<B, T, Fut>(
+    s: &AppState,
+    ip: Option<IpAddr>,
+    body: Result<ApiJson<B>, Error>,
+    pair: impl FnOnce(&B) -> (&ServiceId, &UserId),
+    work: impl FnOnce(B) -> Fut,
+) -> Result<T>
+where
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let now = Instant::now();
+    let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let by_address = s
+        .confirm_limiter()
+        .reserve(ip, now)
+        .map_err(|l| limited(s, "address", ip, l.retry_after))?;
+    let result = async {
+        let ApiJson(body) = body?;
+        let (service, user) = pair(&body);
+        let key = format!("{service}/{user}");
+        let by_registration: Reservation<'_> = s
+            .registration_limiter()
+            .reserve_for(&key, now)
+            .map_err(|l| limited(s, "registration", ip, l.retry_after))?;
+        let result = work(body).await;
+        if result.as_ref().err().is_some_and(counts_as_failure) {
+            by_registration.failed();
+        }
+        result
+    }
+    .await;
+    if let Err(e) = &result {
+        if counts_as_failure(e) {
+            by_address.failed();
+            s.metrics().confirmation_refused(e.code());
+            tracing::info!(event = "confirmation_refused", reason = e.code(), client = %ip,
+                "confirmation request refused");
+        }
+    }
+    result
+}
+
+async fn confirmations_pending(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<ApiJson<FetchRequest>, Error>,
+) -> Result<impl IntoResponse> {
+    let fetched = throttled(
+        &s,
+        ip,
+        body,
+        |b| (&b.service_id, &b.user_id),
+        |b| {
+            let s = s.clone();
+            async move { s.bank().fetch_confirmations(&b, s.now()).await }
+        },
+    )
+    .await?;
+    s.metrics().confirmation_fetched();
+    Ok(Json(fetched))
+}
+
+async fn confirmations_answer(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<ApiJson<AnswerRequest>, Error>,
+) -> Result<impl IntoResponse> {
+    let actor = Actor::Token(ip);
+    let outcome = throttled(
+        &s,
+        ip,
+        body,
+        |b| (&b.service_id, &b.user_id),
+        |b| {
+            let s = s.clone();
+            async move { s.bank().answer_confirmation(&actor, &b, s.now()).await }
+        },
+    )
+    .await?;
+    if outcome.changed {
+        s.metrics().confirmation_final(outcome.state);
+    }
+    Ok(Json(outcome))
+}
+
+fn actor(c: &Confirmer, ip: Option<IpAddr>) -> Actor {
+    if c.confirm_token {
+        Actor::ConfirmToken(ip)
+    } else {
+        Actor::AdminToken(ip)
+    }
+}
+
+async fn admin_create(
+    State(s): State<AppState>,
+    confirmer: Confirmer,
+    ClientIp(ip): ClientIp,
+    body: Result<ApiJson<NewConfirmation>, Error>,
+) -> Result<impl IntoResponse> {
+    let ApiJson(new) = body?;
+    let created = s.bank().create_confirmation(&actor(&confirmer, ip), new, s.now()).await?;
+    s.metrics().confirmation_created();
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+fn confirmation_id(path: Result<Path<String>, PathRejection>) -> Result<ConfirmationId> {
+    let Path(id) =
+        path.map_err(|_| Error::InvalidRequest("the path must name a request".into()))?;
+    ConfirmationId::parse(&id).map_err(|_| {
+        Error::InvalidRequest("a confirmation ID is 16 bytes in base64url (22 characters)".into())
+    })
+}
+
+/// `?wait=S`: whole seconds to wait for a final state.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaitQuery {
+    #[serde(default)]
+    wait: Option<u64>,
+}
+
+async fn admin_status(
+    State(s): State<AppState>,
+    _confirmer: Confirmer,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
+) -> Result<impl IntoResponse> {
+    let id = confirmation_id(path)?;
+    let Query(q) = query.map_err(|_| {
+        Error::InvalidRequest(format!("wait is whole seconds from 0 to {MAX_WAIT_SECS}"))
+    })?;
+    let wait = q.wait.unwrap_or(0);
+    if wait > MAX_WAIT_SECS {
+        return Err(Error::InvalidRequest(format!(
+            "wait is whole seconds from 0 to {MAX_WAIT_SECS}"
+        )));
+    }
+    // Answered before the listener's own request deadline cuts the wait off.
+    let limit = s.opts().edge.request_timeout.saturating_sub(Duration::from_secs(1));
+    let wait = Duration::from_secs(wait).min(limit);
+    let status = s.bank().confirmation_status(&id, s.clock(), wait).await?;
+    if status.changed {
+        s.metrics().confirmation_final(status.state);
+    }
+    Ok(Json(status))
+}
+
+async fn admin_cancel(
+    State(s): State<AppState>,
+    confirmer: Confirmer,
+    ClientIp(ip): ClientIp,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse> {
+    let id = confirmation_id(path)?;
+    let status = s.bank().cancel_confirmation(&actor(&confirmer, ip), &id, s.now()).await?;
+    if status.changed {
+        s.metrics().confirmation_final(status.state);
+    }
+    Ok(Json(status))
+}
+
+/// The answer of `POST /v1/admin/confirmations/offline`.
+#[derive(Debug, Serialize)]
+struct OfflineAnswer {
+    valid: bool,
+}
+
+async fn admin_offline(
+    State(s): State<AppState>,
+    _confirmer: Confirmer,
+    body: Result<ApiJson<OfflineCheck>, Error>,
+) -> Result<impl IntoResponse> {
+    let ApiJson(check) = body?;
+    let outcome = s.bank().check_offline_code(&check, s.now()).await?;
+    Ok(Json(OfflineAnswer { valid: outcome.valid }))
+}
