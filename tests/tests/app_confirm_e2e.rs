@@ -217,6 +217,10 @@ async fn wait_for_request(app: &App) {
 /// The second press of a decision is armed a moment after the first: wait, then press.
 async fn press_final(app: &App) {
     app.wait_visible("confirm-step").await;
+    // The first choice is gone while the second press is awaited: a second tap in the same
+    // place presses nothing.
+    assert!(!app.displayed("confirm-approve").await, "Approve is still on screen");
+    assert!(!app.displayed("confirm-not-me").await, "the denial is still on screen");
     app.wait_until("return !document.getElementById('confirm-final').disabled").await;
     app.click("confirm-final").await;
     app.wait_visible("confirm-result").await;
