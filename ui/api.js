@@ -44,3 +44,21 @@ export const startNewVault = () => invoke("start_new_vault");
 
 /** Tells the app the first codes are on screen (for the launch-time measurement). */
 export const uiReady = () => invoke("ui_ready");
+
+/**
+ * Transaction confirmation: the token's requests waiting at the bank, each already checked by
+ * the app. Resolves to `{ requests: [{ id, kind, amountYen, amount, payee, note, secondsLeft,
+ * expiresAt, matchRequired }], refused }` (`refused`: requests changed on the way, not shown).
+ */
+export const listConfirmations = (id) => invoke("list_confirmations", { id });
+
+/**
+ * Answers a request shown by listConfirmations: `decision` is "approve" or "deny", `typedNumber`
+ * the two digits of the bank's page when asked. Resolves to `{ state }` as the bank now has it.
+ */
+export const answerConfirmation = (id, decision, typedNumber) =>
+  invoke("answer_confirmation", { id, decision, typedNumber: typedNumber ?? null });
+
+/** The offline code for a payee's account number and an amount: `{ code, secondsLeft, ... }`. */
+export const offlineCode = (id, accountNumber, amount) =>
+  invoke("offline_code", { id, accountNumber, amount });

@@ -1,6 +1,7 @@
 // The screens of softtoken: token list (list), activation (step 7, activate), initial setup
-// (step 8, setup), display name (step 9, name) and the one-time password (step 10, otp), one
-// module each under screens/, plus the error screen (errors.js). This module starts them and
+// (step 8, setup), display name (step 9, name), the one-time password (step 10, otp), a
+// transaction confirmation (confirm) and the offline code (offline), one module each under
+// screens/, plus the error screen (errors.js). confirmations.js looks for the bank's requests. This module starts them and
 // switches the language. All calls to Rust go through api.js.
 //
 // Timing: one timer (ticker.js) fires just after each whole second while codes are on screen,
@@ -8,20 +9,23 @@
 
 import * as acks from "./acks.js";
 import * as api from "./api.js";
+import * as confirmations from "./confirmations.js";
 import * as errors from "./errors.js";
 import { defaultLang } from "./i18n.js";
 import * as kiosk from "./kiosk.js";
 import { go, register, relangAll } from "./navigation.js";
 import * as notice from "./notice.js";
 import * as activate from "./screens/activate.js";
+import * as confirm from "./screens/confirm.js";
 import * as list from "./screens/list.js";
 import * as name from "./screens/name.js";
+import * as offline from "./screens/offline.js";
 import * as otp from "./screens/otp.js";
 import * as setup from "./screens/setup.js";
 import * as tokens from "./tokens.js";
 import { $, currentLang, setLang, t } from "./view.js";
 
-register({ list, activate, setup, name, otp, error: errors });
+register({ list, activate, setup, name, otp, confirm, offline, error: errors });
 
 function applyLang() {
   document.documentElement.lang = currentLang();
@@ -69,12 +73,14 @@ async function boot() {
   // Acknowledgements the bank is still owed: after the first codes are on screen, so a slow
   // network never delays them.
   acks.sendNow();
+  confirmations.lookNow();
 }
 
 function start() {
   $("lang-switch").addEventListener("click", switchLang);
-  for (const m of [list, activate, setup, name, otp, errors]) m.wire();
+  for (const m of [list, activate, setup, name, otp, confirm, offline, errors]) m.wire();
   acks.start();
+  confirmations.start();
   errors.attempt(boot);
 }
 

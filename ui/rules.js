@@ -106,6 +106,8 @@ export default Object.freeze({
     "protocol_violation",
     "insecure_server_url",
     "device_clock_wrong",
+    "confirmation_not_accepted",
+    "unknown_confirmation",
     "clipboard_unavailable",
     "not_kiosk",
     "internal",

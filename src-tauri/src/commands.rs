@@ -38,4 +38,7 @@ softtoken_commands![
     start_new_vault,
     save_language,
     ui_ready,
+    list_confirmations,
+    answer_confirmation,
+    offline_code,
 ];

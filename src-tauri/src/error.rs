@@ -141,6 +141,10 @@ fn fallback_message(kind: ErrorKind) -> &'static str {
         ErrorKind::DeviceClockWrong => {
             "This device's clock is more than a day off: set it automatically and try again."
         }
+        ErrorKind::ConfirmationNotAccepted => {
+            "The bank did not accept this token for confirmations: call the bank."
+        }
+        ErrorKind::UnknownConfirmation => "This request is no longer waiting at the bank.",
         ErrorKind::DuplicateToken => "This token is already on this device.",
         ErrorKind::TokenNotFound => "The token is no longer on this device.",
         ErrorKind::VaultCorrupted => "The token store is damaged.",

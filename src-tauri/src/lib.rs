@@ -24,7 +24,9 @@ use zeroize::Zeroizing;
 
 use crate::config::{Config, Inputs, KioskArea, OVERRIDES_ALLOWED};
 use crate::error::CommandResult;
-use crate::ops::{AppInfo, AppState, Copied, KeptAside, Notice, TokenView};
+use crate::ops::{
+    Answered, AppInfo, AppState, Copied, KeptAside, Notice, OfflineCode, Pending, TokenView,
+};
 
 #[tauri::command]
 fn app_info(state: State<'_, AppState>) -> AppInfo {
@@ -94,6 +96,31 @@ async fn start_new_vault(state: State<'_, AppState>) -> CommandResult<Option<Kep
 #[tauri::command]
 async fn resume_pending(state: State<'_, AppState>) -> CommandResult<Vec<Notice>> {
     ops::resume_pending(&state).await
+}
+
+#[tauri::command]
+async fn list_confirmations(state: State<'_, AppState>, id: String) -> CommandResult<Pending> {
+    ops::list_confirmations(&state, &id, unix_now()).await
+}
+
+#[tauri::command]
+async fn answer_confirmation(
+    state: State<'_, AppState>,
+    id: String,
+    decision: softtoken_core::confirm::Decision,
+    typed_number: Option<String>,
+) -> CommandResult<Answered> {
+    ops::answer_confirmation(&state, &id, decision, typed_number.as_deref(), unix_now()).await
+}
+
+#[tauri::command]
+async fn offline_code(
+    state: State<'_, AppState>,
+    id: String,
+    account_number: String,
+    amount: String,
+) -> CommandResult<OfflineCode> {
+    ops::offline_code(&state, &id, &account_number, &amount, unix_now()).await
 }
 
 /// Keeps WebKit small and quiet on Linux: a token app shows one local page whose only change

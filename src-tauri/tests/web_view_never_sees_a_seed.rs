@@ -1,7 +1,12 @@
 //! The web view gets codes and seconds, never a seed: a token with a known seed goes into the
 //! vault, every command runs (each of `softtoken_app::commands::NAMES`), and no response
-//! (success or error) contains the seed in any common encoding.
+//! (success or error) contains the seed, nor a transaction confirmation key derived from it,
+//! nor a MAC of a confirmation request, in any common encoding.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+// Shared with tests/confirmations.rs, which uses all of it.
+#[allow(dead_code)]
+mod confirm_bank;
 
 use std::sync::Arc;
 
@@ -47,13 +52,20 @@ fn spellings(seed: &[u8]) -> Vec<String> {
     all
 }
 
+/// The seed and every key derived from it.
+fn secrets() -> Vec<Vec<u8>> {
+    let keys = confirm_bank::keys_of(SEED);
+    let derived = [&keys.bank, &keys.app, &keys.offline].map(|k| k.expose().to_vec());
+    std::iter::once(SEED.to_vec()).chain(derived).collect()
+}
+
 fn leaks(response: &str) -> Option<String> {
-    spellings(SEED).into_iter().find(|s| response.contains(s.as_str()))
+    secrets().iter().flat_map(|secret| spellings(secret)).find(|s| response.contains(s.as_str()))
 }
 
 #[test]
 fn the_leak_check_finds_a_seed_in_any_spelling() {
-    for s in spellings(SEED) {
+    for s in secrets().iter().flat_map(|secret| spellings(secret)) {
         assert!(leaks(&format!("{{\"x\":\"{s}\"}}")).is_some(), "{s}");
     }
     assert!(leaks("{\"code\":\"123456\"}").is_none());
@@ -126,20 +138,82 @@ async fn no_command_response_contains_the_seed_of_a_stored_token() {
     responses.push(("save_language", json(&ops::save_language(&state, ops::Language::En))));
     responses.push(("start_new_vault", json(&ops::start_new_vault(&state, NOW).await)));
     responses.push(("ui_ready", json(&ops::ui_ready())));
+    let mut confirmations = confirmation_responses().await;
+    let (_, signed_mac) = confirmations.pop().unwrap();
+    let shown = confirmations[0].1.clone();
+    responses.extend(confirmations);
 
     // The responses are real: the list carried the code, the rename the new name, and the
     // offline activation the kind the screen needs.
     assert!(responses[0].1.contains(&code) && code.len() == 6, "{}", responses[0].1);
     assert!(responses[2].1.contains("熊本 個人"), "{}", responses[2].1);
     assert!(responses[8].1.contains("server_unreachable"), "{}", responses[8].1);
+    // The confirmation was shown with its payee, and none of its MAC went with it.
+    assert!(shown.contains("ヤマダ　タロウ") && shown.contains("¥50,000"), "{shown}");
     for (command, response) in &responses {
         assert!(leaks(response).is_none(), "{command} leaked the seed: {response}");
+        assert!(!response.contains(&signed_mac), "{command} sent the request's MAC: {response}");
     }
     // Every command the web view may call was asked above (a label starts with its name).
     for name in softtoken_app::commands::NAMES {
         let asked = responses.iter().any(|(label, _)| label.split(' ').next() == Some(name));
         assert!(asked, "{name} is a command the web view may call, but this test never asks it");
     }
+}
+
+/// The confirmation commands on a token of the same seed, against a bank on loopback with a
+/// pending transfer: the list (shown), the offline code, a refused answer and an approval.
+/// The last entry is the request's MAC as the bank sent it (base64url), not a response.
+async fn confirmation_responses() -> Vec<(&'static str, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = confirm_bank::ConfirmBank::start(SEED, NOW).await;
+    let request = confirm_bank::transfer(50_000, NOW, true);
+    let mac = serde_json::to_value(request.sign(bank.keys())).unwrap()["mac"].clone();
+    bank.add(request, Some("07"));
+    let keys = Arc::new(MemoryKeyStore::new());
+    let path = dir.path().join(softtoken_app::config::VAULT_FILE);
+    let id = Vault::open(&path, keys.clone(), KEY_NAME)
+        .unwrap()
+        .add(
+            NewToken {
+                service_id: ServiceId::new(confirm_bank::SERVICE).unwrap(),
+                user_id: UserId::new(confirm_bank::USER).unwrap(),
+                display_name: DisplayName::new("テスト信用組合", "").unwrap(),
+                issuer: "テスト信用組合".into(),
+                params: TotpParams::default(),
+                offset: ClockOffset(0),
+                seed: Seed::new(Zeroizing::new(SEED.to_vec())).unwrap(),
+                pending_delivery: None,
+            },
+            NOW,
+        )
+        .unwrap();
+    let config = Config {
+        server_url: bank.url.clone(),
+        data_dir: dir.path().to_path_buf(),
+        key_name: KEY_NAME.into(),
+        kiosk: false,
+        kiosk_idle_secs: 60,
+        kiosk_area: None,
+        server_trust: ServerTrust::default(),
+    };
+    let state = AppState::new(config, keys);
+    let id = id.as_str().to_owned();
+    let json = |v: &dyn erased::Json| v.to_json();
+    let list = ops::list_confirmations(&state, &id, NOW).await;
+    let confirmation = list.as_ref().unwrap().requests[0].id.clone();
+    let offline = ops::offline_code(&state, &id, "1234567", "50000", NOW).await;
+    let approve = softtoken_core::confirm::Decision::Approve;
+    let wrong = ops::answer_confirmation(&state, &confirmation, approve, Some("x"), NOW).await;
+    let answer = ops::answer_confirmation(&state, &confirmation, approve, Some("07"), NOW).await;
+    assert_eq!(answer.as_ref().unwrap().state, "approved");
+    vec![
+        ("list_confirmations", json(&list)),
+        ("offline_code", json(&offline)),
+        ("answer_confirmation bad number", json(&wrong)),
+        ("answer_confirmation", json(&answer)),
+        ("the request's MAC, not a response", mac.as_str().unwrap().to_owned()),
+    ]
 }
 
 /// Serialises a command's result the way Tauri sends it to the web view.

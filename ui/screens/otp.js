@@ -49,6 +49,7 @@ function render(announce) {
 export function wire() {
   tokens.watch(() => render(true));
   $("otp-copy").addEventListener("click", () => copyCode(tokenId));
+  $("otp-offline").addEventListener("click", () => go("offline", tokenId));
   $("otp-back").addEventListener("click", () => {
     notice.clear();
     go("list");

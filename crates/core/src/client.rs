@@ -17,6 +17,8 @@
 //!    with the stored token. If the ack cannot get through, the token stays pending and the app
 //!    sends its ack again later ([`ProvisioningClient::send_ack`], e.g. at its next start).
 //!
+//! Transaction confirmation's fetch and answer run over the same client ([`confirm`]).
+//!
 //! Only with the `client` feature (on by default; the server builds core without it).
 
 use std::net::IpAddr;
@@ -312,6 +314,8 @@ fn answer_error(status: StatusCode, body: Option<ErrorBody>, retry_header: Optio
         ErrorCode::Superseded => Error::Superseded,
         ErrorCode::UnknownAttempt | ErrorCode::AttemptExpired => Error::AttemptExpired,
         ErrorCode::RateLimited => Error::RateLimited { retry_after },
+        ErrorCode::NotAuthenticated => Error::ConfirmationNotAccepted,
+        ErrorCode::UnknownConfirmation => Error::UnknownConfirmation,
         ErrorCode::InvalidRequest | ErrorCode::BodyTooLarge => {
             Error::ProtocolViolation("the bank refused the app's request as malformed")
         }
@@ -468,6 +472,12 @@ impl ProvisioningClient {
         path: &str,
         body: &Req,
     ) -> Result<Resp> {
+        let raw = self.post_raw(path, body).await?;
+        read_answer(raw.status, &raw.bytes, raw.retry_header)
+    }
+
+    /// Sends `body` and reads the whole answer (up to [`MAX_ANSWER_BYTES`]) without judging it.
+    async fn post_raw<Req: Serialize>(&self, path: &str, body: &Req) -> Result<RawAnswer> {
         let url = self.base.join(path.trim_start_matches('/')).map_err(|_| {
             Error::InsecureServerUrl("the server address cannot take a path".into())
         })?;
@@ -481,8 +491,15 @@ impl ProvisioningClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        read_answer(status, &bytes, retry_header)
+        Ok(RawAnswer { status, bytes, retry_header })
     }
+}
+
+/// An answer as it came: its status, body and `Retry-After`.
+struct RawAnswer {
+    status: StatusCode,
+    bytes: Vec<u8>,
+    retry_header: Option<u64>,
 }
 
 /// Reads the bank's answer: the expected body on a 2xx, else the app's error for its code (or
@@ -500,5 +517,6 @@ pub(crate) fn read_answer<Resp: DeserializeOwned>(
     }
 }
 
+pub mod confirm;
 #[cfg(test)]
 mod tests;

@@ -36,6 +36,8 @@ pub enum Field {
     PayeeHolder,
     /// The free text of a confirmation request.
     Note,
+    /// The two-digit number the bank's page shows, typed to approve a confirmation (照合番号).
+    MatchNumber,
 }
 
 impl Field {
@@ -54,6 +56,7 @@ impl Field {
             Field::PayeeAccount => "payee_account",
             Field::PayeeHolder => "payee_holder",
             Field::Note => "note",
+            Field::MatchNumber => "match_number",
         }
     }
 }
@@ -73,6 +76,7 @@ impl fmt::Display for Field {
             Field::PayeeAccount => "payee's account number",
             Field::PayeeHolder => "payee's name",
             Field::Note => "note",
+            Field::MatchNumber => "match_number",
         })
     }
 }
@@ -200,11 +204,15 @@ pub enum ErrorKind {
     InsecureServerUrl,
     /// Kind of [`Error::DeviceClockWrong`].
     DeviceClockWrong,
+    /// Kind of [`Error::ConfirmationNotAccepted`].
+    ConfirmationNotAccepted,
+    /// Kind of [`Error::UnknownConfirmation`].
+    UnknownConfirmation,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of [`Error`]'s variants.
-    pub const ALL: [ErrorKind; 27] = [
+    pub const ALL: [ErrorKind; 29] = [
         ErrorKind::InvalidInput,
         ErrorKind::UnsupportedParameters,
         ErrorKind::VaultCorrupted,
@@ -232,6 +240,8 @@ impl ErrorKind {
         ErrorKind::ProtocolViolation,
         ErrorKind::InsecureServerUrl,
         ErrorKind::DeviceClockWrong,
+        ErrorKind::ConfirmationNotAccepted,
+        ErrorKind::UnknownConfirmation,
     ];
 
     /// The stable snake_case name, e.g. `wrong_activation_password`.
@@ -264,6 +274,8 @@ impl ErrorKind {
             ErrorKind::ProtocolViolation => "protocol_violation",
             ErrorKind::InsecureServerUrl => "insecure_server_url",
             ErrorKind::DeviceClockWrong => "device_clock_wrong",
+            ErrorKind::ConfirmationNotAccepted => "confirmation_not_accepted",
+            ErrorKind::UnknownConfirmation => "unknown_confirmation",
         }
     }
 }
@@ -444,6 +456,19 @@ pub enum Error {
         /// The bank's clock minus the device's, in seconds.
         offset_secs: i64,
     },
+
+    // Transaction confirmation (confirm/ and client/confirm.rs).
+    /// The bank did not accept this token's fetch or answer of confirmation requests (no such
+    /// registration in use, or the token's proof is not the one the bank expects: another
+    /// token, or a registration ended). Nothing was approved; the customer should call the bank.
+    #[error("the bank did not accept this token for transaction confirmations; call the bank")]
+    ConfirmationNotAccepted,
+
+    /// The confirmation request is no longer at the bank (withdrawn, or never made for this
+    /// token), or the app no longer holds it. Nothing was approved; the customer starts the
+    /// transaction again on the bank's page if they still want it.
+    #[error("this confirmation request is no longer at the bank")]
+    UnknownConfirmation,
 }
 
 impl Error {
@@ -477,6 +502,8 @@ impl Error {
             Error::ProtocolViolation(_) => ErrorKind::ProtocolViolation,
             Error::InsecureServerUrl(_) => ErrorKind::InsecureServerUrl,
             Error::DeviceClockWrong { .. } => ErrorKind::DeviceClockWrong,
+            Error::ConfirmationNotAccepted => ErrorKind::ConfirmationNotAccepted,
+            Error::UnknownConfirmation => ErrorKind::UnknownConfirmation,
         }
     }
 

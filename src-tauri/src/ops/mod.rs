@@ -7,9 +7,11 @@
 //! One file per concern: [`state`] holds the vault and the bank's client that the others work
 //! through; `tokens` the tokens already stored, `activation` getting one from the bank,
 //! `settings` what the screens are told, `damaged_vault` the way out of a vault that cannot be
-//! opened, `launch` the launch-time measurement.
+//! opened, `launch` the launch-time measurement, `confirm` transaction confirmation and the
+//! offline code.
 
 mod activation;
+mod confirm;
 mod damaged_vault;
 mod launch;
 mod settings;
@@ -17,6 +19,10 @@ mod state;
 mod tokens;
 
 pub use activation::{activate, resume_pending, Notice};
+pub use confirm::{
+    answer_confirmation, list_confirmations, offline_code, Answered, ConfirmationView, OfflineCode,
+    PayeeView, Pending,
+};
 pub use damaged_vault::{start_new_vault, KeptAside};
 pub use launch::{note_start, ui_ready};
 pub use settings::{app_info, save_language, AppInfo, Language, LANGUAGE_FILE};

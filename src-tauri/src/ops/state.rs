@@ -1,12 +1,16 @@
-//! The app's state: the configuration, the bank's client, the clipboard, and the vault slot
+//! The app's state: the configuration, the bank's client, the clipboard, the vault slot
 //! every command works through ([`AppState::with_vault`]), with this run's hold on the data
-//! directory.
+//! directory, and the confirmation requests the screens are showing.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use softtoken_core::client::{ClientOptions, ProvisioningClient};
+use softtoken_core::confirm::Request;
 use softtoken_core::error::ErrorKind;
+use softtoken_core::ids::TokenId;
+use softtoken_core::totp::ClockOffset;
 use softtoken_core::vault::{KeyStore, Vault};
 use softtoken_core::Error;
 use tokio::sync::Mutex;
@@ -28,6 +32,17 @@ pub struct AppState {
     instance: Arc<std::sync::Mutex<Option<std::fs::File>>>,
     pub(super) client: Result<ProvisioningClient, CommandError>,
     pub(super) clipboard: Clipboard,
+    /// The confirmation requests whose bank MAC was verified and that the web view was shown,
+    /// by their id: an answer is computed over the request held here, never over anything the
+    /// web view sends back.
+    pub(super) shown: std::sync::Mutex<HashMap<String, ShownRequest>>,
+}
+
+/// A verified confirmation request, with the token it is for.
+pub(super) struct ShownRequest {
+    pub(super) token: TokenId,
+    pub(super) request: Request,
+    pub(super) offset: ClockOffset,
 }
 
 /// The answer to a bug or a failed background task, which the customer cannot fix.
@@ -68,6 +83,7 @@ impl AppState {
             instance: Arc::new(std::sync::Mutex::new(None)),
             client,
             clipboard: Clipboard::default(),
+            shown: std::sync::Mutex::new(HashMap::new()),
         }
     }
 

@@ -9,7 +9,7 @@ use softtoken_core::vault::{TokenSummary, Vault};
 use softtoken_core::Error;
 use zeroize::Zeroizing;
 
-use super::state::AppState;
+use super::state::{internal, AppState};
 use crate::clipboard::CLEAR_AFTER_SECS;
 use crate::error::{AppErrorKind, CommandError, CommandResult};
 
@@ -117,7 +117,11 @@ pub async fn rename_token(
 /// `token_not_found`, vault errors.
 pub async fn delete_token(state: &AppState, id: &str) -> CommandResult<()> {
     let id = parse_id(id)?;
-    state.with_vault(move |v| Ok(v.remove(&id)?)).await
+    let token = id.clone();
+    state.with_vault(move |v| Ok(v.remove(&id)?)).await?;
+    // Its confirmation requests can no longer be answered from this device.
+    state.shown.lock().map_err(|_| internal())?.retain(|_, s| s.token != token);
+    Ok(())
 }
 
 /// `reorder_tokens`: the customer's new order.
@@ -151,5 +155,8 @@ pub async fn kiosk_reset(state: &AppState) -> CommandResult<()> {
     if !state.config().kiosk {
         return Err(CommandError::app(AppErrorKind::NotKiosk, "Only a kiosk wipes its tokens."));
     }
-    state.with_vault(|v| Ok(v.clear()?)).await
+    state.with_vault(|v| Ok(v.clear()?)).await?;
+    // Nothing the last visitor was shown stays answerable.
+    state.shown.lock().map_err(|_| internal())?.clear();
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The bank side of the window tests: the reference server (`softtoken-server serve --demo`)
-//! on 127.0.0.1, and its admin commands (issue, status, verify) on the same database, as the
-//! bank web would run them.
+//! on 127.0.0.1, its admin commands (issue, status, verify) on the same database, as the
+//! bank web would run them, and its admin API (with an admin token) for what the bank web tier
+//! asks over HTTP (transaction confirmations).
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,10 @@ pub struct Bank {
     pub url: String,
     /// The demo registration's activation password (random per run).
     pub demo_password: String,
+    /// Base URL of the admin API.
+    pub admin_url: String,
+    /// The bearer token of the admin API.
+    pub admin_token: String,
 }
 
 impl Bank {
@@ -31,12 +36,22 @@ impl Bank {
         assert!(out.status.success(), "gen-key failed");
         let master_key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
         let demo_password = format!("{:06}", std::process::id() % 1_000_000);
+        let admin_token = format!("admin-token-of-the-window-tests-{}", std::process::id());
+        let token_file = dir.path().join("admin-token");
+        std::fs::write(&token_file, &admin_token).unwrap();
+        // The server refuses a token file others can read.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         let mut child = Command::new("timeout")
             .args(["--signal=TERM", "900"])
             .arg(server)
             .args(["serve", "--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0", "--demo"])
             .envs(env(dir.path(), &master_key))
             .env("SOFTTOKEN_DEMO_ACTIVATION_PASSWORD", &demo_password)
+            .env("SOFTTOKEN_ADMIN_TOKEN_FILE", &token_file)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -57,9 +72,25 @@ impl Bank {
             seen.push(line);
         }
         let url = url.unwrap_or_else(|| panic!("the server printed no address: {seen:?}"));
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let admin_url = line
+            .trim()
+            .strip_prefix("softtoken-server admin API listening on ")
+            .unwrap_or_else(|| panic!("the server printed no admin address: {line:?}"))
+            .to_owned();
         // Keep reading, so a later line on stdout never meets a closed pipe.
         std::thread::spawn(move || reader.lines().map_while(Result::ok).for_each(drop));
-        Self { child, server: server.to_path_buf(), dir, master_key, url, demo_password }
+        Self {
+            child,
+            server: server.to_path_buf(),
+            dir,
+            master_key,
+            url,
+            demo_password,
+            admin_url,
+            admin_token,
+        }
     }
 
     fn admin(&self, args: &[&str], stdin: Option<&str>) -> Value {

@@ -265,6 +265,17 @@ impl Vault {
         Totp::new(r.summary.issued.params, &r.open_seed(self.opened()?)?, r.summary.issued.offset)
     }
 
+    /// The transaction confirmation keys of a token (`docs/confirmation.md` §3.1), derived
+    /// from its seed, which stays inside core.
+    ///
+    /// # Errors
+    /// - [`Error::TokenNotFound`] if no token has this id;
+    /// - [`Error::VaultCorrupted`] if its sealed seed no longer opens (memory damage).
+    pub fn confirmation_keys(&self, id: &TokenId) -> Result<crate::confirm::ConfirmationKeys> {
+        let r = &self.records[self.index(id)?];
+        Ok(crate::confirm::ConfirmationKeys::derive(&r.open_seed(self.opened()?)?))
+    }
+
     /// Wipes the vault (a kiosk reset): deletes the file, then the key from the keychain, so
     /// no copy of the file can ever be opened again. The vault stays usable, empty; the next
     /// token gets a new key.

@@ -1,0 +1,153 @@
+//! The app's side of transaction confirmation over HTTP (`docs/confirmation.md` §4 and §9):
+//! fetch the token's pending requests, and send the customer's answer to one of them.
+//!
+//! The client only carries bodies: it never opens a request (the app checks each one with
+//! [`SignedRequest::open`] and answers with [`crate::confirm::Request::answer`]), so nothing
+//! here decides what the customer sees or signs. Both calls are safe to repeat (a fetch only
+//! reads; a second answer gets the request's final state and changes nothing), so each is sent
+//! once more after a transport failure.
+
+use serde::Deserialize;
+
+use super::{answer_error, ProvisioningClient, RawAnswer};
+use crate::confirm::{
+    AnswerRequest, ConfirmationId, ConfirmationKeys, ConfirmationState, FetchRequest,
+    FetchResponse, SignedRequest, PATH_ANSWER, PATH_PENDING,
+};
+use crate::error::{Error, Result};
+use crate::ids::{ServiceId, UserId};
+use crate::protocol::wire::{ErrorBody, ErrorCode};
+use crate::totp::ClockOffset;
+
+/// The bank's answer to an answer: the request's state afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerOutcome {
+    /// The request answered.
+    pub id: ConfirmationId,
+    /// Its state now: `approved`, `denied`, `wrong_number`, `expired` or `cancelled` (never
+    /// `pending` from an honest bank).
+    pub state: ConfirmationState,
+}
+
+impl ProvisioningClient {
+    /// The pending confirmation requests of the token whose `keys` these are, as the bank sent
+    /// them (oldest first), not yet checked. `bank_time` is the device clock plus the offset
+    /// learnt at activation; `device_now` the device clock alone, so that a bank that refuses
+    /// the time can say by how much the device is off.
+    ///
+    /// # Errors
+    /// [`Error::ConfirmationNotAccepted`] when the bank does not accept the token's proof (no
+    /// such registration in use, another token); [`Error::DeviceClockWrong`] when the bank says
+    /// the time is too far from its own; [`Error::RateLimited`], [`Error::ServerUnreachable`],
+    /// [`Error::Tls`], [`Error::ServerError`], [`Error::ProtocolViolation`].
+    pub async fn pending_confirmations(
+        &self,
+        keys: &ConfirmationKeys,
+        service: &ServiceId,
+        user: &UserId,
+        bank_time: u64,
+        device_now: u64,
+    ) -> Result<Vec<SignedRequest>> {
+        let fetch = FetchRequest::new(keys, service.clone(), user.clone(), bank_time);
+        let raw = self.post_confirmation(PATH_PENDING, &fetch).await?;
+        let response: FetchResponse = read_confirmation_answer(&raw, device_now)?;
+        Ok(response.requests)
+    }
+
+    /// Sends the customer's answer; returns the request's state at the bank afterwards.
+    ///
+    /// # Errors
+    /// [`Error::ConfirmationNotAccepted`] when the bank refuses the answer's MAC (nothing
+    /// changed at the bank); [`Error::UnknownConfirmation`] when the bank has no such request
+    /// for this token; [`Error::ProtocolViolation`] for an outcome about another request; as
+    /// [`ProvisioningClient::pending_confirmations`] otherwise.
+    pub async fn answer_confirmation(
+        &self,
+        answer: &AnswerRequest,
+        device_now: u64,
+    ) -> Result<AnswerOutcome> {
+        let raw = self.post_confirmation(PATH_ANSWER, answer).await?;
+        let outcome: AnswerOutcome = read_confirmation_answer(&raw, device_now)?;
+        if outcome.id != answer.id {
+            return Err(Error::ProtocolViolation("the bank answered about another request"));
+        }
+        Ok(outcome)
+    }
+
+    async fn post_confirmation<Req: serde::Serialize>(
+        &self,
+        path: &str,
+        body: &Req,
+    ) -> Result<RawAnswer> {
+        match self.post_raw(path, body).await {
+            Err(Error::ServerUnreachable(_)) => self.post_raw(path, body).await,
+            other => other,
+        }
+    }
+}
+
+/// The provisioning client's reading of an answer, plus `clock_skew`, whose `server_time` tells
+/// how far this device's clock is from the bank's.
+fn read_confirmation_answer<Resp: serde::de::DeserializeOwned>(
+    raw: &RawAnswer,
+    device_now: u64,
+) -> Result<Resp> {
+    if !raw.status.is_success() {
+        let body: Option<ErrorBody> = serde_json::from_slice(&raw.bytes).ok();
+        if let Some(ErrorBody { code: ErrorCode::ClockSkew, server_time, .. }) = &body {
+            let Some(server_time) = server_time else {
+                return Err(Error::ProtocolViolation("clock_skew without server_time"));
+            };
+            let offset = ClockOffset::between(device_now, *server_time);
+            return Err(Error::DeviceClockWrong { offset_secs: offset.0 });
+        }
+        return Err(answer_error(raw.status, body, raw.retry_header));
+    }
+    serde_json::from_slice(&raw.bytes)
+        .map_err(|_| Error::ProtocolViolation("the bank's answer is not the expected JSON"))
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::StatusCode;
+
+    use super::*;
+
+    fn raw(status: u16, body: &str) -> RawAnswer {
+        RawAnswer {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT),
+            bytes: body.as_bytes().to_vec(),
+            retry_header: None,
+        }
+    }
+
+    fn error_of(status: u16, body: &ErrorBody) -> Error {
+        let body = serde_json::to_string(body).unwrap_or_default();
+        match read_confirmation_answer::<FetchResponse>(&raw(status, &body), 1_000_000) {
+            Err(e) => e,
+            Ok(r) => panic!("read as a success: {r:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bank_that_refuses_the_time_tells_the_customer_how_far_the_clock_is_off() {
+        let body = ErrorBody::new(ErrorCode::ClockSkew, "clock").with_server_time(1_000_420);
+        assert!(matches!(error_of(400, &body), Error::DeviceClockWrong { offset_secs: 420 }));
+        let behind = ErrorBody::new(ErrorCode::ClockSkew, "clock").with_server_time(999_000);
+        assert!(matches!(error_of(400, &behind), Error::DeviceClockWrong { offset_secs: -1000 }));
+        let without = ErrorBody::new(ErrorCode::ClockSkew, "clock");
+        assert!(matches!(error_of(400, &without), Error::ProtocolViolation(_)));
+    }
+
+    #[test]
+    fn the_banks_refusals_of_a_confirmation_become_their_own_errors() {
+        let not = ErrorBody::new(ErrorCode::NotAuthenticated, "no");
+        assert!(matches!(error_of(401, &not), Error::ConfirmationNotAccepted));
+        let gone = ErrorBody::new(ErrorCode::UnknownConfirmation, "gone");
+        assert!(matches!(error_of(404, &gone), Error::UnknownConfirmation));
+        let mut slow = ErrorBody::new(ErrorCode::RateLimited, "slow");
+        slow.retry_after = Some(7);
+        assert!(matches!(error_of(429, &slow), Error::RateLimited { retry_after: Some(7) }));
+    }
+}
