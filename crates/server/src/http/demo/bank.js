@@ -87,6 +87,11 @@ const TEXT = {
     "err.rate_limited": "しばらく時間をおいてから、もう一度お試し下さい。",
     "err.demo_ids_taken": "デモのIDは別のお客様の登録に使われています。デモ専用のデータベースで起動して下さい。",
     "err.weak_activation_password": "推測されやすい利用開始パスワードです。同じ数字の繰り返し、連続した数字、西暦、よく使われる番号は使えません。別の番号を選んで下さい。",
+    "weak.repeated": "同じ数字の繰り返しです。",
+    "weak.sequence": "連続した数字です。",
+    "weak.year": "西暦のように見えます。",
+    "weak.common": "よく使われる番号です。",
+    "apply.password_cleared": "利用開始パスワードは使えないため消去しました。別の番号を2回入力して下さい。",
     "err.network": "銀行のサーバーにつながりません。しばらくしてからもう一度お試し下さい。",
     "err.other": "お手続きできませんでした。",
   },
@@ -173,6 +178,11 @@ const TEXT = {
     "err.rate_limited": "Please wait a little, then try again.",
     "err.demo_ids_taken": "The demo's IDs belong to another customer's registration. Start the demo on a database of its own.",
     "err.weak_activation_password": "This activation password is too easy to guess. Repeated digits, digits in a row, years and common PINs are not accepted. Choose another.",
+    "weak.repeated": "It repeats the same digits.",
+    "weak.sequence": "Its digits follow each other.",
+    "weak.year": "It looks like a year.",
+    "weak.common": "It is one of the commonest PINs.",
+    "apply.password_cleared": "That activation password cannot be used, so both fields were cleared. Type another one twice.",
     "err.network": "The bank's server does not answer. Try again in a moment.",
     "err.other": "This could not be done.",
   },
@@ -184,6 +194,8 @@ let view = null;
 let current = "screen-top";
 // The application between step 3 and step 4; forgotten once sent or abandoned.
 let pending = null;
+// Step 4 refused the activation password: going back clears it and says why.
+let passwordRefusedAtConfirm = false;
 
 function t(key) {
   return TEXT[lang][key] ?? TEXT.en[key] ?? key;
@@ -235,6 +247,7 @@ function showError(id, key, detail) {
   if (detail) el.dataset.detail = detail; else delete el.dataset.detail;
   const n = el.dataset.n;
   let text = t(key).replace("{n}", n ?? "");
+  if (el.dataset.reason) text = `${text} ${t(`weak.${el.dataset.reason}`)}`;
   if (detail) text = `${text} (${detail})`;
   el.textContent = text;
   el.hidden = false;
@@ -247,12 +260,14 @@ function clearError(id) {
   delete el.dataset.key;
   delete el.dataset.detail;
   delete el.dataset.n;
+  delete el.dataset.reason;
 }
 
 // The server's error body: a known code in the visitor's words, with the server's message for
 // the codes that carry detail; any other code (a newer server's) with the server's message.
 function showServerError(id, body) {
   const key = `err.${body.code}`;
+  if (body.code === "weak_activation_password" && body.reason) $(id).dataset.reason = body.reason;
   if (body.code === "invalid_request" || !(key in TEXT.en)) {
     showError(id, body.code === "invalid_request" ? key : "err.other", body.message || body.code);
   } else {
@@ -292,7 +307,25 @@ async function refresh() {
   render();
 }
 
-function onApplyNext() {
+// Step 3 asks the bank's own rule about the activation password (what the application would
+// refuse), so an easy one is refused here and not after the confirmation password. A refused
+// one is cleared from both fields.
+async function passwordRefused() {
+  const pw = $("password").value;
+  if (!/^[0-9]{4,8}$/.test(pw)) return false;
+  const r = await call("POST", "/demo/api/check-password", { activation_password: pw });
+  if (r.ok) return false;
+  clearPasswords();
+  showServerError("apply-error", r.body);
+  $("password").focus();
+  return true;
+}
+
+function clearPasswords() {
+  for (const id of ["password", "password-again"]) $(id).value = "";
+}
+
+async function onApplyNext() {
   clearError("apply-error");
   const mail = $("mail").value.trim();
   const again = $("mail-again").value.trim();
@@ -302,6 +335,7 @@ function onApplyNext() {
   if (mail !== again) return showError("apply-error", "apply.mail_mismatch");
   if (!/^[0-9]{4,8}$/.test(pw)) return showError("apply-error", "apply.password_invalid");
   if (pw !== pwAgain) return showError("apply-error", "apply.password_mismatch");
+  if (await passwordRefused()) return;
   pending = { mail, activation_password: pw };
   $("confirm-mail").textContent = mail;
   $("confirm-password").textContent = "●".repeat(pw.length);
@@ -309,7 +343,18 @@ function onApplyNext() {
   show("screen-confirm");
 }
 
+function onConfirmBack() {
+  show("screen-apply");
+  if (!passwordRefusedAtConfirm) return;
+  passwordRefusedAtConfirm = false;
+  pending = null;
+  clearPasswords();
+  showError("apply-error", "apply.password_cleared");
+  $("password").focus();
+}
+
 function forgetApplication() {
+  passwordRefusedAtConfirm = false;
   pending = null;
   for (const id of ["password", "password-again", "confirmation-password"]) $(id).value = "";
 }
@@ -321,7 +366,10 @@ async function onConfirm() {
   }
   if (!pending) return show("screen-apply");
   const r = await call("POST", "/demo/api/apply", pending);
-  if (!r.ok) return showServerError("confirm-error", r.body);
+  if (!r.ok) {
+    if (r.body.code === "weak_activation_password") passwordRefusedAtConfirm = true;
+    return showServerError("confirm-error", r.body);
+  }
   forgetApplication();
   $("mail").value = "";
   $("mail-again").value = "";
@@ -372,7 +420,7 @@ function wire() {
   on("apply-next", onApplyNext);
   on("apply-back", toTop);
   on("confirm-submit", onConfirm);
-  on("confirm-back", () => show("screen-apply"));
+  on("confirm-back", onConfirmBack);
   on("confirm-cancel", toTop);
   on("issued-show-mail", () => show("screen-mail"));
   on("issued-top", toTop);
@@ -383,6 +431,10 @@ function wire() {
   on("end-submit", onEndUse);
   on("end-back", toTop);
   on("ended-top", toTop);
+  $("password").addEventListener("change", () => {
+    clearError("apply-error");
+    passwordRefused();
+  });
   for (const id of ["code"]) {
     $(id).addEventListener("keydown", (e) => { if (e.key === "Enter") onStartUse(); });
   }

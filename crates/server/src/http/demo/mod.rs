@@ -49,6 +49,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/demo/bank.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
         .route("/demo/bank.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
         .route("/demo/api/status", get(status))
+        .route("/demo/api/check-password", post(check_password))
         .route("/demo/api/apply", post(apply))
         .route("/demo/api/start-use", post(start_use))
         .route("/demo/api/end-use", post(end_use))
@@ -169,6 +170,29 @@ async fn apply(
     let password = ActivationPassword::new(&req.activation_password.0)?;
     let st = s.bank().apply_demo(&req.mail, &password, s.now()).await?;
     Ok(view(&s, st))
+}
+
+/// Step 3: the activation password the visitor chose, checked before step 4 asks for the
+/// confirmation password (the rule of the application itself).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckPassword {
+    activation_password: SecretString,
+}
+
+#[derive(Serialize)]
+struct Accepted {
+    accepted: bool,
+}
+
+async fn check_password(
+    State(s): State<AppState>,
+    body: Result<ApiJson<CheckPassword>, Error>,
+) -> Result<Json<Accepted>> {
+    let ApiJson(req) = body?;
+    let password = ActivationPassword::new(&req.activation_password.0)?;
+    s.bank().check_demo_password(&password)?;
+    Ok(Json(Accepted { accepted: true }))
 }
 
 /// Steps 11–13: the code the app shows starts use.
