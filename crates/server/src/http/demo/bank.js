@@ -275,8 +275,8 @@ function showServerError(id, body) {
   }
 }
 
-async function call(method, path, body) {
-  $("busy").hidden = false;
+async function call(method, path, body, quiet = false) {
+  if (!quiet) $("busy").hidden = false;
   try {
     const init = { method, headers: { Accept: "application/json" }, cache: "no-store" };
     if (body !== undefined) {
@@ -297,7 +297,7 @@ async function call(method, path, body) {
     }
     return { ok: resp.ok, body: json };
   } finally {
-    $("busy").hidden = true;
+    if (!quiet) $("busy").hidden = true;
   }
 }
 
@@ -468,8 +468,27 @@ function watchIdle() {
   arm();
 }
 
+// The registration changes behind the page (the app delivers the token, the bank ends it), so
+// the status is read again whenever the page comes back into view and every
+// STATUS_REFRESH_MS while it is in view: one small GET, without the busy notice.
+const STATUS_REFRESH_MS = 10_000;
+async function refreshQuietly() {
+  if (document.visibilityState !== "visible") return;
+  const r = await call("GET", "/demo/api/status", undefined, true);
+  if (r.ok) {
+    view = r.body;
+    render();
+  }
+}
+function watchStatus() {
+  document.addEventListener("visibilitychange", refreshQuietly);
+  window.addEventListener("focus", refreshQuietly);
+  setInterval(refreshQuietly, STATUS_REFRESH_MS);
+}
+
 wire();
 watchIdle();
+watchStatus();
 refresh().then(() => {
   show(current);
   document.body.dataset.ready = "true";
