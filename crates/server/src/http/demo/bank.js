@@ -22,6 +22,9 @@ const TEXT = {
     "top.apply": "トークン発行",
     "top.start": "ワンタイムパスワード利用開始",
     "top.end": "ワンタイムパスワード利用終了",
+    "top.transactions": "取引認証(ワンタイムパスワード利用中)",
+    "top.transfer": "振込",
+    "top.relay": "フィッシングサイトの中継を体験する(攻撃のデモ)",
     "top.about": "注意事項",
     "top.note1": "ワンタイムパスワードとは、1分ごとに変わる使い捨てのパスワードです。ログインやお振込みの際に入力します。",
     "top.note2": "トークン発行の後、アプリで利用開始パスワードを入力し、この画面に戻って「ワンタイムパスワード利用開始」を行って下さい。",
@@ -113,6 +116,9 @@ const TEXT = {
     "top.apply": "Issue a token",
     "top.start": "Start using one-time passwords",
     "top.end": "End use of one-time passwords",
+    "top.transactions": "Transaction confirmation (once one-time passwords are in use)",
+    "top.transfer": "Transfer",
+    "top.relay": "See a phishing site relay a transfer (a demonstration of an attack)",
     "top.about": "Notes",
     "top.note1": "A one-time password is a single-use password that changes every minute. You type it when you log in or send money.",
     "top.note2": "After issuing a token, enter the activation password in the app, then come back here and choose \"Start using one-time passwords\".",
@@ -189,7 +195,9 @@ const TEXT = {
 };
 
 const $ = (id) => document.getElementById(id);
-let lang = document.documentElement.lang === "ja" ? "ja" : "en";
+// The language: the pages' own link's (`?lang=`), else the one the server chose.
+const askedLang = new URLSearchParams(location.search).get("lang");
+let lang = askedLang === "ja" || askedLang === "en" ? askedLang : document.documentElement.lang === "ja" ? "ja" : "en";
 let view = null;
 let current = "screen-top";
 // The application between step 3 and step 4; forgotten once sent or abandoned.
@@ -206,6 +214,10 @@ function render() {
   document.title = lang === "ja" ? "デモ銀行 ワンタイムパスワード" : "Demo Bank one-time password";
   for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
   $("lang-switch").textContent = t("lang_switch");
+  const kiosk = new URLSearchParams(location.search).get("kiosk");
+  const carried = kiosk ? `&kiosk=${encodeURIComponent(kiosk)}` : "";
+  $("go-transfer").href = `/demo/transfer/?lang=${lang}${carried}`;
+  $("go-relay").href = `/demo/relay/?lang=${lang}${carried}`;
   if (view) {
     const s = view.status;
     $("issuer").textContent = view.issuer;
