@@ -189,6 +189,7 @@ function render() {
 // A transfer's fields as a definition list; `other` marks the fields that differ from it.
 function facts(id, d, other) {
   const dl = $(id);
+  if (!dl) return; // a screen the other page does not have
   dl.textContent = "";
   const rows = [
     ["payee.bank", d.payee.bank, other?.payee.bank],
