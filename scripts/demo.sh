@@ -94,6 +94,7 @@ run_kiosk() {
   idle=${SOFTTOKEN_KIOSK_IDLE_SECS:-180}
   profile="$demo/kiosk-browser"
   echo "  Kiosk: the bank's pages (${pages_w}x$sh) and the app (${app_w}x$sh); reset after $idle s idle."
+  say_no_sandbox
   echo "  Stop it with ctrl-c (or stop its service)."
   keep_running "the bank's pages" \
     kiosk_browser "$profile" "$pages_w,$sh" "$url/demo/?kiosk=$idle" &
@@ -108,9 +109,43 @@ run_kiosk() {
 # a fresh profile each time, so nothing a visitor typed survives a restart.
 kiosk_browser() {
   rm -rf "$1"
-  chromium --no-first-run --noerrdialogs --disable-infobars --disable-session-crashed-bubble \
+  chromium "${chromium_flags[@]}" --no-first-run --noerrdialogs --disable-infobars --disable-session-crashed-bubble \
     --disable-features=Translate --user-data-dir="$1" --window-position=0,0 --window-size="$2" \
     --app="$3"
+}
+
+# Chromium refuses to run as root unless its sandbox is off; the README allows running the demo
+# as root (a fresh VM, a container), so only then is it turned off, and the script says so.
+chromium_flags=()
+if [ "$(id -u)" = 0 ]; then
+  chromium_flags=(--no-sandbox)
+fi
+say_no_sandbox() {
+  if [ "${#chromium_flags[@]}" -gt 0 ]; then
+    echo "  Running as root: Chromium starts with --no-sandbox (its sandbox refuses root)."
+  fi
+}
+
+# The bank's pages in the desktop's browser, or in Chromium when there is no desktop opener or
+# when the script runs as root (a desktop browser started by root fails the same way). A browser
+# that does not start says why, and the address to open by hand.
+open_pages() {
+  local err="$demo/browser.log"
+  if [ "$(id -u)" != 0 ] && command -v xdg-open >/dev/null; then
+    if xdg-open "$1" >/dev/null 2>"$err"; then return 0; fi
+  elif command -v chromium >/dev/null; then
+    say_no_sandbox
+    chromium "${chromium_flags[@]}" --no-first-run "--app=$1" >/dev/null 2>"$err" &
+    local pid=$!
+    # A browser that cannot start exits within moments; one that runs keeps running.
+    sleep 2
+    if kill -0 "$pid" 2>/dev/null || wait "$pid"; then return 0; fi
+  else
+    echo "  No browser found (xdg-open or chromium)." > "$err"
+  fi
+  echo "  The bank's pages did not open in a browser:" >&2
+  sed 's/^/    /' "$err" | tail -n 5 >&2
+  echo "  Open $1 by hand." >&2
 }
 
 # Runs a program again whenever it exits, until this script stops.
@@ -219,12 +254,7 @@ if [ "$mode" = bank ]; then
 elif [ "$mode" = kiosk ]; then
   run_kiosk
 else
-  # The bank's pages in the desktop's browser (or Chromium when there is no desktop opener).
-  if command -v xdg-open >/dev/null; then
-    xdg-open "$url/demo/" >/dev/null 2>&1 || true
-  elif command -v chromium >/dev/null; then
-    chromium --no-first-run "--app=$url/demo/" >/dev/null 2>&1 &
-  fi
+  open_pages "$url/demo/"
   echo "  Close the app window to stop the server."
   SOFTTOKEN_SERVER_URL="$url" "$app" || true
 fi

@@ -482,4 +482,30 @@ async fn visitor_choosing_an_easy_pin_on_the_demo_page_is_asked_to_choose_anothe
             assert_eq!(answer["code"], "weak_activation_password", "{answer}");
         }
     }
+    // Step 3 asks the same rule before step 4, and says which rule refused it.
+    for (password, status, reason) in [
+        ("1234", 400, "sequence"),
+        ("1990", 400, "year"),
+        ("0000", 400, "repeated"),
+        ("3718", 200, ""),
+    ] {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/demo/api/check-password")
+            .header("host", "127.0.0.1:8080")
+            .header("content-type", "application/json")
+            .body(Body::from(json!({"activation_password": password}).to_string()))
+            .unwrap();
+        let resp = r.public.clone().oneshot(req).await.unwrap();
+        let got = resp.status().as_u16();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+        let answer: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(got, status, "{password}: {answer}");
+        if status == 400 {
+            assert_eq!(code(&answer), "weak_activation_password", "{answer}");
+            assert_eq!(answer["reason"], reason, "{answer}");
+        } else {
+            assert_eq!(answer["accepted"], true, "{answer}");
+        }
+    }
 }

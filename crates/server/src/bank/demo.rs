@@ -89,15 +89,26 @@ impl Bank {
         password: &ActivationPassword,
         now: u64,
     ) -> Result<Status> {
-        self.demo_settings()?;
         let mail = checked_mail(mail)?;
         // The visitor chooses the password on the bank's page as a customer would: the same
         // refusal of easy guesses as at a real issue.
-        if let Some(why) = super::weakness(password) {
-            return Err(Error::WeakActivationPassword(why));
-        }
+        self.check_demo_password(password)?;
         let r = self.replace_demo(&mail, password, now).await?;
         Ok(self.status_of(&r, now))
+    }
+
+    /// Step 3 on the demo bank pages: the rule [`Bank::apply_demo`] applies to the visitor's
+    /// activation password, asked on the page where it is chosen, before step 4.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when demo mode is off; [`Error::WeakActivationPassword`] with the
+    /// reason.
+    pub fn check_demo_password(&self, password: &ActivationPassword) -> Result<()> {
+        self.demo_settings()?;
+        match super::weakness(password) {
+            Some(why) => Err(Error::WeakActivationPassword(why)),
+            None => Ok(()),
+        }
     }
 
     /// True in demo mode.

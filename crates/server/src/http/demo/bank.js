@@ -22,6 +22,9 @@ const TEXT = {
     "top.apply": "トークン発行",
     "top.start": "ワンタイムパスワード利用開始",
     "top.end": "ワンタイムパスワード利用終了",
+    "top.transactions": "取引認証(ワンタイムパスワード利用中)",
+    "top.transfer": "振込",
+    "top.relay": "フィッシングサイトの中継を体験する(攻撃のデモ)",
     "top.about": "注意事項",
     "top.note1": "ワンタイムパスワードとは、1分ごとに変わる使い捨てのパスワードです。ログインやお振込みの際に入力します。",
     "top.note2": "トークン発行の後、アプリで利用開始パスワードを入力し、この画面に戻って「ワンタイムパスワード利用開始」を行って下さい。",
@@ -87,6 +90,11 @@ const TEXT = {
     "err.rate_limited": "しばらく時間をおいてから、もう一度お試し下さい。",
     "err.demo_ids_taken": "デモのIDは別のお客様の登録に使われています。デモ専用のデータベースで起動して下さい。",
     "err.weak_activation_password": "推測されやすい利用開始パスワードです。同じ数字の繰り返し、連続した数字、西暦、よく使われる番号は使えません。別の番号を選んで下さい。",
+    "weak.repeated": "同じ数字の繰り返しです。",
+    "weak.sequence": "連続した数字です。",
+    "weak.year": "西暦のように見えます。",
+    "weak.common": "よく使われる番号です。",
+    "apply.password_cleared": "利用開始パスワードは使えないため消去しました。別の番号を2回入力して下さい。",
     "err.network": "銀行のサーバーにつながりません。しばらくしてからもう一度お試し下さい。",
     "err.other": "お手続きできませんでした。",
   },
@@ -108,6 +116,9 @@ const TEXT = {
     "top.apply": "Issue a token",
     "top.start": "Start using one-time passwords",
     "top.end": "End use of one-time passwords",
+    "top.transactions": "Transaction confirmation (once one-time passwords are in use)",
+    "top.transfer": "Transfer",
+    "top.relay": "See a phishing site relay a transfer (a demonstration of an attack)",
     "top.about": "Notes",
     "top.note1": "A one-time password is a single-use password that changes every minute. You type it when you log in or send money.",
     "top.note2": "After issuing a token, enter the activation password in the app, then come back here and choose \"Start using one-time passwords\".",
@@ -173,17 +184,26 @@ const TEXT = {
     "err.rate_limited": "Please wait a little, then try again.",
     "err.demo_ids_taken": "The demo's IDs belong to another customer's registration. Start the demo on a database of its own.",
     "err.weak_activation_password": "This activation password is too easy to guess. Repeated digits, digits in a row, years and common PINs are not accepted. Choose another.",
+    "weak.repeated": "It repeats the same digits.",
+    "weak.sequence": "Its digits follow each other.",
+    "weak.year": "It looks like a year.",
+    "weak.common": "It is one of the commonest PINs.",
+    "apply.password_cleared": "That activation password cannot be used, so both fields were cleared. Type another one twice.",
     "err.network": "The bank's server does not answer. Try again in a moment.",
     "err.other": "This could not be done.",
   },
 };
 
 const $ = (id) => document.getElementById(id);
-let lang = document.documentElement.lang === "ja" ? "ja" : "en";
+// The language: the pages' own link's (`?lang=`), else the one the server chose.
+const askedLang = new URLSearchParams(location.search).get("lang");
+let lang = askedLang === "ja" || askedLang === "en" ? askedLang : document.documentElement.lang === "ja" ? "ja" : "en";
 let view = null;
 let current = "screen-top";
 // The application between step 3 and step 4; forgotten once sent or abandoned.
 let pending = null;
+// Step 4 refused the activation password: going back clears it and says why.
+let passwordRefusedAtConfirm = false;
 
 function t(key) {
   return TEXT[lang][key] ?? TEXT.en[key] ?? key;
@@ -194,6 +214,10 @@ function render() {
   document.title = lang === "ja" ? "デモ銀行 ワンタイムパスワード" : "Demo Bank one-time password";
   for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
   $("lang-switch").textContent = t("lang_switch");
+  const kiosk = new URLSearchParams(location.search).get("kiosk");
+  const carried = kiosk ? `&kiosk=${encodeURIComponent(kiosk)}` : "";
+  $("go-transfer").href = `/demo/transfer/?lang=${lang}${carried}`;
+  $("go-relay").href = `/demo/relay/?lang=${lang}${carried}`;
   if (view) {
     const s = view.status;
     $("issuer").textContent = view.issuer;
@@ -235,6 +259,7 @@ function showError(id, key, detail) {
   if (detail) el.dataset.detail = detail; else delete el.dataset.detail;
   const n = el.dataset.n;
   let text = t(key).replace("{n}", n ?? "");
+  if (el.dataset.reason) text = `${text} ${t(`weak.${el.dataset.reason}`)}`;
   if (detail) text = `${text} (${detail})`;
   el.textContent = text;
   el.hidden = false;
@@ -247,12 +272,14 @@ function clearError(id) {
   delete el.dataset.key;
   delete el.dataset.detail;
   delete el.dataset.n;
+  delete el.dataset.reason;
 }
 
 // The server's error body: a known code in the visitor's words, with the server's message for
 // the codes that carry detail; any other code (a newer server's) with the server's message.
 function showServerError(id, body) {
   const key = `err.${body.code}`;
+  if (body.code === "weak_activation_password" && body.reason) $(id).dataset.reason = body.reason;
   if (body.code === "invalid_request" || !(key in TEXT.en)) {
     showError(id, body.code === "invalid_request" ? key : "err.other", body.message || body.code);
   } else {
@@ -260,8 +287,8 @@ function showServerError(id, body) {
   }
 }
 
-async function call(method, path, body) {
-  $("busy").hidden = false;
+async function call(method, path, body, quiet = false) {
+  if (!quiet) $("busy").hidden = false;
   try {
     const init = { method, headers: { Accept: "application/json" }, cache: "no-store" };
     if (body !== undefined) {
@@ -282,7 +309,7 @@ async function call(method, path, body) {
     }
     return { ok: resp.ok, body: json };
   } finally {
-    $("busy").hidden = true;
+    if (!quiet) $("busy").hidden = true;
   }
 }
 
@@ -292,7 +319,25 @@ async function refresh() {
   render();
 }
 
-function onApplyNext() {
+// Step 3 asks the bank's own rule about the activation password (what the application would
+// refuse), so an easy one is refused here and not after the confirmation password. A refused
+// one is cleared from both fields.
+async function passwordRefused() {
+  const pw = $("password").value;
+  if (!/^[0-9]{4,8}$/.test(pw)) return false;
+  const r = await call("POST", "/demo/api/check-password", { activation_password: pw });
+  if (r.ok) return false;
+  clearPasswords();
+  showServerError("apply-error", r.body);
+  $("password").focus();
+  return true;
+}
+
+function clearPasswords() {
+  for (const id of ["password", "password-again"]) $(id).value = "";
+}
+
+async function onApplyNext() {
   clearError("apply-error");
   const mail = $("mail").value.trim();
   const again = $("mail-again").value.trim();
@@ -302,6 +347,7 @@ function onApplyNext() {
   if (mail !== again) return showError("apply-error", "apply.mail_mismatch");
   if (!/^[0-9]{4,8}$/.test(pw)) return showError("apply-error", "apply.password_invalid");
   if (pw !== pwAgain) return showError("apply-error", "apply.password_mismatch");
+  if (await passwordRefused()) return;
   pending = { mail, activation_password: pw };
   $("confirm-mail").textContent = mail;
   $("confirm-password").textContent = "●".repeat(pw.length);
@@ -309,7 +355,18 @@ function onApplyNext() {
   show("screen-confirm");
 }
 
+function onConfirmBack() {
+  show("screen-apply");
+  if (!passwordRefusedAtConfirm) return;
+  passwordRefusedAtConfirm = false;
+  pending = null;
+  clearPasswords();
+  showError("apply-error", "apply.password_cleared");
+  $("password").focus();
+}
+
 function forgetApplication() {
+  passwordRefusedAtConfirm = false;
   pending = null;
   for (const id of ["password", "password-again", "confirmation-password"]) $(id).value = "";
 }
@@ -321,7 +378,10 @@ async function onConfirm() {
   }
   if (!pending) return show("screen-apply");
   const r = await call("POST", "/demo/api/apply", pending);
-  if (!r.ok) return showServerError("confirm-error", r.body);
+  if (!r.ok) {
+    if (r.body.code === "weak_activation_password") passwordRefusedAtConfirm = true;
+    return showServerError("confirm-error", r.body);
+  }
   forgetApplication();
   $("mail").value = "";
   $("mail-again").value = "";
@@ -372,7 +432,7 @@ function wire() {
   on("apply-next", onApplyNext);
   on("apply-back", toTop);
   on("confirm-submit", onConfirm);
-  on("confirm-back", () => show("screen-apply"));
+  on("confirm-back", onConfirmBack);
   on("confirm-cancel", toTop);
   on("issued-show-mail", () => show("screen-mail"));
   on("issued-top", toTop);
@@ -383,6 +443,10 @@ function wire() {
   on("end-submit", onEndUse);
   on("end-back", toTop);
   on("ended-top", toTop);
+  $("password").addEventListener("change", () => {
+    clearError("apply-error");
+    passwordRefused();
+  });
   for (const id of ["code"]) {
     $(id).addEventListener("keydown", (e) => { if (e.key === "Enter") onStartUse(); });
   }
@@ -416,8 +480,27 @@ function watchIdle() {
   arm();
 }
 
+// The registration changes behind the page (the app delivers the token, the bank ends it), so
+// the status is read again whenever the page comes back into view and every
+// STATUS_REFRESH_MS while it is in view: one small GET, without the busy notice.
+const STATUS_REFRESH_MS = 10_000;
+async function refreshQuietly() {
+  if (document.visibilityState !== "visible") return;
+  const r = await call("GET", "/demo/api/status", undefined, true);
+  if (r.ok) {
+    view = r.body;
+    render();
+  }
+}
+function watchStatus() {
+  document.addEventListener("visibilitychange", refreshQuietly);
+  window.addEventListener("focus", refreshQuietly);
+  setInterval(refreshQuietly, STATUS_REFRESH_MS);
+}
+
 wire();
 watchIdle();
+watchStatus();
 refresh().then(() => {
   show(current);
   document.body.dataset.ready = "true";

@@ -8,7 +8,8 @@
 //! here answers only a caller on this computer, addressed by a loopback host name (so a page of
 //! another site cannot reach it by DNS rebinding), and every action is a JSON POST, which a
 //! browser preflights and this server never allows cross-origin. Who counts as "this computer"
-//! is one rule, [`on_this_computer`], for the pages and the reset alike.
+//! is one rule, [`on_this_computer`], for the pages and the reset alike. The transfer and
+//! phishing-relay pages and their actions are in `pay`.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -27,7 +28,13 @@ use super::state::AppState;
 use crate::bank::{Status, VerifyOutcome, DEMO_SERVICE_ID, DEMO_USER_ID};
 use crate::error::{Error, Result};
 
+mod pay;
+
 const PAGE: &str = include_str!("bank.html");
+const TRANSFER_PAGE: &str = include_str!("transfer.html");
+const RELAY_PAGE: &str = include_str!("relay.html");
+const PAY_SCRIPT: &str = include_str!("pay.js");
+const RELAY_STYLE: &str = include_str!("relay.css");
 const SCRIPT: &str = include_str!("bank.js");
 const STYLE: &str = include_str!("bank.css");
 
@@ -45,13 +52,22 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     }
     let pages = Router::new()
         .route("/demo", get(|| async { Redirect::to("/demo/") }))
-        .route("/demo/", get(page))
+        .route("/demo/", get(|headers| page(headers, PAGE)))
+        .route("/demo/transfer/", get(|headers| page(headers, TRANSFER_PAGE)))
+        .route("/demo/relay/", get(|headers| page(headers, RELAY_PAGE)))
+        .route(
+            "/demo/pay.js",
+            get(|| async { asset("text/javascript; charset=utf-8", PAY_SCRIPT) }),
+        )
+        .route("/demo/relay.css", get(|| async { asset("text/css; charset=utf-8", RELAY_STYLE) }))
         .route("/demo/bank.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
         .route("/demo/bank.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
         .route("/demo/api/status", get(status))
+        .route("/demo/api/check-password", post(check_password))
         .route("/demo/api/apply", post(apply))
         .route("/demo/api/start-use", post(start_use))
         .route("/demo/api/end-use", post(end_use))
+        .merge(pay::routes())
         .layer(middleware::from_fn(this_computer_only));
     reset.merge(pages)
 }
@@ -96,11 +112,11 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// The page, in the visitor's language from `Accept-Language` (Japanese when it comes first
 /// among ja and en, else English); the page's switch changes it.
-async fn page(headers: HeaderMap) -> Response {
+async fn page(headers: HeaderMap, page: &'static str) -> Response {
     let accept =
         headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let lang = preferred_language(accept);
-    let body = PAGE.replacen("<html lang=\"en\">", &format!("<html lang=\"{lang}\">"), 1);
+    let body = page.replacen("<html lang=\"en\">", &format!("<html lang=\"{lang}\">"), 1);
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }
 
@@ -169,6 +185,29 @@ async fn apply(
     let password = ActivationPassword::new(&req.activation_password.0)?;
     let st = s.bank().apply_demo(&req.mail, &password, s.now()).await?;
     Ok(view(&s, st))
+}
+
+/// Step 3: the activation password the visitor chose, checked before step 4 asks for the
+/// confirmation password (the rule of the application itself).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckPassword {
+    activation_password: SecretString,
+}
+
+#[derive(Serialize)]
+struct Accepted {
+    accepted: bool,
+}
+
+async fn check_password(
+    State(s): State<AppState>,
+    body: Result<ApiJson<CheckPassword>, Error>,
+) -> Result<Json<Accepted>> {
+    let ApiJson(req) = body?;
+    let password = ActivationPassword::new(&req.activation_password.0)?;
+    s.bank().check_demo_password(&password)?;
+    Ok(Json(Accepted { accepted: true }))
 }
 
 /// Steps 11–13: the code the app shows starts use.
