@@ -13,7 +13,7 @@ use softtoken_app::ops::{self, AppState};
 use softtoken_core::confirm::{offline, AccountNumber, Amount, ConfirmationState, Decision};
 use softtoken_core::ids::{DisplayName, ServiceId, UserId};
 use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
-use softtoken_core::vault::{MemoryKeyStore, NewToken, Vault};
+use softtoken_core::vault::{IssuedToken, MemoryKeyStore, NewToken, Vault};
 use zeroize::Zeroizing;
 
 const SEED: &[u8; 32] = b"seed-of-the-confirmation-test-32";
@@ -36,12 +36,14 @@ fn app(dir: &std::path::Path, bank_url: &str) -> (AppState, String) {
     let keys = Arc::new(MemoryKeyStore::new());
     let mut vault = Vault::open(&config.vault_path(), keys.clone(), &config.key_name).unwrap();
     let token = NewToken {
-        service_id: ServiceId::new(SERVICE).unwrap(),
-        user_id: UserId::new(USER).unwrap(),
-        display_name: DisplayName::new("しんきん", "").unwrap(),
-        issuer: "Example Credit Union".into(),
-        params: TotpParams::default(),
-        offset: ClockOffset(OFFSET),
+        issued: IssuedToken {
+            service_id: ServiceId::new(SERVICE).unwrap(),
+            user_id: UserId::new(USER).unwrap(),
+            display_name: DisplayName::new("しんきん", "").unwrap(),
+            issuer: "Example Credit Union".into(),
+            params: TotpParams::default(),
+            offset: ClockOffset(OFFSET),
+        },
         seed: Seed::new(Zeroizing::new(SEED.to_vec())).unwrap(),
         pending_delivery: None,
     };

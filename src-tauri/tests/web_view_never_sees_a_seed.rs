@@ -176,12 +176,14 @@ async fn confirmation_responses() -> Vec<(&'static str, String)> {
         .unwrap()
         .add(
             NewToken {
-                service_id: ServiceId::new(confirm_bank::SERVICE).unwrap(),
-                user_id: UserId::new(confirm_bank::USER).unwrap(),
-                display_name: DisplayName::new("テスト信用組合", "").unwrap(),
-                issuer: "テスト信用組合".into(),
-                params: TotpParams::default(),
-                offset: ClockOffset(0),
+                issued: IssuedToken {
+                    service_id: ServiceId::new(confirm_bank::SERVICE).unwrap(),
+                    user_id: UserId::new(confirm_bank::USER).unwrap(),
+                    display_name: DisplayName::new("テスト信用組合", "").unwrap(),
+                    issuer: "テスト信用組合".into(),
+                    params: TotpParams::default(),
+                    offset: ClockOffset(0),
+                },
                 seed: Seed::new(Zeroizing::new(SEED.to_vec())).unwrap(),
                 pending_delivery: None,
             },

@@ -114,9 +114,9 @@ async fn token_keys(state: &AppState, id: TokenId) -> CommandResult<TokenKeys> {
             Ok(TokenKeys {
                 id,
                 keys,
-                service: t.service_id,
-                user: t.user_id,
-                offset: t.offset,
+                service: t.issued.service_id,
+                user: t.issued.user_id,
+                offset: t.issued.offset,
                 delivered: t.pending_delivery.is_none(),
             })
         })
