@@ -232,6 +232,8 @@ cat <<EOF
       apply for a token there (steps 1–6: your mail address and an activation password of
       your choice), read the mail on screen, set up the app (steps 7–10), then come back to
       "Start using one-time passwords" and type the code the app shows (steps 11–13).
+      Then, on the same pages: 振込 / Transfer (approve it in the app) and the phishing relay
+      (a fake site changes the transfer; the app shows it, you deny, the bank refuses).
 
   Or straight into the app (steps 7–10): choose "Add a token" (トークンを追加) and enter
       service ID           10112231
