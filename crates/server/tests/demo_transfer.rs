@@ -241,3 +241,23 @@ async fn a_transfer_before_one_time_passwords_are_in_use_is_refused() {
         server.post("/demo/api/transfer", json!({ "payee": payee(), "amount_yen": 100 })).await;
     assert_eq!((status, answer["code"].as_str()), (409, Some("not_delivered")), "{answer}");
 }
+
+#[tokio::test]
+async fn the_transfer_and_relay_pages_load_every_script_and_style_they_name() {
+    let server = Server::start_with(demo()).await;
+    for page in ["/demo/transfer/", "/demo/relay/"] {
+        let resp = server.http.get(format!("{}{page}", server.url)).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{page}");
+        let html = resp.text().await.unwrap();
+        let named: Vec<&str> = html
+            .split(['"', '\''])
+            .filter(|s| s.starts_with("/demo/") && (s.ends_with(".js") || s.ends_with(".css")))
+            .collect();
+        assert!(named.contains(&"/demo/pay-text.js") && named.contains(&"/demo/pay.js"), "{page}");
+        for asset in named {
+            let resp = server.http.get(format!("{}{asset}", server.url)).send().await.unwrap();
+            assert_eq!(resp.status().as_u16(), 200, "{page} names {asset}");
+            assert!(!resp.text().await.unwrap().is_empty(), "{asset}");
+        }
+    }
+}

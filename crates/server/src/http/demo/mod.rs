@@ -34,6 +34,7 @@ const PAGE: &str = include_str!("bank.html");
 const TRANSFER_PAGE: &str = include_str!("transfer.html");
 const RELAY_PAGE: &str = include_str!("relay.html");
 const PAY_SCRIPT: &str = include_str!("pay.js");
+const PAY_TEXT: &str = include_str!("pay-text.js");
 const RELAY_STYLE: &str = include_str!("relay.css");
 const SCRIPT: &str = include_str!("bank.js");
 const STYLE: &str = include_str!("bank.css");
@@ -58,6 +59,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(
             "/demo/pay.js",
             get(|| async { asset("text/javascript; charset=utf-8", PAY_SCRIPT) }),
+        )
+        .route(
+            "/demo/pay-text.js",
+            get(|| async { asset("text/javascript; charset=utf-8", PAY_TEXT) }),
         )
         .route("/demo/relay.css", get(|| async { asset("text/css; charset=utf-8", RELAY_STYLE) }))
         .route("/demo/bank.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
