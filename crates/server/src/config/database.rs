@@ -5,11 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Deserialize;
 
-use super::args::CommonArgs;
 use super::defaults::{DEFAULT_DATABASE, DEFAULT_SYNCHRONOUS};
-use super::file::FileConfig;
-use super::layer::layered;
-use super::limits::positive;
+use super::layer::{layered, positive};
 use crate::error::{Error, Result};
 use crate::storage::postgres::{is_postgres_url, PostgresOptions};
 use crate::storage::sqlite::Synchronous;
@@ -45,13 +42,17 @@ pub struct DatabaseLimits {
     pub(super) database_wait_ms: Option<u64>,
 }
 
-/// The PostgreSQL settings of file, environment and flags, when `database_url` is set.
+/// The PostgreSQL settings of the flags (over the environment), the file and the file's
+/// `[limits]`, when `database_url` is set.
 ///
 /// # Errors
 /// [`Error::Config`] for a URL that is not `postgres://` or `postgresql://`, or a pool of 0.
-pub fn postgres_options(common: &CommonArgs, file: &FileConfig) -> Result<Option<PostgresOptions>> {
-    let Some(url) = common.database.database_url.clone().or(file.database.database_url.clone())
-    else {
+pub(super) fn postgres_options(
+    flag: &DatabaseArgs,
+    file: &DatabaseArgs,
+    limits: &DatabaseLimits,
+) -> Result<Option<PostgresOptions>> {
+    let Some(url) = flag.database_url.clone().or(file.database_url.clone()) else {
         return Ok(None);
     };
     if !is_postgres_url(&url) {
@@ -62,34 +63,29 @@ pub fn postgres_options(common: &CommonArgs, file: &FileConfig) -> Result<Option
         ));
     }
     let mut opts = PostgresOptions::new(url);
-    opts.ca_file =
-        common.database.database_ca_file.clone().or(file.database.database_ca_file.clone());
-    if let Some(n) = file.limits.database.database_pool_size {
+    opts.ca_file = flag.database_ca_file.clone().or(file.database_ca_file.clone());
+    if let Some(n) = limits.database_pool_size {
         opts.pool_size =
             usize::try_from(positive(u32::try_from(n).unwrap_or(u32::MAX), "database_pool_size")?)
                 .unwrap_or(usize::MAX);
     }
-    if let Some(ms) = file.limits.database.database_wait_ms {
+    if let Some(ms) = limits.database_wait_ms {
         opts.wait = std::time::Duration::from_millis(ms.max(1));
     }
-    if let Some(n) = file.limits.database.cache_capacity {
+    if let Some(n) = limits.cache_capacity {
         opts.cache_capacity = n.max(1);
     }
     Ok(Some(opts))
 }
 
-/// The SQLite file of file, environment and flags.
-pub fn database_path(common: &CommonArgs, file: &FileConfig) -> PathBuf {
-    layered(
-        common.database.database.clone(),
-        file.database.database.clone(),
-        PathBuf::from(DEFAULT_DATABASE),
-    )
+/// The SQLite file of the flag (over the environment) and the file.
+pub(super) fn database_path(flag: &DatabaseArgs, file: &DatabaseArgs) -> PathBuf {
+    layered(flag.database.clone(), file.database.clone(), PathBuf::from(DEFAULT_DATABASE))
 }
 
-/// The SQLite file's commit durability of file, environment and flags.
-pub(super) fn synchronous(common: &CommonArgs, file: &FileConfig) -> Result<Synchronous> {
-    match common.output.synchronous.as_deref().or(file.output.synchronous.as_deref()) {
+/// The SQLite file's commit durability from the flag (over the environment) and the file.
+pub(super) fn synchronous(flag: Option<&str>, file: Option<&str>) -> Result<Synchronous> {
+    match flag.or(file) {
         None => Ok(DEFAULT_SYNCHRONOUS),
         Some(name) => Synchronous::parse(name).ok_or_else(|| {
             Error::Config(format!("synchronous must be \"normal\" or \"full\", not {name:?}"))

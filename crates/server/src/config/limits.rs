@@ -8,13 +8,11 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use softtoken_core::totp::TotpParams;
 
-use super::args::{CommonArgs, ServeArgs};
 use super::defaults::{
     CONFIRM_REGISTRATION_LIMITS, DEFAULT_BODY_LIMIT, EDGE_LIMITS, PROVISION_FAILURE_LIMITS,
     PROVISION_START_LIMITS, WRONG_BEARER_LIMITS,
 };
-use super::file::{FileConfig, FileLimits};
-use super::layer::layered;
+use super::layer::{layered, positive};
 use crate::bank::Policy;
 use crate::credential::AdminToken;
 use crate::edge::EdgeLimits;
@@ -151,14 +149,6 @@ impl Default for HttpOptions {
     }
 }
 
-/// The check of a count: at least 1.
-pub(super) fn positive(v: u32, what: &str) -> Result<u32> {
-    if v == 0 {
-        return Err(Error::Config(format!("{what} must be at least 1")));
-    }
-    Ok(v)
-}
-
 /// A count from its layers, checked.
 fn count(flag: Option<u32>, file: Option<u32>, default: u32, what: &str) -> Result<u32> {
     positive(layered(flag, file, default), what)
@@ -166,8 +156,12 @@ fn count(flag: Option<u32>, file: Option<u32>, default: u32, what: &str) -> Resu
 
 /// The bank's policy: its limits from the layers over [`Policy::default`], and the names it
 /// sends to the app.
-pub(super) fn policy(common: &CommonArgs, file: &FileConfig) -> Result<Policy> {
-    let (flag, lim) = (&common.policy, &file.limits.policy);
+pub(super) fn policy(
+    flag: &PolicyLimits,
+    lim: &PolicyLimits,
+    names: &BankNames,
+    file_names: &BankNames,
+) -> Result<Policy> {
     let mut policy = Policy::default();
     policy.provision_max_tries = count(
         flag.provision_max_tries,
@@ -191,17 +185,11 @@ pub(super) fn policy(common: &CommonArgs, file: &FileConfig) -> Result<Policy> {
     if policy.attempt_ttl_secs == 0 {
         return Err(Error::Config("attempt_ttl_secs must be at least 1".into()));
     }
-    policy.issuer = layered(common.names.issuer.clone(), file.names.issuer.clone(), policy.issuer);
-    policy.display_name = layered(
-        common.names.display_name.clone(),
-        file.names.display_name.clone(),
-        policy.display_name,
-    );
-    policy.download_url = layered(
-        common.names.download_url.clone(),
-        file.names.download_url.clone(),
-        policy.download_url,
-    );
+    policy.issuer = layered(names.issuer.clone(), file_names.issuer.clone(), policy.issuer);
+    policy.display_name =
+        layered(names.display_name.clone(), file_names.display_name.clone(), policy.display_name);
+    policy.download_url =
+        layered(names.download_url.clone(), file_names.download_url.clone(), policy.download_url);
     let issuer_len = policy.issuer.chars().count();
     let name_len = policy.display_name.chars().count();
     if !(1..=64).contains(&issuer_len) || !(1..=32).contains(&name_len) {
@@ -221,35 +209,36 @@ pub(super) struct RequestLimits {
 }
 
 /// The request limits, and the attempts a registration keeps open (a file-only setting of the
-/// bank's policy, checked between them as it always was).
+/// bank's policy, `file_policy`'s `max_open_attempts`, checked between them as it always was).
 pub(super) fn request_limits(
-    serve: &ServeArgs,
-    lim: &FileLimits,
+    flag: &RequestArgs,
+    file: &RequestArgs,
+    file_policy: &PolicyLimits,
     policy: &mut Policy,
 ) -> Result<RequestLimits> {
     let d = PROVISION_FAILURE_LIMITS;
     let rate_limits = RateLimits {
         per_address_burst: count(
-            serve.requests.rate_per_address_burst,
-            lim.requests.rate_per_address_burst,
+            flag.rate_per_address_burst,
+            file.rate_per_address_burst,
             d.per_address_burst,
             "rate_per_address_burst",
         )?,
         per_address_per_minute: count(
-            serve.requests.rate_per_address_per_minute,
-            lim.requests.rate_per_address_per_minute,
+            flag.rate_per_address_per_minute,
+            file.rate_per_address_per_minute,
             d.per_address_per_minute,
             "rate_per_address_per_minute",
         )?,
         total_burst: count(
-            serve.requests.rate_total_burst,
-            lim.requests.rate_total_burst,
+            flag.rate_total_burst,
+            file.rate_total_burst,
             d.total_burst,
             "rate_total_burst",
         )?,
         total_per_minute: count(
-            serve.requests.rate_total_per_minute,
-            lim.requests.rate_total_per_minute,
+            flag.rate_total_per_minute,
+            file.rate_total_per_minute,
             d.total_per_minute,
             "rate_total_per_minute",
         )?,
@@ -257,25 +246,24 @@ pub(super) fn request_limits(
     let d = PROVISION_START_LIMITS;
     let start_limits = RateLimits {
         per_address_burst: count(
-            serve.requests.rate_starts_per_address_burst,
-            lim.requests.rate_starts_per_address_burst,
+            flag.rate_starts_per_address_burst,
+            file.rate_starts_per_address_burst,
             d.per_address_burst,
             "rate_starts_per_address_burst",
         )?,
         per_address_per_minute: count(
-            serve.requests.rate_starts_per_address_per_minute,
-            lim.requests.rate_starts_per_address_per_minute,
+            flag.rate_starts_per_address_per_minute,
+            file.rate_starts_per_address_per_minute,
             d.per_address_per_minute,
             "rate_starts_per_address_per_minute",
         )?,
         ..d
     };
     policy.max_open_attempts = positive(
-        lim.policy.max_open_attempts.unwrap_or(policy.max_open_attempts),
+        file_policy.max_open_attempts.unwrap_or(policy.max_open_attempts),
         "max_open_attempts",
     )?;
-    let body_limit =
-        layered(serve.requests.body_limit, lim.requests.body_limit, DEFAULT_BODY_LIMIT);
+    let body_limit = layered(flag.body_limit, file.body_limit, DEFAULT_BODY_LIMIT);
     if !(1024..=1024 * 1024).contains(&body_limit) {
         return Err(Error::Config("body_limit must be 1 KiB to 1 MiB".into()));
     }
@@ -283,7 +271,7 @@ pub(super) fn request_limits(
 }
 
 /// The timeouts and connection caps of the listeners.
-pub(super) fn edge_limits(serve: &ServeArgs, lim: &FileLimits) -> Result<EdgeLimits> {
+pub(super) fn edge_limits(flag: &EdgeArgs, file: &EdgeArgs) -> Result<EdgeLimits> {
     let d = EDGE_LIMITS;
     // A timeout given is checked; the default needs no check.
     let secs = |v: Option<u64>, default: Duration, what: &str| -> Result<Duration> {
@@ -302,24 +290,24 @@ pub(super) fn edge_limits(serve: &ServeArgs, lim: &FileLimits) -> Result<EdgeLim
         };
     Ok(EdgeLimits {
         header_read_timeout: secs(
-            serve.edge.header_read_timeout_secs.or(lim.edge.header_read_timeout_secs),
+            flag.header_read_timeout_secs.or(file.header_read_timeout_secs),
             d.header_read_timeout,
             "header_read_timeout_secs",
         )?,
         request_timeout: secs(
-            serve.edge.request_timeout_secs.or(lim.edge.request_timeout_secs),
+            flag.request_timeout_secs.or(file.request_timeout_secs),
             d.request_timeout,
             "request_timeout_secs",
         )?,
         max_connections: connections(
-            serve.edge.max_connections,
-            lim.edge.max_connections,
+            flag.max_connections,
+            file.max_connections,
             d.max_connections,
             "max_connections",
         )?,
         max_connections_per_address: connections(
-            serve.edge.max_connections_per_address,
-            lim.edge.max_connections_per_address,
+            flag.max_connections_per_address,
+            file.max_connections_per_address,
             d.max_connections_per_address,
             "max_connections_per_address",
         )?,

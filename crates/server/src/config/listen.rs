@@ -8,9 +8,7 @@ use clap::Args;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::args::ServeArgs;
 use super::defaults::{DEFAULT_ADMIN_BIND, DEFAULT_BIND, DEFAULT_PROXIES_BEHIND_TLS};
-use super::file::FileConfig;
 use super::layer::switch;
 use crate::error::{Error, Result};
 
@@ -64,14 +62,14 @@ pub(super) struct Listeners {
     pub(super) trusted_proxies: Vec<IpNet>,
 }
 
-/// The listeners of `serve` (`serving`) or of an admin command, which only checks the values.
+/// The listeners of `serve` (`serving`) or of an admin command, which only checks the values:
+/// the addresses and the front of the flags (over the environment) and of the file.
 pub(super) fn listeners(
-    serve: &ServeArgs,
-    file: &FileConfig,
+    (flag, set): (&Addresses, &Addresses),
+    (front, file_front): (&Front, &Front),
     serving: bool,
     demo_on: bool,
 ) -> Result<Listeners> {
-    let (flag, set) = (&serve.addresses, &file.addresses);
     let bind = match flag.bind.or(set.bind) {
         Some(b) => b,
         None => DEFAULT_BIND.parse().map_err(|_| Error::Internal("default bind address"))?,
@@ -80,7 +78,7 @@ pub(super) fn listeners(
         Some(b) => b,
         None => DEFAULT_ADMIN_BIND.parse().map_err(|_| Error::Internal("default admin address"))?,
     };
-    let (flag, file) = (&serve.front, &file.front);
+    let (flag, file) = (front, file_front);
     let tls = match (
         flag.tls_cert.clone().or(file.tls_cert.clone()),
         flag.tls_key.clone().or(file.tls_key.clone()),

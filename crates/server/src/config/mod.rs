@@ -22,7 +22,9 @@
 //! One room per concern: the commands (`args.rs`), reading the file (`file.rs`), the defaults
 //! (`defaults.rs`), how the layers of a setting combine (`layer.rs`), the limits
 //! (`limits.rs`), the listeners and proxies (`listen.rs`), the database (`database.rs`), the
-//! secrets (`secrets.rs`).
+//! secrets (`secrets.rs`). The concern rooms are leaves: each resolves from its own structs, the
+//! flags' and the file's, and only this file, which holds the whole command line and file,
+//! hands each room its pieces.
 
 mod args;
 mod database;
@@ -52,7 +54,6 @@ pub use args::{
     RotateKeyArgs, ServeArgs, VerifyArgs,
 };
 pub use database::DatabaseArgs;
-pub use database::{database_path, postgres_options};
 pub use defaults::{DEFAULT_ADMIN_BIND, DEFAULT_BIND, DEFAULT_DATABASE, DEFAULT_DEMO_PASSWORD};
 pub use file::{file_of, parse_file, read_file, FileConfig};
 pub use limits::HttpOptions;
@@ -98,6 +99,20 @@ pub struct Settings {
     pub log: String,
 }
 
+/// The PostgreSQL settings of file, environment and flags, when `database_url` is set.
+///
+/// # Errors
+/// [`Error::Config`](crate::Error::Config) for a URL that is not `postgres://` or
+/// `postgresql://`, or a pool of 0.
+pub fn postgres_options(common: &CommonArgs, file: &FileConfig) -> Result<Option<PostgresOptions>> {
+    database::postgres_options(&common.database, &file.database, &file.limits.database)
+}
+
+/// The SQLite file of file, environment and flags.
+pub fn database_path(common: &CommonArgs, file: &FileConfig) -> PathBuf {
+    database::database_path(&common.database, &file.database)
+}
+
 /// Merges file, environment and flags for `serve` (with `serve`) or the admin commands.
 ///
 /// # Errors
@@ -136,12 +151,21 @@ fn resolve_with(
     let database = database_path(common, &file);
     let demo_on = serve.is_some() && switch(serve_args.demo.demo, file.demo.demo);
 
-    let mut policy = limits::policy(common, &file)?;
-    let requests = limits::request_limits(serve_args, lim, &mut policy)?;
-    let edge = limits::edge_limits(serve_args, lim)?;
-    let listeners = listen::listeners(serve_args, &file, serve.is_some(), demo_on)?;
-    let demo = if demo_on { Some(secrets::demo(&file)?) } else { None };
-    let synchronous = database::synchronous(common, &file)?;
+    let mut policy = limits::policy(&common.policy, &lim.policy, &common.names, &file.names)?;
+    let requests =
+        limits::request_limits(&serve_args.requests, &lim.requests, &lim.policy, &mut policy)?;
+    let edge = limits::edge_limits(&serve_args.edge, &lim.edge)?;
+    let listeners = listen::listeners(
+        (&serve_args.addresses, &file.addresses),
+        (&serve_args.front, &file.front),
+        serve.is_some(),
+        demo_on,
+    )?;
+    let demo = if demo_on { Some(secrets::demo(&file.demo)?) } else { None };
+    let synchronous = database::synchronous(
+        common.output.synchronous.as_deref(),
+        file.output.synchronous.as_deref(),
+    )?;
 
     let secrets::Secrets {
         master_key,
@@ -149,7 +173,12 @@ fn resolve_with(
         admin_token,
         verify_token,
         confirm_token,
-    } = read_secrets(common, serve_args, &file, demo_on, &database)?;
+    } = read_secrets(
+        (&common.keys, &file.keys),
+        (&serve_args.tokens, &file.tokens),
+        demo_on,
+        &database,
+    )?;
 
     Ok(Settings {
         bind: listeners.bind,

@@ -9,9 +9,7 @@ use serde::Deserialize;
 use softtoken_core::ids::ActivationPassword;
 use zeroize::Zeroizing;
 
-use super::args::{CommonArgs, ServeArgs};
 use super::defaults::DEFAULT_DEMO_PASSWORD;
-use super::file::FileConfig;
 use crate::bank::Demo;
 use crate::credential::AdminToken;
 use crate::error::{Error, Result};
@@ -81,14 +79,13 @@ pub(super) struct Secrets {
 /// Where `resolve_with` gets the secrets from: the environment and files ([`read_secrets`]),
 /// or a fixed set for the fuzz target, which must not open the paths a fuzzer writes.
 pub(super) type SecretSource =
-    fn(&CommonArgs, &ServeArgs, &FileConfig, bool, &Path) -> Result<Secrets>;
+    fn((&KeyFiles, &KeyFiles), (&TokenFiles, &TokenFiles), bool, &Path) -> Result<Secrets>;
 
 /// The fixed secrets of the fuzz target: a key, no tokens.
 #[cfg(feature = "fuzzing")]
 pub(super) fn fixed_secrets(
-    _: &CommonArgs,
-    _: &ServeArgs,
-    _: &FileConfig,
+    _: (&KeyFiles, &KeyFiles),
+    _: (&TokenFiles, &TokenFiles),
     _: bool,
     _: &Path,
 ) -> Result<Secrets> {
@@ -112,9 +109,9 @@ impl std::fmt::Debug for Demo {
 ///
 /// # Errors
 /// As [`ActivationPassword::new`], for a password that is not one.
-pub(super) fn demo(file: &FileConfig) -> Result<Demo> {
+pub(super) fn demo(file: &DemoArgs) -> Result<Demo> {
     let text = env_secret("SOFTTOKEN_DEMO_ACTIVATION_PASSWORD")
-        .or(file.demo.demo_activation_password.clone().map(Zeroizing::new))
+        .or(file.demo_activation_password.clone().map(Zeroizing::new))
         .unwrap_or_else(|| Zeroizing::new(DEFAULT_DEMO_PASSWORD.to_owned()));
     Ok(Demo { password: ActivationPassword::new(&text)? })
 }
@@ -127,20 +124,17 @@ fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
     crate::files::read_secret(path, what)
 }
 
-/// The master key and the bearer tokens from the environment or their files; in demo mode a
-/// missing key file is made.
+/// The master key and the bearer tokens from the environment or their files (each pair the
+/// flags', over the environment, then the file's); in demo mode a missing key file is made.
 pub(super) fn read_secrets(
-    common: &CommonArgs,
-    serve_args: &ServeArgs,
-    file: &FileConfig,
+    (keys, file_keys): (&KeyFiles, &KeyFiles),
+    (tokens, file_tokens): (&TokenFiles, &TokenFiles),
     demo_on: bool,
     database: &Path,
 ) -> Result<Secrets> {
     let master_key = if let Some(text) = env_secret("SOFTTOKEN_MASTER_KEY") {
         MasterKey::parse(&text)?
-    } else if let Some(path) =
-        common.keys.master_key_file.clone().or(file.keys.master_key_file.clone())
-    {
+    } else if let Some(path) = keys.master_key_file.clone().or(file_keys.master_key_file.clone()) {
         if demo_on && !path.exists() {
             create_demo_key(&path)?;
         }
@@ -160,10 +154,10 @@ pub(super) fn read_secrets(
         ));
     };
 
-    let previous_files = if common.keys.previous_master_key_files.is_empty() {
-        &file.keys.previous_master_key_files
+    let previous_files = if keys.previous_master_key_files.is_empty() {
+        &file_keys.previous_master_key_files
     } else {
-        &common.keys.previous_master_key_files
+        &keys.previous_master_key_files
     };
     let mut previous_master_keys = Vec::with_capacity(previous_files.len());
     for path in previous_files {
@@ -178,7 +172,7 @@ pub(super) fn read_secrets(
         previous_master_keys.push(key);
     }
 
-    let (flag, file) = (&serve_args.tokens, &file.tokens);
+    let (flag, file) = (tokens, file_tokens);
     let admin_token = bearer(
         "SOFTTOKEN_ADMIN_TOKEN",
         flag.admin_token_file.as_ref().or(file.admin_token_file.as_ref()),
