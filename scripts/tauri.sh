@@ -16,12 +16,19 @@
 # (the tauri crate's version in Cargo.lock), installed into $CARGO_TARGET_DIR/tauri-cli. It is the
 # same program `cargo install tauri-cli` compiles, prebuilt: seconds instead of ~10 minutes of
 # compiling on a two-core CI machine.
+#
+# Gradle's Rust task and Xcode's "Build Rust Code" phase call this script too (the nested
+# `android android-studio-script` and `ios xcode-script`), so they run the same pinned CLI as
+# the call that started them. The CLI runs in the caller's directory, as `cargo tauri` would:
+# `xcode-script` moves up from gen/apple to src-tauri itself.
 set -euo pipefail
+caller=$(pwd)
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 python=$(command -v python3 || command -v python)
 cli_dir="${CARGO_TARGET_DIR:-$root/target}/tauri-cli"
+case "$cli_dir" in /*) ;; *) cli_dir="$root/$cli_dir" ;; esac
 cli="$cli_dir/node_modules/@tauri-apps/cli/tauri.js"
 pinned=$("$python" -c 'import json, sys
 print(json.load(open(sys.argv[1]))["packages"]["node_modules/@tauri-apps/cli"]["version"])' \
@@ -39,5 +46,6 @@ if [ "$(node "$cli" --version 2>/dev/null || true)" != "tauri-cli $pinned" ]; th
 fi
 
 "$python" .github/scripts/stage-tauri-config.py >&2
-export TAURI_APP_PATH=src-tauri
+export TAURI_APP_PATH="$root/src-tauri"
+cd "$caller"
 exec node "$cli" "$@"

@@ -75,7 +75,7 @@ done
 say "installing the QA build and pointing the phone's 127.0.0.1:8080 at the runner's"
 "$adb" install -r "$apk"
 "$adb" reverse tcp:8080 tcp:8080
-"$adb" shell am start -W -n jp.softtoken.app/.MainActivity
+"$adb" shell am start -W -n jp.softtoken.app.qa/jp.softtoken.app.MainActivity
 
 say "steps 7-10 in the app"
 code=$(python3 .github/scripts/android_walk.py --service-id 10112231 --user-id 999800000001 \

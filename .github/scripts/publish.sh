@@ -46,6 +46,11 @@ else
   say "no release key: SHA256SUMS is published unsigned"
   echo "**SHA256SUMS is not signed for this release** (no release key was configured)." >> "$notes"
 fi
+if [ "${IOS_RESULT:-success}" != success ]; then
+  # The iOS job is build-only and not required for a release (release.yml, publish).
+  echo >> "$notes"
+  echo "**No iOS files in this release**: the iOS job ended '$IOS_RESULT'." >> "$notes"
+fi
 unsigned=("$release"/*-unsigned*)
 if [ -e "${unsigned[0]}" ]; then
   echo >> "$notes"

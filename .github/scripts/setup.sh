@@ -11,9 +11,10 @@ platform=${1:?usage: setup.sh linux|windows|macos|ios|android}
 
 # The toolchain the project is developed and tested with (src-tauri needs 1.90 or newer).
 RUST_VERSION=1.95.0
-# Android: compile/target SDK of src-tauri/gen/android/app/build.gradle.kts.
-ANDROID_PLATFORM=android-36
-ANDROID_BUILD_TOOLS=36.0.0
+# Android: compile/target SDK 37 of src-tauri/gen/android/app/build.gradle.kts (what the pinned
+# Tauri CLI writes; keep the three in step).
+ANDROID_PLATFORM=android-37.0
+ANDROID_BUILD_TOOLS=37.0.0
 
 say() { printf '==> setup: %s\n' "$*"; }
 
@@ -54,14 +55,18 @@ if [ "$platform" = android ]; then
   sdkmanager="$ANDROID_HOME/cmdline-tools/latest/bin/sdkmanager"
   yes | "$sdkmanager" --licenses >/dev/null || true
   "$sdkmanager" "platforms;$ANDROID_PLATFORM" "build-tools;$ANDROID_BUILD_TOOLS" "platform-tools" >/dev/null
-  command -v gradle >/dev/null || {
-    echo "gradle is not on this runner's PATH: the wrapper cannot be written" >&2
-    exit 1
-  }
+  # build-android.sh fetches the pinned Gradle (gradle-wrapper.properties) and checks its sum.
+  for tool in curl unzip sha256sum; do
+    command -v "$tool" >/dev/null || {
+      echo "$tool is not on this runner's PATH: the pinned Gradle cannot be fetched and checked" >&2
+      exit 1
+    }
+  done
 fi
 
 # The Tauri CLI is installed by scripts/tauri.sh at its first use, from npm at the version
-# pinned in scripts/tauri-cli/package-lock.json; the hosted runners have Node.js.
+# pinned in scripts/tauri-cli/package-lock.json; the hosted runners have Node.js. Gradle's Rust
+# task and Xcode's "Build Rust Code" phase call the same script, so they need Node.js too.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "Node.js and npm are not on this runner's PATH: scripts/tauri.sh cannot install the Tauri CLI" >&2
   exit 1

@@ -20,5 +20,5 @@ repositories {
 
 dependencies {
     compileOnly(gradleApi())
-    implementation("com.android.tools.build:gradle:8.11.1")
+    implementation("com.android.tools.build:gradle:9.3.1")
 }

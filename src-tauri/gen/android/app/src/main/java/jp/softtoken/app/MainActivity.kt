@@ -26,7 +26,13 @@ class MainActivity : TauriActivity() {
         // no button sits under a system bar.
         enableEdgeToEdge()
         super.onCreate(savedInstanceState)
+        // Tapjacking: while another app's window covers ours (an overlay that shows something
+        // else over the "Send" or "Delete" button), touches are dropped rather than delivered.
+        // The decor view is the root of every view in this window, the web view included, and
+        // a group that filters a touch passes it to none of its children.
+        window.decorView.filterTouchesWhenObscured = true
         val content = findViewById<android.view.View>(android.R.id.content)
+        content.filterTouchesWhenObscured = true
         ViewCompat.setOnApplyWindowInsetsListener(content) { view, insets ->
             val bars = insets.getInsets(
                 WindowInsetsCompat.Type.systemBars() or

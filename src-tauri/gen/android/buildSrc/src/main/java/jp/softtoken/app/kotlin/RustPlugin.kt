@@ -59,6 +59,7 @@ class RustPlugin : Plugin<Project> {
                     val build = tasks.register("rustBuild$arch$profile", BuildTask::class.java) {
                         group = "rust"
                         description = "Builds the Rust library in ${profile.lowercase()} for $target"
+                        appDir.set(projectDir.path)
                         rootDirRel.set(rust.rootDirRel)
                         this.target.set(target)
                         release.set(profile == "Release")
