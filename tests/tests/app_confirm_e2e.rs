@@ -123,6 +123,8 @@ impl Relay {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let tamper = Arc::new(AtomicBool::new(false));
         let (bank, flag) = (bank_url.to_owned(), tamper.clone());
+        // The relay may be the test binary's first HTTP client (tests run in any order).
+        softtoken_core::client::install_tls_provider();
         let http = reqwest::Client::new();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
