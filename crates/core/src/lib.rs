@@ -9,6 +9,8 @@
 //! - [`totp`]: one-time codes (RFC 6238) as pure functions of time.
 //! - [`verify`]: the bank's rule for accepting a code: the window, the replay guard, the drift
 //!   it follows and the resync, as pure functions of its clock.
+//! - [`weak_number`]: the one rule that refuses easy activation passwords and app PINs, with
+//!   its common list as a data file.
 //! - [`token`]: a token's fields, once: what provisioning makes and what the app shows.
 //! - `vault` (feature `vault`, on by default): the customer's tokens on the device, encrypted
 //!   under a key kept only in the OS keychain, saved atomically.
@@ -48,6 +50,7 @@ pub mod totp;
 #[cfg(feature = "vault")]
 pub mod vault;
 pub mod verify;
+pub mod weak_number;
 
 pub use error::{Error, Result};
 
