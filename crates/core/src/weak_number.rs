@@ -158,6 +158,56 @@ mod tests {
         assert_eq!(unique.len(), listed.len(), "a number listed twice");
     }
 
+    /// The section of `docs/server.md` that documents this rule for a bank's web tier.
+    fn documented_section() -> String {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/server.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let start = doc.find("### Weak activation passwords").unwrap();
+        let rest = &doc[start + 4..];
+        let end = rest.find("\n#").map_or(rest.len(), |i| i + 1);
+        rest[..end].to_owned()
+    }
+
+    /// The `code`-quoted numbers of one piece of the doc.
+    fn quoted_numbers(text: &str) -> Vec<&str> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|q| !q.is_empty() && q.bytes().all(|b| b.is_ascii_digit()))
+            .collect()
+    }
+
+    #[test]
+    fn every_example_in_the_bank_docs_gets_the_reason_its_row_names() {
+        let section = documented_section();
+        let mut rows = 0;
+        for w in [Weakness::Repeated, Weakness::Sequence, Weakness::Year, Weakness::Common] {
+            let head = format!("| `{}` |", w.code());
+            let row = section.lines().find(|l| l.starts_with(&head)).unwrap();
+            let examples = quoted_numbers(row.rsplit('|').nth(1).unwrap());
+            assert!(!examples.is_empty(), "{}: no examples", w.code());
+            for n in examples {
+                assert_eq!(of(n), Some(w), "{n} in the `{}` row", w.code());
+            }
+            rows += 1;
+        }
+        assert_eq!(rows, 4);
+    }
+
+    #[test]
+    fn the_bank_docs_list_exactly_the_numbers_of_the_data_file() {
+        let section = documented_section();
+        let mut documented: Vec<&str> = section
+            .lines()
+            .filter(|l| l.starts_with("- ") && l.contains(" digits: ") || l.starts_with("  `"))
+            .flat_map(quoted_numbers)
+            .collect();
+        let mut listed: Vec<&str> = common_numbers().collect();
+        documented.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(documented, listed);
+    }
+
     #[test]
     fn the_list_file_starts_with_its_header_comment() {
         assert!(COMMON_NUMBERS_FILE.starts_with("# softtoken: common numbers"));

@@ -24,7 +24,7 @@ mod tests {
     }
 
     #[test]
-    fn a_password_typed_in_full_width_digits_is_judged_by_its_digits() {
+    fn a_password_typed_in_full_width_digits_or_with_hyphens_is_judged_by_its_digits() {
         // The bank web may pass what the customer typed; the rule sees the normalised digits.
         assert_eq!(of("２５８０"), Some(Weakness::Common));
         assert_eq!(of("1-2-3-4"), Some(Weakness::Sequence));
