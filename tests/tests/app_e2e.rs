@@ -625,10 +625,15 @@ async fn wait_for_process(root: u32, exe: &std::path::Path, other_than: Option<u
     let deadline = std::time::Instant::now() + STEP_TIMEOUT;
     loop {
         let all = descendants(root);
-        let exe_of = |pid: u32| all.iter().find(|(p, _, _)| *p == pid).map(|(_, _, e)| e.clone());
-        let main = all.iter().find(|(p, pp, e)| {
-            e == exe && Some(*p) != other_than && exe_of(*pp).as_deref() != Some(exe)
-        });
+        // The main process of a program is the one whose parent is a live other program (the
+        // script's shell). A helper process of a main one just killed (Chromium's zygote) still
+        // names the dead main as parent for a moment, whose exe no longer reads: not a main one.
+        let parent_is_other = |pp: u32| {
+            std::fs::read_link(format!("/proc/{pp}/exe")).is_ok_and(|parent| parent != exe)
+        };
+        let main = all
+            .iter()
+            .find(|(p, pp, e)| e == exe && Some(*p) != other_than && parent_is_other(*pp));
         if let Some((pid, _, _)) = main {
             return *pid;
         }
