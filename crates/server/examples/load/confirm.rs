@@ -48,6 +48,7 @@ struct Endpoints {
 
 impl Endpoints {
     fn of(answer_to: &Instance, wait_on: &Instance) -> Self {
+        softtoken_core::client::install_tls_provider();
         let http = reqwest::Client::builder().pool_max_idle_per_host(1024).build().unwrap();
         Self { http, public: answer_to.url.clone(), admin: format!("http://{}", wait_on.admin) }
     }
