@@ -143,6 +143,26 @@ pub fn audit_query(
     })
 }
 
+/// The entry for `action` by `actor` on `subject` at `now`, with its `outcome` so far.
+fn entry(
+    actor: &Actor,
+    action: AdminAction,
+    subject: Subject,
+    now: u64,
+    outcome: &str,
+) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at: now,
+        actor: actor.kind().to_owned(),
+        origin: actor.origin(),
+        action: action.as_str().to_owned(),
+        service_id: subject.service_id.map(|s| s.as_str().to_owned()),
+        user_id: subject.user_id.map(|u| u.as_str().to_owned()),
+        outcome: outcome.to_owned(),
+    }
+}
+
 impl Bank {
     /// Runs `action` recorded in the audit log: the entry first, then the work, then its
     /// outcome (`ok` or the error code the caller gets). `learned_user` names the user ID the
@@ -160,17 +180,7 @@ impl Bank {
         work: impl Future<Output = Result<T>>,
         learned_user: impl FnOnce(&T) -> Option<String>,
     ) -> Result<T> {
-        let entry = AuditEntry {
-            id: 0,
-            at: now,
-            actor: actor.kind().to_owned(),
-            origin: actor.origin(),
-            action: action.as_str().to_owned(),
-            service_id: subject.service_id.map(|s| s.as_str().to_owned()),
-            user_id: subject.user_id.map(|u| u.as_str().to_owned()),
-            outcome: "pending".to_owned(),
-        };
-        let id = self.storage.append_audit(entry).await?;
+        let id = self.storage.append_audit(entry(actor, action, subject, now, "pending")).await?;
         let result = work.await;
         let (outcome, user) = match &result {
             Ok(t) => ("ok", learned_user(t)),
@@ -196,17 +206,7 @@ impl Bank {
         now: u64,
         outcome: &str,
     ) -> Result<()> {
-        let entry = AuditEntry {
-            id: 0,
-            at: now,
-            actor: actor.kind().to_owned(),
-            origin: actor.origin(),
-            action: action.as_str().to_owned(),
-            service_id: subject.service_id.map(|s| s.as_str().to_owned()),
-            user_id: subject.user_id.map(|u| u.as_str().to_owned()),
-            outcome: outcome.to_owned(),
-        };
-        self.storage.append_audit(entry).await.map(drop)
+        self.storage.append_audit(entry(actor, action, subject, now, outcome)).await.map(drop)
     }
 
     /// Audit entries, newest first.
