@@ -116,8 +116,10 @@ kiosk_browser() {
 
 # Chromium refuses to run as root unless its sandbox is off; the README allows running the demo
 # as root (a fresh VM, a container), so only then is it turned off, and the script says so.
+as_root=false
+[ "$(id -u)" = 0 ] && as_root=true
 chromium_flags=()
-if [ "$(id -u)" = 0 ]; then
+if $as_root; then
   chromium_flags=(--no-sandbox)
 fi
 say_no_sandbox() {
@@ -131,7 +133,7 @@ say_no_sandbox() {
 # that does not start says why, and the address to open by hand.
 open_pages() {
   local err="$demo/browser.log"
-  if [ "$(id -u)" != 0 ] && command -v xdg-open >/dev/null; then
+  if ! $as_root && command -v xdg-open >/dev/null; then
     if xdg-open "$1" >/dev/null 2>"$err"; then return 0; fi
   elif command -v chromium >/dev/null; then
     say_no_sandbox

@@ -25,7 +25,8 @@ pub enum Actor {
     ConfirmToken(Option<IpAddr>),
     /// The customer's token (the app), answering a confirmation request from this address.
     Token(Option<IpAddr>),
-    /// The bank itself (a confirmation request that expired unanswered).
+    /// The bank itself: a confirmation request that expired unanswered, or the demo bank's
+    /// transfer pages, which act for the web tier with the server's own authority.
     Bank,
     /// The admin command line, run by this operating-system user.
     Cli {

@@ -194,10 +194,6 @@ const TEXT = {
   },
 };
 
-const $ = (id) => document.getElementById(id);
-// The language: the pages' own link's (`?lang=`), else the one the server chose.
-const askedLang = new URLSearchParams(location.search).get("lang");
-let lang = askedLang === "ja" || askedLang === "en" ? askedLang : document.documentElement.lang === "ja" ? "ja" : "en";
 let view = null;
 let current = "screen-top";
 // The application between step 3 and step 4; forgotten once sent or abandoned.
@@ -205,19 +201,13 @@ let pending = null;
 // Step 4 refused the activation password: going back clears it and says why.
 let passwordRefusedAtConfirm = false;
 
-function t(key) {
-  return TEXT[lang][key] ?? TEXT.en[key] ?? key;
-}
-
 function render() {
   document.documentElement.lang = lang;
   document.title = lang === "ja" ? "デモ銀行 ワンタイムパスワード" : "Demo Bank one-time password";
   for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
   $("lang-switch").textContent = t("lang_switch");
-  const kiosk = new URLSearchParams(location.search).get("kiosk");
-  const carried = kiosk ? `&kiosk=${encodeURIComponent(kiosk)}` : "";
-  $("go-transfer").href = `/demo/transfer/?lang=${lang}${carried}`;
-  $("go-relay").href = `/demo/relay/?lang=${lang}${carried}`;
+  $("go-transfer").href = `/demo/transfer/?lang=${lang}${kioskQuery()}`;
+  $("go-relay").href = `/demo/relay/?lang=${lang}${kioskQuery()}`;
   if (view) {
     const s = view.status;
     $("issuer").textContent = view.issuer;
@@ -250,67 +240,6 @@ function show(id) {
   const first = document.querySelector(`#${id} input, #${id} button`);
   if (first) first.focus({ preventScroll: true });
   window.scrollTo(0, 0);
-}
-
-// An error is kept as a key (and the server's message), so a language switch re-words it.
-function showError(id, key, detail) {
-  const el = $(id);
-  el.dataset.key = key;
-  if (detail) el.dataset.detail = detail; else delete el.dataset.detail;
-  const n = el.dataset.n;
-  let text = t(key).replace("{n}", n ?? "");
-  if (el.dataset.reason) text = `${text} ${t(`weak.${el.dataset.reason}`)}`;
-  if (detail) text = `${text} (${detail})`;
-  el.textContent = text;
-  el.hidden = false;
-}
-
-function clearError(id) {
-  const el = $(id);
-  el.hidden = true;
-  el.textContent = "";
-  delete el.dataset.key;
-  delete el.dataset.detail;
-  delete el.dataset.n;
-  delete el.dataset.reason;
-}
-
-// The server's error body: a known code in the visitor's words, with the server's message for
-// the codes that carry detail; any other code (a newer server's) with the server's message.
-function showServerError(id, body) {
-  const key = `err.${body.code}`;
-  if (body.code === "weak_activation_password" && body.reason) $(id).dataset.reason = body.reason;
-  if (body.code === "invalid_request" || !(key in TEXT.en)) {
-    showError(id, body.code === "invalid_request" ? key : "err.other", body.message || body.code);
-  } else {
-    showError(id, key);
-  }
-}
-
-async function call(method, path, body, quiet = false) {
-  if (!quiet) $("busy").hidden = false;
-  try {
-    const init = { method, headers: { Accept: "application/json" }, cache: "no-store" };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    let resp;
-    try {
-      resp = await fetch(path, init);
-    } catch {
-      return { ok: false, body: { code: "network" } };
-    }
-    let json = null;
-    try {
-      json = await resp.json();
-    } catch {
-      json = { code: "other", message: `HTTP ${resp.status}` };
-    }
-    return { ok: resp.ok, body: json };
-  } finally {
-    if (!quiet) $("busy").hidden = true;
-  }
 }
 
 async function refresh() {
@@ -455,29 +384,17 @@ function wire() {
 // A kiosk (`/demo/?kiosk=SECONDS`, scripts/demo.sh --kiosk) forgets its visitor after that many
 // seconds without input: the demo registration is re-armed for the next visitor (with the
 // fixed demo password) and the pages start again at the top, in the kiosk's own language.
-const KIOSK_MIN_IDLE_SECS = 10;
 function watchIdle() {
-  const asked = Number.parseInt(new URLSearchParams(location.search).get("kiosk") ?? "", 10);
-  if (!Number.isFinite(asked)) return;
-  const idleMs = Math.max(asked, KIOSK_MIN_IDLE_SECS) * 1000;
   const startLang = lang;
-  let timer = null;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(async () => {
-      forgetApplication();
-      for (const el of document.querySelectorAll("input")) el.value = "";
-      await call("POST", "/v1/demo/reset", {});
-      lang = startLang;
-      await refresh();
-      show("screen-top");
-      document.body.dataset.resets = String(Number(document.body.dataset.resets ?? "0") + 1);
-    }, idleMs);
-  };
-  for (const ev of ["pointerdown", "keydown", "input", "touchstart"]) {
-    document.addEventListener(ev, arm, { capture: true, passive: true });
-  }
-  arm();
+  onIdle(async () => {
+    forgetApplication();
+    for (const el of document.querySelectorAll("input")) el.value = "";
+    await call("POST", "/v1/demo/reset", {});
+    lang = startLang;
+    await refresh();
+    show("screen-top");
+    document.body.dataset.resets = String(Number(document.body.dataset.resets ?? "0") + 1);
+  });
 }
 
 // The registration changes behind the page (the app delivers the token, the bank ends it), so

@@ -37,6 +37,7 @@ const PAY_SCRIPT: &str = include_str!("pay.js");
 const PAY_TEXT: &str = include_str!("pay-text.js");
 const RELAY_STYLE: &str = include_str!("relay.css");
 const SCRIPT: &str = include_str!("bank.js");
+const COMMON_SCRIPT: &str = include_str!("common.js");
 const STYLE: &str = include_str!("bank.css");
 
 /// Nothing but this server's own files; no inline script or style, no frames.
@@ -66,6 +67,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/demo/relay.css", get(|| async { asset("text/css; charset=utf-8", RELAY_STYLE) }))
         .route("/demo/bank.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
+        .route(
+            "/demo/common.js",
+            get(|| async { asset("text/javascript; charset=utf-8", COMMON_SCRIPT) }),
+        )
         .route("/demo/bank.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
         .route("/demo/api/status", get(status))
         .route("/demo/api/check-password", post(check_password))

@@ -4,6 +4,7 @@
 "use strict";
 const TEXT = {
   ja: {
+    title: "デモ銀行 振込",
     lang_switch: "English",
     demo: "デモ",
     busy: "処理中です…",
@@ -74,6 +75,7 @@ const TEXT = {
     "relay.lesson": "取引認証では、銀行が受け取った振込の内容そのものが、銀行の鍵で守られてお客様のアプリに届きます。偽サイトは画面の表示をごまかせても、アプリの表示はごまかせません。アプリの振込先と金額が思っていたものと違えば、必ず拒否して下さい。",
   },
   en: {
+    title: "Demo Bank transfer",
     lang_switch: "日本語",
     demo: "Demo",
     busy: "Working…",

@@ -4,10 +4,7 @@
 // for the bank's outcome; only the app, with the token's key, can approve it.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const PAGE = document.body.dataset.page;
-const asked = new URLSearchParams(location.search).get("lang");
-let lang = asked === "ja" || asked === "en" ? asked : document.documentElement.lang === "ja" ? "ja" : "en";
 // The request on screen, and the relay's account of what it did (relay page).
 let request = null;
 let relayed = null;
@@ -16,18 +13,13 @@ let outcome = null;
 let round = 0;
 let countdown = null;
 
-function t(key) {
-  return TEXT[lang][key] ?? TEXT.en[key] ?? key;
-}
-
 function yen(n) {
   return `¥${Number(n).toLocaleString("ja-JP")}`;
 }
 
 function render() {
   document.documentElement.lang = lang;
-  const title = PAGE === "relay" ? t("relay.fake_name") : lang === "ja" ? "デモ銀行 振込" : "Demo Bank transfer";
-  document.title = title;
+  document.title = t(PAGE === "relay" ? "relay.fake_name" : "title");
   for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
   for (const a of document.querySelectorAll('a[href^="/demo/"]')) a.href = bankPages();
   $("lang-switch").textContent = t("lang_switch");
@@ -75,57 +67,6 @@ function show(id) {
   document.body.dataset.screen = id;
 }
 
-function showError(id, key, detail) {
-  const el = $(id);
-  el.dataset.key = key;
-  if (detail) el.dataset.detail = detail; else delete el.dataset.detail;
-  el.textContent = detail ? `${t(key)} (${detail})` : t(key);
-  el.hidden = false;
-}
-
-function clearError(id) {
-  const el = $(id);
-  el.hidden = true;
-  el.textContent = "";
-  delete el.dataset.key;
-  delete el.dataset.detail;
-}
-
-function showServerError(id, body) {
-  const key = `err.${body.code}`;
-  if (body.code === "invalid_request" || !(key in TEXT.en)) {
-    showError(id, body.code === "invalid_request" ? key : "err.other", body.message || body.code);
-  } else {
-    showError(id, key);
-  }
-}
-
-async function call(method, path, body, quiet = false) {
-  if (!quiet) $("busy").hidden = false;
-  try {
-    const init = { method, headers: { Accept: "application/json" }, cache: "no-store" };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    let resp;
-    try {
-      resp = await fetch(path, init);
-    } catch {
-      return { ok: false, body: { code: "network" } };
-    }
-    let json;
-    try {
-      json = await resp.json();
-    } catch {
-      json = { code: "other", message: `HTTP ${resp.status}` };
-    }
-    return { ok: resp.ok, body: json };
-  } finally {
-    if (!quiet) $("busy").hidden = true;
-  }
-}
-
 // The form as the bank takes it; the shapes a person gets wrong are said here, every other
 // rule (the holder's characters, the lengths) is the bank's, and its message is shown.
 function readForm() {
@@ -170,6 +111,12 @@ async function onNext() {
   waitForOutcome(++round);
 }
 
+// Stops the countdown and any wait for the bank's outcome (a newer round ends an older one).
+function stopWaiting() {
+  round++;
+  clearInterval(countdown);
+}
+
 function startCountdown() {
   clearInterval(countdown);
   countdown = setInterval(tick, 1000);
@@ -197,8 +144,7 @@ async function waitForOutcome(mine) {
 }
 
 function finish(state) {
-  clearInterval(countdown);
-  round++;
+  stopWaiting();
   outcome = state;
   render();
   if (PAGE === "relay") return show("screen-explained");
@@ -219,8 +165,7 @@ function explain() {
 }
 
 async function onCancel() {
-  round++;
-  clearInterval(countdown);
+  stopWaiting();
   const r = await call("POST", `/demo/api/transfer/${request.id}/cancel`, {});
   finish(r.ok ? r.body.state : "cancelled");
 }
@@ -228,8 +173,7 @@ async function onCancel() {
 // The app has no network: the request is withdrawn (so the app no longer offers it) and the
 // customer proves the transfer with the offline code over the same account number and amount.
 async function onOffline() {
-  round++;
-  clearInterval(countdown);
+  stopWaiting();
   await call("POST", `/demo/api/transfer/${request.id}/cancel`, {});
   $("offline-code").value = "";
   render();
@@ -254,8 +198,7 @@ async function onOfflineCheck() {
 }
 
 function again() {
-  round++;
-  clearInterval(countdown);
+  stopWaiting();
   request = null;
   relayed = null;
   outcome = null;
@@ -265,28 +208,17 @@ function again() {
 
 // The one-time password pages, in this page's language, still a kiosk's when this is one.
 function bankPages() {
-  const kiosk = new URLSearchParams(location.search).get("kiosk");
-  return `/demo/?lang=${lang}${kiosk ? `&kiosk=${encodeURIComponent(kiosk)}` : ""}`;
+  return `/demo/?lang=${lang}${kioskQuery()}`;
 }
 
 // A kiosk's page (`?kiosk=SECONDS`) withdraws its transfer and returns to the one-time password
 // pages after that many seconds without input; their own idle reset then forgets the visitor.
 function watchIdle() {
-  const secs = Number.parseInt(new URLSearchParams(location.search).get("kiosk") ?? "", 10);
-  if (!Number.isFinite(secs)) return;
-  let timer = null;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(async () => {
-      round++;
-      if (request && !outcome) await call("POST", `/demo/api/transfer/${request.id}/cancel`, {}, true);
-      location.href = bankPages();
-    }, Math.max(secs, 10) * 1000);
-  };
-  for (const ev of ["pointerdown", "keydown", "input", "touchstart"]) {
-    document.addEventListener(ev, arm, { capture: true, passive: true });
-  }
-  arm();
+  onIdle(async () => {
+    stopWaiting();
+    if (request && !outcome) await call("POST", `/demo/api/transfer/${request.id}/cancel`, {}, true);
+    location.href = bankPages();
+  });
 }
 
 function wire() {
