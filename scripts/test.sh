@@ -44,6 +44,9 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 bash scripts/check-targets.sh  # Android, iOS, macOS, Windows: clippy per target (docs/PLATFORMS.md)
 
+step "supply chain: licences, bans, sources (deny.toml, docs/SUPPLY-CHAIN.md)"
+bash scripts/supply-chain.sh
+
 step "release pipeline: workflow schema, zizmor, shellcheck (docs/RELEASE.md)"
 bash scripts/check-workflows.sh
 
@@ -57,6 +60,7 @@ step "cargo test (real Secret Service in a private D-Bus session)"
 # With these set, a test whose Secret Service or window is missing fails instead of skipping.
 export SOFTTOKEN_SECRET_SERVICE=1
 export SOFTTOKEN_POSTGRES=1
+export SOFTTOKEN_SUPPLY_CHAIN=1
 if [ -f scripts/app-deps.sh ]; then export SOFTTOKEN_E2E=1; fi
 # Every test that skips for any other reason writes its "SKIPPED: ..." line here
 # (tests/skip.rs); a run of the test command skips none.
