@@ -97,21 +97,22 @@ def workspace_version():
     return found.group(1)
 
 
-def cargo_metadata():
+def cargo_metadata(target="x86_64-unknown-linux-gnu"):
+    """Cargo's resolved graph of the workspace, for the platform `target`."""
     out = subprocess.run(
-        ["cargo", "metadata", "--format-version", "1", "--locked",
-         "--filter-platform", "x86_64-unknown-linux-gnu"],
+        ["cargo", "metadata", "--format-version", "1", "--locked", "--filter-platform", target],
         cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout
     return json.loads(out)
 
 
-def shipped_crates(meta):
-    """(name, version, license) of every crate linked into the app on Linux, the app's own aside."""
+def shipped_ids(meta, package="softtoken-app"):
+    """The package ids of every crate linked into `package`'s program, its own aside. The one
+    definition of "what ships": the packages' copyright file and the SBOM (sbom.py) both use it."""
     packages = {p["id"]: p for p in meta["packages"]}
     nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
-    app = next(p["id"] for p in meta["packages"] if p["name"] == "softtoken-app")
-    seen, todo = set(), [app]
+    root = next(p["id"] for p in meta["packages"] if p["name"] == package)
+    seen, todo = set(), [root]
     while todo:
         for dep in nodes[todo.pop()]["deps"]:
             # Build scripts and proc macros run at build time and ship nothing.
@@ -121,8 +122,14 @@ def shipped_crates(meta):
                 continue
             seen.add(dep["pkg"])
             todo.append(dep["pkg"])
+    return seen
+
+
+def shipped_crates(meta):
+    """(name, version, license) of every crate linked into the app on Linux, the app's own aside."""
+    packages = {p["id"]: p for p in meta["packages"]}
     return sorted((packages[i]["name"], packages[i]["version"], packages[i].get("license") or
-                   "see the crate's license file") for i in seen)
+                   "see the crate's license file") for i in shipped_ids(meta))
 
 
 def linux_packaging(conf, out):

@@ -93,6 +93,14 @@ async fn customer_installs_the_deb_opens_the_app_from_its_menu_entry_and_removes
         "the program uses glibc {wanted_glibc} symbols but Depends asks for libc6 >= {declared}"
     );
 
+    step("the SBOM lists every crate the shipped program names");
+    let sbom = write_sbom(unpacked.path());
+    let listed = sbom_crates(&sbom);
+    let named = crates_named_in(&std::fs::read(&program).unwrap());
+    assert!(named.len() > 50, "the program names only {} crates: {named:?}", named.len());
+    let unlisted: Vec<_> = named.difference(&listed).collect();
+    assert!(unlisted.is_empty(), "the program links crates its SBOM does not list: {unlisted:?}");
+
     step("the .rpm carries the same files and requires the same libraries");
     let rpm_files = run(Command::new("rpm").args(["-qpl"]).arg(&packages.rpm));
     for file in
@@ -300,4 +308,71 @@ fn png_size(file: &Path) -> (u32, u32) {
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{} is not a PNG", file.display());
     let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
     (be(16), be(20))
+}
+
+/// The SBOM of the Linux program, written as the release pipeline writes it (.github/scripts/sbom.py).
+fn write_sbom(dir: &Path) -> serde_json::Value {
+    let out = dir.join("softtoken.cdx.json");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    run(Command::new("python3")
+        .arg(format!("{root}/.github/scripts/sbom.py"))
+        .args(["--package", "softtoken-app", "--target", "x86_64-unknown-linux-gnu", "--out"])
+        .arg(&out));
+    serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap()
+}
+
+/// (name, version) of every component of a CycloneDX SBOM, after checking what each must carry:
+/// a package URL, a licence, and for a crate from crates.io the SHA-256 that Cargo.lock pins.
+fn sbom_crates(sbom: &serde_json::Value) -> BTreeSet<(String, String)> {
+    assert_eq!(sbom["bomFormat"], "CycloneDX");
+    assert_eq!(sbom["specVersion"], "1.5");
+    assert_eq!(sbom["metadata"]["component"]["name"], "softtoken-app");
+    let components = sbom["components"].as_array().unwrap();
+    for c in components {
+        let purl = c["purl"].as_str().unwrap();
+        assert_eq!(
+            purl,
+            format!("pkg:cargo/{}@{}", c["name"].as_str().unwrap(), c["version"].as_str().unwrap())
+        );
+        assert!(c["licenses"][0]["expression"].is_string(), "{c}");
+        if !purl.starts_with("pkg:cargo/softtoken-") {
+            assert_eq!(c["hashes"][0]["content"].as_str().map(str::len), Some(64), "{c}");
+        }
+    }
+    components
+        .iter()
+        .map(|c| {
+            (c["name"].as_str().unwrap().to_owned(), c["version"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+/// The crates.io crates whose source paths the program carries (its panic locations name
+/// `…/index.crates.io-<hash>/<name>-<version>/src/…` even when stripped): a lower bound of what
+/// it links, read from the program itself rather than from Cargo.
+fn crates_named_in(program: &[u8]) -> BTreeSet<(String, String)> {
+    const MARK: &[u8] = b"/index.crates.io-";
+    let mut found = BTreeSet::new();
+    let mut at = 0;
+    while let Some(i) = program[at..].windows(MARK.len()).position(|w| w == MARK) {
+        let start = at + i + MARK.len();
+        at = start;
+        let rest = &program[start..program.len().min(start + 200)];
+        let Some(slash) = rest.iter().position(|&b| b == b'/') else { continue };
+        let folder: Vec<u8> = rest[slash + 1..]
+            .iter()
+            .take_while(|&&b| b != b'/' && b.is_ascii_graphic())
+            .copied()
+            .collect();
+        let Ok(folder) = String::from_utf8(folder) else { continue };
+        // `name-1.2.3`: the version starts at the first dash followed by a dotted number.
+        let split = folder.match_indices('-').map(|(d, _)| d).find(|&d| {
+            let v = &folder[d + 1..];
+            v.split(['.', '-', '+']).take(3).filter(|p| p.parse::<u64>().is_ok()).count() == 3
+        });
+        if let Some(d) = split {
+            found.insert((folder[..d].to_owned(), folder[d + 1..].to_owned()));
+        }
+    }
+    found
 }
