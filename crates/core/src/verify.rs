@@ -14,9 +14,16 @@ use subtle::ConstantTimeEq;
 
 use crate::totp::{Code, Totp, TotpParams};
 
-/// Steps either side of a candidate step that verify also accepts: a code typed in the last
-/// seconds of its minute, or read off a clock a little off, still counts.
+/// Steps either side of the token's expected step that verify also accepts: a code typed in the
+/// last seconds of its minute, or read off a clock a little off, still counts. One window of
+/// three steps, never more.
 pub const ACCEPT_WINDOW_STEPS: u64 = 1;
+
+/// How far accepted codes alone may move a token's drift from the bank's clock: two steps. A
+/// phone further off needs a clerk's resync (two consecutive codes), which may set any drift
+/// within [`RESYNC_WINDOW_SECS`]; codes may bring such a drift back, never push it further out.
+/// So no run of accepted codes walks the window away from the bank's clock.
+pub const MAX_LEARNT_DRIFT_STEPS: i64 = 2;
 
 /// How far a resync looks either side of the bank's clock: a day. Two consecutive codes of a
 /// 6-digit token match by chance somewhere in that window with odds of about 3 in 10⁹ (2,881
@@ -120,6 +127,20 @@ impl Accepted {
         Self { step, drift_steps: steps_between(bank_step, step) }
     }
 
+    /// A code accepted at `step` by a token whose drift was `before`: the drift follows the
+    /// code within [`MAX_LEARNT_DRIFT_STEPS`], or towards the bank's clock, and stays otherwise.
+    fn learnt(step: u64, bank_step: u64, before: i64) -> Self {
+        let seen = steps_between(bank_step, step);
+        let further_out = seen.unsigned_abs() > before.unsigned_abs();
+        let drift_steps =
+            if seen.unsigned_abs() > MAX_LEARNT_DRIFT_STEPS.unsigned_abs() && further_out {
+                before
+            } else {
+                seen
+            };
+        Self { step, drift_steps }
+    }
+
     /// The token's clock after this acceptance.
     pub fn clock(self) -> TokenClock {
         TokenClock { last_step: Some(self.step), drift_steps: self.drift_steps }
@@ -136,10 +157,11 @@ pub enum Refusal {
 }
 
 /// Checks `code` at the bank's time `bank_now` against the token's `clock`: the candidates are
-/// the bank's own step ±[`ACCEPT_WINDOW_STEPS`] always (a drift learnt from one code is not
-/// trusted to exclude the bank's clock) and the drifted step ± as many, at most six steps,
-/// every one computed and compared in constant time. Of the matching steps after the last
-/// accepted one the latest wins, so a code can never re-open an older step.
+/// the step the token is expected at (the bank's step shifted by the token's drift)
+/// ±[`ACCEPT_WINDOW_STEPS`], three steps, every one computed and compared in constant time. Of
+/// the matching steps after the last accepted one the latest wins, so a code can never re-open
+/// an older step. The accepted step's distance from the bank's becomes the drift, within
+/// [`MAX_LEARNT_DRIFT_STEPS`] (see there).
 ///
 /// `totp` makes the codes at bank time (its clock offset is not used).
 ///
@@ -159,13 +181,9 @@ pub fn accept(
     }
     let period = u64::from(params.period.max(1));
     let own = params.step_at(bank_now);
-    let drifted = own.saturating_add_signed(clock.drift_steps);
+    let expected = own.saturating_add_signed(clock.drift_steps);
     let w = ACCEPT_WINDOW_STEPS;
-    let mut steps: Vec<u64> = [own, drifted]
-        .iter()
-        .flat_map(|&c| [c.saturating_sub(w), c, c.saturating_add(w)])
-        .collect();
-    steps.sort_unstable();
+    let mut steps = vec![expected.saturating_sub(w), expected, expected.saturating_add(w)];
     steps.dedup();
     let mut fresh = None;
     let mut replayed = false;
@@ -179,7 +197,7 @@ pub fn accept(
         }
     }
     match (fresh, replayed) {
-        (Some(s), _) => Ok(Accepted::at(s, own)),
+        (Some(s), _) => Ok(Accepted::learnt(s, own, clock.drift_steps)),
         (None, true) => Err(Refusal::Replayed),
         (None, false) => Err(Refusal::WrongCode),
     }

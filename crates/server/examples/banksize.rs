@@ -146,6 +146,8 @@ fn registration_of(sealer: &Sealer, i: usize, now: u64) -> Registration {
         failed_tries: 0,
         provision_locked: false,
         verify_failures: 0,
+        verify_window_failures: 0,
+        verify_window_start: None,
         verify_locked: false,
         last_step: in_use.then(|| step - 1440),
         drift_steps: 0,

@@ -62,24 +62,28 @@ async fn customer_sets_up_the_app_and_the_bank_accepts_each_code_once_until_use_
 #[tokio::test]
 async fn bank_accepts_a_code_one_step_either_side_of_its_clock_but_not_two() {
     let bank = Server::start().await;
-    let user = bank.issue(None, "4821").await;
-    let (token, _) = bank.provision(&user, "4821").await.unwrap();
     let now = bank.now();
-    let (_, two_behind) = bank.verify(&user, &code_at(&token, now - 120)).await;
+    // A phone a minute behind, and one a minute ahead (each its own token: an accepted code
+    // moves the token's window with it).
+    let behind = bank.issue(None, "4821").await;
+    let (behind_token, _) = bank.provision(&behind, "4821").await.unwrap();
+    let ahead = bank.issue(None, "4821").await;
+    let (ahead_token, _) = bank.provision(&ahead, "4821").await.unwrap();
+    let (_, two_behind) = bank.verify(&behind, &code_at(&behind_token, now - 120)).await;
     assert_eq!(two_behind["accepted"], false);
-    let (_, one_behind) = bank.verify(&user, &code_at(&token, now - 60)).await;
+    let (_, one_behind) = bank.verify(&behind, &code_at(&behind_token, now - 60)).await;
     assert_eq!(one_behind["accepted"], true, "{one_behind}");
-    let (_, two_ahead) = bank.verify(&user, &code_at(&token, now + 120)).await;
+    let (_, two_ahead) = bank.verify(&ahead, &code_at(&ahead_token, now + 120)).await;
     assert_eq!(two_ahead["accepted"], false);
-    let (_, one_ahead) = bank.verify(&user, &code_at(&token, now + 60)).await;
+    let (_, one_ahead) = bank.verify(&ahead, &code_at(&ahead_token, now + 60)).await;
     assert_eq!(one_ahead["accepted"], true, "{one_ahead}");
     // Once step +1 was used, the current step is older than the last accepted one.
-    let (_, current) = bank.verify(&user, &code_at(&token, now)).await;
+    let (_, current) = bank.verify(&ahead, &code_at(&ahead_token, now)).await;
     assert_eq!(current["accepted"], false);
 }
 
 #[tokio::test]
-async fn a_phone_whose_clock_creeps_ahead_is_followed_by_the_bank() {
+async fn a_phone_whose_clock_creeps_ahead_is_followed_by_the_bank_up_to_two_minutes() {
     let bank = Server::start().await;
     let user = bank.issue(None, "4821").await;
     let (token, _) = bank.provision(&user, "4821").await.unwrap();
@@ -87,17 +91,22 @@ async fn a_phone_whose_clock_creeps_ahead_is_followed_by_the_bank() {
     let (_, ahead) = bank.verify(&user, &code_at(&token, bank.now() + 60)).await;
     assert_eq!(ahead["accepted"], true, "{ahead}");
     assert_eq!(bank.status(&user).await["drift_steps"], 1);
-    // A few minutes later it is two steps ahead: still within a step of where it was.
+    // A few minutes later it is two steps ahead: within a step of where it was.
     bank.clock.advance(180);
     let (_, further) = bank.verify(&user, &code_at(&token, bank.now() + 120)).await;
     assert_eq!(further["accepted"], true, "{further}");
     assert_eq!(bank.status(&user).await["drift_steps"], 2);
-    // Three steps ahead later: the window around the drift reaches it, the bank's own does not.
+    // Three steps ahead later: inside the window around the drift, so accepted, but codes
+    // alone never move the drift beyond two steps.
     bank.clock.advance(120);
     let (_, three) = bank.verify(&user, &code_at(&token, bank.now() + 180)).await;
     assert_eq!(three["accepted"], true, "{three}");
-    assert_eq!(bank.status(&user).await["drift_steps"], 3);
-    // The phone's clock set right again: the bank's own step ±1 still counts, and the drift
+    assert_eq!(bank.status(&user).await["drift_steps"], 2);
+    // Four steps ahead is outside the one window: only a clerk's resync follows that far.
+    bank.clock.advance(120);
+    let (_, four) = bank.verify(&user, &code_at(&token, bank.now() + 240)).await;
+    assert_eq!(four["accepted"], false, "{four}");
+    // The phone's clock set right again, a step ahead: the window reaches it, and the drift
     // follows back.
     bank.clock.advance(240);
     let (_, back) = bank.verify(&user, &code_at(&token, bank.now() + 60)).await;
@@ -389,6 +398,73 @@ async fn ten_wrong_codes_lock_the_token_until_the_bank_unlocks_it() {
     assert_eq!(status, 200);
     let (_, answer) = bank.verify(&user, &right).await;
     assert_eq!(answer["accepted"], true, "{answer}");
+}
+
+/// A wrong code for `token` now: not this minute's code.
+fn wrong_code(bank: &Server, token: &softtoken_core::protocol::NewToken) -> &'static str {
+    if bank.code(token) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    }
+}
+
+/// `n` wrong codes, then the customer's own login a minute later (which resets only the
+/// consecutive count); the answer to the last wrong code.
+async fn guesses_then_a_login(
+    bank: &Server,
+    user: &str,
+    token: &softtoken_core::protocol::NewToken,
+    n: usize,
+) -> (u16, serde_json::Value) {
+    let mut last = (0, serde_json::Value::Null);
+    for _ in 0..n {
+        last = bank.verify(user, wrong_code(bank, token)).await;
+        if last.0 != 200 {
+            return last;
+        }
+        assert_eq!(last.1["accepted"], false, "{}", last.1);
+    }
+    bank.clock.advance(60);
+    let (status, login) = bank.verify(user, &bank.code(token)).await;
+    assert_eq!((status, &login["accepted"]), (200, &json!(true)), "{login}");
+    last
+}
+
+#[tokio::test]
+async fn nine_guesses_between_each_of_the_customers_logins_lock_the_token_within_a_day() {
+    let bank = Server::start().await;
+    let user = bank.issue(None, "4821").await;
+    let (token, _) = bank.provision(&user, "4821").await.unwrap();
+    // 18 wrong codes in two rounds, each ended by the customer's login, which resets the
+    // consecutive count (9 of 10: one left) but not the day's (18 of 20).
+    guesses_then_a_login(&bank, &user, &token, 9).await;
+    let (_, answer) = guesses_then_a_login(&bank, &user, &token, 9).await;
+    assert_eq!(answer["failures_left"], 1, "{answer}");
+    // After the login the day's limit is the nearer one ...
+    let (_, answer) = bank.verify(&user, wrong_code(&bank, &token)).await;
+    assert_eq!(answer["failures_left"], 1, "{answer}");
+    // ... and the 20th wrong code of the day locks the token, though none came ten in a row.
+    let (status, answer) = bank.verify(&user, wrong_code(&bank, &token)).await;
+    assert_eq!((status, answer["code"].as_str()), (423, Some("locked")), "{answer}");
+    bank.clock.advance(60);
+    let (status, _) = bank.verify(&user, &bank.code(&token)).await;
+    assert_eq!(status, 423, "a locked token takes no code until the bank unlocks it");
+}
+
+#[tokio::test]
+async fn wrong_codes_of_yesterday_do_not_count_towards_todays_limit() {
+    let bank = Server::start().await;
+    let user = bank.issue(None, "4821").await;
+    let (token, _) = bank.provision(&user, "4821").await.unwrap();
+    guesses_then_a_login(&bank, &user, &token, 9).await;
+    guesses_then_a_login(&bank, &user, &token, 9).await;
+    bank.clock.advance(86_400);
+    let (_, answer) = bank.verify(&user, wrong_code(&bank, &token)).await;
+    assert_eq!(
+        (answer["accepted"].as_bool(), answer["failures_left"].as_u64()),
+        (Some(false), Some(9))
+    );
 }
 
 #[tokio::test]

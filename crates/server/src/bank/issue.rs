@@ -117,6 +117,8 @@ impl Bank {
             failed_tries: 0,
             provision_locked: false,
             verify_failures: 0,
+            verify_window_failures: 0,
+            verify_window_start: None,
             verify_locked: false,
             last_step: None,
             drift_steps: 0,

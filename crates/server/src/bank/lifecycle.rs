@@ -63,6 +63,8 @@ impl Bank {
             next.failed_tries = 0;
             next.verify_locked = false;
             next.verify_failures = 0;
+            next.verify_window_failures = 0;
+            next.verify_window_start = None;
             if next == r {
                 return Ok(Decision::Answer(self.status_of(&r, now)));
             }

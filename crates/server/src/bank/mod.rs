@@ -59,6 +59,10 @@ pub use weak_password::weakness;
 /// Each retry means someone else's write succeeded, so this bounds only pathological races.
 const MAX_RETRIES: usize = 16;
 
+/// The span over which [`Policy::verify_window_max_failures`] counts rejected codes: a day from
+/// the first of them.
+pub const VERIFY_FAILURE_WINDOW_SECS: u64 = 86_400;
+
 /// The bank's limits and token parameters.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -66,6 +70,10 @@ pub struct Policy {
     pub provision_max_tries: u32,
     /// Consecutive rejected codes before the token is locked (default 10).
     pub verify_max_failures: u32,
+    /// Rejected codes within [`VERIFY_FAILURE_WINDOW_SECS`] before the token is locked, accepted
+    /// codes in between or not (default 20): nine guesses between each of the customer's
+    /// logins meet it within a day.
+    pub verify_window_max_failures: u32,
     /// Seconds an attempt waits for its confirm.
     pub attempt_ttl_secs: u64,
     /// Pending attempts kept per registration; a newer start replaces the oldest (default 5).
@@ -89,6 +97,7 @@ impl Default for Policy {
         Self {
             provision_max_tries: 5,
             verify_max_failures: 10,
+            verify_window_max_failures: 20,
             attempt_ttl_secs: softtoken_core::protocol::DEFAULT_ATTEMPT_LIFETIME_SECS,
             max_open_attempts: 5,
             reissue_wait_secs: 24 * 3600,

@@ -7,7 +7,7 @@ use softtoken_core::ids::{ServiceId, UserId};
 use softtoken_core::totp::{ClockOffset, Totp};
 use softtoken_core::verify::{self as rule, Accepted, EnteredCode, Refusal, TokenClock};
 
-use super::{Bank, Decision, Rejection, ResyncOutcome, VerifyOutcome};
+use super::{Bank, Decision, Rejection, ResyncOutcome, VerifyOutcome, VERIFY_FAILURE_WINDOW_SECS};
 use crate::error::{Error, Result};
 use crate::storage::{Change, Freshness, Registration, RegistrationState};
 
@@ -66,7 +66,9 @@ impl Bank {
             }
             Err(_) => {
                 next.verify_failures = next.verify_failures.saturating_add(1);
-                next.verify_locked = next.verify_failures >= self.policy.verify_max_failures;
+                count_in_window(&mut next, now);
+                next.verify_locked = next.verify_failures >= self.policy.verify_max_failures
+                    || next.verify_window_failures >= self.policy.verify_window_max_failures;
             }
         }
         let then = move |saved: Registration| {
@@ -96,7 +98,11 @@ impl Bank {
                     first_use: false,
                     state: saved.state,
                     failures_left: Some(
-                        self.policy.verify_max_failures.saturating_sub(saved.verify_failures),
+                        self.policy.verify_max_failures.saturating_sub(saved.verify_failures).min(
+                            self.policy
+                                .verify_window_max_failures
+                                .saturating_sub(saved.verify_window_failures),
+                        ),
                     ),
                 }),
             }
@@ -169,6 +175,20 @@ impl Bank {
 /// What the registration remembers of its token's clock.
 fn clock(r: &Registration) -> TokenClock {
     TokenClock { last_step: r.last_step, drift_steps: r.drift_steps }
+}
+
+/// A rejected code counts in the day's window, which starts at the first rejection after the
+/// last window ran out.
+fn count_in_window(r: &mut Registration, now: u64) {
+    let running = r
+        .verify_window_start
+        .is_some_and(|start| now.saturating_sub(start) < VERIFY_FAILURE_WINDOW_SECS);
+    if running {
+        r.verify_window_failures = r.verify_window_failures.saturating_add(1);
+    } else {
+        r.verify_window_start = Some(now);
+        r.verify_window_failures = 1;
+    }
 }
 
 /// An accepted code (or resync) moves the token's clock and clears its failures.

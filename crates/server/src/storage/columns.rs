@@ -344,6 +344,11 @@ registration_columns! {
             |r| to_i64(r.rev), |v| to_u64(v).map_err(|()| "revision");
         drift_steps: Int, Life, "INTEGER", "BIGINT",
             |r| r.drift_steps, |v| Ok(v);
+        verify_window_failures: Int, Life, "INTEGER", "BIGINT",
+            |r| r.verify_window_failures.into(), |v| u32::try_from(v).map_err(|_| "count");
+        verify_window_start: OptInt, Life, "INTEGER", "BIGINT",
+            |r| r.verify_window_start.map(to_i64),
+            |v| v.map(to_u64).transpose().map_err(|()| "time");
     }
     TotpParams {
         algorithm: Text, Fixed, "TEXT", "TEXT",
@@ -405,6 +410,7 @@ mod tests {
         (r.failed_tries, r.verify_failures, r.provision_locked, r.verify_locked) =
             (2, 3, true, true);
         (r.last_step, r.drift_steps, r.rev) = (Some(77), -4, 9);
+        (r.verify_window_failures, r.verify_window_start) = (6, Some(5));
         r.sealed_seed = Some(vec![4, 5]);
         r.confirmed_attempt = Some("att".into());
         (r.confirmed_at, r.delivered_at, r.in_use_at, r.ended_at) =

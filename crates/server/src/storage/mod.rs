@@ -95,6 +95,11 @@ pub struct Registration {
     pub provision_locked: bool,
     /// Consecutive rejected one-time codes.
     pub verify_failures: u32,
+    /// Rejected codes since `verify_window_start`, accepted ones in between or not: the
+    /// failure limit over a day that guesses spread between the customer's logins meet.
+    pub verify_window_failures: u32,
+    /// Unix seconds of the first rejected code of the current failure window; `None` before any.
+    pub verify_window_start: Option<u64>,
     /// Locked after too many rejected codes.
     pub verify_locked: bool,
     /// The last accepted time step; a step at or below it is never accepted again.
@@ -146,6 +151,8 @@ impl Registration {
             failed_tries: 0,
             provision_locked: false,
             verify_failures: 0,
+            verify_window_failures: 0,
+            verify_window_start: None,
             verify_locked: false,
             last_step: None,
             drift_steps: 0,

@@ -112,6 +112,11 @@ CREATE TABLE offline_steps (
     step            BIGINT NOT NULL
 );
 "#,
+    // 4: the rejected codes of a day, counted across accepted ones (as SQLite's step 5).
+    r#"
+ALTER TABLE registrations ADD COLUMN verify_window_failures BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE registrations ADD COLUMN verify_window_start BIGINT;
+"#,
 ];
 
 /// Any number; the advisory lock that lets only one instance migrate at a time.
@@ -206,6 +211,18 @@ mod tests {
             })
             .filter(|(name, _, _)| name != "seq")
             .collect();
+        // Columns later steps add.
+        for step in &super::MIGRATIONS[1..] {
+            for l in
+                step.lines().filter_map(|l| l.strip_prefix("ALTER TABLE registrations ADD COLUMN "))
+            {
+                let mut words = l.split_whitespace();
+                if let (Some(name), Some(ty)) = (words.next(), words.next()) {
+                    let ty = ty.trim_end_matches([',', ';']);
+                    created.push((name.to_owned(), ty.to_owned(), !l.contains("NOT NULL")));
+                }
+            }
+        }
         let mut declared: Vec<(String, String, bool)> = COLUMNS
             .iter()
             .map(|c| {

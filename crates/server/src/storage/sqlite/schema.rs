@@ -112,6 +112,12 @@ CREATE TABLE offline_steps (
     step            INTEGER NOT NULL
 ) STRICT;
 "#,
+    // 5: the rejected codes of a day, counted across accepted ones (a guess between each of
+    // the customer's logins no longer escapes the failure limit). Rows start with none.
+    r#"
+ALTER TABLE registrations ADD COLUMN verify_window_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE registrations ADD COLUMN verify_window_start INTEGER;
+"#,
 ];
 
 /// Bytes of WAL kept for reuse after a checkpoint: a few checkpoints' worth at the default of
