@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
 use super::database::DatabaseArgs;
+use super::layer::concern;
 use super::limits::{BankNames, EdgeArgs, PolicyLimits, RequestArgs};
 use super::listen::{Addresses, Front};
 use super::secrets::{DemoArgs, KeyFiles, TokenFiles};
@@ -49,24 +50,26 @@ pub struct CommonArgs {
     pub policy: PolicyLimits,
 }
 
-/// What the server writes besides its database, and how each commit is made durable. Top-level
-/// keys of the file.
-#[derive(Debug, Args, Default, Deserialize)]
-#[serde(default)]
-pub struct Output {
-    /// Directory where step-6 mails are written as files (they always go to the outbox table).
-    #[arg(long, env = "SOFTTOKEN_OUTBOX_DIR", global = true)]
-    pub outbox_dir: Option<PathBuf>,
-    /// Durability of each commit [default: full].
-    #[arg(long, env = "SOFTTOKEN_SYNCHRONOUS", global = true,
-          value_parser = clap::builder::PossibleValuesParser::new(Synchronous::NAMES))]
-    pub synchronous: Option<String>,
-    /// Log as JSON lines.
-    #[arg(long, env = "SOFTTOKEN_LOG_JSON", global = true)]
-    pub log_json: bool,
-    /// Log filter (tracing EnvFilter syntax; RUST_LOG wins) [default: info].
-    #[arg(long, env = "SOFTTOKEN_LOG", global = true)]
-    pub log: Option<String>,
+concern! {
+    /// What the server writes besides its database, and how each commit is made durable. Top-level
+    /// keys of the file.
+    #[derive(Debug, Args, Default, Deserialize)]
+    #[serde(default)]
+    pub struct Output {
+        /// Directory where step-6 mails are written as files (they always go to the outbox table).
+        #[arg(long, env = "SOFTTOKEN_OUTBOX_DIR", global = true)]
+        pub outbox_dir: Option<PathBuf>,
+        /// Durability of each commit [default: full].
+        #[arg(long, env = "SOFTTOKEN_SYNCHRONOUS", global = true,
+              value_parser = clap::builder::PossibleValuesParser::new(Synchronous::NAMES))]
+        pub synchronous: Option<String>,
+        /// Log as JSON lines.
+        #[arg(long, env = "SOFTTOKEN_LOG_JSON", global = true)]
+        pub log_json: bool,
+        /// Log filter (tracing EnvFilter syntax; RUST_LOG wins) [default: info].
+        #[arg(long, env = "SOFTTOKEN_LOG", global = true)]
+        pub log: Option<String>,
+    }
 }
 
 /// The commands.
