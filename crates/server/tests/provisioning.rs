@@ -572,7 +572,7 @@ async fn app_that_dies_after_storing_acks_at_its_next_start_and_nothing_is_dupli
 
     // The app restarts and sends the ack of its pending token, twice (a lost answer).
     let client = bank.client();
-    let pending = ack_for(&token.seed, token.pending_delivery.as_ref().unwrap());
+    let pending = ack_for(&token.seed, token.delivery.pending.as_ref().unwrap());
     assert_eq!(pending, ack);
     client.send_ack(&pending).await.unwrap();
     client.send_ack(&pending).await.unwrap();
