@@ -308,7 +308,7 @@ async fn the_bank_keeps_its_files_to_itself_and_refuses_a_master_key_others_can_
     let data = dir.path().join("var/softtoken");
     let serve = |key: &Path| {
         let mut c = Command::new(binary::BIN);
-        c.env("SOFTTOKEN_ADMIN_TOKEN", ADMIN)
+        c.env("SOFTTOKEN_ADMIN_TOKEN_FILE", binary::token_file(dir.path(), "admin.token", ADMIN))
             .env("RUST_LOG", "warn")
             .arg("--master-key-file")
             .arg(key)
@@ -422,7 +422,7 @@ fn an_instance_refuses_an_unmigrated_database_until_the_operator_runs_migrate() 
     let migrated =
         Command::new(binary::BIN).args(["--database-url", &url, "migrate"]).output().unwrap();
     assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
-    assert_eq!(db.psql("SELECT max(version) FROM softtoken_schema").unwrap(), "3");
+    assert_eq!(db.psql("SELECT max(version) FROM softtoken_schema").unwrap(), "4");
     let again =
         Command::new(binary::BIN).args(["--database-url", &url, "migrate"]).output().unwrap();
     assert!(again.status.success());

@@ -115,13 +115,14 @@ concern! {
 /// HTTP-level settings.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
-    /// The admin credential; `None` disables the admin API.
+    /// The admin token file's token: the credential `legacy-admin`, scope admin.
     pub admin_token: Option<AdminToken>,
-    /// The web tier's credential: `/v1/admin/verify` only.
+    /// The verify token file's: `legacy-verify`, scope verify (`/v1/admin/verify` only).
     pub verify_token: Option<AdminToken>,
-    /// The web tier's confirmation credential: `/v1/admin/confirmations*` only.
+    /// The confirm token file's: `legacy-confirm`, scope transactions.
     pub confirm_token: Option<AdminToken>,
-    /// How many wrong bearers an address (and everyone) may present on the admin listener.
+    /// How many wrong bearers an address, a claimed credential name (and everyone) may
+    /// present on the admin listener.
     pub bearer_limits: RateLimits,
     /// How many provisioning starts an address may make, right or wrong: each costs the bank
     /// a SPAKE2 computation and a stored attempt.

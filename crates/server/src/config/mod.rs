@@ -1,6 +1,6 @@
 //! Configuration: a TOML file, overridden by `SOFTTOKEN_*` environment variables, overridden by
-//! command-line flags. Secrets (master key, admin token, demo password) come from files or
-//! environment variables, never from flags, so they do not show in `ps`.
+//! command-line flags. Secrets come from files (bearer tokens only from files) or environment
+//! variables (master key, demo password), never from flags, so they do not show in `ps`.
 //!
 //! The layers come from crates: clap reads each flag and its environment variable (flag over
 //! environment, the `env =` of each argument), serde and `toml` read the file (unknown keys
@@ -51,8 +51,9 @@ use crate::storage::sqlite::Synchronous;
 
 pub use args::{
     AuditArgs, BackupArgs, Cli, Command, CommonArgs, ConfirmCommand, ConfirmCreateArgs,
-    ConfirmIdArgs, ConfirmOfflineArgs, ConfirmStatusArgs, IssueArgs, Output, PairArgs, ResyncArgs,
-    RotateKeyArgs, ServeArgs, VerifyArgs,
+    ConfirmIdArgs, ConfirmOfflineArgs, ConfirmStatusArgs, CredentialAddArgs, CredentialCommand,
+    CredentialRevokeArgs, IssueArgs, Output, PairArgs, ResyncArgs, RotateKeyArgs, ServeArgs,
+    VerifyArgs,
 };
 pub use database::DatabaseArgs;
 pub use defaults::{DEFAULT_ADMIN_BIND, DEFAULT_BIND, DEFAULT_DATABASE, DEFAULT_DEMO_PASSWORD};

@@ -1,5 +1,5 @@
-//! The secrets: the master keys, the bearer tokens and the demo password, from environment
-//! variables or files, never from flags (they would show in `ps`). Read last, so that a
+//! The secrets: the master keys and the demo password from environment variables or files, the
+//! bearer tokens from files only; never from flags (they would show in `ps`). Read last, so that a
 //! configuration refused for anything else reads no secret and writes no demo key.
 
 use std::path::{Path, PathBuf};
@@ -39,20 +39,21 @@ concern! {
 }
 
 concern! {
-    /// The bearer tokens' files, one field per token: top-level keys of the file; each token may
-    /// instead be given in its environment variable (`read_secrets`).
+    /// The bearer tokens' files, one field per token: top-level keys of the file. Each file is a
+    /// named credential of the admin listener (`legacy-admin`, `legacy-verify`,
+    /// `legacy-confirm`), the way to it from before `softtoken-server credential`.
     #[derive(Debug, Args, Default, Deserialize)]
     #[serde(default)]
     pub struct TokenFiles {
-        /// File holding the admin bearer token (or give the token in SOFTTOKEN_ADMIN_TOKEN).
+        /// File holding the admin bearer token: the credential legacy-admin, scope admin.
         #[arg(long, env = "SOFTTOKEN_ADMIN_TOKEN_FILE")]
         pub admin_token_file: Option<PathBuf>,
-        /// File holding the web tier's verify-only bearer token (or give the token in
-        /// SOFTTOKEN_VERIFY_TOKEN): /v1/admin/verify and nothing else.
+        /// File holding the web tier's verify-only bearer token: the credential legacy-verify,
+        /// scope verify (/v1/admin/verify and nothing else).
         #[arg(long, env = "SOFTTOKEN_VERIFY_TOKEN_FILE")]
         pub verify_token_file: Option<PathBuf>,
-        /// File holding the web tier's confirm-only bearer token (or give the token in
-        /// SOFTTOKEN_CONFIRM_TOKEN): the /v1/admin/confirmations endpoints and nothing else.
+        /// File holding the web tier's confirm-only bearer token: the credential
+        /// legacy-confirm, scope transactions (the /v1/admin/confirmations endpoints).
         #[arg(long, env = "SOFTTOKEN_CONFIRM_TOKEN_FILE")]
         pub confirm_token_file: Option<PathBuf>,
     }
@@ -197,10 +198,16 @@ pub(super) fn read_secrets(
     Ok(Secrets { master_key, previous_master_keys, admin_token, verify_token, confirm_token })
 }
 
-/// A bearer token from its environment variable, else from its file (flag over file).
+/// A bearer token from its file. Its old environment variable is refused, not ignored: a
+/// variable is inherited by every child process and shown by `ps e` and in crash reports, and
+/// a server that silently dropped it would come up with its admin API closed.
 fn bearer(variable: &str, file: Option<&PathBuf>, what: &str) -> Result<Option<AdminToken>> {
-    if let Some(t) = env_secret(variable) {
-        return Ok(Some(AdminToken::new(&t)?));
+    if env_secret(variable).is_some() {
+        return Err(Error::Config(format!(
+            "{variable} is no longer read: put the {what} in a file (chmod 600) and name it with \
+             {variable}_FILE or its flag, or issue a named credential with `softtoken-server \
+             credential add`"
+        )));
     }
     file.map(|path| AdminToken::new(&read_secret_file(path, what)?)).transpose()
 }

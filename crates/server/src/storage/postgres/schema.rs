@@ -112,6 +112,19 @@ CREATE TABLE offline_steps (
     step            BIGINT NOT NULL
 );
 "#,
+    // 4: the admin listener's named credentials (storage/credentials.rs), as SQLite's step 5.
+    r#"
+CREATE TABLE credentials (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    scope      TEXT NOT NULL
+               CHECK (scope IN ('verify', 'transactions', 'clerk', 'metrics', 'admin')),
+    hash       TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT
+);
+CREATE INDEX credentials_name ON credentials (name, revoked_at);
+"#,
 ];
 
 /// Any number; the advisory lock that lets only one instance migrate at a time.

@@ -112,6 +112,19 @@ CREATE TABLE offline_steps (
     step            INTEGER NOT NULL
 ) STRICT;
 "#,
+    // 5: the admin listener's named credentials (storage/credentials.rs): hashes only.
+    r#"
+CREATE TABLE credentials (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    scope      TEXT NOT NULL
+               CHECK (scope IN ('verify', 'transactions', 'clerk', 'metrics', 'admin')),
+    hash       TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+) STRICT;
+CREATE INDEX credentials_name ON credentials (name, revoked_at);
+"#,
 ];
 
 /// Bytes of WAL kept for reuse after a checkpoint: a few checkpoints' worth at the default of
