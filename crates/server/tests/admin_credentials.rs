@@ -116,7 +116,7 @@ async fn a_forged_forwarded_for_neither_spreads_failures_nor_names_the_actor() {
     let clerk = add(&server, "clerk-tanaka", Scope::Clerk).await;
     let client = client_from(3);
     let body = json!({"service_id": SERVICE, "user_id": "999800000001", "code": "000000"});
-    let mut statuses = Vec::new();
+    let (mut statuses, mut retry_after) = (Vec::new(), None);
     for i in 0..11 {
         let resp = client
             .post(format!("{}/v1/admin/verify", server.admin_url))
@@ -127,9 +127,12 @@ async fn a_forged_forwarded_for_neither_spreads_failures_nor_names_the_actor() {
             .await
             .unwrap();
         statuses.push(resp.status().as_u16());
+        retry_after = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
     }
     assert_eq!(statuses[..10], [401; 10]);
     assert_eq!(statuses[10], 429, "one socket address, one bucket, whatever the header says");
+    let wait: u64 = retry_after.expect("a 429 says when to come back").parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
     // The clerk's action is logged under the clerk's name and socket address.
     let resp = client
         .post(format!("{}/v1/admin/registrations", server.admin_url))
