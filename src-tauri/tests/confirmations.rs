@@ -12,6 +12,7 @@ use softtoken_app::config::{Config, ServerTrust};
 use softtoken_app::ops::{self, AppState};
 use softtoken_core::confirm::{offline, AccountNumber, Amount, ConfirmationState, Decision};
 use softtoken_core::ids::{DisplayName, ServiceId, UserId};
+use softtoken_core::token::Delivery;
 use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
 use softtoken_core::vault::{IssuedToken, MemoryKeyStore, NewToken, Vault};
 use zeroize::Zeroizing;
@@ -45,7 +46,7 @@ fn app(dir: &std::path::Path, bank_url: &str) -> (AppState, String) {
             offset: ClockOffset(OFFSET),
         },
         seed: Seed::new(Zeroizing::new(SEED.to_vec())).unwrap(),
-        pending_delivery: None,
+        delivery: Delivery::ACKNOWLEDGED,
     };
     let id = vault.add(token, DEVICE_NOW).unwrap();
     (AppState::new(config, keys), id.as_str().to_owned())

@@ -14,6 +14,7 @@ use base64::Engine as _;
 use softtoken_app::config::{Config, ServerTrust};
 use softtoken_app::ops::{self, AppState};
 use softtoken_core::ids::{DisplayName, ServiceId, UserId};
+use softtoken_core::token::Delivery;
 use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
 use softtoken_core::vault::{IssuedToken, MemoryKeyStore, NewToken, Vault};
 use zeroize::Zeroizing;
@@ -90,7 +91,7 @@ async fn no_command_response_contains_the_seed_of_a_stored_token() {
                         offset: ClockOffset(0),
                     },
                     seed: Seed::new(Zeroizing::new(SEED.to_vec())).unwrap(),
-                    pending_delivery: None,
+                    delivery: Delivery::ACKNOWLEDGED,
                 },
                 NOW,
             )
@@ -185,7 +186,7 @@ async fn confirmation_responses() -> Vec<(&'static str, String)> {
                     offset: ClockOffset(0),
                 },
                 seed: Seed::new(Zeroizing::new(SEED.to_vec())).unwrap(),
-                pending_delivery: None,
+                delivery: Delivery::ACKNOWLEDGED,
             },
             NOW,
         )

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use softtoken_core::ids::{DisplayName, ServiceId, UserId};
+use softtoken_core::token::Delivery;
 use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
 use softtoken_core::vault::{IssuedToken, KeyStore, MemoryKeyStore, NewToken, OsKeyStore, Vault};
 use zeroize::Zeroizing;
@@ -36,7 +37,7 @@ fn token(n: u32) -> NewToken {
             offset: ClockOffset(0),
         },
         seed: Seed::new(Zeroizing::new(format!("bench-seed-{n:010}").into_bytes())).unwrap(),
-        pending_delivery: None,
+        delivery: Delivery::ACKNOWLEDGED,
     }
 }
 

@@ -343,7 +343,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
 /// the whole file.
 #[cfg(feature = "vault")]
 fn vault_example(service: &ServiceId, user: &UserId) -> Option<(Vec<u8>, Vec<u8>)> {
-    use crate::token::{IssuedToken, TokenSummary};
+    use crate::token::{Delivery, IssuedToken, TokenSummary};
     use crate::totp::{ClockOffset, Seed, TotpParams};
     use crate::vault::format::{encode, Record};
     use zeroize::Zeroizing;
@@ -362,7 +362,7 @@ fn vault_example(service: &ServiceId, user: &UserId) -> Option<(Vec<u8>, Vec<u8>
                 offset: ClockOffset(-12),
             },
             created_at: 1_700_000_000,
-            pending_delivery: Some(AttemptId::from_bytes([3; 16])),
+            delivery: Delivery { pending: Some(AttemptId::from_bytes([3; 16])) },
         },
     };
     let file = encode(std::slice::from_ref(&record), ciphers()).ok()?;

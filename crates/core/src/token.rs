@@ -6,7 +6,8 @@
 //! to seal.
 //!
 //! `pending_delivery` is not the token's but its delivery's (acknowledged or not), and it sits
-//! last in the vault's records; so each of the two carries it beside the issued fields.
+//! last in the vault's records; so it is declared once in [`Delivery`], which each of the two
+//! carries after the issued fields (flat and last in the JSON).
 //!
 //! The vault's file records are a [`TokenSummary`] beside the sealed seed (`vault/format.rs`),
 //! so a field changed here changes the vault format: its fixture test says whether customers'
@@ -35,16 +36,30 @@ pub struct IssuedToken {
     pub offset: ClockOffset,
 }
 
+/// Whether the bank has acknowledged a token's delivery: what provisioning hands over and what a
+/// store keeps share it. In JSON it is the one key `pending_delivery`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// `Some` until the bank has acknowledged delivery: the attempt to acknowledge.
+    #[serde(rename = "pending_delivery")]
+    pub pending: Option<AttemptId>,
+}
+
+impl Delivery {
+    /// A delivery the bank has acknowledged (or that needs no acknowledgement).
+    pub const ACKNOWLEDGED: Self = Self { pending: None };
+}
+
 /// A token as provisioning produces it, for the app to store (the vault's input). Its
-/// `pending_delivery` names the attempt to acknowledge once it is stored.
+/// delivery names the attempt to acknowledge once it is stored.
 #[derive(Debug, Clone)]
 pub struct NewToken {
     /// The token's fields.
     pub issued: IssuedToken,
     /// The shared secret (its `Debug` prints `<redacted>`).
     pub seed: Seed,
-    /// `Some` until the bank has acknowledged delivery: the attempt to acknowledge.
-    pub pending_delivery: Option<AttemptId>,
+    /// The attempt to acknowledge, until the bank has.
+    pub delivery: Delivery,
 }
 
 /// What the app may show about a stored token: everything but the seed. Unknown fields are
@@ -60,15 +75,16 @@ pub struct TokenSummary {
     pub issued: IssuedToken,
     /// When the token was added (Unix seconds, device clock).
     pub created_at: u64,
-    /// `Some` while the bank has not acknowledged delivery.
-    pub pending_delivery: Option<AttemptId>,
+    /// The attempt to acknowledge, while the bank has not; flat in the vault's records.
+    #[serde(flatten)]
+    pub delivery: Delivery,
 }
 
 impl NewToken {
     /// The token as a store keeps it under `id`, added at `created_at`, and its seed, which the
     /// store seals apart.
     pub fn into_summary(self, id: TokenId, created_at: u64) -> (TokenSummary, Seed) {
-        let NewToken { issued, seed, pending_delivery } = self;
-        (TokenSummary { id, issued, created_at, pending_delivery }, seed)
+        let NewToken { issued, seed, delivery } = self;
+        (TokenSummary { id, issued, created_at, delivery }, seed)
     }
 }

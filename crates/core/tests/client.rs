@@ -193,7 +193,7 @@ async fn customer_with_the_right_password_gets_a_token_the_bank_knows() {
     assert!(lab.bank.lock().unwrap().delivered);
     lab.vault.mark_delivered(&done.id).unwrap();
     let summary = lab.vault.tokens().into_iter().find(|t| t.id == done.id).unwrap();
-    assert_eq!(summary.pending_delivery, None);
+    assert_eq!(summary.delivery.pending, None);
     assert_eq!(summary.issued.offset.0, 30);
     assert_eq!(summary.issued.issuer, "Example Shinkin Bank");
 
@@ -310,7 +310,7 @@ async fn token_stays_pending_when_the_ack_cannot_get_through_and_is_acknowledged
     assert!(matches!(done.delivery, Err(Error::ServerError { status: 503 })));
     assert!(!done.must_remove());
     assert!(!lab.bank.lock().unwrap().delivered);
-    let pending = lab.vault.tokens()[0].pending_delivery.clone();
+    let pending = lab.vault.tokens()[0].delivery.pending.clone();
     assert_eq!(pending, lab.bank.lock().unwrap().winner);
 
     // The next start of the app: the ack goes through and the token is marked delivered.
@@ -318,7 +318,7 @@ async fn token_stays_pending_when_the_ack_cannot_get_through_and_is_acknowledged
     lab.client.send_ack(&owed).await.unwrap();
     assert!(lab.bank.lock().unwrap().delivered);
     lab.vault.mark_delivered(&done.id).unwrap();
-    assert_eq!(lab.vault.tokens()[0].pending_delivery, None);
+    assert_eq!(lab.vault.tokens()[0].delivery.pending, None);
     // Nothing owed any more.
     assert_eq!(lab.vault.pending_ack(&done.id).unwrap(), None);
 }
@@ -341,7 +341,7 @@ async fn a_failing_store_sends_no_ack() {
     let confirmed = lab.client.handshake(&service, &user, &pw, BANK_TIME).await.unwrap();
     // The same service ID and user ID are already on the device: storing fails.
     let mut twin = confirmed.token.clone();
-    twin.pending_delivery = None;
+    twin.delivery.pending = None;
     lab.vault.add(twin, BANK_TIME).unwrap();
     let err = lab.vault.add(confirmed.token, BANK_TIME).unwrap_err();
     assert!(matches!(err, Error::DuplicateToken));

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use rand_core::{OsRng, RngCore};
 use softtoken_core::ids::{DisplayName, ServiceId, UserId};
+use softtoken_core::token::Delivery;
 use softtoken_core::totp::{ClockOffset, Seed, Totp, TotpParams};
 use softtoken_core::vault::{IssuedToken, KeyStore, MemoryKeyStore, NewToken, Vault};
 use zeroize::Zeroizing;
@@ -91,7 +92,7 @@ fn apply(v: &mut Vault, k: u64) {
                     offset: ClockOffset(0),
                 },
                 seed: seed(k),
-                pending_delivery: None,
+                delivery: Delivery::ACKNOWLEDGED,
             };
             v.add(t, k).unwrap();
         }

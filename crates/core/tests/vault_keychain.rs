@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use rand_core::{OsRng, RngCore};
 use softtoken_core::ids::{DisplayName, ServiceId, UserId};
+use softtoken_core::token::Delivery;
 use softtoken_core::totp::{ClockOffset, Seed, Totp, TotpParams};
 use softtoken_core::vault::{IssuedToken, KeyStore, NewToken, OsKeyStore, Vault, KEYCHAIN_SERVICE};
 use softtoken_core::Error;
@@ -70,7 +71,7 @@ fn token(n: u32) -> NewToken {
             offset: ClockOffset(0),
         },
         seed: seed(n),
-        pending_delivery: None,
+        delivery: Delivery::ACKNOWLEDGED,
     }
 }
 

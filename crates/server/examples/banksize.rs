@@ -208,10 +208,21 @@ impl Drop for Server {
     }
 }
 
+/// The admin token's file beside the binary's build (bearer tokens come from files only).
+fn admin_token_file(bin: &Path) -> PathBuf {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = bin.with_file_name("banksize-admin.token");
+    let _ = std::fs::remove_file(&path);
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path);
+    let written = f.as_mut().map(|f| std::io::Write::write_all(f, ADMIN.as_bytes()));
+    assert!(matches!(written, Ok(Ok(()))), "cannot write {}", path.display());
+    path
+}
+
 fn spawn_server(bin: &Path, database: &[&str]) -> Server {
     let mut child = Command::new(bin)
         .env("SOFTTOKEN_MASTER_KEY", master_key().to_hex().as_str())
-        .env("SOFTTOKEN_ADMIN_TOKEN", ADMIN)
+        .env("SOFTTOKEN_ADMIN_TOKEN_FILE", admin_token_file(bin))
         .env("RUST_LOG", "warn")
         .args(database)
         .args(["serve", "--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0"])

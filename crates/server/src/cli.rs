@@ -2,9 +2,11 @@
 //!
 //! Admin commands work on the database directly (the server may be running: SQLite
 //! serializes writers, and a running server drops its cache when another process writes).
-//! The `confirm` commands are in `cli/confirm.rs`.
+//! The `confirm` commands are in `cli/confirm.rs`, the `credential` commands in
+//! `cli/credential.rs`.
 
 mod confirm;
+mod credential;
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -266,6 +268,7 @@ async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
             Ok(())
         }
         Command::Confirm(c) => confirm::run(bank, &actor, c).await,
+        Command::Credential(c) => credential::run(bank, c, now).await,
         Command::Serve(_) | Command::GenKey | Command::Migrate | Command::Backup(_) => {
             Err(Error::Internal("not an admin command"))
         }

@@ -172,9 +172,10 @@ pub async fn run(settings: Settings) -> Result<()> {
         );
     }
     if settings.http.admin_token.is_none() {
-        tracing::warn!(
-            event = "admin_disabled",
-            "no admin token configured: the admin API refuses every call"
+        tracing::info!(
+            event = "admin_token_file_unset",
+            "no admin token file: only named credentials (`softtoken-server credential`) open \
+             the admin API"
         );
     }
     tracing::info!(event = "master_keys", current = %bank.current_key(),

@@ -66,7 +66,20 @@ async fn send(
     body: Vec<u8>,
     admin: bool,
 ) -> (u16, Value) {
-    let mut req = Request::builder().method(method).uri(path);
+    send_to_host(r, method, path, content_type, body, admin, "localhost:8080").await
+}
+
+/// As [`send`], naming `host` in the `Host` header as a browser does.
+async fn send_to_host(
+    r: &Routers,
+    method: Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+    admin: bool,
+    host: &str,
+) -> (u16, Value) {
+    let mut req = Request::builder().method(method).uri(path).header("host", host);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
     }
@@ -206,6 +219,35 @@ async fn demo_reset_is_refused_to_other_computers() {
     let (r, _dir) = router([127, 0, 0, 1]).await;
     let (status, _) = post_json(&r, "/v1/demo/reset", "{}", false).await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_web_page_whose_name_was_rebound_to_loopback_cannot_reset_the_demo() {
+    // DNS rebinding: the kiosk's browser sends the page's own name as Host, from 127.0.0.1.
+    let (r, _dir) = router([127, 0, 0, 1]).await;
+    let reset = |host: &'static str| {
+        let body = b"{}".to_vec();
+        let r = &r;
+        async move {
+            send_to_host(
+                r,
+                Method::POST,
+                "/v1/demo/reset",
+                Some("application/json"),
+                body,
+                false,
+                host,
+            )
+            .await
+        }
+    };
+    for host in ["attacker.example", "attacker.example:8080", "127.0.0.1.attacker.example", ""] {
+        let (status, answer) = reset(host).await;
+        assert_eq!((status, code(&answer)), (403, "forbidden"), "{host:?}");
+    }
+    for host in ["localhost:8080", "127.0.0.1:8080", "[::1]:8080"] {
+        assert_eq!(reset(host).await.0, 200, "{host:?}");
+    }
 }
 
 #[tokio::test]

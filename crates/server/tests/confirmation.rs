@@ -324,7 +324,7 @@ async fn only_the_admin_and_confirm_tokens_reach_the_confirmations_and_the_confi
     let verify = json!({ "service_id": SERVICE, "user_id": c.user, "code": "123456" });
     assert_eq!(post(CONFIRM_TOKEN, "/v1/admin/verify", verify).await, 401);
     assert_eq!(
-        server.count("SELECT count(*) FROM audit WHERE action = 'confirm_create' AND actor = 'confirm_token'"),
+        server.count("SELECT count(*) FROM audit WHERE action = 'confirm_create' AND actor = 'credential:legacy-confirm'"),
         1
     );
 }

@@ -217,7 +217,8 @@ async fn a_body_that_trickles_in_is_answered_408_and_an_idle_connection_is_close
 async fn the_public_listener_has_no_admin_power_and_the_web_tiers_token_only_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let mut command = binary::command(dir.path());
-    command.env("SOFTTOKEN_VERIFY_TOKEN", "web-tier-verify-only-token-77");
+    let web_tier = binary::token_file(dir.path(), "verify.token", "web-tier-verify-only-token-77");
+    command.env("SOFTTOKEN_VERIFY_TOKEN_FILE", web_tier);
     let server = binary::spawn_command(command, &[]);
     let http = client_from("127.0.0.1");
     let body = serde_json::json!({"service_id": binary::SERVICE, "mail": "taro@example.jp",
@@ -229,9 +230,11 @@ async fn the_public_listener_has_no_admin_power_and_the_web_tiers_token_only_ver
     }
     let metrics = http.get(format!("{}/metrics", server.url)).send().await.unwrap();
     assert_eq!(metrics.status().as_u16(), 404);
-    // The admin listener has them.
+    // The admin listener has them, behind a credential.
     let metrics = http.get(format!("{}/metrics", server.admin_url)).send().await.unwrap();
-    assert_eq!(metrics.status().as_u16(), 200);
+    assert_eq!(metrics.status().as_u16(), 401);
+    let metrics = http.get(format!("{}/metrics", server.admin_url)).bearer_auth(binary::ADMIN);
+    assert_eq!(metrics.send().await.unwrap().status().as_u16(), 200);
     let (status, issued) =
         binary::post(&server.admin_url, "/v1/admin/registrations", &body, true).await;
     assert_eq!(status, 201, "{issued}");

@@ -371,11 +371,11 @@ async fn audit_trail(database: &[String]) {
         [
             ("cli", "end", "999800000555", "ok"),
             ("cli", "issue", "999800000555", "ok"),
-            ("admin_token", "end", "999800000777", "unknown_registration"),
-            ("admin_token", "end", user.as_str(), "ok"),
-            ("admin_token", "resync", user.as_str(), "ok"),
-            ("admin_token", "unlock", user.as_str(), "ok"),
-            ("admin_token", "issue", user.as_str(), "ok"),
+            ("credential:legacy-admin", "end", "999800000777", "unknown_registration"),
+            ("credential:legacy-admin", "end", user.as_str(), "ok"),
+            ("credential:legacy-admin", "resync", user.as_str(), "ok"),
+            ("credential:legacy-admin", "unlock", user.as_str(), "ok"),
+            ("credential:legacy-admin", "issue", user.as_str(), "ok"),
         ],
         "newest first; verifies and setups are not admin actions"
     );
@@ -385,7 +385,7 @@ async fn audit_trail(database: &[String]) {
         assert_eq!(e["service_id"], SERVICE);
         assert!(e["at"].as_u64().unwrap().abs_diff(now) < 600, "{e}");
         match e["actor"].as_str().unwrap() {
-            "admin_token" => assert_eq!(e["origin"], "127.0.0.1"),
+            "credential:legacy-admin" => assert_eq!(e["origin"], "127.0.0.1"),
             _ => assert!(e["origin"].as_str().unwrap().starts_with("uid "), "{e}"),
         }
     }

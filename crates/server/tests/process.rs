@@ -308,7 +308,7 @@ async fn the_bank_keeps_its_files_to_itself_and_refuses_a_master_key_others_can_
     let data = dir.path().join("var/softtoken");
     let serve = |key: &Path| {
         let mut c = Command::new(binary::BIN);
-        c.env("SOFTTOKEN_ADMIN_TOKEN", ADMIN)
+        c.env("SOFTTOKEN_ADMIN_TOKEN_FILE", binary::token_file(dir.path(), "admin.token", ADMIN))
             .env("RUST_LOG", "warn")
             .arg("--master-key-file")
             .arg(key)
@@ -422,9 +422,63 @@ fn an_instance_refuses_an_unmigrated_database_until_the_operator_runs_migrate() 
     let migrated =
         Command::new(binary::BIN).args(["--database-url", &url, "migrate"]).output().unwrap();
     assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
-    assert_eq!(db.psql("SELECT max(version) FROM softtoken_schema").unwrap(), "4");
+    assert_eq!(db.psql("SELECT max(version) FROM softtoken_schema").unwrap(), "5");
     let again =
         Command::new(binary::BIN).args(["--database-url", &url, "migrate"]).output().unwrap();
     assert!(again.status.success());
     drop(spawn(dir.path(), &["--database-url", &url]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clerks_credential_comes_from_the_cli_once_and_stops_working_when_revoked() {
+    softtoken_core::client::install_tls_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn(dir.path(), &[]);
+    let add = ["credential", "add", "--name", "clerk-tanaka", "--scope", "clerk"];
+    let (ok, token, err) = cli(dir.path(), &add, "");
+    assert!(ok, "{err}");
+    // Standard output is the token alone, for the holder's file; the rest is said on stderr.
+    let token = token.trim().to_owned();
+    assert!(token.starts_with("clerk-tanaka.") && !token.contains(char::is_whitespace), "{token}");
+    assert!(err.contains("shown this once") && !err.contains(&token), "{err}");
+    let issue = |bearer: String| {
+        let body = json!({"service_id": SERVICE, "mail": "hanako@example.jp",
+                          "activation_password": "2583"});
+        let url = format!("{}/v1/admin/registrations", server.admin_url);
+        async move {
+            let req = reqwest::Client::new().post(url).bearer_auth(bearer).json(&body);
+            req.send().await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(issue(token.clone()).await, 201, "the running server takes the new credential");
+    let (ok, listed, _) = cli(dir.path(), &["credential", "list"], "");
+    assert!(ok);
+    let rows: Vec<Value> = listed.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(
+        (rows.len(), rows[0]["name"].as_str(), rows[0]["scope"].as_str()),
+        (1, Some("clerk-tanaka"), Some("clerk"))
+    );
+    assert!(!listed.contains(&token) && rows[0]["revoked_at"].is_null(), "{listed}");
+    let (ok, _, err) = cli(dir.path(), &["credential", "revoke", "--name", "clerk-tanaka"], "");
+    assert!(ok && err.contains("revoked 1"), "{err}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while issue(token.clone()).await != 401 {
+        assert!(Instant::now() < deadline, "the revoked credential still issues");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (ok, _, err) = cli(dir.path(), &["credential", "revoke", "--name", "clerk-tanaka"], "");
+    assert!(!ok && err.contains("no valid credential"), "{err}");
+}
+
+#[test]
+fn a_bearer_token_in_an_environment_variable_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(dir.path())
+        .env("SOFTTOKEN_VERIFY_TOKEN", "web-tier-verify-only-token-77")
+        .args(["serve", "--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SOFTTOKEN_VERIFY_TOKEN is no longer read"), "{err}");
 }

@@ -117,7 +117,7 @@ async fn token_keys(state: &AppState, id: TokenId) -> CommandResult<TokenKeys> {
                 service: t.issued.service_id,
                 user: t.issued.user_id,
                 offset: t.issued.offset,
-                delivered: t.pending_delivery.is_none(),
+                delivered: t.delivery.pending.is_none(),
             })
         })
         .await

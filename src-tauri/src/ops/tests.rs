@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use softtoken_core::ids::{DisplayName, ServiceId, UserId};
+use softtoken_core::token::Delivery;
 use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
 use softtoken_core::vault::{IssuedToken, MemoryKeyStore, NewToken, Vault};
 use zeroize::Zeroizing;
@@ -36,7 +37,7 @@ fn app_with_a_token(dir: &std::path::Path, kiosk: bool) -> AppState {
             offset: ClockOffset(0),
         },
         seed: Seed::new(Zeroizing::new(b"12345678901234567890".to_vec())).unwrap(),
-        pending_delivery: None,
+        delivery: Delivery::ACKNOWLEDGED,
     };
     vault.add(token, NOW).unwrap();
     AppState::new(config, keys)

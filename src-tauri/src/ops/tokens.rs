@@ -64,7 +64,7 @@ pub(super) fn token_view(t: &TokenSummary, vault: &Vault, now: u64) -> CommandRe
         issuer: t.issued.issuer.clone(),
         service_id: t.issued.service_id.as_str().to_owned(),
         user_id_masked: t.issued.user_id.masked(),
-        pending_delivery: t.pending_delivery.is_some(),
+        pending_delivery: t.delivery.pending.is_some(),
         code: view.code.as_str().to_owned(),
         next_code: view.next.as_str().to_owned(),
         seconds_left: view.seconds_left,

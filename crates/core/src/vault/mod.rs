@@ -22,6 +22,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use softtoken_core::ids::{DisplayName, ServiceId, UserId};
+//! use softtoken_core::token::Delivery;
 //! use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
 //! use softtoken_core::vault::{IssuedToken, MemoryKeyStore, NewToken, Vault};
 //! use zeroize::Zeroizing;
@@ -41,7 +42,7 @@
 //!             offset: ClockOffset(0),
 //!         },
 //!         seed: Seed::new(Zeroizing::new(b"12345678901234567890".to_vec()))?,
-//!         pending_delivery: None,
+//!         delivery: Delivery::ACKNOWLEDGED,
 //!     },
 //!     1_700_000_000,
 //! )?;
@@ -247,11 +248,11 @@ impl Vault {
     /// As [`Vault::rename`].
     pub fn mark_delivered(&mut self, id: &TokenId) -> Result<()> {
         let i = self.index(id)?;
-        if self.records[i].summary.pending_delivery.is_none() {
+        if self.records[i].summary.delivery.pending.is_none() {
             return Ok(());
         }
         let mut next = self.records.clone();
-        next[i].summary.pending_delivery = None;
+        next[i].summary.delivery.pending = None;
         self.commit(next)
     }
 
@@ -302,7 +303,7 @@ impl Vault {
     /// seed no longer opens.
     pub fn pending_ack(&self, id: &TokenId) -> Result<Option<AckRequest>> {
         let r = &self.records[self.index(id)?];
-        match &r.summary.pending_delivery {
+        match &r.summary.delivery.pending {
             None => Ok(None),
             Some(attempt) => Ok(Some(ack_for(&r.open_seed(self.opened()?)?, attempt))),
         }

@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 
 use super::*;
 use crate::ids::{ActivationPassword, AttemptId, ServiceId, UserId};
+use crate::token::Delivery;
 use crate::totp::{ClockOffset, Seed, TotpParams};
 
 pub(super) const KEY: &str = "vault-key";
@@ -51,7 +52,7 @@ pub(super) fn token(n: u32) -> NewToken {
             offset: ClockOffset(i64::from(n)),
         },
         seed: Seed::new(Zeroizing::new(seed_bytes(n))).unwrap(),
-        pending_delivery: None,
+        delivery: Delivery::ACKNOWLEDGED,
     }
 }
 
@@ -246,7 +247,7 @@ fn when_a_save_fails_the_vault_in_memory_and_on_disk_stays_as_it_was() {
     let f = fixture();
     let (mut v, ids) = vault_with(&f, 2);
     let mut pending = token(3);
-    pending.pending_delivery = Some(AttemptId::parse("AAECAwQFBgcICQoLDA0ODw").unwrap());
+    pending.delivery.pending = Some(AttemptId::parse("AAECAwQFBgcICQoLDA0ODw").unwrap());
     let pending_id = v.add(pending, 3).unwrap();
     let before_tokens = v.tokens();
     let before_bytes = f.bytes();
@@ -338,14 +339,14 @@ fn delivery_is_pending_until_the_bank_acknowledges_it() {
     let mut v = f.open().unwrap();
     let attempt = AttemptId::parse("AAECAwQFBgcICQoLDA0ODw").unwrap();
     let mut t = token(1);
-    t.pending_delivery = Some(attempt.clone());
+    t.delivery.pending = Some(attempt.clone());
     let id = v.add(t, 0).unwrap();
-    assert_eq!(f.open().unwrap().tokens()[0].pending_delivery, Some(attempt));
+    assert_eq!(f.open().unwrap().tokens()[0].delivery.pending, Some(attempt));
     v.mark_delivered(&id).unwrap();
     let before = f.bytes();
     v.mark_delivered(&id).unwrap();
     assert_eq!(f.bytes(), before, "a second ack needs no save");
-    assert_eq!(f.open().unwrap().tokens()[0].pending_delivery, None);
+    assert_eq!(f.open().unwrap().tokens()[0].delivery.pending, None);
 }
 
 #[test]

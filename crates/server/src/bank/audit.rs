@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use softtoken_core::ids::{ServiceId, UserId};
 
 use super::Bank;
+use crate::credential::CredentialName;
 use crate::error::Result;
 use crate::storage::{AuditEntry, AuditQuery};
 
@@ -19,10 +20,14 @@ pub const MAX_AUDIT_PAGE: u32 = 1000;
 /// Who acts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
-    /// A caller of the admin API holding the admin token, from this address.
-    AdminToken(Option<IpAddr>),
-    /// A caller of the admin API holding the web tier's confirm-only token, from this address.
-    ConfirmToken(Option<IpAddr>),
+    /// A caller of the admin API holding this named credential, from this socket address
+    /// (the admin listener believes no `X-Forwarded-For`, so no header can name the actor).
+    Credential {
+        /// The credential's name (`legacy-admin` and friends for the token files').
+        name: CredentialName,
+        /// The socket peer.
+        ip: Option<IpAddr>,
+    },
     /// The customer's token (the app), answering a confirmation request from this address.
     Token(Option<IpAddr>),
     /// The bank itself: a confirmation request that expired unanswered, or the demo bank's
@@ -48,13 +53,13 @@ impl Actor {
         Actor::Cli { uid, name }
     }
 
-    fn kind(&self) -> &'static str {
+    /// The log's `actor`: `credential:NAME`, `token`, `bank` or `cli`.
+    fn kind(&self) -> String {
         match self {
-            Actor::AdminToken(_) => "admin_token",
-            Actor::ConfirmToken(_) => "confirm_token",
-            Actor::Token(_) => "token",
-            Actor::Bank => "bank",
-            Actor::Cli { .. } => "cli",
+            Actor::Credential { name, .. } => format!("credential:{name}"),
+            Actor::Token(_) => "token".into(),
+            Actor::Bank => "bank".into(),
+            Actor::Cli { .. } => "cli".into(),
         }
     }
 
@@ -62,7 +67,7 @@ impl Actor {
         let address =
             |ip: &Option<IpAddr>| ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         match self {
-            Actor::AdminToken(ip) | Actor::ConfirmToken(ip) | Actor::Token(ip) => address(ip),
+            Actor::Credential { ip, .. } | Actor::Token(ip) => address(ip),
             Actor::Bank => "bank".to_owned(),
             Actor::Cli { uid, name: Some(name) } => format!("uid {uid} ({name})"),
             Actor::Cli { uid, name: None } => format!("uid {uid}"),
@@ -155,7 +160,7 @@ fn entry(
     AuditEntry {
         id: 0,
         at: now,
-        actor: actor.kind().to_owned(),
+        actor: actor.kind(),
         origin: actor.origin(),
         action: action.as_str().to_owned(),
         service_id: subject.service_id.map(|s| s.as_str().to_owned()),

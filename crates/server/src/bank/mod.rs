@@ -14,6 +14,7 @@
 
 mod audit;
 mod confirm;
+mod credentials;
 mod demo;
 mod issue;
 mod lifecycle;
@@ -47,6 +48,7 @@ pub use confirm::{
     AnswerOutcome, ConfirmationStatus, CreatedConfirmation, NewConfirmation, OfflineCheck,
     OfflineOutcome, MAX_FETCHED, MAX_PENDING, MAX_WAIT_SECS, WAIT_POLL,
 };
+pub use credentials::{AddedCredential, Authenticated, CREDENTIALS_TTL, MOST_VALID_PER_NAME};
 pub use demo::{DEMO_SERVICE_ID, DEMO_USER_ID};
 pub use issue::IssueRequest;
 pub use rotate::{RotationBatch, RotationCursor};
@@ -209,6 +211,7 @@ pub struct Bank {
     outbox_dir: OutboxDir,
     demo: Option<Demo>,
     wake: confirm::Wake,
+    credentials: credentials::CredentialCache,
 }
 
 impl std::fmt::Debug for Bank {
@@ -244,7 +247,8 @@ impl Bank {
         outbox_dir: OutboxDir,
         demo: Option<Demo>,
     ) -> Self {
-        Self { storage, sealer, policy, outbox_dir, demo, wake: confirm::Wake::default() }
+        let (wake, credentials) = (confirm::Wake::default(), Default::default());
+        Self { storage, sealer, policy, outbox_dir, demo, wake, credentials }
     }
 
     /// The storage (for shutdown and the outbox listing).

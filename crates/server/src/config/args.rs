@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
 use super::database::DatabaseArgs;
+use super::layer::concern;
 use super::limits::{BankNames, EdgeArgs, PolicyLimits, RequestArgs};
 use super::listen::{Addresses, Front};
 use super::secrets::{DemoArgs, KeyFiles, TokenFiles};
@@ -49,24 +50,26 @@ pub struct CommonArgs {
     pub policy: PolicyLimits,
 }
 
-/// What the server writes besides its database, and how each commit is made durable. Top-level
-/// keys of the file.
-#[derive(Debug, Args, Default, Deserialize)]
-#[serde(default)]
-pub struct Output {
-    /// Directory where step-6 mails are written as files (they always go to the outbox table).
-    #[arg(long, env = "SOFTTOKEN_OUTBOX_DIR", global = true)]
-    pub outbox_dir: Option<PathBuf>,
-    /// Durability of each commit [default: full].
-    #[arg(long, env = "SOFTTOKEN_SYNCHRONOUS", global = true,
-          value_parser = clap::builder::PossibleValuesParser::new(Synchronous::NAMES))]
-    pub synchronous: Option<String>,
-    /// Log as JSON lines.
-    #[arg(long, env = "SOFTTOKEN_LOG_JSON", global = true)]
-    pub log_json: bool,
-    /// Log filter (tracing EnvFilter syntax; RUST_LOG wins) [default: info].
-    #[arg(long, env = "SOFTTOKEN_LOG", global = true)]
-    pub log: Option<String>,
+concern! {
+    /// What the server writes besides its database, and how each commit is made durable. Top-level
+    /// keys of the file.
+    #[derive(Debug, Args, Default, Deserialize)]
+    #[serde(default)]
+    pub struct Output {
+        /// Directory where step-6 mails are written as files (they always go to the outbox table).
+        #[arg(long, env = "SOFTTOKEN_OUTBOX_DIR", global = true)]
+        pub outbox_dir: Option<PathBuf>,
+        /// Durability of each commit [default: full].
+        #[arg(long, env = "SOFTTOKEN_SYNCHRONOUS", global = true,
+              value_parser = clap::builder::PossibleValuesParser::new(Synchronous::NAMES))]
+        pub synchronous: Option<String>,
+        /// Log as JSON lines.
+        #[arg(long, env = "SOFTTOKEN_LOG_JSON", global = true)]
+        pub log_json: bool,
+        /// Log filter (tracing EnvFilter syntax; RUST_LOG wins) [default: info].
+        #[arg(long, env = "SOFTTOKEN_LOG", global = true)]
+        pub log: Option<String>,
+    }
 }
 
 /// The commands.
@@ -104,6 +107,45 @@ pub enum Command {
     /// wait for its outcome, cancel it, check an offline code.
     #[command(subcommand)]
     Confirm(ConfirmCommand),
+    /// The admin listener's named credentials: issue one (its token is printed once), list
+    /// them, revoke them. Every instance sees a change within two seconds.
+    #[command(subcommand)]
+    Credential(CredentialCommand),
+}
+
+/// `credential` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// Issue a credential and print its token, once: the database keeps only its hash. A name
+    /// holds at most two valid credentials, so that a rotation can overlap.
+    Add(CredentialAddArgs),
+    /// List every credential issued (names, IDs, scopes, when issued and revoked; no token).
+    List,
+    /// Revoke a name's valid credentials, or only the one with `--id`.
+    Revoke(CredentialRevokeArgs),
+}
+
+/// `credential add` flags.
+#[derive(Debug, Args)]
+pub struct CredentialAddArgs {
+    /// Whose it is: a clerk or a system (a-z, 0-9, -, _), as the audit log will name it.
+    #[arg(long)]
+    pub name: String,
+    /// What it may do: verify, transactions, clerk, metrics or admin.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+        ["verify", "transactions", "clerk", "metrics", "admin"]))]
+    pub scope: String,
+}
+
+/// `credential revoke` flags.
+#[derive(Debug, Args)]
+pub struct CredentialRevokeArgs {
+    /// The credential's name.
+    #[arg(long)]
+    pub name: String,
+    /// Only the credential with this ID (from `credential list`); all of the name's otherwise.
+    #[arg(long)]
+    pub id: Option<String>,
 }
 
 /// `confirm` subcommands.

@@ -6,31 +6,33 @@ use clap::Args;
 use serde::Deserialize;
 
 use super::defaults::{DEFAULT_DATABASE, DEFAULT_SYNCHRONOUS};
-use super::layer::{layered, positive};
+use super::layer::{concern, positive};
 use crate::error::{Error, Result};
 use crate::storage::postgres::{is_postgres_url, PostgresOptions};
 use crate::storage::sqlite::Synchronous;
 
-/// Where the registrations are kept: top-level keys of the file.
-#[derive(Debug, Args, Default, Deserialize)]
-#[serde(default)]
-pub struct DatabaseArgs {
-    /// SQLite database file (created if absent) [default: softtoken-server.db].
-    #[arg(long, env = "SOFTTOKEN_DATABASE", global = true)]
-    pub database: Option<PathBuf>,
-    /// PostgreSQL instead of SQLite: `postgres://user@host:port/database?sslmode=require`.
-    /// Give a password in SOFTTOKEN_DATABASE_URL or the configuration file, not as a flag (it
-    /// would show in `ps`).
-    #[arg(long, env = "SOFTTOKEN_DATABASE_URL", global = true, hide_env_values = true)]
-    pub database_url: Option<String>,
-    /// PEM file of the certificate authorities trusted for TLS to PostgreSQL [default: the
-    /// system's roots].
-    #[arg(long, env = "SOFTTOKEN_DATABASE_CA_FILE", global = true)]
-    pub database_ca_file: Option<PathBuf>,
-    /// Apply PostgreSQL schema migrations when the server starts (otherwise run
-    /// `softtoken-server migrate` first; SQLite always migrates at open).
-    #[arg(long, env = "SOFTTOKEN_MIGRATE_ON_START", global = true)]
-    pub migrate_on_start: bool,
+concern! {
+    /// Where the registrations are kept: top-level keys of the file.
+    #[derive(Debug, Args, Default, Deserialize)]
+    #[serde(default)]
+    pub struct DatabaseArgs {
+        /// SQLite database file (created if absent) [default: softtoken-server.db].
+        #[arg(long, env = "SOFTTOKEN_DATABASE", global = true)]
+        pub database: Option<PathBuf>,
+        /// PostgreSQL instead of SQLite: `postgres://user@host:port/database?sslmode=require`.
+        /// Give a password in SOFTTOKEN_DATABASE_URL or the configuration file, not as a flag (it
+        /// would show in `ps`).
+        #[arg(long, env = "SOFTTOKEN_DATABASE_URL", global = true, hide_env_values = true)]
+        pub database_url: Option<String>,
+        /// PEM file of the certificate authorities trusted for TLS to PostgreSQL [default: the
+        /// system's roots].
+        #[arg(long, env = "SOFTTOKEN_DATABASE_CA_FILE", global = true)]
+        pub database_ca_file: Option<PathBuf>,
+        /// Apply PostgreSQL schema migrations when the server starts (otherwise run
+        /// `softtoken-server migrate` first; SQLite always migrates at open).
+        #[arg(long, env = "SOFTTOKEN_MIGRATE_ON_START", global = true)]
+        pub migrate_on_start: bool,
+    }
 }
 
 /// The database's file-only keys of `[limits]`.
@@ -42,17 +44,16 @@ pub struct DatabaseLimits {
     pub(super) database_wait_ms: Option<u64>,
 }
 
-/// The PostgreSQL settings of the flags (over the environment), the file and the file's
-/// `[limits]`, when `database_url` is set.
+/// The PostgreSQL settings of the layered database settings and the file's `[limits]`, when
+/// `database_url` is set.
 ///
 /// # Errors
 /// [`Error::Config`] for a URL that is not `postgres://` or `postgresql://`, or a pool of 0.
 pub(super) fn postgres_options(
-    flag: &DatabaseArgs,
-    file: &DatabaseArgs,
+    database: &DatabaseArgs,
     limits: &DatabaseLimits,
 ) -> Result<Option<PostgresOptions>> {
-    let Some(url) = flag.database_url.clone().or(file.database_url.clone()) else {
+    let Some(url) = database.database_url.clone() else {
         return Ok(None);
     };
     if !is_postgres_url(&url) {
@@ -63,7 +64,7 @@ pub(super) fn postgres_options(
         ));
     }
     let mut opts = PostgresOptions::new(url);
-    opts.ca_file = flag.database_ca_file.clone().or(file.database_ca_file.clone());
+    opts.ca_file = database.database_ca_file.clone();
     if let Some(n) = limits.database_pool_size {
         opts.pool_size =
             usize::try_from(positive(u32::try_from(n).unwrap_or(u32::MAX), "database_pool_size")?)
@@ -78,14 +79,14 @@ pub(super) fn postgres_options(
     Ok(Some(opts))
 }
 
-/// The SQLite file of the flag (over the environment) and the file.
-pub(super) fn database_path(flag: &DatabaseArgs, file: &DatabaseArgs) -> PathBuf {
-    layered(flag.database.clone(), file.database.clone(), PathBuf::from(DEFAULT_DATABASE))
+/// The SQLite file of the layered database settings.
+pub(super) fn database_path(database: &DatabaseArgs) -> PathBuf {
+    database.database.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE))
 }
 
-/// The SQLite file's commit durability from the flag (over the environment) and the file.
-pub(super) fn synchronous(flag: Option<&str>, file: Option<&str>) -> Result<Synchronous> {
-    match flag.or(file) {
+/// The SQLite file's commit durability, as layered.
+pub(super) fn synchronous(name: Option<&str>) -> Result<Synchronous> {
+    match name {
         None => Ok(DEFAULT_SYNCHRONOUS),
         Some(name) => Synchronous::parse(name).ok_or_else(|| {
             Error::Config(format!("synchronous must be \"normal\" or \"full\", not {name:?}"))

@@ -12,108 +12,117 @@ use super::defaults::{
     CONFIRM_REGISTRATION_LIMITS, DEFAULT_BODY_LIMIT, EDGE_LIMITS, PROVISION_FAILURE_LIMITS,
     PROVISION_START_LIMITS, WRONG_BEARER_LIMITS,
 };
-use super::layer::{layered, positive};
+use super::layer::{concern, positive};
 use crate::bank::Policy;
 use crate::credential::AdminToken;
 use crate::edge::EdgeLimits;
 use crate::error::{Error, Result};
 use crate::ratelimit::RateLimits;
 
-/// The bank's names sent to the app: top-level keys of the file.
-#[derive(Debug, Args, Default, Deserialize)]
-#[serde(default)]
-pub struct BankNames {
-    /// The bank's name sent to the app.
-    #[arg(long, env = "SOFTTOKEN_ISSUER", global = true)]
-    pub issuer: Option<String>,
-    /// The token's default display name sent to the app.
-    #[arg(long, env = "SOFTTOKEN_DISPLAY_NAME", global = true)]
-    pub display_name: Option<String>,
-    /// The app's download URL, written in the step-6 mail.
-    #[arg(long, env = "SOFTTOKEN_DOWNLOAD_URL", global = true)]
-    pub download_url: Option<String>,
+concern! {
+    /// The bank's names sent to the app: top-level keys of the file.
+    #[derive(Debug, Clone, Args, Default, Deserialize)]
+    #[serde(default)]
+    pub struct BankNames {
+        /// The bank's name sent to the app.
+        #[arg(long, env = "SOFTTOKEN_ISSUER", global = true)]
+        pub issuer: Option<String>,
+        /// The token's default display name sent to the app.
+        #[arg(long, env = "SOFTTOKEN_DISPLAY_NAME", global = true)]
+        pub display_name: Option<String>,
+        /// The app's download URL, written in the step-6 mail.
+        #[arg(long, env = "SOFTTOKEN_DOWNLOAD_URL", global = true)]
+        pub download_url: Option<String>,
+    }
 }
 
-/// The bank's limits: keys of `[limits]`.
-#[derive(Debug, Args, Default, Deserialize)]
-#[serde(default)]
-pub struct PolicyLimits {
-    /// Wrong activation passwords before a registration is locked [default: 5].
-    #[arg(long, env = "SOFTTOKEN_PROVISION_MAX_TRIES", global = true)]
-    pub provision_max_tries: Option<u32>,
-    /// Consecutive wrong codes before a token is locked [default: 10].
-    #[arg(long, env = "SOFTTOKEN_VERIFY_MAX_FAILURES", global = true)]
-    pub verify_max_failures: Option<u32>,
-    /// Seconds after the end of use before the same user may be issued again [default: 86400].
-    #[arg(long, env = "SOFTTOKEN_REISSUE_WAIT_SECS", global = true)]
-    pub reissue_wait_secs: Option<u64>,
-    /// Days a new registration may be fetched by the app [default: 7].
-    #[arg(long, env = "SOFTTOKEN_EXPIRY_DAYS", global = true)]
-    pub expiry_days: Option<u32>,
-    /// Seconds a provisioning attempt waits for its confirm [default: 300].
-    #[arg(long, env = "SOFTTOKEN_ATTEMPT_TTL_SECS", global = true)]
-    pub attempt_ttl_secs: Option<u64>,
-    /// Provisioning attempts a registration keeps open at once (file only).
-    #[arg(skip)]
-    pub max_open_attempts: Option<u32>,
+concern! {
+    /// The bank's limits: keys of `[limits]`.
+    #[derive(Debug, Args, Default, Deserialize)]
+    #[serde(default)]
+    pub struct PolicyLimits {
+        /// Wrong activation passwords before a registration is locked [default: 5].
+        #[arg(long, env = "SOFTTOKEN_PROVISION_MAX_TRIES", global = true)]
+        pub provision_max_tries: Option<u32>,
+        /// Consecutive wrong codes before a token is locked [default: 10].
+        #[arg(long, env = "SOFTTOKEN_VERIFY_MAX_FAILURES", global = true)]
+        pub verify_max_failures: Option<u32>,
+        /// Seconds after the end of use before the same user may be issued again [default: 86400].
+        #[arg(long, env = "SOFTTOKEN_REISSUE_WAIT_SECS", global = true)]
+        pub reissue_wait_secs: Option<u64>,
+        /// Days a new registration may be fetched by the app [default: 7].
+        #[arg(long, env = "SOFTTOKEN_EXPIRY_DAYS", global = true)]
+        pub expiry_days: Option<u32>,
+        /// Seconds a provisioning attempt waits for its confirm [default: 300].
+        #[arg(long, env = "SOFTTOKEN_ATTEMPT_TTL_SECS", global = true)]
+        pub attempt_ttl_secs: Option<u64>,
+        /// Provisioning attempts a registration keeps open at once (file only).
+        #[arg(skip)]
+        pub max_open_attempts: Option<u32>,
+    }
 }
 
-/// The rate and body limits of requests: keys of `[limits]`.
-#[derive(Debug, Args, Default, Deserialize)]
-#[serde(default)]
-pub struct RequestArgs {
-    /// Failed provisioning requests one address may make in a burst [default: 10].
-    #[arg(long, env = "SOFTTOKEN_RATE_PER_ADDRESS_BURST")]
-    pub rate_per_address_burst: Option<u32>,
-    /// Failed provisioning requests one address regains per minute [default: 5].
-    #[arg(long, env = "SOFTTOKEN_RATE_PER_ADDRESS_PER_MINUTE")]
-    pub rate_per_address_per_minute: Option<u32>,
-    /// Failed provisioning requests all callers together may make in a burst [default: 300].
-    #[arg(long, env = "SOFTTOKEN_RATE_TOTAL_BURST")]
-    pub rate_total_burst: Option<u32>,
-    /// Failed provisioning requests all callers together regain per minute [default: 300].
-    #[arg(long, env = "SOFTTOKEN_RATE_TOTAL_PER_MINUTE")]
-    pub rate_total_per_minute: Option<u32>,
-    /// Provisioning starts (right or wrong) one address may make in a burst [default: 20].
-    #[arg(long, env = "SOFTTOKEN_RATE_STARTS_PER_ADDRESS_BURST")]
-    pub rate_starts_per_address_burst: Option<u32>,
-    /// Provisioning starts one address regains per minute [default: 10].
-    #[arg(long, env = "SOFTTOKEN_RATE_STARTS_PER_ADDRESS_PER_MINUTE")]
-    pub rate_starts_per_address_per_minute: Option<u32>,
-    /// Largest request body in bytes [default: 16384].
-    #[arg(long, env = "SOFTTOKEN_BODY_LIMIT")]
-    pub body_limit: Option<usize>,
+concern! {
+    /// The rate and body limits of requests: keys of `[limits]`.
+    #[derive(Debug, Args, Default, Deserialize)]
+    #[serde(default)]
+    pub struct RequestArgs {
+        /// Failed provisioning requests one address may make in a burst [default: 10].
+        #[arg(long, env = "SOFTTOKEN_RATE_PER_ADDRESS_BURST")]
+        pub rate_per_address_burst: Option<u32>,
+        /// Failed provisioning requests one address regains per minute [default: 5].
+        #[arg(long, env = "SOFTTOKEN_RATE_PER_ADDRESS_PER_MINUTE")]
+        pub rate_per_address_per_minute: Option<u32>,
+        /// Failed provisioning requests all callers together may make in a burst [default: 300].
+        #[arg(long, env = "SOFTTOKEN_RATE_TOTAL_BURST")]
+        pub rate_total_burst: Option<u32>,
+        /// Failed provisioning requests all callers together regain per minute [default: 300].
+        #[arg(long, env = "SOFTTOKEN_RATE_TOTAL_PER_MINUTE")]
+        pub rate_total_per_minute: Option<u32>,
+        /// Provisioning starts (right or wrong) one address may make in a burst [default: 20].
+        #[arg(long, env = "SOFTTOKEN_RATE_STARTS_PER_ADDRESS_BURST")]
+        pub rate_starts_per_address_burst: Option<u32>,
+        /// Provisioning starts one address regains per minute [default: 10].
+        #[arg(long, env = "SOFTTOKEN_RATE_STARTS_PER_ADDRESS_PER_MINUTE")]
+        pub rate_starts_per_address_per_minute: Option<u32>,
+        /// Largest request body in bytes [default: 16384].
+        #[arg(long, env = "SOFTTOKEN_BODY_LIMIT")]
+        pub body_limit: Option<usize>,
+    }
 }
 
-/// The timeouts and connection caps of the listeners: keys of `[limits]`.
-#[derive(Debug, Args, Default, Deserialize)]
-#[serde(default)]
-pub struct EdgeArgs {
-    /// Seconds for a TLS handshake and for a request's whole header, also the longest idle
-    /// wait between requests on one connection [default: 10].
-    #[arg(long, env = "SOFTTOKEN_HEADER_READ_TIMEOUT_SECS")]
-    pub header_read_timeout_secs: Option<u64>,
-    /// Seconds to read a request's body and answer it [default: 30].
-    #[arg(long, env = "SOFTTOKEN_REQUEST_TIMEOUT_SECS")]
-    pub request_timeout_secs: Option<u64>,
-    /// Connections held at once; keep it below the process's open-file limit [default: 900].
-    #[arg(long, env = "SOFTTOKEN_MAX_CONNECTIONS")]
-    pub max_connections: Option<usize>,
-    /// Connections held at once from one address, trusted proxies excepted [default: 32].
-    #[arg(long, env = "SOFTTOKEN_MAX_CONNECTIONS_PER_ADDRESS")]
-    pub max_connections_per_address: Option<usize>,
+concern! {
+    /// The timeouts and connection caps of the listeners: keys of `[limits]`.
+    #[derive(Debug, Args, Default, Deserialize)]
+    #[serde(default)]
+    pub struct EdgeArgs {
+        /// Seconds for a TLS handshake and for a request's whole header, also the longest idle
+        /// wait between requests on one connection [default: 10].
+        #[arg(long, env = "SOFTTOKEN_HEADER_READ_TIMEOUT_SECS")]
+        pub header_read_timeout_secs: Option<u64>,
+        /// Seconds to read a request's body and answer it [default: 30].
+        #[arg(long, env = "SOFTTOKEN_REQUEST_TIMEOUT_SECS")]
+        pub request_timeout_secs: Option<u64>,
+        /// Connections held at once; keep it below the process's open-file limit [default: 900].
+        #[arg(long, env = "SOFTTOKEN_MAX_CONNECTIONS")]
+        pub max_connections: Option<usize>,
+        /// Connections held at once from one address, trusted proxies excepted [default: 32].
+        #[arg(long, env = "SOFTTOKEN_MAX_CONNECTIONS_PER_ADDRESS")]
+        pub max_connections_per_address: Option<usize>,
+    }
 }
 
 /// HTTP-level settings.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
-    /// The admin credential; `None` disables the admin API.
+    /// The admin token file's token: the credential `legacy-admin`, scope admin.
     pub admin_token: Option<AdminToken>,
-    /// The web tier's credential: `/v1/admin/verify` only.
+    /// The verify token file's: `legacy-verify`, scope verify (`/v1/admin/verify` only).
     pub verify_token: Option<AdminToken>,
-    /// The web tier's confirmation credential: `/v1/admin/confirmations*` only.
+    /// The confirm token file's: `legacy-confirm`, scope transactions.
     pub confirm_token: Option<AdminToken>,
-    /// How many wrong bearers an address (and everyone) may present on the admin listener.
+    /// How many wrong bearers an address, a claimed credential name (and everyone) may
+    /// present on the admin listener.
     pub bearer_limits: RateLimits,
     /// How many provisioning starts an address may make, right or wrong: each costs the bank
     /// a SPAKE2 computation and a stored attempt.
@@ -149,47 +158,31 @@ impl Default for HttpOptions {
     }
 }
 
-/// A count from its layers, checked.
-fn count(flag: Option<u32>, file: Option<u32>, default: u32, what: &str) -> Result<u32> {
-    positive(layered(flag, file, default), what)
+/// A count, layered, over its default, checked.
+fn count(v: Option<u32>, default: u32, what: &str) -> Result<u32> {
+    positive(v.unwrap_or(default), what)
 }
 
-/// The bank's policy: its limits from the layers over [`Policy::default`], and the names it
-/// sends to the app.
-pub(super) fn policy(
-    flag: &PolicyLimits,
-    lim: &PolicyLimits,
-    names: &BankNames,
-    file_names: &BankNames,
-) -> Result<Policy> {
+/// The bank's policy: its limits, layered, over [`Policy::default`], and the names it sends
+/// to the app.
+pub(super) fn policy(limits: &PolicyLimits, names: &BankNames) -> Result<Policy> {
     let mut policy = Policy::default();
-    policy.provision_max_tries = count(
-        flag.provision_max_tries,
-        lim.provision_max_tries,
-        policy.provision_max_tries,
-        "provision_max_tries",
-    )?;
-    policy.verify_max_failures = count(
-        flag.verify_max_failures,
-        lim.verify_max_failures,
-        policy.verify_max_failures,
-        "verify_max_failures",
-    )?;
-    policy.reissue_wait_secs =
-        layered(flag.reissue_wait_secs, lim.reissue_wait_secs, policy.reissue_wait_secs);
-    if let Some(days) = flag.expiry_days.or(lim.expiry_days) {
+    policy.provision_max_tries =
+        count(limits.provision_max_tries, policy.provision_max_tries, "provision_max_tries")?;
+    policy.verify_max_failures =
+        count(limits.verify_max_failures, policy.verify_max_failures, "verify_max_failures")?;
+    policy.reissue_wait_secs = limits.reissue_wait_secs.unwrap_or(policy.reissue_wait_secs);
+    if let Some(days) = limits.expiry_days {
         policy.default_expiry_secs = u64::from(positive(days, "expiry_days")?) * 24 * 3600;
     }
-    policy.attempt_ttl_secs =
-        layered(flag.attempt_ttl_secs, lim.attempt_ttl_secs, policy.attempt_ttl_secs);
+    policy.attempt_ttl_secs = limits.attempt_ttl_secs.unwrap_or(policy.attempt_ttl_secs);
     if policy.attempt_ttl_secs == 0 {
         return Err(Error::Config("attempt_ttl_secs must be at least 1".into()));
     }
-    policy.issuer = layered(names.issuer.clone(), file_names.issuer.clone(), policy.issuer);
-    policy.display_name =
-        layered(names.display_name.clone(), file_names.display_name.clone(), policy.display_name);
-    policy.download_url =
-        layered(names.download_url.clone(), file_names.download_url.clone(), policy.download_url);
+    let BankNames { issuer, display_name, download_url } = names.clone();
+    policy.issuer = issuer.unwrap_or(policy.issuer);
+    policy.display_name = display_name.unwrap_or(policy.display_name);
+    policy.download_url = download_url.unwrap_or(policy.download_url);
     let issuer_len = policy.issuer.chars().count();
     let name_len = policy.display_name.chars().count();
     if !(1..=64).contains(&issuer_len) || !(1..=32).contains(&name_len) {
@@ -208,37 +201,30 @@ pub(super) struct RequestLimits {
     pub(super) body_limit: usize,
 }
 
-/// The request limits, and the attempts a registration keeps open (a file-only setting of the
-/// bank's policy, `file_policy`'s `max_open_attempts`, checked between them as it always was).
+/// The request limits, layered, and the attempts a registration keeps open (a file-only
+/// setting of the bank's policy, `policy_limits`' `max_open_attempts`, checked between them as
+/// it always was).
 pub(super) fn request_limits(
-    flag: &RequestArgs,
-    file: &RequestArgs,
-    file_policy: &PolicyLimits,
+    requests: &RequestArgs,
+    policy_limits: &PolicyLimits,
     policy: &mut Policy,
 ) -> Result<RequestLimits> {
+    let r = requests;
     let d = PROVISION_FAILURE_LIMITS;
     let rate_limits = RateLimits {
         per_address_burst: count(
-            flag.rate_per_address_burst,
-            file.rate_per_address_burst,
+            r.rate_per_address_burst,
             d.per_address_burst,
             "rate_per_address_burst",
         )?,
         per_address_per_minute: count(
-            flag.rate_per_address_per_minute,
-            file.rate_per_address_per_minute,
+            r.rate_per_address_per_minute,
             d.per_address_per_minute,
             "rate_per_address_per_minute",
         )?,
-        total_burst: count(
-            flag.rate_total_burst,
-            file.rate_total_burst,
-            d.total_burst,
-            "rate_total_burst",
-        )?,
+        total_burst: count(r.rate_total_burst, d.total_burst, "rate_total_burst")?,
         total_per_minute: count(
-            flag.rate_total_per_minute,
-            file.rate_total_per_minute,
+            r.rate_total_per_minute,
             d.total_per_minute,
             "rate_total_per_minute",
         )?,
@@ -246,32 +232,30 @@ pub(super) fn request_limits(
     let d = PROVISION_START_LIMITS;
     let start_limits = RateLimits {
         per_address_burst: count(
-            flag.rate_starts_per_address_burst,
-            file.rate_starts_per_address_burst,
+            r.rate_starts_per_address_burst,
             d.per_address_burst,
             "rate_starts_per_address_burst",
         )?,
         per_address_per_minute: count(
-            flag.rate_starts_per_address_per_minute,
-            file.rate_starts_per_address_per_minute,
+            r.rate_starts_per_address_per_minute,
             d.per_address_per_minute,
             "rate_starts_per_address_per_minute",
         )?,
         ..d
     };
     policy.max_open_attempts = positive(
-        file_policy.max_open_attempts.unwrap_or(policy.max_open_attempts),
+        policy_limits.max_open_attempts.unwrap_or(policy.max_open_attempts),
         "max_open_attempts",
     )?;
-    let body_limit = layered(flag.body_limit, file.body_limit, DEFAULT_BODY_LIMIT);
+    let body_limit = r.body_limit.unwrap_or(DEFAULT_BODY_LIMIT);
     if !(1024..=1024 * 1024).contains(&body_limit) {
         return Err(Error::Config("body_limit must be 1 KiB to 1 MiB".into()));
     }
     Ok(RequestLimits { rate_limits, start_limits, body_limit })
 }
 
-/// The timeouts and connection caps of the listeners.
-pub(super) fn edge_limits(flag: &EdgeArgs, file: &EdgeArgs) -> Result<EdgeLimits> {
+/// The timeouts and connection caps of the listeners, layered.
+pub(super) fn edge_limits(edge: &EdgeArgs) -> Result<EdgeLimits> {
     let d = EDGE_LIMITS;
     // A timeout given is checked; the default needs no check.
     let secs = |v: Option<u64>, default: Duration, what: &str| -> Result<Duration> {
@@ -281,33 +265,24 @@ pub(super) fn edge_limits(flag: &EdgeArgs, file: &EdgeArgs) -> Result<EdgeLimits
             Some(_) => Err(Error::Config(format!("{what} must be 1 to 3600 seconds"))),
         }
     };
-    let connections =
-        |flag: Option<usize>, file: Option<usize>, default: usize, what: &str| match layered(
-            flag, file, default,
-        ) {
-            0 => Err(Error::Config(format!("{what} must be at least 1"))),
-            n => Ok(n),
-        };
+    let connections = |v: Option<usize>, default: usize, what: &str| match v.unwrap_or(default) {
+        0 => Err(Error::Config(format!("{what} must be at least 1"))),
+        n => Ok(n),
+    };
     Ok(EdgeLimits {
         header_read_timeout: secs(
-            flag.header_read_timeout_secs.or(file.header_read_timeout_secs),
+            edge.header_read_timeout_secs,
             d.header_read_timeout,
             "header_read_timeout_secs",
         )?,
         request_timeout: secs(
-            flag.request_timeout_secs.or(file.request_timeout_secs),
+            edge.request_timeout_secs,
             d.request_timeout,
             "request_timeout_secs",
         )?,
-        max_connections: connections(
-            flag.max_connections,
-            file.max_connections,
-            d.max_connections,
-            "max_connections",
-        )?,
+        max_connections: connections(edge.max_connections, d.max_connections, "max_connections")?,
         max_connections_per_address: connections(
-            flag.max_connections_per_address,
-            file.max_connections_per_address,
+            edge.max_connections_per_address,
             d.max_connections_per_address,
             "max_connections_per_address",
         )?,

@@ -9,40 +9,44 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::defaults::{DEFAULT_ADMIN_BIND, DEFAULT_BIND, DEFAULT_PROXIES_BEHIND_TLS};
-use super::layer::switch;
+use super::layer::concern;
 use crate::error::{Error, Result};
 
-/// The two listen addresses: top-level keys of the file.
-#[derive(Debug, Args, Default, Deserialize)]
-#[serde(default)]
-pub struct Addresses {
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "SOFTTOKEN_BIND")]
-    pub bind: Option<SocketAddr>,
-    /// Address of the admin API and /metrics, for the bank's own network only
-    /// [default: 127.0.0.1:8081].
-    #[arg(long, env = "SOFTTOKEN_ADMIN_BIND")]
-    pub admin_bind: Option<SocketAddr>,
+concern! {
+    /// The two listen addresses: top-level keys of the file.
+    #[derive(Debug, Args, Default, Deserialize)]
+    #[serde(default)]
+    pub struct Addresses {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "SOFTTOKEN_BIND")]
+        pub bind: Option<SocketAddr>,
+        /// Address of the admin API and /metrics, for the bank's own network only
+        /// [default: 127.0.0.1:8081].
+        #[arg(long, env = "SOFTTOKEN_ADMIN_BIND")]
+        pub admin_bind: Option<SocketAddr>,
+    }
 }
 
-/// TLS and the proxies in front: top-level keys of the file.
-#[derive(Debug, Args, Default, Deserialize)]
-#[serde(default)]
-pub struct Front {
-    /// TLS certificate chain (PEM); serves HTTPS with rustls.
-    #[arg(long, env = "SOFTTOKEN_TLS_CERT", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// TLS private key (PEM).
-    #[arg(long, env = "SOFTTOKEN_TLS_KEY", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-    /// Serve plain HTTP on a non-loopback address because a TLS-terminating proxy is in front;
-    /// the client address is then taken from the proxy's X-Forwarded-For.
-    #[arg(long, env = "SOFTTOKEN_BEHIND_TLS_PROXY")]
-    pub behind_tls_proxy: bool,
-    /// Networks (CIDRs, comma-separated) of the proxies whose X-Forwarded-For is believed
-    /// [default: none; with --behind-tls-proxy, loopback: 127.0.0.0/8,::1/128].
-    #[arg(long, env = "SOFTTOKEN_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Vec<String>,
+concern! {
+    /// TLS and the proxies in front: top-level keys of the file.
+    #[derive(Debug, Args, Default, Deserialize)]
+    #[serde(default)]
+    pub struct Front {
+        /// TLS certificate chain (PEM); serves HTTPS with rustls.
+        #[arg(long, env = "SOFTTOKEN_TLS_CERT", requires = "tls_key")]
+        pub tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, env = "SOFTTOKEN_TLS_KEY", requires = "tls_cert")]
+        pub tls_key: Option<PathBuf>,
+        /// Serve plain HTTP on a non-loopback address because a TLS-terminating proxy is in front;
+        /// the client address is then taken from the proxy's X-Forwarded-For.
+        #[arg(long, env = "SOFTTOKEN_BEHIND_TLS_PROXY")]
+        pub behind_tls_proxy: bool,
+        /// Networks (CIDRs, comma-separated) of the proxies whose X-Forwarded-For is believed
+        /// [default: none; with --behind-tls-proxy, loopback: 127.0.0.0/8,::1/128].
+        #[arg(long, env = "SOFTTOKEN_TRUSTED_PROXIES", value_delimiter = ',')]
+        pub trusted_proxies: Vec<String>,
+    }
 }
 
 /// TLS certificate and key files.
@@ -63,31 +67,27 @@ pub(super) struct Listeners {
 }
 
 /// The listeners of `serve` (`serving`) or of an admin command, which only checks the values:
-/// the addresses and the front of the flags (over the environment) and of the file.
+/// the addresses and the front, layered.
 pub(super) fn listeners(
-    (flag, set): (&Addresses, &Addresses),
-    (front, file_front): (&Front, &Front),
+    addresses: &Addresses,
+    front: &Front,
     serving: bool,
     demo_on: bool,
 ) -> Result<Listeners> {
-    let bind = match flag.bind.or(set.bind) {
+    let bind = match addresses.bind {
         Some(b) => b,
         None => DEFAULT_BIND.parse().map_err(|_| Error::Internal("default bind address"))?,
     };
-    let admin_bind = match flag.admin_bind.or(set.admin_bind) {
+    let admin_bind = match addresses.admin_bind {
         Some(b) => b,
         None => DEFAULT_ADMIN_BIND.parse().map_err(|_| Error::Internal("default admin address"))?,
     };
-    let (flag, file) = (front, file_front);
-    let tls = match (
-        flag.tls_cert.clone().or(file.tls_cert.clone()),
-        flag.tls_key.clone().or(file.tls_key.clone()),
-    ) {
+    let tls = match (front.tls_cert.clone(), front.tls_key.clone()) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         (None, None) => None,
         _ => return Err(Error::Config("give both tls_cert and tls_key, or neither".into())),
     };
-    let behind_tls_proxy = switch(flag.behind_tls_proxy, file.behind_tls_proxy);
+    let behind_tls_proxy = front.behind_tls_proxy;
     let plain = serving && tls.is_none() && !behind_tls_proxy;
     if plain && !bind.ip().is_loopback() {
         return Err(Error::Config(format!(
@@ -107,10 +107,7 @@ pub(super) fn listeners(
         )));
     }
 
-    let trusted_proxies = trusted_proxies(
-        if flag.trusted_proxies.is_empty() { &file.trusted_proxies } else { &flag.trusted_proxies },
-        behind_tls_proxy,
-    )?;
+    let trusted_proxies = trusted_proxies(&front.trusted_proxies, behind_tls_proxy)?;
 
     // Demo mode hands out a public password and re-arms without a credential; it is for one
     // machine (a kiosk, a laptop), never for a network or a proxy in front of one. This checks

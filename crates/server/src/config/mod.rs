@@ -1,11 +1,12 @@
 //! Configuration: a TOML file, overridden by `SOFTTOKEN_*` environment variables, overridden by
-//! command-line flags. Secrets (master key, admin token, demo password) come from files or
-//! environment variables, never from flags, so they do not show in `ps`.
+//! command-line flags. Secrets come from files (bearer tokens only from files) or environment
+//! variables (master key, demo password), never from flags, so they do not show in `ps`.
 //!
 //! The layers come from crates: clap reads each flag and its environment variable (flag over
 //! environment, the `env =` of each argument), serde and `toml` read the file (unknown keys
-//! refused). What is written here is `layer::layered` (flag or environment, else file, else default)
-//! per setting and one check per concern. Why not `figment`: clap already owns the flag and
+//! refused). What is written here is one generic merge, `layer::Layer` (flag or environment,
+//! else file), which each concern struct gets by being declared through `layer::concern!`, and
+//! one check per concern, where each setting's default is applied. Why not `figment`: clap already owns the flag and
 //! environment layers (and their `--help`), so figment would add a second reader of the same
 //! `SOFTTOKEN_*` variables that must be kept in step with clap's, plus a key mapping for the
 //! file's `[limits]` table, whose keys are flat flags and variables; it would save one `.or()`
@@ -40,7 +41,7 @@ mod tests;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use layer::{layered, switch};
+use layer::Layer as _;
 
 use crate::bank::{Demo, Policy};
 use crate::error::Result;
@@ -50,8 +51,9 @@ use crate::storage::sqlite::Synchronous;
 
 pub use args::{
     AuditArgs, BackupArgs, Cli, Command, CommonArgs, ConfirmCommand, ConfirmCreateArgs,
-    ConfirmIdArgs, ConfirmOfflineArgs, ConfirmStatusArgs, IssueArgs, Output, PairArgs, ResyncArgs,
-    RotateKeyArgs, ServeArgs, VerifyArgs,
+    ConfirmIdArgs, ConfirmOfflineArgs, ConfirmStatusArgs, CredentialAddArgs, CredentialCommand,
+    CredentialRevokeArgs, IssueArgs, Output, PairArgs, ResyncArgs, RotateKeyArgs, ServeArgs,
+    VerifyArgs,
 };
 pub use database::DatabaseArgs;
 pub use defaults::{DEFAULT_ADMIN_BIND, DEFAULT_BIND, DEFAULT_DATABASE, DEFAULT_DEMO_PASSWORD};
@@ -105,12 +107,12 @@ pub struct Settings {
 /// [`Error::Config`](crate::Error::Config) for a URL that is not `postgres://` or
 /// `postgresql://`, or a pool of 0.
 pub fn postgres_options(common: &CommonArgs, file: &FileConfig) -> Result<Option<PostgresOptions>> {
-    database::postgres_options(&common.database, &file.database, &file.limits.database)
+    database::postgres_options(&common.database.over(&file.database), &file.limits.database)
 }
 
 /// The SQLite file of file, environment and flags.
 pub fn database_path(common: &CommonArgs, file: &FileConfig) -> PathBuf {
-    database::database_path(&common.database, &file.database)
+    database::database_path(&common.database.over(&file.database))
 }
 
 /// Merges file, environment and flags for `serve` (with `serve`) or the admin commands.
@@ -147,25 +149,28 @@ fn resolve_with(
     let default_serve = ServeArgs::default();
     let serve_args = serve.unwrap_or(&default_serve);
     let lim = &file.limits;
+    // Each concern's flags (over their environment variables) over the file's, merged once.
+    let db = common.database.over(&file.database);
+    let keys = common.keys.over(&file.keys);
+    let output = common.output.over(&file.output);
+    let names = common.names.over(&file.names);
+    let policy_limits = common.policy.over(&lim.policy);
+    let addresses = serve_args.addresses.over(&file.addresses);
+    let tokens = serve_args.tokens.over(&file.tokens);
+    let front = serve_args.front.over(&file.front);
+    let demo_args = serve_args.demo.over(&file.demo);
+    let requests = serve_args.requests.over(&lim.requests);
+    let edge = serve_args.edge.over(&lim.edge);
 
-    let database = database_path(common, &file);
-    let demo_on = serve.is_some() && switch(serve_args.demo.demo, file.demo.demo);
+    let database = database::database_path(&db);
+    let demo_on = serve.is_some() && demo_args.demo;
 
-    let mut policy = limits::policy(&common.policy, &lim.policy, &common.names, &file.names)?;
-    let requests =
-        limits::request_limits(&serve_args.requests, &lim.requests, &lim.policy, &mut policy)?;
-    let edge = limits::edge_limits(&serve_args.edge, &lim.edge)?;
-    let listeners = listen::listeners(
-        (&serve_args.addresses, &file.addresses),
-        (&serve_args.front, &file.front),
-        serve.is_some(),
-        demo_on,
-    )?;
-    let demo = if demo_on { Some(secrets::demo(&file.demo)?) } else { None };
-    let synchronous = database::synchronous(
-        common.output.synchronous.as_deref(),
-        file.output.synchronous.as_deref(),
-    )?;
+    let mut policy = limits::policy(&policy_limits, &names)?;
+    let requests = limits::request_limits(&requests, &policy_limits, &mut policy)?;
+    let edge = limits::edge_limits(&edge)?;
+    let listeners = listen::listeners(&addresses, &front, serve.is_some(), demo_on)?;
+    let demo = if demo_on { Some(secrets::demo(&demo_args)?) } else { None };
+    let synchronous = database::synchronous(output.synchronous.as_deref())?;
 
     let secrets::Secrets {
         master_key,
@@ -173,12 +178,7 @@ fn resolve_with(
         admin_token,
         verify_token,
         confirm_token,
-    } = read_secrets(
-        (&common.keys, &file.keys),
-        (&serve_args.tokens, &file.tokens),
-        demo_on,
-        &database,
-    )?;
+    } = read_secrets(&keys, &tokens, demo_on, &database)?;
 
     Ok(Settings {
         bind: listeners.bind,
@@ -190,11 +190,11 @@ fn resolve_with(
             .cache_capacity
             .unwrap_or(crate::storage::sqlite::DEFAULT_CACHE_CAPACITY)
             .max(1),
-        postgres: postgres_options(common, &file)?,
-        migrate_on_start: switch(common.database.migrate_on_start, file.database.migrate_on_start),
+        postgres: database::postgres_options(&db, &lim.database)?,
+        migrate_on_start: db.migrate_on_start,
         master_key,
         previous_master_keys,
-        outbox_dir: common.output.outbox_dir.clone().or(file.output.outbox_dir.clone()),
+        outbox_dir: output.outbox_dir,
         policy,
         http: HttpOptions {
             admin_token,
@@ -209,11 +209,7 @@ fn resolve_with(
         },
         tls: listeners.tls,
         demo,
-        log_json: switch(common.output.log_json, file.output.log_json),
-        log: layered(
-            common.output.log.clone(),
-            file.output.log.clone(),
-            defaults::DEFAULT_LOG.into(),
-        ),
+        log_json: output.log_json,
+        log: output.log.unwrap_or_else(|| defaults::DEFAULT_LOG.into()),
     })
 }

@@ -1,5 +1,5 @@
-//! The secrets: the master keys, the bearer tokens and the demo password, from environment
-//! variables or files, never from flags (they would show in `ps`). Read last, so that a
+//! The secrets: the master keys and the demo password from environment variables or files, the
+//! bearer tokens from files only; never from flags (they would show in `ps`). Read last, so that a
 //! configuration refused for anything else reads no secret and writes no demo key.
 
 use std::path::{Path, PathBuf};
@@ -10,61 +10,69 @@ use softtoken_core::ids::ActivationPassword;
 use zeroize::Zeroizing;
 
 use super::defaults::DEFAULT_DEMO_PASSWORD;
+use super::layer::concern;
 use crate::bank::Demo;
 use crate::credential::AdminToken;
 use crate::error::{Error, Result};
 use crate::sealed::MasterKey;
 
-/// The master key files: top-level keys of the file.
-#[derive(Debug, Args, Default, Deserialize)]
-#[serde(default)]
-pub struct KeyFiles {
-    /// File holding the 32-byte master key (64 hex digits or base64). The key itself may
-    /// instead be given in SOFTTOKEN_MASTER_KEY.
-    #[arg(long, env = "SOFTTOKEN_MASTER_KEY_FILE", global = true)]
-    pub master_key_file: Option<PathBuf>,
-    /// Key files of earlier master keys, still needed to open secrets not yet re-sealed under
-    /// the current key (during a key rotation; see `rotate-key`). Repeat the flag, or separate
-    /// the files with commas in the environment variable.
-    #[arg(
-        long = "previous-master-key-file",
-        env = "SOFTTOKEN_PREVIOUS_MASTER_KEY_FILES",
-        global = true,
-        value_delimiter = ','
-    )]
-    pub previous_master_key_files: Vec<PathBuf>,
+concern! {
+    /// The master key files: top-level keys of the file.
+    #[derive(Debug, Args, Default, Deserialize)]
+    #[serde(default)]
+    pub struct KeyFiles {
+        /// File holding the 32-byte master key (64 hex digits or base64). The key itself may
+        /// instead be given in SOFTTOKEN_MASTER_KEY.
+        #[arg(long, env = "SOFTTOKEN_MASTER_KEY_FILE", global = true)]
+        pub master_key_file: Option<PathBuf>,
+        /// Key files of earlier master keys, still needed to open secrets not yet re-sealed under
+        /// the current key (during a key rotation; see `rotate-key`). Repeat the flag, or separate
+        /// the files with commas in the environment variable.
+        #[arg(
+            long = "previous-master-key-file",
+            env = "SOFTTOKEN_PREVIOUS_MASTER_KEY_FILES",
+            global = true,
+            value_delimiter = ','
+        )]
+        pub previous_master_key_files: Vec<PathBuf>,
+    }
 }
 
-/// The bearer tokens' files, one field per token: top-level keys of the file; each token may
-/// instead be given in its environment variable (`read_secrets`).
-#[derive(Debug, Args, Default, Deserialize)]
-#[serde(default)]
-pub struct TokenFiles {
-    /// File holding the admin bearer token (or give the token in SOFTTOKEN_ADMIN_TOKEN).
-    #[arg(long, env = "SOFTTOKEN_ADMIN_TOKEN_FILE")]
-    pub admin_token_file: Option<PathBuf>,
-    /// File holding the web tier's verify-only bearer token (or give the token in
-    /// SOFTTOKEN_VERIFY_TOKEN): /v1/admin/verify and nothing else.
-    #[arg(long, env = "SOFTTOKEN_VERIFY_TOKEN_FILE")]
-    pub verify_token_file: Option<PathBuf>,
-    /// File holding the web tier's confirm-only bearer token (or give the token in
-    /// SOFTTOKEN_CONFIRM_TOKEN): the /v1/admin/confirmations endpoints and nothing else.
-    #[arg(long, env = "SOFTTOKEN_CONFIRM_TOKEN_FILE")]
-    pub confirm_token_file: Option<PathBuf>,
+concern! {
+    /// The bearer tokens' files, one field per token: top-level keys of the file. Each file is a
+    /// named credential of the admin listener (`legacy-admin`, `legacy-verify`,
+    /// `legacy-confirm`), the way to it from before `softtoken-server credential`.
+    #[derive(Debug, Args, Default, Deserialize)]
+    #[serde(default)]
+    pub struct TokenFiles {
+        /// File holding the admin bearer token: the credential legacy-admin, scope admin.
+        #[arg(long, env = "SOFTTOKEN_ADMIN_TOKEN_FILE")]
+        pub admin_token_file: Option<PathBuf>,
+        /// File holding the web tier's verify-only bearer token: the credential legacy-verify,
+        /// scope verify (/v1/admin/verify and nothing else).
+        #[arg(long, env = "SOFTTOKEN_VERIFY_TOKEN_FILE")]
+        pub verify_token_file: Option<PathBuf>,
+        /// File holding the web tier's confirm-only bearer token: the credential
+        /// legacy-confirm, scope transactions (the /v1/admin/confirmations endpoints).
+        #[arg(long, env = "SOFTTOKEN_CONFIRM_TOKEN_FILE")]
+        pub confirm_token_file: Option<PathBuf>,
+    }
 }
 
-/// Demo mode: top-level keys of the file.
-#[derive(Debug, Args, Default, Deserialize)]
-#[serde(default)]
-pub struct DemoArgs {
-    /// Demo mode: keep the demo registration (service ID 10112231, user ID 999800000001)
-    /// armed. Its activation password is SOFTTOKEN_DEMO_ACTIVATION_PASSWORD [default: 3718].
-    #[arg(long, env = "SOFTTOKEN_DEMO")]
-    pub demo: bool,
-    /// The demo registration's activation password (file only; or
-    /// SOFTTOKEN_DEMO_ACTIVATION_PASSWORD).
-    #[arg(skip)]
-    pub demo_activation_password: Option<String>,
+concern! {
+    /// Demo mode: top-level keys of the file.
+    #[derive(Debug, Args, Default, Deserialize)]
+    #[serde(default)]
+    pub struct DemoArgs {
+        /// Demo mode: keep the demo registration (service ID 10112231, user ID 999800000001)
+        /// armed. Its activation password is SOFTTOKEN_DEMO_ACTIVATION_PASSWORD [default: 3718].
+        #[arg(long, env = "SOFTTOKEN_DEMO")]
+        pub demo: bool,
+        /// The demo registration's activation password (file only; or
+        /// SOFTTOKEN_DEMO_ACTIVATION_PASSWORD).
+        #[arg(skip)]
+        pub demo_activation_password: Option<String>,
+    }
 }
 
 /// The secrets of the settings.
@@ -78,17 +86,11 @@ pub(super) struct Secrets {
 
 /// Where `resolve_with` gets the secrets from: the environment and files ([`read_secrets`]),
 /// or a fixed set for the fuzz target, which must not open the paths a fuzzer writes.
-pub(super) type SecretSource =
-    fn((&KeyFiles, &KeyFiles), (&TokenFiles, &TokenFiles), bool, &Path) -> Result<Secrets>;
+pub(super) type SecretSource = fn(&KeyFiles, &TokenFiles, bool, &Path) -> Result<Secrets>;
 
 /// The fixed secrets of the fuzz target: a key, no tokens.
 #[cfg(feature = "fuzzing")]
-pub(super) fn fixed_secrets(
-    _: (&KeyFiles, &KeyFiles),
-    _: (&TokenFiles, &TokenFiles),
-    _: bool,
-    _: &Path,
-) -> Result<Secrets> {
+pub(super) fn fixed_secrets(_: &KeyFiles, _: &TokenFiles, _: bool, _: &Path) -> Result<Secrets> {
     Ok(Secrets {
         master_key: MasterKey::parse(&"5a".repeat(32))?,
         previous_master_keys: Vec::new(),
@@ -124,17 +126,17 @@ fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
     crate::files::read_secret(path, what)
 }
 
-/// The master key and the bearer tokens from the environment or their files (each pair the
-/// flags', over the environment, then the file's); in demo mode a missing key file is made.
+/// The master key and the bearer tokens from the environment or their files (as layered); in
+/// demo mode a missing key file is made.
 pub(super) fn read_secrets(
-    (keys, file_keys): (&KeyFiles, &KeyFiles),
-    (tokens, file_tokens): (&TokenFiles, &TokenFiles),
+    keys: &KeyFiles,
+    tokens: &TokenFiles,
     demo_on: bool,
     database: &Path,
 ) -> Result<Secrets> {
     let master_key = if let Some(text) = env_secret("SOFTTOKEN_MASTER_KEY") {
         MasterKey::parse(&text)?
-    } else if let Some(path) = keys.master_key_file.clone().or(file_keys.master_key_file.clone()) {
+    } else if let Some(path) = keys.master_key_file.clone() {
         if demo_on && !path.exists() {
             create_demo_key(&path)?;
         }
@@ -154,11 +156,7 @@ pub(super) fn read_secrets(
         ));
     };
 
-    let previous_files = if keys.previous_master_key_files.is_empty() {
-        &file_keys.previous_master_key_files
-    } else {
-        &keys.previous_master_key_files
-    };
+    let previous_files = &keys.previous_master_key_files;
     let mut previous_master_keys = Vec::with_capacity(previous_files.len());
     for path in previous_files {
         let key = MasterKey::from_file(path)?;
@@ -172,17 +170,10 @@ pub(super) fn read_secrets(
         previous_master_keys.push(key);
     }
 
-    let (flag, file) = (tokens, file_tokens);
-    let admin_token = bearer(
-        "SOFTTOKEN_ADMIN_TOKEN",
-        flag.admin_token_file.as_ref().or(file.admin_token_file.as_ref()),
-        "admin token",
-    )?;
-    let verify_token = bearer(
-        "SOFTTOKEN_VERIFY_TOKEN",
-        flag.verify_token_file.as_ref().or(file.verify_token_file.as_ref()),
-        "verify token",
-    )?;
+    let admin_token =
+        bearer("SOFTTOKEN_ADMIN_TOKEN", tokens.admin_token_file.as_ref(), "admin token")?;
+    let verify_token =
+        bearer("SOFTTOKEN_VERIFY_TOKEN", tokens.verify_token_file.as_ref(), "verify token")?;
     if let (Some(a), Some(v)) = (&admin_token, &verify_token) {
         if a == v {
             return Err(Error::Config(
@@ -192,11 +183,8 @@ pub(super) fn read_secrets(
         }
     }
 
-    let confirm_token = bearer(
-        "SOFTTOKEN_CONFIRM_TOKEN",
-        flag.confirm_token_file.as_ref().or(file.confirm_token_file.as_ref()),
-        "confirm token",
-    )?;
+    let confirm_token =
+        bearer("SOFTTOKEN_CONFIRM_TOKEN", tokens.confirm_token_file.as_ref(), "confirm token")?;
     if let Some(c) = &confirm_token {
         if admin_token.as_ref() == Some(c) || verify_token.as_ref() == Some(c) {
             return Err(Error::Config(
@@ -210,10 +198,16 @@ pub(super) fn read_secrets(
     Ok(Secrets { master_key, previous_master_keys, admin_token, verify_token, confirm_token })
 }
 
-/// A bearer token from its environment variable, else from its file (flag over file).
+/// A bearer token from its file. Its old environment variable is refused, not ignored: a
+/// variable is inherited by every child process and shown by `ps e` and in crash reports, and
+/// a server that silently dropped it would come up with its admin API closed.
 fn bearer(variable: &str, file: Option<&PathBuf>, what: &str) -> Result<Option<AdminToken>> {
-    if let Some(t) = env_secret(variable) {
-        return Ok(Some(AdminToken::new(&t)?));
+    if env_secret(variable).is_some() {
+        return Err(Error::Config(format!(
+            "{variable} is no longer read: put the {what} in a file (chmod 600) and name it with \
+             {variable}_FILE or its flag, or issue a named credential with `softtoken-server \
+             credential add`"
+        )));
     }
     file.map(|path| AdminToken::new(&read_secret_file(path, what)?)).transpose()
 }

@@ -1,6 +1,8 @@
-//! The bank's admin endpoints (`/metrics`, `/v1/admin/*`): every one behind the admin token,
-//! except `/v1/admin/verify`, which the web tier's verify-only token may call too. Each action
-//! that changes a registration is written to the audit log.
+//! The bank's admin endpoints (`/metrics`, `/v1/admin/*`), each behind a credential whose
+//! scope grants it (`crate::credential::Scope::grants`): the registrations and the outbox a
+//! clerk's, `/v1/admin/verify` the web tier's verify scope too, the audit log an admin's,
+//! `/metrics` the monitoring system's. Each action that changes a registration is written to
+//! the audit log under the credential's name.
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -13,9 +15,9 @@ use serde::{Deserialize, Serialize};
 use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
 use softtoken_core::verify::EnteredCode;
 
-use super::extract::{Admin, ApiJson, ClientIp, SecretString, Verifier};
+use super::extract::{Admin, ApiJson, Clerk, MetricsReader, SecretString, Verifier};
 use super::state::AppState;
-use crate::bank::{audit_query, Actor, AdminAction, IssueRequest, Subject, MAX_AUDIT_PAGE};
+use crate::bank::{audit_query, AdminAction, IssueRequest, Subject, MAX_AUDIT_PAGE};
 use crate::error::{Error, Result};
 use crate::metrics::VerifyResult;
 use crate::storage::AuditEntry;
@@ -34,7 +36,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/admin/audit", get(admin_audit))
 }
 
-async fn metrics(State(s): State<AppState>) -> Response {
+async fn metrics(State(s): State<AppState>, _reader: MetricsReader) -> Response {
     ([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], s.metrics().render()).into_response()
 }
 
@@ -80,8 +82,7 @@ fn pair(path: Result<Path<(String, String)>, PathRejection>) -> Result<(ServiceI
 
 async fn admin_issue(
     State(s): State<AppState>,
-    _admin: Admin,
-    ClientIp(ip): ClientIp,
+    clerk: Clerk,
     body: Result<ApiJson<IssueBody>, Error>,
 ) -> Result<impl IntoResponse> {
     let ApiJson(body) = body?;
@@ -91,7 +92,7 @@ async fn admin_issue(
     let bank = s.bank();
     let work = bank.issue(req, s.now());
     let status = bank
-        .audited(&Actor::AdminToken(ip), AdminAction::Issue, subject, s.now(), work, |st| {
+        .audited(&clerk.actor(), AdminAction::Issue, subject, s.now(), work, |st| {
             Some(st.user_id.clone())
         })
         .await?;
@@ -101,7 +102,7 @@ async fn admin_issue(
 
 async fn admin_status(
     State(s): State<AppState>,
-    _admin: Admin,
+    _clerk: Clerk,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<impl IntoResponse> {
     let (service, user) = pair(path)?;
@@ -110,8 +111,7 @@ async fn admin_status(
 
 async fn admin_revoke(
     State(s): State<AppState>,
-    _admin: Admin,
-    ClientIp(ip): ClientIp,
+    clerk: Clerk,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<impl IntoResponse> {
     let (service, user) = pair(path)?;
@@ -119,7 +119,7 @@ async fn admin_revoke(
     let status = s
         .bank()
         .audited(
-            &Actor::AdminToken(ip),
+            &clerk.actor(),
             AdminAction::End,
             Subject::pair(&service, &user),
             s.now(),
@@ -133,14 +133,13 @@ async fn admin_revoke(
 
 async fn admin_unlock(
     State(s): State<AppState>,
-    _admin: Admin,
-    ClientIp(ip): ClientIp,
+    clerk: Clerk,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<impl IntoResponse> {
     let (service, user) = pair(path)?;
     let work = s.bank().unlock(&service, &user, s.now());
     let subject = Subject::pair(&service, &user);
-    let actor = Actor::AdminToken(ip);
+    let actor = clerk.actor();
     Ok(Json(s.bank().audited(&actor, AdminAction::Unlock, subject, s.now(), work, |_| None).await?))
 }
 
@@ -183,8 +182,7 @@ pub(crate) struct ResyncBody {
 
 async fn admin_resync(
     State(s): State<AppState>,
-    _admin: Admin,
-    ClientIp(ip): ClientIp,
+    clerk: Clerk,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Result<ApiJson<ResyncBody>, Error>,
 ) -> Result<impl IntoResponse> {
@@ -196,7 +194,7 @@ async fn admin_resync(
     );
     let work = s.bank().resync(&service, &user, [&code1, &code2], s.now());
     let subject = Subject::pair(&service, &user);
-    let actor = Actor::AdminToken(ip);
+    let actor = clerk.actor();
     Ok(Json(s.bank().audited(&actor, AdminAction::Resync, subject, s.now(), work, |_| None).await?))
 }
 
@@ -247,7 +245,7 @@ pub(crate) struct OutboxQuery {
 
 async fn admin_outbox(
     State(s): State<AppState>,
-    _admin: Admin,
+    _clerk: Clerk,
     query: Result<Query<OutboxQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse> {
     let Query(q) = query.map_err(|e| Error::InvalidRequest(e.body_text()))?;

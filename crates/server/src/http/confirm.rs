@@ -148,12 +148,9 @@ async fn confirmations_answer(
     Ok(Json(outcome))
 }
 
-fn actor(c: &Confirmer, ip: Option<IpAddr>) -> Actor {
-    if c.confirm_token {
-        Actor::ConfirmToken(ip)
-    } else {
-        Actor::AdminToken(ip)
-    }
+/// The credential's name and socket peer; the admin listener believes no forwarded address.
+fn actor(c: &Confirmer, _forwarded: Option<IpAddr>) -> Actor {
+    c.actor()
 }
 
 async fn admin_create(

@@ -1,5 +1,6 @@
-//! The extractors: JSON bodies, the caller's address, the admin, verify-only and confirm-only
-//! bearers.
+//! The extractors: JSON bodies, the caller's address, and the credentials of the admin
+//! listener, one extractor per need of an endpoint (`Clerk`, `Admin`, `Verifier`, `Confirmer`,
+//! `MetricsReader`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -14,8 +15,10 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::state::AppState;
-use crate::credential::AdminToken;
+use crate::bank::{Actor, Authenticated};
+use crate::credential::{claimed_name, CredentialName, Need, Scope, TokenHash};
 use crate::error::{Error, Result};
+use crate::ratelimit::Limited;
 
 /// A JSON body whose every failure is an [`Error`] (400/413), never axum's plain-text
 /// rejection.
@@ -146,77 +149,125 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Proof that the caller holds the bank's admin token: every admin endpoint.
-pub struct Admin;
+/// Who called the admin listener: a valid credential's name and the socket peer. The admin
+/// listener believes no `X-Forwarded-For`: it is reached from the bank's own network, and a
+/// header anyone can write must neither name the actor in the audit log nor move a caller's
+/// failures to another address's bucket.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The credential's name.
+    pub name: CredentialName,
+    /// The socket peer; `None` for a router called without connect info.
+    pub peer: Option<IpAddr>,
+}
 
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        authorize(parts, state, &[state.opts().admin_token.as_ref()]).await.map(|()| Admin)
+impl Caller {
+    /// The audit log's actor.
+    pub fn actor(&self) -> Actor {
+        Actor::Credential { name: self.name.clone(), ip: self.peer }
     }
 }
 
-/// Proof that the caller holds the admin token or the web tier's verify-only token:
-/// `/v1/admin/verify` and nothing else.
-pub struct Verifier;
+/// The endpoint's need, as an extractor: each proves a credential whose scope grants it.
+macro_rules! needs {
+    ($($(#[$doc:meta])* $name:ident => $need:expr;)*) => {$(
+        $(#[$doc])*
+        pub struct $name(pub Caller);
 
-impl FromRequestParts<AppState> for Verifier {
-    type Rejection = Error;
+        impl $name {
+            /// The audit log's actor.
+            pub fn actor(&self) -> Actor {
+                self.0.actor()
+            }
+        }
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let tokens = [state.opts().admin_token.as_ref(), state.opts().verify_token.as_ref()];
-        authorize(parts, state, &tokens).await.map(|()| Verifier)
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = Error;
+
+            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+                authorize(parts, state, $need).await.map($name)
+            }
+        }
+    )*};
+}
+
+needs! {
+    /// A clerk's credential (or an admin's): the registration and outbox endpoints.
+    Clerk => Need::Clerk;
+    /// An admin's credential: the audit log.
+    Admin => Need::Admin;
+    /// A credential that may verify (the web tier's verify scope, a clerk's, an admin's):
+    /// `/v1/admin/verify`.
+    Verifier => Need::Verify;
+    /// A credential of the transactions scope (or an admin's): the `/v1/admin/confirmations`
+    /// endpoints.
+    Confirmer => Need::Transactions;
+    /// The monitoring system's credential (or an admin's): `/metrics`.
+    MetricsReader => Need::Metrics;
+}
+
+/// The credential of the token files, if `presented` is one of them: the migration path from
+/// before named credentials, each file a credential with a fixed name.
+fn legacy(state: &AppState, presented: &TokenHash) -> Option<Authenticated> {
+    let opts = state.opts();
+    [
+        (&opts.admin_token, "legacy-admin", Scope::Admin),
+        (&opts.verify_token, "legacy-verify", Scope::Verify),
+        (&opts.confirm_token, "legacy-confirm", Scope::Transactions),
+    ]
+    .into_iter()
+    .find(|(token, _, _)| token.as_ref().is_some_and(|t| t.matches_hash(presented)))
+    .map(|(_, name, scope)| Authenticated { name: CredentialName::fixed(name), scope })
+}
+
+/// Checks the bearer: a valid credential is looked up first and passes whatever the failure
+/// buckets hold, so wrong bearers from anywhere never lock out the web tier's right one. Only
+/// a missing or wrong bearer is throttled: per socket address, and per the name it claims, so
+/// guessing one credential's secret from many addresses is throttled too. A valid credential
+/// whose scope does not grant `need` is refused, not throttled: it is no guess.
+async fn authorize(parts: &mut Parts, state: &AppState, need: Need) -> Result<Caller, Error> {
+    let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+        .await
+        .ok()
+        .map(|ConnectInfo(a)| a.ip());
+    let presented = bearer(&parts.headers);
+    if let Some(token) = presented {
+        let hash = TokenHash::of(token);
+        let found = match legacy(state, &hash) {
+            Some(found) => Some(found),
+            None => state.bank().credential(&hash).await?,
+        };
+        if let Some(Authenticated { name, scope }) = found {
+            if scope.grants(need) {
+                return Ok(Caller { name, peer });
+            }
+            tracing::info!(event = "admin_scope_refused", credential = %name,
+                scope = scope.as_str(), path = %parts.uri.path(),
+                "a credential called an endpoint its scope does not grant");
+            return Err(Error::Unauthorized);
+        }
     }
-}
-
-/// Proof that the caller holds the admin token or the web tier's confirm-only token: the
-/// `/v1/admin/confirmations` endpoints and nothing else. Which one it was names the actor in
-/// the audit log.
-pub struct Confirmer {
-    /// True for the confirm-only token, false for the admin token.
-    pub confirm_token: bool,
-}
-
-impl FromRequestParts<AppState> for Confirmer {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let tokens = [state.opts().admin_token.as_ref(), state.opts().confirm_token.as_ref()];
-        authorize(parts, state, &tokens).await?;
-        let confirm_token = bearer(&parts.headers)
-            .zip(state.opts().confirm_token.as_ref())
-            .is_some_and(|(p, t)| t.matches(p));
-        Ok(Confirmer { confirm_token })
-    }
-}
-
-/// Checks the bearer against `accepted`. Each refusal takes a token from the caller's bearer
-/// bucket, so guessing a credential is throttled like guessing a password; a right bearer
-/// costs nothing.
-async fn authorize(
-    parts: &mut Parts,
-    state: &AppState,
-    accepted: &[Option<&AdminToken>],
-) -> Result<(), Error> {
-    let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
-    let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let reservation = state.bearer_limiter().reserve(ip, Instant::now()).map_err(|limited| {
-        tracing::warn!(event = "admin_rate_limited", client = %ip,
+    let now = Instant::now();
+    let address = peer.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let claimed = presented.and_then(claimed_name);
+    let limited = |limited: Limited| {
+        tracing::warn!(event = "admin_rate_limited", client = %address,
             retry_after = limited.retry_after, "admin API refused: too many wrong bearers");
         Error::RateLimited { retry_after: limited.retry_after }
-    })?;
-    let presented = bearer(&parts.headers);
-    let right = presented.is_some_and(|p| accepted.iter().flatten().any(|t| t.matches(p)));
-    if right {
-        drop(reservation);
-        Ok(())
-    } else {
-        reservation.failed();
-        tracing::warn!(event = "admin_unauthorized", path = %parts.uri.path(), client = %ip,
-            "missing or wrong bearer token");
-        Err(Error::Unauthorized)
+    };
+    let by_address = state.bearer_limiter().reserve(address, now).map_err(limited)?;
+    let by_name = claimed
+        .as_ref()
+        .map(|name| state.bearer_name_limiter().reserve_for(name.as_str(), now))
+        .transpose()
+        .map_err(limited)?;
+    by_address.failed();
+    if let Some(by_name) = by_name {
+        by_name.failed();
     }
+    tracing::warn!(event = "admin_unauthorized", path = %parts.uri.path(), client = %address,
+        claimed = claimed.as_ref().map(CredentialName::as_str), "missing or wrong bearer token");
+    Err(Error::Unauthorized)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -4,12 +4,11 @@
 //! Two routers for two listeners. [`public_app`], on the address the apps reach, has only the
 //! app-facing endpoints (`/v1/provision/*`, `/v1/confirmations/*`, `/v1/demo/reset`,
 //! `/healthz`), which carry no admin power. [`admin_app`], on an address of the bank's own network (loopback by default),
-//! has `/metrics` (open to whoever reaches that listener, like `/healthz`: counters only) and
-//! every `/v1/admin/*` endpoint: those need the bank's admin token, except `/v1/admin/verify`,
-//! which the web tier may call with its verify-only token, so a stolen web tier credential can
-//! check codes but never revoke or re-issue, and the `/v1/admin/confirmations` endpoints,
-//! which the web tier may call with its confirm-only token. Failed bearers are
-//! throttled per address. Every refusal is an error body with a stable `code` (see
+//! has `/healthz`, `/metrics` and every `/v1/admin/*` endpoint, each but `/healthz` behind a
+//! named credential whose scope grants it (`crate::credential::Scope`): a stolen web tier
+//! credential (scope `verify` or `transactions`) can check codes or run confirmations but never
+//! revoke or re-issue. A valid credential is checked first and never throttled; wrong bearers
+//! are throttled per socket address and per claimed name (`extract.rs`). Every refusal is an error body with a stable `code` (see
 //! [`crate::error`]); malformed input is a 4xx, never a 500.
 //!
 //! One room each: the state every handler shares (`state.rs`), the extractors of bodies,
@@ -35,7 +34,9 @@ pub use crate::config::HttpOptions;
 pub use crate::credential::{AdminToken, ADMIN_TOKEN_MIN_LEN};
 #[cfg(feature = "fuzzing")]
 pub(crate) use admin::{ids, IssueBody, OutboxQuery, ResyncBody, VerifyBody};
-pub use extract::{client_address, Admin, ApiJson, ClientIp, Confirmer, Verifier};
+pub use extract::{
+    client_address, Admin, ApiJson, Caller, Clerk, ClientIp, Confirmer, MetricsReader, Verifier,
+};
 pub use state::AppState;
 
 /// The app-facing API, for the public listener. Serve it with

@@ -16,6 +16,7 @@ struct Shared {
     opts: HttpOptions,
     limiter: RateLimiter,
     bearer_limiter: RateLimiter,
+    bearer_name_limiter: RateLimiter,
     start_limiter: RateLimiter,
     confirm_limiter: RateLimiter,
     registration_limiter: RateLimiter,
@@ -31,6 +32,7 @@ impl AppState {
     pub fn new(bank: Arc<Bank>, clock: Arc<dyn Clock>, opts: HttpOptions) -> Self {
         let limiter = RateLimiter::new(opts.rate_limits, Instant::now());
         let bearer_limiter = RateLimiter::new(opts.bearer_limits, Instant::now());
+        let bearer_name_limiter = RateLimiter::new(opts.bearer_limits, Instant::now());
         let start_limiter = RateLimiter::new(opts.start_limits, Instant::now());
         let confirm_limiter = RateLimiter::new(opts.rate_limits, Instant::now());
         let registration_limiter = RateLimiter::new(opts.registration_limits, Instant::now());
@@ -41,6 +43,7 @@ impl AppState {
             opts,
             limiter,
             bearer_limiter,
+            bearer_name_limiter,
             start_limiter,
             confirm_limiter,
             registration_limiter,
@@ -80,6 +83,11 @@ impl AppState {
     /// The limiter of wrong bearers on the admin listener.
     pub(super) fn bearer_limiter(&self) -> &RateLimiter {
         &self.0.bearer_limiter
+    }
+
+    /// The limiter of wrong secrets presented for one credential name, from any address.
+    pub(super) fn bearer_name_limiter(&self) -> &RateLimiter {
+        &self.0.bearer_name_limiter
     }
 
     /// The failure limiter of the app's confirmation fetches and answers, per address.

@@ -6,9 +6,10 @@
 //! `softtoken_schema` table (one row per step applied, the version its highest). Those records
 //! are in every bank's database already, so they stay exactly as they were.
 //!
-//! The two lists count differently, and keep doing so: SQLite has three steps (1 the tables,
-//! 2 `drift_steps`, 3 the audit log), PostgreSQL two (1 the tables with `drift_steps`, 2 the
-//! audit log), because the PostgreSQL backend shipped after drift tracking and its first
+//! The two lists count differently, and keep doing so: SQLite's steps are 1 the tables,
+//! 2 `drift_steps`, 3 the audit log, 4 the confirmations, 5 the credentials; PostgreSQL's one
+//! fewer (1 the tables with `drift_steps`, 2 the audit log, 3 the confirmations, 4 the
+//! credentials), because the PostgreSQL backend shipped after drift tracking and its first
 //! step already had the column. A version is a count of one dialect's own steps and is never
 //! compared across dialects; renumbering either list (or giving PostgreSQL a no-op step)
 //! would make databases written today read as a version they are not. A new step is appended

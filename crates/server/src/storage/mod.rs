@@ -13,6 +13,7 @@
 
 mod columns;
 mod confirm;
+mod credentials;
 mod migrate;
 pub mod postgres;
 pub mod sqlite;
@@ -25,6 +26,7 @@ use softtoken_core::totp::TotpParams;
 use crate::error::Result;
 
 pub use confirm::{ConfirmationWrite, StoredConfirmation};
+pub use credentials::{CredentialAdded, StoredCredential};
 
 /// Where a registration is in its life (the manual's 登録状況).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -305,11 +307,13 @@ pub struct AuditEntry {
     pub id: u64,
     /// Unix seconds when the action was asked for.
     pub at: u64,
-    /// Which credential acted: `admin_token` (the admin API), `confirm_token` (the web tier's
-    /// confirmation credential), `cli` (the admin command line), `token` (a customer's app
-    /// answering a confirmation) or `bank` (a confirmation that expired unanswered).
+    /// Who acted: `credential:NAME` (a named credential of the admin API; `legacy-admin`,
+    /// `legacy-confirm` for the token files'), `cli` (the admin command line), `token` (a
+    /// customer's app answering a confirmation) or `bank` (a confirmation that expired
+    /// unanswered).
     pub actor: String,
-    /// Where from: the client address for the API, `uid N (name)` for the command line.
+    /// Where from: the socket peer for the admin API, the client address for the app,
+    /// `uid N (name)` for the command line.
     pub origin: String,
     /// `issue`, `end`, `unlock`, `resync`, `rotate_key`, `confirm_create`, `confirm_cancel`
     /// or `confirm_outcome`.
@@ -539,6 +543,31 @@ pub trait Storage: Send + Sync + 'static {
         now: u64,
         limit: u32,
     ) -> Result<Vec<StoredConfirmation>>;
+
+    /// Adds a credential unless its name already has `most_valid` valid ones or valid ones of
+    /// another scope (checked and written in one transaction). Committed before it returns.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails or the ID is taken.
+    async fn add_credential(
+        &self,
+        credential: StoredCredential,
+        most_valid: usize,
+    ) -> Result<CredentialAdded>;
+
+    /// Every credential ever added, revoked ones included, by name and age, straight from the
+    /// database.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn credentials(&self) -> Result<Vec<StoredCredential>>;
+
+    /// Revokes a name's valid credentials at `now` (only the one of `id`, if given); returns
+    /// how many. Committed before it returns.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails.
+    async fn revoke_credential(&self, name: &str, id: Option<String>, now: u64) -> Result<u64>;
 
     /// Waits until every accepted write is on disk and stops the background writer. Calls
     /// after this fail with [`crate::Error::Unavailable`].

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::io::{BufRead as _, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 use serde_json::Value;
@@ -30,10 +30,26 @@ pub struct Proc {
     _stdout: BufReader<ChildStdout>,
 }
 
+/// A bearer token file as the bank keeps one: its owner's alone (bearer tokens come from
+/// files only).
+pub fn token_file(dir: &Path, name: &str, token: &str) -> PathBuf {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = dir.join(name);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .unwrap();
+    std::io::Write::write_all(&mut f, token.as_bytes()).unwrap();
+    path
+}
+
 pub fn command(dir: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.env("SOFTTOKEN_MASTER_KEY", KEY)
-        .env("SOFTTOKEN_ADMIN_TOKEN", ADMIN)
+        .env("SOFTTOKEN_ADMIN_TOKEN_FILE", token_file(dir, "admin.token", ADMIN))
         .env("RUST_LOG", "warn")
         .arg("--database")
         .arg(dir.join("bank.db"))

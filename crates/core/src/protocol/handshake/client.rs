@@ -18,6 +18,7 @@ use crate::protocol::wire::{
     AckRequest, Bytes, ConfirmRequest, ConfirmResponse, StartRequest, StartResponse, NONCE_LEN,
     PAKE_MSG_LEN,
 };
+use crate::token::Delivery;
 use crate::token::{IssuedToken, NewToken};
 use crate::totp::{ClockOffset, Seed};
 
@@ -212,7 +213,7 @@ impl ClientConfirmed {
                 offset,
             },
             seed,
-            pending_delivery: Some(attempt),
+            delivery: Delivery { pending: Some(attempt) },
         };
         Ok((token, ack))
     }

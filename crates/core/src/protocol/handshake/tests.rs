@@ -214,7 +214,7 @@ fn app_finishes_with_a_pending_token_and_the_matching_ack() {
     let (token, ack) = confirmed.finish(&resp, 1_700_000_000).unwrap();
     assert_eq!(token.issued.offset, ClockOffset(90));
     assert_eq!(&token.seed, attempt.seed());
-    assert_eq!(token.pending_delivery.as_ref(), Some(attempt.attempt_id()));
+    assert_eq!(token.delivery.pending.as_ref(), Some(attempt.attempt_id()));
     assert_eq!(token.issued.display_name.to_string(), "Bank OTP");
     assert_eq!(token.issued.issuer, "Bank");
     assert_eq!((token.issued.service_id, token.issued.user_id), ids());

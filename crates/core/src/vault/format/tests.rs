@@ -1,6 +1,6 @@
 use super::*;
 use crate::ids::{AttemptId, DisplayName};
-use crate::token::IssuedToken;
+use crate::token::{Delivery, IssuedToken};
 use crate::totp::{ClockOffset, TotpParams};
 
 fn key(byte: u8) -> VaultKey {
@@ -27,7 +27,7 @@ fn record(ciphers: &Ciphers, n: u64) -> Record {
             offset: ClockOffset(n as i64),
         },
         created_at: 1_700_000_000 + n,
-        pending_delivery: None,
+        delivery: Delivery::ACKNOWLEDGED,
     };
     Record { summary, seed }
 }
@@ -176,7 +176,7 @@ fn a_version_one_fixture_still_opens() {
     let users: Vec<&str> = records.iter().map(|r| r.summary.issued.user_id.as_str()).collect();
     assert_eq!(users, ["999800000001", "999800000002"]);
     assert_eq!(records[0].summary.issued.display_name.to_string(), "しんきん");
-    let pending = records[1].summary.pending_delivery.as_ref().map(ToString::to_string);
+    let pending = records[1].summary.delivery.pending.as_ref().map(ToString::to_string);
     assert_eq!(pending.as_deref(), Some("AAECAwQFBgcICQoLDA0ODw"));
     let seed = records[1].open_seed(&Ciphers::new(&key(0x2a))).unwrap();
     assert_eq!(seed.expose(), b"12345678901234567890");
@@ -223,7 +223,7 @@ fn write_v1_fixture() {
     a.seed = Record::seal_seed(&ciphers, &s.id, &s.issued.service_id, &s.issued.user_id, &seed(1))
         .unwrap();
     let mut b = record(&ciphers, 2);
-    b.summary.pending_delivery = Some(AttemptId::parse("AAECAwQFBgcICQoLDA0ODw").unwrap());
+    b.summary.delivery.pending = Some(AttemptId::parse("AAECAwQFBgcICQoLDA0ODw").unwrap());
     b.seed = Record::seal_seed(
         &ciphers,
         &b.summary.id,

@@ -244,13 +244,23 @@ async fn start_use(
 #[serde(deny_unknown_fields)]
 pub(crate) struct DemoResetRequest {}
 
+/// The reset checks `Host` as the pages do: a page of another site that a kiosk's browser
+/// opened could otherwise rebind its own name to 127.0.0.1 (DNS rebinding) and post the reset
+/// as a same-origin request, which no preflight stops.
 async fn reset(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     body: Result<ApiJson<DemoResetRequest>, Error>,
 ) -> Result<Json<Status>> {
     if !ip.is_some_and(on_this_computer) {
         return Err(Error::Forbidden("the demo reset is accepted from this computer only"));
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !loopback_host(host) {
+        return Err(Error::Forbidden(
+            "the demo reset is accepted for localhost or a loopback address only",
+        ));
     }
     let ApiJson(DemoResetRequest {}) = body?;
     let fresh = s.bank().rearm_demo(s.now()).await?;

@@ -33,6 +33,7 @@
 
 mod batch;
 mod confirm;
+mod credentials;
 mod rows;
 mod schema;
 mod tls;
@@ -50,8 +51,9 @@ use self::rows::{
     pool_error, to_i64, u64_of, update_registration_row, SELECT_ATTEMPTS,
 };
 use super::{
-    Attempt, AuditEntry, AuditQuery, Change, ConfirmationWrite, Freshness, Inserted, OutboxMail,
-    Registration, RegistrationState, Reseal, Storage, StoredConfirmation, Updated,
+    Attempt, AuditEntry, AuditQuery, Change, ConfirmationWrite, CredentialAdded, Freshness,
+    Inserted, OutboxMail, Registration, RegistrationState, Reseal, Storage, StoredConfirmation,
+    StoredCredential, Updated,
 };
 use crate::error::{Error, Result};
 
@@ -477,6 +479,22 @@ impl Storage for PostgresStorage {
                 })
             })
             .collect()
+    }
+
+    async fn add_credential(
+        &self,
+        credential: StoredCredential,
+        most_valid: usize,
+    ) -> Result<CredentialAdded> {
+        credentials::add(&mut self.client().await?, &credential, most_valid).await
+    }
+
+    async fn credentials(&self) -> Result<Vec<StoredCredential>> {
+        credentials::list(&self.client().await?).await
+    }
+
+    async fn revoke_credential(&self, name: &str, id: Option<String>, now: u64) -> Result<u64> {
+        credentials::revoke(&self.client().await?, name, id.as_deref(), now).await
     }
 
     async fn append_audit(&self, e: AuditEntry) -> Result<u64> {

@@ -112,7 +112,20 @@ CREATE TABLE offline_steps (
     step            BIGINT NOT NULL
 );
 "#,
-    // 4: the rejected codes of a day, counted across accepted ones (as SQLite's step 5).
+    // 4: the admin listener's named credentials (storage/credentials.rs), as SQLite's step 5.
+    r#"
+CREATE TABLE credentials (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    scope      TEXT NOT NULL
+               CHECK (scope IN ('verify', 'transactions', 'clerk', 'metrics', 'admin')),
+    hash       TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT
+);
+CREATE INDEX credentials_name ON credentials (name, revoked_at);
+"#,
+    // 5: the rejected codes of a day, counted across accepted ones (as SQLite's step 6).
     r#"
 ALTER TABLE registrations ADD COLUMN verify_window_failures BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE registrations ADD COLUMN verify_window_start BIGINT;

@@ -31,6 +31,7 @@
 //! writer to the syncer, and each of them to the leaves (`ops`, `options`, `rows`, `schema`).
 
 mod confirm;
+mod credentials;
 mod ops;
 mod options;
 mod rows;
@@ -56,8 +57,9 @@ use self::rows::{attempt_from_row, get_u64, select_attempts};
 use self::schema::{open_reader, open_writer};
 use self::writer::Writer;
 use super::{
-    Attempt, AuditEntry, AuditQuery, Change, ConfirmationWrite, Freshness, Inserted, OutboxMail,
-    Registration, Reseal, Storage, StoredConfirmation, Updated,
+    Attempt, AuditEntry, AuditQuery, Change, ConfirmationWrite, CredentialAdded, Freshness,
+    Inserted, OutboxMail, Registration, Reseal, Storage, StoredConfirmation, StoredCredential,
+    Updated,
 };
 use crate::error::{Error, Result};
 
@@ -143,6 +145,13 @@ impl SqliteStorage {
             .await
             .map_err(|_| Error::Internal("database reader task failed"))?
     }
+}
+
+/// Runs a write of its own connection on tokio's blocking threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| Error::Internal("database writer task failed"))?
 }
 
 #[async_trait]
@@ -231,6 +240,24 @@ impl Storage for SqliteStorage {
     async fn finish_audit(&self, id: u64, outcome: &str, user_id: Option<String>) -> Result<()> {
         let outcome = outcome.to_owned();
         self.send(|reply| Op::FinishAudit { id, outcome, user_id, reply }).await
+    }
+
+    async fn add_credential(
+        &self,
+        credential: StoredCredential,
+        most_valid: usize,
+    ) -> Result<CredentialAdded> {
+        let path = self.readers.path.clone();
+        blocking(move || credentials::add(&path, &credential, most_valid)).await
+    }
+
+    async fn credentials(&self) -> Result<Vec<StoredCredential>> {
+        self.read(credentials::list).await
+    }
+
+    async fn revoke_credential(&self, name: &str, id: Option<String>, now: u64) -> Result<u64> {
+        let (path, name) = (self.readers.path.clone(), name.to_owned());
+        blocking(move || credentials::revoke(&path, &name, id.as_deref(), now)).await
     }
 
     async fn audit(&self, q: AuditQuery) -> Result<Vec<AuditEntry>> {

@@ -112,7 +112,20 @@ CREATE TABLE offline_steps (
     step            INTEGER NOT NULL
 ) STRICT;
 "#,
-    // 5: the rejected codes of a day, counted across accepted ones (a guess between each of
+    // 5: the admin listener's named credentials (storage/credentials.rs): hashes only.
+    r#"
+CREATE TABLE credentials (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    scope      TEXT NOT NULL
+               CHECK (scope IN ('verify', 'transactions', 'clerk', 'metrics', 'admin')),
+    hash       TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+) STRICT;
+CREATE INDEX credentials_name ON credentials (name, revoked_at);
+"#,
+    // 6: the rejected codes of a day, counted across accepted ones (a guess between each of
     // the customer's logins no longer escapes the failure limit). Rows start with none.
     r#"
 ALTER TABLE registrations ADD COLUMN verify_window_failures INTEGER NOT NULL DEFAULT 0;
