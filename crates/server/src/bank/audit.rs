@@ -144,7 +144,7 @@ pub fn audit_query(
 }
 
 /// The entry for `action` by `actor` on `subject` at `now`, with its `outcome` so far.
-fn entry(
+pub(super) fn entry(
     actor: &Actor,
     action: AdminAction,
     subject: Subject,

@@ -17,7 +17,7 @@ use softtoken_core::confirm::{
 use softtoken_core::ids::{ServiceId, UserId};
 use tokio::sync::Notify;
 
-use super::audit::{Actor, AdminAction, Subject};
+use super::audit::{entry, Actor, AdminAction, Subject};
 use super::Bank;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -151,12 +151,25 @@ impl Bank {
         now: u64,
     ) -> Result<CreatedConfirmation> {
         let subject = Subject::pair(&new.service_id, &new.user_id);
-        let work = self.create_unaudited(new, now);
-        self.audited(actor, AdminAction::ConfirmCreate, subject, now, work, |_| None).await
+        let created = self.create_recorded(actor, subject.clone(), new, now).await;
+        if let Err(e) = &created {
+            // Nothing was stored; the refusal is recorded after it (a failure to record it is
+            // logged, the caller gets the refusal).
+            let recorded = self.record(actor, AdminAction::ConfirmCreate, subject, now, e.code());
+            if let Err(audit) = recorded.await {
+                tracing::error!(event = "audit_error", error = %audit,
+                    "recording a refused confirmation request");
+            }
+        }
+        created
     }
 
-    async fn create_unaudited(
+    /// The request stored with its `ok` entry in one commit (`docs/server.md`, the audit log:
+    /// never a change without its entry), or the refusal, nothing stored.
+    async fn create_recorded(
         &self,
+        actor: &Actor,
+        subject: Subject,
         new: NewConfirmation,
         now: u64,
     ) -> Result<CreatedConfirmation> {
@@ -199,7 +212,8 @@ impl Bank {
             max_pending: MAX_PENDING,
             now,
         };
-        if !self.storage.write_confirmation(write).await? {
+        let entry = entry(actor, AdminAction::ConfirmCreate, subject, now, "ok");
+        if !self.storage.write_confirmation_audited(write, entry).await? {
             return Err(Error::TooManyPending { max: MAX_PENDING });
         }
         tracing::info!(event = "confirmation_created", service_id = %request.service_id(),
@@ -410,18 +424,14 @@ impl Bank {
         now: u64,
     ) -> Result<(StoredConfirmation, bool)> {
         let write = ConfirmationWrite::Finish { id: stored.id.clone(), to, answered_at };
-        let moved = self.storage.write_confirmation(write).await?;
+        // The outcome's entry commits with the state, in the same transaction.
+        let subject = Subject::pair(&stored.service_id, &stored.user_id);
+        let entry = entry(actor, AdminAction::ConfirmOutcome, subject, now, to.as_str());
+        let moved = self.storage.write_confirmation_audited(write, entry).await?;
         if moved {
             self.wake.0.notify_waiters();
             tracing::info!(event = "confirmation_final", service_id = %stored.service_id,
                 user_id = %stored.user_id, state = to.as_str(), "confirmation request final");
-            let subject = Subject::pair(&stored.service_id, &stored.user_id);
-            if let Err(e) =
-                self.record(actor, AdminAction::ConfirmOutcome, subject, now, to.as_str()).await
-            {
-                // The state is stored and stays; only its log line is missing.
-                tracing::error!(event = "audit_error", error = %e, "recording a confirmation outcome");
-            }
             let saved = StoredConfirmation { state: to, answered_at, ..stored.clone() };
             return Ok((saved, true));
         }

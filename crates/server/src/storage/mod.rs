@@ -515,6 +515,18 @@ pub trait Storage: Send + Sync + 'static {
     /// [`crate::Error::Storage`] when the database fails; nothing was written.
     async fn write_confirmation(&self, write: ConfirmationWrite) -> Result<bool>;
 
+    /// As [`Storage::write_confirmation`], with `entry` appended to the audit log in the same
+    /// transaction when the write takes effect: a request and the entry that records it are
+    /// committed together or not at all, in one commit instead of an entry's two around it.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails; nothing was written.
+    async fn write_confirmation_audited(
+        &self,
+        write: ConfirmationWrite,
+        entry: AuditEntry,
+    ) -> Result<bool>;
+
     /// A confirmation request by its ID, straight from the database.
     ///
     /// # Errors
