@@ -23,7 +23,8 @@ pub enum Actor {
     AdminToken(Option<IpAddr>),
     /// A caller of the admin API holding the web tier's confirm-only token, from this address.
     ConfirmToken(Option<IpAddr>),
-    /// The customer's token (the app), answering a confirmation request from this address.
+    /// The customer's token (the app), answering a confirmation request or ending its
+    /// registration, from this address.
     Token(Option<IpAddr>),
     /// The bank itself (a confirmation request that expired unanswered).
     Bank,

@@ -1,6 +1,7 @@
 //! The confirmation endpoints (`docs/confirmation.md` §9). The app's fetch and answer are on
 //! the public listener with no bearer (the token's key authenticates them) and are throttled
-//! per address and per registration, counting failures only. The web tier's create, status,
+//! per address and per registration, counting failures only; so is the token's own end of use
+//! (`docs/protocol.md` §4.4), which the same key authenticates. The web tier's create, status,
 //! cancel and offline check are on the admin listener, behind the admin token or the
 //! confirm-only token.
 
@@ -14,6 +15,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use softtoken_core::confirm::end::{EndRequest, PATH_END};
 use softtoken_core::confirm::{
     AnswerRequest, ConfirmationId, ConfirmationState, FetchRequest, PATH_ANSWER, PATH_PENDING,
 };
@@ -30,6 +32,7 @@ pub(super) fn public_routes() -> Router<AppState> {
     Router::new()
         .route(PATH_PENDING, post(confirmations_pending))
         .route(PATH_ANSWER, post(confirmations_answer))
+        .route(PATH_END, post(registrations_end))
 }
 
 /// The web tier's routes, for the admin listener.
@@ -144,6 +147,27 @@ async fn confirmations_answer(
     .await?;
     count_final(&s, outcome.changed, outcome.state);
     Ok(Json(outcome))
+}
+
+async fn registrations_end(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<ApiJson<EndRequest>, Error>,
+) -> Result<impl IntoResponse> {
+    let actor = Actor::Token(ip);
+    let ended = throttled(
+        &s,
+        ip,
+        body,
+        |b| (&b.service_id, &b.user_id),
+        |b| {
+            let s = s.clone();
+            async move { s.bank().end_by_token(&actor, &b, s.now()).await }
+        },
+    )
+    .await?;
+    s.metrics().ended();
+    Ok(Json(ended))
 }
 
 fn actor(c: &Confirmer, ip: Option<IpAddr>) -> Actor {

@@ -300,7 +300,8 @@ pub struct AuditEntry {
     pub at: u64,
     /// Which credential acted: `admin_token` (the admin API), `confirm_token` (the web tier's
     /// confirmation credential), `cli` (the admin command line), `token` (a customer's app
-    /// answering a confirmation) or `bank` (a confirmation that expired unanswered).
+    /// answering a confirmation or ending its registration) or `bank` (a confirmation that
+    /// expired unanswered).
     pub actor: String,
     /// Where from: the client address for the API, `uid N (name)` for the command line.
     pub origin: String,
