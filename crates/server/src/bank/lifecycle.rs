@@ -1,4 +1,4 @@
-//! The end of use (利用終了) and the admin's unlock.
+//! The end of use (利用終了), by the bank or by the token itself, and the admin's unlock.
 
 use softtoken_core::confirm::end::{EndRequest, Ended};
 use softtoken_core::confirm::ConfirmationKeys;
