@@ -127,6 +127,15 @@ def compute(v):
                 struct.pack(">Q", int(v["fetch_time"])),
             ),
         ).hex(),
+        "end_proof": mac(
+            k_app,
+            frames(
+                b"softtoken-registration-end-v1",
+                v["service_id"].encode(),
+                v["user_id"].encode(),
+                struct.pack(">Q", int(v["end_time"])),
+            ),
+        ).hex(),
         "offline_question": question,
         "offline_code": ocra(
             "OCRA-1:HOTP-SHA256-8:QN17-T1M", k_offline, question, unix_time=int(v["offline_time"])
@@ -159,7 +168,13 @@ def compute(v):
         "typed_number": v["typed_number"],
         "mac": b64(bytes.fromhex(out["approve_mac"])),
     }
-    return out, signed, approval
+    end = {
+        "service_id": v["service_id"],
+        "user_id": v["user_id"],
+        "time": int(v["end_time"]),
+        "proof": b64(bytes.fromhex(out["end_proof"])),
+    }
+    return out, signed, approval, end
 
 
 def example(text, marker):
@@ -188,7 +203,7 @@ def rfc6287_self_check():
 def main():
     text = DOC.read_text(encoding="utf-8")
     v = vector(text)
-    out, signed, approval = compute(v)
+    out, signed, approval, end = compute(v)
     if "--print" in sys.argv:
         for key, value in out.items():
             print(f"{key} = {value}")
@@ -204,10 +219,13 @@ def main():
         bad.append("the signed-request example differs from the vector")
     if example(text, "<!-- example:answer -->") != approval:
         bad.append("the answer example differs from the vector")
+    protocol = (DOC.parent / "protocol.md").read_text(encoding="utf-8")
+    if example(protocol, "<!-- example:end-request -->") != end:
+        bad.append("protocol.md's end-request example differs from the vector")
     for line in bad:
         print(line)
     if not bad:
-        print(f"confirmation.md: {len(out)} values and 2 examples recomputed, all equal")
+        print(f"confirmation.md: {len(out)} values and 3 examples recomputed, all equal")
     return 1 if bad else 0
 
 

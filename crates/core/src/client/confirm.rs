@@ -1,15 +1,17 @@
 //! The app's side of transaction confirmation over HTTP (`docs/confirmation.md` §4 and §9):
-//! fetch the token's pending requests, and send the customer's answer to one of them.
+//! fetch the token's pending requests, and send the customer's answer to one of them; and the
+//! token's own end of use (`docs/protocol.md` §4.4), proven with the same key.
 //!
 //! The client only carries bodies: it never opens a request (the app checks each one with
 //! [`SignedRequest::open`] and answers with [`crate::confirm::Request::answer`]), so nothing
-//! here decides what the customer sees or signs. Both calls are safe to repeat (a fetch only
-//! reads; a second answer gets the request's final state and changes nothing), so each is sent
-//! once more after a transport failure.
+//! here decides what the customer sees or signs. Every call is safe to repeat (a fetch only
+//! reads; a second answer gets the request's final state and changes nothing; a second end is
+//! `410 ended`), so each is sent once more after a transport failure.
 
 use serde::Deserialize;
 
 use super::{answer_error, ProvisioningClient, RawAnswer};
+use crate::confirm::end::{EndRequest, Ended, PATH_END};
 use crate::confirm::{
     AnswerRequest, ConfirmationId, ConfirmationKeys, ConfirmationState, FetchRequest,
     FetchResponse, SignedRequest, PATH_ANSWER, PATH_PENDING,
@@ -73,6 +75,36 @@ impl ProvisioningClient {
             return Err(Error::ProtocolViolation("the bank answered about another request"));
         }
         Ok(outcome)
+    }
+
+    /// Ends the use of the token's registration at the bank (利用終了), as the bank's own end
+    /// does: its codes are refused from now on and the bank wipes its seed. For when the
+    /// customer deletes the token. `bank_time` and `device_now` as for
+    /// [`ProvisioningClient::pending_confirmations`].
+    ///
+    /// # Errors
+    /// [`Error::RegistrationEnded`] when it had ended already (by the bank, or by an earlier
+    /// call whose answer was lost): the end the customer asked for is in place;
+    /// [`Error::ConfirmationNotAccepted`] when the bank does not accept the token's proof (no
+    /// such registration, one not delivered yet, another token): nothing ended, the customer
+    /// should call the bank; [`Error::DeviceClockWrong`] when the bank refuses the time;
+    /// [`Error::ProtocolViolation`] for an answer about another registration; as
+    /// [`ProvisioningClient::pending_confirmations`] otherwise.
+    pub async fn end_at_bank(
+        &self,
+        keys: &ConfirmationKeys,
+        service: &ServiceId,
+        user: &UserId,
+        bank_time: u64,
+        device_now: u64,
+    ) -> Result<Ended> {
+        let end = EndRequest::new(keys, service.clone(), user.clone(), bank_time);
+        let raw = self.post_confirmation(PATH_END, &end).await?;
+        let ended: Ended = read_confirmation_answer(&raw, device_now)?;
+        if ended.service_id != *service || ended.user_id != *user {
+            return Err(Error::ProtocolViolation("the bank answered about another registration"));
+        }
+        Ok(ended)
     }
 
     async fn post_confirmation<Req: serde::Serialize>(

@@ -28,6 +28,8 @@ pub const REQUEST_LABEL: &str = "softtoken-confirmation-v1";
 pub const ANSWER_LABEL: &str = "softtoken-confirmation-answer-v1";
 /// First field of a fetch's.
 pub const FETCH_LABEL: &str = "softtoken-confirmation-fetch-v1";
+/// First field of a token's end of use (`docs/protocol.md` §4.4).
+pub const END_LABEL: &str = "softtoken-registration-end-v1";
 
 /// A 32-byte key that never prints.
 #[derive(Clone)]
@@ -184,6 +186,19 @@ impl ConfirmationKeys {
     pub fn fetch_proof(&self, service: &ServiceId, user: &UserId, time: u64) -> Bytes<MAC_LEN> {
         let bytes = Frames::default()
             .field(FETCH_LABEL.as_bytes())
+            .field(service.as_str().as_bytes())
+            .field(user.as_str().as_bytes())
+            .field(&time.to_be_bytes())
+            .into_bytes();
+        self.app.mac(&bytes)
+    }
+
+    /// The proof of a token's end of use (`docs/protocol.md` §4.4): the registration and the
+    /// bank time the app believes it is, under a label of its own, so neither a fetch proof
+    /// nor an answer can be taken for it.
+    pub fn end_proof(&self, service: &ServiceId, user: &UserId, time: u64) -> Bytes<MAC_LEN> {
+        let bytes = Frames::default()
+            .field(END_LABEL.as_bytes())
             .field(service.as_str().as_bytes())
             .field(user.as_str().as_bytes())
             .field(&time.to_be_bytes())

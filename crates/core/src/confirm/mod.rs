@@ -6,6 +6,7 @@
 //! - [`keys`]: the keys both ends derive from the token's seed, and the bytes they authenticate.
 //! - [`offline`]: the offline code (RFC 6287 OCRA) over the payee's account number and amount,
 //!   for a phone without network.
+//! - [`end`]: the token's own request to end its registration, proven with the same keys.
 //!
 //! Both ends use this module: the bank makes a [`Request`] and sends it as a [`SignedRequest`];
 //! the app checks it with [`SignedRequest::open`] and answers with [`Request::answer`]; the bank
@@ -13,6 +14,7 @@
 //! is the bank's to keep; the rules here are pure functions of the request, the keys and the time.
 
 pub mod details;
+pub mod end;
 pub mod keys;
 pub mod offline;
 

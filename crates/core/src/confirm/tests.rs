@@ -262,3 +262,22 @@ fn states_have_stable_names() {
         assert_eq!(s.is_final(), s != ConfirmationState::Pending);
     }
 }
+
+#[test]
+fn an_end_request_is_the_tokens_only_with_its_own_key_ids_and_time_and_never_a_fetch_proof() {
+    let (service, user) =
+        (ServiceId::new("10112231").unwrap(), UserId::new("999800000001").unwrap());
+    let end = end::EndRequest::new(&keys(1), service.clone(), user.clone(), NOW);
+    assert!(end.is_the_tokens(&keys(1)));
+    assert!(!end.is_the_tokens(&keys(2)), "another token's key");
+    let mut later = end.clone();
+    later.time += 1;
+    assert!(!later.is_the_tokens(&keys(1)), "the time is bound");
+    let mut other = end.clone();
+    other.user_id = UserId::new("999800000002").unwrap();
+    assert!(!other.is_the_tokens(&keys(1)), "the registration is bound");
+    let fetch = FetchRequest::new(&keys(1), service, user, NOW);
+    assert_ne!(fetch.proof, end.proof, "a fetch proof cannot be taken for an end");
+    assert!(end.is_fresh_at(NOW - 300) && end.is_fresh_at(NOW + 300));
+    assert!(!end.is_fresh_at(NOW - 301) && !end.is_fresh_at(NOW + 301));
+}

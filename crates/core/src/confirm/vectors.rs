@@ -11,6 +11,7 @@ use super::*;
 use crate::totp::Seed;
 
 const DOC: &str = include_str!("../../../../docs/confirmation.md");
+const PROTOCOL: &str = include_str!("../../../../docs/protocol.md");
 
 /// The `key = value` lines of the vector block: `"text"`, a number, or hex (a value may go on
 /// over indented lines; spaces in hex are ignored).
@@ -51,6 +52,7 @@ struct Computed {
     values: BTreeMap<&'static str, String>,
     signed: SignedRequest,
     answer: AnswerRequest,
+    end: end::EndRequest,
 }
 
 fn compute(v: &BTreeMap<String, String>) -> Computed {
@@ -91,7 +93,8 @@ fn compute(v: &BTreeMap<String, String>) -> Computed {
     let answer = request.answer(&keys, Decision::Approve, Some(typed)).unwrap();
     let deny = request.answer(&keys, Decision::Deny, None).unwrap();
     let fetch_time: u64 = get("fetch_time").parse().unwrap();
-    let fetch = FetchRequest::new(&keys, service, user, fetch_time);
+    let fetch = FetchRequest::new(&keys, service.clone(), user.clone(), fetch_time);
+    let end = end::EndRequest::new(&keys, service, user, get("end_time").parse().unwrap());
     let offline_time: u64 = get("offline_time").parse().unwrap();
     let signed = request.sign(&keys);
     let mut values = BTreeMap::new();
@@ -105,9 +108,10 @@ fn compute(v: &BTreeMap<String, String>) -> Computed {
     values.insert("approve_mac", hex(answer.mac.as_bytes()));
     values.insert("deny_mac", hex(deny.mac.as_bytes()));
     values.insert("fetch_proof", hex(fetch.proof.as_bytes()));
+    values.insert("end_proof", hex(end.proof.as_bytes()));
     values.insert("offline_question", offline::question(&account, amount));
     values.insert("offline_code", offline::code(&keys, &account, amount, offline_time).unwrap());
-    Computed { values, signed, answer }
+    Computed { values, signed, answer, end }
 }
 
 #[test]
@@ -122,13 +126,15 @@ fn the_documented_vector_is_what_the_code_computes() {
             .collect();
         assert_eq!(&doc, want, "{k}");
     }
-    // The JSON examples of §4 are the vector's own request and answer.
-    for (marker, value) in [
-        ("<!-- example:signed-request -->", serde_json::to_value(&c.signed).unwrap()),
-        ("<!-- example:answer -->", serde_json::to_value(&c.answer).unwrap()),
+    // The JSON examples of §4 are the vector's own request and answer, protocol.md §4.4's
+    // end request the vector's too.
+    for (doc, marker, value) in [
+        (DOC, "<!-- example:signed-request -->", serde_json::to_value(&c.signed).unwrap()),
+        (DOC, "<!-- example:answer -->", serde_json::to_value(&c.answer).unwrap()),
+        (PROTOCOL, "<!-- example:end-request -->", serde_json::to_value(&c.end).unwrap()),
     ] {
-        let at = DOC.find(marker).unwrap_or_else(|| panic!("confirmation.md lacks {marker}"));
-        let rest = &DOC[at..];
+        let at = doc.find(marker).unwrap_or_else(|| panic!("the document lacks {marker}"));
+        let rest = &doc[at..];
         let body = &rest[rest.find("```json").expect("json block") + 7..];
         let body = &body[..body.find("```").expect("end of block")];
         let doc: serde_json::Value = serde_json::from_str(body).unwrap();
@@ -145,6 +151,8 @@ fn the_documented_vector_is_what_the_code_computes() {
         request.judge(&keys, &c.answer, Some(&page), request.created_at()),
         Verdict::Approved
     );
+    assert!(c.end.is_the_tokens(&keys) && c.end.is_fresh_at(c.end.time + end::END_WINDOW_SECS));
+    assert!(!c.end.is_fresh_at(c.end.time + end::END_WINDOW_SECS + 1));
 }
 
 #[test]

@@ -3,6 +3,11 @@
 //! connections at once, and the long-poll wake-up: how long after the answer's `200` a status
 //! read that was already waiting returns. On PostgreSQL with several instances the waiter and
 //! the answer go to different instances, so the wake-up is the database poll's.
+//!
+//! The confirmations are sent, by default, on raw HTTP/1.1 keep-alive connections (one to each
+//! listener per customer) by the app's own code (the proof, the request's MAC checked, the
+//! answer's MAC), so that the load generator, which shares the process and its two CPUs with
+//! the server, costs little; `--confirm-client reqwest` sends them with reqwest as before.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +20,10 @@ use softtoken_core::ids::{ServiceId, UserId};
 use softtoken_core::totp::{ClockOffset, Totp};
 use softtoken_server::bank::Bank;
 
-use crate::measure::{ms, percentile};
+use tokio::net::TcpStream;
+
+use crate::driver::exchange;
+use crate::measure::{cpu_secs, cpu_secs_by_thread, ms, percentile};
 use crate::provisioning::provision_one;
 use crate::servers::{Instance, CONFIRMER, SERVICE};
 
@@ -40,6 +48,67 @@ async fn customers(bank: &Arc<Bank>, n: usize, t0: u64) -> Vec<Customer> {
     out
 }
 
+/// A customer's two keep-alive connections: to the public listener (the app) and to the admin
+/// listener (the web tier).
+struct RawClient {
+    public: TcpStream,
+    admin: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawClient {
+    async fn connect(instance: &Instance) -> Self {
+        let public = TcpStream::connect(instance.url.trim_start_matches("http://")).await.unwrap();
+        let admin = TcpStream::connect(instance.admin).await.unwrap();
+        public.set_nodelay(true).unwrap();
+        admin.set_nodelay(true).unwrap();
+        Self { public, admin, buf: Vec::with_capacity(4096) }
+    }
+
+    async fn send(&mut self, admin: bool, method: &str, path: &str, body: &str) -> (u16, Value) {
+        let auth =
+            if admin { format!("authorization: Bearer {CONFIRMER}\r\n") } else { String::new() };
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n{auth}content-type: application/json\r\n\
+             content-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let stream = if admin { &self.admin } else { &self.public };
+        let (status, body) = exchange(stream, request.as_bytes(), &mut self.buf).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    /// One full confirmation, approved.
+    async fn confirm(&mut self, c: &Customer, t0: u64) {
+        let body =
+            json!({ "service_id": SERVICE, "user_id": c.user.as_str(), "details": details() });
+        let (status, created) =
+            self.send(true, "POST", "/v1/admin/confirmations", &body.to_string()).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let service = ServiceId::new(SERVICE).unwrap();
+        let fetch = FetchRequest::new(&c.keys, service.clone(), c.user.clone(), t0);
+        let (_, fetched) =
+            self.send(false, "POST", PATH_PENDING, &serde_json::to_string(&fetch).unwrap()).await;
+        let fetched: FetchResponse = serde_json::from_value(fetched).unwrap();
+        let request = fetched.requests[0].clone().open(&c.keys, &service, &c.user).unwrap();
+        let answer = request.answer(&c.keys, Decision::Approve, None).unwrap();
+        let (_, answered) =
+            self.send(false, "POST", PATH_ANSWER, &serde_json::to_string(&answer).unwrap()).await;
+        assert_eq!(answered["state"], "approved");
+        let path = format!("/v1/admin/confirmations/{id}?wait=0");
+        let (_, status) = self.send(true, "GET", &path, "").await;
+        assert_eq!(status["state"], "approved");
+    }
+}
+
+/// What each confirmation asks the customer to approve.
+fn details() -> Value {
+    json!({ "kind": "transfer", "amount_yen": 50000, "payee": {
+        "bank": "みらい信用金庫", "branch": "本店営業部", "account_type": "ordinary",
+        "account_number": "1234567", "holder": "ヤマダ　タロウ" } })
+}
+
 struct Endpoints {
     http: reqwest::Client,
     public: String,
@@ -54,10 +123,8 @@ impl Endpoints {
     }
 
     async fn create(&self, c: &Customer) -> String {
-        let body = json!({ "service_id": SERVICE, "user_id": c.user.as_str(),
-            "details": { "kind": "transfer", "amount_yen": 50000, "payee": {
-                "bank": "みらい信用金庫", "branch": "本店営業部", "account_type": "ordinary",
-                "account_number": "1234567", "holder": "ヤマダ　タロウ" } } });
+        let body =
+            json!({ "service_id": SERVICE, "user_id": c.user.as_str(), "details": details() });
         let resp = self
             .http
             .post(format!("{}/v1/admin/confirmations", self.admin))
@@ -91,13 +158,14 @@ impl Endpoints {
 }
 
 /// Runs the confirmation benchmark: `total` full confirmations from `concurrency` connections
-/// (each its own customer, so never more than one pending per registration), then `wakes`
-/// timed long-poll wake-ups.
+/// (each its own customer, so never more than one pending per registration; sent with reqwest
+/// when `with_reqwest`), then `wakes` timed long-poll wake-ups.
 pub async fn run(
     instances: &[Instance],
     total: usize,
     concurrency: usize,
     wakes: usize,
+    with_reqwest: bool,
     t0: u64,
     deadline: Instant,
 ) {
@@ -108,9 +176,14 @@ pub async fn run(
     let endpoints = Arc::new(Endpoints::of(first, first));
     let people: Vec<Arc<Customer>> = people.into_iter().map(Arc::new).collect();
 
+    let mut raw = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        raw.push(if with_reqwest { None } else { Some(RawClient::connect(first).await) });
+    }
+    let (cpu, threads) = (cpu_secs(), cpu_secs_by_thread());
     let begin = Instant::now();
     let mut tasks = Vec::new();
-    for (i, c) in people.iter().take(concurrency).enumerate() {
+    for ((i, c), mut raw) in people.iter().take(concurrency).enumerate().zip(raw) {
         let (endpoints, c) = (endpoints.clone(), c.clone());
         let n = total / concurrency + usize::from(i < total % concurrency);
         tasks.push(tokio::spawn(async move {
@@ -120,9 +193,13 @@ pub async fn run(
                     break;
                 }
                 let start = Instant::now();
-                let id = endpoints.create(&c).await;
-                endpoints.fetch_and_answer(&c, t0).await;
-                assert_eq!(endpoints.status(&id, 0).await["state"], "approved");
+                if let Some(raw) = raw.as_mut() {
+                    raw.confirm(&c, t0).await;
+                } else {
+                    let id = endpoints.create(&c).await;
+                    endpoints.fetch_and_answer(&c, t0).await;
+                    assert_eq!(endpoints.status(&id, 0).await["state"], "approved");
+                }
                 latencies.push(start.elapsed());
             }
             latencies
@@ -133,16 +210,30 @@ pub async fn run(
         latencies.extend(t.await.unwrap());
     }
     let elapsed = begin.elapsed();
+    let cpu = cpu_secs() - cpu;
     latencies.sort();
     if !latencies.is_empty() {
+        let client = if with_reqwest { "reqwest" } else { "raw HTTP/1.1" };
         println!(
-            "confirmations over HTTP (create + fetch + answer + status, {} from {} connections): {:.0}/s; round trip p50 {}, p95 {}, p99 {}",
+            "confirmations over HTTP (create + fetch + answer + status, {} from {} connections, {client}): {:.0}/s; round trip p50 {}, p95 {}, p99 {}",
             latencies.len(),
             concurrency,
             latencies.len() as f64 / elapsed.as_secs_f64(),
             ms(percentile(&latencies, 0.50)),
             ms(percentile(&latencies, 0.95)),
             ms(percentile(&latencies, 0.99)),
+        );
+        let per = |secs: f64| secs * 1e6 / latencies.len() as f64;
+        let by_thread: Vec<String> = cpu_secs_by_thread()
+            .into_iter()
+            .map(|(name, secs)| (name.clone(), secs - threads.get(&name).copied().unwrap_or(0.0)))
+            .filter(|(_, secs)| *secs >= 0.01)
+            .map(|(name, secs)| format!("{name} {:.0} µs", per(secs)))
+            .collect();
+        println!(
+            "  CPU per confirmation (the process: server and load generator): {:.0} µs ({})",
+            per(cpu),
+            by_thread.join(", ")
         );
     }
 

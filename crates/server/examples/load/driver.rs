@@ -116,7 +116,7 @@ pub async fn drive(jobs_file: &Path, targets: &str, concurrency: usize, max_seco
 
 /// Writes one request and reads its response on a keep-alive connection: the status code and
 /// the body (the server always sends `content-length`).
-async fn exchange(
+pub async fn exchange(
     stream: &TcpStream,
     request: &[u8],
     buf: &mut Vec<u8>,

@@ -74,6 +74,10 @@ struct Args {
     /// Connections (each its own customer) sending confirmations at once.
     #[arg(long, default_value_t = 32)]
     confirm_concurrency: usize,
+    /// What sends the confirmations: `raw` (HTTP/1.1 written by hand, the app's crypto) or
+    /// `reqwest`.
+    #[arg(long, default_value = "raw", value_parser = ["raw", "reqwest"])]
+    confirm_client: String,
     /// Long-poll wake-ups timed one after another.
     #[arg(long, default_value_t = 200)]
     wakes: usize,
@@ -129,7 +133,9 @@ async fn bench(args: Args) {
         let url = &servers.instances[0].url;
         provisioning::round_trips(&bank, url, args.provisions, t0, deadline).await;
     }
-    let (total, wakes) = (args.confirmations, args.wakes);
-    confirm::run(&servers.instances, total, args.confirm_concurrency, wakes, t0, deadline).await;
+    let (total, wakes, with_reqwest) =
+        (args.confirmations, args.wakes, args.confirm_client == "reqwest");
+    let concurrency = args.confirm_concurrency;
+    confirm::run(&servers.instances, total, concurrency, wakes, with_reqwest, t0, deadline).await;
     servers.close().await;
 }

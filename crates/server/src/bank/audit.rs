@@ -28,7 +28,8 @@ pub enum Actor {
         /// The socket peer.
         ip: Option<IpAddr>,
     },
-    /// The customer's token (the app), answering a confirmation request from this address.
+    /// The customer's token (the app), answering a confirmation request or ending its
+    /// registration, from this address.
     Token(Option<IpAddr>),
     /// The bank itself: a confirmation request that expired unanswered, or the demo bank's
     /// transfer pages, which act for the web tier with the server's own authority.
@@ -150,7 +151,7 @@ pub fn audit_query(
 }
 
 /// The entry for `action` by `actor` on `subject` at `now`, with its `outcome` so far.
-fn entry(
+pub(super) fn entry(
     actor: &Actor,
     action: AdminAction,
     subject: Subject,

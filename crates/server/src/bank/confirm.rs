@@ -17,7 +17,7 @@ use softtoken_core::confirm::{
 use softtoken_core::ids::{ServiceId, UserId};
 use tokio::sync::Notify;
 
-use super::audit::{Actor, AdminAction, Subject};
+use super::audit::{entry, Actor, AdminAction, Subject};
 use super::Bank;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -151,12 +151,25 @@ impl Bank {
         now: u64,
     ) -> Result<CreatedConfirmation> {
         let subject = Subject::pair(&new.service_id, &new.user_id);
-        let work = self.create_unaudited(new, now);
-        self.audited(actor, AdminAction::ConfirmCreate, subject, now, work, |_| None).await
+        let created = self.create_recorded(actor, subject.clone(), new, now).await;
+        if let Err(e) = &created {
+            // Nothing was stored; the refusal is recorded after it (a failure to record it is
+            // logged, the caller gets the refusal).
+            let recorded = self.record(actor, AdminAction::ConfirmCreate, subject, now, e.code());
+            if let Err(audit) = recorded.await {
+                tracing::error!(event = "audit_error", error = %audit,
+                    "recording a refused confirmation request");
+            }
+        }
+        created
     }
 
-    async fn create_unaudited(
+    /// The request stored with its `ok` entry in one commit (`docs/server.md`, the audit log:
+    /// never a change without its entry), or the refusal, nothing stored.
+    async fn create_recorded(
         &self,
+        actor: &Actor,
+        subject: Subject,
         new: NewConfirmation,
         now: u64,
     ) -> Result<CreatedConfirmation> {
@@ -171,12 +184,7 @@ impl Bank {
             lifetime,
             new.match_required,
         )?;
-        let r = self.registration_from_database(&new.service_id, &new.user_id).await?;
-        match r.state {
-            RegistrationState::InUse => {}
-            RegistrationState::Ended => return Err(Error::Ended),
-            _ => return Err(Error::NotDelivered),
-        }
+        let r = self.in_use(&new.service_id, &new.user_id).await?;
         let number = if new.match_required { Some(MatchNumber::random()?) } else { None };
         let details = serde_json::to_string(request.details())
             .map_err(|_| Error::Internal("confirmation details do not serialise"))?;
@@ -199,7 +207,8 @@ impl Bank {
             max_pending: MAX_PENDING,
             now,
         };
-        if !self.storage.write_confirmation(write).await? {
+        let entry = entry(actor, AdminAction::ConfirmCreate, subject, now, "ok");
+        if !self.storage.write_confirmation_audited(write, entry).await? {
             return Err(Error::TooManyPending { max: MAX_PENDING });
         }
         tracing::info!(event = "confirmation_created", service_id = %request.service_id(),
@@ -227,7 +236,8 @@ impl Bank {
         fetch: &FetchRequest,
         now: u64,
     ) -> Result<FetchResponse> {
-        let (r, keys) = self.token_keys(&fetch.service_id, &fetch.user_id).await?;
+        // A copy in use will do for a read of the token's own requests (see `in_use`).
+        let (r, keys) = self.token_keys(&fetch.service_id, &fetch.user_id, true).await?;
         // The proof first, at its own time, so a prober learns nothing of the clock.
         if !fetch.is_authentic(&keys, fetch.time) {
             return Err(Error::NotAuthenticated);
@@ -256,7 +266,8 @@ impl Bank {
         answer: &AnswerRequest,
         now: u64,
     ) -> Result<AnswerOutcome> {
-        let (r, keys) = self.token_keys(&answer.service_id, &answer.user_id).await?;
+        // The row itself: an approval is never taken from a token the bank has just ended.
+        let (r, keys) = self.token_keys(&answer.service_id, &answer.user_id, false).await?;
         let stored = self.stored_of(&answer.id).await?;
         if stored.registration_id != r.id {
             return Err(Error::UnknownConfirmation);
@@ -380,19 +391,47 @@ impl Bank {
     }
 
     /// The registration of a token that may take part, and its keys; anything else is one
-    /// [`Error::NotAuthenticated`].
+    /// [`Error::NotAuthenticated`]. With `copy_will_do`, as [`Bank::in_use`] reads it.
     async fn token_keys(
         &self,
         service: &ServiceId,
         user: &UserId,
+        copy_will_do: bool,
     ) -> Result<(Registration, ConfirmationKeys)> {
-        let r = match self.registration_from_database(service, user).await {
+        let read = if copy_will_do {
+            self.in_use(service, user).await
+        } else {
+            self.registration_from_database(service, user).await
+        };
+        let r = match read {
             Ok(r) if r.state == RegistrationState::InUse => r,
-            Ok(_) | Err(Error::UnknownRegistration) => return Err(Error::NotAuthenticated),
+            Ok(_) | Err(Error::UnknownRegistration | Error::Ended | Error::NotDelivered) => {
+                return Err(Error::NotAuthenticated)
+            }
             Err(e) => return Err(e),
         };
         let keys = ConfirmationKeys::derive(&self.open_seed(&r)?);
         Ok((r, keys))
+    }
+
+    /// The pair's registration in use, from the storage's cached copy when that says so (no
+    /// database read on the hot path); a refusal ([`Error::Ended`], [`Error::NotDelivered`],
+    /// [`Error::UnknownRegistration`]) only on the database's own row, as every refusal is.
+    /// A copy is stale only after another process (the admin command line) changed the row,
+    /// and then for 200 ms at most: a request created or fetched on it meanwhile cannot be
+    /// approved, since the answer reads the row itself.
+    async fn in_use(&self, service: &ServiceId, user: &UserId) -> Result<Registration> {
+        if let Ok(r) = self.registration(service, user).await {
+            if r.state == RegistrationState::InUse {
+                return Ok(r);
+            }
+        }
+        let r = self.registration_from_database(service, user).await?;
+        match r.state {
+            RegistrationState::InUse => Ok(r),
+            RegistrationState::Ended => Err(Error::Ended),
+            _ => Err(Error::NotDelivered),
+        }
     }
 
     async fn stored_of(&self, id: &ConfirmationId) -> Result<StoredConfirmation> {
@@ -410,18 +449,14 @@ impl Bank {
         now: u64,
     ) -> Result<(StoredConfirmation, bool)> {
         let write = ConfirmationWrite::Finish { id: stored.id.clone(), to, answered_at };
-        let moved = self.storage.write_confirmation(write).await?;
+        // The outcome's entry commits with the state, in the same transaction.
+        let subject = Subject::pair(&stored.service_id, &stored.user_id);
+        let entry = entry(actor, AdminAction::ConfirmOutcome, subject, now, to.as_str());
+        let moved = self.storage.write_confirmation_audited(write, entry).await?;
         if moved {
             self.wake.0.notify_waiters();
             tracing::info!(event = "confirmation_final", service_id = %stored.service_id,
                 user_id = %stored.user_id, state = to.as_str(), "confirmation request final");
-            let subject = Subject::pair(&stored.service_id, &stored.user_id);
-            if let Err(e) =
-                self.record(actor, AdminAction::ConfirmOutcome, subject, now, to.as_str()).await
-            {
-                // The state is stored and stays; only its log line is missing.
-                tracing::error!(event = "audit_error", error = %e, "recording a confirmation outcome");
-            }
             let saved = StoredConfirmation { state: to, answered_at, ..stored.clone() };
             return Ok((saved, true));
         }

@@ -1,6 +1,7 @@
 //! The confirmation endpoints (`docs/confirmation.md` §9). The app's fetch and answer are on
 //! the public listener with no bearer (the token's key authenticates them) and are throttled
-//! per address and per registration, counting failures only. The web tier's create, status,
+//! per address and per registration, counting failures only; so is the token's own end of use
+//! (`docs/protocol.md` §4.4), which the same key authenticates. The web tier's create, status,
 //! cancel and offline check are on the admin listener, behind the admin token or the
 //! confirm-only token.
 
@@ -14,14 +15,15 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use softtoken_core::confirm::end::{EndRequest, PATH_END};
 use softtoken_core::confirm::{
-    AnswerRequest, ConfirmationId, FetchRequest, PATH_ANSWER, PATH_PENDING,
+    AnswerRequest, ConfirmationId, ConfirmationState, FetchRequest, PATH_ANSWER, PATH_PENDING,
 };
 use softtoken_core::ids::{ServiceId, UserId};
 
 use super::extract::{ApiJson, ClientIp, Confirmer};
 use super::state::AppState;
-use crate::bank::{Actor, NewConfirmation, OfflineCheck, MAX_WAIT_SECS};
+use crate::bank::{Actor, ConfirmationStatus, NewConfirmation, OfflineCheck, MAX_WAIT_SECS};
 use crate::error::{Error, Result};
 use crate::ratelimit::Reservation;
 
@@ -30,6 +32,7 @@ pub(super) fn public_routes() -> Router<AppState> {
     Router::new()
         .route(PATH_PENDING, post(confirmations_pending))
         .route(PATH_ANSWER, post(confirmations_answer))
+        .route(PATH_END, post(registrations_end))
 }
 
 /// The web tier's routes, for the admin listener.
@@ -142,10 +145,29 @@ async fn confirmations_answer(
         },
     )
     .await?;
-    if outcome.changed {
-        s.metrics().confirmation_final(outcome.state);
-    }
+    count_final(&s, outcome.changed, outcome.state);
     Ok(Json(outcome))
+}
+
+async fn registrations_end(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<ApiJson<EndRequest>, Error>,
+) -> Result<impl IntoResponse> {
+    let actor = Actor::Token(ip);
+    let ended = throttled(
+        &s,
+        ip,
+        body,
+        |b| (&b.service_id, &b.user_id),
+        |b| {
+            let s = s.clone();
+            async move { s.bank().end_by_token(&actor, &b, s.now()).await }
+        },
+    )
+    .await?;
+    s.metrics().ended();
+    Ok(Json(ended))
 }
 
 /// The credential's name and socket peer; the admin listener believes no forwarded address.
@@ -165,7 +187,8 @@ async fn admin_create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-fn confirmation_id(path: Result<Path<String>, PathRejection>) -> Result<ConfirmationId> {
+/// The request a path names (`…/{id}`).
+pub(super) fn confirmation_id(path: Result<Path<String>, PathRejection>) -> Result<ConfirmationId> {
     let Path(id) =
         path.map_err(|_| Error::InvalidRequest("the path must name a request".into()))?;
     ConfirmationId::parse(&id).map_err(|_| {
@@ -176,9 +199,45 @@ fn confirmation_id(path: Result<Path<String>, PathRejection>) -> Result<Confirma
 /// `?wait=S`: whole seconds to wait for a final state.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WaitQuery {
+pub(super) struct WaitQuery {
     #[serde(default)]
     wait: Option<u64>,
+}
+
+/// The long-poll rule (`docs/confirmation.md` §9.2) for every status read: `wait` checked,
+/// cut to end before the listener's own request deadline, and a request this read made final
+/// (an expiry) counted.
+pub(super) async fn waited_status(
+    s: &AppState,
+    id: &ConfirmationId,
+    query: Result<Query<WaitQuery>, QueryRejection>,
+) -> Result<ConfirmationStatus> {
+    let out_of_range =
+        || Error::InvalidRequest(format!("wait is whole seconds from 0 to {MAX_WAIT_SECS}"));
+    let Query(q) = query.map_err(|_| out_of_range())?;
+    let wait = q.wait.unwrap_or(0);
+    if wait > MAX_WAIT_SECS {
+        return Err(out_of_range());
+    }
+    // Answered before the listener's own request deadline cuts the wait off.
+    let limit = s.opts().edge.request_timeout.saturating_sub(Duration::from_secs(1));
+    let wait = Duration::from_secs(wait).min(limit);
+    let status = s.bank().confirmation_status(id, s.clock(), wait).await?;
+    Ok(counted(s, status))
+}
+
+/// Counts a request in the final states' metric when the call that gave `state` made it
+/// final: the one place an answer, a status read's expiry or a cancel is counted.
+fn count_final(s: &AppState, changed: bool, state: ConfirmationState) {
+    if changed {
+        s.metrics().confirmation_final(state);
+    }
+}
+
+/// `status`, counted (see [`count_final`]).
+pub(super) fn counted(s: &AppState, status: ConfirmationStatus) -> ConfirmationStatus {
+    count_final(s, status.changed, status.state);
+    status
 }
 
 async fn admin_status(
@@ -188,23 +247,7 @@ async fn admin_status(
     query: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse> {
     let id = confirmation_id(path)?;
-    let Query(q) = query.map_err(|_| {
-        Error::InvalidRequest(format!("wait is whole seconds from 0 to {MAX_WAIT_SECS}"))
-    })?;
-    let wait = q.wait.unwrap_or(0);
-    if wait > MAX_WAIT_SECS {
-        return Err(Error::InvalidRequest(format!(
-            "wait is whole seconds from 0 to {MAX_WAIT_SECS}"
-        )));
-    }
-    // Answered before the listener's own request deadline cuts the wait off.
-    let limit = s.opts().edge.request_timeout.saturating_sub(Duration::from_secs(1));
-    let wait = Duration::from_secs(wait).min(limit);
-    let status = s.bank().confirmation_status(&id, s.clock(), wait).await?;
-    if status.changed {
-        s.metrics().confirmation_final(status.state);
-    }
-    Ok(Json(status))
+    Ok(Json(waited_status(&s, &id, query).await?))
 }
 
 async fn admin_cancel(
@@ -215,10 +258,7 @@ async fn admin_cancel(
 ) -> Result<impl IntoResponse> {
     let id = confirmation_id(path)?;
     let status = s.bank().cancel_confirmation(&actor(&confirmer, ip), &id, s.now()).await?;
-    if status.changed {
-        s.metrics().confirmation_final(status.state);
-    }
-    Ok(Json(status))
+    Ok(Json(counted(&s, status)))
 }
 
 /// The answer of `POST /v1/admin/confirmations/offline`.

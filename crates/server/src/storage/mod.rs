@@ -309,7 +309,7 @@ pub struct AuditEntry {
     pub at: u64,
     /// Who acted: `credential:NAME` (a named credential of the admin API; `legacy-admin`,
     /// `legacy-confirm` for the token files'), `cli` (the admin command line), `token` (a
-    /// customer's app answering a confirmation) or `bank` (a confirmation that expired
+    /// customer's app answering a confirmation or ending its registration) or `bank` (a confirmation that expired
     /// unanswered).
     pub actor: String,
     /// Where from: the socket peer for the admin API, the client address for the app,
@@ -525,6 +525,18 @@ pub trait Storage: Send + Sync + 'static {
     /// # Errors
     /// [`crate::Error::Storage`] when the database fails; nothing was written.
     async fn write_confirmation(&self, write: ConfirmationWrite) -> Result<bool>;
+
+    /// As [`Storage::write_confirmation`], with `entry` appended to the audit log in the same
+    /// transaction when the write takes effect: a request and the entry that records it are
+    /// committed together or not at all, in one commit instead of an entry's two around it.
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the database fails; nothing was written.
+    async fn write_confirmation_audited(
+        &self,
+        write: ConfirmationWrite,
+        entry: AuditEntry,
+    ) -> Result<bool>;
 
     /// A confirmation request by its ID, straight from the database.
     ///

@@ -10,22 +10,22 @@
 
 use std::time::Duration;
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use softtoken_core::confirm::details::Note;
-use softtoken_core::confirm::{Amount, ConfirmationId, Details, Payee};
+use softtoken_core::confirm::{Amount, Details, Payee};
 
+use super::super::confirm::{confirmation_id, counted, waited_status, WaitQuery};
 use super::super::extract::ApiJson;
 use super::super::state::AppState;
 use super::ids;
 use crate::bank::{
     Actor, ConfirmationStatus, CreatedConfirmation, NewConfirmation, OfflineCheck, OfflineOutcome,
-    MAX_WAIT_SECS,
 };
-use crate::clock::Clock;
 use crate::error::{Error, Result};
 
 /// The routes of the two pages' actions (the pages themselves are routed by the parent).
@@ -46,11 +46,15 @@ struct Transfer {
     amount_yen: Amount,
 }
 
+/// A transfer of `amount_yen` to `payee`, as the page takes it (no note).
+fn transfer_of(payee: Payee, amount_yen: Amount) -> Details {
+    Details::Transfer { amount_yen, payee, note: Note::empty() }
+}
+
 /// The request as created, and what the customer sees beside it (the number to type in the
 /// app).
-async fn create(s: &AppState, payee: Payee, amount_yen: Amount) -> Result<CreatedConfirmation> {
+async fn create(s: &AppState, details: Details) -> Result<CreatedConfirmation> {
     let (service_id, user_id) = ids()?;
-    let details = Details::Transfer { amount_yen, payee, note: Note::empty() };
     let new =
         NewConfirmation { service_id, user_id, details, lifetime_secs: None, match_required: true };
     // The demo page stands in for the bank's web tier, which is the bank itself.
@@ -62,7 +66,7 @@ async fn transfer(
     body: Result<ApiJson<Transfer>, Error>,
 ) -> Result<(StatusCode, Json<CreatedConfirmation>)> {
     let ApiJson(req) = body?;
-    Ok((StatusCode::CREATED, Json(create(&s, req.payee, req.amount_yen).await?)))
+    Ok((StatusCode::CREATED, Json(create(&s, transfer_of(req.payee, req.amount_yen)).await?)))
 }
 
 /// What a relay does to the transfer in front of the bank.
@@ -116,36 +120,15 @@ async fn relay(
         }
         Change::Payee => (mule()?, req.amount_yen),
     };
-    let note = Note::empty;
-    let entered = Details::Transfer { amount_yen: req.amount_yen, payee: req.payee, note: note() };
-    let sent = Details::Transfer { amount_yen: amount, payee: payee.clone(), note: note() };
-    let confirmation = create(&s, payee, amount).await?;
+    let entered = transfer_of(req.payee, req.amount_yen);
+    let sent = transfer_of(payee, amount);
+    let confirmation = create(&s, sent.clone()).await?;
     Ok((StatusCode::CREATED, Json(Relayed { change: req.change, entered, sent, confirmation })))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Wait {
-    #[serde(default)]
-    wait: Option<u64>,
-}
-
-/// The bank's clock, as the waiting status read takes it.
-struct StateClock(AppState);
-
-impl Clock for StateClock {
-    fn now(&self) -> u64 {
-        self.0.now()
-    }
-}
-
 /// A request of the demo registration; any other one is unknown to the demo pages.
-async fn demo_request(s: &AppState, id: &str, wait: Duration) -> Result<ConfirmationStatus> {
-    let id = ConfirmationId::parse(id).map_err(|_| {
-        Error::InvalidRequest("a confirmation ID is 22 base64url characters".into())
-    })?;
+fn of_the_demo(status: ConfirmationStatus) -> Result<ConfirmationStatus> {
     let (service, user) = ids()?;
-    let status = s.bank().confirmation_status(&id, &StateClock(s.clone()), wait).await?;
     if status.service_id != service || status.user_id != user {
         return Err(Error::UnknownConfirmation);
     }
@@ -154,16 +137,11 @@ async fn demo_request(s: &AppState, id: &str, wait: Duration) -> Result<Confirma
 
 async fn status(
     State(s): State<AppState>,
-    Path(id): Path<String>,
-    wait: std::result::Result<Query<Wait>, axum::extract::rejection::QueryRejection>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Result<Json<ConfirmationStatus>> {
-    let Query(Wait { wait }) =
-        wait.map_err(|_| Error::InvalidRequest("wait is whole seconds 0–30".into()))?;
-    let wait = wait.unwrap_or(0);
-    if wait > MAX_WAIT_SECS {
-        return Err(Error::InvalidRequest("wait is whole seconds 0–30".into()));
-    }
-    Ok(Json(demo_request(&s, &id, Duration::from_secs(wait)).await?))
+    let id = confirmation_id(path)?;
+    Ok(Json(of_the_demo(waited_status(&s, &id, query).await?)?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,12 +152,16 @@ struct Cancel {}
 /// app no longer offers it.
 async fn cancel(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     body: Result<ApiJson<Cancel>, Error>,
 ) -> Result<Json<ConfirmationStatus>> {
     let ApiJson(Cancel {}) = body?;
-    let status = demo_request(&s, &id, Duration::ZERO).await?;
-    Ok(Json(s.bank().cancel_confirmation(&Actor::Bank, &status.id, s.now()).await?))
+    let id = confirmation_id(path)?;
+    // Read first: only the demo registration's requests are the demo pages' to withdraw.
+    let status = s.bank().confirmation_status(&id, s.clock(), Duration::ZERO).await?;
+    of_the_demo(counted(&s, status))?;
+    let cancelled = s.bank().cancel_confirmation(&Actor::Bank, &id, s.now()).await?;
+    Ok(Json(counted(&s, cancelled)))
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,18 +9,35 @@ use softtoken_core::confirm::ConfirmationState;
 use softtoken_core::ids::{ServiceId, UserId};
 use tokio_postgres::Row;
 
-use super::rows::{db_error, to_i64, u64_of};
+use super::rows::{db_error, insert_audit, to_i64, u64_of};
 use crate::error::{Error, Result};
-use crate::storage::{ConfirmationWrite, StoredConfirmation};
+use crate::storage::{AuditEntry, ConfirmationWrite, StoredConfirmation};
 
 const SELECT: &str = "SELECT id, registration_id, service_id, user_id, kind, details, created_at, \
      expires_at, match_required, match_number, state, answered_at FROM confirmations";
 
-/// Applies `write`; true when it took effect.
+/// Applies `write`; true when it took effect. With `audit`, the entry is inserted in the same
+/// transaction when it did.
 pub(super) async fn write(
     client: &mut deadpool_postgres::Object,
     write: &ConfirmationWrite,
+    audit: Option<&AuditEntry>,
 ) -> Result<bool> {
+    let Some(entry) = audit else {
+        return apply(client, write).await;
+    };
+    let mut tx = client.transaction().await.map_err(db_error)?;
+    let took = apply(&mut tx, write).await?;
+    if took {
+        insert_audit(&tx, entry).await?;
+    }
+    tx.commit().await.map_err(db_error)?;
+    Ok(took)
+}
+
+/// `write` on `client`, a connection or a transaction; the insert opens a transaction of its
+/// own inside (a savepoint within one), for its lock and count.
+async fn apply(client: &mut impl GenericClient, write: &ConfirmationWrite) -> Result<bool> {
     match write {
         ConfirmationWrite::Insert { confirmation: c, max_pending, now } => {
             let tx = client.transaction().await.map_err(db_error)?;

@@ -47,8 +47,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use softtoken_core::ids::{ServiceId, UserId};
 
 use self::rows::{
-    attempt_from_row, db_error, insert_mail, insert_registration_row, insert_registration_rows,
-    pool_error, to_i64, u64_of, update_registration_row, SELECT_ATTEMPTS,
+    attempt_from_row, db_error, insert_audit, insert_mail, insert_registration_row,
+    insert_registration_rows, pool_error, to_i64, u64_of, update_registration_row, SELECT_ATTEMPTS,
 };
 use super::{
     Attempt, AuditEntry, AuditQuery, Change, ConfirmationWrite, CredentialAdded, Freshness,
@@ -498,24 +498,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn append_audit(&self, e: AuditEntry) -> Result<u64> {
-        let client = self.client().await?;
-        let row = client
-            .query_one(
-                "INSERT INTO audit (at, actor, origin, action, service_id, user_id, outcome) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                &[
-                    &to_i64(e.at),
-                    &e.actor,
-                    &e.origin,
-                    &e.action,
-                    &e.service_id,
-                    &e.user_id,
-                    &e.outcome,
-                ],
-            )
-            .await
-            .map_err(db_error)?;
-        u64_of(row.try_get(0).map_err(db_error)?, "audit id")
+        insert_audit(&self.client().await?, &e).await
     }
 
     async fn finish_audit(&self, id: u64, outcome: &str, user_id: Option<String>) -> Result<()> {
@@ -579,7 +562,15 @@ impl Storage for PostgresStorage {
     }
 
     async fn write_confirmation(&self, write: ConfirmationWrite) -> Result<bool> {
-        confirm::write(&mut self.client().await?, &write).await
+        confirm::write(&mut self.client().await?, &write, None).await
+    }
+
+    async fn write_confirmation_audited(
+        &self,
+        write: ConfirmationWrite,
+        entry: AuditEntry,
+    ) -> Result<bool> {
+        confirm::write(&mut self.client().await?, &write, Some(&entry)).await
     }
 
     async fn confirmation(&self, id: &str) -> Result<Option<StoredConfirmation>> {

@@ -322,7 +322,16 @@ impl Storage for SqliteStorage {
 
     async fn write_confirmation(&self, write: ConfirmationWrite) -> Result<bool> {
         let write = Box::new(write);
-        Ok(self.send(|reply| Op::Confirmation { write, reply }).await? == 1)
+        Ok(self.send(|reply| Op::Confirmation { write, audit: None, reply }).await? == 1)
+    }
+
+    async fn write_confirmation_audited(
+        &self,
+        write: ConfirmationWrite,
+        entry: AuditEntry,
+    ) -> Result<bool> {
+        let (write, audit) = (Box::new(write), Some(Box::new(entry)));
+        Ok(self.send(|reply| Op::Confirmation { write, audit, reply }).await? == 1)
     }
 
     async fn confirmation(&self, id: &str) -> Result<Option<StoredConfirmation>> {

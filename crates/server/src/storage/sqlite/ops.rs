@@ -68,6 +68,8 @@ pub(super) enum Op {
     },
     Confirmation {
         write: Box<ConfirmationWrite>,
+        /// Appended with the write when it takes effect.
+        audit: Option<Box<AuditEntry>>,
         reply: oneshot::Sender<Result<u64>>,
     },
     Close {

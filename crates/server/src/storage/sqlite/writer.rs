@@ -240,9 +240,20 @@ impl Writer {
                     }
                     pending.push(Pending::Count(reply, written));
                 }
-                Op::Confirmation { write, reply } => {
+                Op::Confirmation { write, audit: None, reply } => {
                     let done = super::confirm::write(&self.conn, &write).map(u64::from);
                     pending.push(Pending::Count(reply, done));
+                }
+                Op::Confirmation { write, audit: Some(entry), reply } => {
+                    // Under a savepoint: the entry fails, the write goes too.
+                    let done = self.savepoint(|conn| {
+                        let took = super::confirm::write(conn, &write)?;
+                        if took {
+                            insert_audit(conn, &entry)?;
+                        }
+                        Ok(Some(u64::from(took)))
+                    });
+                    pending.push(Pending::Count(reply, done.map(Option::unwrap_or_default)));
                 }
                 Op::Close { reply } => close = Some(reply),
             }
@@ -445,22 +456,7 @@ impl Writer {
     }
 
     fn append_audit(&self, e: &AuditEntry) -> Result<u64> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO audit (at, actor, origin, action, service_id, user_id, outcome) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                e.at,
-                e.actor,
-                e.origin,
-                e.action,
-                e.service_id,
-                e.user_id,
-                e.outcome
-            ])?;
-        u64::try_from(self.conn.last_insert_rowid())
-            .map_err(|_| Error::Storage("audit id out of range".into()))
+        insert_audit(&self.conn, e)
     }
 
     fn finish_audit(&self, id: u64, outcome: &str, user_id: Option<String>) -> Result<()> {
@@ -567,6 +563,24 @@ impl Writer {
             ])?;
         Ok(())
     }
+}
+
+fn insert_audit(conn: &Connection, e: &AuditEntry) -> Result<u64> {
+    conn.prepare_cached(
+        "INSERT INTO audit (at, actor, origin, action, service_id, user_id, outcome) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        e.at,
+        e.actor,
+        e.origin,
+        e.action,
+        e.service_id,
+        e.user_id,
+        e.outcome
+    ])?;
+    u64::try_from(conn.last_insert_rowid())
+        .map_err(|_| Error::Storage("audit id out of range".into()))
 }
 
 fn insert_mail(conn: &Connection, m: &OutboxMail) -> Result<()> {
