@@ -62,9 +62,21 @@ export function open(e, work, { back = true } = {}) {
   show("error");
 }
 
+// The heading says what kind of trouble this is: a vault that cannot be opened and a second
+// window are not "something went wrong, try again" (the first has no Try again at all).
+function headingKey(e) {
+  if (DAMAGED.has(e?.kind)) return "error.heading_damaged";
+  if (e?.kind === "already_running") return "error.heading_already_running";
+  return "error.generic";
+}
+
 // A damaged vault gets the steps and "Start again" (trying again cannot mend it); anything
 // else gets "Try again" when there is work to repeat.
 function showWayOut(e) {
+  const heading = $("error-heading");
+  // Kept in data-i18n, so a language switch writes the same heading again.
+  heading.dataset.i18n = headingKey(e);
+  heading.textContent = t(heading.dataset.i18n);
   const damaged = DAMAGED.has(e?.kind);
   $("error-damaged").hidden = !damaged;
   $("error-new-vault").hidden = !damaged;

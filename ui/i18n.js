@@ -121,6 +121,8 @@ export const STRINGS = {
     "error.qa_ca_unusable":
       "QA用の認証局ファイル（SOFTTOKEN_QA_CA）を読み込めません。設定を直すか外して、アプリを起動し直してください。",
     "error.generic": "問題が起きました。もう一度お試しください。",
+    "error.heading_damaged": "保存されたトークンを開けません",
+    "error.heading_already_running": "アプリはすでに開いています",
     "error.retry": "もう一度試す",
     "error.retrying": "もう一度試しています…",
     "error.back": "戻る",
@@ -357,6 +359,8 @@ export const STRINGS = {
     "error.qa_ca_unusable":
       "The QA certificate authority file (SOFTTOKEN_QA_CA) cannot be read. Fix or unset it, then restart the app.",
     "error.generic": "Something went wrong. Please try again.",
+    "error.heading_damaged": "The saved tokens cannot be opened",
+    "error.heading_already_running": "The app is already open",
     "error.retry": "Try again",
     "error.retrying": "Trying again…",
     "error.back": "Back",

@@ -159,6 +159,27 @@ async fn customer_with_a_long_latin_name_reads_it_whole_on_a_320_pixel_phone() {
                   return d.right <= innerWidth && d.left >= 0;";
     assert_eq!(app.js_str(dialog).await, "true", "the dialog fits the window");
     app.shoot("12-delete-long-name").await;
+
+    // Deleted: the notice names the token, and the page stays as wide as the window, at 320 px
+    // and at 390 px (an iPhone's width), rather than scrolling sideways.
+    app.click("delete-confirm").await;
+    app.wait_visible("notice").await;
+    assert!(app.text("notice").await.contains(&"W".repeat(32)), "the notice names the token");
+    let page_width = "return `${document.documentElement.scrollWidth} ${innerWidth}`";
+    for width in [320, 390] {
+        app.resize((width, 640)).await;
+        let [page, window]: [u32; 2] = app
+            .js_str(page_width)
+            .await
+            .split(' ')
+            .map(|n| n.parse().unwrap())
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap();
+        assert!(page <= window, "the page is {page} px wide in a {window} px window");
+        assert_eq!(app.js_with(overflow, "#notice").await, "", "the notice fits at {width} px");
+    }
+    app.shoot("12-deleted-long-name").await;
     app.quit().await;
 }
 
@@ -281,6 +302,8 @@ async fn customer_with_damaged_tokens_keeps_them_aside_and_adds_the_reissued_tok
         assert!(app.displayed("error-new-vault").await, "{damage:?}: a way forward");
         assert!(app.displayed("error-damaged").await, "{damage:?}: the steps");
         assert!(!app.displayed("error-retry").await, "{damage:?}: trying again cannot mend it");
+        let heading = app.text("error-heading").await;
+        assert_eq!(heading, "The saved tokens cannot be opened", "{damage:?}: not \"try again\"");
         if round == 0 {
             app.shoot("12-error-damaged").await;
         }
@@ -366,6 +389,7 @@ async fn customer_opens_the_app_twice_and_the_second_window_points_to_the_first(
     let why = second.text("fatal-error").await;
     assert!(why.contains("already open in another window"), "{why}");
     assert!(second.displayed("error-retry").await);
+    assert_eq!(second.text("error-heading").await, "The app is already open");
     second.shoot("12-error-already-running").await;
 
     // The customer closes the first window and comes back to this one: it opens the tokens.
