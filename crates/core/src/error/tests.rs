@@ -1,0 +1,30 @@
+use super::*;
+
+#[test]
+fn every_error_kind_has_one_stable_name_that_serde_agrees_with() {
+    let names: std::collections::HashSet<_> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(names.len(), ErrorKind::ALL.len(), "two kinds share a name");
+    for kind in ErrorKind::ALL {
+        let json = serde_json::to_string(&kind).unwrap();
+        assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        assert_eq!(serde_json::from_str::<ErrorKind>(&json).unwrap(), kind);
+    }
+    assert_eq!(
+        Error::WrongActivationPassword { tries_left: 2 }.kind().as_str(),
+        "wrong_activation_password"
+    );
+    assert_eq!(Error::Io(std::io::ErrorKind::Other.into()).kind(), ErrorKind::StorageIo);
+}
+
+#[test]
+fn every_invalid_reason_has_its_own_code() {
+    let reasons = [
+        Invalid::Empty,
+        Invalid::NotDigits,
+        Invalid::WrongLength { min: 1, max: 2, found: 3 },
+        Invalid::ControlCharacter,
+        Invalid::TooLong { max: 1 },
+    ];
+    let codes: Vec<_> = reasons.iter().map(Invalid::code).collect();
+    assert_eq!(codes, Invalid::CODES);
+}
