@@ -401,27 +401,44 @@ async fn customer_opens_the_app_twice_and_the_second_window_points_to_the_first(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn customer_adds_a_token_after_a_backup_of_the_tokens_was_restored_under_the_app() {
+async fn customer_whose_older_copy_of_the_tokens_was_put_back_is_refused_it_and_starts_again() {
     let Some(_serial) = e2e_guard().await else { return };
     let world = World::start().await;
-    let vault = world.data.path().join("tokens").join(softtoken_app::config::VAULT_FILE);
+    let dir = world.data.path().join("tokens");
+    let vault = dir.join(softtoken_app::config::VAULT_FILE);
     let app = world.launch(&EN, &[]).await;
     app.phone_size().await;
     app.wait_ready().await;
     add_issued_token(&world, &app, "999800000782").await;
     let backup = std::fs::read(&vault).unwrap();
-    app.click_in_token(0, "rename").await;
-    app.wait_visible("screen-name").await;
-    app.set_value("added-wording", "renamed").await;
-    app.click("name-submit").await;
-    app.wait_visible("screen-list").await;
-
-    // A backup tool puts the older file back while the app runs; the customer then adds a
-    // second token, which the bank hands out only once: it must be stored on the first try.
-    std::fs::write(&vault, &backup).unwrap();
     add_issued_token(&world, &app, "999800000783").await;
-    let names = app.token_names().await;
-    assert_eq!(names.len(), 2, "both tokens: {names:?}");
-    assert!(!names[0].ends_with("renamed"), "the restored file is what the app now shows");
+    app.quit().await;
+
+    // A backup tool puts the older file back, from before the second token: a token deleted
+    // since would come back with it, so the app refuses it and offers the damaged vault's way
+    // out.
+    std::fs::write(&vault, &backup).unwrap();
+    let app = world.launch(&EN, &[]).await;
+    app.phone_size().await;
+    app.wait_visible("screen-error").await;
+    assert_eq!(app.text("error-heading").await, "An older copy of the tokens cannot be opened");
+    assert!(app.displayed("error-rolled-back").await, "says why an older copy is refused");
+    assert!(app.displayed("error-new-vault").await, "a way forward");
+    assert!(!app.displayed("error-retry").await, "trying again cannot make it newer");
+    app.shoot("12-error-rolled-back").await;
+    app.click("error-new-vault").await;
+    app.wait_ready().await;
+    app.wait_visible("empty").await;
+    let told = app.text("notice").await;
+    assert!(told.contains("tokens.vault.older-"), "says where the older copy is: {told}");
+    let kept: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("tokens.vault.older-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read(dir.join(&kept[0])).unwrap(), backup, "kept as it was");
+    add_issued_token(&world, &app, "999800000784").await;
+    assert_eq!(app.token_names().await.len(), 1);
     app.quit().await;
 }

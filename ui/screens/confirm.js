@@ -50,6 +50,7 @@ export function forget() {
   result = null;
   $("confirm-number").value = "";
   $("confirm-pin").value = "";
+  for (const id of ["confirm-token", "confirm-holder", "confirm-amount", "confirm-note"]) $(id).textContent = "";
 }
 
 // With the app lock on, an approval takes the PIN, typed then: an unlocked phone lent to

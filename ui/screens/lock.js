@@ -8,6 +8,7 @@ import { attempt } from "../errors.js";
 import { triesText, waitText } from "../i18n.js";
 import * as lock from "../lock.js";
 import { go, show } from "../navigation.js";
+import * as notice from "../notice.js";
 import * as tokens from "../tokens.js";
 import { $, currentLang, errorText, setFieldError, setText, t } from "../view.js";
 
@@ -30,6 +31,8 @@ async function showTokens() {
 export function open(next) {
   then = next ?? null;
   lock.forgetTokens();
+  // The status line may name a token ("… was deleted"), and nothing said before is news now.
+  notice.clear();
   // Ready again once the codes are back on screen.
   delete document.body.dataset.ready;
   $("lock-form").reset();
