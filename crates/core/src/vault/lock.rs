@@ -510,3 +510,6 @@ impl Vault {
         self.pin_cost = cost;
     }
 }
+
+#[cfg(test)]
+mod tests;
