@@ -216,11 +216,12 @@ fn ciphers() -> &'static crate::vault::format::Ciphers {
     })
 }
 
-/// A vault file's bytes as the app reads them from disk, under a fixed key: the magic, version
-/// and length checks and the envelope's authentication.
+/// A vault file's bytes as the app reads them from disk, under a fixed key: the magic, version,
+/// header and length checks and the envelope's authentication.
 #[cfg(feature = "vault")]
 pub fn vault_file(data: &[u8]) {
     let _ = crate::vault::format::claimed_version(data);
+    let _ = crate::vault::format::read_header(data);
     let _ = crate::vault::format::decode(data.to_vec(), ciphers());
 }
 

@@ -352,3 +352,32 @@ fn customer_who_forgot_the_pin_sets_the_tokens_aside_keeps_the_file_and_starts_a
     let kept = Vault::open_with_pin(&aside.file, d.keys.clone(), &key_name, &pin("583920"), NOW);
     assert_eq!(codes(&kept.unwrap()), [code(1), code(2)]);
 }
+
+#[test]
+fn setting_a_pin_interrupted_at_either_step_loses_nothing_and_leaves_no_key_in_the_keychain() {
+    let d = device();
+    let mut v = d.open().unwrap();
+    v.add(token(1), NOW).unwrap();
+    let unlocked = d.bytes();
+    let vault_key = d.keys.get(KEY).unwrap().unwrap();
+    let state = d.keys.get(&format!("{KEY}.state")).unwrap().unwrap();
+    v.use_pin_cost_for_tests(TEST_COST);
+    v.set_pin(&pin("583920")).unwrap();
+    let locked = d.bytes();
+    let secret = d.keys.get(KEY).unwrap().unwrap();
+    let both = [vault_key.as_slice(), secret.as_slice()].concat();
+
+    // Stopped after the keychain took both secrets, before the locked file was written.
+    fs::write(&d.path, &unlocked).unwrap();
+    d.keys.set(KEY, &both).unwrap();
+    d.keys.set(&format!("{KEY}.state"), &state).unwrap();
+    assert_eq!(codes(&d.open().unwrap()), [code(1)]);
+    assert_eq!(d.keys.get(KEY).unwrap().unwrap(), vault_key, "settled to the key alone");
+
+    // Stopped after the locked file was written, before the keychain dropped the vault key.
+    fs::write(&d.path, &locked).unwrap();
+    d.keys.set(KEY, &both).unwrap();
+    assert!(matches!(d.open(), Err(Error::PinNeeded)), "the key left behind must not open it");
+    assert_eq!(d.keys.get(KEY).unwrap().unwrap(), secret, "settled to the device secret alone");
+    assert_eq!(codes(&d.unlock("583920", NOW).unwrap()), [code(1)]);
+}

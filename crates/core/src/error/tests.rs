@@ -28,3 +28,18 @@ fn every_invalid_reason_has_its_own_code() {
     let codes: Vec<_> = reasons.iter().map(Invalid::code).collect();
     assert_eq!(codes, Invalid::CODES);
 }
+
+#[test]
+fn the_lock_screen_errors_say_the_tries_and_the_wait_and_nothing_else() {
+    let wrong = Error::WrongPin { tries_left_before_wait: 3, wait_secs: 0 };
+    assert_eq!(wrong.kind().as_str(), "wrong_pin");
+    assert_eq!(wrong.to_string(), "the PIN is wrong (3 tries left before a wait)");
+    let waiting = Error::PinBackOff { wait_secs: 60 };
+    assert_eq!(waiting.kind().as_str(), "pin_back_off");
+    assert_eq!(waiting.to_string(), "too many wrong PINs; try again in 60 seconds");
+    let weak = Error::WeakPin(crate::weak_number::Weakness::Sequence);
+    assert_eq!(weak.kind().as_str(), "weak_pin");
+    assert!(weak.to_string().contains("its digits follow each other"), "{weak}");
+    assert_eq!(Error::VaultRolledBack.kind().as_str(), "vault_rolled_back");
+    assert_eq!(Field::AppPin.code(), "app_pin");
+}

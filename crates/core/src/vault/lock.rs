@@ -175,8 +175,8 @@ impl KeyEntry {
     }
 }
 
-/// Stores `first` then `second` as the entry (the moment both must open the vault), and checks
-/// the keychain kept them.
+/// Stores the vault key and the device secret together as the entry (while the file changes
+/// from needing one to needing the other), and checks the keychain kept them.
 fn store_both(
     keys: &dyn KeyStore,
     key_name: &str,
@@ -510,3 +510,6 @@ impl Vault {
         self.pin_cost = cost;
     }
 }
+
+#[cfg(test)]
+mod tests;
