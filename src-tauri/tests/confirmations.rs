@@ -190,3 +190,34 @@ async fn a_request_of_a_deleted_token_can_no_longer_be_answered_from_this_device
     assert_eq!(bank.answers(), 0);
     assert_eq!(bank.state(0), ConfirmationState::Pending);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_app_lock_on_an_approval_needs_the_pin_typed_for_it_and_a_denial_does_not() {
+    // New PINs at a tiny Argon2 cost, as the window tests ask of a debug build.
+    std::env::set_var("SOFTTOKEN_TEST_PIN_COST", "small");
+    let bank = ConfirmBank::start(SEED, BANK_NOW).await;
+    bank.add(transfer(50_000, BANK_NOW - 20, false), None);
+    bank.add(transfer(3_000, BANK_NOW - 10, false), None);
+    let dir = tempfile::tempdir().unwrap();
+    let (app, token) = app(dir.path(), &bank.url);
+    let pin = |digits: &str| Some(Zeroizing::new(digits.to_owned()));
+    ops::set_app_pin(&app, Zeroizing::new("274951".into()), DEVICE_NOW).await.unwrap();
+    let pending = ops::list_confirmations(&app, &token, DEVICE_NOW).await.unwrap();
+    let (first, second) = (&pending.requests[0].id, &pending.requests[1].id);
+
+    // The phone is unlocked, but whoever holds it must still know the PIN to approve.
+    let approve = Decision::Approve;
+    let none = ops::answer_confirmation(&app, first, approve, None, None, DEVICE_NOW).await;
+    let none = none.unwrap_err();
+    assert_eq!((none.kind, none.field), ("invalid_input", Some("app_pin")));
+    let wrong = ops::answer_confirmation(&app, first, approve, None, pin("999990"), DEVICE_NOW);
+    let wrong = wrong.await.unwrap_err();
+    assert_eq!((wrong.kind, wrong.tries_left), ("wrong_pin", Some(4)));
+    assert_eq!(bank.answers(), 0, "nothing is sent without the right PIN");
+    let right = ops::answer_confirmation(&app, first, approve, None, pin("274951"), DEVICE_NOW);
+    assert_eq!(right.await.unwrap().state, "approved");
+
+    let denied = ops::answer_confirmation(&app, second, Decision::Deny, None, None, DEVICE_NOW);
+    assert_eq!(denied.await.unwrap().state, "denied");
+    assert_eq!(bank.answers(), 2);
+}
