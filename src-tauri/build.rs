@@ -9,6 +9,7 @@ mod commands;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=SOFTTOKEN_SERVER_URL");
+    println!("cargo:rerun-if-env-changed=SOFTTOKEN_PIN_REQUIRED");
     // Optimised and without the QA feature: what customers get (release, app-dist, phones).
     let customer_build = std::env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_none()
         && std::env::var_os("CARGO_FEATURE_QA").is_none();

@@ -54,11 +54,39 @@ export const listConfirmations = (id) => invoke("list_confirmations", { id });
 
 /**
  * Answers a request shown by listConfirmations: `decision` is "approve" or "deny", `typedNumber`
- * the two digits of the bank's page when asked. Resolves to `{ state }` as the bank now has it.
+ * the two digits of the bank's page when asked, `pin` the app's PIN (an approval needs it when a
+ * PIN is set). Resolves to `{ state }` as the bank now has it.
  */
-export const answerConfirmation = (id, decision, typedNumber) =>
-  invoke("answer_confirmation", { id, decision, typedNumber: typedNumber ?? null });
+export const answerConfirmation = (id, decision, typedNumber, pin) =>
+  invoke("answer_confirmation", { id, decision, typedNumber: typedNumber ?? null, pin: pin ?? null });
 
 /** The offline code for a payee's account number and an amount: `{ code, secondsLeft, ... }`. */
 export const offlineCode = (id, accountNumber, amount) =>
   invoke("offline_code", { id, accountNumber, amount });
+
+/**
+ * The app lock: `{ pinSet, locked, pinRequired, triesLeftBeforeWait, waitSecs, lockAfterSecs,
+ * kiosk }`. Every command below resolves to it, as it stands afterwards.
+ */
+export const lockStatus = () => invoke("lock_status");
+
+/** Opens the tokens with the app's PIN; fails with `wrong_pin` or `pin_back_off`. */
+export const unlock = (pin) => invoke("unlock", { pin });
+
+export const setAppPin = (pin) => invoke("set_app_pin", { pin });
+
+export const changeAppPin = (old, pin) => invoke("change_app_pin", { old, new: pin });
+
+export const removeAppPin = (pin) => invoke("remove_app_pin", { pin });
+
+/** Drops the tokens' keys from memory until the PIN is entered again. */
+export const lockNow = () => invoke("lock_now");
+
+/** Seconds in the background after which the app locks. */
+export const setLockTimeout = (secs) => invoke("set_lock_timeout", { secs });
+
+/**
+ * A forgotten PIN: puts the tokens aside (renamed, kept) and starts an empty store. Resolves to
+ * `{ fileName }` of what was kept.
+ */
+export const forgotAppPin = () => invoke("forgot_app_pin");

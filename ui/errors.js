@@ -9,7 +9,7 @@ import * as notice from "./notice.js";
 import { $, errorText, t } from "./view.js";
 
 /** Errors whose only way out is to put the saved tokens aside and start again. */
-export const DAMAGED = new Set(["vault_corrupted", "vault_key_missing"]);
+export const DAMAGED = new Set(["vault_corrupted", "vault_key_missing", "vault_rolled_back"]);
 
 // Errors on screen, by element id.
 const shown = new Map();
@@ -53,6 +53,12 @@ let retrying = false;
 
 /** Shows error `e` full screen; `work` is what failed and is run again by "Try again". */
 export function open(e, work, { back = true } = {}) {
+  // The app locked meanwhile (in the background too long, or another window's lock): that is
+  // no failure, and the unlock screen is the way on.
+  if (e?.kind === "pin_needed") {
+    go("lock");
+    return;
+  }
   if (!back) returnTo = null;
   else if (current() !== "error") returnTo = current();
   failedWork = work ?? null;
@@ -62,11 +68,25 @@ export function open(e, work, { back = true } = {}) {
   show("error");
 }
 
+// The heading says what kind of trouble this is: a vault that cannot be opened and a second
+// window are not "something went wrong, try again" (the first has no Try again at all).
+function headingKey(e) {
+  if (e?.kind === "vault_rolled_back") return "error.heading_rolled_back";
+  if (DAMAGED.has(e?.kind)) return "error.heading_damaged";
+  if (e?.kind === "already_running") return "error.heading_already_running";
+  return "error.generic";
+}
+
 // A damaged vault gets the steps and "Start again" (trying again cannot mend it); anything
 // else gets "Try again" when there is work to repeat.
 function showWayOut(e) {
+  const heading = $("error-heading");
+  // Kept in data-i18n, so a language switch writes the same heading again.
+  heading.dataset.i18n = headingKey(e);
+  heading.textContent = t(heading.dataset.i18n);
   const damaged = DAMAGED.has(e?.kind);
   $("error-damaged").hidden = !damaged;
+  $("error-rolled-back").hidden = e?.kind !== "vault_rolled_back";
   $("error-new-vault").hidden = !damaged;
   $("error-retry").hidden = damaged || failedWork === null;
 }

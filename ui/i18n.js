@@ -1,7 +1,8 @@
-// Every text the customer reads, in Japanese and English. Keys are shared; a test checks that
+// Every text the customer reads, in Japanese and English (the app lock's in i18n-lock.js). Keys are shared; a test checks that
 // both languages have every key and the same {placeholders}, and that every error kind and
 // every reason of rules.js has its words here.
 
+import { LOCK_STRINGS } from "./i18n-lock.js";
 import rules from "./rules.js";
 import { invalidMessage } from "./validate.js";
 
@@ -121,6 +122,8 @@ export const STRINGS = {
     "error.qa_ca_unusable":
       "QA用の認証局ファイル（SOFTTOKEN_QA_CA）を読み込めません。設定を直すか外して、アプリを起動し直してください。",
     "error.generic": "問題が起きました。もう一度お試しください。",
+    "error.heading_damaged": "保存されたトークンを開けません",
+    "error.heading_already_running": "アプリはすでに開いています",
     "error.retry": "もう一度試す",
     "error.retrying": "もう一度試しています…",
     "error.back": "戻る",
@@ -357,6 +360,8 @@ export const STRINGS = {
     "error.qa_ca_unusable":
       "The QA certificate authority file (SOFTTOKEN_QA_CA) cannot be read. Fix or unset it, then restart the app.",
     "error.generic": "Something went wrong. Please try again.",
+    "error.heading_damaged": "The saved tokens cannot be opened",
+    "error.heading_already_running": "The app is already open",
     "error.retry": "Try again",
     "error.retrying": "Trying again…",
     "error.back": "Back",
@@ -480,6 +485,8 @@ export const STRINGS = {
   },
 };
 
+for (const lang of LANGS) Object.assign(STRINGS[lang], LOCK_STRINGS[lang]);
+
 // Japanese when the system's language is Japanese, English otherwise.
 export function defaultLang(navigatorLanguage) {
   return typeof navigatorLanguage === "string" && /^ja\b/i.test(navigatorLanguage) ? "ja" : "en";
@@ -519,6 +526,23 @@ export function invalidText(lang, result, field) {
   return translate(lang, m.key, { ...m.params, field: translate(lang, `field.${field}`) });
 }
 
+// Why core's weak-number rule refused a PIN (`softtoken_core::weak_number::Weakness`).
+const WEAK_REASONS = ["repeated", "sequence", "year", "common"];
+
+// Sentences one after the other: Japanese puts no space after "。".
+const sentences = (lang, list) => list.join(lang === "ja" ? "" : " ");
+
+/** How many wrong PINs are left before a wait, in words. */
+export function triesText(lang, n) {
+  return n > 0 ? translate(lang, "lock.tries_left", { n }) : translate(lang, "lock.tries_none");
+}
+
+/** The wait before the next PIN may be tried, `secs` from now, in words. */
+export function waitText(lang, secs) {
+  if (secs < 120) return translate(lang, "lock.wait", { n: secs });
+  return translate(lang, "lock.wait_minutes", { m: Math.floor(secs / 60), s: secs % 60 });
+}
+
 // The text of a command's error `{kind, ...}`: by its kind, with the numbers it carries.
 export function errorText(lang, e) {
   const kind = e?.kind;
@@ -530,6 +554,17 @@ export function errorText(lang, e) {
       return e.retryAfter
         ? translate(lang, "error.rate_limited_secs", { n: e.retryAfter })
         : translate(lang, "error.rate_limited");
+    case "wrong_pin":
+      return sentences(lang, [
+        translate(lang, "error.wrong_pin"),
+        e.retryAfter ? waitText(lang, e.retryAfter) : triesText(lang, e.triesLeft),
+      ]);
+    case "pin_back_off":
+      return e.retryAfter ? waitText(lang, e.retryAfter) : translate(lang, "error.pin_back_off");
+    case "weak_pin":
+      return WEAK_REASONS.includes(e.reason)
+        ? translate(lang, `error.weak_pin_${e.reason}`)
+        : translate(lang, "error.weak_pin");
     case "invalid_input":
       return invalidText(lang, { reason: e.reason, min: e.min, max: e.max, found: e.found }, e.field);
   }

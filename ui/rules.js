@@ -13,6 +13,10 @@ export default Object.freeze({
     "min_digits": 4,
     "max_digits": 8
   },
+  "app_pin": {
+    "min_digits": 6,
+    "max_digits": 6
+  },
   "base_name": {
     "max_chars": 32,
     "max_code_points": 256
@@ -108,11 +112,20 @@ export default Object.freeze({
     "device_clock_wrong",
     "confirmation_not_accepted",
     "unknown_confirmation",
+    "weak_pin",
+    "pin_needed",
+    "wrong_pin",
+    "pin_back_off",
+    "pin_already_set",
+    "pin_not_set",
+    "vault_rolled_back",
     "clipboard_unavailable",
     "not_kiosk",
     "internal",
     "qa_ca_unusable",
     "already_on_this_device",
-    "already_running"
+    "already_running",
+    "pin_required",
+    "kiosk_has_no_lock"
   ]
 });

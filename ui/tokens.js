@@ -24,5 +24,12 @@ export async function refresh() {
   for (const fn of watchers) fn(previous);
 }
 
+/** Forgets the tokens and their codes (the app was locked). */
+export function clear() {
+  const previous = tokens;
+  tokens = [];
+  for (const fn of watchers) fn(previous);
+}
+
 /** Whether a code on screen has expired at `now` (ms), so the codes must be fetched again. */
 export const anyExpired = (now) => tokens.some((x) => secondsLeftAt(x.expiresAt, now) <= 0);

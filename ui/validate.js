@@ -49,6 +49,7 @@ const digitsOf = (rule) => (s) => normaliseDigits(s, rule.min_digits, rule.max_d
 export const checkServiceId = digitsOf(rules.service_id);
 export const checkUserId = digitsOf(rules.user_id);
 export const checkPassword = digitsOf(rules.activation_password);
+export const checkAppPin = digitsOf(rules.app_pin);
 
 // Characters as the customer sees them (extended grapheme clusters), as core counts them:
 // 👨‍👩‍👧 or が is one.

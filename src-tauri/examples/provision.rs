@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         kiosk_idle_secs: DEFAULT_KIOSK_IDLE_SECS,
         kiosk_area: None,
         server_trust: ServerTrust::default(),
+        pin_required: false,
     };
     let state = AppState::new(config, Arc::new(OsKeyStore::new()));
     let runtime = match tokio::runtime::Runtime::new() {

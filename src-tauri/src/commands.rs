@@ -41,4 +41,12 @@ softtoken_commands![
     list_confirmations,
     answer_confirmation,
     offline_code,
+    lock_status,
+    unlock,
+    set_app_pin,
+    change_app_pin,
+    remove_app_pin,
+    lock_now,
+    set_lock_timeout,
+    forgot_app_pin,
 ];

@@ -1,6 +1,8 @@
-//! Where the app talks to and keeps its data, and whether it runs as a kiosk.
+//! Where the app talks to and keeps its data, whether it runs as a kiosk, and whether the bank
+//! requires the app lock.
 //!
-//! The server URL is fixed at build time (`SOFTTOKEN_SERVER_URL` in the build environment). Only
+//! The server URL is fixed at build time (`SOFTTOKEN_SERVER_URL` in the build environment), and
+//! so is a bank's demand for a PIN (`SOFTTOKEN_PIN_REQUIRED=1`). Only
 //! a debug or `qa` build reads overrides at run time, so a customer's build cannot be pointed at
 //! another server by its environment, made to trust another certificate authority, or made to
 //! talk plain `http://` beyond its own computer.
@@ -52,6 +54,9 @@ pub struct Config {
     pub kiosk_area: Option<KioskArea>,
     /// Which servers the client trusts beyond the platform's rules.
     pub server_trust: ServerTrust,
+    /// The bank's build requires the app lock: no code is shown before a PIN is chosen, and the
+    /// lock cannot be turned off. A kiosk ignores it (it never locks).
+    pub pin_required: bool,
 }
 
 /// A part of the screen in physical pixels, from X11's geometry notation `WxH+X+Y`: a kiosk
@@ -116,6 +121,8 @@ pub struct Inputs {
     pub kiosk_area: Option<String>,
     /// `SOFTTOKEN_QA_CA`: the QA servers' certificate authority (PEM file).
     pub qa_ca: Option<PathBuf>,
+    /// `SOFTTOKEN_PIN_REQUIRED` at run time (a debug or QA build testing a bank's build).
+    pub pin_required: bool,
 }
 
 impl Inputs {
@@ -130,6 +137,7 @@ impl Inputs {
             kiosk_idle_secs: var("SOFTTOKEN_KIOSK_IDLE_SECS"),
             kiosk_area: var("SOFTTOKEN_KIOSK_AREA"),
             qa_ca: var("SOFTTOKEN_QA_CA").map(PathBuf::from),
+            pin_required: var("SOFTTOKEN_PIN_REQUIRED").is_some_and(|v| is_yes(&v)),
         }
     }
 }
@@ -152,6 +160,17 @@ pub fn env_language(get: impl Fn(&str) -> Option<String>) -> Option<String> {
     None
 }
 
+/// `1` or `true`, as the build and run-time switches are written.
+fn is_yes(value: &str) -> bool {
+    matches!(value.trim(), "1" | "true")
+}
+
+/// Whether this build was made for a bank that requires the app lock
+/// (`SOFTTOKEN_PIN_REQUIRED=1` at build time). A run-time variable cannot turn it off.
+pub fn built_in_pin_required() -> bool {
+    option_env!("SOFTTOKEN_PIN_REQUIRED").is_some_and(is_yes)
+}
+
 /// The URL compiled into this build.
 pub fn built_in_server_url() -> &'static str {
     option_env!("SOFTTOKEN_SERVER_URL").unwrap_or(DEFAULT_SERVER_URL)
@@ -165,7 +184,10 @@ impl Config {
         let mut data_dir = platform_data_dir.to_path_buf();
         let mut key_name = VAULT_KEY_NAME.to_owned();
         let mut server_trust = ServerTrust::default();
+        let mut pin_required = built_in_pin_required();
         if overrides_allowed {
+            // Only ever adds the demand: what a bank's build requires stays required.
+            pin_required |= inputs.pin_required;
             // A QA server runs on the tester's computer, which the Android emulator reaches as
             // 10.0.2.2, or elsewhere with TLS under the QA CA.
             server_trust =
@@ -194,6 +216,7 @@ impl Config {
             kiosk_idle_secs,
             kiosk_area,
             server_trust,
+            pin_required,
         }
     }
 
@@ -215,6 +238,7 @@ mod tests {
             kiosk_idle_secs: None,
             kiosk_area: None,
             qa_ca: Some("/tmp/qa/ca.pem".into()),
+            pin_required: true,
         }
     }
 
@@ -232,6 +256,16 @@ mod tests {
         assert_eq!(c.server_trust.qa_ca, None);
         assert_eq!(c.server_trust.plain_http, PlainHttp::LoopbackOnly);
         assert_eq!(c.server_trust, ServerTrust::default());
+    }
+
+    #[test]
+    fn only_the_build_makes_a_customer_build_require_a_pin() {
+        let customer = Config::resolve(qa_inputs(), Path::new("/d"), false);
+        assert_eq!(customer.pin_required, built_in_pin_required(), "the environment is ignored");
+        let qa = Config::resolve(qa_inputs(), Path::new("/d"), true);
+        assert!(qa.pin_required, "a QA build may test a bank's demand for a PIN");
+        let qa = Config::resolve(Inputs::default(), Path::new("/d"), true);
+        assert_eq!(qa.pin_required, built_in_pin_required());
     }
 
     #[test]

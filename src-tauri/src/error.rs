@@ -27,17 +27,24 @@ pub enum AppErrorKind {
     /// Another copy of the app has this device's tokens open: the customer uses that window,
     /// or closes it and tries again here.
     AlreadyRunning,
+    /// The bank's build requires the app lock and no PIN is set yet: the customer chooses one
+    /// (`set_app_pin`) before any code is shown; the lock cannot be turned off.
+    PinRequired,
+    /// A lock command in the branch kiosk, which never locks.
+    KioskHasNoLock,
 }
 
 impl AppErrorKind {
     /// Every kind of this crate.
-    pub const ALL: [AppErrorKind; 6] = [
+    pub const ALL: [AppErrorKind; 8] = [
         AppErrorKind::ClipboardUnavailable,
         AppErrorKind::NotKiosk,
         AppErrorKind::Internal,
         AppErrorKind::QaCaUnusable,
         AppErrorKind::AlreadyOnThisDevice,
         AppErrorKind::AlreadyRunning,
+        AppErrorKind::PinRequired,
+        AppErrorKind::KioskHasNoLock,
     ];
 
     /// The stable snake_case name the web view receives as `kind`.
@@ -49,6 +56,8 @@ impl AppErrorKind {
             AppErrorKind::QaCaUnusable => "qa_ca_unusable",
             AppErrorKind::AlreadyOnThisDevice => "already_on_this_device",
             AppErrorKind::AlreadyRunning => "already_running",
+            AppErrorKind::PinRequired => "pin_required",
+            AppErrorKind::KioskHasNoLock => "kiosk_has_no_lock",
         }
     }
 }
@@ -65,7 +74,8 @@ pub struct CommandError {
     /// For `invalid_input`: the field that was wrong (`service_id`, `user_id`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'static str>,
-    /// For `invalid_input`: why (`empty`, `not_digits`, `wrong_length`, `too_long`, `control`).
+    /// For `invalid_input`: why (`empty`, `not_digits`, `wrong_length`, `too_long`, `control`);
+    /// for `weak_pin`: core's weak-number rule (`repeated`, `sequence`, `year`, `common`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
     /// For `invalid_input`: the shortest accepted length.
@@ -77,10 +87,12 @@ pub struct CommandError {
     /// For `invalid_input`: how many digits or characters were typed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found: Option<u32>,
-    /// For a wrong activation password: guesses left before the registration locks.
+    /// For a wrong activation password: guesses left before the registration locks; for a
+    /// wrong PIN: tries left before each further one waits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tries_left: Option<u32>,
-    /// For `rate_limited`: seconds to wait.
+    /// For `rate_limited`, `pin_back_off`, and a `wrong_pin` that starts a wait: seconds to
+    /// wait.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
 }
@@ -158,6 +170,15 @@ fn fallback_message(kind: ErrorKind) -> &'static str {
         ErrorKind::UnsupportedParameters => "The bank sent settings this app does not support.",
         ErrorKind::Crypto => "A cryptographic check failed.",
         ErrorKind::InvalidInput => "A value typed is not valid: see the field and reason.",
+        ErrorKind::WeakPin => "This PIN is too easy to guess: choose another.",
+        ErrorKind::PinNeeded => "The app is locked: enter the PIN.",
+        ErrorKind::WrongPin => "The PIN is wrong.",
+        ErrorKind::PinBackOff => "Too many wrong PINs: wait and try again.",
+        ErrorKind::PinAlreadySet => "A PIN is already set: change it instead.",
+        ErrorKind::PinNotSet => "No PIN is set.",
+        ErrorKind::VaultRolledBack => {
+            "The token store is an older copy than the one last saved here; it was not opened."
+        }
     }
 }
 
@@ -179,6 +200,12 @@ impl From<Error> for CommandError {
             }
             Error::WrongActivationPassword { tries_left } => out.tries_left = Some(*tries_left),
             Error::RateLimited { retry_after } => out.retry_after = *retry_after,
+            Error::WrongPin { tries_left_before_wait, wait_secs } => {
+                out.tries_left = Some(*tries_left_before_wait);
+                out.retry_after = (*wait_secs > 0).then_some(*wait_secs);
+            }
+            Error::PinBackOff { wait_secs } => out.retry_after = Some(*wait_secs),
+            Error::WeakPin(why) => out.reason = Some(why.code()),
             _ => {}
         }
         out
@@ -217,5 +244,18 @@ mod tests {
         assert_eq!(json["field"], "user_id");
         assert_eq!(json["found"], 2);
         assert!(json.get("triesLeft").is_none());
+    }
+
+    #[test]
+    fn a_wrong_pin_says_the_tries_left_and_the_wait_and_a_weak_one_why() {
+        let e = CommandError::from(Error::WrongPin { tries_left_before_wait: 2, wait_secs: 0 });
+        assert_eq!((e.kind, e.tries_left, e.retry_after), ("wrong_pin", Some(2), None));
+        let e = CommandError::from(Error::WrongPin { tries_left_before_wait: 0, wait_secs: 30 });
+        assert_eq!((e.tries_left, e.retry_after), (Some(0), Some(30)));
+        let e = CommandError::from(Error::PinBackOff { wait_secs: 60 });
+        assert_eq!((e.kind, e.retry_after), ("pin_back_off", Some(60)));
+        let weak = softtoken_core::ids::AppPin::new("123456").unwrap_err();
+        let e = CommandError::from(weak);
+        assert_eq!((e.kind, e.reason), ("weak_pin", Some("sequence")));
     }
 }

@@ -25,7 +25,8 @@ use zeroize::Zeroizing;
 use crate::config::{Config, Inputs, KioskArea, OVERRIDES_ALLOWED};
 use crate::error::CommandResult;
 use crate::ops::{
-    Answered, AppInfo, AppState, Copied, KeptAside, Notice, OfflineCode, Pending, TokenView,
+    Answered, AppInfo, AppState, Copied, KeptAside, LockView, Notice, OfflineCode, Pending,
+    TokenView,
 };
 
 #[tauri::command]
@@ -109,8 +110,9 @@ async fn answer_confirmation(
     id: String,
     decision: softtoken_core::confirm::Decision,
     typed_number: Option<String>,
+    pin: Option<Zeroizing<String>>,
 ) -> CommandResult<Answered> {
-    ops::answer_confirmation(&state, &id, decision, typed_number.as_deref(), unix_now()).await
+    ops::answer_confirmation(&state, &id, decision, typed_number.as_deref(), pin, unix_now()).await
 }
 
 #[tauri::command]
@@ -121,6 +123,72 @@ async fn offline_code(
     amount: String,
 ) -> CommandResult<OfflineCode> {
     ops::offline_code(&state, &id, &account_number, &amount, unix_now()).await
+}
+
+#[tauri::command]
+async fn lock_status(state: State<'_, AppState>) -> CommandResult<LockView> {
+    ops::lock_status(&state, unix_now()).await
+}
+
+#[tauri::command]
+async fn unlock(state: State<'_, AppState>, pin: Zeroizing<String>) -> CommandResult<LockView> {
+    ops::unlock(&state, pin, unix_now()).await
+}
+
+#[tauri::command]
+async fn set_app_pin(
+    state: State<'_, AppState>,
+    pin: Zeroizing<String>,
+) -> CommandResult<LockView> {
+    ops::set_app_pin(&state, pin, unix_now()).await
+}
+
+#[tauri::command]
+async fn change_app_pin(
+    state: State<'_, AppState>,
+    old: Zeroizing<String>,
+    new: Zeroizing<String>,
+) -> CommandResult<LockView> {
+    ops::change_app_pin(&state, old, new, unix_now()).await
+}
+
+#[tauri::command]
+async fn remove_app_pin(
+    state: State<'_, AppState>,
+    pin: Zeroizing<String>,
+) -> CommandResult<LockView> {
+    ops::remove_app_pin(&state, pin, unix_now()).await
+}
+
+#[tauri::command]
+async fn lock_now(state: State<'_, AppState>) -> CommandResult<LockView> {
+    ops::lock_now(&state, unix_now()).await
+}
+
+#[tauri::command]
+async fn set_lock_timeout(state: State<'_, AppState>, secs: u32) -> CommandResult<LockView> {
+    ops::set_lock_timeout(&state, secs, unix_now()).await
+}
+
+#[tauri::command]
+async fn forgot_app_pin(state: State<'_, AppState>) -> CommandResult<Option<KeptAside>> {
+    ops::forgot_app_pin(&state, unix_now()).await
+}
+
+/// The lock's background clock follows the window: on a phone the app is suspended and
+/// resumed; on the desktop its window loses and regains the focus (a minimised or hidden window
+/// has lost it too).
+fn follow_window(window: &tauri::Window, event: &tauri::WindowEvent) {
+    let state = window.state::<AppState>();
+    match event {
+        tauri::WindowEvent::Focused(false) => state.went_away_now(),
+        tauri::WindowEvent::Focused(true) => state.came_back_now(),
+        #[cfg(mobile)]
+        tauri::WindowEvent::Suspended => state.went_away_now(),
+        #[cfg(mobile)]
+        tauri::WindowEvent::Resumed => state.came_back_now(),
+        _ => {}
+    }
 }
 
 /// Keeps WebKit small and quiet on Linux: a token app shows one local page whose only change
@@ -246,6 +314,7 @@ pub fn run() -> ExitCode {
             }
             Ok(())
         })
+        .on_window_event(follow_window)
         .invoke_handler(invoke_handler!())
         .run(tauri::generate_context!("../tauri.conf.json"));
     match result {

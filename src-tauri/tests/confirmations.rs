@@ -33,6 +33,7 @@ fn app(dir: &std::path::Path, bank_url: &str) -> (AppState, String) {
         kiosk_idle_secs: 180,
         kiosk_area: None,
         server_trust: ServerTrust::default(),
+        pin_required: false,
     };
     let keys = Arc::new(MemoryKeyStore::new());
     let mut vault = Vault::open(&config.vault_path(), keys.clone(), &config.key_name).unwrap();
@@ -76,17 +77,25 @@ async fn customer_sees_the_transfer_large_and_approves_it_with_the_number_on_the
     assert_eq!(shown.expires_at, DEVICE_NOW + 100);
 
     // Without the number nothing is sent; the customer's full-width digits are the number.
-    let missing = ops::answer_confirmation(&app, &shown.id, Decision::Approve, None, DEVICE_NOW);
+    let missing =
+        ops::answer_confirmation(&app, &shown.id, Decision::Approve, None, None, DEVICE_NOW);
     let missing = missing.await.unwrap_err();
     assert_eq!((missing.kind, missing.field), ("invalid_input", Some("match_number")));
     assert_eq!(bank.answers(), 0);
-    let answered =
-        ops::answer_confirmation(&app, &shown.id, Decision::Approve, Some("４２"), DEVICE_NOW);
+    let answered = ops::answer_confirmation(
+        &app,
+        &shown.id,
+        Decision::Approve,
+        Some("４２"),
+        None,
+        DEVICE_NOW,
+    );
     assert_eq!(answered.await.unwrap().state, "approved");
     assert_eq!(bank.state(0), ConfirmationState::Approved);
 
     // Answered once: the app no longer holds it, so a second press cannot send again.
-    let again = ops::answer_confirmation(&app, &shown.id, Decision::Deny, None, DEVICE_NOW).await;
+    let again =
+        ops::answer_confirmation(&app, &shown.id, Decision::Deny, None, None, DEVICE_NOW).await;
     assert_eq!(again.unwrap_err().kind, "unknown_confirmation");
     assert_eq!(bank.answers(), 1);
 }
@@ -101,7 +110,7 @@ async fn the_answer_binds_the_verified_request_so_the_bank_judges_exactly_what_w
     let id = pending.requests[0].id.clone();
     // The answer's MAC covers the digest of the request the app verified: recomputing it over
     // the bank's stored request gives the same MAC, or the bank would refuse it.
-    let denied = ops::answer_confirmation(&app, &id, Decision::Deny, Some("99"), DEVICE_NOW);
+    let denied = ops::answer_confirmation(&app, &id, Decision::Deny, Some("99"), None, DEVICE_NOW);
     assert_eq!(denied.await.unwrap().state, "denied");
     let sent = bank.books.lock().unwrap().answers[0].clone();
     let held = bank.books.lock().unwrap().requests[0].0.clone();
@@ -124,7 +133,7 @@ async fn a_request_changed_on_the_way_is_never_shown_only_counted_and_never_answ
 
     // The web view cannot answer it by its id: the app holds only verified requests.
     let id = bank.books.lock().unwrap().requests[0].0.id().to_string();
-    let r = ops::answer_confirmation(&app, &id, Decision::Approve, None, DEVICE_NOW).await;
+    let r = ops::answer_confirmation(&app, &id, Decision::Approve, None, None, DEVICE_NOW).await;
     assert_eq!(r.unwrap_err().kind, "unknown_confirmation");
     assert_eq!(bank.answers(), 0);
     assert_eq!(bank.state(0), ConfirmationState::Pending);
@@ -177,8 +186,39 @@ async fn a_request_of_a_deleted_token_can_no_longer_be_answered_from_this_device
     let id =
         ops::list_confirmations(&app, &token, DEVICE_NOW).await.unwrap().requests[0].id.clone();
     ops::delete_token(&app, &token).await.unwrap();
-    let r = ops::answer_confirmation(&app, &id, Decision::Approve, None, DEVICE_NOW).await;
+    let r = ops::answer_confirmation(&app, &id, Decision::Approve, None, None, DEVICE_NOW).await;
     assert_eq!(r.unwrap_err().kind, "unknown_confirmation");
     assert_eq!(bank.answers(), 0);
     assert_eq!(bank.state(0), ConfirmationState::Pending);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_app_lock_on_an_approval_needs_the_pin_typed_for_it_and_a_denial_does_not() {
+    // New PINs at a tiny Argon2 cost, as the window tests ask of a debug build.
+    std::env::set_var("SOFTTOKEN_TEST_PIN_COST", "small");
+    let bank = ConfirmBank::start(SEED, BANK_NOW).await;
+    bank.add(transfer(50_000, BANK_NOW - 20, false), None);
+    bank.add(transfer(3_000, BANK_NOW - 10, false), None);
+    let dir = tempfile::tempdir().unwrap();
+    let (app, token) = app(dir.path(), &bank.url);
+    let pin = |digits: &str| Some(Zeroizing::new(digits.to_owned()));
+    ops::set_app_pin(&app, Zeroizing::new("274951".into()), DEVICE_NOW).await.unwrap();
+    let pending = ops::list_confirmations(&app, &token, DEVICE_NOW).await.unwrap();
+    let (first, second) = (&pending.requests[0].id, &pending.requests[1].id);
+
+    // The phone is unlocked, but whoever holds it must still know the PIN to approve.
+    let approve = Decision::Approve;
+    let none = ops::answer_confirmation(&app, first, approve, None, None, DEVICE_NOW).await;
+    let none = none.unwrap_err();
+    assert_eq!((none.kind, none.field), ("invalid_input", Some("app_pin")));
+    let wrong = ops::answer_confirmation(&app, first, approve, None, pin("999990"), DEVICE_NOW);
+    let wrong = wrong.await.unwrap_err();
+    assert_eq!((wrong.kind, wrong.tries_left), ("wrong_pin", Some(4)));
+    assert_eq!(bank.answers(), 0, "nothing is sent without the right PIN");
+    let right = ops::answer_confirmation(&app, first, approve, None, pin("274951"), DEVICE_NOW);
+    assert_eq!(right.await.unwrap().state, "approved");
+
+    let denied = ops::answer_confirmation(&app, second, Decision::Deny, None, None, DEVICE_NOW);
+    assert_eq!(denied.await.unwrap().state, "denied");
+    assert_eq!(bank.answers(), 2);
 }

@@ -12,8 +12,8 @@ use softtoken_app::error::AppErrorKind;
 use softtoken_core::error::{ErrorKind, Invalid};
 use softtoken_core::ids::{
     ACTIVATION_PASSWORD_MAX_DIGITS, ACTIVATION_PASSWORD_MIN_DIGITS, ADDED_WORDING_MAX_CHARS,
-    DISPLAY_NAME_MAX_CHARS, EMOJI_JOINER, FORBIDDEN_IN_NAME, NAME_CODE_POINTS_PER_CHAR, SEPARATORS,
-    SERVICE_ID_DIGITS, USER_ID_DIGITS,
+    APP_PIN_DIGITS, DISPLAY_NAME_MAX_CHARS, EMOJI_JOINER, FORBIDDEN_IN_NAME,
+    NAME_CODE_POINTS_PER_CHAR, SEPARATORS, SERVICE_ID_DIGITS, USER_ID_DIGITS,
 };
 
 const RULES_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/rules.js");
@@ -36,6 +36,7 @@ struct Rules {
     service_id: Digits,
     user_id: Digits,
     activation_password: Digits,
+    app_pin: Digits,
     base_name: Chars,
     added_wording: Chars,
     separators: Vec<String>,
@@ -57,6 +58,7 @@ fn rules() -> Rules {
             min_digits: ACTIVATION_PASSWORD_MIN_DIGITS,
             max_digits: ACTIVATION_PASSWORD_MAX_DIGITS,
         },
+        app_pin: Digits { min_digits: APP_PIN_DIGITS, max_digits: APP_PIN_DIGITS },
         base_name: chars(DISPLAY_NAME_MAX_CHARS),
         added_wording: chars(ADDED_WORDING_MAX_CHARS),
         separators: SEPARATORS.iter().map(char::to_string).collect(),
@@ -125,6 +127,7 @@ fn the_rules_file_is_a_json_document_wrapped_as_a_module() {
     assert_eq!(doc["separators"][1], "\u{3000}");
     assert_eq!(doc["forbidden_in_name"][0], serde_json::json!([0, 31]));
     assert_eq!(doc["activation_password"]["min_digits"], 4);
+    assert_eq!(doc["app_pin"]["max_digits"], 6);
     let kinds = doc["error_kinds"].as_array().unwrap();
     assert_eq!(kinds[0], "invalid_input");
     for kind in ["wrong_activation_password", "vault_changed", "clipboard_unavailable", "not_kiosk"]

@@ -106,6 +106,7 @@ async fn no_command_response_contains_the_seed_of_a_stored_token() {
         kiosk_idle_secs: 60,
         kiosk_area: None,
         server_trust: ServerTrust::default(),
+        pin_required: false,
     };
     let state = AppState::new(config, keys);
     let id = id.as_str().to_owned();
@@ -139,6 +140,16 @@ async fn no_command_response_contains_the_seed_of_a_stored_token() {
     responses.push(("save_language", json(&ops::save_language(&state, ops::Language::En))));
     responses.push(("start_new_vault", json(&ops::start_new_vault(&state, NOW).await)));
     responses.push(("ui_ready", json(&ops::ui_ready())));
+    // The lock's commands, in this kiosk refused but for the status (a kiosk never locks).
+    let pin = || Zeroizing::new("274951".to_owned());
+    responses.push(("lock_status", json(&ops::lock_status(&state, NOW).await)));
+    responses.push(("unlock", json(&ops::unlock(&state, pin(), NOW).await)));
+    responses.push(("set_app_pin", json(&ops::set_app_pin(&state, pin(), NOW).await)));
+    responses.push(("change_app_pin", json(&ops::change_app_pin(&state, pin(), pin(), NOW).await)));
+    responses.push(("remove_app_pin", json(&ops::remove_app_pin(&state, pin(), NOW).await)));
+    responses.push(("lock_now", json(&ops::lock_now(&state, NOW).await)));
+    responses.push(("set_lock_timeout", json(&ops::set_lock_timeout(&state, 60, NOW).await)));
+    responses.push(("forgot_app_pin", json(&ops::forgot_app_pin(&state, NOW).await)));
     let mut confirmations = confirmation_responses().await;
     let (_, signed_mac) = confirmations.pop().unwrap();
     let shown = confirmations[0].1.clone();
@@ -199,6 +210,7 @@ async fn confirmation_responses() -> Vec<(&'static str, String)> {
         kiosk_idle_secs: 60,
         kiosk_area: None,
         server_trust: ServerTrust::default(),
+        pin_required: false,
     };
     let state = AppState::new(config, keys);
     let id = id.as_str().to_owned();
@@ -207,8 +219,10 @@ async fn confirmation_responses() -> Vec<(&'static str, String)> {
     let confirmation = list.as_ref().unwrap().requests[0].id.clone();
     let offline = ops::offline_code(&state, &id, "1234567", "50000", NOW).await;
     let approve = softtoken_core::confirm::Decision::Approve;
-    let wrong = ops::answer_confirmation(&state, &confirmation, approve, Some("x"), NOW).await;
-    let answer = ops::answer_confirmation(&state, &confirmation, approve, Some("07"), NOW).await;
+    let wrong =
+        ops::answer_confirmation(&state, &confirmation, approve, Some("x"), None, NOW).await;
+    let answer =
+        ops::answer_confirmation(&state, &confirmation, approve, Some("07"), None, NOW).await;
     assert_eq!(answer.as_ref().unwrap().state, "approved");
     vec![
         ("list_confirmations", json(&list)),

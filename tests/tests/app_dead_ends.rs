@@ -159,6 +159,27 @@ async fn customer_with_a_long_latin_name_reads_it_whole_on_a_320_pixel_phone() {
                   return d.right <= innerWidth && d.left >= 0;";
     assert_eq!(app.js_str(dialog).await, "true", "the dialog fits the window");
     app.shoot("12-delete-long-name").await;
+
+    // Deleted: the notice names the token, and the page stays as wide as the window, at 320 px
+    // and at 390 px (an iPhone's width), rather than scrolling sideways.
+    app.click("delete-confirm").await;
+    app.wait_visible("notice").await;
+    assert!(app.text("notice").await.contains(&"W".repeat(32)), "the notice names the token");
+    let page_width = "return `${document.documentElement.scrollWidth} ${innerWidth}`";
+    for width in [320, 390] {
+        app.resize((width, 640)).await;
+        let [page, window]: [u32; 2] = app
+            .js_str(page_width)
+            .await
+            .split(' ')
+            .map(|n| n.parse().unwrap())
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap();
+        assert!(page <= window, "the page is {page} px wide in a {window} px window");
+        assert_eq!(app.js_with(overflow, "#notice").await, "", "the notice fits at {width} px");
+    }
+    app.shoot("12-deleted-long-name").await;
     app.quit().await;
 }
 
@@ -281,6 +302,8 @@ async fn customer_with_damaged_tokens_keeps_them_aside_and_adds_the_reissued_tok
         assert!(app.displayed("error-new-vault").await, "{damage:?}: a way forward");
         assert!(app.displayed("error-damaged").await, "{damage:?}: the steps");
         assert!(!app.displayed("error-retry").await, "{damage:?}: trying again cannot mend it");
+        let heading = app.text("error-heading").await;
+        assert_eq!(heading, "The saved tokens cannot be opened", "{damage:?}: not \"try again\"");
         if round == 0 {
             app.shoot("12-error-damaged").await;
         }
@@ -366,6 +389,7 @@ async fn customer_opens_the_app_twice_and_the_second_window_points_to_the_first(
     let why = second.text("fatal-error").await;
     assert!(why.contains("already open in another window"), "{why}");
     assert!(second.displayed("error-retry").await);
+    assert_eq!(second.text("error-heading").await, "The app is already open");
     second.shoot("12-error-already-running").await;
 
     // The customer closes the first window and comes back to this one: it opens the tokens.
@@ -377,27 +401,44 @@ async fn customer_opens_the_app_twice_and_the_second_window_points_to_the_first(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn customer_adds_a_token_after_a_backup_of_the_tokens_was_restored_under_the_app() {
+async fn customer_whose_older_copy_of_the_tokens_was_put_back_is_refused_it_and_starts_again() {
     let Some(_serial) = e2e_guard().await else { return };
     let world = World::start().await;
-    let vault = world.data.path().join("tokens").join(softtoken_app::config::VAULT_FILE);
+    let dir = world.data.path().join("tokens");
+    let vault = dir.join(softtoken_app::config::VAULT_FILE);
     let app = world.launch(&EN, &[]).await;
     app.phone_size().await;
     app.wait_ready().await;
     add_issued_token(&world, &app, "999800000782").await;
     let backup = std::fs::read(&vault).unwrap();
-    app.click_in_token(0, "rename").await;
-    app.wait_visible("screen-name").await;
-    app.set_value("added-wording", "renamed").await;
-    app.click("name-submit").await;
-    app.wait_visible("screen-list").await;
-
-    // A backup tool puts the older file back while the app runs; the customer then adds a
-    // second token, which the bank hands out only once: it must be stored on the first try.
-    std::fs::write(&vault, &backup).unwrap();
     add_issued_token(&world, &app, "999800000783").await;
-    let names = app.token_names().await;
-    assert_eq!(names.len(), 2, "both tokens: {names:?}");
-    assert!(!names[0].ends_with("renamed"), "the restored file is what the app now shows");
+    app.quit().await;
+
+    // A backup tool puts the older file back, from before the second token: a token deleted
+    // since would come back with it, so the app refuses it and offers the damaged vault's way
+    // out.
+    std::fs::write(&vault, &backup).unwrap();
+    let app = world.launch(&EN, &[]).await;
+    app.phone_size().await;
+    app.wait_visible("screen-error").await;
+    assert_eq!(app.text("error-heading").await, "An older copy of the tokens cannot be opened");
+    assert!(app.displayed("error-rolled-back").await, "says why an older copy is refused");
+    assert!(app.displayed("error-new-vault").await, "a way forward");
+    assert!(!app.displayed("error-retry").await, "trying again cannot make it newer");
+    app.shoot("12-error-rolled-back").await;
+    app.click("error-new-vault").await;
+    app.wait_ready().await;
+    app.wait_visible("empty").await;
+    let told = app.text("notice").await;
+    assert!(told.contains("tokens.vault.older-"), "says where the older copy is: {told}");
+    let kept: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("tokens.vault.older-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read(dir.join(&kept[0])).unwrap(), backup, "kept as it was");
+    add_issued_token(&world, &app, "999800000784").await;
+    assert_eq!(app.token_names().await.len(), 1);
     app.quit().await;
 }

@@ -126,7 +126,7 @@ async fn customer_fetches_a_token_into_the_keychain_vault_and_the_bank_starts_us
     let tokens = vault.tokens();
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0].issued.user_id.as_str(), user);
-    assert!(tokens[0].pending_delivery.is_none());
+    assert!(tokens[0].delivery.pending.is_none());
     let code = vault.totp(&got.id).unwrap().code_now();
 
     // Steps 11–13: the customer types the code on the bank web.

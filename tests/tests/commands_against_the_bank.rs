@@ -53,6 +53,7 @@ fn app_state(url: &str, dir: &Path, keys: Arc<dyn KeyStore>) -> AppState {
         kiosk_idle_secs: 180,
         kiosk_area: None,
         server_trust: ServerTrust::default(),
+        pin_required: false,
     };
     AppState::new(config, keys)
 }
@@ -223,6 +224,7 @@ fn customer_who_switched_to_english_gets_english_at_the_next_start_but_a_kiosk_f
             kiosk_idle_secs: 180,
             kiosk_area: None,
             server_trust: ServerTrust::default(),
+            pin_required: false,
         },
         keys,
     );

@@ -7,6 +7,7 @@
 import * as api from "../api.js";
 import { clearErrorIn, showErrorIn } from "../errors.js";
 import { secondsLeftAt } from "../format.js";
+import * as lock from "../lock.js";
 import { go, show } from "../navigation.js";
 import { $, errorText, setFieldError, setText, t } from "../view.js";
 
@@ -28,7 +29,9 @@ export function open(tok, request, back) {
   step = null;
   result = null;
   $("confirm-number").value = "";
+  $("confirm-pin").value = "";
   setFieldError("confirm-number", null);
+  setFieldError("confirm-pin", null);
   clearErrorIn("confirm-error");
   render();
   show("confirm");
@@ -46,7 +49,13 @@ export function forget() {
   step = null;
   result = null;
   $("confirm-number").value = "";
+  $("confirm-pin").value = "";
+  for (const id of ["confirm-token", "confirm-holder", "confirm-amount", "confirm-note"]) $(id).textContent = "";
 }
+
+// With the app lock on, an approval takes the PIN, typed then: an unlocked phone lent to
+// someone does not approve a transfer.
+const pinAsked = () => step === "approve" && lock.current().pinSet;
 
 export function tick() {
   if (!shown || result) return;
@@ -100,6 +109,7 @@ function renderStep() {
   else if (r.kind === "transfer") text = t("confirm.step_approve_transfer", { amount: r.amount, holder: r.payee.holder });
   else text = t("confirm.step_approve_other");
   setText($("confirm-step-text"), text);
+  $("confirm-pin-field").hidden = !pinAsked();
   const final = $("confirm-final");
   final.className = approve ? "primary" : "danger";
   setText(final, sending ? t("confirm.sending") : t(approve ? "confirm.final_approve" : "confirm.final_deny"));
@@ -140,6 +150,9 @@ function back() {
   $("confirm-approve").focus();
 }
 
+// Refusals of the PIN typed for an approval, shown at its field.
+const PIN_ERRORS = new Set(["wrong_pin", "pin_back_off"]);
+
 const RESULTS = {
   approved: "confirm.result_approved",
   denied: "confirm.result_denied",
@@ -152,12 +165,20 @@ async function answer() {
   if (sending || !step || result) return;
   const decision = step === "approve" ? "approve" : "deny";
   const notMe = step === "not_me";
+  const pin = pinAsked() ? $("confirm-pin").value : null;
+  if (pin === "") {
+    setFieldError("confirm-pin", t("confirm.pin_missing"));
+    $("confirm-pin").focus();
+    return;
+  }
+  setFieldError("confirm-pin", null);
   sending = true;
   $("confirm-final").disabled = true;
   renderStep();
   clearErrorIn("confirm-error");
   try {
-    const { state } = await api.answerConfirmation(shown.request.id, decision, decision === "approve" ? typedNumber() : null);
+    const typed = decision === "approve" ? typedNumber() : null;
+    const { state } = await api.answerConfirmation(shown.request.id, decision, typed, pin);
     const key = state === "denied" && notMe ? "confirm.result_not_me" : RESULTS[state] ?? "confirm.result_denied";
     sending = false;
     finish({ key });
@@ -167,10 +188,17 @@ async function answer() {
       finish({ error: e });
       return;
     }
-    // Not answered (offline, the bank busy): the customer may try again while time is left.
+    // Not answered (offline, the bank busy, a wrong PIN): the customer may try again while
+    // time is left.
     $("confirm-final").disabled = false;
     renderStep();
-    showErrorIn("confirm-error", e);
+    if (PIN_ERRORS.has(e?.kind) || (e?.kind === "invalid_input" && e.field === "app_pin")) {
+      $("confirm-pin").value = "";
+      setFieldError("confirm-pin", errorText(e));
+      $("confirm-pin").focus();
+    } else {
+      showErrorIn("confirm-error", e);
+    }
   }
 }
 
@@ -195,4 +223,5 @@ export function wire() {
   $("confirm-final").addEventListener("click", answer);
   $("confirm-done").addEventListener("click", close);
   $("confirm-number").addEventListener("input", () => setFieldError("confirm-number", null));
+  $("confirm-pin").addEventListener("input", () => setFieldError("confirm-pin", null));
 }

@@ -1,5 +1,6 @@
 // The token list, which is the welcome screen while it is empty: each token's code with its
-// countdown, and copy, rename, move up or down and delete (after asking).
+// countdown, and copy, rename, move up or down and delete (after asking); and the way to the
+// app lock's settings.
 
 import * as api from "../api.js";
 import { copyCode, paintCountdown } from "../code.js";
@@ -167,6 +168,7 @@ function onListed(previous) {
 }
 
 export function wire() {
+  $("open-security").addEventListener("click", () => go("security"));
   tokens.watch(onListed);
   $("add-token").addEventListener("click", () => go("activate"));
   $("tokens").addEventListener("click", onClick);

@@ -53,6 +53,7 @@ export function relang() {
 
 export function forget() {
   $("name-form").reset();
+  for (const id of ["base-fixed", "name-preview"]) $(id).textContent = "";
 }
 
 function writeTitles() {

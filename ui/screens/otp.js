@@ -27,6 +27,8 @@ export const relang = tick;
 
 export function forget() {
   tokenId = null;
+  // Nothing of the token stays in the page (the kiosk's next visitor, a locked app).
+  for (const id of ["otp-name", "otp-code", "otp-code-sr", "otp-next", "otp-live"]) setText($(id), "");
 }
 
 function render(announce) {

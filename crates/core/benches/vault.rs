@@ -1,4 +1,5 @@
-//! Opening and saving a 1,000-token vault, and the OS keychain round trip, measured apart.
+//! Opening and saving a 1,000-token vault, unlocking one with the app PIN, and the OS keychain
+//! round trip, measured apart.
 //!
 //! `cargo bench -p softtoken-core --bench vault`
 //! (inside `scripts/with-secret-service.sh` to include the keychain figures).
@@ -13,10 +14,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use softtoken_core::ids::{DisplayName, ServiceId, UserId};
+use softtoken_core::ids::{AppPin, DisplayName, ServiceId, UserId};
 use softtoken_core::token::Delivery;
 use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
-use softtoken_core::vault::{IssuedToken, KeyStore, MemoryKeyStore, NewToken, OsKeyStore, Vault};
+use softtoken_core::vault::{
+    IssuedToken, KeyStore, MemoryKeyStore, NewToken, OsKeyStore, PinCost, Vault,
+};
 use zeroize::Zeroizing;
 
 // The workspace's one skip helper (the tests crate's; core cannot depend on that crate).
@@ -79,6 +82,41 @@ fn vault(c: &mut Criterion) {
     g.finish();
 }
 
+/// Unlocking a vault with the app PIN: almost all of it is Argon2id at the cost in the file's
+/// header. `PinCost::APP` is what the app writes; the others are the costs it was chosen from.
+fn app_pin(c: &mut Criterion) {
+    let pin = AppPin::new("583920").expect("pin");
+    let mut g = c.benchmark_group("app pin");
+    g.sample_size(10);
+    let costs = [
+        ("APP", PinCost::APP),
+        ("32 MiB t=3", PinCost { memory_kib: 32 * 1024, passes: 3, lanes: 1 }),
+        ("128 MiB t=3", PinCost { memory_kib: 128 * 1024, passes: 3, lanes: 1 }),
+    ];
+    for (label, cost) in costs {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tokens.vault");
+        let keys = Arc::new(MemoryKeyStore::new());
+        let mut v = open(&path, &keys);
+        v.add(token(1), 1_700_000_000).expect("add");
+        if cost != PinCost::APP {
+            v.use_pin_cost_for_tests(cost);
+        }
+        v.set_pin(&pin).expect("set pin");
+        let name = format!(
+            "unlock, Argon2id {label} ({} KiB, t={}, p={})",
+            cost.memory_kib, cost.passes, cost.lanes
+        );
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let unlocked = Vault::open_with_pin(&path, keys.clone(), KEY, &pin, 1_700_000_000);
+                black_box(unlocked.expect("unlock"))
+            })
+        });
+    }
+    g.finish();
+}
+
 /// The keychain part of an open (one `get`) and of a first save (one `set`), against the real
 /// Secret Service when one answers.
 fn keychain(c: &mut Criterion) {
@@ -110,5 +148,5 @@ fn keychain(c: &mut Criterion) {
     let _ = keys.delete(&name);
 }
 
-criterion_group!(benches, vault, keychain);
+criterion_group!(benches, vault, app_pin, keychain);
 criterion_main!(benches);

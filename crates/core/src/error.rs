@@ -38,6 +38,8 @@ pub enum Field {
     Note,
     /// The two-digit number the bank's page shows, typed to approve a confirmation (照合番号).
     MatchNumber,
+    /// The customer's own PIN that unlocks the app (アプリのPIN), six digits.
+    AppPin,
 }
 
 impl Field {
@@ -57,6 +59,7 @@ impl Field {
             Field::PayeeHolder => "payee_holder",
             Field::Note => "note",
             Field::MatchNumber => "match_number",
+            Field::AppPin => "app_pin",
         }
     }
 }
@@ -77,6 +80,7 @@ impl fmt::Display for Field {
             Field::PayeeHolder => "payee's name",
             Field::Note => "note",
             Field::MatchNumber => "match_number",
+            Field::AppPin => "app PIN",
         })
     }
 }
@@ -208,11 +212,25 @@ pub enum ErrorKind {
     ConfirmationNotAccepted,
     /// Kind of [`Error::UnknownConfirmation`].
     UnknownConfirmation,
+    /// Kind of [`Error::WeakPin`].
+    WeakPin,
+    /// Kind of [`Error::PinNeeded`].
+    PinNeeded,
+    /// Kind of [`Error::WrongPin`].
+    WrongPin,
+    /// Kind of [`Error::PinBackOff`].
+    PinBackOff,
+    /// Kind of [`Error::PinAlreadySet`].
+    PinAlreadySet,
+    /// Kind of [`Error::PinNotSet`].
+    PinNotSet,
+    /// Kind of [`Error::VaultRolledBack`].
+    VaultRolledBack,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of [`Error`]'s variants.
-    pub const ALL: [ErrorKind; 29] = [
+    pub const ALL: [ErrorKind; 36] = [
         ErrorKind::InvalidInput,
         ErrorKind::UnsupportedParameters,
         ErrorKind::VaultCorrupted,
@@ -242,6 +260,13 @@ impl ErrorKind {
         ErrorKind::DeviceClockWrong,
         ErrorKind::ConfirmationNotAccepted,
         ErrorKind::UnknownConfirmation,
+        ErrorKind::WeakPin,
+        ErrorKind::PinNeeded,
+        ErrorKind::WrongPin,
+        ErrorKind::PinBackOff,
+        ErrorKind::PinAlreadySet,
+        ErrorKind::PinNotSet,
+        ErrorKind::VaultRolledBack,
     ];
 
     /// The stable snake_case name, e.g. `wrong_activation_password`.
@@ -276,6 +301,13 @@ impl ErrorKind {
             ErrorKind::DeviceClockWrong => "device_clock_wrong",
             ErrorKind::ConfirmationNotAccepted => "confirmation_not_accepted",
             ErrorKind::UnknownConfirmation => "unknown_confirmation",
+            ErrorKind::WeakPin => "weak_pin",
+            ErrorKind::PinNeeded => "pin_needed",
+            ErrorKind::WrongPin => "wrong_pin",
+            ErrorKind::PinBackOff => "pin_back_off",
+            ErrorKind::PinAlreadySet => "pin_already_set",
+            ErrorKind::PinNotSet => "pin_not_set",
+            ErrorKind::VaultRolledBack => "vault_rolled_back",
         }
     }
 }
@@ -469,6 +501,53 @@ pub enum Error {
     /// transaction again on the bank's page if they still want it.
     #[error("this confirmation request is no longer at the bank")]
     UnknownConfirmation,
+
+    // The app lock (ids::AppPin, vault/lock.rs) and the vault's generation (vault/state.rs).
+    /// The app PIN the customer chose is too easy to guess (the bank's rule for activation
+    /// passwords, [`crate::weak_number`]): let them choose another; nothing was changed.
+    #[error("this PIN is too easy to guess ({}); choose another", .0.explain())]
+    WeakPin(crate::weak_number::Weakness),
+
+    /// The vault is locked with an app PIN: ask the customer for it and open the vault with
+    /// [`crate::vault::Vault::open_with_pin`]. Nothing was read or changed.
+    #[error("the tokens are locked; enter the app PIN")]
+    PinNeeded,
+
+    /// The app PIN was wrong. Let the customer try again: `tries_left_before_wait` more tries
+    /// are free, then each further one waits (`wait_secs` is the wait before the next, 0 while
+    /// tries are free). The tokens are never wiped; a forgotten PIN is set aside.
+    #[error("the PIN is wrong ({tries_left_before_wait} tries left before a wait)")]
+    WrongPin {
+        /// Wrong PINs still allowed before each further try must wait.
+        tries_left_before_wait: u32,
+        /// Seconds before the next try is allowed; 0 while tries are free.
+        wait_secs: u64,
+    },
+
+    /// Too many wrong app PINs: no PIN is checked for `wait_secs` more seconds (the wait doubles
+    /// with each further wrong one, up to an hour). Show the wait; no try was counted.
+    #[error("too many wrong PINs; try again in {wait_secs} seconds")]
+    PinBackOff {
+        /// Seconds before a PIN is checked again.
+        wait_secs: u64,
+    },
+
+    /// A PIN was to be set on a vault that has one already: change it instead (the screen is
+    /// stale). Nothing was changed.
+    #[error("an app PIN is already set; change it instead")]
+    PinAlreadySet,
+
+    /// A PIN was to be changed or removed on a vault that has none (the screen is stale).
+    /// Nothing was changed.
+    #[error("no app PIN is set")]
+    PinNotSet,
+
+    /// The vault file is older than the one this device last saved (a backup or a sync tool put
+    /// an old copy back): a token deleted since could come back and still make codes the bank
+    /// accepts. It is refused and left unchanged; the way out is
+    /// [`crate::vault::Vault::set_aside`], which keeps the file, as for a damaged vault.
+    #[error("the token vault is an older copy than the one last saved on this device; it was left unchanged")]
+    VaultRolledBack,
 }
 
 impl Error {
@@ -504,6 +583,13 @@ impl Error {
             Error::DeviceClockWrong { .. } => ErrorKind::DeviceClockWrong,
             Error::ConfirmationNotAccepted => ErrorKind::ConfirmationNotAccepted,
             Error::UnknownConfirmation => ErrorKind::UnknownConfirmation,
+            Error::WeakPin(_) => ErrorKind::WeakPin,
+            Error::PinNeeded => ErrorKind::PinNeeded,
+            Error::WrongPin { .. } => ErrorKind::WrongPin,
+            Error::PinBackOff { .. } => ErrorKind::PinBackOff,
+            Error::PinAlreadySet => ErrorKind::PinAlreadySet,
+            Error::PinNotSet => ErrorKind::PinNotSet,
+            Error::VaultRolledBack => ErrorKind::VaultRolledBack,
         }
     }
 
@@ -513,36 +599,4 @@ impl Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_error_kind_has_one_stable_name_that_serde_agrees_with() {
-        let names: std::collections::HashSet<_> =
-            ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
-        assert_eq!(names.len(), ErrorKind::ALL.len(), "two kinds share a name");
-        for kind in ErrorKind::ALL {
-            let json = serde_json::to_string(&kind).unwrap();
-            assert_eq!(json, format!("\"{}\"", kind.as_str()));
-            assert_eq!(serde_json::from_str::<ErrorKind>(&json).unwrap(), kind);
-        }
-        assert_eq!(
-            Error::WrongActivationPassword { tries_left: 2 }.kind().as_str(),
-            "wrong_activation_password"
-        );
-        assert_eq!(Error::Io(std::io::ErrorKind::Other.into()).kind(), ErrorKind::StorageIo);
-    }
-
-    #[test]
-    fn every_invalid_reason_has_its_own_code() {
-        let reasons = [
-            Invalid::Empty,
-            Invalid::NotDigits,
-            Invalid::WrongLength { min: 1, max: 2, found: 3 },
-            Invalid::ControlCharacter,
-            Invalid::TooLong { max: 1 },
-        ];
-        let codes: Vec<_> = reasons.iter().map(Invalid::code).collect();
-        assert_eq!(codes, Invalid::CODES);
-    }
-}
+mod tests;

@@ -216,15 +216,16 @@ fn ciphers() -> &'static crate::vault::format::Ciphers {
     })
 }
 
-/// A vault file's bytes as the app reads them from disk, under a fixed key: the magic, version
-/// and length checks and the envelope's authentication.
+/// A vault file's bytes as the app reads them from disk, under a fixed key: the magic, version,
+/// header and length checks and the envelope's authentication.
 #[cfg(feature = "vault")]
 pub fn vault_file(data: &[u8]) {
     let _ = crate::vault::format::claimed_version(data);
+    let _ = crate::vault::format::read_header(data);
     let _ = crate::vault::format::decode(data.to_vec(), ciphers());
 }
 
-/// The decrypted body of a vault file: the input is sealed as a version-1 file under the fixed
+/// The decrypted body of a vault file: the input is sealed as a file of the current version under the fixed
 /// key (as only the key holder could), then read as the app reads every file. Checks that what
 /// opens can be written and opened again.
 #[cfg(feature = "vault")]
@@ -234,7 +235,7 @@ pub fn vault_body(data: &[u8]) {
         return;
     };
     if let Ok(records) = decode(file, ciphers()) {
-        let again = encode(&records, ciphers()).and_then(|f| decode(f, ciphers()));
+        let again = encode(&records, ciphers(), 0, None).and_then(|f| decode(f, ciphers()));
         assert!(
             again.is_ok_and(|r| r.len() == records.len()),
             "a vault that opened did not save and open again"
@@ -332,7 +333,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         add("vault_file", "one-token", file);
     }
     #[cfg(feature = "vault")]
-    if let Ok(empty) = crate::vault::format::encode(&[], ciphers()) {
+    if let Ok(empty) = crate::vault::format::encode(&[], ciphers(), 0, None) {
         add("vault_body", "no-token", br#"{"tokens":[]}"#.to_vec());
         add("vault_file", "no-token", empty);
     }
@@ -365,7 +366,7 @@ fn vault_example(service: &ServiceId, user: &UserId) -> Option<(Vec<u8>, Vec<u8>
             delivery: Delivery { pending: Some(AttemptId::from_bytes([3; 16])) },
         },
     };
-    let file = encode(std::slice::from_ref(&record), ciphers()).ok()?;
+    let file = encode(std::slice::from_ref(&record), ciphers(), 0, None).ok()?;
     let body = serde_json::to_vec(&serde_json::json!({ "tokens": [record] })).ok()?;
     Some((body, file))
 }

@@ -27,6 +27,8 @@ pub const USER_ID_DIGITS: usize = 12;
 pub const ACTIVATION_PASSWORD_MIN_DIGITS: usize = 4;
 /// Longest activation password the bank web accepts.
 pub const ACTIVATION_PASSWORD_MAX_DIGITS: usize = 8;
+/// Digits in the customer's app PIN (アプリのPIN).
+pub const APP_PIN_DIGITS: usize = 6;
 /// Longest base display name, in characters as the customer sees them (extended grapheme
 /// clusters: 👨‍👩‍👧 or が counts once); fits one line on a 360-pixel-wide phone.
 pub const DISPLAY_NAME_MAX_CHARS: usize = 32;
@@ -224,6 +226,41 @@ impl Eq for ActivationPassword {}
 impl fmt::Debug for ActivationPassword {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ActivationPassword(<redacted>)")
+    }
+}
+
+/// The customer's own PIN that unlocks the app: [`APP_PIN_DIGITS`] digits, not one a guesser
+/// tries first ([`crate::weak_number`], the rule the bank uses for activation passwords).
+///
+/// Kept in a zeroizing buffer and never printed: its `Debug` shows `<redacted>` and it has no
+/// `Display`, `Serialize` or `Clone`. Only the vault's key derivation reads it.
+pub struct AppPin(Zeroizing<String>);
+
+impl AppPin {
+    /// Validates and normalises what the customer typed (full-width digits, spaces and
+    /// hyphens as for every number here).
+    ///
+    /// # Errors
+    /// - [`Error::Invalid`] with [`Field::AppPin`] when it is not six digits;
+    /// - [`Error::WeakPin`] when it is too easy to guess (`123456`, `111111`, `147258`, ...).
+    pub fn new(digits: &str) -> Result<Self> {
+        let mut out = Zeroizing::new(String::with_capacity(APP_PIN_DIGITS));
+        normalise_digits(digits, Field::AppPin, APP_PIN_DIGITS, APP_PIN_DIGITS, &mut out)?;
+        if let Some(why) = crate::weak_number::weakness(out.as_bytes()) {
+            return Err(Error::WeakPin(why));
+        }
+        Ok(Self(out))
+    }
+
+    /// The normalised ASCII digits, for the key derivation and nothing else.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for AppPin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AppPin(<redacted>)")
     }
 }
 

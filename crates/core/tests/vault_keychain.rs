@@ -12,10 +12,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rand_core::{OsRng, RngCore};
-use softtoken_core::ids::{DisplayName, ServiceId, UserId};
+use softtoken_core::ids::{AppPin, DisplayName, ServiceId, UserId};
 use softtoken_core::token::Delivery;
 use softtoken_core::totp::{ClockOffset, Seed, Totp, TotpParams};
-use softtoken_core::vault::{IssuedToken, KeyStore, NewToken, OsKeyStore, Vault, KEYCHAIN_SERVICE};
+use softtoken_core::vault::{
+    IssuedToken, KeyStore, NewToken, OsKeyStore, PinCost, Vault, KEYCHAIN_SERVICE,
+};
 use softtoken_core::Error;
 use zeroize::Zeroizing;
 
@@ -36,7 +38,10 @@ impl TestEntry {
 
 impl Drop for TestEntry {
     fn drop(&mut self) {
-        let _ = OsKeyStore::new().delete(&self.name);
+        let keys = OsKeyStore::new();
+        let _ = keys.delete(&self.name);
+        // The generation and wrong-PIN count kept beside the key.
+        let _ = keys.delete(&format!("{}.state", self.name));
     }
 }
 
@@ -166,4 +171,31 @@ fn the_vault_key_is_filed_under_softtoken_where_the_desktop_keyring_shows_it() {
         open(&path, &entry).unwrap().totp(&id).unwrap().code_at(60).to_string(),
         code(7, 60)
     );
+}
+
+#[test]
+fn customer_with_an_app_pin_needs_it_after_a_restart_and_a_wrong_one_stays_counted() {
+    let Some(keys) = keychain() else { return };
+    let entry = TestEntry::new("pin");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.vault");
+    let mut v = Vault::open(&path, keys.clone(), &entry.name).unwrap();
+    let id = v.add(token(3), 3).unwrap();
+    v.use_pin_cost_for_tests(PinCost { memory_kib: 64, passes: 1, lanes: 1 });
+    v.set_pin(&AppPin::new("583920").unwrap()).unwrap();
+    drop(v);
+
+    assert!(matches!(open(&path, &entry), Err(Error::PinNeeded)));
+    let wrong = AppPin::new("274916").unwrap();
+    let fresh = || Arc::new(OsKeyStore::new());
+    assert!(matches!(
+        Vault::open_with_pin(&path, fresh(), &entry.name, &wrong, 100),
+        Err(Error::WrongPin { tries_left_before_wait: 4, wait_secs: 0 })
+    ));
+    // The count is in the OS keychain: a new connection, as after a restart, still has it.
+    let status = Vault::lock_status(&path, &OsKeyStore::new(), &entry.name, 100).unwrap();
+    assert_eq!((status.pin_set, status.tries_left_before_wait), (true, 4));
+    let right = AppPin::new("583920").unwrap();
+    let v = Vault::open_with_pin(&path, fresh(), &entry.name, &right, 100).unwrap();
+    assert_eq!(v.totp(&id).unwrap().code_at(60).to_string(), code(3, 60));
 }

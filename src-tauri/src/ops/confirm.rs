@@ -15,6 +15,7 @@ use softtoken_core::error::{Field, Invalid};
 use softtoken_core::ids::{ServiceId, TokenId, UserId};
 use softtoken_core::totp::ClockOffset;
 use softtoken_core::Error;
+use zeroize::Zeroizing;
 
 use super::state::{internal, AppState, ShownRequest};
 use crate::error::CommandResult;
@@ -220,12 +221,14 @@ fn typed_number(typed: Option<&str>) -> CommandResult<MatchNumber> {
 /// # Errors
 /// `unknown_confirmation` for a request the app does not hold (never shown, or already
 /// answered) or the bank no longer has; `invalid_input` on `match_number` for an approval
-/// without two digits; the client's errors (then the request stays, to answer again).
+/// without two digits; with the lock on, an approval's PIN refused (`invalid_input` on
+/// `app_pin`, `wrong_pin`, `pin_back_off`); the client's errors (then the request stays, to answer again).
 pub async fn answer_confirmation(
     state: &AppState,
     id: &str,
     decision: Decision,
     typed: Option<&str>,
+    pin: Option<Zeroizing<String>>,
     device_now: u64,
 ) -> CommandResult<Answered> {
     let (token, request) = {
@@ -237,6 +240,11 @@ pub async fn answer_confirmation(
         Decision::Approve if request.match_required() => Some(typed_number(typed)?),
         _ => None,
     };
+    // An unlocked phone handed to someone else does not approve a transfer: with the lock on,
+    // every approval takes the PIN, typed for it. A denial never needs one.
+    if decision == Decision::Approve {
+        super::lock::check_pin_for_approval(state, pin, device_now).await?;
+    }
     let client = state.client.as_ref().map_err(Clone::clone)?;
     let keys = token_keys(state, token).await?.keys;
     let answer = request.answer(&keys, decision, number)?;

@@ -1,4 +1,5 @@
-//! `start_new_vault`: the customer's way out of a vault that cannot be opened.
+//! `start_new_vault` and `forgot_app_pin`: the customer's way out of a vault that cannot be
+//! opened, because it is damaged, an older copy, or locked with a PIN they forgot.
 
 use std::sync::Arc;
 
@@ -6,7 +7,7 @@ use serde::Serialize;
 use softtoken_core::vault::Vault;
 
 use super::state::{internal, AppState};
-use crate::error::CommandResult;
+use crate::error::{AppErrorKind, CommandError, CommandResult};
 
 /// What `start_new_vault` kept aside: the file's name (not its folder), for the customer to
 /// tell support.
@@ -25,6 +26,23 @@ pub struct KeptAside {
 /// Whatever else stops the vault from opening (keychain locked, newer app, I/O): nothing is
 /// moved then.
 pub async fn start_new_vault(state: &AppState, now: u64) -> CommandResult<Option<KeptAside>> {
+    set_aside(state, now).await
+}
+
+/// `forgot_app_pin`: the way out of a forgotten PIN, the same as for a damaged vault: no one
+/// can look the PIN up, so the tokens are kept aside (renamed, with their keychain entries) and
+/// the customer asks the bank to issue them again. Nothing is deleted.
+///
+/// # Errors
+/// `kiosk_has_no_lock` in the kiosk; as [`start_new_vault`].
+pub async fn forgot_app_pin(state: &AppState, now: u64) -> CommandResult<Option<KeptAside>> {
+    if state.config().kiosk {
+        return Err(CommandError::app(AppErrorKind::KioskHasNoLock, "A kiosk never locks."));
+    }
+    set_aside(state, now).await
+}
+
+async fn set_aside(state: &AppState, now: u64) -> CommandResult<Option<KeptAside>> {
     let slot = Arc::clone(&state.vault);
     let path = state.config().vault_path();
     let keys = Arc::clone(&state.keys);

@@ -8,12 +8,15 @@
 //! through; `tokens` the tokens already stored, `activation` getting one from the bank,
 //! `settings` what the screens are told, `damaged_vault` the way out of a vault that cannot be
 //! opened, `launch` the launch-time measurement, `confirm` transaction confirmation and the
-//! offline code.
+//! offline code, `lock` the app lock's commands over `lock_clock`, the rule of when it locks by
+//! itself.
 
 mod activation;
 mod confirm;
 mod damaged_vault;
 mod launch;
+mod lock;
+mod lock_clock;
 mod settings;
 mod state;
 mod tokens;
@@ -23,8 +26,13 @@ pub use confirm::{
     answer_confirmation, list_confirmations, offline_code, Answered, ConfirmationView, OfflineCode,
     PayeeView, Pending,
 };
-pub use damaged_vault::{start_new_vault, KeptAside};
+pub use damaged_vault::{forgot_app_pin, start_new_vault, KeptAside};
 pub use launch::{note_start, ui_ready};
+pub use lock::{
+    change_app_pin, lock_now, lock_status, remove_app_pin, set_app_pin, set_lock_timeout, unlock,
+    LockView,
+};
+pub use lock_clock::{LockClock, DEFAULT_LOCK_AFTER_SECS, LOCK_AFTER_CHOICES, LOCK_AFTER_FILE};
 pub use settings::{app_info, save_language, AppInfo, Language, LANGUAGE_FILE};
 pub use state::{AppState, INSTANCE_LOCK_FILE};
 pub use tokens::{

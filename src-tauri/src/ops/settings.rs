@@ -85,13 +85,20 @@ pub fn save_language(state: &AppState, language: Language) -> CommandResult<()> 
     if state.config().kiosk {
         return Ok(());
     }
-    let dir = &state.config().data_dir;
+    keep_setting(&state.config().data_dir, LANGUAGE_FILE, language.as_str())
+}
+
+/// Keeps one of the customer's choices in file `name` of the data directory `dir`.
+///
+/// # Errors
+/// [`AppErrorKind::Internal`] when the file cannot be written.
+pub(super) fn keep_setting(dir: &std::path::Path, name: &str, text: &str) -> CommandResult<()> {
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         // Written aside and renamed, so a crash leaves the old choice or the new, never half.
-        let partial = dir.join(format!("{LANGUAGE_FILE}.partial"));
-        std::fs::write(&partial, language.as_str())?;
-        std::fs::rename(&partial, dir.join(LANGUAGE_FILE))
+        let partial = dir.join(format!("{name}.partial"));
+        std::fs::write(&partial, text)?;
+        std::fs::rename(&partial, dir.join(name))
     };
     write().map_err(|_| internal())
 }

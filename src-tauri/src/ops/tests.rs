@@ -8,13 +8,22 @@ use softtoken_core::totp::{ClockOffset, Seed, TotpParams};
 use softtoken_core::vault::{IssuedToken, MemoryKeyStore, NewToken, Vault};
 use zeroize::Zeroizing;
 
-use super::{app_info, kiosk_reset, list_tokens, AppState};
+use super::{
+    app_info, change_app_pin, forgot_app_pin, kiosk_reset, list_tokens, lock_now, lock_status,
+    remove_app_pin, set_app_pin, set_lock_timeout, unlock, AppState,
+};
 use crate::config::Config;
 
 const NOW: u64 = 1_700_000_000;
 
 /// The app's state over a vault in `dir` that holds one token.
 fn app_with_a_token(dir: &std::path::Path, kiosk: bool) -> AppState {
+    app_built_with(dir, kiosk, false)
+}
+
+/// As [`app_with_a_token`], for a bank's build that may require a PIN; new PINs are derived at
+/// a tiny cost, as the window tests ask a debug build.
+fn app_built_with(dir: &std::path::Path, kiosk: bool, pin_required: bool) -> AppState {
     let config = Config {
         // Nothing listens on the discard port: no command here talks to a bank.
         server_url: "http://127.0.0.1:9".into(),
@@ -24,6 +33,7 @@ fn app_with_a_token(dir: &std::path::Path, kiosk: bool) -> AppState {
         kiosk_idle_secs: 180,
         kiosk_area: None,
         server_trust: crate::config::ServerTrust::default(),
+        pin_required,
     };
     let keys = Arc::new(MemoryKeyStore::new());
     let mut vault = Vault::open(&config.vault_path(), keys.clone(), &config.key_name).unwrap();
@@ -40,7 +50,145 @@ fn app_with_a_token(dir: &std::path::Path, kiosk: bool) -> AppState {
         delivery: Delivery::ACKNOWLEDGED,
     };
     vault.add(token, NOW).unwrap();
-    AppState::new(config, keys)
+    let mut state = AppState::new(config, keys);
+    state.pin_cost = Some(softtoken_core::vault::PinCost { memory_kib: 8, passes: 1, lanes: 1 });
+    state
+}
+
+fn pin(digits: &str) -> Zeroizing<String> {
+    Zeroizing::new(digits.to_owned())
+}
+
+#[tokio::test]
+async fn a_customer_who_sets_a_pin_sees_no_code_once_locked_until_the_pin_is_entered() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_a_token(dir.path(), false);
+    assert!(!lock_status(&app, NOW).await.unwrap().pin_set);
+    let weak = set_app_pin(&app, pin("123456"), NOW).await.unwrap_err();
+    assert_eq!((weak.kind, weak.reason), ("weak_pin", Some("sequence")));
+    let set = set_app_pin(&app, pin("274951"), NOW).await.unwrap();
+    assert!(set.pin_set && !set.locked, "set while open: still open");
+    assert_eq!(list_tokens(&app, NOW).await.unwrap().len(), 1);
+
+    let locked = lock_now(&app, NOW).await.unwrap();
+    assert!(locked.locked);
+    assert_eq!(list_tokens(&app, NOW).await.unwrap_err().kind, "pin_needed");
+    let wrong = unlock(&app, pin("274952"), NOW).await.unwrap_err();
+    assert_eq!((wrong.kind, wrong.tries_left), ("wrong_pin", Some(4)));
+    assert_eq!(lock_status(&app, NOW).await.unwrap().tries_left_before_wait, 4);
+    assert!(!unlock(&app, pin("274951"), NOW).await.unwrap().locked);
+    assert_eq!(list_tokens(&app, NOW).await.unwrap().len(), 1);
+
+    // A restart is locked from the start. This run ends (its hold on the data directory with it), the next begins.
+    let (config, keys) = (app.config().clone(), Arc::clone(&app.keys));
+    drop(app);
+    let again = AppState::new(config, keys);
+    assert!(lock_status(&again, NOW).await.unwrap().locked);
+    assert_eq!(list_tokens(&again, NOW).await.unwrap_err().kind, "pin_needed");
+}
+
+#[tokio::test]
+async fn five_wrong_pins_make_the_customer_wait_and_the_wait_is_shown_not_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_a_token(dir.path(), false);
+    set_app_pin(&app, pin("274951"), NOW).await.unwrap();
+    lock_now(&app, NOW).await.unwrap();
+    for left in (0..5).rev() {
+        let e = unlock(&app, pin("999990"), NOW).await.unwrap_err();
+        assert_eq!((e.kind, e.tries_left), ("wrong_pin", Some(left)));
+    }
+    let status = lock_status(&app, NOW).await.unwrap();
+    assert!(status.wait_secs > 0, "{status:?}");
+    // Even the right PIN waits: no try is taken during a wait.
+    let e = unlock(&app, pin("274951"), NOW).await.unwrap_err();
+    assert_eq!(e.kind, "pin_back_off");
+    assert_eq!(e.retry_after, Some(status.wait_secs));
+    let later = NOW + status.wait_secs;
+    assert!(!unlock(&app, pin("274951"), later).await.unwrap().locked);
+}
+
+#[tokio::test]
+async fn a_customer_changes_then_removes_the_pin_with_the_current_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_a_token(dir.path(), false);
+    set_app_pin(&app, pin("274951"), NOW).await.unwrap();
+    let e = change_app_pin(&app, pin("111112"), pin("583920"), NOW).await.unwrap_err();
+    assert_eq!(e.kind, "wrong_pin");
+    change_app_pin(&app, pin("274951"), pin("583920"), NOW).await.unwrap();
+    lock_now(&app, NOW).await.unwrap();
+    assert_eq!(unlock(&app, pin("274951"), NOW).await.unwrap_err().kind, "wrong_pin");
+    unlock(&app, pin("583920"), NOW).await.unwrap();
+    let off = remove_app_pin(&app, pin("583920"), NOW).await.unwrap();
+    assert!(!off.pin_set);
+    assert!(!lock_now(&app, NOW).await.unwrap().locked, "nothing to lock without a PIN");
+    assert_eq!(list_tokens(&app, NOW).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_forgotten_pin_keeps_the_tokens_aside_and_starts_an_empty_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_a_token(dir.path(), false);
+    set_app_pin(&app, pin("274951"), NOW).await.unwrap();
+    lock_now(&app, NOW).await.unwrap();
+    let kept = forgot_app_pin(&app, NOW).await.unwrap().expect("set aside");
+    assert!(dir.path().join(&kept.file_name).exists(), "{kept:?} is kept on disk");
+    let status = lock_status(&app, NOW).await.unwrap();
+    assert!(!status.pin_set && !status.locked);
+    assert!(list_tokens(&app, NOW).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_banks_build_that_requires_a_pin_shows_no_code_before_one_and_keeps_it_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_built_with(dir.path(), false, true);
+    assert!(lock_status(&app, NOW).await.unwrap().pin_required);
+    assert_eq!(list_tokens(&app, NOW).await.unwrap_err().kind, "pin_required");
+    set_app_pin(&app, pin("274951"), NOW).await.unwrap();
+    assert_eq!(list_tokens(&app, NOW).await.unwrap().len(), 1);
+    let e = remove_app_pin(&app, pin("274951"), NOW).await.unwrap_err();
+    assert_eq!(e.kind, "pin_required");
+}
+
+#[tokio::test]
+async fn the_branch_kiosk_never_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = app_built_with(dir.path(), true, true);
+    let status = lock_status(&kiosk, NOW).await.unwrap();
+    assert!(status.kiosk && !status.locked && !status.pin_required);
+    assert_eq!(
+        set_app_pin(&kiosk, pin("274951"), NOW).await.unwrap_err().kind,
+        "kiosk_has_no_lock"
+    );
+    assert_eq!(lock_now(&kiosk, NOW).await.unwrap_err().kind, "kiosk_has_no_lock");
+    kiosk.went_away_now();
+    assert_eq!(list_tokens(&kiosk, NOW).await.unwrap().len(), 1, "a required PIN is not asked");
+}
+
+#[tokio::test]
+async fn the_background_time_is_one_of_the_choices_and_kept_for_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_a_token(dir.path(), false);
+    assert_eq!(lock_status(&app, NOW).await.unwrap().lock_after_secs, 60);
+    assert_eq!(set_lock_timeout(&app, 300, NOW).await.unwrap().lock_after_secs, 300);
+    assert_eq!(set_lock_timeout(&app, 7, NOW).await.unwrap_err().kind, "internal");
+    // A restart: this run ends (its hold on the data directory with it), the next begins.
+    let (config, keys) = (app.config().clone(), Arc::clone(&app.keys));
+    drop(app);
+    let again = AppState::new(config, keys);
+    assert_eq!(lock_status(&again, NOW).await.unwrap().lock_after_secs, 300);
+}
+
+#[tokio::test]
+async fn with_lock_at_once_the_app_locks_as_soon_as_it_leaves_the_foreground() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_a_token(dir.path(), false);
+    set_app_pin(&app, pin("274951"), NOW).await.unwrap();
+    set_lock_timeout(&app, 0, NOW).await.unwrap();
+    app.went_away_now();
+    app.came_back_now();
+    assert_eq!(list_tokens(&app, NOW).await.unwrap_err().kind, "pin_needed");
+    unlock(&app, pin("274951"), NOW).await.unwrap();
+    assert_eq!(list_tokens(&app, NOW).await.unwrap().len(), 1, "unlocked: no lock left due");
 }
 
 #[tokio::test]

@@ -190,3 +190,33 @@ fn attempt_ids_are_22_characters_and_parse_back() {
     assert!(AttemptId::parse(&s[..21]).is_err());
     assert_ne!(AttemptId::random().unwrap(), id);
 }
+
+#[test]
+fn customer_chooses_a_six_digit_app_pin_and_easy_ones_are_refused_with_the_banks_reason() {
+    use crate::weak_number::Weakness;
+    assert_eq!(AppPin::new("583920").unwrap().expose(), b"583920");
+    assert_eq!(AppPin::new("５８３ ９２０").unwrap().expose(), b"583920");
+    for (pin, why) in [
+        ("111111", Weakness::Repeated),
+        ("123123", Weakness::Repeated),
+        ("123456", Weakness::Sequence),
+        ("147258", Weakness::Common),
+    ] {
+        assert!(matches!(AppPin::new(pin), Err(Error::WeakPin(w)) if w == why), "{pin}");
+    }
+    let wrong_length = |e| match e {
+        Error::Invalid {
+            field: Field::AppPin,
+            reason: Invalid::WrongLength { min, max, found },
+        } => (min, max, found),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(wrong_length(AppPin::new("58392").unwrap_err()), (6, 6, 5));
+    assert_eq!(wrong_length(AppPin::new("5839201").unwrap_err()), (6, 6, 7));
+    assert!(matches!(
+        AppPin::new("58a920"),
+        Err(Error::Invalid { field: Field::AppPin, reason: Invalid::NotDigits })
+    ));
+    let shown = format!("{:?}", AppPin::new("583920").unwrap());
+    assert_eq!(shown, "AppPin(<redacted>)");
+}

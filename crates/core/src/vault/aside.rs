@@ -1,10 +1,15 @@
 //! The way out of a vault that cannot be opened: it is put aside, never deleted, so the customer
 //! can start a new vault and add the tokens the bank issues again.
 //!
-//! A damaged file (or one whose key is gone from the keychain) can hold nothing the app can use,
-//! but it is the customer's data and support may want it: the file is renamed
-//! `<name>.damaged-<unix seconds>` beside itself, and its key, if the keychain still has one,
-//! is moved to the entry `<key name>.damaged-<same seconds>`, so the two stay a pair.
+//! A damaged file (or one whose key is gone from the keychain), an older copy put back in place
+//! of the current one, and a vault whose app PIN the customer forgot can hold nothing the app
+//! can use, but they are the customer's data and support may want them: the file is renamed
+//! `<name>.<why>-<unix seconds>` beside itself (`why` is `damaged`, `older` or `locked`), and
+//! its key (or, with a PIN, its device secret), if the keychain still has one, is moved to the
+//! entry `<key name>.<why>-<same seconds>`, so the two stay a pair. A locked vault set aside
+//! still opens with its PIN, by anyone who has both. The wrong-PIN count and the generation
+//! stay with the keychain entry `<key name>.state`: the new vault counts on from there, so the
+//! older copy stays refused.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,8 +28,10 @@ pub struct SetAside {
 
 impl Vault {
     /// Puts the vault at `path` aside if, and only if, it cannot be opened because it is damaged
-    /// ([`Error::VaultCorrupted`]) or its key is gone ([`Error::VaultKeyMissing`]). Afterwards
-    /// [`Vault::open`] gives an empty vault, which makes a new key on its first save.
+    /// ([`Error::VaultCorrupted`]), its key is gone ([`Error::VaultKeyMissing`]), it is an older
+    /// copy ([`Error::VaultRolledBack`]) or it is locked with an app PIN ([`Error::PinNeeded`]:
+    /// the way out of a forgotten PIN, which the app offers only when the customer asks).
+    /// Afterwards [`Vault::open`] gives an empty vault, which makes a new key on its first save.
     ///
     /// Returns `None`, changing nothing, when the vault opens (or there is none).
     ///
@@ -39,12 +46,14 @@ impl Vault {
         key_name: &str,
         now_unix: u64,
     ) -> Result<Option<SetAside>> {
-        match Vault::open(path, Arc::clone(&keys), key_name) {
+        let why = match Vault::open(path, Arc::clone(&keys), key_name) {
             Ok(_) => return Ok(None),
-            Err(Error::VaultCorrupted | Error::VaultKeyMissing) => {}
+            Err(Error::VaultCorrupted | Error::VaultKeyMissing) => "damaged",
+            Err(Error::VaultRolledBack) => "older",
+            Err(Error::PinNeeded) => "locked",
             Err(other) => return Err(other),
-        }
-        let (file, suffix) = free_name(path, now_unix);
+        };
+        let (file, suffix) = free_name(path, why, now_unix);
         let old_key = keys.get(key_name)?;
         let moved_key = match &old_key {
             Some(key) => {
@@ -68,12 +77,12 @@ impl Vault {
     }
 }
 
-/// `<path>.damaged-<now>`, or with `-2`, `-3`... if that exists already, and its suffix.
-fn free_name(path: &Path, now_unix: u64) -> (PathBuf, String) {
+/// `<path>.<why>-<now>`, or with `-2`, `-3`... if that exists already, and its suffix.
+fn free_name(path: &Path, why: &str, now_unix: u64) -> (PathBuf, String) {
     let mut n = 1u32;
     loop {
         let suffix =
-            if n == 1 { format!("damaged-{now_unix}") } else { format!("damaged-{now_unix}-{n}") };
+            if n == 1 { format!("{why}-{now_unix}") } else { format!("{why}-{now_unix}-{n}") };
         let mut name = path.as_os_str().to_owned();
         name.push(".");
         name.push(&suffix);

@@ -1,27 +1,39 @@
 //! The vault file format: bytes in, typed records out.
 //!
 //! ```text
-//! offset  size  field
+//! offset  size  field                        (version 2, which this build writes)
 //!      0     8  magic b"SOFTTOKV"
-//!      8     4  format version, big-endian (this build writes and reads 1)
+//!      8     4  format version, big-endian
 //!     12    12  nonce of the envelope
-//!     24     n  body, AES-256-GCM encrypted under the file key, associated data = bytes 0..24
-//!   24+n    16  GCM tag
+//!     24     8  generation, big-endian: one more at every save (vault/state.rs)
+//!     32     2  length L of the lock section, big-endian: 0 (no app PIN) or LOCK_BYTES
+//!     34     L  lock section: the vault key wrapped under the app PIN (vault/lock.rs)
+//!   34+L     n  body, AES-256-GCM encrypted under the file key, associated data = bytes 0..34+L
+//! 34+L+n    16  GCM tag
 //! ```
 //!
-//! The envelope (the 24-byte header, AES-256-GCM over the rest, the key derivation) is frozen
-//! across versions; a later version changes only the body inside it. That is what lets a
-//! tampered version field be told from a genuinely newer file: a newer file still authenticates
-//! and gives [`Error::VaultTooNew`], a tampered one does not and gives [`Error::VaultCorrupted`].
+//! Version 1 (still read, never written) had only the first 24 bytes as header (no generation,
+//! no lock) and the same body after them. From version 2 on the envelope (this header, AES-256-GCM
+//! over the rest, the key derivation) is frozen; a later version changes only the body inside
+//! it. That is what lets a tampered version field be told from a genuinely newer file: a newer
+//! file still authenticates and gives [`Error::VaultTooNew`], a tampered one does not and gives
+//! [`Error::VaultCorrupted`]. (A version-1 build reads a version-2 file as damaged: its
+//! envelope was the 24-byte one; its way out, the set-aside, keeps the file.)
 //!
-//! Body, version 1: UTF-8 JSON `{"tokens": [record, ...]}` in the customer's order, each record
-//! with its fields in the clear *inside* the envelope and its seed sealed a second time,
+//! The whole header is authenticated as associated data of the body, so the generation and the
+//! lock section cannot be changed without the vault key; the lock section also carries its own
+//! MAC under the device secret, checked before any PIN is (vault/lock.rs).
+//!
+//! Body, versions 1 and 2: UTF-8 JSON `{"tokens": [record, ...]}` in the customer's order, each
+//! record with its fields in the clear *inside* the envelope and its seed sealed a second time,
 //! separately: base64 of `nonce (12) || AES-256-GCM(seed key, seed) || tag (16)` with associated
-//! data `"softtoken vault seed" || version || id || service ID || user ID` (each length-prefixed),
-//! so a seed copied into another record does not open.
+//! data `"softtoken vault seed" || 1 || id || service ID || user ID` (each length-prefixed; the
+//! `1` is the sealing's version, unchanged in version 2), so a seed copied into another record
+//! does not open.
 //!
-//! Both keys come from the one 256-bit vault key in the OS keychain through HKDF-SHA256 with
-//! distinct labels, so the two layers never share a key.
+//! Both keys come from the one 256-bit vault key through HKDF-SHA256 with distinct labels, so
+//! the two layers never share a key. The vault key is the OS keychain's entry, or, with an app
+//! PIN, the one unwrapped from the lock section.
 
 use std::fmt;
 
@@ -38,14 +50,22 @@ use crate::totp::Seed;
 
 /// The first bytes of every vault file.
 pub const MAGIC: [u8; 8] = *b"SOFTTOKV";
-/// The newest body version this build reads, and the one it writes.
-pub const CURRENT_VERSION: u32 = 1;
+/// The newest version this build reads, and the one it writes.
+pub const CURRENT_VERSION: u32 = 2;
+/// Length of a lock section (an app PIN's wrapped key, `vault/lock.rs`) in a version-2 header.
+pub const LOCK_BYTES: usize = 120;
 /// Length of the vault key in bytes (AES-256).
 pub const KEY_BYTES: usize = 32;
 
 const NONCE_BYTES: usize = 12;
 const TAG_BYTES: usize = 16;
+/// The header of a version-1 file, and the part every version starts with.
 const HEADER_BYTES: usize = MAGIC.len() + 4 + NONCE_BYTES;
+/// The header of a version-2 file without its lock section.
+const HEADER_V2_BYTES: usize = HEADER_BYTES + 8 + 2;
+/// The version of the seed sealing's associated data: version 1's, kept by version 2, so a
+/// record read from a version-1 file is written back as it was.
+const SEAL_VERSION: u32 = 1;
 
 const FILE_KEY_LABEL: &[u8] = b"softtoken vault file key";
 const SEED_KEY_LABEL: &[u8] = b"softtoken vault seed key";
@@ -192,7 +212,7 @@ impl Record {
         seed: &Seed,
     ) -> Result<SealedSeed> {
         let nonce = random_nonce()?;
-        let aad = seed_aad(CURRENT_VERSION, id, service, user);
+        let aad = seed_aad(SEAL_VERSION, id, service, user);
         let plain = seed.expose();
         // Room for the tag up front: the buffer never reallocates, so no stray copy of the
         // seed is left behind.
@@ -212,15 +232,11 @@ impl Record {
     /// # Errors
     /// [`Error::VaultCorrupted`] if they do not (changed, or moved from another record).
     pub fn open_seed(&self, ciphers: &Ciphers) -> Result<Seed> {
-        self.open_seed_as(ciphers, CURRENT_VERSION)
-    }
-
-    fn open_seed_as(&self, ciphers: &Ciphers, version: u32) -> Result<Seed> {
         let sealed = &self.seed.0;
         let (nonce, rest) = sealed.split_at(NONCE_BYTES);
         let (ct, tag) = rest.split_at(rest.len() - TAG_BYTES);
         let s = &self.summary;
-        let aad = seed_aad(version, &s.id, &s.issued.service_id, &s.issued.user_id);
+        let aad = seed_aad(SEAL_VERSION, &s.id, &s.issued.service_id, &s.issued.user_id);
         let mut plain = Zeroizing::new(ct.to_vec());
         ciphers
             .seed
@@ -240,6 +256,7 @@ struct BodyOut<'a> {
     tokens: &'a [Record],
 }
 
+/// The body of versions 1 and 2.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BodyV1 {
@@ -260,29 +277,111 @@ pub fn claimed_version(bytes: &[u8]) -> Result<u32> {
     Ok(u32::from_be_bytes(version))
 }
 
-/// Encrypts records into the bytes of a vault file of the current version.
+/// What a file's header says, as claimed: trusted only once [`decode`] authenticated the file
+/// (or, for the lock section, once `vault/lock.rs` checked its MAC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The format version.
+    pub version: u32,
+    /// The save count of the vault this file is (0 for a version-1 file, which had none).
+    pub generation: u64,
+    /// The lock section, when the vault has an app PIN.
+    pub lock: Option<[u8; LOCK_BYTES]>,
+}
+
+/// Reads the header of a file without authenticating it. A version newer than this build is
+/// read with version 2's layout, frozen from then on.
+///
+/// # Errors
+/// [`Error::VaultCorrupted`] if the file is too short, not a vault file, or its header is not
+/// one any version writes.
+pub fn read_header(bytes: &[u8]) -> Result<Header> {
+    let version = claimed_version(bytes)?;
+    let (header, lock) = match version {
+        0 => return Err(Error::VaultCorrupted),
+        1 => return Ok(Header { version, generation: 0, lock: None }),
+        _ => split_v2(bytes)?,
+    };
+    let mut generation = [0u8; 8];
+    generation.copy_from_slice(&header[HEADER_BYTES..HEADER_BYTES + 8]);
+    let lock = match lock {
+        [] => None,
+        section => Some(section.try_into().map_err(|_| Error::VaultCorrupted)?),
+    };
+    Ok(Header { version, generation: u64::from_be_bytes(generation), lock })
+}
+
+/// A version-2 file's header (all of it, lock section included) and its lock section.
+fn split_v2(bytes: &[u8]) -> Result<(&[u8], &[u8])> {
+    if bytes.len() < HEADER_V2_BYTES + TAG_BYTES {
+        return Err(Error::VaultCorrupted);
+    }
+    let lock_len =
+        usize::from(u16::from_be_bytes([bytes[HEADER_V2_BYTES - 2], bytes[HEADER_V2_BYTES - 1]]));
+    let end = HEADER_V2_BYTES + lock_len;
+    if (lock_len != 0 && lock_len != LOCK_BYTES) || bytes.len() < end + TAG_BYTES {
+        return Err(Error::VaultCorrupted);
+    }
+    Ok((&bytes[..end], &bytes[HEADER_V2_BYTES..end]))
+}
+
+/// The length of a file's header: what the envelope authenticates as associated data.
+fn header_len(bytes: &[u8], version: u32) -> Result<usize> {
+    match version {
+        1 => Ok(HEADER_BYTES),
+        _ => split_v2(bytes).map(|(header, _)| header.len()),
+    }
+}
+
+/// Encrypts records into the bytes of a vault file of the current version, as save number
+/// `generation`, with the lock section of an app PIN if there is one.
 ///
 /// # Errors
 /// [`Error::Crypto`] if the random generator or the cipher fails.
-pub fn encode(records: &[Record], ciphers: &Ciphers) -> Result<Vec<u8>> {
+pub fn encode(
+    records: &[Record],
+    ciphers: &Ciphers,
+    generation: u64,
+    lock: Option<&[u8; LOCK_BYTES]>,
+) -> Result<Vec<u8>> {
     let nonce = random_nonce()?;
-    let mut out = header(CURRENT_VERSION, nonce, 400 * records.len() + 64);
+    let mut out = header(CURRENT_VERSION, nonce, generation, lock, 400 * records.len() + 64);
+    let header_len = out.len();
     serde_json::to_writer(&mut out, &BodyOut { tokens: records }).map_err(|_| Error::Crypto)?;
-    seal(out, nonce, ciphers)
+    seal(out, header_len, nonce, ciphers)
 }
 
-/// The 24-byte header of a file, with room for a body of about `body_len` bytes and the tag.
-fn header(version: u32, nonce: [u8; NONCE_BYTES], body_len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_BYTES + body_len + TAG_BYTES);
+/// The header of a file of `version` (version 1's for 1, version 2's otherwise), with room for a
+/// body of about `body_len` bytes and the tag.
+fn header(
+    version: u32,
+    nonce: [u8; NONCE_BYTES],
+    generation: u64,
+    lock: Option<&[u8; LOCK_BYTES]>,
+    body_len: usize,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_V2_BYTES + LOCK_BYTES + body_len + TAG_BYTES);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&version.to_be_bytes());
     out.extend_from_slice(&nonce);
+    if version != 1 {
+        out.extend_from_slice(&generation.to_be_bytes());
+        let section: &[u8] = lock.map_or(&[], |l| l.as_slice());
+        // LOCK_BYTES fits the two-byte length.
+        out.extend_from_slice(&(section.len() as u16).to_be_bytes());
+        out.extend_from_slice(section);
+    }
     out
 }
 
 /// Encrypts the body after the header in place and appends the tag.
-fn seal(mut out: Vec<u8>, nonce: [u8; NONCE_BYTES], ciphers: &Ciphers) -> Result<Vec<u8>> {
-    let (header, body) = out.split_at_mut(HEADER_BYTES);
+fn seal(
+    mut out: Vec<u8>,
+    header_len: usize,
+    nonce: [u8; NONCE_BYTES],
+    ciphers: &Ciphers,
+) -> Result<Vec<u8>> {
+    let (header, body) = out.split_at_mut(header_len);
     let tag = ciphers
         .file
         .encrypt_in_place_detached(Nonce::from_slice(&nonce), header, body)
@@ -299,28 +398,29 @@ fn seal(mut out: Vec<u8>, nonce: [u8; NONCE_BYTES], ciphers: &Ciphers) -> Result
 /// - [`Error::VaultTooNew`] if the file authenticates but has a newer version than this build.
 pub fn decode(mut bytes: Vec<u8>, ciphers: &Ciphers) -> Result<Vec<Record>> {
     let version = claimed_version(&bytes)?;
+    if version == 0 {
+        // Version 0 was never written.
+        return Err(Error::VaultCorrupted);
+    }
+    let header_len = header_len(&bytes, version)?;
     let tag_at = bytes.len() - TAG_BYTES;
     let tag = *Tag::from_slice(&bytes[tag_at..]);
     bytes.truncate(tag_at);
     let mut bytes = Zeroizing::new(bytes);
-    let (header, body) = bytes.split_at_mut(HEADER_BYTES);
-    let nonce = *Nonce::from_slice(&header[MAGIC.len() + 4..]);
+    let (header, body) = bytes.split_at_mut(header_len);
+    let nonce = *Nonce::from_slice(&header[MAGIC.len() + 4..HEADER_BYTES]);
     ciphers
         .file
         .decrypt_in_place_detached(&nonce, header, body, &tag)
         .map_err(|_| Error::VaultCorrupted)?;
-    let records = match version {
-        1 => decode_v1(body, ciphers)?,
-        v if v > CURRENT_VERSION => {
-            return Err(Error::VaultTooNew { found: v, supported: CURRENT_VERSION });
-        }
-        // Version 0 was never written.
-        _ => return Err(Error::VaultCorrupted),
-    };
-    Ok(records)
+    if version > CURRENT_VERSION {
+        return Err(Error::VaultTooNew { found: version, supported: CURRENT_VERSION });
+    }
+    decode_body(body, ciphers)
 }
 
-fn decode_v1(body: &[u8], ciphers: &Ciphers) -> Result<Vec<Record>> {
+/// The body of versions 1 and 2.
+fn decode_body(body: &[u8], ciphers: &Ciphers) -> Result<Vec<Record>> {
     let parsed: BodyV1 = serde_json::from_slice(body).map_err(|_| Error::VaultCorrupted)?;
     let mut ids = std::collections::HashSet::with_capacity(parsed.tokens.len());
     let mut owners = std::collections::HashSet::with_capacity(parsed.tokens.len());
@@ -331,12 +431,13 @@ fn decode_v1(body: &[u8], ciphers: &Ciphers) -> Result<Vec<Record>> {
             return Err(Error::VaultCorrupted);
         }
         // Opened once here so damage shows now, not when the customer next needs a code.
-        record.open_seed_as(ciphers, 1)?;
+        record.open_seed(ciphers)?;
     }
     Ok(parsed.tokens)
 }
 
-/// Seals `body` as a file of `version` under `nonce`, as only someone holding the key could:
+/// Seals `body` as a file of `version` (generation 0, no lock) under `nonce`, as only someone
+/// holding the key could:
 /// files no release writes (other versions, hand-made bodies), for this crate's tests and the
 /// fuzz target that reaches past the envelope.
 #[cfg(any(test, feature = "fuzzing"))]
@@ -346,9 +447,10 @@ pub(crate) fn seal_body(
     nonce: [u8; NONCE_BYTES],
     ciphers: &Ciphers,
 ) -> Result<Vec<u8>> {
-    let mut out = header(version, nonce, body.len());
+    let mut out = header(version, nonce, 0, None, body.len());
+    let header_len = out.len();
     out.extend_from_slice(body);
-    seal(out, nonce, ciphers)
+    seal(out, header_len, nonce, ciphers)
 }
 
 /// Builds files no release writes, for tests of this crate.

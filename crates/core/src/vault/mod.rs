@@ -6,18 +6,34 @@
 //! 256-bit key that exists only in the OS keychain ([`KeyStore`]). The key is made on the first
 //! save; it is never made while a vault file exists, since that would orphan the file's tokens.
 //!
+//! With an app PIN ([`Vault::set_pin`], `vault/lock.rs`) the keychain holds a device secret
+//! instead and the file holds the vault key wrapped under it and Argon2id of the PIN, so the
+//! file and the keychain entry together no longer open the tokens; [`Vault::open`] answers
+//! [`Error::PinNeeded`] and [`Vault::open_with_pin`] opens. Wrong PINs are counted in the
+//! keychain (five free, then a wait that doubles from 30 seconds to an hour, `vault/state.rs`),
+//! never by wiping anything.
+//!
 //! Every change is saved before the call returns, atomically (write aside, fsync, rename, fsync
 //! the directory), so a crash leaves the old or the new vault, never a torn one. If a save
 //! fails, the vault in memory is left as it was. A file that does not authenticate is reported
 //! as [`Error::VaultCorrupted`] and never written over; a missing key or an unreachable
-//! keychain are typed errors too, and leave the file alone. The way out of a damaged file or a
-//! lost key is [`Vault::set_aside`]: the file is renamed beside itself with its key, never
-//! deleted, and an empty vault starts.
+//! keychain are typed errors too, and leave the file alone. The way out of a damaged file, a
+//! lost key, an older copy or a forgotten PIN is [`Vault::set_aside`]: the file is renamed
+//! beside itself with its key, never deleted, and an empty vault starts.
+//!
+//! Each save counts one more *generation*, written in the file's authenticated header and then
+//! kept in the keychain beside the key. A file older than the keychain's generation (a backup or
+//! a sync tool put an old copy back, and with it tokens deleted since) is refused as
+//! [`Error::VaultRolledBack`]; a file one ahead (the app stopped between the two writes) is
+//! accepted and the keychain caught up.
 //!
 //! Limits, by design: one writer per file (a write over a file another program changed is
 //! caught by [`Error::VaultChanged`], not merged; [`Vault::changed_on_disk`] tells a caller to
-//! open the file again first), and a whole older vault file put back in place of the current
-//! one (a rollback) opens as that older vault.
+//! open the file again first). The rollback refusal is only as good as the keychain: whoever can
+//! write the keychain entry `<key name>.state` (on a desktop, any program of the same user) can
+//! delete it, after which the next file opened is taken as current and the wrong-PIN count
+//! starts afresh; and a keychain restored from an older backup along with the file is not told
+//! from the real one. The PIN's wait runs on the device's clock, which its owner can set.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -58,6 +74,8 @@ mod aside;
 mod atomic;
 pub(crate) mod format;
 mod keystore;
+mod lock;
+mod state;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -71,6 +89,7 @@ use crate::protocol::ack_for;
 use crate::protocol::wire::AckRequest;
 use crate::totp::Totp;
 use format::{Ciphers, Record, VaultKey};
+use lock::{KeyEntry, Lock};
 
 /// What the app may show about a token: everything but the seed.
 pub use crate::token::TokenSummary;
@@ -78,6 +97,8 @@ pub use crate::token::TokenSummary;
 pub use crate::token::{IssuedToken, NewToken};
 pub use aside::SetAside;
 pub use keystore::{KeyStore, MemoryKeyStore, OsKeyStore, PlatformKeychain, KEYCHAIN_SERVICE};
+pub use lock::{LockStatus, PinCost};
+pub use state::{FIRST_WAIT_SECS, FREE_PIN_TRIES, LONGEST_WAIT_SECS};
 
 /// The customer's tokens, backed by one encrypted file and one keychain entry.
 pub struct Vault {
@@ -86,9 +107,17 @@ pub struct Vault {
     key_name: String,
     /// `None` until the key is needed: an absent vault file is opened without the keychain.
     ciphers: Option<Ciphers>,
+    /// The vault key the ciphers come from, kept to wrap it when an app PIN is set.
+    key: Option<VaultKey>,
+    /// The app PIN's lock, when the vault has one.
+    lock: Option<Lock>,
+    /// What new PINs are derived at: [`PinCost::APP`] but in tests.
+    pin_cost: PinCost,
     records: Vec<Record>,
     /// SHA-256 of the file as this vault last read or wrote it; `None` when there is no file.
     on_disk: Option<[u8; 32]>,
+    /// The generation of the file as this vault last read or wrote it (0: none, or version 1).
+    generation: u64,
 }
 
 impl fmt::Debug for Vault {
@@ -97,6 +126,8 @@ impl fmt::Debug for Vault {
             .field("path", &self.path)
             .field("key_name", &self.key_name)
             .field("tokens", &self.records.len())
+            .field("generation", &self.generation)
+            .field("pin_set", &self.lock.is_some())
             .field("key", &"<redacted>")
             .finish()
     }
@@ -112,35 +143,71 @@ impl Vault {
     ///
     /// # Errors
     /// The file is never changed by a failed open:
+    /// - [`Error::PinNeeded`] if the vault has an app PIN: use [`Vault::open_with_pin`];
     /// - [`Error::VaultCorrupted`] if the file is damaged or was tampered with;
+    /// - [`Error::VaultRolledBack`] if it is an older copy than the one last saved here;
     /// - [`Error::VaultTooNew`] if a newer softtoken wrote it;
     /// - [`Error::VaultKeyMissing`] if the file exists but its key is not in the keychain;
     /// - [`Error::KeychainUnavailable`] if the keychain is locked or unreachable;
     /// - [`Error::Io`] if the file cannot be read.
     pub fn open(path: &Path, keys: Arc<dyn KeyStore>, key_name: &str) -> Result<Vault> {
+        Vault::open_inner(path, keys, key_name, None)
+    }
+
+    fn open_inner(
+        path: &Path,
+        keys: Arc<dyn KeyStore>,
+        key_name: &str,
+        pin: Option<(&crate::ids::AppPin, u64)>,
+    ) -> Result<Vault> {
         let mut vault = Vault {
             path: path.to_path_buf(),
             keys,
             key_name: key_name.to_owned(),
             ciphers: None,
+            key: None,
+            lock: None,
+            pin_cost: PinCost::APP,
             records: Vec::new(),
             on_disk: None,
+            generation: 0,
         };
         let Some(bytes) = atomic::read_if_exists(path)? else {
             return Ok(vault);
         };
         // Not a vault file at all: say so without bothering the keychain.
-        format::claimed_version(&bytes)?;
-        let stored = vault.keys.get(key_name)?;
-        let key = stored
-            .as_deref()
-            .and_then(|k| VaultKey::from_bytes(k))
-            .ok_or(Error::VaultKeyMissing)?;
+        let header = format::read_header(&bytes)?;
+        let keys = &*vault.keys;
+        let entry = KeyEntry::load(keys, key_name)?.ok_or(Error::VaultKeyMissing)?;
+        let key = if header.lock.is_some() {
+            let lock = lock::check_locked_header(keys, key_name, &entry, &header)?;
+            // The file is locked: a vault key the entry may still hold must not stay there.
+            entry.settle(keys, key_name, true);
+            let Some((pin, now_unix)) = pin else { return Err(Error::PinNeeded) };
+            let key = lock::try_pin(keys, key_name, &lock, pin, now_unix)?;
+            vault.lock = Some(lock);
+            key
+        } else {
+            entry.vault_key().ok_or(Error::VaultKeyMissing)?
+        };
         let ciphers = Ciphers::new(&key);
         let on_disk = digest(&bytes);
         vault.records = format::decode(bytes, &ciphers)?;
+        let mut st = state::load(keys, key_name)?;
+        if header.generation < st.generation {
+            return Err(Error::VaultRolledBack);
+        }
+        if header.generation > st.generation {
+            // Saved, then stopped before the keychain was told: catch it up. Best effort: the
+            // next save catches it up first if this fails.
+            st.generation = header.generation;
+            let _ = state::store(keys, key_name, &st);
+        }
+        entry.settle(keys, key_name, header.lock.is_some());
         vault.ciphers = Some(ciphers);
+        vault.key = Some(key);
         vault.on_disk = Some(on_disk);
+        vault.generation = header.generation;
         Ok(vault)
     }
 
@@ -290,6 +357,8 @@ impl Vault {
         self.records.clear();
         self.on_disk = None;
         self.ciphers = None;
+        self.key = None;
+        self.lock = None;
         self.keys.delete(&self.key_name)
     }
 
@@ -331,6 +400,7 @@ impl Vault {
         if self.ciphers.is_none() {
             let key = self.load_or_create_key()?;
             self.ciphers = Some(Ciphers::new(&key));
+            self.key = Some(key);
         }
         self.ciphers.as_ref().ok_or(Error::Crypto)
     }
@@ -358,7 +428,27 @@ impl Vault {
 
     /// Saves `next` and, only once it is on disk, makes it the vault's content.
     fn commit(&mut self, next: Vec<Record>) -> Result<()> {
-        let bytes = format::encode(&next, self.ciphers()?)?;
+        let lock = self.lock.as_ref().map(Lock::copy);
+        self.write(next, lock, false)
+    }
+
+    /// Saves `next` under `lock` (or none) as the next generation and, only once it is on disk,
+    /// makes both the vault's; `fresh_tries` also sets the wrong-PIN count back to zero.
+    fn write(&mut self, next: Vec<Record>, lock: Option<Lock>, fresh_tries: bool) -> Result<()> {
+        self.ciphers()?;
+        let mut st = state::load(&*self.keys, &self.key_name)?;
+        if st.generation < self.generation {
+            // The keychain missed the last save: catch it up before this file gets two ahead.
+            st.generation = self.generation;
+            state::store(&*self.keys, &self.key_name, &st)?;
+        }
+        // After a kiosk wipe or a set-aside the keychain may be ahead of this vault.
+        let generation = st.generation.max(self.generation) + 1;
+        let section = match &lock {
+            Some(l) => Some(l.section(format::CURRENT_VERSION, generation)?),
+            None => None,
+        };
+        let bytes = format::encode(&next, self.ciphers()?, generation, section.as_ref())?;
         let current = atomic::read_if_exists(&self.path)?.map(|b| digest(&b));
         if current != self.on_disk {
             return Err(Error::VaultChanged);
@@ -366,6 +456,15 @@ impl Vault {
         atomic::write(&self.path, &bytes)?;
         self.on_disk = Some(digest(&bytes));
         self.records = next;
+        self.lock = lock;
+        self.generation = generation;
+        st.generation = generation;
+        if fresh_tries {
+            st.failed_pins = 0;
+        }
+        // The file is saved; if the keychain cannot be told now, the next open or save catches
+        // it up (a file one generation ahead is accepted).
+        let _ = state::store(&*self.keys, &self.key_name, &st);
         Ok(())
     }
 }

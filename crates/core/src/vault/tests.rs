@@ -185,7 +185,7 @@ fn a_seed_swapped_into_another_record_is_detected_even_under_a_valid_envelope() 
     records[0].seed = records[1].seed.clone();
     records[1].seed = first;
     // Whoever could do this holds the key; even so the seeds stay bound to their records.
-    let swapped = format::encode(&records, &ciphers).unwrap();
+    let swapped = format::encode(&records, &ciphers, 1, None).unwrap();
     fs::write(&f.path, &swapped).unwrap();
     assert!(matches!(f.open(), Err(Error::VaultCorrupted)));
     assert_eq!(f.bytes(), swapped);
@@ -210,9 +210,9 @@ fn records_moved_around_inside_the_file_are_detected() {
 fn a_vault_from_a_newer_app_is_refused_and_left_as_it_was() {
     let f = fixture();
     vault_with(&f, 1);
-    let newer = format::tests_support::seal_raw(2, br#"{"tokens":[]}"#, &f.ciphers());
+    let newer = format::tests_support::seal_raw(3, br#"{"tokens":[]}"#, &f.ciphers());
     fs::write(&f.path, &newer).unwrap();
-    assert!(matches!(f.open(), Err(Error::VaultTooNew { found: 2, supported: 1 })));
+    assert!(matches!(f.open(), Err(Error::VaultTooNew { found: 3, supported: 2 })));
     assert_eq!(f.bytes(), newer);
 }
 

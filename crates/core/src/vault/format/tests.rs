@@ -36,9 +36,9 @@ fn record(ciphers: &Ciphers, n: u64) -> Record {
 fn records_round_trip_through_the_file_format() {
     let ciphers = Ciphers::new(&key(7));
     let records: Vec<Record> = (1..=3).map(|n| record(&ciphers, n)).collect();
-    let bytes = encode(&records, &ciphers).unwrap();
+    let bytes = encode(&records, &ciphers, 0, None).unwrap();
     assert_eq!(&bytes[..8], b"SOFTTOKV");
-    assert_eq!(claimed_version(&bytes).unwrap(), 1);
+    assert_eq!(claimed_version(&bytes).unwrap(), 2);
     let back = decode(bytes, &ciphers).unwrap();
     assert_eq!(back.len(), 3);
     for (a, b) in records.iter().zip(&back) {
@@ -54,7 +54,7 @@ fn records_round_trip_through_the_file_format() {
 #[test]
 fn nothing_in_the_file_is_readable_without_the_key() {
     let ciphers = Ciphers::new(&key(7));
-    let bytes = encode(&[record(&ciphers, 1)], &ciphers).unwrap();
+    let bytes = encode(&[record(&ciphers, 1)], &ciphers, 0, None).unwrap();
     let text = String::from_utf8_lossy(&bytes);
     for visible in ["10112231", "999800000001", "Example", "issuer"] {
         assert!(!text.contains(visible), "{visible} readable in the file");
@@ -74,22 +74,22 @@ fn every_save_uses_fresh_nonces() {
     )
     .unwrap();
     assert_ne!(r.seed, again, "same seed sealed twice must differ");
-    let a = encode(std::slice::from_ref(&r), &ciphers).unwrap();
-    let b = encode(std::slice::from_ref(&r), &ciphers).unwrap();
+    let a = encode(std::slice::from_ref(&r), &ciphers, 0, None).unwrap();
+    let b = encode(std::slice::from_ref(&r), &ciphers, 0, None).unwrap();
     assert_ne!(a[12..24], b[12..24]);
 }
 
 #[test]
 fn a_file_sealed_under_another_key_is_corrupted_for_this_one() {
     let ciphers = Ciphers::new(&key(7));
-    let bytes = encode(&[record(&ciphers, 1)], &ciphers).unwrap();
+    let bytes = encode(&[record(&ciphers, 1)], &ciphers, 0, None).unwrap();
     assert!(matches!(decode(bytes, &Ciphers::new(&key(8))), Err(Error::VaultCorrupted)));
 }
 
 #[test]
 fn truncated_or_foreign_files_are_corrupted() {
     let ciphers = Ciphers::new(&key(7));
-    let bytes = encode(&[], &ciphers).unwrap();
+    let bytes = encode(&[], &ciphers, 0, None).unwrap();
     for len in [0, 7, 8, 12, 24, 39, bytes.len() - 1] {
         let cut = bytes[..len].to_vec();
         assert!(matches!(decode(cut, &ciphers), Err(Error::VaultCorrupted)), "{len}");
@@ -110,9 +110,13 @@ fn reseal(version: u32, body: &[u8], ciphers: &Ciphers) -> Vec<u8> {
 #[test]
 fn a_genuinely_newer_file_is_too_new_but_a_bumped_version_byte_is_corrupted() {
     let ciphers = Ciphers::new(&key(7));
-    let newer = reseal(2, br#"{"tokens":[],"folders":[]}"#, &ciphers);
-    assert!(matches!(decode(newer, &ciphers), Err(Error::VaultTooNew { found: 2, supported: 1 })));
-    let mut bumped = encode(&[], &ciphers).unwrap();
+    let newer = reseal(3, br#"{"tokens":[],"folders":[]}"#, &ciphers);
+    assert!(matches!(decode(newer, &ciphers), Err(Error::VaultTooNew { found: 3, supported: 2 })));
+    let mut bumped = encode(&[], &ciphers, 0, None).unwrap();
+    bumped[11] = 3;
+    assert!(matches!(decode(bumped, &ciphers), Err(Error::VaultCorrupted)));
+    // A version-1 file claiming version 2 is read with the longer header, and fails.
+    let mut bumped = reseal(1, br#"{"tokens":[]}"#, &ciphers);
     bumped[11] = 2;
     assert!(matches!(decode(bumped, &ciphers), Err(Error::VaultCorrupted)));
 }
@@ -232,7 +236,8 @@ fn write_v1_fixture() {
         &Seed::new(Zeroizing::new(b"12345678901234567890".to_vec())).unwrap(),
     )
     .unwrap();
-    let bytes = encode(&[a, b], &ciphers).unwrap();
+    let body = serde_json::to_vec(&BodyOut { tokens: &[a, b] }).unwrap();
+    let bytes = seal_body(1, &body, random_nonce().unwrap(), &ciphers).unwrap();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/vault/fixtures/v1-two-tokens.vault");
     std::fs::write(path, bytes).unwrap();
 }
@@ -254,4 +259,35 @@ fn a_record_with_a_field_this_build_does_not_know_is_refused() {
     assert!(serde_json::from_value::<Record>(json.clone()).is_ok());
     json["colour"] = "red".into();
     assert!(serde_json::from_value::<Record>(json).is_err());
+}
+
+#[test]
+fn a_version_two_header_carries_the_generation_and_the_lock_section_under_the_envelope() {
+    let ciphers = Ciphers::new(&key(7));
+    let lock = [0x5c; LOCK_BYTES];
+    let locked = encode(&[record(&ciphers, 1)], &ciphers, 41, Some(&lock)).unwrap();
+    let header = read_header(&locked).unwrap();
+    assert_eq!(header, Header { version: 2, generation: 41, lock: Some(lock) });
+    assert_eq!(decode(locked.clone(), &ciphers).unwrap().len(), 1);
+    // Generation and lock section are associated data: changing either fails the envelope.
+    for at in [24 + 7, 34 + 3, 34 + LOCK_BYTES - 1] {
+        let mut changed = locked.clone();
+        changed[at] ^= 1;
+        assert!(matches!(decode(changed, &ciphers), Err(Error::VaultCorrupted)), "{at}");
+    }
+    let open = encode(&[], &ciphers, 7, None).unwrap();
+    assert_eq!(read_header(&open).unwrap(), Header { version: 2, generation: 7, lock: None });
+    let v1 = include_bytes!("../fixtures/v1-two-tokens.vault");
+    assert_eq!(read_header(v1).unwrap(), Header { version: 1, generation: 0, lock: None });
+}
+
+#[test]
+fn a_lock_section_of_another_length_is_corrupted() {
+    let ciphers = Ciphers::new(&key(7));
+    let mut bytes = encode(&[], &ciphers, 1, None).unwrap();
+    for len in [1u16, 119, 121, u16::MAX] {
+        bytes[32..34].copy_from_slice(&len.to_be_bytes());
+        assert!(matches!(read_header(&bytes), Err(Error::VaultCorrupted)), "{len}");
+        assert!(matches!(decode(bytes.clone(), &ciphers), Err(Error::VaultCorrupted)), "{len}");
+    }
 }
