@@ -9,6 +9,7 @@
 #                                                              credentials, unpinned actions ...
 #   bash -n, shellcheck                                        the scripts the workflows call
 #   check-jsonschema --schemafile (the Tauri CLI's schema)    tauri.conf.json, as the CLI reads it
+#   .github/scripts/test_check_artefacts.py                   publish refuses QA/debug phone builds
 #   scripts/rehearse-native-builds.py                          every command a phone build's
 #                                                              Gradle task or Xcode phase runs is
 #                                                              provided by its job, pinned
@@ -94,6 +95,9 @@ bash scripts/tauri.sh --version >/dev/null
 "$venv/bin/check-jsonschema" --regex-variant nonunicode \
   --schemafile "${CARGO_TARGET_DIR:-target}/tauri-cli/node_modules/@tauri-apps/cli/config.schema.json" \
   tauri.conf.json src-tauri/tauri.conf.json
+
+say "release artefacts: check-artefacts.py on fabricated APKs, AABs and IPAs (unittest)"
+PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover --start-directory .github/scripts --pattern 'test_*.py'
 
 say "phone builds: the rehearsal of every job's nested CLI calls (docs/RELEASE.md, The rehearsal)"
 python3 scripts/rehearse-native-builds.py

@@ -3,6 +3,7 @@
 //! by that job's own setup steps at the pinned version. Run here on today's tree, which must
 //! pass, on the tree before the nested CLI fix (tests/fixtures/pipeline-before-nested-cli),
 //! which must fail for the missing `cargo tauri`, and on today's tree with one mistake put in.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

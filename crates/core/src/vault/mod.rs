@@ -76,7 +76,10 @@ pub use crate::token::TokenSummary;
 /// What the vault stores: the token provisioning produced (or a test made), and its fields.
 pub use crate::token::{IssuedToken, NewToken};
 pub use aside::SetAside;
-pub use keystore::{KeyStore, MemoryKeyStore, OsKeyStore, PlatformKeychain, KEYCHAIN_SERVICE};
+pub use keystore::{
+    KeyStore, MemoryKeyStore, OsKeyStore, PlatformKeychain, KEYCHAIN_SERVICE,
+    TEST_BUILD_KEYCHAIN_SERVICE,
+};
 
 /// The customer's tokens, backed by one encrypted file and one keychain entry.
 pub struct Vault {
