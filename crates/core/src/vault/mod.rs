@@ -68,7 +68,7 @@ use crate::error::{Error, Result};
 use crate::ids::{DisplayName, TokenId};
 use crate::protocol::ack_for;
 use crate::protocol::wire::AckRequest;
-use crate::totp::Totp;
+use crate::totp::{ClockOffset, Totp};
 use format::{Ciphers, Record, VaultKey};
 
 /// What the app may show about a token: everything but the seed.
@@ -255,6 +255,21 @@ impl Vault {
         }
         let mut next = self.records.clone();
         next[i].summary.pending_delivery = None;
+        self.commit(next)
+    }
+
+    /// Keeps a token's clock offset as the bank's authenticated time last gave it, and saves;
+    /// every code after that uses it. The same offset again changes nothing.
+    ///
+    /// # Errors
+    /// As [`Vault::rename`].
+    pub fn set_offset(&mut self, id: &TokenId, offset: ClockOffset) -> Result<()> {
+        let i = self.index(id)?;
+        if self.records[i].summary.issued.offset == offset {
+            return Ok(());
+        }
+        let mut next = self.records.clone();
+        next[i].summary.issued.offset = offset;
         self.commit(next)
     }
 
