@@ -109,6 +109,15 @@ def compute(v):
         return mac(k_app, frames(b"softtoken-confirmation-answer-v1", ident, digest, decision, typed))
 
     question = v["payee_account_number"] + v["amount_yen"].zfill(10)
+    fetch_proof = mac(
+        k_app,
+        frames(
+            b"softtoken-confirmation-fetch-v1",
+            v["service_id"].encode(),
+            v["user_id"].encode(),
+            struct.pack(">Q", int(v["fetch_time"])),
+        ),
+    )
     out = {
         "k_bank": k_bank.hex(),
         "k_app": k_app.hex(),
@@ -118,14 +127,9 @@ def compute(v):
         "request_mac": mac(k_bank, digest).hex(),
         "approve_mac": answer(b"approve", v["typed_number"].encode()).hex(),
         "deny_mac": answer(b"deny", b"").hex(),
-        "fetch_proof": mac(
-            k_app,
-            frames(
-                b"softtoken-confirmation-fetch-v1",
-                v["service_id"].encode(),
-                v["user_id"].encode(),
-                struct.pack(">Q", int(v["fetch_time"])),
-            ),
+        "fetch_proof": fetch_proof.hex(),
+        "time_mac": mac(
+            k_bank, frames(b"softtoken-confirmation-time-v1", fetch_proof, struct.pack(">Q", int(v["server_time"])))
         ).hex(),
         "end_proof": mac(
             k_app,

@@ -9,8 +9,15 @@
 #                                                              credentials, unpinned actions ...
 #   bash -n, shellcheck                                        the scripts the workflows call
 #   check-jsonschema --schemafile (the Tauri CLI's schema)    tauri.conf.json, as the CLI reads it
+#   .github/scripts/test_check_artefacts.py                   publish refuses QA/debug phone builds
+#   scripts/rehearse-native-builds.py                          every command a phone build's
+#                                                              Gradle task or Xcode phase runs is
+#                                                              provided by its job, pinned
+#   scripts/check-native-projects.py (tree-sitter, the CLI)    the Gradle files parse; the pinned
+#                                                              CLI reads the staged config and the
+#                                                              Android project offline
 #
-# Both tools are PyPI packages and work offline. They are installed, pinned, into a virtualenv
+# The tools are PyPI packages and work offline. They are installed, pinned, into a virtualenv
 # under target/ the first time (Debian's python3-venv is installed if venv is missing); a second
 # run installs nothing. Fails on any finding. Called by scripts/test.sh.
 set -euo pipefail
@@ -21,6 +28,10 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 CHECK_JSONSCHEMA_VERSION=0.39.0
 ZIZMOR_VERSION=1.32.0
+# The parsers of the Gradle files (Kotlin script, Groovy): tree-sitter and its two grammars.
+TREE_SITTER_VERSION=0.26.1
+TREE_SITTER_KOTLIN_VERSION=1.1.0
+TREE_SITTER_GROOVY_VERSION=0.1.2
 
 workflows=(.github/workflows/*.yml)
 if [ ! -e "${workflows[0]}" ]; then
@@ -32,10 +43,13 @@ venv=target/check-workflows-venv
 tools_ok() {
   [ -x "$venv/bin/zizmor" ] && [ -x "$venv/bin/check-jsonschema" ] &&
     [ "$("$venv/bin/zizmor" --version 2>/dev/null)" = "zizmor $ZIZMOR_VERSION" ] &&
-    "$venv/bin/check-jsonschema" --version 2>/dev/null | grep -qF "$CHECK_JSONSCHEMA_VERSION"
+    "$venv/bin/check-jsonschema" --version 2>/dev/null | grep -qF "$CHECK_JSONSCHEMA_VERSION" &&
+    [ "$("$venv/bin/python" -c 'from importlib.metadata import version as v
+print(v("tree-sitter"), v("tree-sitter-kotlin"), v("tree-sitter-groovy"))' 2>/dev/null)" = \
+      "$TREE_SITTER_VERSION $TREE_SITTER_KOTLIN_VERSION $TREE_SITTER_GROOVY_VERSION" ]
 }
 if ! tools_ok; then
-  say "installing check-jsonschema $CHECK_JSONSCHEMA_VERSION and zizmor $ZIZMOR_VERSION into $venv"
+  say "installing check-jsonschema $CHECK_JSONSCHEMA_VERSION, zizmor $ZIZMOR_VERSION and tree-sitter into $venv"
   if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     as_root apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
@@ -45,11 +59,14 @@ if ! tools_ok; then
   mkdir -p target
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "zizmor==$ZIZMOR_VERSION"
+    "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "zizmor==$ZIZMOR_VERSION" \
+    "tree-sitter==$TREE_SITTER_VERSION" "tree-sitter-kotlin==$TREE_SITTER_KOTLIN_VERSION" \
+    "tree-sitter-groovy==$TREE_SITTER_GROOVY_VERSION"
 fi
-if ! command -v shellcheck >/dev/null; then
+if ! command -v shellcheck >/dev/null || ! python3 -c 'import yaml' 2>/dev/null; then
   as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    shellcheck python3-yaml
 fi
 
 say "structure (check-jsonschema, GitHub's workflow schema): ${workflows[*]}"
@@ -79,7 +96,17 @@ bash scripts/tauri.sh --version >/dev/null
   --schemafile "${CARGO_TARGET_DIR:-target}/tauri-cli/node_modules/@tauri-apps/cli/config.schema.json" \
   tauri.conf.json src-tauri/tauri.conf.json
 
-scripts_py=(.github/scripts/*.py)
+say "release artefacts: check-artefacts.py on fabricated APKs, AABs and IPAs (unittest)"
+PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover --start-directory .github/scripts --pattern 'test_*.py'
+
+say "phone builds: the rehearsal of every job's nested CLI calls (docs/RELEASE.md, The rehearsal)"
+python3 scripts/rehearse-native-builds.py
+
+say "phone builds: the Gradle files parse; the pinned CLI reads the config and Android project"
+"$venv/bin/python" scripts/check-native-projects.py \
+  --cli "${CARGO_TARGET_DIR:-target}/tauri-cli/node_modules/@tauri-apps/cli/tauri.js"
+
+scripts_py=(.github/scripts/*.py scripts/*.py)
 if [ -e "${scripts_py[0]}" ]; then
   say "python: compiles: ${scripts_py[*]}"
   for script in "${scripts_py[@]}"; do

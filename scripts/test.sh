@@ -18,11 +18,12 @@ fi
 
 step "checking system packages"
 # gnome-keyring + dbus: the real Secret Service for keychain tests; oathtool: an independent
-# TOTP implementation to cross-check ours; python3: the protocol's second test-vector check;
+# TOTP implementation to cross-check ours; python3: the protocol's second test-vector check,
+# with python3-yaml for the rehearsal of the release pipeline's phone builds;
 # the lint of these scripts (the shellcheck package); chromium and chromium-driver: the demo
 # bank's pages in a real browser, and x11-utils for the kiosk's screen size
 # (tests/tests/app_e2e.rs).
-apt_install ca-certificates gcc pkg-config dbus dbus-bin gnome-keyring oathtool python3 shellcheck \
+apt_install ca-certificates gcc pkg-config dbus dbus-bin gnome-keyring oathtool python3 python3-yaml shellcheck \
   chromium chromium-driver x11-utils
 # The Linux packages' test (tests/tests/linux_package.rs): the Tauri CLI runs on Node.js
 # (scripts/tauri.sh); lintian, desktop-file-validate, rpm and objdump inspect what it builds.

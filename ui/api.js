@@ -48,7 +48,9 @@ export const uiReady = () => invoke("ui_ready");
 /**
  * Transaction confirmation: the token's requests waiting at the bank, each already checked by
  * the app. Resolves to `{ requests: [{ id, kind, amountYen, amount, payee, note, secondsLeft,
- * expiresAt, matchRequired }], refused }` (`refused`: requests changed on the way, not shown).
+ * expiresAt, matchRequired }], refused, clockOffSecs }` (`refused`: requests changed on the way,
+ * not shown; `clockOffSecs`: the bank's clock minus the phone's, by the bank's authenticated
+ * time, when a minute or more, else null).
  */
 export const listConfirmations = (id) => invoke("list_confirmations", { id });
 

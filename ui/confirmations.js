@@ -6,12 +6,15 @@
 //
 // Failures while looking are quiet (the customer did not ask for anything), except those the
 // customer must act on: a clock too far off, and the bank no longer accepting a token it
-// accepted before (its use ended, or it was replaced). A token just set up is not accepted
+// accepted before (its use ended, or it was replaced). A phone clock a minute or more off the
+// bank's (by the bank's authenticated time, which the codes then follow) is told once per
+// token and size of the gap. A token just set up is not accepted
 // until its first code is used at the bank (docs/confirmation.md §9): that is no news.
 
 import * as api from "./api.js";
 import { current, go } from "./navigation.js";
 import * as notice from "./notice.js";
+import { clockGapMinutes } from "./format.js";
 import * as tokens from "./tokens.js";
 
 export const LOOK_EVERY_MS = 5_000;
@@ -20,8 +23,9 @@ export const LOOK_EVERY_MS = 5_000;
 const TOKEN_SCREENS = new Set(["list", "otp"]);
 
 let looking = false;
-// Per token id: the last refused count told, the last error kind, and whether the bank has
-// accepted the token's fetch in this run; so each thing is said once.
+// Per token id: the last refused count told, the last error kind, whether the bank has
+// accepted the token's fetch in this run, and the clock gap last told (minutes); so each thing
+// is said once.
 const told = new Map();
 
 const mayInterrupt = () => !document.hidden && TOKEN_SCREENS.has(current());
@@ -46,7 +50,7 @@ export async function lookNow() {
 }
 
 async function lookFor(tok) {
-  const before = told.get(tok.id) ?? { refused: 0, kind: null, accepted: false };
+  const before = told.get(tok.id) ?? { refused: 0, kind: null, accepted: false, clockOff: null };
   let pending;
   try {
     pending = await api.listConfirmations(tok.id);
@@ -58,7 +62,13 @@ async function lookFor(tok) {
   if (pending.refused > 0 && pending.refused !== before.refused) {
     notice.say("confirm.tampered", { n: pending.refused });
   }
-  told.set(tok.id, { refused: pending.refused, kind: null, accepted: true });
+  const clockOff = clockGapMinutes(pending.clockOffSecs);
+  if (clockOff !== null && clockOff !== before.clockOff) {
+    // The offset is the bank's clock minus the phone's: below zero, the phone is ahead.
+    const key = clockOff < 0 ? "confirm.clock_ahead" : "confirm.clock_behind";
+    notice.say(key, { minutes: Math.abs(clockOff) });
+  }
+  told.set(tok.id, { refused: pending.refused, kind: null, accepted: true, clockOff });
   return pending.requests[0] ?? null;
 }
 

@@ -46,3 +46,13 @@ export function maskUserId(digits) {
   const keep = Math.min(4, s.length);
   return "*".repeat(s.length - keep) + s.slice(s.length - keep);
 }
+
+/**
+ * The gap between the phone's clock and the bank's in whole minutes, signed as the offset
+ * (bank minus phone; at least 1 either way), or null when the app reports none.
+ */
+export function clockGapMinutes(offsetSecs) {
+  if (offsetSecs === null || offsetSecs === undefined) return null;
+  const minutes = Math.max(1, Math.round(Math.abs(offsetSecs) / 60));
+  return offsetSecs < 0 ? -minutes : minutes;
+}

@@ -228,6 +228,10 @@ export const STRINGS = {
     "confirm.result_cancelled": "銀行がこの依頼を取り消しました。取引は行われません。",
     "confirm.tampered":
       "銀行からの取引確認が途中で書き換えられていたため、表示せずに拒否しました（{n} 件）。ご自身で手続きしていない場合は銀行にご連絡ください。",
+    "confirm.clock_ahead":
+      "この端末の時計は銀行の時刻より約{minutes}分進んでいます。ワンタイムパスワードは銀行の時刻に合わせて表示しています。端末の設定で日付と時刻を「自動設定」にしてください。",
+    "confirm.clock_behind":
+      "この端末の時計は銀行の時刻より約{minutes}分遅れています。ワンタイムパスワードは銀行の時刻に合わせて表示しています。端末の設定で日付と時刻を「自動設定」にしてください。",
     "confirm.clock_wrong":
       "この端末の時計が銀行の時刻と5分以上ずれているため、取引確認を受け取れません。端末の設定で日付と時刻を「自動設定」にしてください。",
 
@@ -465,6 +469,10 @@ export const STRINGS = {
     "confirm.result_cancelled": "The bank withdrew this request. The transaction will not go ahead.",
     "confirm.tampered":
       "A confirmation request from the bank was changed on the way, so it was refused and not shown ({n}). If you did not start a transaction, contact the bank.",
+    "confirm.clock_ahead":
+      "This phone's clock is about {minutes} min ahead of the bank's. Your one-time passwords follow the bank's clock. Set the date and time automatically in the phone's settings.",
+    "confirm.clock_behind":
+      "This phone's clock is about {minutes} min behind the bank's. Your one-time passwords follow the bank's clock. Set the date and time automatically in the phone's settings.",
     "confirm.clock_wrong":
       "This device's clock is more than 5 minutes away from the bank's, so confirmation requests cannot be received. Set the date and time automatically in the device's settings.",
 

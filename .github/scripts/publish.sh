@@ -4,6 +4,9 @@
 # release key when RELEASE_GPG_PRIVATE_KEY (armoured) and RELEASE_GPG_PASSPHRASE are set.
 # Without the key there is no .asc and the release notes say the sums are unsigned.
 #
+# Refuses, before anything is published, a phone build whose application id is the QA or debug
+# one or that is debuggable (check-artefacts.py).
+#
 # Needs GH_TOKEN (contents: write), GITHUB_REF_NAME and GITHUB_REPOSITORY; gh, gpg, sha256sum.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,6 +20,9 @@ mkdir -p "$release"
 find artifacts -type f \( -name '*.apk' -o -name '*.aab' -o -name '*.ipa' -o -name '*.zip' \
   -o -name '*.msi' -o -name '*.dmg' -o -name '*.deb' -o -name '*.rpm' -o -name '*.AppImage' \) \
   -exec cp {} "$release/" \;
+# Never a test build as a release: each APK, AAB and IPA must carry the customer app's id and
+# not be debuggable, read from its own manifest (check-artefacts.py, docs/RELEASE.md).
+python3 .github/scripts/check-artefacts.py "$release"/*
 (cd "$release" && sha256sum -- * > SHA256SUMS)
 cat "$release/SHA256SUMS"
 

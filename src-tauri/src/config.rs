@@ -25,6 +25,20 @@ const MIN_KIOSK_IDLE_SECS: u32 = 10;
 /// Keychain entry of the vault key when the data directory is the platform's own.
 pub const VAULT_KEY_NAME: &str = "vault-key";
 
+/// The keychain service this build files its vault key under: QA and debug builds (the
+/// application ids `jp.softtoken.app.qa` and `.debug`) their own, so on a computer or phone that
+/// also has the customer app neither ever reads or replaces the other's key.
+pub const KEYCHAIN_SERVICE: &str = keychain_service(cfg!(any(debug_assertions, feature = "qa")));
+
+/// The keychain service of a test build (QA or debug) or of the customer's.
+pub const fn keychain_service(test_build: bool) -> &'static str {
+    if test_build {
+        softtoken_core::vault::TEST_BUILD_KEYCHAIN_SERVICE
+    } else {
+        softtoken_core::vault::KEYCHAIN_SERVICE
+    }
+}
+
 /// File name of the vault inside the data directory.
 pub const VAULT_FILE: &str = "tokens.vault";
 
@@ -240,6 +254,14 @@ mod tests {
             qa_ca: Some("/tmp/qa/ca.pem".into()),
             pin_required: true,
         }
+    }
+
+    #[test]
+    fn qa_and_debug_builds_keep_their_vault_key_under_a_service_of_their_own() {
+        assert_eq!(keychain_service(false), "softtoken");
+        assert_eq!(keychain_service(true), "softtoken-qa");
+        // Tests are debug builds: this one files its keys as a test build does.
+        assert_eq!(KEYCHAIN_SERVICE, "softtoken-qa");
     }
 
     #[test]

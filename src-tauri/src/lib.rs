@@ -22,7 +22,7 @@ use softtoken_core::vault::OsKeyStore;
 use tauri::{Manager, State};
 use zeroize::Zeroizing;
 
-use crate::config::{Config, Inputs, KioskArea, OVERRIDES_ALLOWED};
+use crate::config::{Config, Inputs, KioskArea, KEYCHAIN_SERVICE, OVERRIDES_ALLOWED};
 use crate::error::CommandResult;
 use crate::ops::{
     Answered, AppInfo, AppState, Copied, KeptAside, LockView, Notice, OfflineCode, Pending,
@@ -300,7 +300,7 @@ pub fn run() -> ExitCode {
             let config = Config::resolve(inputs, &platform_dir, OVERRIDES_ALLOWED);
             let kiosk = config.kiosk;
             let kiosk_area = config.kiosk_area;
-            let keys = Arc::new(OsKeyStore::new());
+            let keys = Arc::new(OsKeyStore::with_service(KEYCHAIN_SERVICE));
             #[cfg(target_os = "android")]
             open_android_keystore(Arc::clone(&keys));
             app.manage(AppState::new(config, keys));

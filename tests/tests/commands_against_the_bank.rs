@@ -12,7 +12,7 @@ use softtoken_app::ops::{self, AppState};
 use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
 use softtoken_core::protocol::wire::{ConfirmResponse, StartResponse, PATH_CONFIRM, PATH_START};
 use softtoken_core::protocol::ClientHandshake;
-use softtoken_core::totp::unix_now;
+use softtoken_core::totp::{unix_now, ClockOffset};
 use softtoken_core::vault::{KeyStore, MemoryKeyStore, Vault};
 use softtoken_server::bank::{Bank, IssueRequest, Policy};
 use softtoken_server::testing::{BankOptions, ServedBank, TestBank};
@@ -230,4 +230,35 @@ fn customer_who_switched_to_english_gets_english_at_the_next_start_but_a_kiosk_f
     );
     ops::save_language(&kiosk, ops::Language::En).unwrap();
     assert_eq!(ops::app_info(&kiosk).language, None, "the next visitor starts afresh");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_whose_clock_was_set_back_after_activation_shows_codes_the_bank_accepts_after_its_next_look(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_served, url, bank) = bank().await;
+    issue(&bank, "999800000003", "5817").await;
+    let keys = Arc::new(MemoryKeyStore::new());
+    let app = app_state(&url, &dir.path().join("app"), keys.clone());
+    let token = ops::activate(&app, SERVICE, "999800000003", pw("5817"), unix_now()).await.unwrap();
+    let (s, u) = (ServiceId::new(SERVICE).unwrap(), UserId::new("999800000003").unwrap());
+    // The first code, used two minutes ago, puts the token in use (the bank then answers its
+    // confirmation fetches).
+    let start = unix_now();
+    let first = ops::list_tokens(&app, start - 120).await.unwrap()[0].code.clone();
+    assert!(bank.verify(&s, &u, &first, start - 120).await.unwrap().accepted);
+
+    // Since then the phone's clock was set back ten minutes by hand. The app's next look for
+    // confirmations is refused for its time, tries again at the time the refusal names, and
+    // learns the offset from the bank's authenticated clock in the accepted answer.
+    let pending = ops::list_confirmations(&app, &token.id, unix_now() - 600).await.unwrap();
+    let off = pending.clock_off_secs.expect("the customer is told the clock is off");
+    assert!((600..=602).contains(&off), "{off}");
+
+    // The code shown at the phone's wrong time is the bank's current one.
+    let code = ops::list_tokens(&app, unix_now() - 600).await.unwrap()[0].code.clone();
+    assert!(bank.verify(&s, &u, &code, unix_now()).await.unwrap().accepted);
+    // Kept with the token in the vault file, for the next start too.
+    let vault = Vault::open(&dir.path().join("app").join(VAULT_FILE), keys, KEY_NAME).unwrap();
+    assert_eq!(vault.tokens()[0].issued.offset, ClockOffset(off));
 }

@@ -1,7 +1,7 @@
 // How codes are grouped, spoken and counted down.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { groupCode, maskUserId, msToNextSecond, secondsLeftAt, showsNextCode, spokenDigits } from "../../ui/format.js";
+import { clockGapMinutes, groupCode, maskUserId, msToNextSecond, secondsLeftAt, showsNextCode, spokenDigits } from "../../ui/format.js";
 
 test("codes are grouped in halves for reading", () => {
   assert.equal(groupCode("123456"), "123 456");
@@ -36,4 +36,14 @@ test("the ticker wakes just after each whole second", () => {
 
 test("user IDs are masked as core masks them", () => {
   assert.equal(maskUserId("999800000001"), "********0001");
+});
+
+test("a phone clock off the bank's is told in whole minutes, its sign saying which way", () => {
+  assert.equal(clockGapMinutes(null), null, "no gap worth telling");
+  assert.equal(clockGapMinutes(undefined), null);
+  assert.equal(clockGapMinutes(60), 1, "a minute behind");
+  assert.equal(clockGapMinutes(-3600), -60, "an hour ahead");
+  assert.equal(clockGapMinutes(89), 1);
+  assert.equal(clockGapMinutes(91), 2);
+  assert.equal(clockGapMinutes(-20), -1, "never shown as 0 minutes");
 });

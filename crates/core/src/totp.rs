@@ -141,7 +141,8 @@ impl Eq for Seed {}
 /// keep the token's codes wrong once the customer corrects the clock.
 pub const MAX_CLOCK_OFFSET_SECS: i64 = 86_400;
 
-/// Seconds to add to the device clock to get the bank's clock, learnt at provisioning.
+/// Seconds to add to the device clock to get the bank's clock, learnt at provisioning and again
+/// from the bank's authenticated time in every answer to a confirmation fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ClockOffset(pub i64);

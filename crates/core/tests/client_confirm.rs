@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use softtoken_core::client::confirm::Fetched;
 use softtoken_core::client::{ClientOptions, PlainHttp, ProvisioningClient};
 use softtoken_core::confirm::{
     AnswerRequest, ConfirmationId, ConfirmationKeys, ConfirmationState, Decision, Details,
@@ -21,7 +22,7 @@ use softtoken_core::confirm::{
 };
 use softtoken_core::ids::{ServiceId, UserId};
 use softtoken_core::protocol::wire::{ErrorBody, ErrorCode};
-use softtoken_core::totp::Seed;
+use softtoken_core::totp::{ClockOffset, Seed};
 use softtoken_core::Error;
 use zeroize::Zeroizing;
 
@@ -34,6 +35,23 @@ struct Bank {
     requests: Vec<(Request, Option<MatchNumber>, ConfirmationState)>,
     /// Flip a bit of the payee's account number on the way to the app (a relay).
     tamper: bool,
+    /// What the answer to a fetch says of the bank's clock.
+    clock: Clock,
+    /// The `server_time` a `clock_skew` refusal names (the bank's clock unless it lies).
+    skew_says: Option<u64>,
+}
+
+/// The bank's time in its answer to a fetch.
+#[derive(Clone, Copy)]
+enum Clock {
+    /// Its clock, with the MAC for this fetch.
+    Authenticated,
+    /// None (a bank from before the time was sent).
+    Absent,
+    /// Changed on the way to this value, the MAC left as it was.
+    ChangedTo(u64),
+    /// With the MAC the bank made for another fetch (a recorded answer).
+    MacOfAnotherFetch,
 }
 
 type Shared = Arc<Mutex<Bank>>;
@@ -48,7 +66,8 @@ async fn pending(State(bank): State<Shared>, Json(fetch): Json<FetchRequest>) ->
         return refusal(ErrorBody::new(ErrorCode::NotAuthenticated, "not authenticated"));
     }
     if !fetch.is_authentic(&bank.keys, bank.now) {
-        return refusal(ErrorBody::new(ErrorCode::ClockSkew, "clock").with_server_time(bank.now));
+        let said = bank.skew_says.unwrap_or(bank.now);
+        return refusal(ErrorBody::new(ErrorCode::ClockSkew, "clock").with_server_time(said));
     }
     let mut requests: Vec<SignedRequest> = bank
         .requests
@@ -61,7 +80,18 @@ async fn pending(State(bank): State<Shared>, Json(fetch): Json<FetchRequest>) ->
         json = json.replace("1234567", "7654321");
         requests = serde_json::from_str(&json).unwrap();
     }
-    Json(FetchResponse { requests }).into_response()
+    let mut response = FetchResponse::new(&bank.keys, &fetch, requests, bank.now);
+    match bank.clock {
+        Clock::Authenticated => {}
+        Clock::Absent => (response.server_time, response.time_mac) = (None, None),
+        Clock::ChangedTo(time) => response.server_time = Some(time),
+        Clock::MacOfAnotherFetch => {
+            let other =
+                FetchRequest::new(&bank.keys, fetch.service_id, fetch.user_id, fetch.time - 1);
+            response.time_mac = Some(bank.keys.time_mac(&other.proof, bank.now));
+        }
+    }
+    Json(response).into_response()
 }
 
 async fn answer(State(bank): State<Shared>, Json(a): Json<AnswerRequest>) -> Response {
@@ -121,8 +151,14 @@ async fn lab(requests: Vec<(Request, Option<&str>)>) -> Lab {
         .into_iter()
         .map(|(r, n)| (r, n.map(|n| MatchNumber::new(n).unwrap()), ConfirmationState::Pending))
         .collect();
-    let bank =
-        Arc::new(Mutex::new(Bank { keys: keys.clone(), now: BANK_TIME, requests, tamper: false }));
+    let bank = Arc::new(Mutex::new(Bank {
+        keys: keys.clone(),
+        now: BANK_TIME,
+        requests,
+        tamper: false,
+        clock: Clock::Authenticated,
+        skew_says: None,
+    }));
     let app = Router::new()
         .route(PATH_PENDING, post(pending))
         .route(PATH_ANSWER, post(answer))
@@ -147,7 +183,18 @@ impl Lab {
         bank_time: u64,
     ) -> softtoken_core::Result<Vec<SignedRequest>> {
         let (s, u) = ids();
-        self.client.pending_confirmations(keys, &s, &u, bank_time, bank_time).await
+        Ok(self.client.pending_confirmations(keys, &s, &u, bank_time, bank_time).await?.requests)
+    }
+
+    /// A fetch by a phone whose clock reads `device_now` and whose token has `offset`.
+    async fn fetch_with_offset(
+        &self,
+        device_now: u64,
+        offset: i64,
+    ) -> softtoken_core::Result<Fetched> {
+        let (s, u) = ids();
+        let bank_time = ClockOffset(offset).apply(device_now);
+        self.client.pending_confirmations(&self.keys, &s, &u, bank_time, device_now).await
     }
 
     fn state(&self, i: usize) -> ConfirmationState {
@@ -225,14 +272,64 @@ async fn an_approval_of_other_fields_than_the_bank_holds_changes_nothing_at_the_
 }
 
 #[tokio::test]
-async fn another_tokens_fetch_is_not_accepted_and_a_wrong_clock_says_by_how_much() {
+async fn another_tokens_fetch_is_not_accepted() {
     let lab = lab(vec![(transfer(false), None)]).await;
     let other = keys_of(&[8; 32]);
     assert!(matches!(lab.fetch(&other, BANK_TIME).await, Err(Error::ConfirmationNotAccepted)));
-    // The device believes it is 10 minutes earlier than the bank's clock.
-    let (s, u) = ids();
-    let r = lab.client.pending_confirmations(&lab.keys, &s, &u, BANK_TIME - 600, BANK_TIME - 600);
-    assert!(matches!(r.await, Err(Error::DeviceClockWrong { offset_secs: 600 })));
+}
+
+#[tokio::test]
+async fn each_fetch_tells_the_phone_how_far_its_clock_is_from_the_banks() {
+    let lab = lab(Vec::new()).await;
+    // The phone runs 90 s behind the bank, within the fetch window: its offset of 0 is
+    // accepted, and the bank's time in the answer gives the offset that makes codes right.
+    let fetched = lab.fetch_with_offset(BANK_TIME - 90, 0).await.unwrap();
+    assert_eq!(fetched.offset, Some(ClockOffset(90)));
+    // A later fetch from a phone now 30 s ahead learns that too.
+    let later = lab.fetch_with_offset(BANK_TIME + 30, 90).await.unwrap();
+    assert_eq!(later.offset, Some(ClockOffset(-30)));
+}
+
+#[tokio::test]
+async fn a_phone_whose_clock_was_corrected_since_activation_relearns_the_banks_time() {
+    let lab = lab(vec![(transfer(false), None)]).await;
+    // Activated when the phone was 10 minutes behind (offset +600); its clock has since been
+    // set right, so the offset puts the fetch 10 minutes ahead and the bank refuses the time.
+    // The refusal only says which time to try; the accepted fetch's authenticated time moves
+    // the offset.
+    let fetched = lab.fetch_with_offset(BANK_TIME, 600).await.unwrap();
+    assert_eq!(fetched.offset, Some(ClockOffset(0)));
+    assert_eq!(fetched.requests.len(), 1);
+}
+
+#[tokio::test]
+async fn a_clock_skew_refusal_that_lies_about_the_time_moves_no_offset() {
+    let lab = lab(Vec::new()).await;
+    // Whoever answers claims the bank's clock is far ahead. The fetch at that time is refused
+    // again by the bank's real clock; nothing is learnt, the customer hears the clock is off.
+    lab.bank.lock().unwrap().skew_says = Some(BANK_TIME + 5000);
+    let r = lab.fetch_with_offset(BANK_TIME - 600, 0).await;
+    assert!(matches!(r, Err(Error::DeviceClockWrong { .. })), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_bank_time_changed_on_the_way_or_recorded_for_another_fetch_is_refused() {
+    let lab = lab(Vec::new()).await;
+    lab.bank.lock().unwrap().clock = Clock::ChangedTo(BANK_TIME + 3600);
+    let changed = lab.fetch_with_offset(BANK_TIME, 0).await;
+    assert!(matches!(changed, Err(Error::ProtocolViolation(_))), "{changed:?}");
+    lab.bank.lock().unwrap().clock = Clock::MacOfAnotherFetch;
+    let replayed = lab.fetch_with_offset(BANK_TIME, 0).await;
+    assert!(matches!(replayed, Err(Error::ProtocolViolation(_))), "{replayed:?}");
+}
+
+#[tokio::test]
+async fn a_bank_that_sends_no_time_leaves_the_offset_as_it_is() {
+    let lab = lab(vec![(transfer(false), None)]).await;
+    lab.bank.lock().unwrap().clock = Clock::Absent;
+    let fetched = lab.fetch_with_offset(BANK_TIME - 90, 0).await.unwrap();
+    assert_eq!(fetched.offset, None);
+    assert_eq!(fetched.requests.len(), 1);
 }
 
 #[tokio::test]

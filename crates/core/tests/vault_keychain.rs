@@ -17,6 +17,7 @@ use softtoken_core::token::Delivery;
 use softtoken_core::totp::{ClockOffset, Seed, Totp, TotpParams};
 use softtoken_core::vault::{
     IssuedToken, KeyStore, NewToken, OsKeyStore, PinCost, Vault, KEYCHAIN_SERVICE,
+    TEST_BUILD_KEYCHAIN_SERVICE,
 };
 use softtoken_core::Error;
 use zeroize::Zeroizing;
@@ -42,6 +43,7 @@ impl Drop for TestEntry {
         let _ = keys.delete(&self.name);
         // The generation and wrong-PIN count kept beside the key.
         let _ = keys.delete(&format!("{}.state", self.name));
+        let _ = OsKeyStore::with_service(TEST_BUILD_KEYCHAIN_SERVICE).delete(&self.name);
     }
 }
 
@@ -198,4 +200,34 @@ fn customer_with_an_app_pin_needs_it_after_a_restart_and_a_wrong_one_stays_count
     let right = AppPin::new("583920").unwrap();
     let v = Vault::open_with_pin(&path, fresh(), &entry.name, &right, 100).unwrap();
     assert_eq!(v.totp(&id).unwrap().code_at(60).to_string(), code(3, 60));
+}
+
+#[test]
+fn a_qa_build_on_the_customers_computer_keeps_its_vault_key_apart_from_the_customer_app() {
+    let Some(customer) = keychain() else { return };
+    let qa = OsKeyStore::with_service(TEST_BUILD_KEYCHAIN_SERVICE);
+    // The same entry name in both builds (Config's "vault-key" when the data directory is the
+    // platform's): only the service keeps them apart.
+    let entry = TestEntry::new("qa-beside-customer");
+    customer.set(&entry.name, b"the customer's vault key").unwrap();
+    qa.set(&entry.name, b"the QA build's vault key").unwrap();
+
+    assert_eq!(customer.get(&entry.name).unwrap().unwrap().as_slice(), b"the customer's vault key");
+    assert_eq!(qa.get(&entry.name).unwrap().unwrap().as_slice(), b"the QA build's vault key");
+    // The desktop's password manager shows the two under their own services.
+    let lookup = |service: &str| {
+        std::process::Command::new("secret-tool")
+            .args(["lookup", "service", service, "username", &entry.name])
+            .output()
+            .map(|out| (out.status.success(), out.stdout))
+    };
+    if let (Ok(customer_entry), Ok(qa_entry)) =
+        (lookup(KEYCHAIN_SERVICE), lookup(TEST_BUILD_KEYCHAIN_SERVICE))
+    {
+        assert!(customer_entry.0 && qa_entry.0, "secret-tool found no entry");
+        assert_ne!(customer_entry.1, qa_entry.1);
+    }
+    qa.delete(&entry.name).unwrap();
+    assert!(qa.get(&entry.name).unwrap().is_none());
+    assert_eq!(customer.get(&entry.name).unwrap().unwrap().as_slice(), b"the customer's vault key");
 }

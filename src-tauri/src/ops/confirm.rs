@@ -24,6 +24,15 @@ use crate::error::CommandResult;
 /// still finds it (the bank then says `expired`).
 const KEEP_AFTER_EXPIRY_SECS: u64 = 60;
 
+/// How far an offset learnt from the bank's time may be from the one kept before it replaces
+/// it (seconds): whole-second clocks and the network's delay make each fetch's reading differ
+/// by a second or two, and codes change once a minute, so the vault is not rewritten for that.
+const RELEARN_AFTER_SECS: u64 = 5;
+
+/// How far the phone's clock may be from the bank's before the customer is told (seconds):
+/// a code period. The codes follow the bank's clock either way.
+pub const CLOCK_NOTICE_SECS: u64 = 60;
+
 /// A token's pending requests as the screens show them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -33,6 +42,9 @@ pub struct Pending {
     /// Requests refused because their bank MAC did not match (changed on the way): none of
     /// their fields is shown.
     pub refused: u32,
+    /// How far the phone's clock is from the bank's (seconds, bank minus phone), by the bank's
+    /// authenticated time, when it is [`CLOCK_NOTICE_SECS`] or more.
+    pub clock_off_secs: Option<i64>,
 }
 
 /// One verified request, display fields only.
@@ -165,12 +177,23 @@ pub async fn list_confirmations(
 ) -> CommandResult<Pending> {
     let t = token_keys(state, TokenId::new(token_id)?).await?;
     if !t.delivered {
-        return Ok(Pending { requests: Vec::new(), refused: 0 });
+        return Ok(Pending { requests: Vec::new(), refused: 0, clock_off_secs: None });
     }
     let client = state.client.as_ref().map_err(Clone::clone)?;
-    let bank_now = t.offset.apply(device_now);
-    let signed =
-        client.pending_confirmations(&t.keys, &t.service, &t.user, bank_now, device_now).await?;
+    let fetched = client
+        .pending_confirmations(&t.keys, &t.service, &t.user, t.offset.apply(device_now), device_now)
+        .await?;
+    // The bank's authenticated clock: kept with the token, so its codes follow it from now on.
+    let offset = match fetched.offset {
+        Some(learnt) if learnt.0.abs_diff(t.offset.0) >= RELEARN_AFTER_SECS => {
+            let id = t.id.clone();
+            state.with_vault(move |v| Ok(v.set_offset(&id, learnt)?)).await?;
+            learnt
+        }
+        _ => t.offset,
+    };
+    let bank_now = offset.apply(device_now);
+    let signed = fetched.requests;
     let mut requests = Vec::new();
     let mut refused = 0;
     let mut shown = state.shown.lock().map_err(|_| internal())?;
@@ -181,7 +204,7 @@ pub async fn list_confirmations(
         match s.open(&t.keys, &t.service, &t.user) {
             Ok(request) => {
                 requests.push(view(&request, bank_now, device_now));
-                let held = ShownRequest { token: t.id.clone(), request, offset: t.offset };
+                let held = ShownRequest { token: t.id.clone(), request, offset };
                 shown.insert(held.request.id().to_string(), held);
             }
             // A changed MAC, or details no honest bank sends (a sign-in without its note):
@@ -189,7 +212,8 @@ pub async fn list_confirmations(
             Err(_) => refused += 1,
         }
     }
-    Ok(Pending { requests, refused })
+    let clock_off_secs = (offset.0.unsigned_abs() >= CLOCK_NOTICE_SECS).then_some(offset.0);
+    Ok(Pending { requests, refused, clock_off_secs })
 }
 
 /// The number the customer typed, as two ASCII digits: full-width digits and spaces are what

@@ -163,7 +163,8 @@ fn handle(
             .filter(|(_, _, s)| *s == ConfirmationState::Pending)
             .map(|(r, _, _)| r.sign(keys))
             .collect();
-        let mut json = serde_json::to_string(&FetchResponse { requests }).unwrap();
+        let mut json =
+            serde_json::to_string(&FetchResponse::new(keys, &fetch, requests, now)).unwrap();
         if let Some((from, to)) = &books.tamper {
             json = json.replace(from.as_str(), to);
         }

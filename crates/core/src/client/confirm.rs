@@ -32,17 +32,35 @@ pub struct AnswerOutcome {
     pub state: ConfirmationState,
 }
 
+/// A fetch's result: the requests, and the clock offset the bank's authenticated time gives.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The pending requests as the bank sent them (oldest first), not yet checked.
+    pub requests: Vec<SignedRequest>,
+    /// `server_time − device_now` from the bank's time in this answer, MAC-checked with the
+    /// token's bank key for this very fetch (docs/confirmation.md §3.5); `None` when the bank
+    /// sent no time or the offset would be beyond [`crate::totp::MAX_CLOCK_OFFSET_SECS`].
+    /// The caller keeps it with the token (`Vault::set_offset`).
+    pub offset: Option<ClockOffset>,
+}
+
 impl ProvisioningClient {
-    /// The pending confirmation requests of the token whose `keys` these are, as the bank sent
-    /// them (oldest first), not yet checked. `bank_time` is the device clock plus the offset
-    /// learnt at activation; `device_now` the device clock alone, so that a bank that refuses
-    /// the time can say by how much the device is off.
+    /// The pending confirmation requests of the token whose `keys` these are, and the bank's
+    /// clock. `bank_time` is the device clock plus the token's offset; `device_now` the device
+    /// clock alone, against which the bank's time gives the offset.
+    ///
+    /// When the bank refuses the time (`clock_skew`: the offset went stale, say the phone's
+    /// clock was corrected since activation), the fetch is made once more at the bank time the
+    /// refusal names. That refusal is not authenticated, so it moves nothing by itself: only
+    /// the authenticated time of an accepted fetch becomes [`Fetched::offset`]; a refusal that
+    /// lies only earns a second refusal.
     ///
     /// # Errors
     /// [`Error::ConfirmationNotAccepted`] when the bank does not accept the token's proof (no
-    /// such registration in use, another token); [`Error::DeviceClockWrong`] when the bank says
-    /// the time is too far from its own; [`Error::RateLimited`], [`Error::ServerUnreachable`],
-    /// [`Error::Tls`], [`Error::ServerError`], [`Error::ProtocolViolation`].
+    /// such registration in use, another token); [`Error::DeviceClockWrong`] when the bank
+    /// still refuses the time; [`Error::ProtocolViolation`] for a time whose MAC is not the
+    /// bank's; [`Error::RateLimited`], [`Error::ServerUnreachable`], [`Error::Tls`],
+    /// [`Error::ServerError`].
     pub async fn pending_confirmations(
         &self,
         keys: &ConfirmationKeys,
@@ -50,11 +68,29 @@ impl ProvisioningClient {
         user: &UserId,
         bank_time: u64,
         device_now: u64,
-    ) -> Result<Vec<SignedRequest>> {
+    ) -> Result<Fetched> {
         let fetch = FetchRequest::new(keys, service.clone(), user.clone(), bank_time);
-        let raw = self.post_confirmation(PATH_PENDING, &fetch).await?;
+        match self.fetch_at(keys, &fetch, device_now).await {
+            Err(Error::DeviceClockWrong { offset_secs }) => {
+                let hinted = ClockOffset(offset_secs).apply(device_now);
+                let again = FetchRequest::new(keys, service.clone(), user.clone(), hinted);
+                self.fetch_at(keys, &again, device_now).await
+            }
+            other => other,
+        }
+    }
+
+    async fn fetch_at(
+        &self,
+        keys: &ConfirmationKeys,
+        fetch: &FetchRequest,
+        device_now: u64,
+    ) -> Result<Fetched> {
+        let raw = self.post_confirmation(PATH_PENDING, fetch).await?;
         let response: FetchResponse = read_confirmation_answer(&raw, device_now)?;
-        Ok(response.requests)
+        let time = response.authentic_server_time(keys, fetch)?;
+        let offset = time.and_then(|t| ClockOffset::bounded_between(device_now, t).ok());
+        Ok(Fetched { requests: response.requests, offset })
     }
 
     /// Sends the customer's answer; returns the request's state at the bank afterwards.

@@ -30,6 +30,8 @@ pub const ANSWER_LABEL: &str = "softtoken-confirmation-answer-v1";
 pub const FETCH_LABEL: &str = "softtoken-confirmation-fetch-v1";
 /// First field of a token's end of use (`docs/protocol.md` §4.4).
 pub const END_LABEL: &str = "softtoken-registration-end-v1";
+/// First field of the bank's time in its answer to a fetch.
+pub const TIME_LABEL: &str = "softtoken-confirmation-time-v1";
 
 /// A 32-byte key that never prints.
 #[derive(Clone)]
@@ -204,5 +206,16 @@ impl ConfirmationKeys {
             .field(&time.to_be_bytes())
             .into_bytes();
         self.app.mac(&bytes)
+    }
+
+    /// The bank's MAC over its clock in the answer to one fetch (§3.5): bound to that fetch's
+    /// proof, so an answer recorded once cannot set the time of a later fetch.
+    pub fn time_mac(&self, fetch_proof: &Bytes<MAC_LEN>, server_time: u64) -> Bytes<MAC_LEN> {
+        let bytes = Frames::default()
+            .field(TIME_LABEL.as_bytes())
+            .field(fetch_proof.as_bytes())
+            .field(&server_time.to_be_bytes())
+            .into_bytes();
+        self.bank.mac(&bytes)
     }
 }

@@ -446,12 +446,54 @@ impl FetchRequest {
     }
 }
 
-/// The bank's answer to a fetch: the pending requests, oldest first.
+/// The bank's answer to a fetch: the pending requests, oldest first, and the bank's clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FetchResponse {
     /// The requests still answerable.
     pub requests: Vec<SignedRequest>,
+    /// The bank's clock when it answered (Unix seconds), with `time_mac`. A bank before this
+    /// field sends neither, and the app keeps the offset it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<u64>,
+    /// `HMAC-SHA256(k_bank, …)` over the fetch's proof and `server_time` (§3.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_mac: Option<Bytes<MAC_LEN>>,
+}
+
+impl FetchResponse {
+    /// The bank's answer at `now` to `fetch`: `requests` and its clock, authenticated for that
+    /// fetch.
+    pub fn new(
+        keys: &ConfirmationKeys,
+        fetch: &FetchRequest,
+        requests: Vec<SignedRequest>,
+        now: u64,
+    ) -> Self {
+        let time_mac = keys.time_mac(&fetch.proof, now);
+        Self { requests, server_time: Some(now), time_mac: Some(time_mac) }
+    }
+
+    /// The bank's clock as this answer to `fetch` states it, when it does (`None` from a bank
+    /// that sends no time).
+    ///
+    /// # Errors
+    /// [`Error::ProtocolViolation`] when the time comes without its MAC or the MAC is not the
+    /// bank's for this fetch: the answer was changed on the way, or belongs to another fetch.
+    pub fn authentic_server_time(
+        &self,
+        keys: &ConfirmationKeys,
+        fetch: &FetchRequest,
+    ) -> Result<Option<u64>> {
+        match (self.server_time, &self.time_mac) {
+            (None, None) => Ok(None),
+            (Some(time), Some(mac)) if *mac == keys.time_mac(&fetch.proof, time) => Ok(Some(time)),
+            (Some(_), Some(_)) => {
+                Err(Error::ProtocolViolation("the bank's time is not authenticated"))
+            }
+            _ => Err(Error::ProtocolViolation("server_time and time_mac come together")),
+        }
+    }
 }
 
 /// The app's answer (§4.2).

@@ -109,6 +109,8 @@ fn compute(v: &BTreeMap<String, String>) -> Computed {
     values.insert("deny_mac", hex(deny.mac.as_bytes()));
     values.insert("fetch_proof", hex(fetch.proof.as_bytes()));
     values.insert("end_proof", hex(end.proof.as_bytes()));
+    let server_time: u64 = get("server_time").parse().unwrap();
+    values.insert("time_mac", hex(keys.time_mac(&fetch.proof, server_time).as_bytes()));
     values.insert("offline_question", offline::question(&account, amount));
     values.insert("offline_code", offline::code(&keys, &account, amount, offline_time).unwrap());
     Computed { values, signed, answer, end }

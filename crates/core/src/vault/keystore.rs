@@ -25,8 +25,12 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
 
-/// The keychain "service" every softtoken entry is filed under.
+/// The keychain "service" the customer app files its entries under.
 pub const KEYCHAIN_SERVICE: &str = "softtoken";
+
+/// The service of QA and debug builds ([`OsKeyStore::with_service`]): a test build on the same
+/// computer or phone never reads or overwrites the customer app's vault key.
+pub const TEST_BUILD_KEYCHAIN_SERVICE: &str = "softtoken-qa";
 
 /// A place that keeps small secrets by name, outside the vault file.
 ///
@@ -127,7 +131,8 @@ impl fmt::Debug for MemoryKeyStore {
 
 /// The platform's own keychain (see the module documentation for which one).
 ///
-/// Entries are filed under the service [`KEYCHAIN_SERVICE`] with the caller's name as the user.
+/// Entries are filed under a service ([`KEYCHAIN_SERVICE`] unless the build chose another with
+/// [`OsKeyStore::with_service`]) with the caller's name as the user.
 /// Secrets are kept as base64 text, because some stores (KDE Wallet behind the Secret Service)
 /// only hold UTF-8; [`KeyStore::get`] returns the bytes as they were given to [`KeyStore::set`].
 ///
@@ -135,6 +140,7 @@ impl fmt::Debug for MemoryKeyStore {
 /// locked or not yet running at start-up is picked up later. Calls block (a D-Bus round trip on
 /// Linux); from async code call them on a blocking thread.
 pub struct OsKeyStore {
+    service: &'static str,
     store: Mutex<Option<Arc<keyring_core::CredentialStore>>>,
 }
 
@@ -146,14 +152,21 @@ impl Default for OsKeyStore {
 
 impl fmt::Debug for OsKeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OsKeyStore").field("service", &KEYCHAIN_SERVICE).finish()
+        f.debug_struct("OsKeyStore").field("service", &self.service).finish()
     }
 }
 
 impl OsKeyStore {
-    /// A handle on the OS keychain; nothing is contacted until the first call.
+    /// A handle on the OS keychain under [`KEYCHAIN_SERVICE`]; nothing is contacted until the
+    /// first call.
     pub fn new() -> Self {
-        Self { store: Mutex::new(None) }
+        Self::with_service(KEYCHAIN_SERVICE)
+    }
+
+    /// A handle on the OS keychain whose entries are filed under `service`: the app passes
+    /// [`TEST_BUILD_KEYCHAIN_SERVICE`] in QA and debug builds.
+    pub fn with_service(service: &'static str) -> Self {
+        Self { service, store: Mutex::new(None) }
     }
 
     /// Opens the platform's store now rather than at the first call. On Android this is the
@@ -178,9 +191,7 @@ impl OsKeyStore {
 
     fn entry(&self, name: &str) -> Result<keyring_core::Entry> {
         let modifiers = PlatformKeychain::current().entry_modifiers();
-        self.store()?
-            .build(KEYCHAIN_SERVICE, name, Some(&modifiers))
-            .map_err(|e| keychain_error(&e))
+        self.store()?.build(self.service, name, Some(&modifiers)).map_err(|e| keychain_error(&e))
     }
 
     /// Forgets the connection after a failure, so the next call reconnects (the keychain daemon
@@ -212,7 +223,8 @@ impl KeyStore for OsKeyStore {
         };
         let secret = decode_b64(&text).ok_or_else(|| {
             Error::KeychainUnavailable(format!(
-                "the keychain entry {KEYCHAIN_SERVICE}/{name} is not in softtoken's format"
+                "the keychain entry {}/{name} is not in softtoken's format",
+                self.service
             ))
         })?;
         Ok(Some(secret))

@@ -87,7 +87,7 @@ use crate::error::{Error, Result};
 use crate::ids::{DisplayName, TokenId};
 use crate::protocol::ack_for;
 use crate::protocol::wire::AckRequest;
-use crate::totp::Totp;
+use crate::totp::{ClockOffset, Totp};
 use format::{Ciphers, Record, VaultKey};
 use lock::{KeyEntry, Lock};
 
@@ -96,7 +96,10 @@ pub use crate::token::TokenSummary;
 /// What the vault stores: the token provisioning produced (or a test made), and its fields.
 pub use crate::token::{IssuedToken, NewToken};
 pub use aside::SetAside;
-pub use keystore::{KeyStore, MemoryKeyStore, OsKeyStore, PlatformKeychain, KEYCHAIN_SERVICE};
+pub use keystore::{
+    KeyStore, MemoryKeyStore, OsKeyStore, PlatformKeychain, KEYCHAIN_SERVICE,
+    TEST_BUILD_KEYCHAIN_SERVICE,
+};
 pub use lock::{LockStatus, PinCost};
 pub use state::{FIRST_WAIT_SECS, FREE_PIN_TRIES, LONGEST_WAIT_SECS};
 
@@ -320,6 +323,21 @@ impl Vault {
         }
         let mut next = self.records.clone();
         next[i].summary.delivery.pending = None;
+        self.commit(next)
+    }
+
+    /// Keeps a token's clock offset as the bank's authenticated time last gave it, and saves;
+    /// every code after that uses it. The same offset again changes nothing.
+    ///
+    /// # Errors
+    /// As [`Vault::rename`].
+    pub fn set_offset(&mut self, id: &TokenId, offset: ClockOffset) -> Result<()> {
+        let i = self.index(id)?;
+        if self.records[i].summary.issued.offset == offset {
+            return Ok(());
+        }
+        let mut next = self.records.clone();
+        next[i].summary.issued.offset = offset;
         self.commit(next)
     }
 

@@ -474,3 +474,27 @@ fn a_vault_notices_when_another_program_changed_its_file() {
     fs::remove_file(&f.path).unwrap();
     assert!(v.changed_on_disk().unwrap(), "a removed file is");
 }
+
+#[test]
+fn an_offset_relearnt_from_the_banks_time_is_kept_and_every_later_code_uses_it() {
+    let f = fixture();
+    let (mut v, ids) = vault_with(&f, 2);
+    let device_now = 1_767_225_600;
+    // The phone's clock was corrected an hour back since activation: the bank's time is now an
+    // hour behind what the token's offset of 1 s would say.
+    v.set_offset(&ids[0], ClockOffset(-3600)).unwrap();
+
+    let back = f.open().unwrap();
+    assert_eq!(back.tokens()[0].issued.offset, ClockOffset(-3600));
+    assert_eq!(back.tokens()[1].issued.offset, ClockOffset(2), "the other token keeps its own");
+    let seed = Seed::new(Zeroizing::new(seed_bytes(1))).unwrap();
+    let at_bank = Totp::new(TotpParams::default(), &seed, ClockOffset(0)).unwrap();
+    assert_eq!(
+        back.totp(&ids[0]).unwrap().code_at(device_now).to_string(),
+        at_bank.code_at(device_now - 3600).to_string()
+    );
+    // The same offset again writes nothing.
+    let bytes = f.bytes();
+    v.set_offset(&ids[0], ClockOffset(-3600)).unwrap();
+    assert_eq!(f.bytes(), bytes);
+}

@@ -248,7 +248,7 @@ impl Bank {
         let stored = self.storage.pending_confirmations(&r.id, now, MAX_FETCHED).await?;
         let requests =
             stored.iter().map(|c| Ok(request_of(c)?.sign(&keys))).collect::<Result<Vec<_>>>()?;
-        Ok(FetchResponse { requests })
+        Ok(FetchResponse::new(&keys, fetch, requests, now))
     }
 
     /// The app's answer, judged by core's rules in their order (§5): a request already final
