@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bank::{Bank, OutboxDir, DEMO_SERVICE_ID, DEMO_USER_ID};
+use crate::bank::{Bank, OutboxDir, DEMO_SERVICE_ID, DEMO_USER_ID, KEY_CHECK_SAMPLE};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::edge::{ConnectionCaps, EdgeLimits};
@@ -155,8 +155,9 @@ pub async fn listen(
 /// that start the server on port 0.
 ///
 /// # Errors
-/// [`Error::Config`] for TLS files that cannot be loaded; [`Error::Io`] when the address cannot
-/// be bound; storage errors at open.
+/// [`Error::Config`] for TLS files that cannot be loaded, or master keys that cannot open what
+/// the database holds ([`Bank::check_master_keys`]); [`Error::Io`] when the address cannot be
+/// bound; storage errors at open.
 pub async fn run(settings: Settings) -> Result<()> {
     let storage = open_storage(&settings).await?;
     let bank = bank(&settings, storage.clone());
@@ -170,6 +171,14 @@ pub async fn run(settings: Settings) -> Result<()> {
             "demo registration: service ID {DEMO_SERVICE_ID}, user ID {DEMO_USER_ID}, activation password {}",
             String::from_utf8_lossy(&password)
         );
+    }
+    // An instance whose keys cannot open what the others sealed would answer 500 to those
+    // customers; it must not join them. A demo kiosk re-arms its one registration instead.
+    match bank.check_master_keys(KEY_CHECK_SAMPLE).await {
+        Err(Error::Config(message)) if settings.demo.is_some() => {
+            tracing::warn!(event = "master_key_missing", "{message}");
+        }
+        checked => checked?,
     }
     if settings.http.admin_token.is_none() {
         tracing::info!(

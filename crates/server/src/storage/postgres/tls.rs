@@ -32,9 +32,8 @@ pub(super) fn checked_config(url: &str) -> Result<tokio_postgres::Config> {
         Some("allow") => url.replacen("sslmode=allow", "sslmode=prefer", 1),
         _ => url.to_owned(),
     };
-    let config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| Error::Config(format!("the database URL does not parse: {e}")))?;
+    let config: tokio_postgres::Config =
+        url.parse().map_err(|e| Error::Config(format!("the database URL does not parse: {e}")))?;
     if config.get_ssl_mode() != SslMode::Require {
         if let Some(remote) = remote_host(&config) {
             let mode = named.unwrap_or_else(|| "(not given, which means prefer)".into());
