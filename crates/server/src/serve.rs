@@ -21,6 +21,51 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// registrations cleared.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
+/// File descriptors a server needs besides its connections: the database's files (or its
+/// pool's sockets, counted apart), the listeners, the runtime's own, the outbox's files.
+const FILES_BESIDES_CONNECTIONS: u64 = 64;
+
+/// The descriptors the caps of `settings` may hold open at once: each listener's connection cap
+/// (both listeners share the same [`EdgeLimits`]), the database pool, and the rest.
+fn files_needed(settings: &Settings) -> u64 {
+    let connections = 2 * settings.http.edge.max_connections as u64;
+    let pool = settings.postgres.as_ref().map_or(0, |pg| pg.pool_size as u64);
+    connections + pool + FILES_BESIDES_CONNECTIONS
+}
+
+/// Raises the soft open-file limit towards what the caps need (up to the hard limit, as an
+/// unprivileged process may), and warns when even that is short: past the limit `accept`
+/// fails and a health check is refused long before `max_connections` is reached, which no
+/// operator would guess from the configuration.
+#[cfg(unix)]
+fn check_file_limit(settings: &Settings) {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let needed = files_needed(settings);
+    let mut limit = getrlimit(Resource::Nofile);
+    let short = |l: &rustix::process::Rlimit| l.current.is_some_and(|c| c < needed);
+    if short(&limit) {
+        let raised = limit.maximum.map_or(needed, |hard| hard.min(needed));
+        let wanted = rustix::process::Rlimit { current: Some(raised), maximum: limit.maximum };
+        if setrlimit(Resource::Nofile, wanted).is_ok() {
+            limit = getrlimit(Resource::Nofile);
+        }
+    }
+    if short(&limit) {
+        tracing::warn!(
+            event = "file_limit_low",
+            limit = limit.current,
+            needed,
+            max_connections = settings.http.edge.max_connections,
+            "the open-file limit is below what max_connections on both listeners and the \
+             database pool can open; connections past it are refused before any cap applies. \
+             Raise it (systemd: LimitNOFILE=; a shell: ulimit -n) or lower max_connections"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn check_file_limit(_: &Settings) {}
+
 /// Opens the storage of `settings`: PostgreSQL when a database URL is set, else the SQLite
 /// file.
 ///
@@ -159,6 +204,7 @@ pub async fn listen(
 /// the database holds ([`Bank::check_master_keys`]); [`Error::Io`] when the address cannot be
 /// bound; storage errors at open.
 pub async fn run(settings: Settings) -> Result<()> {
+    check_file_limit(&settings);
     let storage = open_storage(&settings).await?;
     let bank = bank(&settings, storage.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
