@@ -145,6 +145,15 @@ impl fmt::Debug for KeyId {
     }
 }
 
+/// The id of the key `sealed` names; `None` for a value of the first release (which names
+/// none) or bytes that are no sealed value.
+pub fn key_id_of(sealed: &[u8]) -> Option<KeyId> {
+    let id = sealed.get(1..=KEY_ID_LEN).filter(|_| sealed.len() >= 1 + KEY_ID_LEN + NONCE_LEN)?;
+    let mut out = [0u8; KEY_ID_LEN];
+    out.copy_from_slice(id);
+    (sealed[0] == FORMAT_V2).then_some(KeyId(out))
+}
+
 /// What a sealed value is; part of the associated data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -197,6 +206,11 @@ impl Sealer {
     /// The id of the key new values are sealed under.
     pub fn current_key(&self) -> KeyId {
         self.current.0
+    }
+
+    /// True when this sealer holds the key named `id`, as current or previous key.
+    pub fn holds(&self, id: KeyId) -> bool {
+        std::iter::once(&self.current).chain(&self.previous).any(|(k, _)| *k == id)
     }
 
     /// True when `sealed` was sealed under the current key (key rotation skips it).
@@ -328,6 +342,10 @@ mod tests {
         assert_eq!(&*rotating.open(Purpose::Seed, &row, &sealed_v1).unwrap(), b"first");
         let resealed = rotating.seal(Purpose::Seed, &row, b"seed").unwrap();
         assert!(rotating.is_current(&resealed));
+        assert_eq!(key_id_of(&resealed), Some(new.id()));
+        assert_eq!(key_id_of(&sealed_old), Some(old.id()));
+        assert_eq!(key_id_of(&sealed_v1), None);
+        assert!(rotating.holds(old.id()) && rotating.holds(new.id()) && !before.holds(new.id()));
 
         let after = Sealer::new(&new);
         assert_eq!(&*after.open(Purpose::Seed, &row, &resealed).unwrap(), b"seed");

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bank::{Bank, OutboxDir, DEMO_SERVICE_ID, DEMO_USER_ID};
+use crate::bank::{Bank, OutboxDir, DEMO_SERVICE_ID, DEMO_USER_ID, KEY_CHECK_SAMPLE};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::edge::{ConnectionCaps, EdgeLimits};
@@ -20,6 +20,51 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often expired, unconfirmed attempts are deleted and the activation passwords of expired
 /// registrations cleared.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// File descriptors a server needs besides its connections: the database's files (or its
+/// pool's sockets, counted apart), the listeners, the runtime's own, the outbox's files.
+const FILES_BESIDES_CONNECTIONS: u64 = 64;
+
+/// The descriptors the caps of `settings` may hold open at once: each listener's connection cap
+/// (both listeners share the same [`EdgeLimits`]), the database pool, and the rest.
+fn files_needed(settings: &Settings) -> u64 {
+    let connections = 2 * settings.http.edge.max_connections as u64;
+    let pool = settings.postgres.as_ref().map_or(0, |pg| pg.pool_size as u64);
+    connections + pool + FILES_BESIDES_CONNECTIONS
+}
+
+/// Raises the soft open-file limit towards what the caps need (up to the hard limit, as an
+/// unprivileged process may), and warns when even that is short: past the limit `accept`
+/// fails and a health check is refused long before `max_connections` is reached, which no
+/// operator would guess from the configuration.
+#[cfg(unix)]
+fn check_file_limit(settings: &Settings) {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let needed = files_needed(settings);
+    let mut limit = getrlimit(Resource::Nofile);
+    let short = |l: &rustix::process::Rlimit| l.current.is_some_and(|c| c < needed);
+    if short(&limit) {
+        let raised = limit.maximum.map_or(needed, |hard| hard.min(needed));
+        let wanted = rustix::process::Rlimit { current: Some(raised), maximum: limit.maximum };
+        if setrlimit(Resource::Nofile, wanted).is_ok() {
+            limit = getrlimit(Resource::Nofile);
+        }
+    }
+    if short(&limit) {
+        tracing::warn!(
+            event = "file_limit_low",
+            limit = limit.current,
+            needed,
+            max_connections = settings.http.edge.max_connections,
+            "the open-file limit is below what max_connections on both listeners and the \
+             database pool can open; connections past it are refused before any cap applies. \
+             Raise it (systemd: LimitNOFILE=; a shell: ulimit -n) or lower max_connections"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn check_file_limit(_: &Settings) {}
 
 /// Opens the storage of `settings`: PostgreSQL when a database URL is set, else the SQLite
 /// file.
@@ -155,9 +200,11 @@ pub async fn listen(
 /// that start the server on port 0.
 ///
 /// # Errors
-/// [`Error::Config`] for TLS files that cannot be loaded; [`Error::Io`] when the address cannot
-/// be bound; storage errors at open.
+/// [`Error::Config`] for TLS files that cannot be loaded, or master keys that cannot open what
+/// the database holds ([`Bank::check_master_keys`]); [`Error::Io`] when the address cannot be
+/// bound; storage errors at open.
 pub async fn run(settings: Settings) -> Result<()> {
+    check_file_limit(&settings);
     let storage = open_storage(&settings).await?;
     let bank = bank(&settings, storage.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -170,6 +217,14 @@ pub async fn run(settings: Settings) -> Result<()> {
             "demo registration: service ID {DEMO_SERVICE_ID}, user ID {DEMO_USER_ID}, activation password {}",
             String::from_utf8_lossy(&password)
         );
+    }
+    // An instance whose keys cannot open what the others sealed would answer 500 to those
+    // customers; it must not join them. A demo kiosk re-arms its one registration instead.
+    match bank.check_master_keys(KEY_CHECK_SAMPLE).await {
+        Err(Error::Config(message)) if settings.demo.is_some() => {
+            tracing::warn!(event = "master_key_missing", "{message}");
+        }
+        checked => checked?,
     }
     if settings.http.admin_token.is_none() {
         tracing::info!(

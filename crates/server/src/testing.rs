@@ -49,6 +49,8 @@ pub struct BankOptions {
     /// The master key in hex; a fresh one when absent. Banks that share a database (several
     /// instances) share it.
     pub master_key: Option<String>,
+    /// Earlier (or not yet current) master keys in hex, which only open: a rotation's keys.
+    pub previous_master_keys: Vec<String>,
 }
 
 impl Default for BankOptions {
@@ -61,6 +63,7 @@ impl Default for BankOptions {
             synchronous: Synchronous::Full,
             outbox_files: false,
             master_key: None,
+            previous_master_keys: Vec::new(),
         }
     }
 }
@@ -111,7 +114,13 @@ impl TestBank {
             None => MasterKey::generate()?,
         };
         let outbox = OutboxDir(opts.outbox_files.then(|| dir.path().join("outbox")));
-        let bank = Bank::new(storage.clone(), Sealer::new(&key), opts.policy, outbox, opts.demo);
+        let previous = opts
+            .previous_master_keys
+            .iter()
+            .map(|hex| MasterKey::parse(hex))
+            .collect::<Result<Vec<_>>>()?;
+        let sealer = Sealer::with_previous(&key, &previous);
+        let bank = Bank::new(storage.clone(), sealer, opts.policy, outbox, opts.demo);
         let state = AppState::new(Arc::new(bank), opts.clock, opts.http);
         Ok(Self { state, storage, dir })
     }

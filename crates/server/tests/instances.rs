@@ -11,7 +11,9 @@ use std::time::Duration;
 use common::{code_at, provision_with, Server, Setup, SERVICE};
 use serde_json::json;
 use softtoken_core::ids::{ActivationPassword, ServiceId, TokenId, UserId};
-use softtoken_server::bank::Policy;
+use softtoken_server::bank::{Policy, RotationCursor};
+use softtoken_server::clock::ManualClock;
+use softtoken_server::sealed::MasterKey;
 
 async fn three() -> Option<(softtoken_server::testing::postgres::PgCluster, Vec<Server>)> {
     Server::instances(Setup::default, |_| {}, 3).await
@@ -146,7 +148,22 @@ async fn a_stopped_database_gets_503_with_retry_after_and_the_instance_recovers_
     let server = &servers[0];
     let user = server.issue(None, "4821").await;
     let (token, _) = server.provision(&user, "4821").await.unwrap();
+    let health = |base: &str, path: &str| {
+        let request = server.http.get(format!("{base}{path}")).send();
+        async move { tokio::time::timeout(Duration::from_secs(20), request).await }
+    };
+    for base in [&server.url, &server.admin_url] {
+        assert_eq!(health(base, "/healthz").await.unwrap().unwrap().status(), 200);
+    }
     tokio::task::block_in_place(|| db.stop());
+    // The load balancer's readiness check says so (and sends customers elsewhere); liveness
+    // does not, so nothing restarts an instance that only waits for its database.
+    for base in [&server.url, &server.admin_url] {
+        let ready = health(base, "/healthz").await.expect("a readiness check is answered").unwrap();
+        assert_eq!(ready.status(), 503, "{base}");
+        assert!(ready.headers().contains_key("retry-after"));
+        assert_eq!(health(base, "/livez").await.unwrap().unwrap().status(), 200, "{base}");
+    }
     let answer = tokio::time::timeout(
         Duration::from_secs(20),
         server
@@ -163,6 +180,7 @@ async fn a_stopped_database_gets_503_with_retry_after_and_the_instance_recovers_
     assert_eq!(answer.headers()["retry-after"], "2");
     assert_eq!(answer.json::<serde_json::Value>().await.unwrap()["code"], "unavailable");
     tokio::task::block_in_place(|| db.run()).unwrap();
+    assert_eq!(health(&server.url, "/healthz").await.unwrap().unwrap().status(), 200);
     // The same instance, not restarted, serves again; the refused code was never accepted.
     let (status, answer) = server.verify(&user, &server.code(&token)).await;
     assert_eq!((status, &answer["accepted"]), (200, &serde_json::json!(true)), "{answer}");
@@ -262,4 +280,95 @@ async fn two_instances_writing_the_same_customers_at_once_neither_deadlock_nor_b
             assert_eq!(r.last_step, Some(100 + round));
         }
     }
+}
+
+/// Every instance takes part in a setup begun through another and accepts every customer's
+/// code: a registration issued through each instance, confirmed through the next and acked
+/// through the first, then each customer's next code through every instance in turn.
+async fn every_instance_serves_every_customer(
+    servers: &[Server],
+    customers: &mut Vec<(String, softtoken_core::protocol::NewToken)>,
+    clock: &ManualClock,
+) {
+    let n = servers.len();
+    for i in 0..n {
+        let (a, b) = (&servers[i], &servers[(i + 1) % n]);
+        let user = a.issue(None, "4821").await;
+        let confirmed = b
+            .client()
+            .handshake(
+                &ServiceId::new(SERVICE).unwrap(),
+                &UserId::new(&user).unwrap(),
+                &ActivationPassword::new("4821").unwrap(),
+                b.now(),
+            )
+            .await
+            .unwrap();
+        let acked = a.client().ack(confirmed.ack.stored(TokenId::random().unwrap())).await;
+        assert!(acked.is_delivered(), "{:?}", acked.delivery);
+        customers.push((user, confirmed.token));
+    }
+    for server in servers {
+        clock.advance(60); // the next step: each code once
+        for (user, token) in customers.iter() {
+            let (status, answer) = server.verify(user, &code_at(token, server.now())).await;
+            assert_eq!((status, &answer["accepted"]), (200, &json!(true)), "{answer}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_master_key_rotated_in_the_documented_order_never_answers_a_customer_with_a_500() {
+    let Some(cluster) = common::backends::cluster() else { return };
+    let clock = ManualClock::new(common::test_epoch());
+    let hex = || MasterKey::generate().unwrap().to_hex().to_string();
+    let (old, new) = (hex(), hex());
+    let new_id = MasterKey::parse(&new).unwrap().id().to_string();
+    let start = |key: &String, previous: &[&String]| {
+        let (cluster, clock) = (&cluster, &clock);
+        let (key, previous) =
+            (key.clone(), previous.iter().map(|k| (*k).clone()).collect::<Vec<_>>());
+        async move {
+            let previous: Vec<&String> = previous.iter().collect();
+            Server::instance(cluster, clock, &key, &previous).await
+        }
+    };
+    let mut servers = vec![start(&old, &[]).await.unwrap(), start(&old, &[]).await.unwrap()];
+    let mut customers = Vec::new();
+    every_instance_serves_every_customer(&servers, &mut customers, &clock).await;
+
+    // 1. The new key deployed as a previous key, one instance restarted after the other.
+    for i in 0..2 {
+        servers[i] = start(&old, &[&new]).await.unwrap();
+        every_instance_serves_every_customer(&servers, &mut customers, &clock).await;
+    }
+    // 2. Made current, one instance after the other; the other still seals under the old key.
+    servers[0] = start(&new, &[&old]).await.unwrap();
+    every_instance_serves_every_customer(&servers, &mut customers, &clock).await;
+    // An instance started without the new key (the order this replaces) is refused, and says
+    // which key it lacks, rather than answer 500 to the customers sealed under it.
+    let refused = start(&old, &[]).await.err().expect("an instance lacking the new key started");
+    assert!(refused.contains(&format!("master key id {new_id}")), "{refused}");
+    assert!(refused.contains("previous_master_key_files"), "{refused}");
+    servers[1] = start(&new, &[&old]).await.unwrap();
+    every_instance_serves_every_customer(&servers, &mut customers, &clock).await;
+
+    // 3. `rotate-key` while both serve, then 4. the old key dropped, one instance after the other.
+    let bank = servers[0].state.bank().clone();
+    let mut cursor = RotationCursor::default();
+    while !cursor.done() {
+        bank.rotate_batch(&mut cursor, 3, true).await.unwrap();
+    }
+    let mut check = RotationCursor::default();
+    while !check.done() {
+        let batch = bank.rotate_batch(&mut check, 100, false).await.unwrap();
+        assert_eq!(batch.stale, 0, "{batch:?}");
+    }
+    for i in 0..2 {
+        servers[i] = start(&new, &[]).await.unwrap();
+        every_instance_serves_every_customer(&servers, &mut customers, &clock).await;
+    }
+    // A bank still on the old key alone (a forgotten machine, a backup's key) is refused.
+    let refused = start(&old, &[]).await.err().expect("an instance on the retired key started");
+    assert!(refused.contains(&format!("master key id {new_id}")), "{refused}");
 }

@@ -245,6 +245,40 @@ fn server_stops_cleanly_on_sigterm() {
 }
 
 #[test]
+fn a_connection_cap_above_the_open_file_limit_is_warned_about_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = |limit: &str| {
+        // A shell sets the child's limits, as a service manager would.
+        let script = format!("ulimit {limit} && exec \"$0\" \"$@\"");
+        let server = command(dir.path());
+        let mut c = std::process::Command::new("sh");
+        c.arg("-c").arg(script).arg(server.get_program()).args(server.get_args());
+        c.envs(server.get_envs().filter_map(|(k, v)| Some((k, v?))));
+        c.args(["serve", "--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("admin API listening") {
+            line.clear();
+            let read = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+            assert!(read > 0, "the server exited before listening");
+        }
+        child.kill().unwrap();
+        let output = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    // 900 connections on each of two listeners cannot fit in 256 descriptors.
+    let warned = start("-n 256");
+    assert!(warned.contains("file_limit_low"), "{warned}");
+    assert!(warned.contains("max_connections"), "{warned}");
+    assert!(!start("-n 4096").contains("file_limit_low"));
+    // A low soft limit under a high enough hard one is raised by the server itself.
+    assert!(!start("-Sn 256 && ulimit -Hn 4096").contains("file_limit_low"));
+}
+
+#[test]
 fn plain_http_on_a_public_address_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let out = command(dir.path()).args(["serve", "--bind", "0.0.0.0:0"]).output().unwrap();

@@ -51,7 +51,7 @@ pub use confirm::{
 pub use credentials::{AddedCredential, Authenticated, CREDENTIALS_TTL, MOST_VALID_PER_NAME};
 pub use demo::{DEMO_SERVICE_ID, DEMO_USER_ID};
 pub use issue::IssueRequest;
-pub use rotate::{RotationBatch, RotationCursor};
+pub use rotate::{RotationBatch, RotationCursor, KEY_CHECK_SAMPLE};
 #[cfg(feature = "fuzzing")]
 pub(crate) use verify::check_code_shape;
 pub use verify::RESYNC_WINDOW_SECS;
@@ -259,6 +259,16 @@ impl Bank {
     /// The id of the master key new secrets are sealed under.
     pub fn current_key(&self) -> crate::sealed::KeyId {
         self.sealer.current_key()
+    }
+
+    /// Whether the storage answers now: one read that finds nothing (no id sorts after `~`),
+    /// through the pool and index every request uses, so a database that is down, failed over
+    /// or out of connections fails it as it would fail a customer's request.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] or [`Error::Storage`], as a request would get them.
+    pub async fn ready(&self) -> Result<()> {
+        self.storage.registrations_after("~", 1).await.map(drop)
     }
 
     /// The policy in force.

@@ -1,5 +1,6 @@
 //! Where the server listens and whom it believes: the two addresses, TLS, the proxies in front,
-//! and the refusals of plain HTTP off loopback and of demo mode anywhere but one machine.
+//! and the refusals of plain HTTP off loopback (for the admin API even behind a proxy) and of
+//! demo mode anywhere but one machine.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -95,10 +96,14 @@ pub(super) fn listeners(
              --tls-key, or --behind-tls-proxy when a TLS-terminating proxy is in front"
         )));
     }
-    if plain && !admin_bind.ip().is_loopback() {
+    // The admin listener carries bearer credentials: off this machine it speaks TLS itself,
+    // whatever proxy is said to be in front (a proxy's hop to it would cross the bank's network
+    // in clear, and nothing here can tell that the proxy is on this host).
+    if serving && tls.is_none() && !admin_bind.ip().is_loopback() {
         return Err(Error::Config(format!(
-            "refusing plain HTTP for the admin API on {admin_bind}: it is not a loopback address. \
-             Give --tls-cert and --tls-key, or --behind-tls-proxy"
+            "refusing plain HTTP for the admin API on {admin_bind}: it is not a loopback address, \
+             and bearer credentials must not cross the network in clear (--behind-tls-proxy does \
+             not lift this). Give --tls-cert and --tls-key, or bind the admin API to loopback"
         )));
     }
     if serving && admin_bind == bind && bind.port() != 0 {

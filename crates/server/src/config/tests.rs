@@ -60,6 +60,31 @@ fn plain_http_on_a_public_address_is_refused_unless_behind_a_proxy() {
 }
 
 #[test]
+fn an_admin_api_off_loopback_is_refused_without_tls_even_behind_a_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    key_file(&key, "11");
+    let mut c = common();
+    c.keys.master_key_file = Some(key);
+    let mut s = ServeArgs::default();
+    s.addresses.bind = Some("0.0.0.0:8443".parse().unwrap());
+    s.addresses.admin_bind = Some("10.0.5.20:8444".parse().unwrap());
+    s.front.behind_tls_proxy = true;
+    s.front.trusted_proxies = vec!["10.0.0.0/8".into()];
+    let err = resolve(&c, Some(&s)).unwrap_err().to_string();
+    assert!(err.contains("refusing plain HTTP for the admin API on 10.0.5.20:8444"), "{err}");
+    assert!(err.contains("--behind-tls-proxy does not lift this"), "{err}");
+    // The public listener may still sit behind the proxy while the admin API stays on this host.
+    s.addresses.admin_bind = Some("127.0.0.1:8444".parse().unwrap());
+    assert!(resolve(&c, Some(&s)).is_ok());
+    // With the server's own TLS the admin API may face the bank's network.
+    s.addresses.admin_bind = Some("10.0.5.20:8444".parse().unwrap());
+    s.front.tls_cert = Some(dir.path().join("cert.pem"));
+    s.front.tls_key = Some(dir.path().join("key.pem"));
+    assert!(resolve(&c, Some(&s)).is_ok());
+}
+
+#[test]
 fn a_database_url_chooses_postgresql_and_anything_but_postgres_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("server.toml");

@@ -3,8 +3,9 @@
 //!
 //! Two routers for two listeners. [`public_app`], on the address the apps reach, has only the
 //! app-facing endpoints (`/v1/provision/*`, `/v1/confirmations/*`, `/v1/demo/reset`,
-//! `/healthz`), which carry no admin power. [`admin_app`], on an address of the bank's own network (loopback by default),
-//! has `/healthz`, `/metrics` and every `/v1/admin/*` endpoint, each but `/healthz` behind a
+//! `/healthz` (readiness), `/livez` (liveness)), which carry no admin power. [`admin_app`], on an address of the bank's own network (loopback by default),
+//! has `/healthz`, `/livez`, `/metrics` and every `/v1/admin/*` endpoint, each but the health
+//! checks behind a
 //! named credential whose scope grants it (`crate::credential::Scope`): a stolen web tier
 //! credential (scope `verify` or `transactions`) can check codes or run confirmations but never
 //! revoke or re-issue. A valid credential is checked first and never throttled; wrong bearers
@@ -45,6 +46,7 @@ pub use state::AppState;
 pub fn public_app(state: AppState) -> Router {
     let router = Router::new()
         .route("/healthz", get(healthz))
+        .route("/livez", get(livez))
         .merge(public::routes())
         .merge(confirm::public_routes())
         // The demo reset and the demo bank's pages, on the address the visitor's browser and
@@ -59,6 +61,7 @@ pub fn public_app(state: AppState) -> Router {
 pub fn admin_app(state: AppState) -> Router {
     let router = Router::new()
         .route("/healthz", get(healthz))
+        .route("/livez", get(livez))
         .merge(admin::routes())
         .merge(confirm::admin_routes());
     finish(router, state)
@@ -92,6 +95,22 @@ async fn request_deadline(
     }
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// Readiness: `200` while the storage answers, `503 unavailable` (with `Retry-After`) while it
+/// does not, so a load balancer stops sending customers to an instance that could only refuse
+/// them. A storage failure of any kind is "not ready", never a 500.
+async fn healthz(State(s): State<AppState>) -> Result<Json<serde_json::Value>, Error> {
+    match s.bank().ready().await {
+        Ok(()) => Ok(Json(serde_json::json!({ "status": "ok" }))),
+        Err(e) => {
+            tracing::warn!(event = "not_ready", error = %e, "the storage does not answer");
+            Err(Error::Unavailable)
+        }
+    }
+}
+
+/// Liveness: `200` while the process serves HTTP at all, whatever the storage does, so an
+/// orchestrator restarts only an instance that is stuck, not every instance when the database
+/// is down.
+async fn livez() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "alive" }))
 }

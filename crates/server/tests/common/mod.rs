@@ -135,6 +135,36 @@ impl Server {
         Some((cluster, servers))
     }
 
+    /// One instance on `cluster`'s database with the master key `key` (hex) and the keys that
+    /// only open, `previous`, started as `serve` starts one: refused (with the message) when
+    /// its keys cannot open what the database holds.
+    pub async fn instance(
+        cluster: &PgCluster,
+        clock: &ManualClock,
+        key: &str,
+        previous: &[&String],
+    ) -> Result<Server, String> {
+        softtoken_core::client::install_tls_provider();
+        let setup = Setup::default();
+        let storage = backends::postgres_on(cluster.options()).await;
+        let bank = TestBank::on(
+            BankOptions {
+                policy: setup.policy,
+                http: setup.http,
+                clock: Arc::new(clock.clone()),
+                master_key: Some(key.to_owned()),
+                previous_master_keys: previous.iter().map(|k| k.to_string()).collect(),
+                ..BankOptions::default()
+            },
+            storage,
+            tempfile::tempdir().unwrap(),
+        )
+        .unwrap();
+        let checked = bank.bank().check_master_keys(softtoken_server::bank::KEY_CHECK_SAMPLE);
+        checked.await.map_err(|e| e.to_string())?;
+        Ok(Self::serving(bank, clock.clone(), None).await)
+    }
+
     async fn serving(bank: TestBank, clock: ManualClock, db: Option<PgCluster>) -> Server {
         let bank = bank.serve().await.unwrap();
         Server {

@@ -147,14 +147,12 @@ impl PostgresStorage {
     /// schema is this server's, migrating first with `migrate`.
     ///
     /// # Errors
-    /// [`Error::Config`] for a URL or CA file that cannot be used; [`Error::Unavailable`]
+    /// [`Error::Config`] for a URL or CA file that cannot be used, or a database off this
+    /// machine without `sslmode=require` (refused before connecting); [`Error::Unavailable`]
     /// when the database cannot be reached; [`Error::Storage`] for a schema that is older
     /// (without `migrate`) or newer than this server.
     pub async fn open(opts: PostgresOptions, migrate: bool) -> Result<Self> {
-        let config: tokio_postgres::Config = opts
-            .url
-            .parse()
-            .map_err(|e| Error::Config(format!("the database URL does not parse: {e}")))?;
+        let config = tls::checked_config(&opts.url)?;
         let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
         let manager = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
             Manager::from_config(config, tokio_postgres::NoTls, manager_config)
