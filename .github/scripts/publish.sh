@@ -7,7 +7,8 @@
 # Refuses, before anything is published, a phone build whose application id is the QA or debug
 # one or that is debuggable (check-artefacts.py).
 #
-# Needs GH_TOKEN (contents: write), GITHUB_REF_NAME and GITHUB_REPOSITORY; gh, gpg, sha256sum.
+# Needs GH_TOKEN (contents: write), GITHUB_REF_NAME and GITHUB_REPOSITORY; gh, gpg, sha256sum,
+# python3 and cargo (the SBOMs read Cargo's resolved graph).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -23,6 +24,23 @@ find artifacts -type f \( -name '*.apk' -o -name '*.aab' -o -name '*.ipa' -o -na
 # Never a test build as a release: each APK, AAB and IPA must carry the customer app's id and
 # not be debuggable, read from its own manifest (check-artefacts.py, docs/RELEASE.md).
 python3 .github/scripts/check-artefacts.py "$release"/*
+# The SBOM (CycloneDX) of each released program for its platform, beside the checksums and
+# covered by them (sbom.py, docs/SUPPLY-CHAIN.md); the server's describes the source-built
+# reference server of this tag.
+version=$(python3 .github/scripts/stage-tauri-config.py --version)
+sbom() { python3 .github/scripts/sbom.py --package "$1" --target "$2" --out "$release/$3.cdx.json"; }
+sbom softtoken-app x86_64-unknown-linux-gnu "softtoken-$version-linux-x86_64"
+sbom softtoken-app x86_64-pc-windows-msvc "softtoken-$version-windows-x86_64"
+# The universal macOS app links the same crates for both of its architectures.
+sbom softtoken-app aarch64-apple-darwin "softtoken-$version-macos-universal"
+for abi in aarch64-linux-android:arm64 armv7-linux-androideabi:arm i686-linux-android:x86 \
+  x86_64-linux-android:x86_64; do
+  sbom softtoken-app "${abi%%:*}" "softtoken-$version-android-${abi##*:}"
+done
+if [ "${IOS_RESULT:-success}" = success ]; then
+  sbom softtoken-app aarch64-apple-ios "softtoken-$version-ios"
+fi
+sbom softtoken-server x86_64-unknown-linux-gnu "softtoken-server-$version-linux-x86_64"
 (cd "$release" && sha256sum -- * > SHA256SUMS)
 cat "$release/SHA256SUMS"
 
@@ -31,6 +49,8 @@ notes=$(mktemp)
   echo "softtoken $tag. Check a download against SHA256SUMS before installing (docs/RELEASE.md):"
   echo
   echo '    sha256sum --check --ignore-missing SHA256SUMS'
+  echo
+  echo "Each program's software bill of materials (CycloneDX) is the matching .cdx.json file."
   echo
 } > "$notes"
 if [ -n "${RELEASE_GPG_PRIVATE_KEY:-}" ] && [ -n "${RELEASE_GPG_PASSPHRASE:-}" ]; then
