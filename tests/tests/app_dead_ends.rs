@@ -272,7 +272,8 @@ async fn customer_with_damaged_tokens_keeps_them_aside_and_adds_the_reissued_tok
     let dir = world.data.path().join("tokens");
     let vault = dir.join(softtoken_app::config::VAULT_FILE);
     let key_name = format!("{}@{}", softtoken_app::config::VAULT_KEY_NAME, dir.display());
-    let keychain = OsKeyStore::new();
+    // Where the app under test files its key: a debug build's own service (config::KEYCHAIN_SERVICE).
+    let keychain = OsKeyStore::with_service(softtoken_app::config::KEYCHAIN_SERVICE);
     let app = world.launch(&EN, &[]).await;
     app.phone_size().await;
     app.wait_ready().await;
