@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The supply-chain policy (deny.toml, docs/SUPPLY-CHAIN.md), checked by cargo-deny.
 #
-#   bash scripts/supply-chain.sh            licences, bans, sources: offline, in the test command
+#   bash scripts/supply-chain.sh            licences, bans, sources: no advisory database, in the
+#                                           test command (crates Cargo has not downloaded yet are)
 #   bash scripts/supply-chain.sh advisories RustSec's advisories: fetches the database (pipeline)
 #
 # Installs the pinned cargo-deny when it is missing (cargo install, a few minutes).
@@ -16,7 +17,7 @@ if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $DENY_VERSION" ]; then
 fi
 
 case "${1:-offline}" in
-  offline) cargo deny --offline check licenses bans sources ;;
+  offline) cargo deny check licenses bans sources ;;
   advisories) cargo deny check advisories ;;
   *) echo "usage: $0 [offline|advisories]" >&2; exit 2 ;;
 esac
