@@ -125,13 +125,7 @@ async fn customer_clicks_send_again_after_a_wrong_password_and_still_sees_tries_
 async fn customer_with_a_long_latin_name_reads_it_whole_on_a_320_pixel_phone() {
     let Some(_serial) = e2e_guard().await else { return };
     let world = World::start().await;
-    let app = world.launch(&EN, &[]).await;
-    app.phone_size().await;
-    app.wait_ready().await;
-    app.activate_demo(&world).await;
-    app.wait_visible("screen-otp").await;
-    app.click("otp-back").await;
-    app.wait_visible("screen-list").await;
+    let app = world.launch_with_demo_token(&EN).await;
     app.click_in_token(0, "rename").await;
     app.wait_visible("screen-name").await;
     app.set_value("base-name", &"W".repeat(32)).await;

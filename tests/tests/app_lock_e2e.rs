@@ -149,13 +149,7 @@ async fn customer_chooses_a_pin_and_the_app_shows_no_code_until_it_is_entered() 
 async fn customer_with_five_wrong_pins_is_made_to_wait_even_after_a_restart() {
     let Some(_serial) = e2e_guard().await else { return };
     let world = World::start().await;
-    let app = world.launch(&EN, &[]).await;
-    app.phone_size().await;
-    app.wait_ready().await;
-    app.activate_demo(&world).await;
-    app.wait_visible("screen-otp").await;
-    app.click("otp-back").await;
-    app.wait_visible("screen-list").await;
+    let app = world.launch_with_demo_token(&EN).await;
     choose_pin(&app, PIN).await;
     app.click("security-lock-now").await;
     app.wait_visible("screen-lock").await;
@@ -186,13 +180,7 @@ async fn customer_who_forgot_the_pin_keeps_the_tokens_aside_and_adds_them_again(
     let Some(_serial) = e2e_guard().await else { return };
     let world = World::start().await;
     let dir = world.data.path().join("tokens");
-    let app = world.launch(&EN, &[]).await;
-    app.phone_size().await;
-    app.wait_ready().await;
-    app.activate_demo(&world).await;
-    app.wait_visible("screen-otp").await;
-    app.click("otp-back").await;
-    app.wait_visible("screen-list").await;
+    let app = world.launch_with_demo_token(&EN).await;
     choose_pin(&app, PIN).await;
     let app = app.restart(&world, &EN).await;
     app.wait_visible("screen-lock").await;

@@ -246,6 +246,19 @@ impl World {
         Self { bank, xvfb, data }
     }
 
+    /// The app in `env`'s language at phone size, the demo token set up (steps 7–10) and its
+    /// list on screen.
+    pub async fn launch_with_demo_token(&self, env: &[(&str, &str)]) -> App {
+        let app = self.launch(env, &[]).await;
+        app.phone_size().await;
+        app.wait_ready().await;
+        app.activate_demo(self).await;
+        app.wait_visible("screen-otp").await;
+        app.click("otp-back").await;
+        app.wait_visible("screen-list").await;
+        app
+    }
+
     /// Starts tauri-driver and opens a session, which starts the app with `env` and `args`.
     pub async fn launch(&self, env: &[(&str, &str)], args: &[&str]) -> App {
         self.launch_app(&binaries().app, env, args).await

@@ -1,5 +1,8 @@
 //! The PostgreSQL backend: several server instances on one database.
 //!
+//! Kept whole at about 600 lines: it is the one implementation of [`Storage`] for PostgreSQL,
+//! method by method beside SQLite's; rows, schema, batch and TLS are already files of their own.
+//!
 //! Driver and pool: `tokio-postgres` with `deadpool-postgres`. Why not sqlx: the SQLite side
 //! already writes its SQL by hand with rusqlite, so sqlx's query macros and its own pool would
 //! buy little here and cost a much larger build (and its compile-time checks need a database at
