@@ -92,3 +92,6 @@ export const setLockTimeout = (secs) => invoke("set_lock_timeout", { secs });
  * `{ fileName }` of what was kept.
  */
 export const forgotAppPin = () => invoke("forgot_app_pin");
+export const turnOnBiometric = (pin, lang) => invoke("turn_on_biometric", { pin, lang });
+export const turnOffBiometric = () => invoke("turn_off_biometric");
+export const unlockWithBiometric = (lang) => invoke("unlock_with_biometric", { lang });

@@ -9,9 +9,9 @@ import * as tokens from "./tokens.js";
 import { $ } from "./view.js";
 
 // As `lock_status` last told it.
-let status = { pinSet: false, locked: false, pinRequired: false, lockAfterSecs: 60, kiosk: false };
+let status = { pinSet: false, locked: false, pinRequired: false, lockAfterSecs: 60, kiosk: false, biometricAvailable: false, biometricOn: false };
 
-/** `{ pinSet, locked, pinRequired, triesLeftBeforeWait, waitSecs, lockAfterSecs, kiosk }` */
+/** `{ pinSet, locked, pinRequired, triesLeftBeforeWait, waitSecs, lockAfterSecs, kiosk, biometricAvailable, biometricOn }` */
 export const current = () => status;
 
 /** Asks the app again; resolves to the new status. */

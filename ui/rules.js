@@ -119,6 +119,7 @@ export default Object.freeze({
     "pin_already_set",
     "pin_not_set",
     "vault_rolled_back",
+    "biometric_stale",
     "clipboard_unavailable",
     "not_kiosk",
     "internal",
@@ -126,6 +127,9 @@ export default Object.freeze({
     "already_on_this_device",
     "already_running",
     "pin_required",
-    "kiosk_has_no_lock"
+    "kiosk_has_no_lock",
+    "biometric_cancelled",
+    "biometric_invalidated",
+    "biometric_unavailable"
   ]
 });

@@ -49,4 +49,7 @@ softtoken_commands![
     lock_now,
     set_lock_timeout,
     forgot_app_pin,
+    turn_on_biometric,
+    turn_off_biometric,
+    unlock_with_biometric,
 ];

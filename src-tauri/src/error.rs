@@ -32,11 +32,20 @@ pub enum AppErrorKind {
     PinRequired,
     /// A lock command in the branch kiosk, which never locks.
     KioskHasNoLock,
+    /// The customer (or the system) cancelled the fingerprint or face prompt: the PIN still
+    /// opens the app, and the button tries again.
+    BiometricCancelled,
+    /// The phone's biometric key is gone for good (a fingerprint or face was enrolled, or the
+    /// screen lock removed), or the PIN changed since: biometric unlock was turned off; the PIN
+    /// opens the app, and the security screen turns it on again.
+    BiometricInvalidated,
+    /// Biometrics cannot be used now (none enrolled, locked out, not on this device).
+    BiometricUnavailable,
 }
 
 impl AppErrorKind {
     /// Every kind of this crate.
-    pub const ALL: [AppErrorKind; 8] = [
+    pub const ALL: [AppErrorKind; 11] = [
         AppErrorKind::ClipboardUnavailable,
         AppErrorKind::NotKiosk,
         AppErrorKind::Internal,
@@ -45,6 +54,9 @@ impl AppErrorKind {
         AppErrorKind::AlreadyRunning,
         AppErrorKind::PinRequired,
         AppErrorKind::KioskHasNoLock,
+        AppErrorKind::BiometricCancelled,
+        AppErrorKind::BiometricInvalidated,
+        AppErrorKind::BiometricUnavailable,
     ];
 
     /// The stable snake_case name the web view receives as `kind`.
@@ -58,6 +70,9 @@ impl AppErrorKind {
             AppErrorKind::AlreadyRunning => "already_running",
             AppErrorKind::PinRequired => "pin_required",
             AppErrorKind::KioskHasNoLock => "kiosk_has_no_lock",
+            AppErrorKind::BiometricCancelled => "biometric_cancelled",
+            AppErrorKind::BiometricInvalidated => "biometric_invalidated",
+            AppErrorKind::BiometricUnavailable => "biometric_unavailable",
         }
     }
 }
@@ -176,6 +191,7 @@ fn fallback_message(kind: ErrorKind) -> &'static str {
         ErrorKind::PinBackOff => "Too many wrong PINs: wait and try again.",
         ErrorKind::PinAlreadySet => "A PIN is already set: change it instead.",
         ErrorKind::PinNotSet => "No PIN is set.",
+        ErrorKind::BiometricStale => "Fingerprint or face unlock no longer opens the tokens.",
         ErrorKind::VaultRolledBack => {
             "The token store is an older copy than the one last saved here; it was not opened."
         }

@@ -6,6 +6,7 @@
 //! a seed. The capability file grants the window these commands and nothing else; all are
 //! named once, in [`commands`].
 
+pub mod biometric;
 pub mod built_server;
 pub mod clipboard;
 #[macro_use]
@@ -175,6 +176,28 @@ async fn forgot_app_pin(state: State<'_, AppState>) -> CommandResult<Option<Kept
     ops::forgot_app_pin(&state, unix_now()).await
 }
 
+#[tauri::command]
+async fn turn_on_biometric(
+    state: State<'_, AppState>,
+    pin: Zeroizing<String>,
+    lang: String,
+) -> CommandResult<LockView> {
+    ops::turn_on_biometric(&state, pin, lang, unix_now()).await
+}
+
+#[tauri::command]
+async fn turn_off_biometric(state: State<'_, AppState>) -> CommandResult<LockView> {
+    ops::turn_off_biometric(&state, unix_now()).await
+}
+
+#[tauri::command]
+async fn unlock_with_biometric(
+    state: State<'_, AppState>,
+    lang: String,
+) -> CommandResult<LockView> {
+    ops::unlock_with_biometric(&state, lang, unix_now()).await
+}
+
 /// The lock's background clock follows the window: on a phone the app is suspended and
 /// resumed; on the desktop its window loses and regains the focus (a minimised or hidden window
 /// has lost it too).
@@ -294,6 +317,9 @@ pub fn run() -> ExitCode {
     // Used from Rust only (clipboard.rs): the capability grants the web view none of it.
     #[cfg(mobile)]
     let builder = builder.plugin(tauri_plugin_clipboard_manager::init());
+    // Used from Rust only (biometric.rs), like the clipboard's.
+    #[cfg(target_os = "android")]
+    let builder = builder.plugin(tauri_plugin_biometric::init());
     let result = builder
         .setup(move |app| {
             let platform_dir = app.path().app_data_dir()?;
@@ -303,7 +329,15 @@ pub fn run() -> ExitCode {
             let keys = Arc::new(OsKeyStore::with_service(KEYCHAIN_SERVICE));
             #[cfg(target_os = "android")]
             open_android_keystore(Arc::clone(&keys));
-            app.manage(AppState::new(config, keys));
+            #[cfg(target_os = "android")]
+            let biometric: Arc<dyn biometric::BiometricStore> =
+                Arc::from(biometric::platform_store(app.handle(), config.data_dir.clone()));
+            #[cfg(target_os = "ios")]
+            let biometric: Arc<dyn biometric::BiometricStore> =
+                Arc::from(biometric::platform_store(KEYCHAIN_SERVICE, &config.key_name));
+            #[cfg(not(mobile))]
+            let biometric: Arc<dyn biometric::BiometricStore> = Arc::new(biometric::NoBiometrics);
+            app.manage(AppState::new(config, keys).with_biometric_store(biometric));
             #[cfg(mobile)]
             clipboard::attach_phone_app(app.handle());
             if let Some(window) = app.get_webview_window("main") {

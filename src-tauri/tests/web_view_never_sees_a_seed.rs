@@ -150,6 +150,16 @@ async fn no_command_response_contains_the_seed_of_a_stored_token() {
     responses.push(("lock_now", json(&ops::lock_now(&state, NOW).await)));
     responses.push(("set_lock_timeout", json(&ops::set_lock_timeout(&state, 60, NOW).await)));
     responses.push(("forgot_app_pin", json(&ops::forgot_app_pin(&state, NOW).await)));
+    let lang = || "ja".to_owned();
+    responses.push((
+        "turn_on_biometric",
+        json(&ops::turn_on_biometric(&state, pin(), lang(), NOW).await),
+    ));
+    responses.push(("turn_off_biometric", json(&ops::turn_off_biometric(&state, NOW).await)));
+    responses.push((
+        "unlock_with_biometric",
+        json(&ops::unlock_with_biometric(&state, lang(), NOW).await),
+    ));
     let mut confirmations = confirmation_responses().await;
     let (_, signed_mac) = confirmations.pop().unwrap();
     let shown = confirmations[0].1.clone();

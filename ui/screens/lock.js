@@ -1,7 +1,9 @@
 // The unlock screen: the app's 6-digit PIN before any code or token name is shown. Wrong tries
 // are counted by the app (5 free, then a wait before each further try, kept across restarts);
 // the screen says how many are left, counts a wait down, and never takes a try during one.
-// "I forgot my PIN" leads to the way out (screens/forgot.js).
+// "I forgot my PIN" leads to the way out (screens/forgot.js). With biometric unlock on, the
+// phone's fingerprint or face prompt is offered first (once by itself as the screen opens, then
+// by its button); the PIN field stays for when the customer cancels it or it cannot be used.
 
 import * as api from "../api.js";
 import { attempt } from "../errors.js";
@@ -19,6 +21,10 @@ let waitEnds = null;
 let sending = false;
 // What opens once unlocked.
 let then = null;
+// The note under the PIN after biometrics were turned off by the phone, as a key.
+let biometricNote = null;
+// The prompt was offered by itself once since the screen opened.
+let biometricOffered = false;
 
 // Unlocked: the tokens are listed again, as at start.
 async function showTokens() {
@@ -38,8 +44,19 @@ export function open(next) {
   $("lock-form").reset();
   error = null;
   setFieldError("lock-pin", null);
+  biometricNote = null;
+  biometricOffered = false;
   show("lock", "lock-pin");
-  lock.refresh().then(paint, () => paint());
+  lock.refresh().then(offerBiometric, () => paint());
+}
+
+// Paints, then asks for the fingerprint or face once, if it is on.
+function offerBiometric() {
+  paint();
+  if (lock.current().biometricOn && !biometricOffered) {
+    biometricOffered = true;
+    unlockWithBiometric();
+  }
 }
 
 export const isSending = () => sending;
@@ -81,7 +98,38 @@ function paint() {
   if (error?.kind === "wrong_pin" || error?.kind === "weak_pin") setFieldError("lock-pin", t("error.wrong_pin"));
   else if (error && error.kind !== "pin_back_off") setFieldError("lock-pin", errorText(error));
   setText($("lock-submit-label"), t(sending ? "lock.checking" : "lock.submit"));
+  const bio = $("lock-biometric");
+  bio.hidden = !lock.current().biometricOn;
+  bio.disabled = sending;
+  const note = $("lock-biometric-note");
+  note.hidden = biometricNote === null;
+  setText(note, biometricNote ? t(biometricNote) : "");
   paintWait();
+}
+
+async function unlockWithBiometric() {
+  if (sending) return;
+  sending = true;
+  error = null;
+  setFieldError("lock-pin", null);
+  paint();
+  try {
+    lock.remember(await api.unlockWithBiometric(currentLang()));
+    sending = false;
+    biometricNote = null;
+    await attempt(then ?? showTokens);
+    return;
+  } catch (e) {
+    // A cancel needs no words: the PIN field and the button are there.
+    if (e?.kind === "biometric_invalidated") biometricNote = "lock.biometric_invalidated";
+    else if (e?.kind === "biometric_unavailable") biometricNote = "lock.biometric_unavailable";
+    else if (e?.kind !== "biometric_cancelled") error = e;
+    if (e?.kind === "biometric_invalidated") lock.remember({ ...lock.current(), biometricOn: false });
+  } finally {
+    sending = false;
+  }
+  paint();
+  $("lock-pin").focus();
 }
 
 async function unlock() {
@@ -118,4 +166,5 @@ export function wire() {
     setFieldError("lock-pin", null);
   });
   $("lock-forgot").addEventListener("click", () => go("forgot"));
+  $("lock-biometric").addEventListener("click", unlockWithBiometric);
 }

@@ -10,7 +10,7 @@ import { go, show } from "../navigation.js";
 import * as notice from "../notice.js";
 import * as tokens from "../tokens.js";
 import { checkAppPin } from "../validate.js";
-import { $, errorText, invalidText, setFieldError, setText, t } from "../view.js";
+import { $, currentLang, errorText, invalidText, setFieldError, setText, t } from "../view.js";
 
 // What each purpose shows: heading, intro, submit label, fields, and the notice when done.
 const PURPOSES = {
@@ -18,6 +18,8 @@ const PURPOSES = {
   required: { heading: "pin.set_heading", intro: "pin.required_intro", submit: "pin.set_submit", done: "pin.set_done" },
   change: { heading: "pin.change_heading", intro: "pin.change_intro", submit: "pin.change_submit", done: "pin.changed_done" },
   remove: { heading: "pin.remove_heading", intro: "pin.remove_intro", submit: "pin.remove_submit", done: "pin.removed_done" },
+  // Turning biometric unlock on takes the current PIN, then the phone's own prompt.
+  biometric: { heading: "pin.biometric_heading", intro: "pin.biometric_intro", submit: "pin.biometric_submit", done: "security.biometric_done" },
 };
 
 const FIELDS = ["pin-old", "pin-new", "pin-repeat"];
@@ -27,7 +29,7 @@ let sending = false;
 // Field errors on screen `{ input: {kind, ...} | key }`, for a language switch.
 let errors = {};
 
-/** Opens the form for `which`: "set", "required", "change" or "remove". */
+/** Opens the form for `which`: "set", "required", "change", "remove" or "biometric". */
 export function open(which) {
   purpose = which;
   forget();
@@ -35,7 +37,9 @@ export function open(which) {
   show("pin", needsOld() ? "pin-old" : "pin-new");
 }
 
-const needsOld = () => purpose === "change" || purpose === "remove";
+const needsOld = () => purpose === "change" || purpose === "remove" || purpose === "biometric";
+// Only the current PIN is typed: no new one.
+const oldOnly = () => purpose === "remove" || purpose === "biometric";
 
 export const isSending = () => sending;
 
@@ -57,8 +61,8 @@ function paint() {
   $("pin-submit").className = purpose === "remove" ? "danger" : "primary";
   $("pin-submit").disabled = sending;
   $("pin-old-field").hidden = !needsOld();
-  $("pin-new-field").hidden = purpose === "remove";
-  $("pin-repeat-field").hidden = purpose === "remove";
+  $("pin-new-field").hidden = oldOnly();
+  $("pin-repeat-field").hidden = oldOnly();
   $("pin-cancel").hidden = purpose === "required";
   for (const [input, e] of Object.entries(errors)) setFieldError(input, describe(e));
 }
@@ -85,7 +89,7 @@ function typedWrong() {
 function fieldOf(e) {
   if (e?.kind === "wrong_pin" || e?.kind === "pin_back_off") return "pin-old";
   const format = e?.kind === "invalid_input" && e.field === "app_pin";
-  if (e?.kind === "weak_pin" || format) return purpose === "remove" ? "pin-old" : "pin-new";
+  if (e?.kind === "weak_pin" || format) return oldOnly() ? "pin-old" : "pin-new";
   return null;
 }
 
@@ -104,7 +108,7 @@ async function submit() {
     $(input).focus();
     return;
   }
-  if (purpose !== "remove" && checkAppPin(pin).value !== checkAppPin($("pin-repeat").value).value) {
+  if (!oldOnly() && checkAppPin(pin).value !== checkAppPin($("pin-repeat").value).value) {
     errors["pin-repeat"] = "pin.not_same";
     $("pin-repeat").value = "";
     paint();
@@ -116,6 +120,7 @@ async function submit() {
   try {
     if (purpose === "set" || purpose === "required") lock.remember(await api.setAppPin(pin));
     else if (purpose === "change") lock.remember(await api.changeAppPin(old, pin));
+    else if (purpose === "biometric") lock.remember(await api.turnOnBiometric(old, currentLang()));
     else lock.remember(await api.removeAppPin(old));
     sending = false;
     const done = PURPOSES[purpose].done;

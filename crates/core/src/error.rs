@@ -227,13 +227,15 @@ pub enum ErrorKind {
     PinAlreadySet,
     /// Kind of [`Error::PinNotSet`].
     PinNotSet,
+    /// Kind of [`Error::BiometricStale`].
+    BiometricStale,
     /// Kind of [`Error::VaultRolledBack`].
     VaultRolledBack,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of [`Error`]'s variants.
-    pub const ALL: [ErrorKind; 36] = [
+    pub const ALL: [ErrorKind; 37] = [
         ErrorKind::InvalidInput,
         ErrorKind::UnsupportedParameters,
         ErrorKind::VaultCorrupted,
@@ -270,6 +272,7 @@ impl ErrorKind {
         ErrorKind::PinAlreadySet,
         ErrorKind::PinNotSet,
         ErrorKind::VaultRolledBack,
+        ErrorKind::BiometricStale,
     ];
 
     /// The stable snake_case name, e.g. `wrong_activation_password`.
@@ -311,6 +314,7 @@ impl ErrorKind {
             ErrorKind::PinAlreadySet => "pin_already_set",
             ErrorKind::PinNotSet => "pin_not_set",
             ErrorKind::VaultRolledBack => "vault_rolled_back",
+            ErrorKind::BiometricStale => "biometric_stale",
         }
     }
 }
@@ -551,6 +555,12 @@ pub enum Error {
     /// [`crate::vault::Vault::set_aside`], which keeps the file, as for a damaged vault.
     #[error("the token vault is an older copy than the one last saved on this device; it was left unchanged")]
     VaultRolledBack,
+
+    /// The secret the phone's biometrics released no longer opens the vault (the app PIN was
+    /// changed since biometric unlock was turned on). Ask for the PIN and offer to turn it on
+    /// again; no PIN try was counted and nothing was changed.
+    #[error("fingerprint or face unlock no longer opens the tokens; enter the app PIN")]
+    BiometricStale,
 }
 
 impl Error {
@@ -593,6 +603,7 @@ impl Error {
             Error::PinAlreadySet => ErrorKind::PinAlreadySet,
             Error::PinNotSet => ErrorKind::PinNotSet,
             Error::VaultRolledBack => ErrorKind::VaultRolledBack,
+            Error::BiometricStale => ErrorKind::BiometricStale,
         }
     }
 

@@ -47,9 +47,13 @@ async fn set_aside(state: &AppState, now: u64) -> CommandResult<Option<KeptAside
     let path = state.config().vault_path();
     let keys = Arc::clone(&state.keys);
     let key_name = state.config().key_name.clone();
+    let biometric = Arc::clone(&state.biometric);
+    let dir = state.config().data_dir.clone();
     tauri::async_runtime::spawn_blocking(move || {
         let mut guard = slot.blocking_lock();
         let kept = Vault::set_aside(&path, keys, &key_name, now)?;
+        // The new vault has no PIN yet, so nothing for biometrics to stand in for.
+        crate::biometric::turn_off(&*biometric, &dir);
         // Opened afresh by the next command: empty if the file was put aside.
         *guard = None;
         Ok(kept.map(|k| KeptAside {

@@ -1,5 +1,6 @@
 //! The app lock's commands: `lock_status`, `unlock`, `set_app_pin`, `change_app_pin`,
-//! `remove_app_pin`, `lock_now` and `set_lock_timeout`, each answering the lock as it stands
+//! `remove_app_pin`, `lock_now` and `set_lock_timeout` (biometric unlock's in
+//! [`super::biometric`]), each answering the lock as it stands
 //! afterwards ([`LockView`]); and the PIN an approval needs ([`check_pin_for_approval`]).
 //!
 //! Core keeps the rules (the PIN's format and weakness, the wrap of the vault key, the tries and
@@ -15,6 +16,7 @@ use zeroize::Zeroizing;
 use super::lock_clock::{LOCK_AFTER_CHOICES, LOCK_AFTER_FILE};
 use super::settings::keep_setting;
 use super::state::{internal, AppState, Slot};
+use crate::biometric::{self, BiometricStore};
 use crate::config::Config;
 use crate::error::{AppErrorKind, CommandError, CommandResult};
 
@@ -36,6 +38,10 @@ pub struct LockView {
     pub lock_after_secs: u32,
     /// The branch kiosk, which never locks.
     pub kiosk: bool,
+    /// This phone can keep the unlock behind the customer's fingerprint or face.
+    pub biometric_available: bool,
+    /// Biometric unlock is on: the lock screen offers it before the PIN.
+    pub biometric_on: bool,
 }
 
 /// The open vault, with the test cost applied where a debug build was asked for it.
@@ -62,6 +68,7 @@ fn pin_required() -> CommandError {
 fn view(
     config: &Config,
     lock_after_secs: u32,
+    biometric: &dyn BiometricStore,
     slot: &Slot<'_>,
     now: u64,
 ) -> CommandResult<LockView> {
@@ -73,6 +80,8 @@ fn view(
         wait_secs: 0,
         lock_after_secs,
         kiosk: config.kiosk,
+        biometric_available: false,
+        biometric_on: false,
     };
     if config.kiosk {
         return Ok(out);
@@ -83,6 +92,9 @@ fn view(
     out.locked = status.pin_set && slot.vault.is_none();
     out.tries_left_before_wait = status.tries_left_before_wait;
     out.wait_secs = status.wait_until_unix.map_or(0, |until| until.saturating_sub(now));
+    // Biometrics stand in for a PIN, so they are offered only once there is one.
+    out.biometric_available = status.pin_set && biometric.available();
+    out.biometric_on = out.biometric_available && biometric::is_on(slot.dir);
     Ok(out)
 }
 
@@ -110,7 +122,8 @@ fn not_in_kiosk(state: &AppState) -> CommandResult<()> {
 pub async fn lock_status(state: &AppState, now: u64) -> CommandResult<LockView> {
     let config = state.config().clone();
     let after = state.clock.lock().map_err(|_| internal())?.after_secs();
-    state.with_slot(move |slot| view(&config, after, slot, now)).await
+    let store = std::sync::Arc::clone(&state.biometric);
+    state.with_slot(move |slot| view(&config, after, &*store, slot, now)).await
 }
 
 /// `unlock`: opens the vault with the PIN; the codes can be listed again.
@@ -169,11 +182,13 @@ pub async fn change_app_pin(
     let new = AppPin::new(&new)?;
     let old = current_pin(&old)?;
     let cost = state.pin_cost;
-    then_view(
-        state,
-        now,
-        move |slot| Ok(open_for_new_pin(slot, cost)?.change_pin(&old, &new, now)?),
-    )
+    let store = std::sync::Arc::clone(&state.biometric);
+    then_view(state, now, move |slot| {
+        open_for_new_pin(slot, cost)?.change_pin(&old, &new, now)?;
+        // What the phone keeps opens the old PIN's lock only: the customer turns it on again.
+        biometric::turn_off(&*store, slot.dir);
+        Ok(())
+    })
     .await
 }
 
@@ -192,7 +207,13 @@ pub async fn remove_app_pin(
         return Err(pin_required());
     }
     let pin = current_pin(&pin)?;
-    then_view(state, now, move |slot| Ok(slot.open()?.remove_pin(&pin, now)?)).await
+    let store = std::sync::Arc::clone(&state.biometric);
+    then_view(state, now, move |slot| {
+        slot.open()?.remove_pin(&pin, now)?;
+        biometric::turn_off(&*store, slot.dir);
+        Ok(())
+    })
+    .await
 }
 
 /// The PIN typed as the current one.

@@ -9,9 +9,10 @@
 //! `settings` what the screens are told, `damaged_vault` the way out of a vault that cannot be
 //! opened, `launch` the launch-time measurement, `confirm` transaction confirmation and the
 //! offline code, `lock` the app lock's commands over `lock_clock`, the rule of when it locks by
-//! itself.
+//! itself, and `biometric` the fingerprint or face unlock over the platform's store.
 
 mod activation;
+mod biometric;
 mod confirm;
 mod damaged_vault;
 mod launch;
@@ -22,6 +23,7 @@ mod state;
 mod tokens;
 
 pub use activation::{activate, resume_pending, Notice};
+pub use biometric::{turn_off_biometric, turn_on_biometric, unlock_with_biometric};
 pub use confirm::{
     answer_confirmation, list_confirmations, offline_code, Answered, ConfirmationView, OfflineCode,
     PayeeView, Pending,

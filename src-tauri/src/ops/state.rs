@@ -22,6 +22,7 @@ use softtoken_core::Error;
 use tokio::sync::Mutex;
 
 use super::lock_clock::LockClock;
+use crate::biometric::{BiometricStore, NoBiometrics};
 use crate::clipboard::Clipboard;
 use crate::config::Config;
 use crate::error::{AppErrorKind, CommandError, CommandResult};
@@ -48,6 +49,8 @@ pub struct AppState {
     /// by their id: an answer is computed over the request held here, never over anything the
     /// web view sends back.
     pub(super) shown: std::sync::Mutex<HashMap<String, ShownRequest>>,
+    /// The phone's store for biometric unlock ([`crate::biometric`]); none on a desktop.
+    pub(super) biometric: Arc<dyn BiometricStore>,
 }
 
 /// A verified confirmation request, with the token it is for.
@@ -116,7 +119,14 @@ impl AppState {
             pin_cost: test_pin_cost(),
             clipboard: Clipboard::default(),
             shown: std::sync::Mutex::new(HashMap::new()),
+            biometric: Arc::new(NoBiometrics),
         }
+    }
+
+    /// The same state, with the phone's biometric store (set up once the app exists).
+    pub fn with_biometric_store(mut self, store: Arc<dyn BiometricStore>) -> Self {
+        self.biometric = store;
+        self
     }
 
     /// The settings this state was made with.
@@ -212,7 +222,7 @@ pub(super) struct Slot<'a> {
     /// The unlocked vault, or `None` while closed (not opened yet, or locked).
     pub(super) vault: &'a mut Option<Vault>,
     pub(super) path: &'a Path,
-    dir: &'a Path,
+    pub(super) dir: &'a Path,
     pub(super) keys: &'a Arc<dyn KeyStore>,
     pub(super) key_name: &'a str,
 }

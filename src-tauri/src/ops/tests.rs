@@ -10,9 +10,12 @@ use zeroize::Zeroizing;
 
 use super::{
     app_info, change_app_pin, forgot_app_pin, kiosk_reset, list_tokens, lock_now, lock_status,
-    remove_app_pin, set_app_pin, set_lock_timeout, unlock, AppState,
+    remove_app_pin, set_app_pin, set_lock_timeout, turn_off_biometric, turn_on_biometric, unlock,
+    unlock_with_biometric, AppState,
 };
+use crate::biometric::{BiometricFailure, BiometricStore, Prompt};
 use crate::config::Config;
+use softtoken_core::vault::BiometricSecret;
 
 const NOW: u64 = 1_700_000_000;
 
@@ -213,4 +216,161 @@ fn only_a_qa_build_tells_the_screens_to_show_the_qa_badge() {
     let info = app_info(&app_with_a_token(dir.path(), false));
     // Without the feature (a customer build, or this debug test build): no badge.
     assert_eq!(info.qa, cfg!(feature = "qa"));
+}
+
+/// A phone's biometric store in memory: what it keeps, and the failure its next prompt meets.
+#[derive(Default)]
+struct FakePhone {
+    kept: std::sync::Mutex<Option<Vec<u8>>>,
+    next_failure: std::sync::Mutex<Option<BiometricFailure>>,
+}
+
+impl FakePhone {
+    fn fail_next(&self, why: BiometricFailure) {
+        *self.next_failure.lock().unwrap() = Some(why);
+    }
+    fn holds_a_secret(&self) -> bool {
+        self.kept.lock().unwrap().is_some()
+    }
+}
+
+impl BiometricStore for FakePhone {
+    fn available(&self) -> bool {
+        true
+    }
+    fn keep(&self, secret: &BiometricSecret, _: &Prompt) -> Result<(), BiometricFailure> {
+        if let Some(why) = self.next_failure.lock().unwrap().take() {
+            return Err(why);
+        }
+        *self.kept.lock().unwrap() = Some(secret.expose().to_vec());
+        Ok(())
+    }
+    fn release(&self, _: &Prompt) -> Result<BiometricSecret, BiometricFailure> {
+        if let Some(why) = self.next_failure.lock().unwrap().take() {
+            return Err(why);
+        }
+        let kept = self.kept.lock().unwrap();
+        kept.as_deref().and_then(BiometricSecret::from_bytes).ok_or(BiometricFailure::Invalidated)
+    }
+    fn forget(&self) {
+        *self.kept.lock().unwrap() = None;
+    }
+}
+
+/// The app on a phone with biometrics, a token and the PIN 274951 set, unlocked.
+async fn phone_with_a_pin(dir: &std::path::Path) -> (AppState, Arc<FakePhone>) {
+    let phone = Arc::new(FakePhone::default());
+    let app = app_with_a_token(dir, false).with_biometric_store(phone.clone());
+    set_app_pin(&app, pin("274951"), NOW).await.unwrap();
+    (app, phone)
+}
+
+#[tokio::test]
+async fn a_customer_turns_fingerprint_unlock_on_with_the_pin_and_opens_the_app_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, phone) = phone_with_a_pin(dir.path()).await;
+    let before = lock_status(&app, NOW).await.unwrap();
+    assert!(before.biometric_available && !before.biometric_on);
+    let wrong = turn_on_biometric(&app, pin("274952"), "ja".into(), NOW).await.unwrap_err();
+    assert_eq!((wrong.kind, wrong.tries_left), ("wrong_pin", Some(4)));
+    assert!(!phone.holds_a_secret());
+    let on = turn_on_biometric(&app, pin("274951"), "ja".into(), NOW).await.unwrap();
+    assert!(on.biometric_on);
+    assert_eq!(on.tries_left_before_wait, 5, "the right PIN cleared the wrong one");
+
+    assert!(lock_now(&app, NOW).await.unwrap().locked);
+    let open = unlock_with_biometric(&app, "ja".into(), NOW).await.unwrap();
+    assert!(!open.locked);
+    assert_eq!(list_tokens(&app, NOW).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_cancelled_fingerprint_leaves_the_app_locked_and_the_pin_still_opens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, phone) = phone_with_a_pin(dir.path()).await;
+    turn_on_biometric(&app, pin("274951"), "en".into(), NOW).await.unwrap();
+    lock_now(&app, NOW).await.unwrap();
+    phone.fail_next(BiometricFailure::Cancelled);
+    let e = unlock_with_biometric(&app, "en".into(), NOW).await.unwrap_err();
+    assert_eq!(e.kind, "biometric_cancelled");
+    let still = lock_status(&app, NOW).await.unwrap();
+    assert!(still.locked && still.biometric_on, "a cancel turns nothing off");
+    assert_eq!(still.tries_left_before_wait, 5, "a cancel is no PIN try");
+    assert!(!unlock(&app, pin("274951"), NOW).await.unwrap().locked);
+}
+
+#[tokio::test]
+async fn a_newly_enrolled_fingerprint_turns_biometric_unlock_off_and_the_pin_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, phone) = phone_with_a_pin(dir.path()).await;
+    turn_on_biometric(&app, pin("274951"), "ja".into(), NOW).await.unwrap();
+    lock_now(&app, NOW).await.unwrap();
+    phone.fail_next(BiometricFailure::Invalidated);
+    let e = unlock_with_biometric(&app, "ja".into(), NOW).await.unwrap_err();
+    assert_eq!(e.kind, "biometric_invalidated");
+    let after = lock_status(&app, NOW).await.unwrap();
+    assert!(after.locked && !after.biometric_on && after.biometric_available);
+    assert!(!phone.holds_a_secret());
+    assert_eq!(
+        unlock_with_biometric(&app, "ja".into(), NOW).await.unwrap_err().kind,
+        "biometric_unavailable"
+    );
+    assert!(!unlock(&app, pin("274951"), NOW).await.unwrap().locked);
+    // Offered again, and turned on again with the PIN, it works again.
+    assert!(turn_on_biometric(&app, pin("274951"), "ja".into(), NOW).await.unwrap().biometric_on);
+}
+
+#[tokio::test]
+async fn changing_or_removing_the_pin_turns_biometric_unlock_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, phone) = phone_with_a_pin(dir.path()).await;
+    turn_on_biometric(&app, pin("274951"), "en".into(), NOW).await.unwrap();
+    let changed = change_app_pin(&app, pin("274951"), pin("618204"), NOW).await.unwrap();
+    assert!(!changed.biometric_on && !phone.holds_a_secret());
+    turn_on_biometric(&app, pin("618204"), "en".into(), NOW).await.unwrap();
+    let removed = remove_app_pin(&app, pin("618204"), NOW).await.unwrap();
+    assert!(!removed.pin_set && !removed.biometric_on && !removed.biometric_available);
+    assert!(!phone.holds_a_secret());
+}
+
+#[tokio::test]
+async fn a_secret_kept_before_a_pin_change_elsewhere_is_refused_and_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, phone) = phone_with_a_pin(dir.path()).await;
+    turn_on_biometric(&app, pin("274951"), "en".into(), NOW).await.unwrap();
+    let stale = phone.kept.lock().unwrap().clone();
+    change_app_pin(&app, pin("274951"), pin("618204"), NOW).await.unwrap();
+    // The phone's store still held the old one (say its forget failed), and the flag came back.
+    *phone.kept.lock().unwrap() = stale;
+    std::fs::write(dir.path().join(crate::biometric::BIOMETRIC_ON_FILE), "1").unwrap();
+    lock_now(&app, NOW).await.unwrap();
+    let e = unlock_with_biometric(&app, "en".into(), NOW).await.unwrap_err();
+    assert_eq!(e.kind, "biometric_invalidated");
+    assert!(!lock_status(&app, NOW).await.unwrap().biometric_on);
+    assert!(!phone.holds_a_secret());
+}
+
+#[tokio::test]
+async fn turning_biometric_unlock_off_leaves_the_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, phone) = phone_with_a_pin(dir.path()).await;
+    turn_on_biometric(&app, pin("274951"), "en".into(), NOW).await.unwrap();
+    let off = turn_off_biometric(&app, NOW).await.unwrap();
+    assert!(off.pin_set && !off.biometric_on && !phone.holds_a_secret());
+}
+
+#[tokio::test]
+async fn a_desktop_or_the_kiosk_offers_no_biometric_unlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let desktop = app_with_a_token(dir.path(), false);
+    set_app_pin(&desktop, pin("274951"), NOW).await.unwrap();
+    assert!(!lock_status(&desktop, NOW).await.unwrap().biometric_available);
+    let e = turn_on_biometric(&desktop, pin("274951"), "en".into(), NOW).await.unwrap_err();
+    assert_eq!(e.kind, "biometric_unavailable");
+    let kiosk_dir = tempfile::tempdir().unwrap();
+    let kiosk = app_with_a_token(kiosk_dir.path(), true)
+        .with_biometric_store(Arc::new(FakePhone::default()));
+    assert!(!lock_status(&kiosk, NOW).await.unwrap().biometric_available);
+    let e = turn_on_biometric(&kiosk, pin("274951"), "en".into(), NOW).await.unwrap_err();
+    assert_eq!(e.kind, "kiosk_has_no_lock");
 }

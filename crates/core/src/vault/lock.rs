@@ -270,7 +270,21 @@ impl Lock {
 
     /// The vault key, if `pin` is the one it was wrapped under (`None` otherwise).
     fn unwrap(&self, pin: &AppPin) -> Result<Option<VaultKey>> {
-        let wrap = wrap_cipher(&self.secret, pin, self.cost(), &self.body)?;
+        self.unwrap_stretched(&stretch(pin, self.cost(), &self.body)?)
+    }
+
+    /// Argon2id of `pin` under this lock's salt and cost: what a biometric unlock keeps
+    /// (`vault/biometric.rs`), so that it opens this lock without the PIN.
+    pub(super) fn stretch(&self, pin: &AppPin) -> Result<Zeroizing<[u8; KEY_BYTES]>> {
+        stretch(pin, self.cost(), &self.body)
+    }
+
+    /// The vault key, if `stretched` is Argon2id of the PIN it was wrapped under.
+    pub(super) fn unwrap_stretched(
+        &self,
+        stretched: &Zeroizing<[u8; KEY_BYTES]>,
+    ) -> Result<Option<VaultKey>> {
+        let wrap = wrap_cipher_of(&self.secret, stretched);
         let (head, rest) = self.body.split_at(WRAP_AT);
         let (nonce, rest) = rest.split_at(NONCE_BYTES);
         let (wrapped, tag) = rest.split_at(KEY_BYTES);
@@ -312,15 +326,24 @@ fn wrap_cipher(
     cost: PinCost,
     body: &[u8],
 ) -> Result<Aes256Gcm> {
+    Ok(wrap_cipher_of(secret, &stretch(pin, cost, body)?))
+}
+
+fn stretch(pin: &AppPin, cost: PinCost, body: &[u8]) -> Result<Zeroizing<[u8; KEY_BYTES]>> {
     let salt = &body[PARAMS_BYTES..WRAP_AT];
     let mut stretched = Zeroizing::new([0u8; KEY_BYTES]);
     cost.argon2()?
         .hash_password_into(pin.expose(), salt, stretched.as_mut())
         .map_err(|_| Error::Crypto)?;
+    Ok(stretched)
+}
+
+fn wrap_cipher_of(secret: &DeviceSecret, stretched: &Zeroizing<[u8; KEY_BYTES]>) -> Aes256Gcm {
     let mut k = Zeroizing::new([0u8; KEY_BYTES]);
+    // 32 bytes is far below HKDF-SHA256's limit, so expand cannot fail.
     let _ = hkdf::Hkdf::<Sha256>::new(Some(secret.0.as_ref()), stretched.as_ref())
         .expand(WRAP_KEY_LABEL, k.as_mut());
-    Ok(Aes256Gcm::new(k.as_ref().into()))
+    Aes256Gcm::new(k.as_ref().into())
 }
 
 /// The lock of a file with one, read with the keychain alone: the MAC checked, a file newer than
@@ -356,6 +379,17 @@ pub(super) fn try_pin(
     pin: &AppPin,
     now_unix: u64,
 ) -> Result<VaultKey> {
+    counted_try(keys, key_name, now_unix, || lock.unwrap(pin))
+}
+
+/// Counts a PIN try, runs `check` (the vault key if the PIN was right), and clears the count
+/// when it was.
+pub(super) fn counted_try(
+    keys: &dyn KeyStore,
+    key_name: &str,
+    now_unix: u64,
+    check: impl FnOnce() -> Result<Option<VaultKey>>,
+) -> Result<VaultKey> {
     let mut st = state::load(keys, key_name)?;
     let wait_secs = st.wait_secs(now_unix);
     if wait_secs > 0 {
@@ -364,7 +398,7 @@ pub(super) fn try_pin(
     st.failed_pins = st.failed_pins.saturating_add(1);
     st.last_failed_at = now_unix;
     state::store(keys, key_name, &st)?;
-    match lock.unwrap(pin)? {
+    match check()? {
         Some(key) => {
             st.failed_pins = 0;
             state::store(keys, key_name, &st)?;
@@ -437,7 +471,7 @@ impl Vault {
         pin: &AppPin,
         now_unix: u64,
     ) -> Result<Vault> {
-        Vault::open_inner(path, keys, key_name, Some((pin, now_unix)))
+        Vault::open_inner(path, keys, key_name, super::Unlock::Pin(pin, now_unix))
     }
 
     /// True when the vault is locked with an app PIN.

@@ -72,6 +72,7 @@
 
 mod aside;
 mod atomic;
+mod biometric;
 pub(crate) mod format;
 mod keystore;
 mod lock;
@@ -96,6 +97,8 @@ pub use crate::token::TokenSummary;
 /// What the vault stores: the token provisioning produced (or a test made), and its fields.
 pub use crate::token::{IssuedToken, NewToken};
 pub use aside::SetAside;
+pub use biometric::BiometricSecret;
+use biometric::Unlock;
 pub use keystore::{
     KeyStore, MemoryKeyStore, OsKeyStore, PlatformKeychain, KEYCHAIN_SERVICE,
     TEST_BUILD_KEYCHAIN_SERVICE,
@@ -154,14 +157,14 @@ impl Vault {
     /// - [`Error::KeychainUnavailable`] if the keychain is locked or unreachable;
     /// - [`Error::Io`] if the file cannot be read.
     pub fn open(path: &Path, keys: Arc<dyn KeyStore>, key_name: &str) -> Result<Vault> {
-        Vault::open_inner(path, keys, key_name, None)
+        Vault::open_inner(path, keys, key_name, Unlock::Keychain)
     }
 
     fn open_inner(
         path: &Path,
         keys: Arc<dyn KeyStore>,
         key_name: &str,
-        pin: Option<(&crate::ids::AppPin, u64)>,
+        unlock: Unlock<'_>,
     ) -> Result<Vault> {
         let mut vault = Vault {
             path: path.to_path_buf(),
@@ -186,8 +189,11 @@ impl Vault {
             let lock = lock::check_locked_header(keys, key_name, &entry, &header)?;
             // The file is locked: a vault key the entry may still hold must not stay there.
             entry.settle(keys, key_name, true);
-            let Some((pin, now_unix)) = pin else { return Err(Error::PinNeeded) };
-            let key = lock::try_pin(keys, key_name, &lock, pin, now_unix)?;
+            let key = match unlock {
+                Unlock::Keychain => return Err(Error::PinNeeded),
+                Unlock::Pin(pin, now_unix) => lock::try_pin(keys, key_name, &lock, pin, now_unix)?,
+                Unlock::Biometric(secret) => biometric::open_lock(&lock, secret)?,
+            };
             vault.lock = Some(lock);
             key
         } else {
