@@ -541,8 +541,87 @@ async fn visitor_walks_all_13_steps(lang: &str) {
         "One-time passwords in use"
     };
     assert_eq!(pages.text("reg-state").await, in_use);
+
+    // 意思確認 at a transfer: the app shows what the bank received, and only the customer's
+    // answer there moves money.
+    transfer_approved_in_the_app(&pages, &app, lang).await;
+    relayed_transfer_refused_in_the_app(&pages, &app, lang).await;
     app.quit().await;
     pages.quit().await;
+}
+
+/// Fills the demo bank's transfer form (on the transfer or the relay page) and sends it.
+async fn send_transfer_form(pages: &App, amount: &str) {
+    pages.set_value("payee-bank", "みらい信用金庫").await;
+    pages.set_value("payee-branch", "本店営業部").await;
+    pages.set_value("payee-account", "1234567").await;
+    pages.set_value("payee-holder", "ヤマダ　タロウ").await;
+    pages.set_value("amount", amount).await;
+    pages.click("form-next").await;
+    pages.wait_visible("screen-approve").await;
+}
+
+/// The token screen shows the bank's request (it looks every few seconds).
+async fn app_shows_the_request(app: &App) {
+    app.wait_until_for(
+        "return !document.getElementById('screen-confirm').hidden \
+         && !document.getElementById('confirm-request').hidden",
+        Duration::from_secs(30),
+    )
+    .await;
+}
+
+/// The decision's second press, once it is armed.
+async fn press_the_second_time(app: &App) {
+    app.wait_visible("confirm-step").await;
+    app.wait_until("return !document.getElementById('confirm-final').disabled").await;
+    app.click("confirm-final").await;
+    app.wait_visible("confirm-result").await;
+    app.click("confirm-done").await;
+}
+
+async fn transfer_approved_in_the_app(pages: &App, app: &App, lang: &str) {
+    pages.click("go-transfer").await;
+    pages.wait_visible("screen-form").await;
+    send_transfer_form(pages, "50,000").await;
+    pages.shoot("29-bank-transfer-waiting").await;
+    app_shows_the_request(app).await;
+    assert_eq!(
+        app.attr("confirm-amount", "aria-label").await,
+        if lang == "ja" { "金額 50,000円" } else { "Amount 50,000 yen" }
+    );
+    assert_eq!(app.text("confirm-holder").await, "ヤマダ　タロウ");
+    if app.displayed("confirm-number").await {
+        let number = pages.text("match-number").await;
+        app.set_value("confirm-number", &number).await;
+    }
+    app.shoot("16-walk-confirm").await;
+    app.click("confirm-approve").await;
+    press_the_second_time(app).await;
+    pages.wait_visible("screen-accepted").await;
+    pages.shoot("30-bank-transfer-accepted").await;
+}
+
+async fn relayed_transfer_refused_in_the_app(pages: &App, app: &App, lang: &str) {
+    // The page standing in for a phishing site: the customer types ¥50,000 and the relay sends
+    // the bank ten times as much.
+    pages.js_str("window.location.assign('/demo/relay/'); return ''").await;
+    pages.wait_visible("screen-form").await;
+    send_transfer_form(pages, "50,000").await;
+    app_shows_the_request(app).await;
+    assert_eq!(
+        app.attr("confirm-amount", "aria-label").await,
+        if lang == "ja" { "金額 500,000円" } else { "Amount 500,000 yen" },
+        "the app shows what the bank received, not what the customer typed"
+    );
+    app.shoot("17-walk-relayed").await;
+    app.click("confirm-not-me").await;
+    press_the_second_time(app).await;
+    pages.wait_visible("screen-explained").await;
+    let outcome = pages.text("explained-outcome").await;
+    let refused = if lang == "ja" { "振込は実行されていません" } else { "refused" };
+    assert!(outcome.contains(refused), "{outcome}");
+    pages.shoot("31-bank-relay-refused").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
