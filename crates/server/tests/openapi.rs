@@ -54,6 +54,19 @@ fn committed_openapi_document_is_what_the_handlers_generate() {
     );
 }
 
+#[test]
+fn every_operation_has_its_own_id_for_generated_clients() {
+    // A generated client names its functions after the operation IDs: two alike clash.
+    let doc: Value = serde_json::from_str(COMMITTED).unwrap();
+    let mut seen = BTreeSet::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(seen.insert(id.to_owned()), "two operations have the ID {id}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn public_listener_serves_the_app_part_and_admin_listener_the_whole() {
     let server = common::Server::start().await;

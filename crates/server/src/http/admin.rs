@@ -270,6 +270,7 @@ async fn admin_resync(
 
 /// `GET /v1/admin/audit`: one page of the audit log, newest first.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditParams {
     #[serde(default)]
@@ -311,6 +312,7 @@ async fn admin_audit(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OutboxQuery {
     #[serde(default)]

@@ -215,7 +215,7 @@ fn actor(c: &Confirmer, _forwarded: Option<IpAddr>) -> Actor {
 }
 
 /// The web tier asks the customer's app to confirm a transfer or a sign-in.
-#[utoipa::path(post, path = "/v1/admin/confirmations", tag = "confirmations", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "confirmation_create", path = "/v1/admin/confirmations", tag = "confirmations", security(("bearer" = [])),
     request_body = NewConfirmation,
     responses(
         (status = 201, description = "Created: its id and the number to show on the web page.", body = CreatedConfirmation),
@@ -246,6 +246,7 @@ pub(super) fn confirmation_id(path: Result<Path<String>, PathRejection>) -> Resu
 
 /// `?wait=S`: whole seconds to wait for a final state.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct WaitQuery {
     #[serde(default)]
@@ -289,7 +290,7 @@ pub(super) fn counted(s: &AppState, status: ConfirmationStatus) -> ConfirmationS
 }
 
 /// A request's state; with `wait`, held until it changes or `wait` seconds pass (long poll).
-#[utoipa::path(get, path = "/v1/admin/confirmations/{id}", tag = "confirmations", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "confirmation_status", path = "/v1/admin/confirmations/{id}", tag = "confirmations", security(("bearer" = [])),
     params(Request, WaitQuery),
     responses(
         (status = 200, description = "Its state.", body = ConfirmationStatus),
@@ -306,7 +307,7 @@ async fn admin_status(
 }
 
 /// Cancels a pending request (the customer left the page).
-#[utoipa::path(post, path = "/v1/admin/confirmations/{id}/cancel", tag = "confirmations", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "confirmation_cancel", path = "/v1/admin/confirmations/{id}/cancel", tag = "confirmations", security(("bearer" = [])),
     params(Request),
     responses(
         (status = 200, description = "Its state after: `cancelled`, or the final state it had.", body = ConfirmationStatus),
@@ -330,7 +331,7 @@ struct OfflineAnswer {
 }
 
 /// Checks the offline confirmation code the customer read off the app (confirmation.md §8).
-#[utoipa::path(post, path = "/v1/admin/confirmations/offline", tag = "confirmations", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "confirmation_offline", path = "/v1/admin/confirmations/offline", tag = "confirmations", security(("bearer" = [])),
     request_body = OfflineCheck,
     responses(
         (status = 200, description = "Whether the code is valid for these details.", body = OfflineAnswer),
