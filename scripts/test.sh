@@ -51,6 +51,9 @@ bash scripts/supply-chain.sh
 step "release pipeline: workflow schema, zizmor, shellcheck (docs/RELEASE.md)"
 bash scripts/check-workflows.sh
 
+step "the OpenAPI document against a real server on loopback (schemathesis; docs/INTEGRATION.md)"
+bash scripts/api-check.sh
+
 step "icons and native projects: every icon at its size, versions in step, XML/plist/JSON parse"
 bash scripts/icons.sh check
 

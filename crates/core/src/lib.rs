@@ -44,6 +44,8 @@ pub mod error;
 pub mod fuzzing;
 pub mod ids;
 pub mod ocra;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod protocol;
 pub mod token;
 pub mod totp;

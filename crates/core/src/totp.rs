@@ -23,6 +23,7 @@ pub const MAX_PERIOD_SECS: u32 = 300;
 
 /// The HMAC hash of the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Algorithm {
     /// HMAC-SHA1, RFC 6238's default and what most banks issue.

@@ -17,6 +17,7 @@ pub const COMMON_NUMBERS_FILE: &str = include_str!("../data/common-numbers.txt")
 /// `weak_activation_password` answer (so a bank web can word its own "choose another") and of
 /// the app's refusal of a PIN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Weakness {
     /// One digit, or one short group of digits, repeated (`0000`, `1212`, `123123`).

@@ -65,6 +65,10 @@ fn run(cli: Cli) -> Result<()> {
         println!("{}", key.to_hex().as_str());
         return Ok(());
     }
+    if let Command::Openapi = command {
+        print!("{}", crate::http::openapi::render(&crate::http::openapi_document())?);
+        return Ok(());
+    }
     if let Command::Migrate = command {
         return runtime()?.block_on(migrate(&cli.common));
     }
@@ -269,8 +273,10 @@ async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
         }
         Command::Confirm(c) => confirm::run(bank, &actor, c).await,
         Command::Credential(c) => credential::run(bank, c, now).await,
-        Command::Serve(_) | Command::GenKey | Command::Migrate | Command::Backup(_) => {
-            Err(Error::Internal("not an admin command"))
-        }
+        Command::Serve(_)
+        | Command::GenKey
+        | Command::Openapi
+        | Command::Migrate
+        | Command::Backup(_) => Err(Error::Internal("not an admin command")),
     }
 }

@@ -307,7 +307,8 @@ pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
 
 /// The body of every non-2xx answer: the shape of the protocol's `ErrorBody`, with the admin
 /// API's extra codes as plain strings.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorBody)]
 pub struct ApiErrorBody {
     /// Stable machine-readable code.
     pub code: &'static str,

@@ -105,6 +105,7 @@ impl<'de> Deserialize<'de> for Amount {
 
 /// Kinds of account (預金種目).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountType {
     /// 普通預金.
@@ -284,6 +285,7 @@ shown_text!(
 
 /// The payee of a transfer, or a payee being registered.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Payee {
     /// 金融機関名.
@@ -301,6 +303,7 @@ pub struct Payee {
 /// What the customer approves, by kind: each kind carries exactly the fields it shows, so a
 /// field that a kind does not have cannot be sent for it (unknown fields are refused).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Details {
     /// A transfer (振込): amount and payee.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::ConfirmationKeys;
 use crate::ids::{ServiceId, UserId};
-use crate::protocol::wire::{Bytes, MAC_LEN};
+use crate::protocol::wire::Mac;
 
 /// Path where the app ends its registration.
 pub const PATH_END: &str = "/v1/registrations/end";
@@ -21,6 +21,7 @@ pub const END_WINDOW_SECS: u64 = 300;
 
 /// The app's request to end its registration (§4.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EndRequest {
     /// The registration.
@@ -30,7 +31,7 @@ pub struct EndRequest {
     /// The bank time the app believes it is (its clock plus the offset learnt at activation).
     pub time: u64,
     /// `HMAC-SHA256(k_app, …)` over the three under the end label.
-    pub proof: Bytes<MAC_LEN>,
+    pub proof: Mac,
 }
 
 impl EndRequest {
@@ -53,6 +54,7 @@ impl EndRequest {
 
 /// The bank's answer: the registration has ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Ended {
     /// The registration.

@@ -28,7 +28,7 @@ pub use keys::ConfirmationKeys;
 use crate::base64url::{b64_decode, b64_encode};
 use crate::error::{Error, Result};
 use crate::ids::{ServiceId, UserId};
-use crate::protocol::wire::{Bytes, MAC_LEN};
+use crate::protocol::wire::Mac;
 use keys::RequestFields;
 
 /// Path where the app fetches its pending requests.
@@ -112,6 +112,7 @@ impl<'de> Deserialize<'de> for ConfirmationId {
 
 /// The customer's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// 承認: do it.
@@ -372,6 +373,7 @@ pub enum Verdict {
 
 /// A request on the wire (§4.1), as the app receives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignedRequest {
     /// The request's ID.
@@ -385,7 +387,7 @@ pub struct SignedRequest {
     /// Whether an approval must carry the number shown on the bank's page.
     pub match_required: bool,
     /// `HMAC-SHA256(k_bank, digest)`.
-    pub mac: Bytes<MAC_LEN>,
+    pub mac: Mac,
 }
 
 impl SignedRequest {
@@ -420,6 +422,7 @@ impl SignedRequest {
 
 /// The app's fetch of its pending requests (§4.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FetchRequest {
     /// The registration.
@@ -429,7 +432,7 @@ pub struct FetchRequest {
     /// The bank time the app believes it is (its clock plus the offset learnt at activation).
     pub time: u64,
     /// `HMAC-SHA256(k_app, …)` over the three (§3.4).
-    pub proof: Bytes<MAC_LEN>,
+    pub proof: Mac,
 }
 
 impl FetchRequest {
@@ -448,6 +451,7 @@ impl FetchRequest {
 
 /// The bank's answer to a fetch: the pending requests, oldest first, and the bank's clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FetchResponse {
     /// The requests still answerable.
@@ -458,7 +462,7 @@ pub struct FetchResponse {
     pub server_time: Option<u64>,
     /// `HMAC-SHA256(k_bank, …)` over the fetch's proof and `server_time` (§3.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_mac: Option<Bytes<MAC_LEN>>,
+    pub time_mac: Option<Mac>,
 }
 
 impl FetchResponse {
@@ -498,6 +502,7 @@ impl FetchResponse {
 
 /// The app's answer (§4.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AnswerRequest {
     /// The registration.
@@ -512,11 +517,12 @@ pub struct AnswerRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typed_number: Option<MatchNumber>,
     /// `HMAC-SHA256(k_app, …)` (§3.3).
-    pub mac: Bytes<MAC_LEN>,
+    pub mac: Mac,
 }
 
 /// What became of a request: the bank's answer to an answer and to a status read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConfirmationState {
     /// Not answered yet and not expired.

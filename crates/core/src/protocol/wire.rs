@@ -29,6 +29,13 @@ pub const PAKE_MSG_LEN: usize = 33;
 /// Bytes in a MAC (HMAC-SHA256).
 pub const MAC_LEN: usize = 32;
 
+/// A MAC on the wire.
+pub type Mac = Bytes<MAC_LEN>;
+/// A nonce on the wire.
+pub type Nonce = Bytes<NONCE_LEN>;
+/// A SPAKE2 message on the wire.
+pub type PakeMessage = Bytes<PAKE_MSG_LEN>;
+
 /// A fixed-length binary field, carried as base64url without padding.
 ///
 /// Equality is constant-time, so comparing MACs with `==` is safe.
@@ -96,6 +103,7 @@ fn canonical_user_id<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Use
 
 /// `POST /v1/provision/start` body: who the app claims to be, its nonce and SPAKE2 message A.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StartRequest {
     /// The bank's service ID, 8 ASCII digits.
@@ -105,37 +113,40 @@ pub struct StartRequest {
     #[serde(deserialize_with = "canonical_user_id")]
     pub user_id: UserId,
     /// 32 fresh random bytes from the app.
-    pub client_nonce: Bytes<NONCE_LEN>,
+    pub client_nonce: Nonce,
     /// SPAKE2 message of side A: `0x41` followed by a compressed Edwards25519 point.
-    pub pake: Bytes<PAKE_MSG_LEN>,
+    pub pake: PakeMessage,
 }
 
 /// `200` answer to start: the attempt, the bank's nonce and SPAKE2 message B.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StartResponse {
     /// Names this attempt in confirm and ack.
     pub attempt_id: AttemptId,
     /// 32 fresh random bytes from the bank.
-    pub server_nonce: Bytes<NONCE_LEN>,
+    pub server_nonce: Nonce,
     /// SPAKE2 message of side B: `0x42` followed by a compressed Edwards25519 point.
-    pub pake: Bytes<PAKE_MSG_LEN>,
+    pub pake: PakeMessage,
     /// Seconds the bank waits for the confirm of this attempt.
     pub attempt_expires_in: u64,
 }
 
 /// `POST /v1/provision/confirm` body: the app's proof that it knows the activation password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
     /// From [`StartResponse::attempt_id`].
     pub attempt_id: AttemptId,
     /// HMAC-SHA256(kc, th).
-    pub client_confirm: Bytes<MAC_LEN>,
+    pub client_confirm: Mac,
 }
 
 /// The token's parameters as the bank sends them after a successful confirm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TokenInfo {
     /// `"SHA1"`, `"SHA256"` or `"SHA512"`.
@@ -159,10 +170,11 @@ impl TokenInfo {
 
 /// `200` answer to confirm: the bank's proof, the token parameters and the bank's clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmResponse {
     /// HMAC-SHA256(ks, th || tp): tp holds `token` and `server_time` (protocol.md §3.4).
-    pub server_confirm: Bytes<MAC_LEN>,
+    pub server_confirm: Mac,
     /// What the app stores with the seed.
     pub token: TokenInfo,
     /// The bank's clock, Unix seconds, when it answered.
@@ -171,16 +183,18 @@ pub struct ConfirmResponse {
 
 /// `POST /v1/provision/ack` body: the app has stored the token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AckRequest {
     /// The confirmed attempt whose seed the app stored.
     pub attempt_id: AttemptId,
     /// HMAC-SHA256(seed, "softtoken v1 delivery ack" || attempt_id bytes).
-    pub ack: Bytes<MAC_LEN>,
+    pub ack: Mac,
 }
 
 /// What the bank recorded after an ack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// The bank knows the app holds the seed; verify will accept its codes.
@@ -189,6 +203,7 @@ pub enum DeliveryState {
 
 /// `200` answer to ack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AckResponse {
     /// Always [`DeliveryState::Delivered`].
@@ -198,6 +213,7 @@ pub struct AckResponse {
 /// The stable machine-readable code of every error body. New codes may be added; a peer that
 /// does not know a code reads it as [`ErrorCode::Unknown`] and goes by the HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -308,6 +324,7 @@ impl fmt::Display for ErrorCode {
 
 /// The body of every non-2xx answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     /// What went wrong, for programs.

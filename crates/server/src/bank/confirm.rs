@@ -34,7 +34,7 @@ pub const MAX_WAIT_SECS: u64 = 30;
 pub const WAIT_POLL: Duration = Duration::from_millis(20);
 
 /// What the web tier asks the customer to confirm (`POST /v1/admin/confirmations`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewConfirmation {
     /// The registration.
@@ -52,7 +52,7 @@ pub struct NewConfirmation {
 }
 
 /// A request just created: what the web tier shows (the number to match only to it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CreatedConfirmation {
     /// The request's ID.
     pub id: ConfirmationId,
@@ -70,7 +70,7 @@ pub struct CreatedConfirmation {
 }
 
 /// A request as the web tier sees it (no number to match: it has it from the creation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ConfirmationStatus {
     /// The request's ID.
     pub id: ConfirmationId,
@@ -97,7 +97,7 @@ pub struct ConfirmationStatus {
 }
 
 /// The bank's answer to the app's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AnswerOutcome {
     /// The request answered.
     pub id: ConfirmationId,
@@ -110,7 +110,7 @@ pub struct AnswerOutcome {
 
 /// The offline code the customer typed on the bank's page (`POST
 /// /v1/admin/confirmations/offline`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfflineCheck {
     /// The registration.

@@ -113,7 +113,7 @@ impl Default for Policy {
 }
 
 /// What the bank web shows about a registration (step 1's status screen). No secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Status {
     /// The bank's service ID.
     pub service_id: String,
@@ -155,7 +155,7 @@ pub struct Status {
 }
 
 /// Why a code was rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Rejection {
     /// Not the code of any step within ±1 of the server's clock.
@@ -165,7 +165,7 @@ pub enum Rejection {
 }
 
 /// The answer to a verify.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VerifyOutcome {
     /// True when the code was accepted; its step can never be accepted again.
     pub accepted: bool,
@@ -182,7 +182,7 @@ pub struct VerifyOutcome {
 }
 
 /// The answer to a resync.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ResyncOutcome {
     /// True when two consecutive steps matched the codes; the token's drift is now theirs.
     pub resynced: bool,

@@ -92,6 +92,8 @@ pub enum Command {
     Resync(ResyncArgs),
     /// Print a fresh random master key (64 hex digits) for a key file.
     GenKey,
+    /// Print the OpenAPI 3.1 document of the whole HTTP API (docs/openapi.json is its output).
+    Openapi,
     /// Apply the database's schema migrations and exit (needs no master key).
     Migrate,
     /// Re-seal every stored secret under the current master key (`master_key_file`), opening

@@ -9,45 +9,63 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use softtoken_core::ids::{ActivationPassword, ServiceId, UserId};
 use softtoken_core::verify::EnteredCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Admin, ApiJson, Clerk, MetricsReader, SecretString, Verifier};
 use super::state::AppState;
 use crate::bank::{audit_query, AdminAction, IssueRequest, Subject, MAX_AUDIT_PAGE};
-use crate::error::{Error, Result};
+use crate::bank::{ResyncOutcome, Status, VerifyOutcome};
+use crate::error::{ApiErrorBody, Error, Result};
 use crate::metrics::VerifyResult;
-use crate::storage::AuditEntry;
+use crate::storage::{AuditEntry, OutboxMail};
 
-/// The admin listener's routes but `/healthz`.
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/v1/admin/registrations", post(admin_issue))
-        .route("/v1/admin/registrations/{service_id}/{user_id}", get(admin_status))
-        .route("/v1/admin/registrations/{service_id}/{user_id}/revoke", post(admin_revoke))
-        .route("/v1/admin/registrations/{service_id}/{user_id}/unlock", post(admin_unlock))
-        .route("/v1/admin/verify", post(admin_verify))
-        .route("/v1/admin/registrations/{service_id}/{user_id}/resync", post(admin_resync))
-        .route("/v1/admin/outbox", get(admin_outbox))
-        .route("/v1/admin/audit", get(admin_audit))
+/// The admin listener's routes but the health checks. One line an endpoint: the route and its
+/// place in the OpenAPI document come from the handler's `#[utoipa::path]`.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(metrics))
+        .routes(routes!(admin_issue))
+        .routes(routes!(admin_status))
+        .routes(routes!(admin_revoke))
+        .routes(routes!(admin_unlock))
+        .routes(routes!(admin_verify))
+        .routes(routes!(admin_resync))
+        .routes(routes!(admin_outbox))
+        .routes(routes!(admin_audit))
 }
 
+/// The path of one registration.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Read by the OpenAPI derive only; the handlers parse the path themselves.
+struct Registration {
+    /// The bank's service ID, 8 digits.
+    service_id: ServiceId,
+    /// The registration's user ID, 12 digits.
+    user_id: UserId,
+}
+
+/// Prometheus' scrape, in the OpenMetrics text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])),
+    responses((status = 200, description = "The metrics (docs/OPERATIONS.md).", content_type = "application/openmetrics-text", body = String)))]
 async fn metrics(State(s): State<AppState>, _reader: MetricsReader) -> Response {
     ([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], s.metrics().render()).into_response()
 }
 
 /// `POST /v1/admin/registrations`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IssueBody {
     service_id: String,
     #[serde(default)]
     user_id: Option<String>,
     mail: String,
+    #[schema(value_type = String, format = Password)]
     activation_password: SecretString,
     #[serde(default)]
     expires_in_days: Option<u32>,
@@ -80,6 +98,14 @@ fn pair(path: Result<Path<(String, String)>, PathRejection>) -> Result<(ServiceI
     ids(&service, &user)
 }
 
+/// Issues a registration (the manual's steps 3–5); the step-6 mail goes to the outbox.
+#[utoipa::path(post, path = "/v1/admin/registrations", tag = "registrations", security(("bearer" = [])),
+    request_body = IssueBody,
+    responses(
+        (status = 201, description = "Issued: the new registration's status.", body = Status),
+        (status = 400, description = "`invalid_request`, or `weak_activation_password` with its `reason`.", body = ApiErrorBody),
+        (status = 409, description = "`registration_exists` (an unended one), `reissue_too_soon` (`retry_after`) or `demo_ids_taken`.", body = ApiErrorBody),
+    ))]
 async fn admin_issue(
     State(s): State<AppState>,
     clerk: Clerk,
@@ -100,6 +126,13 @@ async fn admin_issue(
     Ok((StatusCode::CREATED, Json(status)))
 }
 
+/// A registration's status (the manual's step 1: 登録状況).
+#[utoipa::path(get, path = "/v1/admin/registrations/{service_id}/{user_id}", tag = "registrations",
+    security(("bearer" = [])), params(Registration),
+    responses(
+        (status = 200, description = "Its status.", body = Status),
+        (status = 404, description = "`unknown_registration`.", body = ApiErrorBody),
+    ))]
 async fn admin_status(
     State(s): State<AppState>,
     _clerk: Clerk,
@@ -109,6 +142,14 @@ async fn admin_status(
     Ok(Json(s.bank().status(&service, &user, s.now()).await?))
 }
 
+/// Ends the use of a registration (利用終了): its codes stop at once.
+#[utoipa::path(post, path = "/v1/admin/registrations/{service_id}/{user_id}/revoke", tag = "registrations",
+    security(("bearer" = [])), params(Registration),
+    responses(
+        (status = 200, description = "Ended: the status after.", body = Status),
+        (status = 404, description = "`unknown_registration`.", body = ApiErrorBody),
+        (status = 410, description = "`ended`: it was already ended.", body = ApiErrorBody),
+    ))]
 async fn admin_revoke(
     State(s): State<AppState>,
     clerk: Clerk,
@@ -131,6 +172,14 @@ async fn admin_revoke(
     Ok(Json(status))
 }
 
+/// Clears the locks and failure counters of a registration.
+#[utoipa::path(post, path = "/v1/admin/registrations/{service_id}/{user_id}/unlock", tag = "registrations",
+    security(("bearer" = [])), params(Registration),
+    responses(
+        (status = 200, description = "Unlocked: the status after.", body = Status),
+        (status = 404, description = "`unknown_registration`.", body = ApiErrorBody),
+        (status = 410, description = "`ended`.", body = ApiErrorBody),
+    ))]
 async fn admin_unlock(
     State(s): State<AppState>,
     clerk: Clerk,
@@ -144,7 +193,7 @@ async fn admin_unlock(
 }
 
 /// `POST /v1/admin/verify`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VerifyBody {
     pub(crate) service_id: String,
@@ -152,6 +201,17 @@ pub(crate) struct VerifyBody {
     pub(crate) code: String,
 }
 
+/// Checks a one-time code the customer typed on the bank web (the manual's steps 11–13; the
+/// first accepted code starts the use, 利用開始).
+#[utoipa::path(post, path = "/v1/admin/verify", tag = "verify", security(("bearer" = [])),
+    request_body = VerifyBody,
+    responses(
+        (status = 200, description = "Accepted or rejected (`accepted`, `reason`, `failures_left`).", body = VerifyOutcome),
+        (status = 404, description = "`unknown_registration`.", body = ApiErrorBody),
+        (status = 409, description = "`not_delivered`: the app has not fetched the token yet.", body = ApiErrorBody),
+        (status = 410, description = "`expired` or `ended`.", body = ApiErrorBody),
+        (status = 423, description = "`locked`: too many wrong codes; a clerk unlocks.", body = ApiErrorBody),
+    ))]
 async fn admin_verify(
     State(s): State<AppState>,
     _verifier: Verifier,
@@ -173,13 +233,23 @@ async fn admin_verify(
 }
 
 /// `POST /v1/admin/registrations/{service_id}/{user_id}/resync`: two consecutive codes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ResyncBody {
     pub(crate) code1: String,
     pub(crate) code2: String,
 }
 
+/// Resyncs a token's clock from two consecutive codes.
+#[utoipa::path(post, path = "/v1/admin/registrations/{service_id}/{user_id}/resync", tag = "registrations",
+    security(("bearer" = [])), params(Registration), request_body = ResyncBody,
+    responses(
+        (status = 200, description = "Resynced or not (`resynced`) and the drift.", body = ResyncOutcome),
+        (status = 404, description = "`unknown_registration`.", body = ApiErrorBody),
+        (status = 409, description = "`not_delivered`.", body = ApiErrorBody),
+        (status = 410, description = "`expired` or `ended`.", body = ApiErrorBody),
+        (status = 423, description = "`locked`.", body = ApiErrorBody),
+    ))]
 async fn admin_resync(
     State(s): State<AppState>,
     clerk: Clerk,
@@ -199,7 +269,8 @@ async fn admin_resync(
 }
 
 /// `GET /v1/admin/audit`: one page of the audit log, newest first.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditParams {
     #[serde(default)]
@@ -213,12 +284,16 @@ struct AuditParams {
 }
 
 /// The answer: the entries and the cursor of the next (older) page, `null` at the end.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct AuditPage {
     entries: Vec<AuditEntry>,
     next_before_id: Option<u64>,
 }
 
+/// One page of the audit log, newest first.
+#[utoipa::path(get, path = "/v1/admin/audit", tag = "operations", security(("bearer" = [])),
+    params(AuditParams),
+    responses((status = 200, description = "The entries and the next page's cursor.", body = AuditPage)))]
 async fn admin_audit(
     State(s): State<AppState>,
     _admin: Admin,
@@ -236,13 +311,18 @@ async fn admin_audit(
     Ok(Json(AuditPage { entries, next_before_id }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OutboxQuery {
     #[serde(default)]
     pub(crate) limit: Option<u32>,
 }
 
+/// The step-6 mails the bank would send, oldest first.
+#[utoipa::path(get, path = "/v1/admin/outbox", tag = "operations", security(("bearer" = [])),
+    params(OutboxQuery),
+    responses((status = 200, description = "The mails.", body = Vec<OutboxMail>)))]
 async fn admin_outbox(
     State(s): State<AppState>,
     _clerk: Clerk,

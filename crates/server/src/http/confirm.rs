@@ -12,36 +12,50 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
-use softtoken_core::confirm::end::{EndRequest, PATH_END};
+use softtoken_core::confirm::end::{EndRequest, Ended, PATH_END};
 use softtoken_core::confirm::{
-    AnswerRequest, ConfirmationId, ConfirmationState, FetchRequest, PATH_ANSWER, PATH_PENDING,
+    AnswerRequest, ConfirmationId, ConfirmationState, FetchRequest, FetchResponse, PATH_ANSWER,
+    PATH_PENDING,
 };
 use softtoken_core::ids::{ServiceId, UserId};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiJson, ClientIp, Confirmer};
 use super::state::AppState;
-use crate::bank::{Actor, ConfirmationStatus, NewConfirmation, OfflineCheck, MAX_WAIT_SECS};
-use crate::error::{Error, Result};
+use crate::bank::{
+    Actor, AnswerOutcome, ConfirmationStatus, CreatedConfirmation, NewConfirmation, OfflineCheck,
+    MAX_WAIT_SECS,
+};
+use crate::error::{ApiErrorBody, Error, Result};
 use crate::ratelimit::Reservation;
 
 /// The app's routes, for the public listener.
-pub(super) fn public_routes() -> Router<AppState> {
-    Router::new()
-        .route(PATH_PENDING, post(confirmations_pending))
-        .route(PATH_ANSWER, post(confirmations_answer))
-        .route(PATH_END, post(registrations_end))
+pub(super) fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(confirmations_pending))
+        .routes(routes!(confirmations_answer))
+        .routes(routes!(registrations_end))
 }
 
 /// The web tier's routes, for the admin listener.
-pub(super) fn admin_routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/confirmations", post(admin_create))
-        .route("/v1/admin/confirmations/offline", post(admin_offline))
-        .route("/v1/admin/confirmations/{id}", get(admin_status))
-        .route("/v1/admin/confirmations/{id}/cancel", post(admin_cancel))
+pub(super) fn admin_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(admin_create))
+        .routes(routes!(admin_offline))
+        .routes(routes!(admin_status))
+        .routes(routes!(admin_cancel))
+}
+
+/// The path of one confirmation request.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Read by the OpenAPI derive only; `confirmation_id` parses the path.
+struct Request {
+    /// From the create's answer: 16 bytes, base64url (22 characters).
+    id: ConfirmationId,
 }
 
 /// Failures that a prober produces, and that count against its buckets.
@@ -108,6 +122,15 @@ where
     result
 }
 
+/// The app fetches the requests waiting for its registration, with a proof made with the
+/// token's key (confirmation.md §9.1).
+#[utoipa::path(post, path = PATH_PENDING, tag = "confirmations", request_body = FetchRequest,
+    responses(
+        (status = 200, description = "The pending requests, signed by the bank.", body = FetchResponse),
+        (status = 400, description = "`invalid_request`, or `clock_skew` with the bank's `server_time`.", body = ApiErrorBody),
+        (status = 401, description = "`not_authenticated`: the proof does not check (one answer for every cause).", body = ApiErrorBody),
+        (status = 429, description = "`rate_limited`; `retry_after`.", body = ApiErrorBody),
+    ))]
 async fn confirmations_pending(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -128,6 +151,14 @@ async fn confirmations_pending(
     Ok(Json(fetched))
 }
 
+/// The app answers a request: approve (with the number the customer picked) or deny.
+#[utoipa::path(post, path = PATH_ANSWER, tag = "confirmations", request_body = AnswerRequest,
+    responses(
+        (status = 200, description = "The request's state after the answer.", body = AnswerOutcome),
+        (status = 401, description = "`not_authenticated`.", body = ApiErrorBody),
+        (status = 404, description = "`unknown_confirmation`.", body = ApiErrorBody),
+        (status = 429, description = "`rate_limited`; `retry_after`.", body = ApiErrorBody),
+    ))]
 async fn confirmations_answer(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -149,6 +180,14 @@ async fn confirmations_answer(
     Ok(Json(outcome))
 }
 
+/// The token ends its own use (protocol.md §4.4), authenticated by its key.
+#[utoipa::path(post, path = PATH_END, tag = "registrations", request_body = EndRequest,
+    responses(
+        (status = 200, description = "Ended.", body = Ended),
+        (status = 401, description = "`not_authenticated`.", body = ApiErrorBody),
+        (status = 410, description = "`ended`: already ended.", body = ApiErrorBody),
+        (status = 429, description = "`rate_limited`; `retry_after`.", body = ApiErrorBody),
+    ))]
 async fn registrations_end(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -175,6 +214,15 @@ fn actor(c: &Confirmer, _forwarded: Option<IpAddr>) -> Actor {
     c.actor()
 }
 
+/// The web tier asks the customer's app to confirm a transfer or a sign-in.
+#[utoipa::path(post, operation_id = "confirmation_create", path = "/v1/admin/confirmations", tag = "confirmations", security(("bearer" = [])),
+    request_body = NewConfirmation,
+    responses(
+        (status = 201, description = "Created: its id and the number to show on the web page.", body = CreatedConfirmation),
+        (status = 404, description = "`unknown_registration`.", body = ApiErrorBody),
+        (status = 409, description = "`not_delivered` or `too_many_pending`.", body = ApiErrorBody),
+        (status = 410, description = "`ended`.", body = ApiErrorBody),
+    ))]
 async fn admin_create(
     State(s): State<AppState>,
     confirmer: Confirmer,
@@ -197,7 +245,8 @@ pub(super) fn confirmation_id(path: Result<Path<String>, PathRejection>) -> Resu
 }
 
 /// `?wait=S`: whole seconds to wait for a final state.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct WaitQuery {
     #[serde(default)]
@@ -240,6 +289,13 @@ pub(super) fn counted(s: &AppState, status: ConfirmationStatus) -> ConfirmationS
     status
 }
 
+/// A request's state; with `wait`, held until it changes or `wait` seconds pass (long poll).
+#[utoipa::path(get, operation_id = "confirmation_status", path = "/v1/admin/confirmations/{id}", tag = "confirmations", security(("bearer" = [])),
+    params(Request, WaitQuery),
+    responses(
+        (status = 200, description = "Its state.", body = ConfirmationStatus),
+        (status = 404, description = "`unknown_confirmation`.", body = ApiErrorBody),
+    ))]
 async fn admin_status(
     State(s): State<AppState>,
     _confirmer: Confirmer,
@@ -250,6 +306,13 @@ async fn admin_status(
     Ok(Json(waited_status(&s, &id, query).await?))
 }
 
+/// Cancels a pending request (the customer left the page).
+#[utoipa::path(post, operation_id = "confirmation_cancel", path = "/v1/admin/confirmations/{id}/cancel", tag = "confirmations", security(("bearer" = [])),
+    params(Request),
+    responses(
+        (status = 200, description = "Its state after: `cancelled`, or the final state it had.", body = ConfirmationStatus),
+        (status = 404, description = "`unknown_confirmation`.", body = ApiErrorBody),
+    ))]
 async fn admin_cancel(
     State(s): State<AppState>,
     confirmer: Confirmer,
@@ -262,11 +325,20 @@ async fn admin_cancel(
 }
 
 /// The answer of `POST /v1/admin/confirmations/offline`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct OfflineAnswer {
     valid: bool,
 }
 
+/// Checks the offline confirmation code the customer read off the app (confirmation.md §8).
+#[utoipa::path(post, operation_id = "confirmation_offline", path = "/v1/admin/confirmations/offline", tag = "confirmations", security(("bearer" = [])),
+    request_body = OfflineCheck,
+    responses(
+        (status = 200, description = "Whether the code is valid for these details.", body = OfflineAnswer),
+        (status = 404, description = "`unknown_registration`.", body = ApiErrorBody),
+        (status = 409, description = "`not_delivered`.", body = ApiErrorBody),
+        (status = 410, description = "`ended`.", body = ApiErrorBody),
+    ))]
 async fn admin_offline(
     State(s): State<AppState>,
     _confirmer: Confirmer,

@@ -15,19 +15,25 @@
 //! One room each: the state every handler shares (`state.rs`), the extractors of bodies,
 //! callers and bearers (`extract.rs`), the provisioning endpoints (`public.rs`), the admin
 //! endpoints (`admin.rs`), the confirmation endpoints of both listeners (`confirm.rs`), and
-//! the demo bank's pages and reset (`demo/`).
+//! the demo bank's pages and reset (`demo/`), the OpenAPI document both listeners serve at
+//! `/openapi.json` (`openapi.rs`).
 
 mod admin;
 mod confirm;
 pub(crate) mod demo;
 pub(crate) mod extract;
+pub mod openapi;
 mod public;
 mod state;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::Error;
 
@@ -44,27 +50,61 @@ pub use state::AppState;
 /// `into_make_service_with_connect_info::<SocketAddr>()` so the rate limiter and the demo
 /// reset see the caller's address.
 pub fn public_app(state: AppState) -> Router {
-    let router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/livez", get(livez))
+    let (router, doc) = public_api().split_for_parts();
+    // The demo reset and the demo bank's pages, on the address the visitor's browser and app
+    // use; the pages only when the server runs in demo mode. A demo's, not a bank's API: not in
+    // the document.
+    let router = router.merge(demo::routes(&state));
+    finish(served(router, &openapi::complete(doc)), state)
+}
+
+/// The public listener's documented routes.
+fn public_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(healthz))
+        .routes(routes!(livez))
         .merge(public::routes())
         .merge(confirm::public_routes())
-        // The demo reset and the demo bank's pages, on the address the visitor's browser and
-        // app use; the pages only when the server runs in demo mode.
-        .merge(demo::routes(&state));
-    finish(router, state)
 }
 
 /// The bank's own API, for the admin listener: `/metrics` and `/v1/admin/*`. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()` so failed bearers are throttled per
 /// address.
 pub fn admin_app(state: AppState) -> Router {
-    let router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/livez", get(livez))
+    let (router, _) = admin_api().split_for_parts();
+    finish(served(router, &openapi_document()), state)
+}
+
+/// Every documented route: the admin listener's and the app's. The admin listener serves the
+/// whole document, so the bank's developers read one document for both.
+fn admin_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(healthz))
+        .routes(routes!(livez))
         .merge(admin::routes())
-        .merge(confirm::admin_routes());
-    finish(router, state)
+        .merge(confirm::admin_routes())
+}
+
+/// The whole OpenAPI document, as the admin listener serves it at `/openapi.json` and
+/// `docs/openapi.json` holds it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let mut whole = admin_api().into_openapi();
+    whole.merge(public_api().into_openapi());
+    openapi::complete(whole)
+}
+
+/// Adds `GET /openapi.json`, serving `doc`.
+fn served(router: Router<AppState>, doc: &utoipa::openapi::OpenApi) -> Router<AppState> {
+    let text: Option<std::sync::Arc<str>> = openapi::render(doc).ok().map(Into::into);
+    router.route(
+        "/openapi.json",
+        get(move || async move {
+            match text {
+                Some(t) => ([(CONTENT_TYPE, "application/json")], t.to_string()).into_response(),
+                None => Error::Internal("the OpenAPI document does not serialize").into_response(),
+            }
+        }),
+    )
 }
 
 /// What both routers share: JSON errors for unknown paths and methods, the body limit and the
@@ -95,12 +135,21 @@ async fn request_deadline(
     }
 }
 
+/// The answer of the health checks.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Health {
+    /// `ok` (readiness) or `alive` (liveness).
+    status: &'static str,
+}
+
 /// Readiness: `200` while the storage answers, `503 unavailable` (with `Retry-After`) while it
 /// does not, so a load balancer stops sending customers to an instance that could only refuse
 /// them. A storage failure of any kind is "not ready", never a 500.
-async fn healthz(State(s): State<AppState>) -> Result<Json<serde_json::Value>, Error> {
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "The storage answers.", body = Health)))]
+async fn healthz(State(s): State<AppState>) -> Result<Json<Health>, Error> {
     match s.bank().ready().await {
-        Ok(()) => Ok(Json(serde_json::json!({ "status": "ok" }))),
+        Ok(()) => Ok(Json(Health { status: "ok" })),
         Err(e) => {
             tracing::warn!(event = "not_ready", error = %e, "the storage does not answer");
             Err(Error::Unavailable)
@@ -111,6 +160,8 @@ async fn healthz(State(s): State<AppState>) -> Result<Json<serde_json::Value>, E
 /// Liveness: `200` while the process serves HTTP at all, whatever the storage does, so an
 /// orchestrator restarts only an instance that is stuck, not every instance when the database
 /// is down.
-async fn livez() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "alive" }))
+#[utoipa::path(get, path = "/livez", tag = "health",
+    responses((status = 200, description = "The process serves HTTP.", body = Health)))]
+async fn livez() -> Json<Health> {
+    Json(Health { status: "alive" })
 }

@@ -6,24 +6,27 @@ use std::time::Instant;
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use softtoken_core::protocol::wire::{
-    AckRequest, ConfirmRequest, StartRequest, PATH_ACK, PATH_CONFIRM, PATH_START,
+    AckRequest, AckResponse, ConfirmRequest, ConfirmResponse, StartRequest, StartResponse,
+    PATH_ACK, PATH_CONFIRM, PATH_START,
 };
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiJson, ClientIp};
 use super::state::AppState;
-use crate::error::{Error, Result};
+use crate::error::{ApiErrorBody, Error, Result};
 use crate::metrics::Step;
 
 /// The provisioning routes.
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(PATH_START, post(provision_start))
-        .route(PATH_CONFIRM, post(provision_confirm))
-        .route(PATH_ACK, post(provision_ack))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(provision_start))
+        .routes(routes!(provision_confirm))
+        .routes(routes!(provision_ack))
 }
 
 /// Failures that count against the rate limit: everything a guesser produces.
@@ -80,6 +83,16 @@ async fn provision<T: Serialize>(
     }
 }
 
+/// Step 1 of the app's fetch: the SPAKE2 exchange starts (protocol.md §3.2).
+#[utoipa::path(post, path = PATH_START, tag = "provisioning", request_body = StartRequest,
+    responses(
+        (status = 200, description = "The attempt, the bank's nonce and SPAKE2 message.", body = StartResponse),
+        (status = 404, description = "`unknown_registration`.", body = ApiErrorBody),
+        (status = 409, description = "`already_delivered`: the token is already in an app.", body = ApiErrorBody),
+        (status = 410, description = "`expired` or `ended`: the bank must issue again.", body = ApiErrorBody),
+        (status = 423, description = "`locked`: too many wrong activation passwords.", body = ApiErrorBody),
+        (status = 429, description = "`rate_limited`: too many starts or failures from this address; `retry_after`.", body = ApiErrorBody),
+    ))]
 async fn provision_start(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -103,6 +116,17 @@ async fn provision_start(
     .await
 }
 
+/// Step 2: the app proves it knows the activation password; the bank answers with the token.
+#[utoipa::path(post, path = PATH_CONFIRM, tag = "provisioning", request_body = ConfirmRequest,
+    responses(
+        (status = 200, description = "The bank's proof, the token's parameters and the bank's clock.", body = ConfirmResponse),
+        (status = 401, description = "`wrong_activation_password`; `tries_left`.", body = ApiErrorBody),
+        (status = 404, description = "`unknown_attempt` or `unknown_registration`.", body = ApiErrorBody),
+        (status = 409, description = "`already_delivered`.", body = ApiErrorBody),
+        (status = 410, description = "`attempt_expired`, `expired` or `ended`.", body = ApiErrorBody),
+        (status = 423, description = "`locked`.", body = ApiErrorBody),
+        (status = 429, description = "`rate_limited`; `retry_after`.", body = ApiErrorBody),
+    ))]
 async fn provision_confirm(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -115,6 +139,15 @@ async fn provision_confirm(
     .await
 }
 
+/// Step 3: the app says it stored the token (the registration becomes delivered).
+#[utoipa::path(post, path = PATH_ACK, tag = "provisioning", request_body = AckRequest,
+    responses(
+        (status = 200, description = "The bank recorded the delivery.", body = AckResponse),
+        (status = 404, description = "`unknown_attempt` or `unknown_registration`.", body = ApiErrorBody),
+        (status = 409, description = "`superseded` or `already_delivered`.", body = ApiErrorBody),
+        (status = 410, description = "`attempt_expired`, `expired` or `ended`.", body = ApiErrorBody),
+        (status = 429, description = "`rate_limited`; `retry_after`.", body = ApiErrorBody),
+    ))]
 async fn provision_ack(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -29,7 +29,7 @@ pub use confirm::{ConfirmationWrite, StoredConfirmation};
 pub use credentials::{CredentialAdded, StoredCredential};
 
 /// Where a registration is in its life (the manual's 登録状況).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RegistrationState {
     /// Issued on the bank web; waiting for the app (step 5).
@@ -224,7 +224,7 @@ pub struct Attempt {
 }
 
 /// A mail the bank would send (step 6), kept in the outbox instead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OutboxMail {
     /// The registration it announces.
     pub registration_id: String,
@@ -301,7 +301,7 @@ pub enum Inserted {
 
 /// One admin action in the audit log: who, what, when and how it ended — never a secret (no
 /// password, seed, code or bearer token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Assigned by storage, increasing; the paging cursor.
     pub id: u64,
