@@ -14,12 +14,15 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod ops;
+pub mod webkit;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use softtoken_core::totp::unix_now;
 use softtoken_core::vault::OsKeyStore;
+#[cfg(desktop)]
+use tauri::{plugin::TauriPlugin, Wry};
 use tauri::{Manager, State};
 use zeroize::Zeroizing;
 
@@ -214,51 +217,6 @@ fn follow_window(window: &tauri::Window, event: &tauri::WindowEvent) {
     }
 }
 
-/// Keeps WebKit small and quiet on Linux: a token app shows one local page whose only change
-/// is a countdown once a second.
-/// - Cache model "document viewer": no memory caches for browsing many pages.
-/// - No page cache or back/forward gestures: there is nowhere to go back to.
-#[cfg(target_os = "linux")]
-fn tune_webview(window: &tauri::WebviewWindow) {
-    let _ = window.with_webview(|webview| {
-        use webkit2gtk::{CacheModel, SettingsExt, WebContextExt, WebViewExt};
-        let view = webview.inner();
-        if let Some(context) = view.context() {
-            context.set_cache_model(CacheModel::DocumentViewer);
-        }
-        if let Some(settings) = WebViewExt::settings(&view) {
-            settings.set_enable_page_cache(false);
-            settings.set_enable_back_forward_navigation_gestures(false);
-        }
-    });
-}
-
-/// Settings WebKit reads from the environment when it starts its processes, so they are set
-/// before the first window, and only where the user has not set them:
-/// - no compositing mode: composited rendering runs a GPU (or, without one, llvmpipe) pipeline
-///   with a vsync monitor and several render threads for every repaint; painting this page on
-///   the CPU costs ~70 MB less and a fifth of the wakeups (docs/PERFORMANCE.md). It is also the
-///   usual cure for blank WebKitGTK windows on some GPU drivers. (WebKitWebDriver cannot take
-///   screenshots in this mode, so the window tests set `WEBKIT_DISABLE_COMPOSITING_MODE=0`.)
-/// - no JavaScript JIT: the page is a few kB of our own script, the interpreter is fast enough,
-///   and a web view without JIT has no writable-executable memory to attack.
-#[cfg(target_os = "linux")]
-fn tune_webkit_environment() {
-    for (name, value) in [("JSC_useJIT", "0"), ("WEBKIT_DISABLE_COMPOSITING_MODE", "1")] {
-        if std::env::var_os(name).is_none() {
-            // Before any thread exists (start of `run`), so nothing reads the environment
-            // concurrently.
-            std::env::set_var(name, value);
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn tune_webkit_environment() {}
-
-#[cfg(not(target_os = "linux"))]
-fn tune_webview(_window: &tauri::WebviewWindow) {}
-
 /// The kiosk's window: fullscreen, covering its monitor; or exactly `area` of the screen when
 /// the kiosk shows the bank's pages beside it (scripts/demo.sh --kiosk).
 #[cfg(desktop)]
@@ -297,6 +255,38 @@ fn open_android_keystore(keys: Arc<OsKeyStore>) {
     });
 }
 
+/// One run per data directory (per vault): a second start on the same directory brings the
+/// first run's window forward and ends before it opens a window of its own (the plugin runs as
+/// the app is built, before any window); a start on another directory runs beside it. The vault
+/// keeps its own lock file ([`ops::INSTANCE_LOCK_FILE`]) for whatever gets past this (no
+/// session bus, a start racing the first run's end). On Linux the plugin's D-Bus name is the
+/// data directory's ([`ops::instance_name`]), found the way Tauri finds it.
+#[cfg(target_os = "linux")]
+fn one_run_per_vault(identifier: &str, inputs: &Inputs) -> Option<TauriPlugin<Wry>> {
+    let platform_dir = dirs::data_dir()?.join(identifier);
+    let data_dir = Config::resolve(inputs.clone(), &platform_dir, OVERRIDES_ALLOWED).data_dir;
+    let name = ops::instance_name(identifier, &data_dir);
+    Some(tauri_plugin_single_instance::Builder::new().dbus_id(name).callback(bring_forward).build())
+}
+
+/// Windows and macOS: the plugin's name is the app's identifier alone, so a run with a data
+/// directory of its own (a QA or test run) goes without it and relies on the vault's lock.
+#[cfg(all(desktop, not(target_os = "linux")))]
+fn one_run_per_vault(_identifier: &str, inputs: &Inputs) -> Option<TauriPlugin<Wry>> {
+    let own_dir = OVERRIDES_ALLOWED && inputs.data_dir.is_some();
+    (!own_dir).then(|| tauri_plugin_single_instance::init(bring_forward))
+}
+
+/// The first run's answer to a second start: its window, shown, restored and focused.
+#[cfg(desktop)]
+fn bring_forward(app: &tauri::AppHandle, _args: Vec<String>, _cwd: String) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}
+
 /// Where iOS and Android start the app: `tauri::mobile_entry_point` generates the symbols their
 /// native code calls by name (`start_app`, the JNI functions). In a private module, because
 /// they are exported for that native code, not part of this crate's API (nor documented).
@@ -311,9 +301,16 @@ mod mobile_entry {
 /// Starts the app; returns when its window is closed.
 pub fn run() -> ExitCode {
     ops::note_start();
-    tune_webkit_environment();
+    webkit::tune_environment();
     let inputs = Inputs::from_env();
+    let context = tauri::generate_context!("../tauri.conf.json");
     let builder = tauri::Builder::default();
+    // First of the plugins: a second start must end before anything else is set up.
+    #[cfg(desktop)]
+    let builder = match one_run_per_vault(&context.config().identifier, &inputs) {
+        Some(plugin) => builder.plugin(plugin),
+        None => builder,
+    };
     // Used from Rust only (clipboard.rs): the capability grants the web view none of it.
     #[cfg(mobile)]
     let builder = builder.plugin(tauri_plugin_clipboard_manager::init());
@@ -338,10 +335,14 @@ pub fn run() -> ExitCode {
             #[cfg(not(mobile))]
             let biometric: Arc<dyn biometric::BiometricStore> = Arc::new(biometric::NoBiometrics);
             app.manage(AppState::new(config, keys).with_biometric_store(biometric));
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                ops::open_vault_early(&handle.state::<AppState>()).await;
+            });
             #[cfg(mobile)]
             clipboard::attach_phone_app(app.handle());
             if let Some(window) = app.get_webview_window("main") {
-                tune_webview(&window);
+                webkit::tune(&window);
                 if kiosk {
                     fill_screen(&window, kiosk_area)?;
                 }
@@ -350,7 +351,7 @@ pub fn run() -> ExitCode {
         })
         .on_window_event(follow_window)
         .invoke_handler(invoke_handler!())
-        .run(tauri::generate_context!("../tauri.conf.json"));
+        .run(context);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -7,9 +7,10 @@
 //! One file per concern: [`state`] holds the vault and the bank's client that the others work
 //! through; `tokens` the tokens already stored, `activation` getting one from the bank,
 //! `settings` what the screens are told, `damaged_vault` the way out of a vault that cannot be
-//! opened, `launch` the launch-time measurement, `confirm` transaction confirmation and the
-//! offline code, `lock` the app lock's commands over `lock_clock`, the rule of when it locks by
-//! itself, and `biometric` the fingerprint or face unlock over the platform's store.
+//! opened, `launch` the start (the vault opened early, one run per data directory, the
+//! launch-time measurement), `confirm` transaction confirmation and the offline code, `lock`
+//! the app lock's commands over `lock_clock`, the rule of when it locks by itself, and
+//! `biometric` the fingerprint or face unlock over the platform's store.
 
 mod activation;
 mod biometric;
@@ -29,7 +30,7 @@ pub use confirm::{
     PayeeView, Pending,
 };
 pub use damaged_vault::{forgot_app_pin, start_new_vault, KeptAside};
-pub use launch::{note_start, ui_ready};
+pub use launch::{instance_name, note_start, open_vault_early, ui_ready};
 pub use lock::{
     change_app_pin, lock_now, lock_status, remove_app_pin, set_app_pin, set_lock_timeout, unlock,
     LockView,
