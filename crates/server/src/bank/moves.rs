@@ -250,7 +250,7 @@ impl Bank {
                 service_id: ServiceId::new(&m.service_id).ok(),
                 user_id: UserId::new(&m.old_user_id).ok(),
             };
-            self.record(&Actor::Token(None), AdminAction::MoveCompleted, subject, now, &m.id).await
+            self.record(&Actor::Token(None), AdminAction::MoveCompleted, subject, now, "ok").await
         };
         if let Err(e) = recorded.await {
             tracing::error!(event = "audit_error", error = %e, "recording a completed move");

@@ -122,7 +122,7 @@ pub(super) fn lookup_sql(lookup: &MoveLookup, p1: &str, p2: &str, p3: &str) -> S
     format!(
         "SELECT id, service_id, old_registration_id, old_user_id, new_registration_id, \
          new_user_id, state, created_at, expires_at, settled_at, receipt_mac FROM moves \
-         WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT {p3}"
+         WHERE {filter} ORDER BY created_at DESC, (state = 'pending') DESC, id DESC LIMIT {p3}"
     )
 }
 
