@@ -38,7 +38,7 @@ fn password(p: &str) -> ActivationPassword {
 }
 
 fn accepted(answer: &(u16, Value)) -> bool {
-    answer.0 == 200 && answer.1["result"] != json!("rejected")
+    answer.0 == 200 && answer.1["accepted"] == json!(true)
 }
 
 async fn start(

@@ -420,3 +420,5 @@ fn receipt_mac(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors;
