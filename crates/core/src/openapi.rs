@@ -12,6 +12,7 @@ use crate::confirm::details::{
     AccountNumber, Amount, BankName, BranchName, HolderName, Note, ACCOUNT_NUMBER_DIGITS,
     MAX_AMOUNT_YEN, MAX_BANK_NAME_CHARS, MAX_HOLDER_CHARS, MAX_NOTE_CHARS,
 };
+use crate::confirm::phone_move::SealedPassword;
 use crate::confirm::{ConfirmationId, MatchNumber, CONFIRMATION_ID_LEN};
 use crate::ids::{AttemptId, ServiceId, UserId, ATTEMPT_ID_LEN};
 use crate::protocol::wire::Bytes;
@@ -96,6 +97,17 @@ schema!(
         .maximum(Some(MAX_AMOUNT_YEN))
         .description(Some("An amount in yen."))
         .into()
+);
+
+schema!(
+    SealedPassword,
+    text(
+        Some("^[A-Za-z0-9_-]{27,32}$".into()),
+        27,
+        32,
+        "The new registration's activation password, AES-256-GCM sealed under the token's key \
+         (protocol.md §4.5): 20 to 24 bytes, base64url without padding."
+    )
 );
 
 impl<const N: usize> utoipa::PartialSchema for Bytes<N> {

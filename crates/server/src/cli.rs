@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 use crate::bank::{audit_query, Actor, AdminAction, Bank, IssueRequest, Subject};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{resolve, Cli, Command, Settings};
+use crate::config::{resolve, Cli, Command, MoveCommand, Settings};
 use crate::error::{Error, Result};
 use crate::sealed::MasterKey;
 use crate::serve;
@@ -273,10 +273,22 @@ async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
         }
         Command::Confirm(c) => confirm::run(bank, &actor, c).await,
         Command::Credential(c) => credential::run(bank, c, now).await,
+        Command::Move(MoveCommand::List(p)) => {
+            let (s, u) = pair(&p.service_id, &p.user_id)?;
+            for m in bank.moves_of(&s, &u, now).await? {
+                println!("{}", serde_json::to_string(&m).map_err(|_| Error::Internal("a move"))?);
+            }
+            Ok(())
+        }
+        Command::Move(MoveCommand::Cancel(a)) => {
+            print_json(&bank.cancel_move_by_bank(&actor, a.move_id.trim(), now).await?)
+        }
         Command::Serve(_)
         | Command::GenKey
         | Command::Openapi
         | Command::Migrate
-        | Command::Backup(_) => Err(Error::Internal("not an admin command")),
+        | Command::Backup(_) => {
+            Err(Error::Internal("not an admin command"))
+        }
     }
 }

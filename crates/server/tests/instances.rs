@@ -372,3 +372,32 @@ async fn a_master_key_rotated_in_the_documented_order_never_answers_a_customer_w
     let refused = start(&old, &[]).await.err().expect("an instance on the retired key started");
     assert!(refused.contains(&format!("master key id {new_id}")), "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_phone_move_started_twice_at_once_on_two_instances_leaves_one_pending_move() {
+    let Some((_db, servers)) = Server::instances(Setup::default, |_| {}, 2).await else { return };
+    let user = servers[0].issue(None, "4821").await;
+    let (token, _) =
+        provision_with(&servers[1].client(), &user, "4821", servers[1].now()).await.unwrap();
+    let keys = softtoken_core::confirm::ConfirmationKeys::derive(&token.seed);
+    let (service, user) = (ServiceId::new(SERVICE).unwrap(), UserId::new(&user).unwrap());
+    let password = ActivationPassword::new("7305").unwrap();
+    for round in 0..3 {
+        let starts = servers.iter().map(|server| {
+            let (keys, service, user, password) = (&keys, &service, &user, &password);
+            async move {
+                let now = server.now();
+                server.client().start_move(keys, service, user, password, now, now).await
+            }
+        });
+        let answers = common::join_all(starts).await;
+        assert!(answers.iter().all(Result::is_ok), "round {round}: {answers:?}");
+        let pending = servers[0].count("SELECT count(*) FROM moves WHERE state = 'pending'");
+        assert_eq!(pending, 1, "round {round}");
+        let live = servers[0].count(
+            "SELECT count(*) FROM registrations r JOIN moves m ON m.new_registration_id = r.id \
+             WHERE r.state <> 'ended'",
+        );
+        assert_eq!(live, 1, "round {round}: one prepared registration alive");
+    }
+}

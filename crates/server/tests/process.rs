@@ -456,7 +456,7 @@ fn an_instance_refuses_an_unmigrated_database_until_the_operator_runs_migrate() 
     let migrated =
         Command::new(binary::BIN).args(["--database-url", &url, "migrate"]).output().unwrap();
     assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
-    assert_eq!(db.psql("SELECT max(version) FROM softtoken_schema").unwrap(), "5");
+    assert_eq!(db.psql("SELECT max(version) FROM softtoken_schema").unwrap(), "6");
     let again =
         Command::new(binary::BIN).args(["--database-url", &url, "migrate"]).output().unwrap();
     assert!(again.status.success());
@@ -515,4 +515,43 @@ fn a_bearer_token_in_an_environment_variable_is_refused_at_start() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("SOFTTOKEN_VERIFY_TOKEN is no longer read"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_phone_move_completed_just_before_a_crash_stays_completed() {
+    use softtoken_core::client::move_phone::MoveStatus;
+    use softtoken_core::confirm::ConfirmationKeys;
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = spawn(dir.path(), &[]);
+    let old_user = issue(&server.admin_url, binary::PIN).await;
+    let old_token = provisioned(&server.url, &old_user).await;
+    let keys = ConfirmationKeys::derive(&old_token.seed);
+    let (service, old) = (ServiceId::new(SERVICE).unwrap(), UserId::new(&old_user).unwrap());
+    let client = ProvisioningClient::new(&server.url).unwrap();
+    let password = ActivationPassword::new("7305").unwrap();
+    let now = unix_now();
+    let prepared = client.start_move(&keys, &service, &old, &password, now, now).await.unwrap();
+    // The bank's clerk sees it from the command line while the server runs.
+    let list = ["move", "list", "--service-id", SERVICE, "--user-id", old_user.as_str()];
+    let (ok, out, err) = cli(dir.path(), &list, "");
+    assert!(ok && out.contains("\"pending\"") && out.contains(prepared.move_id.as_str()), "{err}");
+    // The new phone's ack, then the server dies before the old phone reads the status.
+    let new_user = prepared.new_user_id.as_str().to_owned();
+    let delivered = fetch(&ProvisioningClient::new(&server.url).unwrap(), &new_user, "7305").await;
+    assert!(delivered.unwrap().is_delivered());
+    server.kill9();
+    server = spawn(dir.path(), &[]);
+    let client = ProvisioningClient::new(&server.url).unwrap();
+    let now = unix_now();
+    let status = client.move_status(&keys, &service, &old, now, now).await.unwrap();
+    assert!(
+        matches!(&status, MoveStatus::Moved { new_user_id, .. } if new_user_id == &prepared.new_user_id),
+        "{status:?}"
+    );
+    assert_eq!(status_of(&server.admin_url, &old_user).await["state"], "ended");
+    assert_eq!(status_of(&server.admin_url, &new_user).await["state"], "delivered");
+    // Nothing is left to cancel.
+    let cancel = ["move", "cancel", "--move-id", prepared.move_id.as_str()];
+    let (ok, _, err) = cli(dir.path(), &cancel, "");
+    assert!(!ok && err.contains("no move"), "{err}");
 }

@@ -220,5 +220,5 @@ async fn a_postgres_database_migrated_by_the_earlier_server_opens_with_every_fie
     let s = PostgresStorage::open(db.options(), true).await.unwrap();
     reads_back_everything(&s).await;
     s.close().await;
-    assert_eq!(db.psql("SELECT count(*), max(version) FROM softtoken_schema").unwrap(), "5|5");
+    assert_eq!(db.psql("SELECT count(*), max(version) FROM softtoken_schema").unwrap(), "6|6");
 }

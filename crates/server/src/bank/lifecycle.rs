@@ -68,7 +68,8 @@ impl Bank {
             Err(e) => return Err(e),
         };
         if checked.state == RegistrationState::Ended {
-            return Err(Error::Ended);
+            // With the move receipt when a phone move ended it (§4.5).
+            return Err(self.ended_answer(&checked).await);
         }
         if checked.sealed_seed.is_none() {
             return Err(Error::NotAuthenticated);
@@ -112,6 +113,7 @@ impl Bank {
                 attempt: None,
                 wipe_other_attempts: true,
                 insert: None,
+                moved: None,
             };
             Ok(Decision::Write(
                 Box::new(change),

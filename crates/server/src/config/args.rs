@@ -113,6 +113,26 @@ pub enum Command {
     /// them, revoke them. Every instance sees a change within two seconds.
     #[command(subcommand)]
     Credential(CredentialCommand),
+    /// Phone moves (機種変更): list a customer's, or cancel a pending one.
+    #[command(subcommand)]
+    Move(MoveCommand),
+}
+
+/// `move` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum MoveCommand {
+    /// List a customer's moves (from or to this user ID), newest first, one JSON object per line.
+    List(PairArgs),
+    /// Cancel a pending move: its prepared registration ends, the old token keeps working.
+    Cancel(MoveCancelArgs),
+}
+
+/// `move cancel` flags.
+#[derive(Debug, Args)]
+pub struct MoveCancelArgs {
+    /// The move's ID (32 hex digits, from `move list`).
+    #[arg(long)]
+    pub move_id: String,
 }
 
 /// `credential` subcommands.

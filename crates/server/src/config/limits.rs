@@ -59,6 +59,13 @@ concern! {
         /// Provisioning attempts a registration keeps open at once (file only).
         #[arg(skip)]
         pub max_open_attempts: Option<u32>,
+        /// Turn off the phone move's fast path: the old phone cannot prepare a new
+        /// registration, and the customer ends the use and issues a new token instead.
+        #[arg(long, env = "SOFTTOKEN_MOVES_DISABLED", global = true)]
+        pub moves_disabled: bool,
+        /// Seconds a prepared phone move waits for the new phone [default: 86400].
+        #[arg(long, env = "SOFTTOKEN_MOVE_EXPIRY_SECS", global = true)]
+        pub move_expiry_secs: Option<u64>,
     }
 }
 
@@ -178,6 +185,11 @@ pub(super) fn policy(limits: &PolicyLimits, names: &BankNames) -> Result<Policy>
     policy.attempt_ttl_secs = limits.attempt_ttl_secs.unwrap_or(policy.attempt_ttl_secs);
     if policy.attempt_ttl_secs == 0 {
         return Err(Error::Config("attempt_ttl_secs must be at least 1".into()));
+    }
+    policy.moves_enabled = !limits.moves_disabled;
+    policy.move_expiry_secs = limits.move_expiry_secs.unwrap_or(policy.move_expiry_secs);
+    if policy.move_expiry_secs == 0 || policy.move_expiry_secs > 7 * 24 * 3600 {
+        return Err(Error::Config("move_expiry_secs must be 1 second to 7 days".into()));
     }
     let BankNames { issuer, display_name, download_url } = names.clone();
     policy.issuer = issuer.unwrap_or(policy.issuer);

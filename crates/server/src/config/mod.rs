@@ -52,8 +52,8 @@ use crate::storage::sqlite::Synchronous;
 pub use args::{
     AuditArgs, BackupArgs, Cli, Command, CommonArgs, ConfirmCommand, ConfirmCreateArgs,
     ConfirmIdArgs, ConfirmOfflineArgs, ConfirmStatusArgs, CredentialAddArgs, CredentialCommand,
-    CredentialRevokeArgs, IssueArgs, Output, PairArgs, ResyncArgs, RotateKeyArgs, ServeArgs,
-    VerifyArgs,
+    CredentialRevokeArgs, IssueArgs, MoveCancelArgs, MoveCommand, Output, PairArgs, ResyncArgs,
+    RotateKeyArgs, ServeArgs, VerifyArgs,
 };
 pub use database::DatabaseArgs;
 pub use defaults::{DEFAULT_ADMIN_BIND, DEFAULT_BIND, DEFAULT_DATABASE, DEFAULT_DEMO_PASSWORD};

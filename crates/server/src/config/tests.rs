@@ -144,6 +144,7 @@ fn defaults_the_help_must_quote() -> BTreeMap<&'static str, String> {
         ("reissue_wait_secs", policy.reissue_wait_secs.to_string()),
         ("expiry_days", (policy.default_expiry_secs / (24 * 3600)).to_string()),
         ("attempt_ttl_secs", policy.attempt_ttl_secs.to_string()),
+        ("move_expiry_secs", policy.move_expiry_secs.to_string()),
         ("bind", DEFAULT_BIND.to_owned()),
         ("admin_bind", DEFAULT_ADMIN_BIND.to_owned()),
         (

@@ -22,6 +22,7 @@ mod admin;
 mod confirm;
 pub(crate) mod demo;
 pub(crate) mod extract;
+mod moves;
 pub mod openapi;
 mod public;
 mod state;
@@ -65,6 +66,7 @@ fn public_api() -> OpenApiRouter<AppState> {
         .routes(routes!(livez))
         .merge(public::routes())
         .merge(confirm::public_routes())
+        .merge(moves::public_routes())
 }
 
 /// The bank's own API, for the admin listener: `/metrics` and `/v1/admin/*`. Serve it with
@@ -83,6 +85,7 @@ fn admin_api() -> OpenApiRouter<AppState> {
         .routes(routes!(livez))
         .merge(admin::routes())
         .merge(confirm::admin_routes())
+        .merge(moves::admin_routes())
 }
 
 /// The whole OpenAPI document, as the admin listener serves it at `/openapi.json` and
