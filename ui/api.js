@@ -23,7 +23,12 @@ export const activate = (serviceId, userId, password) =>
 /** Step 9 and rename: sets a token's display name. Resolves to the updated token. */
 export const renameToken = (id, base, added) => invoke("rename_token", { id, base, added });
 
-export const deleteToken = (id) => invoke("delete_token", { id });
+/**
+ * Deletes a token from this device; with `endAtBank`, ends its use at the bank first and deletes
+ * only once the bank has it ended. Resolves to `{ atBank }`: "not_asked", "ended" or
+ * "already_ended".
+ */
+export const deleteToken = (id, endAtBank) => invoke("delete_token", { id, endAtBank });
 
 export const reorderTokens = (ids) => invoke("reorder_tokens", { ids });
 

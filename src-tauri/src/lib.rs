@@ -25,8 +25,8 @@ use zeroize::Zeroizing;
 use crate::config::{Config, Inputs, KioskArea, KEYCHAIN_SERVICE, OVERRIDES_ALLOWED};
 use crate::error::CommandResult;
 use crate::ops::{
-    Answered, AppInfo, AppState, Copied, KeptAside, LockView, Notice, OfflineCode, Pending,
-    TokenView,
+    Answered, AppInfo, AppState, Copied, Deleted, KeptAside, LockView, Notice, OfflineCode,
+    Pending, TokenView,
 };
 
 #[tauri::command]
@@ -65,8 +65,12 @@ async fn rename_token(
 }
 
 #[tauri::command]
-async fn delete_token(state: State<'_, AppState>, id: String) -> CommandResult<()> {
-    ops::delete_token(&state, &id).await
+async fn delete_token(
+    state: State<'_, AppState>,
+    id: String,
+    end_at_bank: bool,
+) -> CommandResult<Deleted> {
+    ops::delete_token(&state, &id, end_at_bank, unix_now()).await
 }
 
 #[tauri::command]

@@ -109,17 +109,18 @@ pub struct OfflineCode {
     pub amount: String,
 }
 
-/// What a token's confirmations need from the vault: its keys, registration and clock offset.
-struct TokenKeys {
-    id: TokenId,
-    keys: ConfirmationKeys,
-    service: ServiceId,
-    user: UserId,
-    offset: ClockOffset,
-    delivered: bool,
+/// What a token's calls to the bank with its key need from the vault: its keys, registration
+/// and clock offset (confirmations, its end, its move).
+pub(super) struct TokenKeys {
+    pub(super) id: TokenId,
+    pub(super) keys: ConfirmationKeys,
+    pub(super) service: ServiceId,
+    pub(super) user: UserId,
+    pub(super) offset: ClockOffset,
+    pub(super) delivered: bool,
 }
 
-async fn token_keys(state: &AppState, id: TokenId) -> CommandResult<TokenKeys> {
+pub(super) async fn token_keys(state: &AppState, id: TokenId) -> CommandResult<TokenKeys> {
     state
         .with_vault(move |v| {
             let t = super::tokens::find(v, &id)?;

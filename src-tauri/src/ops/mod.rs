@@ -37,7 +37,7 @@ pub use settings::{app_info, save_language, AppInfo, Language, LANGUAGE_FILE};
 pub use state::{AppState, INSTANCE_LOCK_FILE};
 pub use tokens::{
     copy_code, delete_token, kiosk_reset, list_tokens, rename_token, reorder_tokens, Copied,
-    TokenView,
+    Deleted, TokenView,
 };
 
 #[cfg(test)]
