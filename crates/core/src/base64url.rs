@@ -27,3 +27,21 @@ pub fn b64_decode<const N: usize>(s: &str) -> Result<[u8; N]> {
         .map_err(|_| Error::ProtocolViolation("a binary field is not base64url without padding"))?;
     v.try_into().map_err(|_| Error::ProtocolViolation("a binary field has the wrong length"))
 }
+
+/// Decodes a base64url field (no padding, canonical) of `min..=max` bytes.
+///
+/// # Errors
+/// [`Error::ProtocolViolation`] for other characters, padding, non-canonical trailing bits or
+/// a length outside the range.
+pub fn b64_decode_between(s: &str, min: usize, max: usize) -> Result<Vec<u8>> {
+    if s.len() > (4 * max).div_ceil(3) {
+        return Err(Error::ProtocolViolation("a binary field has the wrong length"));
+    }
+    let v = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| Error::ProtocolViolation("a binary field is not base64url without padding"))?;
+    if v.len() < min || v.len() > max {
+        return Err(Error::ProtocolViolation("a binary field has the wrong length"));
+    }
+    Ok(v)
+}

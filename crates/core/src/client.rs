@@ -17,7 +17,8 @@
 //!    with the stored token. If the ack cannot get through, the token stays pending and the app
 //!    sends its ack again later ([`ProvisioningClient::send_ack`], e.g. at its next start).
 //!
-//! Transaction confirmation's fetch and answer run over the same client ([`confirm`]).
+//! Transaction confirmation's fetch and answer run over the same client ([`confirm`]), and so
+//! does the move of a token to a new phone ([`move_phone`]).
 //!
 //! Only with the `client` feature (on by default; the server builds core without it).
 
@@ -38,6 +39,7 @@ use crate::protocol::wire::{
     PATH_ACK, PATH_CONFIRM, PATH_START,
 };
 use crate::protocol::{ClientConfirmed, ClientHandshake, NewToken};
+use crate::weak_number::Weakness;
 
 /// Longest answer body read from the server; protocol answers are a few hundred bytes.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -316,6 +318,14 @@ fn answer_error(status: StatusCode, body: Option<ErrorBody>, retry_header: Optio
         ErrorCode::RateLimited => Error::RateLimited { retry_after },
         ErrorCode::NotAuthenticated => Error::ConfirmationNotAccepted,
         ErrorCode::UnknownConfirmation => Error::UnknownConfirmation,
+        ErrorCode::MovesNotOffered => Error::MovesNotOffered,
+        ErrorCode::NoPendingMove => Error::NoPendingMove,
+        ErrorCode::WeakActivationPassword => {
+            match body.and_then(|b| b.reason).as_deref().and_then(Weakness::from_code) {
+                Some(why) => Error::WeakActivationPassword(why),
+                None => Error::ProtocolViolation("weak_activation_password without a known reason"),
+            }
+        }
         ErrorCode::InvalidRequest | ErrorCode::BodyTooLarge => {
             Error::ProtocolViolation("the bank refused the app's request as malformed")
         }
@@ -518,5 +528,6 @@ pub(crate) fn read_answer<Resp: DeserializeOwned>(
 }
 
 pub mod confirm;
+pub mod move_phone;
 #[cfg(test)]
 mod tests;

@@ -229,11 +229,19 @@ pub enum ErrorKind {
     PinNotSet,
     /// Kind of [`Error::VaultRolledBack`].
     VaultRolledBack,
+    /// Kind of [`Error::MovesNotOffered`].
+    MovesNotOffered,
+    /// Kind of [`Error::NoPendingMove`].
+    NoPendingMove,
+    /// Kind of [`Error::WeakActivationPassword`].
+    WeakActivationPassword,
+    /// Kind of [`Error::RegistrationMoved`].
+    RegistrationMoved,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of [`Error`]'s variants.
-    pub const ALL: [ErrorKind; 36] = [
+    pub const ALL: [ErrorKind; 40] = [
         ErrorKind::InvalidInput,
         ErrorKind::UnsupportedParameters,
         ErrorKind::VaultCorrupted,
@@ -270,6 +278,10 @@ impl ErrorKind {
         ErrorKind::PinAlreadySet,
         ErrorKind::PinNotSet,
         ErrorKind::VaultRolledBack,
+        ErrorKind::MovesNotOffered,
+        ErrorKind::NoPendingMove,
+        ErrorKind::WeakActivationPassword,
+        ErrorKind::RegistrationMoved,
     ];
 
     /// The stable snake_case name, e.g. `wrong_activation_password`.
@@ -311,6 +323,10 @@ impl ErrorKind {
             ErrorKind::PinAlreadySet => "pin_already_set",
             ErrorKind::PinNotSet => "pin_not_set",
             ErrorKind::VaultRolledBack => "vault_rolled_back",
+            ErrorKind::MovesNotOffered => "moves_not_offered",
+            ErrorKind::NoPendingMove => "no_pending_move",
+            ErrorKind::WeakActivationPassword => "weak_activation_password",
+            ErrorKind::RegistrationMoved => "registration_moved",
         }
     }
 }
@@ -551,6 +567,34 @@ pub enum Error {
     /// [`crate::vault::Vault::set_aside`], which keeps the file, as for a damaged vault.
     #[error("the token vault is an older copy than the one last saved on this device; it was left unchanged")]
     VaultRolledBack,
+
+    // The phone move (confirm/phone_move.rs and client/move_phone.rs).
+    /// The bank does not offer the move to a new phone. Explain the manual path: end the use
+    /// on the bank's web site (利用解除), then issue a new token there from the next day. The
+    /// old token keeps working.
+    #[error("the bank does not offer moving a token to a new phone; end its use on the bank's web site and issue a new one from the next day")]
+    MovesNotOffered,
+
+    /// There is no pending move to cancel (it completed, expired or was cancelled meanwhile).
+    /// Ask the move's status to learn which.
+    #[error("there is no pending move of this token")]
+    NoPendingMove,
+
+    /// The bank refused the activation password chosen for the new phone as too easy to guess
+    /// (its rule, [`crate::weak_number`]). Let the customer choose another; nothing was stored.
+    #[error("this activation password is too easy to guess ({}); choose another", .0.explain())]
+    WeakActivationPassword(crate::weak_number::Weakness),
+
+    /// The token's registration ended because it moved to a new phone (`new_user_id`, at
+    /// `completed_at`), proven by the bank's receipt under this token's own key. Remove the
+    /// token and tell the customer it now lives on the new phone.
+    #[error("this token moved to a new phone")]
+    RegistrationMoved {
+        /// The registration the token moved to.
+        new_user_id: crate::ids::UserId,
+        /// Bank time when the move completed.
+        completed_at: u64,
+    },
 }
 
 impl Error {
@@ -593,6 +637,10 @@ impl Error {
             Error::PinAlreadySet => ErrorKind::PinAlreadySet,
             Error::PinNotSet => ErrorKind::PinNotSet,
             Error::VaultRolledBack => ErrorKind::VaultRolledBack,
+            Error::MovesNotOffered => ErrorKind::MovesNotOffered,
+            Error::NoPendingMove => ErrorKind::NoPendingMove,
+            Error::WeakActivationPassword(_) => ErrorKind::WeakActivationPassword,
+            Error::RegistrationMoved { .. } => ErrorKind::RegistrationMoved,
         }
     }
 

@@ -41,6 +41,13 @@ impl Weakness {
         }
     }
 
+    /// The reason a stable name stands for (the bank's `reason`), if any.
+    pub fn from_code(code: &str) -> Option<Self> {
+        [Weakness::Repeated, Weakness::Sequence, Weakness::Year, Weakness::Common]
+            .into_iter()
+            .find(|w| w.code() == code)
+    }
+
     /// What the customer is told, in English (the bank web and the app word their own Japanese
     /// text from [`Weakness::code`]).
     pub fn explain(self) -> &'static str {

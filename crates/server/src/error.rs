@@ -65,6 +65,20 @@ pub enum Error {
     #[error("the use of this registration has ended")]
     Ended,
 
+    /// The registration ended because its token moved to a new phone: `410 ended` with the
+    /// bank's receipt, which the old app checks with its own key and then removes the token.
+    #[error("the use of this registration has ended: its token moved to a new phone")]
+    EndedByMove(Box<softtoken_core::protocol::wire::MoveReceipt>),
+
+    /// The bank has the phone move's fast path off (`[moves] enabled = false`): the app
+    /// explains the manual path. Nothing was stored.
+    #[error("this bank does not offer moving a token to a new phone; end its use on the bank's web site and issue a new one")]
+    MovesNotOffered,
+
+    /// A move cancel while no move is pending. Nothing changed.
+    #[error("no move of this registration is pending")]
+    NoPendingMove,
+
     /// The ack names an attempt that is not the latest confirmed one: the app deletes its
     /// pending token.
     #[error("a newer setup of this registration replaced this one; delete the pending token")]
@@ -257,7 +271,9 @@ impl Error {
             Error::Locked(_) => ErrorCode::Locked,
             Error::Expired => ErrorCode::Expired,
             Error::AlreadyDelivered => ErrorCode::AlreadyDelivered,
-            Error::Ended => ErrorCode::Ended,
+            Error::Ended | Error::EndedByMove(_) => ErrorCode::Ended,
+            Error::MovesNotOffered => ErrorCode::MovesNotOffered,
+            Error::NoPendingMove => ErrorCode::NoPendingMove,
             Error::Superseded => ErrorCode::Superseded,
             Error::RateLimited { .. } => ErrorCode::RateLimited,
             Error::Unauthorized => ErrorCode::Unauthorized,
@@ -325,6 +341,9 @@ pub struct ApiErrorBody {
     /// With `clock_skew`: the bank's time, Unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_time: Option<u64>,
+    /// With `ended` when the registration ended by a phone move: the bank's receipt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub move_receipt: Option<softtoken_core::protocol::wire::MoveReceipt>,
 }
 
 impl IntoResponse for Error {
@@ -362,6 +381,10 @@ impl IntoResponse for Error {
             Error::ClockSkew { server_time } => Some(*server_time),
             _ => None,
         };
+        let move_receipt = match &self {
+            Error::EndedByMove(receipt) => Some((**receipt).clone()),
+            _ => None,
+        };
         let body = ApiErrorBody {
             code: self.code(),
             message,
@@ -369,6 +392,7 @@ impl IntoResponse for Error {
             retry_after,
             reason,
             server_time,
+            move_receipt,
         };
         let mut response = (status, axum::Json(body)).into_response();
         if matches!(self, Error::RequestTimeout) {

@@ -104,6 +104,7 @@ async fn an_attempt_is_evaluated_once_even_by_two_racing_writers() {
             }),
             wipe_other_attempts: false,
             insert: None,
+            moved: None,
         };
         let Updated::Applied(after) = s.update(change(&r)).await.unwrap() else { panic!() };
         // Even with the fresh revision, the attempt is no longer pending.
@@ -239,6 +240,7 @@ async fn delivery_wipes_every_other_candidate_seed_and_the_mail_lands_in_the_out
             attempt: None,
             wipe_other_attempts: true,
             insert: None,
+            moved: None,
         };
         assert!(matches!(s.update(change).await.unwrap(), Updated::Applied(_)));
         assert_eq!(s.attempt("a1").await.unwrap().unwrap().sealed, None);
@@ -301,6 +303,7 @@ async fn a_flood_of_starts_keeps_few_attempts_a_wrong_password_is_mailed_and_exp
             }),
             wipe_other_attempts: false,
             insert: None,
+            moved: None,
         };
         let Updated::Applied(after) = s.update(spend).await.unwrap() else { panic!() };
         assert_eq!(s.outbox(10).await.unwrap(), vec![notice]);

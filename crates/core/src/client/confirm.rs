@@ -87,7 +87,8 @@ impl ProvisioningClient {
         device_now: u64,
     ) -> Result<Fetched> {
         let raw = self.post_confirmation(PATH_PENDING, fetch).await?;
-        let response: FetchResponse = read_confirmation_answer(&raw, device_now)?;
+        let owner = Owner { keys, service: &fetch.service_id, user: &fetch.user_id };
+        let response: FetchResponse = read_confirmation_answer(&raw, device_now, Some(owner))?;
         let time = response.authentic_server_time(keys, fetch)?;
         let offset = time.and_then(|t| ClockOffset::bounded_between(device_now, t).ok());
         Ok(Fetched { requests: response.requests, offset })
@@ -106,7 +107,7 @@ impl ProvisioningClient {
         device_now: u64,
     ) -> Result<AnswerOutcome> {
         let raw = self.post_confirmation(PATH_ANSWER, answer).await?;
-        let outcome: AnswerOutcome = read_confirmation_answer(&raw, device_now)?;
+        let outcome: AnswerOutcome = read_confirmation_answer(&raw, device_now, None)?;
         if outcome.id != answer.id {
             return Err(Error::ProtocolViolation("the bank answered about another request"));
         }
@@ -136,14 +137,15 @@ impl ProvisioningClient {
     ) -> Result<Ended> {
         let end = EndRequest::new(keys, service.clone(), user.clone(), bank_time);
         let raw = self.post_confirmation(PATH_END, &end).await?;
-        let ended: Ended = read_confirmation_answer(&raw, device_now)?;
+        let owner = Owner { keys, service, user };
+        let ended: Ended = read_confirmation_answer(&raw, device_now, Some(owner))?;
         if ended.service_id != *service || ended.user_id != *user {
             return Err(Error::ProtocolViolation("the bank answered about another registration"));
         }
         Ok(ended)
     }
 
-    async fn post_confirmation<Req: serde::Serialize>(
+    pub(super) async fn post_confirmation<Req: serde::Serialize>(
         &self,
         path: &str,
         body: &Req,
@@ -155,14 +157,37 @@ impl ProvisioningClient {
     }
 }
 
+/// The token a request was made by, whose key checks a move receipt in a `410 ended`.
+#[derive(Clone, Copy)]
+pub(super) struct Owner<'a> {
+    pub(super) keys: &'a ConfirmationKeys,
+    pub(super) service: &'a ServiceId,
+    pub(super) user: &'a UserId,
+}
+
 /// The provisioning client's reading of an answer, plus `clock_skew`, whose `server_time` tells
-/// how far this device's clock is from the bank's.
-fn read_confirmation_answer<Resp: serde::de::DeserializeOwned>(
+/// how far this device's clock is from the bank's, and a `410 ended` whose move receipt the
+/// token's own key checks ([`Error::RegistrationMoved`]; one that does not check stays
+/// [`Error::RegistrationEnded`]).
+pub(super) fn read_confirmation_answer<Resp: serde::de::DeserializeOwned>(
     raw: &RawAnswer,
     device_now: u64,
+    owner: Option<Owner<'_>>,
 ) -> Result<Resp> {
     if !raw.status.is_success() {
         let body: Option<ErrorBody> = serde_json::from_slice(&raw.bytes).ok();
+        if let (
+            Some(ErrorBody { code: ErrorCode::Ended, move_receipt: Some(receipt), .. }),
+            Some(o),
+        ) = (&body, owner)
+        {
+            if receipt.is_for(o.keys, o.service, o.user) {
+                return Err(Error::RegistrationMoved {
+                    new_user_id: receipt.new_user_id.clone(),
+                    completed_at: receipt.completed_at,
+                });
+            }
+        }
         if let Some(ErrorBody { code: ErrorCode::ClockSkew, server_time, .. }) = &body {
             let Some(server_time) = server_time else {
                 return Err(Error::ProtocolViolation("clock_skew without server_time"));
@@ -192,7 +217,7 @@ mod tests {
 
     fn error_of(status: u16, body: &ErrorBody) -> Error {
         let body = serde_json::to_string(body).unwrap_or_default();
-        match read_confirmation_answer::<FetchResponse>(&raw(status, &body), 1_000_000) {
+        match read_confirmation_answer::<FetchResponse>(&raw(status, &body), 1_000_000, None) {
             Err(e) => e,
             Ok(r) => panic!("read as a success: {r:?}"),
         }

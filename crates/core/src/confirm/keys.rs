@@ -43,7 +43,7 @@ impl Key {
         &self.0
     }
 
-    fn mac(&self, message: &[u8]) -> Bytes<MAC_LEN> {
+    pub(super) fn mac(&self, message: &[u8]) -> Bytes<MAC_LEN> {
         // HMAC takes a key of any length: `new_from_slice` cannot fail with 32 bytes.
         let mut m = match <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_slice()) {
             Ok(m) => m,

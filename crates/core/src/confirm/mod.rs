@@ -7,6 +7,7 @@
 //! - [`offline`]: the offline code (RFC 6287 OCRA) over the payee's account number and amount,
 //!   for a phone without network.
 //! - [`end`]: the token's own request to end its registration, proven with the same keys.
+//! - [`phone_move`]: the token's hand-over to a new phone (機種変更), proven with the same keys.
 //!
 //! Both ends use this module: the bank makes a [`Request`] and sends it as a [`SignedRequest`];
 //! the app checks it with [`SignedRequest::open`] and answers with [`Request::answer`]; the bank
@@ -17,6 +18,7 @@ pub mod details;
 pub mod end;
 pub mod keys;
 pub mod offline;
+pub mod phone_move;
 
 use std::fmt;
 

@@ -244,6 +244,13 @@ pub enum ErrorCode {
     ClockSkew,
     /// 404: no confirmation request with this id for this registration.
     UnknownConfirmation,
+    /// 403: the bank does not offer the phone move; the customer takes the manual path (end of
+    /// use on the bank web, a new issue from the next day).
+    MovesNotOffered,
+    /// 409: a move cancel when no move is pending.
+    NoPendingMove,
+    /// 400: the activation password chosen is too easy to guess; body has `reason`.
+    WeakActivationPassword,
     /// A code this build does not know.
     #[serde(other)]
     Unknown,
@@ -253,7 +260,10 @@ impl ErrorCode {
     /// The HTTP status that goes with the code.
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::InvalidRequest | ErrorCode::ClockSkew => 400,
+            ErrorCode::InvalidRequest
+            | ErrorCode::ClockSkew
+            | ErrorCode::WeakActivationPassword => 400,
+            ErrorCode::MovesNotOffered => 403,
             ErrorCode::BodyTooLarge => 413,
             ErrorCode::UnknownRegistration
             | ErrorCode::UnknownAttempt
@@ -264,7 +274,7 @@ impl ErrorCode {
             | ErrorCode::Unauthorized
             | ErrorCode::NotAuthenticated => 401,
             ErrorCode::Locked => 423,
-            ErrorCode::AlreadyDelivered | ErrorCode::Superseded => 409,
+            ErrorCode::AlreadyDelivered | ErrorCode::Superseded | ErrorCode::NoPendingMove => 409,
             ErrorCode::RateLimited => 429,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Internal | ErrorCode::Unknown => 500,
@@ -295,6 +305,9 @@ impl ErrorCode {
             ErrorCode::NotAuthenticated => "not_authenticated",
             ErrorCode::ClockSkew => "clock_skew",
             ErrorCode::UnknownConfirmation => "unknown_confirmation",
+            ErrorCode::MovesNotOffered => "moves_not_offered",
+            ErrorCode::NoPendingMove => "no_pending_move",
+            ErrorCode::WeakActivationPassword => "weak_activation_password",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -325,6 +338,27 @@ pub struct ErrorBody {
     /// how much the phone's clock is off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_time: Option<u64>,
+    /// With `weak_activation_password`: why ([`crate::weak_number::Weakness::code`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// With `ended`, when the registration ended by a completed phone move: the bank's receipt,
+    /// which the old token checks with its own key (§4.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub move_receipt: Option<MoveReceipt>,
+}
+
+/// The bank's receipt that a phone move completed: the old registration ended because the new
+/// one, `new_user_id`, was activated at `completed_at`. `mac` is made with the old token's
+/// `k_app` (`crate::confirm::phone_move`), so only the bank could have made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveReceipt {
+    /// The registration the token moved to.
+    pub new_user_id: UserId,
+    /// Bank time of the new phone's ack, when the old registration ended.
+    pub completed_at: u64,
+    /// `HMAC-SHA256(k_app_old, …)` over the move (§4.5.4).
+    pub mac: Bytes<MAC_LEN>,
 }
 
 impl ErrorBody {
@@ -336,6 +370,8 @@ impl ErrorBody {
             tries_left: None,
             retry_after: None,
             server_time: None,
+            reason: None,
+            move_receipt: None,
         }
     }
 

@@ -97,6 +97,18 @@ pub enum AdminAction {
     /// A confirmation request became final through an answer or the bank: the outcome is its
     /// state (`approved`, `denied`, `wrong_number`, `expired`, `cancelled`).
     ConfirmOutcome,
+    /// The customer's old token prepared a phone move (機種変更).
+    MoveStarted,
+    /// A new start replaced a pending move (the outcome is the earlier move's ID).
+    MoveReplaced,
+    /// The customer withdrew a pending move from the old phone.
+    MoveCancelledByCustomer,
+    /// The bank withdrew a pending move (admin API or command line).
+    MoveCancelledByBank,
+    /// A pending move expired unused; the old token keeps working.
+    MoveExpired,
+    /// The new phone's ack completed a move: the old registration ended in the same write.
+    MoveCompleted,
 }
 
 impl AdminAction {
@@ -111,6 +123,12 @@ impl AdminAction {
             AdminAction::ConfirmCreate => "confirm_create",
             AdminAction::ConfirmCancel => "confirm_cancel",
             AdminAction::ConfirmOutcome => "confirm_outcome",
+            AdminAction::MoveStarted => "move_started",
+            AdminAction::MoveReplaced => "move_replaced",
+            AdminAction::MoveCancelledByCustomer => "move_cancelled_by_customer",
+            AdminAction::MoveCancelledByBank => "move_cancelled_by_bank",
+            AdminAction::MoveExpired => "move_expired",
+            AdminAction::MoveCompleted => "move_completed",
         }
     }
 }

@@ -156,6 +156,7 @@ impl Bank {
                                 attempt: None,
                                 wipe_other_attempts: true,
                                 insert: Some(fresh),
+                                moved: None,
                             };
                             Decision::Write(Box::new(change), Box::new(|_| Ok(Rearmed::Replaced)))
                         }

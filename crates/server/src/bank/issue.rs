@@ -54,7 +54,7 @@ pub(super) fn random_hex(bytes: usize) -> Result<String> {
 
 /// A uniformly random user ID with a non-zero first digit, so it never looks like a number
 /// with its leading zeros dropped, and never sequential.
-fn random_user_id() -> Result<UserId> {
+pub(super) fn random_user_id() -> Result<UserId> {
     // 9 * 10^11 IDs from 100000000000 to 999999999999.
     const SPAN: u64 = 900_000_000_000;
     // Rejection sampling keeps every ID equally likely.

@@ -112,6 +112,7 @@ impl Bank {
                 attempt: None,
                 wipe_other_attempts: true,
                 insert: None,
+                moved: None,
             };
             Ok(Decision::Write(
                 Box::new(change),

@@ -19,6 +19,7 @@ mod demo;
 mod issue;
 mod lifecycle;
 mod mail;
+mod moves;
 mod provision;
 mod rotate;
 mod verify;
@@ -92,6 +93,11 @@ pub struct Policy {
     pub display_name: String,
     /// Where the app is downloaded (in the step-6 mail).
     pub download_url: String,
+    /// Whether the old phone may move its token to a new phone at once (`[moves] enabled`,
+    /// default on); off, the customer takes the manual path (end of use, a new issue).
+    pub moves_enabled: bool,
+    /// Seconds a prepared move waits for the new phone (`[moves] expiry_secs`, default a day).
+    pub move_expiry_secs: u64,
 }
 
 impl Default for Policy {
@@ -108,6 +114,8 @@ impl Default for Policy {
             issuer: "softtoken Demo Bank".into(),
             display_name: "Demo Bank".into(),
             download_url: "https://softtoken.example/download".into(),
+            moves_enabled: true,
+            move_expiry_secs: softtoken_core::confirm::phone_move::DEFAULT_MOVE_EXPIRY_SECS,
         }
     }
 }

@@ -178,6 +178,7 @@ impl Bank {
                 attempt: Some(change(AttemptStatus::Confirmed, false, superseded.clone())),
                 wipe_other_attempts: false,
                 insert: None,
+                moved: None,
             };
             Ok(Decision::Write(
                 Box::new(change),
@@ -200,6 +201,7 @@ impl Bank {
                 attempt: Some(change(AttemptStatus::Spent, true, Some(notice.clone()))),
                 wipe_other_attempts: false,
                 insert: None,
+                moved: None,
             };
             Ok(Decision::Write(
                 Box::new(change),
@@ -250,9 +252,19 @@ impl Bank {
     pub async fn ack(&self, req: &AckRequest, now: u64) -> Result<AckResponse> {
         let id = req.attempt_id.to_string();
         let delivered = AckResponse { state: DeliveryState::Delivered };
-        self.retry_on_conflict(
-            || self.live_attempt(&id),
-            |(attempt, r)| {
+        let completed = std::sync::atomic::AtomicBool::new(false);
+        let answer = self.retry_on_conflict(
+            || async {
+                let (attempt, r) = self.live_attempt(&id).await?;
+                // A move's prepared registration: its ack ends the old one in the same write.
+                let moved = match r.state {
+                    RegistrationState::Confirmed => self.move_completion(&r, now).await?,
+                    _ => None,
+                };
+                Ok((attempt, r, moved))
+            },
+            |(attempt, r, moved)| {
+                completed.store(false, std::sync::atomic::Ordering::Relaxed);
                 let winning = attempt.status == AttemptStatus::Confirmed
                     && r.confirmed_attempt.as_deref() == Some(id.as_str());
                 if !winning {
@@ -273,11 +285,13 @@ impl Bank {
                 next.delivered_at = Some(now);
                 // Never needed again, and customers reuse their PINs elsewhere.
                 next.sealed_password = Vec::new();
+                completed.store(moved.is_some(), std::sync::atomic::Ordering::Relaxed);
                 let change = Change {
                     registration: next,
                     attempt: None,
                     wipe_other_attempts: true,
                     insert: None,
+                    moved: moved.map(Box::new),
                 };
                 let delivered = delivered.clone();
                 Ok(Decision::Write(
@@ -290,7 +304,11 @@ impl Bank {
                 ))
             },
         )
-        .await
+        .await?;
+        if completed.load(std::sync::atomic::Ordering::Relaxed) {
+            self.record_move_completed(&id, now).await;
+        }
+        Ok(answer)
     }
 }
 

@@ -66,7 +66,7 @@ fn limited(s: &AppState, scope: &str, ip: IpAddr, retry_after: u64) -> Error {
 /// Runs the app's `work` on `body` between its two reservations: the caller's address first
 /// (before the body is read, so a flood of bad bodies is throttled too), then the
 /// registration the body names.
-async fn throttled<B, T, Fut>(
+pub(super) async fn throttled<B, T, Fut>(
     s: &AppState,
     ip: Option<IpAddr>,
     body: Result<ApiJson<B>, Error>,

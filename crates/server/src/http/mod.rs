@@ -21,6 +21,7 @@ mod admin;
 mod confirm;
 pub(crate) mod demo;
 pub(crate) mod extract;
+mod moves;
 mod public;
 mod state;
 
@@ -49,6 +50,7 @@ pub fn public_app(state: AppState) -> Router {
         .route("/livez", get(livez))
         .merge(public::routes())
         .merge(confirm::public_routes())
+        .merge(moves::public_routes())
         // The demo reset and the demo bank's pages, on the address the visitor's browser and
         // app use; the pages only when the server runs in demo mode.
         .merge(demo::routes(&state));
@@ -63,7 +65,8 @@ pub fn admin_app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/livez", get(livez))
         .merge(admin::routes())
-        .merge(confirm::admin_routes());
+        .merge(confirm::admin_routes())
+        .merge(moves::admin_routes());
     finish(router, state)
 }
 

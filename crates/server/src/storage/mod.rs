@@ -15,6 +15,7 @@ mod columns;
 mod confirm;
 mod credentials;
 mod migrate;
+pub mod moves;
 pub mod postgres;
 pub mod sqlite;
 
@@ -27,6 +28,7 @@ use crate::error::Result;
 
 pub use confirm::{ConfirmationWrite, StoredConfirmation};
 pub use credentials::{CredentialAdded, StoredCredential};
+pub use moves::{MoveLookup, MoveParts, MoveStorage, MoveWrite, StoredMove};
 
 /// Where a registration is in its life (the manual's 登録状況).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -268,12 +270,14 @@ pub struct Change {
     /// A registration to insert in the same transaction (the demo re-arm ends the old one and
     /// creates the fresh one at once).
     pub insert: Option<Registration>,
+    /// A phone move's writes in the same transaction ([`moves`]).
+    pub moved: Option<Box<MoveParts>>,
 }
 
 impl Change {
     /// A change of the registration alone.
     pub fn registration(registration: Registration) -> Self {
-        Self { registration, attempt: None, wipe_other_attempts: false, insert: None }
+        Self { registration, attempt: None, wipe_other_attempts: false, insert: None, moved: None }
     }
 }
 
@@ -396,7 +400,7 @@ pub enum Freshness {
 /// The storage backend. Implementations must make each call atomic and durable before it
 /// returns `Ok`.
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: MoveStorage + Send + Sync + 'static {
     /// Inserts a fresh registration and its step-6 mail. With `user_id_must_be_new`, refuses
     /// a user ID that any registration of the service ever had.
     ///

@@ -37,6 +37,7 @@
 mod batch;
 mod confirm;
 mod credentials;
+mod moves;
 mod rows;
 mod schema;
 mod tls;
@@ -277,9 +278,15 @@ impl Storage for PostgresStorage {
     }
 
     async fn update(&self, change: Change) -> Result<Updated> {
-        let Change { registration: mut updated, attempt, wipe_other_attempts, insert } = change;
+        let Change { registration: mut updated, attempt, wipe_other_attempts, insert, moved } =
+            change;
         let expected = updated.rev;
-        let simple = attempt.is_none() && !wipe_other_attempts && insert.is_none();
+        let moved = moved.map(|m| *m).unwrap_or_default();
+        let simple = attempt.is_none()
+            && !wipe_other_attempts
+            && insert.is_none()
+            && moved.also.is_none()
+            && moved.writes.is_empty();
         let key = key_of(updated.service_id.as_str(), updated.user_id.as_str());
         if simple {
             // One row is atomic by itself: the hot path (verify) is one statement, shared
@@ -298,8 +305,12 @@ impl Storage for PostgresStorage {
                 }
             });
         }
-        // A change of several parts (provisioning, the demo re-arm): the next read refreshes.
+        // A change of several parts (provisioning, the demo re-arm, a move): the next read
+        // refreshes.
         self.seen.remove(&key);
+        if let Some(also) = &moved.also {
+            self.seen.remove(&key_of(also.service_id.as_str(), also.user_id.as_str()));
+        }
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let applied: std::result::Result<bool, rows::WriteFailed> = async {
@@ -333,6 +344,16 @@ impl Storage for PostgresStorage {
             }
             if let Some(new) = &insert {
                 insert_registration_row(&tx, new).await?;
+            }
+            if let Some(also) = &moved.also {
+                if update_registration_row(&tx, also, also.rev).await?.is_none() {
+                    return Ok(false);
+                }
+            }
+            for write in &moved.writes {
+                if !moves::write(&tx, write).await? {
+                    return Ok(false);
+                }
             }
             Ok(true)
         }

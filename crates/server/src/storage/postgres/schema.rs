@@ -130,6 +130,25 @@ CREATE INDEX credentials_name ON credentials (name, revoked_at);
 ALTER TABLE registrations ADD COLUMN verify_window_failures BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE registrations ADD COLUMN verify_window_start BIGINT;
 "#,
+    // 6: the phone moves (storage/moves.rs), as SQLite's step 7.
+    r#"
+CREATE TABLE moves (
+    id                  TEXT PRIMARY KEY,
+    service_id          TEXT NOT NULL,
+    old_registration_id TEXT NOT NULL,
+    old_user_id         TEXT NOT NULL,
+    new_registration_id TEXT NOT NULL UNIQUE,
+    new_user_id         TEXT NOT NULL,
+    state               TEXT NOT NULL
+                        CHECK (state IN ('pending', 'completed', 'expired', 'cancelled')),
+    created_at          BIGINT NOT NULL,
+    expires_at          BIGINT NOT NULL,
+    settled_at          BIGINT,
+    receipt_mac         BYTEA
+);
+CREATE UNIQUE INDEX moves_one_pending ON moves (old_registration_id) WHERE state = 'pending';
+CREATE INDEX moves_customer ON moves (service_id, old_user_id);
+"#,
 ];
 
 /// Any number; the advisory lock that lets only one instance migrate at a time.

@@ -32,6 +32,7 @@
 
 mod confirm;
 mod credentials;
+mod moves;
 mod ops;
 mod options;
 mod rows;

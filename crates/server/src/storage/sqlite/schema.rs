@@ -131,6 +131,25 @@ CREATE INDEX credentials_name ON credentials (name, revoked_at);
 ALTER TABLE registrations ADD COLUMN verify_window_failures INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE registrations ADD COLUMN verify_window_start INTEGER;
 "#,
+    // 7: the phone moves (storage/moves.rs). One pending move per old registration.
+    r#"
+CREATE TABLE moves (
+    id                  TEXT PRIMARY KEY,
+    service_id          TEXT NOT NULL,
+    old_registration_id TEXT NOT NULL,
+    old_user_id         TEXT NOT NULL,
+    new_registration_id TEXT NOT NULL UNIQUE,
+    new_user_id         TEXT NOT NULL,
+    state               TEXT NOT NULL
+                        CHECK (state IN ('pending', 'completed', 'expired', 'cancelled')),
+    created_at          INTEGER NOT NULL,
+    expires_at          INTEGER NOT NULL,
+    settled_at          INTEGER,
+    receipt_mac         BLOB
+) STRICT;
+CREATE UNIQUE INDEX moves_one_pending ON moves (old_registration_id) WHERE state = 'pending';
+CREATE INDEX moves_customer ON moves (service_id, old_user_id);
+"#,
 ];
 
 /// Bytes of WAL kept for reuse after a checkpoint: a few checkpoints' worth at the default of

@@ -197,8 +197,8 @@ impl Writer {
                     pending.push(Pending::Insert(reply, result));
                 }
                 Op::Update { change, reply } => {
-                    let (result, action) = self.update(*change);
-                    cache_actions.push(action);
+                    let (result, actions) = self.update(*change);
+                    cache_actions.extend(actions);
                     pending.push(Pending::Update(reply, result));
                 }
                 Op::InsertAttempt { attempt, open_cap, reply } => {
@@ -366,19 +366,31 @@ impl Writer {
         }
     }
 
-    fn update(&mut self, change: Change) -> (Result<Updated>, CacheAction) {
+    fn update(&mut self, change: Change) -> (Result<Updated>, Vec<CacheAction>) {
         let Change {
             registration: mut updated,
             attempt,
             wipe_other_attempts,
             insert: mut inserted,
+            moved,
         } = change;
         let expected = updated.rev;
         updated.rev = self.take_rev(expected);
         if let Some(new) = inserted.as_mut() {
             new.rev = self.take_rev(updated.rev);
         }
-        let simple = attempt.is_none() && !wipe_other_attempts && inserted.is_none();
+        let mut moved = moved.map(|m| *m).unwrap_or_default();
+        let also_expected = moved.also.as_ref().map(|r| r.rev);
+        if let Some(also) = moved.also.as_mut() {
+            also.rev = self.take_rev(updated.rev.max(also.rev));
+        }
+        // A move's other registration leaves the cache either way: the next read goes to the file.
+        let also_key = moved.also.as_ref().map(key_of);
+        let simple = attempt.is_none()
+            && !wipe_other_attempts
+            && inserted.is_none()
+            && moved.also.is_none()
+            && moved.writes.is_empty();
         let apply = |conn: &Connection| -> Result<Option<()>> {
             if update_registration_row(conn, &updated, expected)? != 1 {
                 return Ok(None);
@@ -411,6 +423,16 @@ impl Writer {
                     Err(e) => return Err(e.into()),
                 }
             }
+            if let (Some(also), Some(rev)) = (&moved.also, also_expected) {
+                if update_registration_row(conn, also, rev)? != 1 {
+                    return Ok(None);
+                }
+            }
+            for write in &moved.writes {
+                if !super::moves::write(conn, write)? {
+                    return Ok(None);
+                }
+            }
             Ok(Some(()))
         };
         let outcome = if simple {
@@ -419,17 +441,25 @@ impl Writer {
         } else {
             self.savepoint(apply)
         };
-        match outcome {
+        let mut actions: Vec<CacheAction> = also_key.into_iter().map(CacheAction::Evict).collect();
+        let result = match outcome {
             Ok(Some(())) => {
-                let action = match inserted {
+                actions.push(match inserted {
                     Some(new) => CacheAction::Put(Box::new(new)),
                     None => CacheAction::Put(Box::new(updated.clone())),
-                };
-                (Ok(Updated::Applied(Box::new(updated))), action)
+                });
+                Ok(Updated::Applied(Box::new(updated)))
             }
-            Ok(None) => (Ok(Updated::Conflict), CacheAction::Evict(key_of(&updated))),
-            Err(e) => (Err(e), CacheAction::Evict(key_of(&updated))),
-        }
+            Ok(None) => {
+                actions.push(CacheAction::Evict(key_of(&updated)));
+                Ok(Updated::Conflict)
+            }
+            Err(e) => {
+                actions.push(CacheAction::Evict(key_of(&updated)));
+                Err(e)
+            }
+        };
+        (result, actions)
     }
 
     /// Clears the passwords of expired, undelivered registrations with a fresh revision, and
@@ -583,7 +613,7 @@ fn insert_audit(conn: &Connection, e: &AuditEntry) -> Result<u64> {
         .map_err(|_| Error::Storage("audit id out of range".into()))
 }
 
-fn insert_mail(conn: &Connection, m: &OutboxMail) -> Result<()> {
+pub(super) fn insert_mail(conn: &Connection, m: &OutboxMail) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO outbox (registration_id, recipient, subject, body, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
