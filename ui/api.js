@@ -97,3 +97,19 @@ export const setLockTimeout = (secs) => invoke("set_lock_timeout", { secs });
  * `{ fileName }` of what was kept.
  */
 export const forgotAppPin = () => invoke("forgot_app_pin");
+
+/**
+ * The move to a new phone. Each resolves to `{ state, serviceId, newUserId?, newUserIdLast?,
+ * expiresAt?, name }`: state "pending" (with the new user ID in full and when it lapses),
+ * "moved" (the token was removed; the new user ID's last four digits), "expired", "cancelled"
+ * or "none" (the token keeps working here). `pin` is the app's PIN when one is set.
+ */
+export const startMove = (id, password, passwordAgain, pin) =>
+  invoke("start_move", { id, password, passwordAgain, pin: pin ?? null });
+
+export const moveStatus = (id) => invoke("move_status", { id });
+
+export const cancelMove = (id) => invoke("cancel_move", { id });
+
+/** Asks the bank about every pending move; resolves to notices `{ kind, name, userIdLast? }`. */
+export const checkMoves = () => invoke("check_moves");

@@ -28,7 +28,6 @@ export const MOVE_STRINGS = {
     "move.submit": "機種変更を始める",
     "move.sending": "銀行に依頼しています…",
     "move.back": "やめる",
-    "move.mismatch": "2回入力したパスワードが違います。同じ番号を入力してください。",
     "move.ids_heading": "新しいスマートフォンで利用開始してください",
     "move.ids_intro": "新しいスマートフォンのアプリで、次の番号と、いま決めた利用開始パスワードを入力してください。",
     "move.service_id": "サービスID",
@@ -53,6 +52,15 @@ export const MOVE_STRINGS = {
       "機種変更には銀行との通信が必要です。銀行につながりませんでした。何も変わっていません。ネットワークにつながってから、もう一度お試しください。",
     "move.lost_phone":
       "古いスマートフォンをなくした場合は、この方法は使えません。インターネットバンキングの「ワンタイムパスワード利用解除」をしてください。",
+
+    "error.moves_not_offered":
+      "この銀行では、アプリでの機種変更を受け付けていません。インターネットバンキングで「ワンタイムパスワード利用解除」を行い、翌日以降に新しいスマートフォンで利用開始してください。",
+    "error.no_pending_move": "銀行で待っている機種変更はありません。",
+    "error.weak_activation_password":
+      "この利用開始パスワードは当てられやすいため使えません（1234、1111、誕生日の年など）。別の番号にしてください。",
+    "error.registration_moved":
+      "このトークンは新しいスマートフォン（ユーザーID 末尾 {last}）へ移りました。この端末からは削除しました。",
+    "error.passwords_differ": "2回入力したパスワードが違います。同じ番号を入力してください。",
   },
   en: {
     "delete.at_bank": "Also end use at the bank",
@@ -79,7 +87,6 @@ export const MOVE_STRINGS = {
     "move.submit": "Start the move",
     "move.sending": "Asking the bank…",
     "move.back": "Cancel",
-    "move.mismatch": "The two passwords differ. Type the same digits twice.",
     "move.ids_heading": "Now set up the new phone",
     "move.ids_intro": "In the app on the new phone, type these numbers and the activation password you just chose.",
     "move.service_id": "Service ID",
@@ -104,5 +111,14 @@ export const MOVE_STRINGS = {
       "The move needs the bank, which cannot be reached. Nothing changed. Try again once online.",
     "move.lost_phone":
       "If the old phone is lost, this is not the way: end use of one-time passwords in internet banking instead.",
+
+    "error.moves_not_offered":
+      "This bank does not offer moving in the app. End use of one-time passwords in internet banking, then set up the new phone from the next day on.",
+    "error.no_pending_move": "No move of this token is waiting at the bank.",
+    "error.weak_activation_password":
+      "This activation password is too easy to guess (such as 1234, 1111 or a year). Please choose another.",
+    "error.registration_moved":
+      "This token moved to the new phone (user ID ending {last}). It was removed from this device.",
+    "error.passwords_differ": "The two passwords differ. Type the same digits twice.",
   },
 };

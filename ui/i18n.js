@@ -574,6 +574,8 @@ export function errorText(lang, e) {
       return WEAK_REASONS.includes(e.reason)
         ? translate(lang, `error.weak_pin_${e.reason}`)
         : translate(lang, "error.weak_pin");
+    case "registration_moved":
+      return translate(lang, "error.registration_moved", { last: e.userIdLast ?? "" });
     case "invalid_input":
       return invalidText(lang, { reason: e.reason, min: e.min, max: e.max, found: e.found }, e.field);
   }

@@ -119,6 +119,10 @@ export default Object.freeze({
     "pin_already_set",
     "pin_not_set",
     "vault_rolled_back",
+    "moves_not_offered",
+    "no_pending_move",
+    "weak_activation_password",
+    "registration_moved",
     "clipboard_unavailable",
     "not_kiosk",
     "internal",
@@ -126,6 +130,7 @@ export default Object.freeze({
     "already_on_this_device",
     "already_running",
     "pin_required",
-    "kiosk_has_no_lock"
+    "kiosk_has_no_lock",
+    "passwords_differ"
   ]
 });

@@ -49,4 +49,8 @@ softtoken_commands![
     lock_now,
     set_lock_timeout,
     forgot_app_pin,
+    start_move,
+    move_status,
+    cancel_move,
+    check_moves,
 ];

@@ -25,8 +25,8 @@ use zeroize::Zeroizing;
 use crate::config::{Config, Inputs, KioskArea, KEYCHAIN_SERVICE, OVERRIDES_ALLOWED};
 use crate::error::CommandResult;
 use crate::ops::{
-    Answered, AppInfo, AppState, Copied, Deleted, KeptAside, LockView, Notice, OfflineCode,
-    Pending, TokenView,
+    Answered, AppInfo, AppState, Copied, Deleted, KeptAside, LockView, MoveView, Notice,
+    OfflineCode, Pending, TokenView,
 };
 
 #[tauri::command]
@@ -177,6 +177,32 @@ async fn set_lock_timeout(state: State<'_, AppState>, secs: u32) -> CommandResul
 #[tauri::command]
 async fn forgot_app_pin(state: State<'_, AppState>) -> CommandResult<Option<KeptAside>> {
     ops::forgot_app_pin(&state, unix_now()).await
+}
+
+#[tauri::command]
+async fn start_move(
+    state: State<'_, AppState>,
+    id: String,
+    password: Zeroizing<String>,
+    password_again: Zeroizing<String>,
+    pin: Option<Zeroizing<String>>,
+) -> CommandResult<MoveView> {
+    ops::start_move(&state, &id, password, password_again, pin, unix_now()).await
+}
+
+#[tauri::command]
+async fn move_status(state: State<'_, AppState>, id: String) -> CommandResult<MoveView> {
+    ops::move_status(&state, &id, unix_now()).await
+}
+
+#[tauri::command]
+async fn cancel_move(state: State<'_, AppState>, id: String) -> CommandResult<MoveView> {
+    ops::cancel_move(&state, &id, unix_now()).await
+}
+
+#[tauri::command]
+async fn check_moves(state: State<'_, AppState>) -> CommandResult<Vec<Notice>> {
+    ops::check_moves(&state, unix_now()).await
 }
 
 /// The lock's background clock follows the window: on a phone the app is suspended and

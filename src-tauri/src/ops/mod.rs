@@ -9,7 +9,7 @@
 //! `settings` what the screens are told, `damaged_vault` the way out of a vault that cannot be
 //! opened, `launch` the launch-time measurement, `confirm` transaction confirmation and the
 //! offline code, `lock` the app lock's commands over `lock_clock`, the rule of when it locks by
-//! itself.
+//! itself, `move_phone` the move of a token to a new phone.
 
 mod activation;
 mod confirm;
@@ -17,6 +17,7 @@ mod damaged_vault;
 mod launch;
 mod lock;
 mod lock_clock;
+mod move_phone;
 mod settings;
 mod state;
 mod tokens;
@@ -33,6 +34,7 @@ pub use lock::{
     LockView,
 };
 pub use lock_clock::{LockClock, DEFAULT_LOCK_AFTER_SECS, LOCK_AFTER_CHOICES, LOCK_AFTER_FILE};
+pub use move_phone::{cancel_move, check_moves, move_status, start_move, MoveView};
 pub use settings::{app_info, save_language, AppInfo, Language, LANGUAGE_FILE};
 pub use state::{AppState, INSTANCE_LOCK_FILE};
 pub use tokens::{

@@ -44,6 +44,9 @@ pub struct TokenView {
     pub expires_at: u64,
     /// The code period in seconds.
     pub period: u32,
+    /// While the token's move to a new phone waits for the new phone: the device's Unix second
+    /// at which it lapses.
+    pub moving_until: Option<u64>,
 }
 
 /// The answer to a copy.
@@ -70,6 +73,10 @@ pub(super) fn token_view(t: &TokenSummary, vault: &Vault, now: u64) -> CommandRe
         seconds_left: view.seconds_left,
         expires_at: now + u64::from(view.seconds_left),
         period: view.period,
+        moving_until: t
+            .pending_move
+            .as_ref()
+            .map(|m| m.expires_at.saturating_add_signed(-t.issued.offset.0)),
     })
 }
 
