@@ -28,7 +28,7 @@ export function forget() {
 
 // What the list's rows depend on; the codes alone change without rebuilding them.
 function structureKey(list) {
-  return list.map((x) => `${x.id}|${x.name}|${x.pendingDelivery}`).join("\n");
+  return list.map((x) => `${x.id}|${x.name}|${x.pendingDelivery}|${x.movingUntil}`).join("\n");
 }
 
 const ACTION_LABELS = {
@@ -57,6 +57,12 @@ function render() {
     const pending = li.querySelector(".pending");
     pending.hidden = !tok.pendingDelivery;
     pending.textContent = t("list.pending");
+    const moving = li.querySelector(".moving");
+    moving.hidden = tok.movingUntil == null;
+    if (tok.movingUntil != null) {
+      const date = new Date(tok.movingUntil * 1000).toLocaleString(document.documentElement.lang);
+      moving.textContent = t("list.moving", { date });
+    }
     for (const [action, key] of Object.entries(ACTION_LABELS)) {
       li.querySelector(`[data-action="${action}"]`).textContent = t(key);
     }
