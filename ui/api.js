@@ -23,7 +23,12 @@ export const activate = (serviceId, userId, password) =>
 /** Step 9 and rename: sets a token's display name. Resolves to the updated token. */
 export const renameToken = (id, base, added) => invoke("rename_token", { id, base, added });
 
-export const deleteToken = (id) => invoke("delete_token", { id });
+/**
+ * Deletes a token from this device; with `endAtBank`, ends its use at the bank first and deletes
+ * only once the bank has it ended. Resolves to `{ atBank }`: "not_asked", "ended" or
+ * "already_ended".
+ */
+export const deleteToken = (id, endAtBank) => invoke("delete_token", { id, endAtBank });
 
 export const reorderTokens = (ids) => invoke("reorder_tokens", { ids });
 
@@ -95,3 +100,19 @@ export const forgotAppPin = () => invoke("forgot_app_pin");
 export const turnOnBiometric = (pin, lang) => invoke("turn_on_biometric", { pin, lang });
 export const turnOffBiometric = () => invoke("turn_off_biometric");
 export const unlockWithBiometric = (lang) => invoke("unlock_with_biometric", { lang });
+
+/**
+ * The move to a new phone. Each resolves to `{ state, serviceId, newUserId?, newUserIdLast?,
+ * expiresAt?, name }`: state "pending" (with the new user ID in full and when it lapses),
+ * "moved" (the token was removed; the new user ID's last four digits), "expired", "cancelled"
+ * or "none" (the token keeps working here). `pin` is the app's PIN when one is set.
+ */
+export const startMove = (id, password, passwordAgain, pin) =>
+  invoke("start_move", { id, password, passwordAgain, pin: pin ?? null });
+
+export const moveStatus = (id) => invoke("move_status", { id });
+
+export const cancelMove = (id) => invoke("cancel_move", { id });
+
+/** Asks the bank about every pending move; resolves to notices `{ kind, name, userIdLast? }`. */
+export const checkMoves = () => invoke("check_moves");

@@ -1,6 +1,6 @@
 // The screens of softtoken: token list (list), activation (step 7, activate), initial setup
 // (step 8, setup), display name (step 9, name), the one-time password (step 10, otp), a
-// transaction confirmation (confirm), the offline code (offline), and the app lock's unlock
+// transaction confirmation (confirm), the offline code (offline), the move to a new phone (move), and the app lock's unlock
 // (lock), PIN (pin), forgotten PIN (forgot) and settings (security), one module each under
 // screens/, plus the error screen (errors.js). confirmations.js looks for the bank's requests;
 // lock.js covers the page in the background. This module starts them and switches the
@@ -16,6 +16,7 @@ import * as errors from "./errors.js";
 import { defaultLang } from "./i18n.js";
 import * as kiosk from "./kiosk.js";
 import * as lock from "./lock.js";
+import * as moves from "./moves.js";
 import { current, go, register, relangAll } from "./navigation.js";
 import * as notice from "./notice.js";
 import * as activate from "./screens/activate.js";
@@ -23,6 +24,7 @@ import * as confirm from "./screens/confirm.js";
 import * as forgot from "./screens/forgot.js";
 import * as list from "./screens/list.js";
 import * as lockScreen from "./screens/lock.js";
+import * as move from "./screens/move.js";
 import * as name from "./screens/name.js";
 import * as offline from "./screens/offline.js";
 import * as otp from "./screens/otp.js";
@@ -32,7 +34,9 @@ import * as setup from "./screens/setup.js";
 import * as tokens from "./tokens.js";
 import { $, currentLang, setLang, t } from "./view.js";
 
-const SCREENS = { list, activate, setup, name, otp, confirm, offline, lock: lockScreen, pin, forgot, security };
+const SCREENS = {
+  list, activate, setup, name, otp, confirm, offline, move, lock: lockScreen, pin, forgot, security,
+};
 register({ ...SCREENS, error: errors });
 
 function applyLang() {
@@ -93,6 +97,7 @@ async function boot() {
   // Acknowledgements the bank is still owed: after the first codes are on screen, so a slow
   // network never delays them.
   acks.sendNow();
+  moves.checkNow();
   confirmations.lookNow();
 }
 
@@ -108,6 +113,7 @@ function start() {
   for (const m of [...Object.values(SCREENS), errors]) m.wire();
   lock.start(lockedMeanwhile);
   acks.start();
+  moves.start();
   confirmations.start();
   errors.attempt(boot);
 }

@@ -55,6 +55,13 @@ async function lookFor(tok) {
   try {
     pending = await api.listConfirmations(tok.id);
   } catch (e) {
+    // The token moved to the new phone and was removed: the list, without it, says so.
+    if (e?.kind === "registration_moved") {
+      notice.sayError(e);
+      await tokens.refresh();
+      if (current() === "otp") go("list");
+      return null;
+    }
     if (e?.kind !== before.kind) tellError(e, before.accepted);
     told.set(tok.id, { ...before, kind: e?.kind ?? null });
     return null;

@@ -1,8 +1,9 @@
-// Every text the customer reads, in Japanese and English (the app lock's in i18n-lock.js). Keys are shared; a test checks that
+// Every text the customer reads, in Japanese and English (the app lock's in i18n-lock.js, the phone move's in i18n-move.js). Keys are shared; a test checks that
 // both languages have every key and the same {placeholders}, and that every error kind and
 // every reason of rules.js has its words here.
 
 import { LOCK_STRINGS } from "./i18n-lock.js";
+import { MOVE_STRINGS } from "./i18n-move.js";
 import rules from "./rules.js";
 import { invalidMessage } from "./validate.js";
 
@@ -167,7 +168,7 @@ export const STRINGS = {
     "delete.body":
       "「{name}」をこの端末から削除します。削除すると、この端末ではワンタイムパスワードを表示できなくなります。",
     "delete.bank_note":
-      "銀行でのワンタイムパスワードの利用終了は別の手続きです。機種変更などで使わなくなる場合は、インターネットバンキングの「ワンタイムパスワード利用終了」も行ってください。",
+      "銀行でのワンタイムパスワードの利用終了は別の手続きです。新しいスマートフォンへ移すときはトークンの「機種変更」を、使うのをやめるときは下の「銀行での利用も終了する」を選んでください。",
     "delete.confirm": "削除する",
     "delete.cancel": "キャンセル",
     "delete.done": "{name} を削除しました。",
@@ -408,7 +409,7 @@ export const STRINGS = {
     "delete.body":
       "“{name}” will be deleted from this device. This device will then no longer show its one-time passwords.",
     "delete.bank_note":
-      "Ending use at the bank is a separate step. If you stop using it (for example, a new phone), also choose “End use of one-time passwords” in internet banking.",
+      "Ending use at the bank is a separate step. For a new phone, use “Move to a new phone”; to stop using it, tick “Also end use at the bank” below.",
     "delete.confirm": "Delete",
     "delete.cancel": "Cancel",
     "delete.done": "{name} was deleted.",
@@ -493,7 +494,7 @@ export const STRINGS = {
   },
 };
 
-for (const lang of LANGS) Object.assign(STRINGS[lang], LOCK_STRINGS[lang]);
+for (const lang of LANGS) Object.assign(STRINGS[lang], LOCK_STRINGS[lang], MOVE_STRINGS[lang]);
 
 // Japanese when the system's language is Japanese, English otherwise.
 export function defaultLang(navigatorLanguage) {
@@ -573,6 +574,8 @@ export function errorText(lang, e) {
       return WEAK_REASONS.includes(e.reason)
         ? translate(lang, `error.weak_pin_${e.reason}`)
         : translate(lang, "error.weak_pin");
+    case "registration_moved":
+      return translate(lang, "error.registration_moved", { last: e.userIdLast ?? "" });
     case "invalid_input":
       return invalidText(lang, { reason: e.reason, min: e.min, max: e.max, found: e.found }, e.field);
   }

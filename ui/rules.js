@@ -120,6 +120,10 @@ export default Object.freeze({
     "pin_not_set",
     "vault_rolled_back",
     "biometric_stale",
+    "moves_not_offered",
+    "no_pending_move",
+    "weak_activation_password",
+    "registration_moved",
     "clipboard_unavailable",
     "not_kiosk",
     "internal",
@@ -130,6 +134,7 @@ export default Object.freeze({
     "kiosk_has_no_lock",
     "biometric_cancelled",
     "biometric_invalidated",
-    "biometric_unavailable"
+    "biometric_unavailable",
+    "passwords_differ"
   ]
 });

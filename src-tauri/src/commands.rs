@@ -52,4 +52,8 @@ softtoken_commands![
     turn_on_biometric,
     turn_off_biometric,
     unlock_with_biometric,
+    start_move,
+    move_status,
+    cancel_move,
+    check_moves,
 ];

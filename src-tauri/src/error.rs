@@ -41,11 +41,14 @@ pub enum AppErrorKind {
     BiometricInvalidated,
     /// Biometrics cannot be used now (none enrolled, locked out, not on this device).
     BiometricUnavailable,
+    /// The activation password chosen for the new phone was typed differently the second
+    /// time: the customer types it again.
+    PasswordsDiffer,
 }
 
 impl AppErrorKind {
     /// Every kind of this crate.
-    pub const ALL: [AppErrorKind; 11] = [
+    pub const ALL: [AppErrorKind; 12] = [
         AppErrorKind::ClipboardUnavailable,
         AppErrorKind::NotKiosk,
         AppErrorKind::Internal,
@@ -57,6 +60,7 @@ impl AppErrorKind {
         AppErrorKind::BiometricCancelled,
         AppErrorKind::BiometricInvalidated,
         AppErrorKind::BiometricUnavailable,
+        AppErrorKind::PasswordsDiffer,
     ];
 
     /// The stable snake_case name the web view receives as `kind`.
@@ -73,6 +77,7 @@ impl AppErrorKind {
             AppErrorKind::BiometricCancelled => "biometric_cancelled",
             AppErrorKind::BiometricInvalidated => "biometric_invalidated",
             AppErrorKind::BiometricUnavailable => "biometric_unavailable",
+            AppErrorKind::PasswordsDiffer => "passwords_differ",
         }
     }
 }
@@ -90,7 +95,7 @@ pub struct CommandError {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'static str>,
     /// For `invalid_input`: why (`empty`, `not_digits`, `wrong_length`, `too_long`, `control`);
-    /// for `weak_pin`: core's weak-number rule (`repeated`, `sequence`, `year`, `common`).
+    /// for `weak_pin` and `weak_activation_password`: core's weak-number rule (`repeated`, `sequence`, `year`, `common`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
     /// For `invalid_input`: the shortest accepted length.
@@ -110,6 +115,36 @@ pub struct CommandError {
     /// wait.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// For `registration_moved`: the last four digits of the user ID the token moved to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id_last: Option<LastDigits>,
+}
+
+/// The last four digits of a user ID: how the screens name a registration without showing it
+/// (and small, so the error stays small).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastDigits([u8; 4]);
+
+impl LastDigits {
+    /// The last four digits of `user` (a user ID is twelve ASCII digits).
+    pub fn of(user: &softtoken_core::ids::UserId) -> Self {
+        let mut out = [b'0'; 4];
+        let bytes = user.as_str().as_bytes();
+        let tail = &bytes[bytes.len().saturating_sub(4)..];
+        out[4 - tail.len()..].copy_from_slice(tail);
+        Self(out)
+    }
+
+    /// The four digits.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Serialize for LastDigits {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// Result of a command.
@@ -119,6 +154,12 @@ impl CommandError {
     /// An error of this crate (not from core).
     pub fn app(kind: AppErrorKind, message: &'static str) -> Self {
         Self::new(kind.as_str(), message)
+    }
+
+    /// An error of one of core's kinds, with its fixed sentence, for a caller that has no
+    /// [`Error`] value of it at hand.
+    pub fn of_core_kind(kind: ErrorKind) -> Self {
+        Self::new(kind.as_str(), fallback_message(kind))
     }
 
     fn new(kind: &'static str, message: &'static str) -> Self {
@@ -132,6 +173,7 @@ impl CommandError {
             found: None,
             tries_left: None,
             retry_after: None,
+            user_id_last: None,
         }
     }
 }
@@ -195,6 +237,14 @@ fn fallback_message(kind: ErrorKind) -> &'static str {
         ErrorKind::VaultRolledBack => {
             "The token store is an older copy than the one last saved here; it was not opened."
         }
+        ErrorKind::MovesNotOffered => {
+            "The bank does not offer moving in the app: end use on the bank's web site, then set up the new phone from the next day."
+        }
+        ErrorKind::NoPendingMove => "No move of this token is waiting at the bank.",
+        ErrorKind::WeakActivationPassword => {
+            "This activation password is too easy to guess: choose another."
+        }
+        ErrorKind::RegistrationMoved => "This token moved to a new phone.",
     }
 }
 
@@ -221,7 +271,9 @@ impl From<Error> for CommandError {
                 out.retry_after = (*wait_secs > 0).then_some(*wait_secs);
             }
             Error::PinBackOff { wait_secs } => out.retry_after = Some(*wait_secs),
-            Error::WeakPin(why) => out.reason = Some(why.code()),
+            Error::WeakPin(why) | Error::WeakActivationPassword(why) => {
+                out.reason = Some(why.code());
+            }
             _ => {}
         }
         out

@@ -29,8 +29,8 @@ use zeroize::Zeroizing;
 use crate::config::{Config, Inputs, KioskArea, KEYCHAIN_SERVICE, OVERRIDES_ALLOWED};
 use crate::error::CommandResult;
 use crate::ops::{
-    Answered, AppInfo, AppState, Copied, KeptAside, LockView, Notice, OfflineCode, Pending,
-    TokenView,
+    Answered, AppInfo, AppState, Copied, Deleted, KeptAside, LockView, MoveView, Notice,
+    OfflineCode, Pending, TokenView,
 };
 
 #[tauri::command]
@@ -69,8 +69,12 @@ async fn rename_token(
 }
 
 #[tauri::command]
-async fn delete_token(state: State<'_, AppState>, id: String) -> CommandResult<()> {
-    ops::delete_token(&state, &id).await
+async fn delete_token(
+    state: State<'_, AppState>,
+    id: String,
+    end_at_bank: bool,
+) -> CommandResult<Deleted> {
+    ops::delete_token(&state, &id, end_at_bank, unix_now()).await
 }
 
 #[tauri::command]
@@ -199,6 +203,32 @@ async fn unlock_with_biometric(
     lang: String,
 ) -> CommandResult<LockView> {
     ops::unlock_with_biometric(&state, lang, unix_now()).await
+}
+
+#[tauri::command]
+async fn start_move(
+    state: State<'_, AppState>,
+    id: String,
+    password: Zeroizing<String>,
+    password_again: Zeroizing<String>,
+    pin: Option<Zeroizing<String>>,
+) -> CommandResult<MoveView> {
+    ops::start_move(&state, &id, password, password_again, pin, unix_now()).await
+}
+
+#[tauri::command]
+async fn move_status(state: State<'_, AppState>, id: String) -> CommandResult<MoveView> {
+    ops::move_status(&state, &id, unix_now()).await
+}
+
+#[tauri::command]
+async fn cancel_move(state: State<'_, AppState>, id: String) -> CommandResult<MoveView> {
+    ops::cancel_move(&state, &id, unix_now()).await
+}
+
+#[tauri::command]
+async fn check_moves(state: State<'_, AppState>) -> CommandResult<Vec<Notice>> {
+    ops::check_moves(&state, unix_now()).await
 }
 
 /// The lock's background clock follows the window: on a phone the app is suspended and

@@ -185,7 +185,7 @@ async fn a_request_of_a_deleted_token_can_no_longer_be_answered_from_this_device
     let (app, token) = app(dir.path(), &bank.url);
     let id =
         ops::list_confirmations(&app, &token, DEVICE_NOW).await.unwrap().requests[0].id.clone();
-    ops::delete_token(&app, &token).await.unwrap();
+    ops::delete_token(&app, &token, false, DEVICE_NOW).await.unwrap();
     let r = ops::answer_confirmation(&app, &id, Decision::Approve, None, None, DEVICE_NOW).await;
     assert_eq!(r.unwrap_err().kind, "unknown_confirmation");
     assert_eq!(bank.answers(), 0);

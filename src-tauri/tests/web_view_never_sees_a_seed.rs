@@ -132,10 +132,23 @@ async fn no_command_response_contains_the_seed_of_a_stored_token() {
         "activate offline",
         json(&ops::activate(&state, "10112231", "999800000002", pw(), NOW).await),
     ));
+    // The move's commands, with the bank out of reach: refused, nothing of the token in them.
+    let (chosen, again) = (|| Zeroizing::new("4826".to_owned()), || Zeroizing::new("4826".into()));
+    let start = ops::start_move(&state, &id, chosen(), again(), None, NOW).await;
+    responses.push(("start_move offline", json(&start)));
+    responses.push(("move_status offline", json(&ops::move_status(&state, &id, NOW).await)));
+    responses.push(("cancel_move offline", json(&ops::cancel_move(&state, &id, NOW).await)));
+    responses.push(("check_moves", json(&ops::check_moves(&state, NOW).await)));
+    let unknown = "0".repeat(32);
+    responses.push((
+        "delete_token unknown",
+        json(&ops::delete_token(&state, &unknown, false, NOW).await),
+    ));
+    // The bank cannot be reached here: the token stays, and the answer says only that.
     responses
-        .push(("delete_token unknown", json(&ops::delete_token(&state, &"0".repeat(32)).await)));
+        .push(("delete_token at the bank", json(&ops::delete_token(&state, &id, true, NOW).await)));
     responses.push(("list_tokens again", json(&ops::list_tokens(&state, NOW + 60).await)));
-    responses.push(("delete_token", json(&ops::delete_token(&state, &id).await)));
+    responses.push(("delete_token", json(&ops::delete_token(&state, &id, false, NOW).await)));
     responses.push(("kiosk_reset", json(&ops::kiosk_reset(&state).await)));
     responses.push(("save_language", json(&ops::save_language(&state, ops::Language::En))));
     responses.push(("start_new_vault", json(&ops::start_new_vault(&state, NOW).await)));
@@ -170,6 +183,9 @@ async fn no_command_response_contains_the_seed_of_a_stored_token() {
     assert!(responses[0].1.contains(&code) && code.len() == 6, "{}", responses[0].1);
     assert!(responses[2].1.contains("熊本 個人"), "{}", responses[2].1);
     assert!(responses[8].1.contains("server_unreachable"), "{}", responses[8].1);
+    // Ending use at an unreachable bank removed nothing: the next list still has the token.
+    assert!(responses[14].1.contains("server_unreachable"), "{}", responses[14].1);
+    assert!(responses[15].1.contains("熊本 個人"), "{}", responses[15].1);
     // The confirmation was shown with its payee, and none of its MAC went with it.
     assert!(shown.contains("ヤマダ　タロウ") && shown.contains("¥50,000"), "{shown}");
     for (command, response) in &responses {

@@ -129,7 +129,7 @@ async fn customer_walks_steps_7_to_10_and_the_bank_accepts_the_code_once() {
     // Delete asks first and explains that the bank side is separate; cancel keeps the token.
     app.click_in_token(1, "delete").await;
     app.wait_visible("delete-dialog").await;
-    assert!(app.text("delete-dialog").await.contains("ワンタイムパスワード利用終了"));
+    assert!(app.text("delete-dialog").await.contains("銀行での利用も終了する"));
     app.shoot("8-delete").await;
     app.click("delete-cancel").await;
     app.wait_hidden("delete-dialog").await;

@@ -28,7 +28,7 @@ export function forget() {
 
 // What the list's rows depend on; the codes alone change without rebuilding them.
 function structureKey(list) {
-  return list.map((x) => `${x.id}|${x.name}|${x.pendingDelivery}`).join("\n");
+  return list.map((x) => `${x.id}|${x.name}|${x.pendingDelivery}|${x.movingUntil}`).join("\n");
 }
 
 const ACTION_LABELS = {
@@ -57,6 +57,12 @@ function render() {
     const pending = li.querySelector(".pending");
     pending.hidden = !tok.pendingDelivery;
     pending.textContent = t("list.pending");
+    const moving = li.querySelector(".moving");
+    moving.hidden = tok.movingUntil == null;
+    if (tok.movingUntil != null) {
+      const date = new Date(tok.movingUntil * 1000).toLocaleString(document.documentElement.lang);
+      moving.textContent = t("list.moving", { date });
+    }
     for (const [action, key] of Object.entries(ACTION_LABELS)) {
       li.querySelector(`[data-action="${action}"]`).textContent = t(key);
     }
@@ -135,9 +141,23 @@ async function move(id, delta) {
   (same ?? li?.querySelector('[data-action="show"]'))?.focus();
 }
 
+// What the notice says after a delete, by what the bank did.
+const DELETED = {
+  not_asked: "delete.done",
+  ended: "delete.done_ended",
+  already_ended: "delete.done_already_ended",
+};
+
+// Why a delete that was to end use at the bank kept the token, by the error's kind.
+const KEPT = {
+  server_unreachable: "delete.kept_offline",
+  confirmation_not_accepted: "delete.kept_refused",
+};
+
 function askDelete(tok) {
   deleteId = tok.id;
   $("delete-body").textContent = t("delete.body", { name: tok.name });
+  $("delete-at-bank").checked = false;
   $("delete-dialog").returnValue = "";
   $("delete-dialog").showModal();
 }
@@ -151,10 +171,11 @@ async function onDeleteClosed() {
     return;
   }
   try {
-    await api.deleteToken(id);
-    notice.say("delete.done", { name: tok.name });
+    const deleted = await api.deleteToken(id, $("delete-at-bank").checked);
+    notice.say(DELETED[deleted.atBank], { name: tok.name });
   } catch (e) {
-    notice.sayError(e);
+    if (KEPT[e?.kind]) notice.say(KEPT[e.kind], { name: tok.name });
+    else notice.sayError(e);
   }
   await attempt(async () => {
     await tokens.refresh();

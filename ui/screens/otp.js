@@ -52,6 +52,7 @@ export function wire() {
   tokens.watch(() => render(true));
   $("otp-copy").addEventListener("click", () => copyCode(tokenId));
   $("otp-offline").addEventListener("click", () => go("offline", tokenId));
+  $("otp-move").addEventListener("click", () => go("move", tokenId));
   $("otp-back").addEventListener("click", () => {
     notice.clear();
     go("list");

@@ -364,6 +364,7 @@ fn vault_example(service: &ServiceId, user: &UserId) -> Option<(Vec<u8>, Vec<u8>
             },
             created_at: 1_700_000_000,
             delivery: Delivery { pending: Some(AttemptId::from_bytes([3; 16])) },
+            pending_move: None,
         },
     };
     let file = encode(std::slice::from_ref(&record), ciphers(), 0, None).ok()?;

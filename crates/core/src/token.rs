@@ -78,6 +78,24 @@ pub struct TokenSummary {
     /// The attempt to acknowledge, while the bank has not; flat in the vault's records.
     #[serde(flatten)]
     pub delivery: Delivery,
+    /// The move to a new phone this token started and the bank has not yet said is over
+    /// (`docs/protocol.md` §4.5). Absent from the records of tokens without one, so files
+    /// written before the move existed open unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_move: Option<PendingMove>,
+}
+
+/// A move to a new phone the bank prepared for a token: kept with the token so that an app
+/// restarted while the customer sets up the new phone still asks the bank how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingMove {
+    /// The bank's opaque id of the move.
+    pub move_id: String,
+    /// The user ID the bank issued for the new phone.
+    pub new_user_id: UserId,
+    /// When the bank lets the prepared registration expire (Unix seconds, bank clock).
+    pub expires_at: u64,
 }
 
 impl NewToken {
@@ -85,6 +103,6 @@ impl NewToken {
     /// store seals apart.
     pub fn into_summary(self, id: TokenId, created_at: u64) -> (TokenSummary, Seed) {
         let NewToken { issued, seed, delivery } = self;
-        (TokenSummary { id, issued, created_at, delivery }, seed)
+        (TokenSummary { id, issued, created_at, delivery, pending_move: None }, seed)
     }
 }

@@ -287,8 +287,6 @@ async fn admin(bank: &Arc<Bank>, command: Command, now: u64) -> Result<()> {
         | Command::GenKey
         | Command::Openapi
         | Command::Migrate
-        | Command::Backup(_) => {
-            Err(Error::Internal("not an admin command"))
-        }
+        | Command::Backup(_) => Err(Error::Internal("not an admin command")),
     }
 }

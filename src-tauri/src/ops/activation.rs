@@ -17,10 +17,15 @@ use crate::error::{AppErrorKind, CommandError, CommandResult};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notice {
-    /// `superseded`: a pending token was replaced by a newer setup and was removed.
+    /// `superseded`: a pending token was replaced by a newer setup and was removed; `moved`: a
+    /// token moved to a new phone and was removed; `move_expired`, `move_cancelled`: a token's
+    /// move is over and it keeps working here.
     pub kind: &'static str,
-    /// The removed token's display name.
+    /// The token's display name.
     pub name: String,
+    /// For `moved`: the last four digits of the user ID it moved to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id_last: Option<crate::error::LastDigits>,
 }
 
 /// `activate` (step 7): validates what was typed, runs the provisioning handshake with the
@@ -145,7 +150,7 @@ pub async fn resume_pending(state: &AppState) -> CommandResult<Vec<Notice>> {
     for (id, name, ack) in owed {
         let delivery = client.send_ack(&ack).await;
         if state.with_vault(move |v| record_delivery(v, &id, delivery)).await?.is_some() {
-            notices.push(Notice { kind: "superseded", name });
+            notices.push(Notice { kind: "superseded", name, user_id_last: None });
         }
     }
     Ok(notices)

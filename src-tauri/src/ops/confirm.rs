@@ -109,17 +109,20 @@ pub struct OfflineCode {
     pub amount: String,
 }
 
-/// What a token's confirmations need from the vault: its keys, registration and clock offset.
-struct TokenKeys {
-    id: TokenId,
-    keys: ConfirmationKeys,
-    service: ServiceId,
-    user: UserId,
-    offset: ClockOffset,
-    delivered: bool,
+/// What a token's calls to the bank with its key need from the vault: its keys, registration
+/// and clock offset (confirmations, its end, its move).
+pub(super) struct TokenKeys {
+    pub(super) id: TokenId,
+    pub(super) keys: ConfirmationKeys,
+    pub(super) service: ServiceId,
+    pub(super) user: UserId,
+    pub(super) offset: ClockOffset,
+    pub(super) delivered: bool,
+    /// The token started a move to a new phone that the bank has not yet said is over.
+    pub(super) moving: bool,
 }
 
-async fn token_keys(state: &AppState, id: TokenId) -> CommandResult<TokenKeys> {
+pub(super) async fn token_keys(state: &AppState, id: TokenId) -> CommandResult<TokenKeys> {
     state
         .with_vault(move |v| {
             let t = super::tokens::find(v, &id)?;
@@ -131,6 +134,7 @@ async fn token_keys(state: &AppState, id: TokenId) -> CommandResult<TokenKeys> {
                 user: t.issued.user_id,
                 offset: t.issued.offset,
                 delivered: t.delivery.pending.is_none(),
+                moving: t.pending_move.is_some(),
             })
         })
         .await
@@ -182,7 +186,22 @@ pub async fn list_confirmations(
     let client = state.client.as_ref().map_err(Clone::clone)?;
     let fetched = client
         .pending_confirmations(&t.keys, &t.service, &t.user, t.offset.apply(device_now), device_now)
-        .await?;
+        .await;
+    let fetched = match fetched {
+        Err(Error::RegistrationMoved { new_user_id, .. }) => {
+            let last = crate::error::LastDigits::of(&new_user_id);
+            super::move_phone::move_status(state, token_id, device_now).await?;
+            return Err(super::move_phone::moved_error(last));
+        }
+        other => other?,
+    };
+    // A token moving to a new phone learns at this look too that the move is over.
+    if t.moving {
+        let view = super::move_phone::move_status(state, token_id, device_now).await;
+        if let Ok(super::move_phone::MoveView { new_user_id_last: Some(last), .. }) = view {
+            return Err(super::move_phone::moved_error(last));
+        }
+    }
     // The bank's authenticated clock: kept with the token, so its codes follow it from now on.
     let offset = match fetched.offset {
         Some(learnt) if learnt.0.abs_diff(t.offset.0) >= RELEARN_AFTER_SECS => {

@@ -10,7 +10,8 @@
 //! opened, `launch` the start (the vault opened early, one run per data directory, the
 //! launch-time measurement), `confirm` transaction confirmation and the offline code, `lock`
 //! the app lock's commands over `lock_clock`, the rule of when it locks by itself, and
-//! `biometric` the fingerprint or face unlock over the platform's store.
+//! `biometric` the fingerprint or face unlock over the platform's store, `move_phone` the
+//! move of a token to a new phone.
 
 mod activation;
 mod biometric;
@@ -19,6 +20,7 @@ mod damaged_vault;
 mod launch;
 mod lock;
 mod lock_clock;
+mod move_phone;
 mod settings;
 mod state;
 mod tokens;
@@ -36,11 +38,12 @@ pub use lock::{
     LockView,
 };
 pub use lock_clock::{LockClock, DEFAULT_LOCK_AFTER_SECS, LOCK_AFTER_CHOICES, LOCK_AFTER_FILE};
+pub use move_phone::{cancel_move, check_moves, move_status, start_move, MoveView};
 pub use settings::{app_info, save_language, AppInfo, Language, LANGUAGE_FILE};
 pub use state::{AppState, INSTANCE_LOCK_FILE};
 pub use tokens::{
     copy_code, delete_token, kiosk_reset, list_tokens, rename_token, reorder_tokens, Copied,
-    TokenView,
+    Deleted, TokenView,
 };
 
 #[cfg(test)]

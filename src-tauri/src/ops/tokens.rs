@@ -44,6 +44,9 @@ pub struct TokenView {
     pub expires_at: u64,
     /// The code period in seconds.
     pub period: u32,
+    /// While the token's move to a new phone waits for the new phone: the device's Unix second
+    /// at which it lapses.
+    pub moving_until: Option<u64>,
 }
 
 /// The answer to a copy.
@@ -70,6 +73,10 @@ pub(super) fn token_view(t: &TokenSummary, vault: &Vault, now: u64) -> CommandRe
         seconds_left: view.seconds_left,
         expires_at: now + u64::from(view.seconds_left),
         period: view.period,
+        moving_until: t
+            .pending_move
+            .as_ref()
+            .map(|m| m.expires_at.saturating_add_signed(-t.issued.offset.0)),
     })
 }
 
@@ -111,17 +118,53 @@ pub async fn rename_token(
         .await
 }
 
-/// `delete_token`: removes a token from this device (ending use at the bank is separate).
+/// What a delete did at the bank.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deleted {
+    /// `not_asked` (removed from this device only), `ended` (the bank ended the token's use
+    /// now) or `already_ended` (it had ended before: by the bank, an earlier try whose answer
+    /// was lost, or a move to a new phone).
+    pub at_bank: &'static str,
+}
+
+/// `delete_token`: removes a token from this device; with `end_at_bank`, first ends its use at
+/// the bank with the token's key (利用終了, `docs/protocol.md` §4.4), and removes it only once
+/// the bank has it ended, so a customer whose phone was offline still holds the token to try
+/// again.
 ///
 /// # Errors
-/// `token_not_found`, vault errors.
-pub async fn delete_token(state: &AppState, id: &str) -> CommandResult<()> {
+/// `token_not_found`, vault errors; with `end_at_bank`, the client's (`server_unreachable`,
+/// `confirmation_not_accepted`, `device_clock_wrong`, ...): then nothing was removed.
+pub async fn delete_token(
+    state: &AppState,
+    id: &str,
+    end_at_bank: bool,
+    device_now: u64,
+) -> CommandResult<Deleted> {
     let id = parse_id(id)?;
+    let at_bank =
+        if end_at_bank { end_use_at_bank(state, &id, device_now).await? } else { "not_asked" };
     let token = id.clone();
     state.with_vault(move |v| Ok(v.remove(&id)?)).await?;
     // Its confirmation requests can no longer be answered from this device.
     state.shown.lock().map_err(|_| internal())?.retain(|_, s| s.token != token);
-    Ok(())
+    Ok(Deleted { at_bank })
+}
+
+async fn end_use_at_bank(
+    state: &AppState,
+    id: &TokenId,
+    device_now: u64,
+) -> CommandResult<&'static str> {
+    let t = super::confirm::token_keys(state, id.clone()).await?;
+    let client = state.client.as_ref().map_err(Clone::clone)?;
+    let bank_time = t.offset.apply(device_now);
+    match client.end_at_bank(&t.keys, &t.service, &t.user, bank_time, device_now).await {
+        Ok(_) => Ok("ended"),
+        Err(Error::RegistrationEnded) => Ok("already_ended"),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `reorder_tokens`: the customer's new order.

@@ -95,7 +95,7 @@ use lock::{KeyEntry, Lock};
 /// What the app may show about a token: everything but the seed.
 pub use crate::token::TokenSummary;
 /// What the vault stores: the token provisioning produced (or a test made), and its fields.
-pub use crate::token::{IssuedToken, NewToken};
+pub use crate::token::{IssuedToken, NewToken, PendingMove};
 pub use aside::SetAside;
 pub use biometric::BiometricSecret;
 use biometric::Unlock;
@@ -344,6 +344,22 @@ impl Vault {
         }
         let mut next = self.records.clone();
         next[i].summary.issued.offset = offset;
+        self.commit(next)
+    }
+
+    /// Keeps (or, with `None`, clears) the move to a new phone a token started, and saves, so
+    /// that the app asks the bank about it again after a restart. The same value again changes
+    /// nothing.
+    ///
+    /// # Errors
+    /// As [`Vault::rename`].
+    pub fn set_pending_move(&mut self, id: &TokenId, pending: Option<PendingMove>) -> Result<()> {
+        let i = self.index(id)?;
+        if self.records[i].summary.pending_move == pending {
+            return Ok(());
+        }
+        let mut next = self.records.clone();
+        next[i].summary.pending_move = pending;
         self.commit(next)
     }
 

@@ -498,3 +498,24 @@ fn an_offset_relearnt_from_the_banks_time_is_kept_and_every_later_code_uses_it()
     v.set_offset(&ids[0], ClockOffset(-3600)).unwrap();
     assert_eq!(f.bytes(), bytes);
 }
+
+#[test]
+fn a_move_to_a_new_phone_started_on_this_device_is_still_known_after_a_restart() {
+    let f = fixture();
+    let (mut v, ids) = vault_with(&f, 2);
+    let pending = PendingMove {
+        move_id: "mv-1".into(),
+        new_user_id: UserId::new("999800000777").unwrap(),
+        expires_at: 1_700_086_400,
+    };
+    v.set_pending_move(&ids[1], Some(pending.clone())).unwrap();
+    let reopened = f.open().unwrap();
+    let moves: Vec<_> = reopened.tokens().into_iter().map(|t| t.pending_move).collect();
+    assert_eq!(moves, [None, Some(pending)]);
+    let mut v = reopened;
+    v.set_pending_move(&ids[1], None).unwrap();
+    assert!(f.open().unwrap().tokens().iter().all(|t| t.pending_move.is_none()));
+    // A token without a move is written as before, so an older app still opens the file.
+    let record = serde_json::to_string(&f.open().unwrap().tokens()[0]).unwrap();
+    assert!(!record.contains("pending_move"), "{record}");
+}

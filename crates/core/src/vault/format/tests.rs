@@ -28,6 +28,7 @@ fn record(ciphers: &Ciphers, n: u64) -> Record {
         },
         created_at: 1_700_000_000 + n,
         delivery: Delivery::ACKNOWLEDGED,
+        pending_move: None,
     };
     Record { summary, seed }
 }
