@@ -5,6 +5,7 @@
 //! The `confirm` commands are in `cli/confirm.rs`, the `credential` commands in
 //! `cli/credential.rs`.
 
+mod audit;
 mod confirm;
 mod credential;
 
@@ -20,7 +21,7 @@ use zeroize::Zeroizing;
 
 use crate::bank::{audit_query, Actor, AdminAction, Bank, IssueRequest, Subject};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{resolve, Cli, Command, MoveCommand, Settings};
+use crate::config::{resolve, AuditCommand, Cli, Command, MoveCommand, Settings};
 use crate::error::{Error, Result};
 use crate::sealed::MasterKey;
 use crate::serve;
@@ -87,6 +88,14 @@ fn run(cli: Cli) -> Result<()> {
     }
     rt.block_on(async {
         let storage = serve::open_storage(&settings).await?;
+        if let Command::Audit(crate::config::AuditArgs {
+            check: Some(AuditCommand::Verify), ..
+        }) = command
+        {
+            let result = audit::verify(storage.as_ref(), &settings.audit_keys()).await;
+            storage.close().await;
+            return result;
+        }
         let bank = serve::bank(&settings, storage.clone());
         let result = admin(&bank, command, SystemClock.now()).await;
         storage.close().await;

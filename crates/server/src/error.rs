@@ -201,6 +201,12 @@ pub enum Error {
     #[error("storage: {0}")]
     Storage(String),
 
+    /// `audit verify` found the audit log's MAC chain broken: entries were changed, deleted
+    /// or inserted around the server. Investigate from the entry named; compare with the
+    /// stream kept outside the database.
+    #[error("the audit log's chain is broken: {0}")]
+    AuditChainBroken(String),
+
     /// Reading or writing a file (outbox, key) failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
@@ -287,6 +293,7 @@ impl Error {
             | Error::SealedDataInvalid
             | Error::KeyRotationIncomplete { .. }
             | Error::Storage(_)
+            | Error::AuditChainBroken(_)
             | Error::Io(_)
             | Error::Internal(_)
             | Error::Core(_) => ErrorCode::Internal,

@@ -91,6 +91,11 @@ impl MasterKey {
         Ok(Self(key))
     }
 
+    /// A key of these bytes.
+    pub fn from_bytes(bytes: [u8; MASTER_KEY_LEN]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
     /// The key's public name: the first 8 bytes of SHA-256 over a label and the key. It tells
     /// which key sealed a value and says nothing useful about the key itself.
     pub fn id(&self) -> KeyId {
@@ -104,6 +109,16 @@ impl MasterKey {
         KeyId(id)
     }
 
+    /// A key of its own for `label`, derived from this one (HMAC-SHA256), so that one key
+    /// file can serve a second purpose (the audit log's MAC chain) without the two uses ever
+    /// sharing a key.
+    pub fn derive(&self, label: &[u8]) -> Zeroizing<[u8; MASTER_KEY_LEN]> {
+        use hmac::Mac as _;
+        let mut out = Zeroizing::new([0u8; MASTER_KEY_LEN]);
+        out.copy_from_slice(&hmac_sha256(&self.0).chain_update(label).finalize().into_bytes());
+        out
+    }
+
     /// The key as 64 lowercase hex digits, for writing a new key file.
     pub fn to_hex(&self) -> Zeroizing<String> {
         let mut s = Zeroizing::new(String::with_capacity(2 * MASTER_KEY_LEN));
@@ -113,6 +128,18 @@ impl MasterKey {
         }
         s
     }
+}
+
+/// HMAC-SHA256 under a 32-byte key. HMAC pads a key shorter than the hash's block with zeros,
+/// so padding it here gives the same MAC through the constructor that cannot fail.
+pub(crate) fn hmac_sha256(key: &[u8; MASTER_KEY_LEN]) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::digest::KeyInit as _;
+    use zeroize::Zeroize as _;
+    let mut block = hmac::digest::Key::<hmac::Hmac<sha2::Sha256>>::default();
+    block[..MASTER_KEY_LEN].copy_from_slice(key);
+    let mac = hmac::Hmac::<sha2::Sha256>::new(&block);
+    block.as_mut_slice().zeroize();
+    mac
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -11,7 +11,7 @@ use crate::edge::{ConnectionCaps, EdgeLimits};
 use crate::error::{Error, Result};
 use crate::http::{admin_app, public_app, AppState};
 use crate::sealed::Sealer;
-use crate::storage::postgres::PostgresStorage;
+use crate::storage::postgres::{PostgresOptions, PostgresStorage};
 use crate::storage::sqlite::{SqliteOptions, SqliteStorage};
 use crate::storage::Storage;
 
@@ -72,10 +72,13 @@ fn check_file_limit(_: &Settings) {}
 /// # Errors
 /// As [`SqliteStorage::open`] and [`PostgresStorage::open`].
 pub async fn open_storage(settings: &Settings) -> Result<Arc<dyn Storage>> {
+    let audit_key = Some(Arc::new(settings.audit_key()));
     if let Some(pg) = &settings.postgres {
-        return Ok(Arc::new(PostgresStorage::open(pg.clone(), settings.migrate_on_start).await?));
+        let pg = PostgresOptions { audit_key, ..pg.clone() };
+        return Ok(Arc::new(PostgresStorage::open(pg, settings.migrate_on_start).await?));
     }
     let mut opts = SqliteOptions::new(&settings.database);
+    opts.audit_key = audit_key;
     opts.synchronous = settings.synchronous;
     opts.cache_capacity = settings.cache_capacity;
     Ok(Arc::new(SqliteStorage::open(opts)?))

@@ -89,6 +89,12 @@ pub struct TestBank {
     pub dir: TempDir,
 }
 
+/// The audit chain key of test storages: one fixed key, so that every instance a test opens
+/// on one database appends to one chain, and `audit verify` in a test can check it.
+pub fn test_audit_key() -> Arc<crate::storage::AuditKey> {
+    Arc::new(crate::storage::AuditKey::of(&crate::sealed::MasterKey::from_bytes([0xa7; 32])))
+}
+
 impl TestBank {
     /// Creates the database and the bank.
     ///
@@ -99,6 +105,7 @@ impl TestBank {
         let dir = tempfile::tempdir()?;
         let mut storage_opts = SqliteOptions::new(dir.path().join("bank.db"));
         storage_opts.synchronous = opts.synchronous;
+        storage_opts.audit_key = Some(test_audit_key());
         let storage = Arc::new(SqliteStorage::open(storage_opts)?);
         Self::on(opts, storage, dir)
     }

@@ -359,7 +359,14 @@ async fn audit_trail(database: &[String]) {
     let (status, page) = audit_page(admin, "").await;
     assert_eq!(status, 200, "{page}");
     let entries = page["entries"].as_array().unwrap();
-    let seen: Vec<(&str, &str, &str, &str)> = entries
+    // Each action is two entries: `pending` before it ran, its outcome after, naming the first.
+    let outcomes: Vec<&Value> = entries.iter().filter(|e| !e["refers_to"].is_null()).collect();
+    for ended in &outcomes {
+        let first = entries.iter().find(|e| e["id"] == ended["refers_to"]).unwrap();
+        assert_eq!((&first["outcome"], &first["action"]), (&json!("pending"), &ended["action"]));
+    }
+    assert_eq!(entries.len(), 2 * outcomes.len(), "{page}");
+    let seen: Vec<(&str, &str, &str, &str)> = outcomes
         .iter()
         .map(|e| {
             let s = |k: &str| e[k].as_str().unwrap_or("-");
@@ -401,14 +408,16 @@ async fn audit_trail(database: &[String]) {
     }
 
     // Paging and the filter by customer.
-    let (_, first) = audit_page(admin, "?limit=2").await;
-    assert_eq!(first["entries"].as_array().unwrap().len(), 2);
+    let (_, first) = audit_page(admin, "?limit=4").await;
+    assert_eq!(first["entries"].as_array().unwrap().len(), 4);
     let cursor = first["next_before_id"].as_u64().unwrap();
-    let (_, second) = audit_page(admin, &format!("?limit=2&before_id={cursor}")).await;
+    let (_, second) = audit_page(admin, &format!("?limit=4&before_id={cursor}")).await;
     assert_eq!(second["entries"][0]["action"], "end");
     assert_eq!(second["entries"][0]["user_id"], "999800000777");
     let (_, one) = audit_page(admin, &format!("?service_id={SERVICE}&user_id={user}")).await;
-    assert_eq!(one["entries"].as_array().unwrap().len(), 4);
+    // Four actions, two entries each, but the issue's first entry was written before it drew
+    // the user ID: its outcome names it.
+    assert_eq!(one["entries"].as_array().unwrap().len(), 7);
     assert_eq!(audit_page(admin, "?user_id=12x").await.0, 400);
     assert_eq!(audit_page(admin, "?limit=0").await.0, 400);
     let stranger = reqwest::Client::new().get(format!("{admin}/v1/admin/audit")).send().await;
@@ -424,6 +433,46 @@ async fn audit_trail(database: &[String]) {
         .collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0], entries[0]);
+
+    // The chain verifies; an outcome rewritten in the database, around the server (its
+    // append-only trigger dropped first), is named by `audit verify`, which exits non-zero.
+    let verify_chain = || {
+        let out = cli().args(["audit", "verify"]).output().unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.success(), report)
+    };
+    let (ok, report) = verify_chain();
+    assert!(ok, "{report}");
+    assert_eq!(report["chained"].as_u64(), Some(entries.len() as u64), "{report}");
+    let forged = outcomes.iter().find(|e| e["outcome"] == "unknown_registration").unwrap();
+    let id = forged["id"].as_i64().unwrap();
+    rewrite_outcome(database, dir.path(), id).await;
+    let (ok, report) = verify_chain();
+    assert!(!ok, "a rewritten entry passed: {report}");
+    assert_eq!(report["last_id"].as_i64(), Some(id - 1), "{report}");
+    assert!(report["broken"].as_str().unwrap().contains(&format!("entry {id} ")), "{report}");
+}
+
+/// What someone with the database's own rights does to hide a refusal: rewrites an entry's
+/// outcome to `ok`.
+async fn rewrite_outcome(database: &[String], dir: &Path, id: i64) {
+    if let Some(url) = database.get(1) {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!(
+                "ALTER TABLE audit DISABLE TRIGGER audit_append_only; \
+                 UPDATE audit SET outcome = 'ok' WHERE id = {id}"
+            ))
+            .await
+            .unwrap();
+        return;
+    }
+    let db = rusqlite::Connection::open(dir.join("bank.db")).unwrap();
+    db.execute_batch(&format!(
+        "DROP TRIGGER audit_no_update; UPDATE audit SET outcome = 'ok' WHERE id = {id}"
+    ))
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

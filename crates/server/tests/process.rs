@@ -456,7 +456,7 @@ fn an_instance_refuses_an_unmigrated_database_until_the_operator_runs_migrate() 
     let migrated =
         Command::new(binary::BIN).args(["--database-url", &url, "migrate"]).output().unwrap();
     assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
-    assert_eq!(db.psql("SELECT max(version) FROM softtoken_schema").unwrap(), "6");
+    assert_eq!(db.psql("SELECT max(version) FROM softtoken_schema").unwrap(), "7");
     let again =
         Command::new(binary::BIN).args(["--database-url", &url, "migrate"]).output().unwrap();
     assert!(again.status.success());

@@ -393,33 +393,32 @@ async fn key_rotation_walks_every_row_and_rewrites_only_rows_nobody_changed_mean
 }
 
 #[tokio::test]
-async fn an_audit_entry_is_kept_before_its_action_and_its_outcome_is_written_once() {
-    use softtoken_server::storage::{AuditEntry, AuditQuery};
+async fn audit_entries_are_appended_to_one_unbroken_chain_and_an_outcome_is_a_second_entry() {
+    use softtoken_server::storage::{AuditEntry, AuditQuery, ChainCheck};
     on_both(|s| async move {
-        let entry = |user: &str| AuditEntry {
+        let entry = |user: &str, outcome: &str, refers_to| AuditEntry {
             id: 0,
             at: 1_800_000_000,
-            actor: "admin_token".into(),
+            actor: "credential:clerk-sato".into(),
             origin: "10.0.0.7".into(),
             action: "end".into(),
             service_id: Some("10112231".into()),
             user_id: Some(user.into()),
-            outcome: "pending".into(),
+            outcome: outcome.into(),
+            refers_to,
+            key_id: None,
+            mac: None,
         };
-        let first = s.append_audit(entry("999800000001")).await.unwrap();
-        let second = s.append_audit(entry("999800000002")).await.unwrap();
-        assert!(second > first);
-        s.finish_audit(first, "ok", None).await.unwrap();
-        // An outcome is written once: a second word on the same entry changes nothing.
-        s.finish_audit(first, "unknown_registration", Some("999800000009".into())).await.unwrap();
+        let first = s.append_audit(entry("999800000001", "pending", None)).await.unwrap();
+        let second = s.append_audit(entry("999800000002", "pending", None)).await.unwrap();
+        assert_eq!(second, first + 1, "entries are numbered without gaps");
+        let ended = s.append_audit(entry("999800000001", "ok", Some(first))).await.unwrap();
         let all = |before_id| AuditQuery { before_id, limit: 10, ..AuditQuery::default() };
         let listed = s.audit(all(None)).await.unwrap();
-        assert_eq!(listed.iter().map(|e| e.id).collect::<Vec<_>>(), [second, first]);
-        assert_eq!(
-            listed[1],
-            AuditEntry { id: first, outcome: "ok".into(), ..entry("999800000001") }
-        );
-        assert_eq!(listed[0].outcome, "pending", "a process that died leaves it pending");
+        assert_eq!(listed.iter().map(|e| e.id).collect::<Vec<_>>(), [ended, second, first]);
+        assert_eq!(listed[2].outcome, "pending", "the first entry is never rewritten");
+        assert_eq!((listed[0].outcome.as_str(), listed[0].refers_to), ("ok", Some(first)));
+        assert_eq!(listed[1].outcome, "pending", "a process that died leaves no outcome");
         assert_eq!(s.audit(all(Some(second))).await.unwrap().len(), 1);
         let mine = AuditQuery {
             service_id: Some("10112231".into()),
@@ -428,6 +427,16 @@ async fn an_audit_entry_is_kept_before_its_action_and_its_outcome_is_written_onc
             ..AuditQuery::default()
         };
         assert_eq!(s.audit(mine).await.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), [second]);
+
+        let walked = s.audit_after(0, 10).await.unwrap();
+        assert_eq!(walked.iter().map(|e| e.id).collect::<Vec<_>>(), [first, second, ended]);
+        let key = softtoken_server::testing::test_audit_key();
+        let mut check = ChainCheck::new(std::slice::from_ref(&*key));
+        for e in &walked {
+            check.push(e).unwrap();
+        }
+        assert_eq!(check.chained, 3);
+        assert_eq!(s.audit_after(first, 1).await.unwrap()[0].id, second);
     })
     .await;
 }

@@ -211,7 +211,8 @@ async fn a_postgres_database_migrated_by_the_earlier_server_opens_with_every_fie
     let Some(db) = backends::cluster() else { return };
     db.psql(SCHEMA_D584B9B).unwrap();
     db.psql(ROWS_D584B9B).unwrap();
-    // It lacks the confirmations, the credentials and the day's failure window (steps 3–5): an
+    // It lacks the confirmations, the credentials, the day's failure window and the audit
+    // chain (steps 3–6): an
     // instance that does not migrate refuses it and changes nothing; migrating adds the steps
     // and keeps every field as written.
     let refused = PostgresStorage::open(db.options(), false).await.unwrap_err();
@@ -220,5 +221,5 @@ async fn a_postgres_database_migrated_by_the_earlier_server_opens_with_every_fie
     let s = PostgresStorage::open(db.options(), true).await.unwrap();
     reads_back_everything(&s).await;
     s.close().await;
-    assert_eq!(db.psql("SELECT count(*), max(version) FROM softtoken_schema").unwrap(), "6|6");
+    assert_eq!(db.psql("SELECT count(*), max(version) FROM softtoken_schema").unwrap(), "7|7");
 }

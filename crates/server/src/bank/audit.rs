@@ -1,8 +1,10 @@
 //! The audit log of admin actions: who asked for what, when, and how it ended.
 //!
 //! The entry is committed *before* the action runs, so a change is never made unrecorded: if
-//! the log cannot be written the action is refused. Its outcome is filled in afterwards; an
-//! entry left `pending` means the process stopped before it could say.
+//! the log cannot be written the action is refused. Its outcome is a second entry naming the
+//! first (`refers_to`), appended when the action ended: the log is only ever appended to, and
+//! each entry is a link of a MAC chain (`storage/chain.rs`). A `pending` entry no outcome names
+//! means the process stopped before it could say.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -109,6 +111,15 @@ pub enum AdminAction {
     MoveExpired,
     /// The new phone's ack completed a move: the old registration ended in the same write.
     MoveCompleted,
+    /// Read the outbox: the customers' mail addresses and the mails' bodies.
+    ReadOutbox,
+    /// Read a registration's state through the admin API.
+    ReadStatus,
+    /// Issued a named credential of the admin listener (the subject is none; the outcome
+    /// names it and its scope).
+    CredentialAdd,
+    /// Revoked named credentials (the outcome says which and how many).
+    CredentialRevoke,
 }
 
 impl AdminAction {
@@ -129,6 +140,10 @@ impl AdminAction {
             AdminAction::MoveCancelledByBank => "move_cancelled_by_bank",
             AdminAction::MoveExpired => "move_expired",
             AdminAction::MoveCompleted => "move_completed",
+            AdminAction::ReadOutbox => "read_outbox",
+            AdminAction::ReadStatus => "read_status",
+            AdminAction::CredentialAdd => "credential_add",
+            AdminAction::CredentialRevoke => "credential_revoke",
         }
     }
 }
@@ -185,6 +200,9 @@ pub(super) fn entry(
         service_id: subject.service_id.map(|s| s.as_str().to_owned()),
         user_id: subject.user_id.map(|u| u.as_str().to_owned()),
         outcome: outcome.to_owned(),
+        refers_to: None,
+        key_id: None,
+        mac: None,
     }
 }
 
@@ -205,14 +223,18 @@ impl Bank {
         work: impl Future<Output = Result<T>>,
         learned_user: impl FnOnce(&T) -> Option<String>,
     ) -> Result<T> {
+        let subject_again = subject.clone();
         let id = self.storage.append_audit(entry(actor, action, subject, now, "pending")).await?;
         let result = work.await;
-        let (outcome, user) = match &result {
+        let (outcome, learned) = match &result {
             Ok(t) => ("ok", learned_user(t)),
             Err(e) => (e.code(), None),
         };
-        if let Err(e) = self.storage.finish_audit(id, outcome, user).await {
-            // The action is done and stays done; the entry shows `pending` for it.
+        let mut ended = entry(actor, action, subject_again, now, outcome);
+        ended.refers_to = Some(id);
+        ended.user_id = ended.user_id.or(learned);
+        if let Err(e) = self.storage.append_audit(ended).await {
+            // The action is done and stays done; no outcome names its `pending` entry.
             tracing::error!(event = "audit_error", id, error = %e, "recording an admin action's outcome");
         }
         result

@@ -100,7 +100,8 @@ pub enum Command {
     /// what older keys sealed with `previous_master_key_files`. Safe while the server runs,
     /// and to run again after an interruption.
     RotateKey(RotateKeyArgs),
-    /// Print the audit log of admin actions, newest first, one JSON object per line.
+    /// Print the audit log of admin actions, newest first, one JSON object per line; `audit
+    /// verify` checks its MAC chain.
     Audit(AuditArgs),
     /// Copy the SQLite database to a new file (0600), consistent while the server writes; needs
     /// no master key. PostgreSQL is backed up with its own tools (see docs/server.md).
@@ -240,6 +241,10 @@ pub struct ConfirmOfflineArgs {
 /// `audit` flags.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
+    /// `verify`: walk the whole log, oldest first, and report the first broken or missing link
+    /// of its MAC chain (the exit code is non-zero then).
+    #[command(subcommand)]
+    pub check: Option<AuditCommand>,
     /// Entries to print (1 to 1000).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub limit: u32,
@@ -252,6 +257,14 @@ pub struct AuditArgs {
     /// Only this user ID's entries.
     #[arg(long)]
     pub user_id: Option<String>,
+}
+
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the MAC chain of every entry under the audit keys given (`audit_key_file`, the
+    /// current and previous master keys); print a JSON report.
+    Verify,
 }
 
 /// `backup` flags.

@@ -48,11 +48,13 @@ use crate::error::Result;
 use crate::sealed::MasterKey;
 use crate::storage::postgres::PostgresOptions;
 use crate::storage::sqlite::Synchronous;
+use crate::storage::AuditKey;
 
 pub use args::{
-    AuditArgs, BackupArgs, Cli, Command, CommonArgs, ConfirmCommand, ConfirmCreateArgs,
-    ConfirmIdArgs, ConfirmOfflineArgs, ConfirmStatusArgs, CredentialAddArgs, CredentialCommand,
-    CredentialRevokeArgs, IssueArgs, MoveCancelArgs, MoveCommand, Output, PairArgs, ResyncArgs,
+    AuditArgs, AuditCommand, BackupArgs, Cli, Command, CommonArgs, ConfirmCommand,
+    ConfirmCreateArgs, ConfirmIdArgs, ConfirmOfflineArgs, ConfirmStatusArgs, CredentialAddArgs,
+    CredentialCommand, CredentialRevokeArgs, IssueArgs, MoveCancelArgs, MoveCommand, Output,
+    PairArgs, ResyncArgs,
     RotateKeyArgs, ServeArgs, VerifyArgs,
 };
 pub use database::DatabaseArgs;
@@ -85,6 +87,8 @@ pub struct Settings {
     pub master_key: MasterKey,
     /// Earlier master keys, to open secrets not yet re-sealed under the current one.
     pub previous_master_keys: Vec<MasterKey>,
+    /// The key of `audit_key_file`, when given.
+    pub audit_key_file_key: Option<MasterKey>,
     /// Outbox directory.
     pub outbox_dir: Option<PathBuf>,
     /// Limits and token parameters.
@@ -99,6 +103,22 @@ pub struct Settings {
     pub log_json: bool,
     /// Log filter.
     pub log: String,
+}
+
+impl Settings {
+    /// The key this process chains audit entries under: `audit_key_file`'s, else the master
+    /// key's.
+    pub fn audit_key(&self) -> AuditKey {
+        AuditKey::of(self.audit_key_file_key.as_ref().unwrap_or(&self.master_key))
+    }
+
+    /// Every key an entry of this bank's log may be chained under: the audit key file's and
+    /// the current and previous master keys' (a log begun before the audit key file, or
+    /// across a master-key rotation).
+    pub fn audit_keys(&self) -> Vec<AuditKey> {
+        let file = self.audit_key_file_key.iter();
+        file.chain([&self.master_key]).chain(&self.previous_master_keys).map(AuditKey::of).collect()
+    }
 }
 
 /// The PostgreSQL settings of file, environment and flags, when `database_url` is set.
@@ -175,6 +195,7 @@ fn resolve_with(
     let secrets::Secrets {
         master_key,
         previous_master_keys,
+        audit_key,
         admin_token,
         verify_token,
         confirm_token,
@@ -194,6 +215,7 @@ fn resolve_with(
         migrate_on_start: db.migrate_on_start,
         master_key,
         previous_master_keys,
+        audit_key_file_key: audit_key,
         outbox_dir: output.outbox_dir,
         policy,
         http: HttpOptions {

@@ -35,6 +35,11 @@ concern! {
             value_delimiter = ','
         )]
         pub previous_master_key_files: Vec<PathBuf>,
+        /// File holding the audit log's chain key (32 bytes as 64 hex digits or base64), kept
+        /// apart from the master key so that rotating that never touches the chain; without
+        /// it the chain key is derived from the master key (docs/server.md, the audit log).
+        #[arg(long, env = "SOFTTOKEN_AUDIT_KEY_FILE", global = true)]
+        pub audit_key_file: Option<PathBuf>,
     }
 }
 
@@ -79,6 +84,7 @@ concern! {
 pub(super) struct Secrets {
     pub(super) master_key: MasterKey,
     pub(super) previous_master_keys: Vec<MasterKey>,
+    pub(super) audit_key: Option<MasterKey>,
     pub(super) admin_token: Option<AdminToken>,
     pub(super) verify_token: Option<AdminToken>,
     pub(super) confirm_token: Option<AdminToken>,
@@ -94,6 +100,7 @@ pub(super) fn fixed_secrets(_: &KeyFiles, _: &TokenFiles, _: bool, _: &Path) -> 
     Ok(Secrets {
         master_key: MasterKey::parse(&"5a".repeat(32))?,
         previous_master_keys: Vec::new(),
+        audit_key: None,
         admin_token: None,
         verify_token: None,
         confirm_token: None,
@@ -170,6 +177,8 @@ pub(super) fn read_secrets(
         previous_master_keys.push(key);
     }
 
+    let audit_key = keys.audit_key_file.as_deref().map(MasterKey::from_file).transpose()?;
+
     let admin_token =
         bearer("SOFTTOKEN_ADMIN_TOKEN", tokens.admin_token_file.as_ref(), "admin token")?;
     let verify_token =
@@ -195,7 +204,14 @@ pub(super) fn read_secrets(
         }
     }
 
-    Ok(Secrets { master_key, previous_master_keys, admin_token, verify_token, confirm_token })
+    Ok(Secrets {
+        master_key,
+        previous_master_keys,
+        audit_key,
+        admin_token,
+        verify_token,
+        confirm_token,
+    })
 }
 
 /// A bearer token from its file. Its old environment variable is refused, not ignored: a

@@ -11,6 +11,8 @@
 //! migrate their schema with the one runner in `migrate.rs`. Transaction confirmations are
 //! kept beside them (`confirm.rs`), each state change a compare-and-set of its own.
 
+mod audit;
+mod chain;
 mod columns;
 mod confirm;
 mod credentials;
@@ -26,6 +28,8 @@ use softtoken_core::totp::TotpParams;
 
 use crate::error::Result;
 
+pub use audit::{AuditEntry, AuditQuery};
+pub use chain::{AuditKey, ChainBreak, ChainCheck};
 pub use confirm::{ConfirmationWrite, StoredConfirmation};
 pub use credentials::{CredentialAdded, StoredCredential};
 pub use moves::{MoveLookup, MoveParts, MoveStorage, MoveWrite, StoredMove};
@@ -303,48 +307,6 @@ pub enum Inserted {
     UserIdTaken,
 }
 
-/// One admin action in the audit log: who, what, when and how it ended — never a secret (no
-/// password, seed, code or bearer token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct AuditEntry {
-    /// Assigned by storage, increasing; the paging cursor.
-    pub id: u64,
-    /// Unix seconds when the action was asked for.
-    pub at: u64,
-    /// Who acted: `credential:NAME` (a named credential of the admin API; `legacy-admin`,
-    /// `legacy-confirm` for the token files'), `cli` (the admin command line), `token` (a
-    /// customer's app answering a confirmation or ending its registration) or `bank` (a confirmation that expired
-    /// unanswered).
-    pub actor: String,
-    /// Where from: the socket peer for the admin API, the client address for the app,
-    /// `uid N (name)` for the command line.
-    pub origin: String,
-    /// `issue`, `end`, `unlock`, `resync`, `rotate_key`, `confirm_create`, `confirm_cancel`
-    /// or `confirm_outcome`.
-    pub action: String,
-    /// The registration's service ID, when the action names one.
-    pub service_id: Option<String>,
-    /// The registration's user ID, when the action names one (for an issue that draws it,
-    /// the drawn ID once known).
-    pub user_id: Option<String>,
-    /// `pending` until the action ended (it stays so if the process died meanwhile), then `ok`
-    /// or the error code the caller got.
-    pub outcome: String,
-}
-
-/// Which audit entries to list, newest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditQuery {
-    /// Only entries with a smaller id (the previous page's `next_before_id`).
-    pub before_id: Option<u64>,
-    /// Only this service ID's entries.
-    pub service_id: Option<String>,
-    /// Only this user ID's entries.
-    pub user_id: Option<String>,
-    /// At most this many.
-    pub limit: u32,
-}
-
 /// One row re-sealed under a new master key by `softtoken-server rotate-key`, written only if
 /// nobody changed the row since it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -501,11 +463,12 @@ pub trait Storage: MoveStorage + Send + Sync + 'static {
     /// [`crate::Error::Storage`] when the database fails.
     async fn append_audit(&self, entry: AuditEntry) -> Result<u64>;
 
-    /// Sets the outcome of a `pending` entry and, if it had none, its user ID.
+    /// Up to `limit` entries after `after_id`, oldest first, with their links: what `audit
+    /// verify` walks and the stream to the SIEM copies.
     ///
     /// # Errors
     /// [`crate::Error::Storage`] when the database fails.
-    async fn finish_audit(&self, id: u64, outcome: &str, user_id: Option<String>) -> Result<()>;
+    async fn audit_after(&self, after_id: u64, limit: u32) -> Result<Vec<AuditEntry>>;
 
     /// Lists audit entries, newest first.
     ///

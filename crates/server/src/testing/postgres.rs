@@ -199,7 +199,10 @@ impl PgCluster {
 
     /// Storage options for [`PgCluster::url`].
     pub fn options(&self) -> PostgresOptions {
-        PostgresOptions::new(self.url())
+        PostgresOptions {
+            audit_key: Some(super::test_audit_key()),
+            ..PostgresOptions::new(self.url())
+        }
     }
 
     /// Runs SQL through `psql` as the superuser (for a test to look at or change the

@@ -43,7 +43,9 @@ pub async fn postgres_on(opts: PostgresOptions) -> Arc<PostgresStorage> {
 /// SQLite storage in a fresh directory.
 pub fn sqlite() -> (Arc<dyn Storage>, Keep) {
     let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStorage::open(SqliteOptions::new(dir.path().join("s.db"))).unwrap();
+    let mut opts = SqliteOptions::new(dir.path().join("s.db"));
+    opts.audit_key = Some(softtoken_server::testing::test_audit_key());
+    let s = SqliteStorage::open(opts).unwrap();
     (Arc::new(s), Keep::Dir(dir))
 }
 

@@ -9,9 +9,10 @@ use softtoken_core::confirm::ConfirmationState;
 use softtoken_core::ids::{ServiceId, UserId};
 use tokio_postgres::Row;
 
-use super::rows::{db_error, insert_audit, to_i64, u64_of};
+use super::audit;
+use super::rows::{db_error, to_i64, u64_of};
 use crate::error::{Error, Result};
-use crate::storage::{AuditEntry, ConfirmationWrite, StoredConfirmation};
+use crate::storage::{AuditEntry, AuditKey, ConfirmationWrite, StoredConfirmation};
 
 const SELECT: &str = "SELECT id, registration_id, service_id, user_id, kind, details, created_at, \
      expires_at, match_required, match_number, state, answered_at FROM confirmations";
@@ -21,15 +22,15 @@ const SELECT: &str = "SELECT id, registration_id, service_id, user_id, kind, det
 pub(super) async fn write(
     client: &mut deadpool_postgres::Object,
     write: &ConfirmationWrite,
-    audit: Option<&AuditEntry>,
+    audit: Option<(&AuditEntry, Option<&AuditKey>)>,
 ) -> Result<bool> {
-    let Some(entry) = audit else {
+    let Some((entry, key)) = audit else {
         return apply(client, write).await;
     };
     let mut tx = client.transaction().await.map_err(db_error)?;
     let took = apply(&mut tx, write).await?;
     if took {
-        insert_audit(&tx, entry).await?;
+        audit::insert(&tx, key, entry).await?;
     }
     tx.commit().await.map_err(db_error)?;
     Ok(took)

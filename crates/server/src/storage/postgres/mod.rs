@@ -34,6 +34,7 @@
 //! `batch.rs` verify's group commit, `tls.rs` TLS to the database, `confirm.rs` the
 //! confirmation requests.
 
+mod audit;
 mod batch;
 mod confirm;
 mod credentials;
@@ -51,15 +52,16 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use softtoken_core::ids::{ServiceId, UserId};
 
 use self::rows::{
-    attempt_from_row, db_error, insert_audit, insert_mail, insert_registration_row,
-    insert_registration_rows, pool_error, to_i64, u64_of, update_registration_row, SELECT_ATTEMPTS,
+    attempt_from_row, db_error, insert_mail, insert_registration_row, insert_registration_rows,
+    pool_error, to_i64, u64_of, update_registration_row, SELECT_ATTEMPTS,
 };
 use super::{
-    Attempt, AuditEntry, AuditQuery, Change, ConfirmationWrite, CredentialAdded, Freshness,
-    Inserted, OutboxMail, Registration, RegistrationState, Reseal, Storage, StoredConfirmation,
-    StoredCredential, Updated,
+    Attempt, AuditEntry, AuditKey, AuditQuery, Change, ConfirmationWrite, CredentialAdded,
+    Freshness, Inserted, OutboxMail, Registration, RegistrationState, Reseal, Storage,
+    StoredConfirmation, StoredCredential, Updated,
 };
 use crate::error::{Error, Result};
+pub use schema::runtime_role_grants;
 
 /// Settings of the PostgreSQL backend.
 #[derive(Clone)]
@@ -76,6 +78,8 @@ pub struct PostgresOptions {
     pub ca_file: Option<PathBuf>,
     /// Registrations whose last seen copy is kept for verify's first decision.
     pub cache_capacity: usize,
+    /// The audit log's chain key; without it no audit entry is written.
+    pub audit_key: Option<Arc<AuditKey>>,
 }
 
 impl std::fmt::Debug for PostgresOptions {
@@ -97,6 +101,7 @@ impl PostgresOptions {
             wait: Duration::from_secs(2),
             ca_file: None,
             cache_capacity: super::sqlite::DEFAULT_CACHE_CAPACITY,
+            audit_key: None,
         }
     }
 }
@@ -121,6 +126,7 @@ pub struct PostgresStorage {
     seen: quick_cache::sync::Cache<Key, Arc<Registration>>,
     /// Verify's writes, committed together ([`batch`]).
     batcher: batch::Batcher,
+    audit_key: Option<Arc<AuditKey>>,
 }
 
 fn key_of(service: &str, user: &str) -> Key {
@@ -178,6 +184,7 @@ impl PostgresStorage {
             batcher: batch::Batcher::start(pool.clone()),
             pool,
             seen: quick_cache::sync::Cache::new(opts.cache_capacity.max(1)),
+            audit_key: opts.audit_key,
         };
         {
             let mut client = storage.client().await?;
@@ -520,48 +527,19 @@ impl Storage for PostgresStorage {
     }
 
     async fn append_audit(&self, e: AuditEntry) -> Result<u64> {
-        insert_audit(&self.client().await?, &e).await
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let id = audit::insert(&tx, self.audit_key.as_deref(), &e).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(id)
     }
 
-    async fn finish_audit(&self, id: u64, outcome: &str, user_id: Option<String>) -> Result<()> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE audit SET outcome = $1, user_id = coalesce(user_id, $2) \
-                 WHERE id = $3 AND outcome = 'pending'",
-                &[&outcome, &user_id, &to_i64(id)],
-            )
-            .await
-            .map_err(db_error)?;
-        Ok(())
+    async fn audit_after(&self, after_id: u64, limit: u32) -> Result<Vec<AuditEntry>> {
+        audit::after(&self.client().await?, after_id, limit).await
     }
 
     async fn audit(&self, q: AuditQuery) -> Result<Vec<AuditEntry>> {
-        let client = self.client().await?;
-        let before = q.before_id.map_or(i64::MAX, to_i64);
-        let rows = client
-            .query(
-                "SELECT id, at, actor, origin, action, service_id, user_id, outcome FROM audit \
-                 WHERE id < $1 AND ($2::text IS NULL OR service_id = $2) \
-                 AND ($3::text IS NULL OR user_id = $3) ORDER BY id DESC LIMIT $4",
-                &[&before, &q.service_id, &q.user_id, &i64::from(q.limit)],
-            )
-            .await
-            .map_err(db_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditEntry {
-                    id: u64_of(row.try_get(0).map_err(db_error)?, "audit id")?,
-                    at: u64_of(row.try_get(1).map_err(db_error)?, "time")?,
-                    actor: row.try_get(2).map_err(db_error)?,
-                    origin: row.try_get(3).map_err(db_error)?,
-                    action: row.try_get(4).map_err(db_error)?,
-                    service_id: row.try_get(5).map_err(db_error)?,
-                    user_id: row.try_get(6).map_err(db_error)?,
-                    outcome: row.try_get(7).map_err(db_error)?,
-                })
-            })
-            .collect()
+        audit::list(&self.client().await?, &q).await
     }
 
     async fn purge_attempts(&self, before: u64) -> Result<u64> {
@@ -592,7 +570,8 @@ impl Storage for PostgresStorage {
         write: ConfirmationWrite,
         entry: AuditEntry,
     ) -> Result<bool> {
-        confirm::write(&mut self.client().await?, &write, Some(&entry)).await
+        let audit = Some((&entry, self.audit_key.as_deref()));
+        confirm::write(&mut self.client().await?, &write, audit).await
     }
 
     async fn confirmation(&self, id: &str) -> Result<Option<StoredConfirmation>> {

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::storage::columns::{
     self, Array, Cells, Column, Positions, Stored, Value, Write, COLUMNS,
 };
-use crate::storage::{Attempt, AttemptStatus, AuditEntry, OutboxMail, Registration};
+use crate::storage::{Attempt, AttemptStatus, OutboxMail, Registration};
 
 pub(super) use crate::storage::columns::to_i64;
 
@@ -372,17 +372,4 @@ pub(super) async fn insert_mail(
         )
         .await?;
     Ok(())
-}
-
-/// Appends an audit entry; its ID.
-pub(super) async fn insert_audit(client: &impl GenericClient, e: &AuditEntry) -> Result<u64> {
-    let row = client
-        .query_one(
-            "INSERT INTO audit (at, actor, origin, action, service_id, user_id, outcome) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            &[&to_i64(e.at), &e.actor, &e.origin, &e.action, &e.service_id, &e.user_id, &e.outcome],
-        )
-        .await
-        .map_err(db_error)?;
-    u64_of(row.try_get(0).map_err(db_error)?, "audit id")
 }

@@ -149,7 +149,35 @@ CREATE TABLE moves (
 CREATE UNIQUE INDEX moves_one_pending ON moves (old_registration_id) WHERE state = 'pending';
 CREATE INDEX moves_customer ON moves (service_id, old_user_id);
 "#,
+    // 7: the audit log appended only, as SQLite's step 8: an outcome is a second entry, each
+    // entry a link of a MAC chain. The trigger refuses a change even by the table's owner; the
+    // runtime role is given no UPDATE, DELETE or TRUNCATE at all (`runtime_role_grants`).
+    r#"
+ALTER TABLE audit ADD COLUMN refers_to BIGINT;
+ALTER TABLE audit ADD COLUMN key_id TEXT;
+ALTER TABLE audit ADD COLUMN mac TEXT;
+CREATE FUNCTION softtoken_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit
+    FOR EACH STATEMENT EXECUTE FUNCTION softtoken_audit_append_only();
+"#,
 ];
+
+/// The rights of the role the server runs as, given by the owner of the tables (the role that
+/// ran `softtoken-server migrate`) to `role`: every table read and written, except the audit
+/// log, which it may only read and append to (docs/server.md, the database roles).
+pub fn runtime_role_grants(role: &str) -> String {
+    let role = format!("\"{}\"", role.replace('"', "\"\""));
+    format!(
+        "GRANT USAGE ON SCHEMA public TO {role};\n\
+         GRANT SELECT, INSERT, UPDATE, DELETE ON registrations, attempts, outbox, confirmations, \
+         offline_steps, credentials, moves TO {role};\n\
+         GRANT SELECT ON softtoken_schema TO {role};\n\
+         GRANT SELECT, INSERT ON audit TO {role};\n\
+         REVOKE UPDATE, DELETE, TRUNCATE ON audit FROM {role};\n\
+         GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role};\n"
+    )
+}
 
 /// Any number; the advisory lock that lets only one instance migrate at a time.
 const MIGRATION_LOCK: i64 = 0x736f_6674_746f_6b65;

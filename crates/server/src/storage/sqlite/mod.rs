@@ -30,6 +30,7 @@
 //! `syncer.rs` its durability thread, `confirm.rs` the confirmation requests' rows. Imports run one way: the handle to the writer, the
 //! writer to the syncer, and each of them to the leaves (`ops`, `options`, `rows`, `schema`).
 
+mod audit;
 mod confirm;
 mod credentials;
 mod moves;
@@ -112,6 +113,7 @@ impl SqliteStorage {
         let cache: Cache = Arc::new(quick_cache::sync::Cache::new(opts.cache_capacity.max(1)));
         let (tx, rx) = std_mpsc::channel();
         let mut writer = Writer::new(conn, cache.clone(), opts.max_batch, opts.synchronous)?;
+        writer.audit_key = opts.audit_key;
         let handle = std::thread::Builder::new()
             .name("softtoken-db-writer".into())
             .spawn(move || writer.run(&rx))?;
@@ -238,9 +240,8 @@ impl Storage for SqliteStorage {
         self.send(|reply| Op::AppendAudit { entry: Box::new(entry), reply }).await
     }
 
-    async fn finish_audit(&self, id: u64, outcome: &str, user_id: Option<String>) -> Result<()> {
-        let outcome = outcome.to_owned();
-        self.send(|reply| Op::FinishAudit { id, outcome, user_id, reply }).await
+    async fn audit_after(&self, after_id: u64, limit: u32) -> Result<Vec<AuditEntry>> {
+        self.read(move |conn| audit::after(conn, after_id, limit)).await
     }
 
     async fn add_credential(
@@ -262,31 +263,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn audit(&self, q: AuditQuery) -> Result<Vec<AuditEntry>> {
-        self.read(move |conn| {
-            let before = q.before_id.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, at, actor, origin, action, service_id, user_id, outcome FROM audit \
-                 WHERE id < ?1 AND (?2 IS NULL OR service_id = ?2) \
-                 AND (?3 IS NULL OR user_id = ?3) ORDER BY id DESC LIMIT ?4",
-            )?;
-            let rows = stmt.query_map(
-                rusqlite::params![before, q.service_id, q.user_id, q.limit],
-                |row| {
-                    Ok(AuditEntry {
-                        id: row.get(0)?,
-                        at: row.get(1)?,
-                        actor: row.get(2)?,
-                        origin: row.get(3)?,
-                        action: row.get(4)?,
-                        service_id: row.get(5)?,
-                        user_id: row.get(6)?,
-                        outcome: row.get(7)?,
-                    })
-                },
-            )?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-        .await
+        self.read(move |conn| audit::list(conn, &q)).await
     }
 
     async fn outbox(&self, limit: u32) -> Result<Vec<OutboxMail>> {

@@ -56,12 +56,6 @@ pub(super) enum Op {
         entry: Box<AuditEntry>,
         reply: oneshot::Sender<Result<u64>>,
     },
-    FinishAudit {
-        id: u64,
-        outcome: String,
-        user_id: Option<String>,
-        reply: oneshot::Sender<Result<()>>,
-    },
     Bulk {
         registrations: Vec<Registration>,
         reply: oneshot::Sender<Result<u64>>,

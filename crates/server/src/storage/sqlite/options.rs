@@ -49,6 +49,8 @@ pub struct SqliteOptions {
     pub max_batch: usize,
     /// Read-only connections kept open.
     pub readers: usize,
+    /// The audit log's chain key; without it no audit entry is written.
+    pub audit_key: Option<std::sync::Arc<crate::storage::AuditKey>>,
 }
 
 impl SqliteOptions {
@@ -60,6 +62,7 @@ impl SqliteOptions {
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             max_batch: 1024,
             readers: 4,
+            audit_key: None,
         }
     }
 }

@@ -150,6 +150,19 @@ CREATE TABLE moves (
 CREATE UNIQUE INDEX moves_one_pending ON moves (old_registration_id) WHERE state = 'pending';
 CREATE INDEX moves_customer ON moves (service_id, old_user_id);
 "#,
+    // 8: the audit log appended only: an outcome is a second entry naming the first, every
+    // entry a link of a MAC chain under a key kept outside the database (storage/chain.rs).
+    // SQLite has no roles to refuse a change; its triggers stop a slip, the chain shows the
+    // rest. Entries from before it stay unchained, at the start of the log.
+    r#"
+ALTER TABLE audit ADD COLUMN refers_to INTEGER;
+ALTER TABLE audit ADD COLUMN key_id TEXT;
+ALTER TABLE audit ADD COLUMN mac TEXT;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#,
 ];
 
 /// Bytes of WAL kept for reuse after a checkpoint: a few checkpoints' worth at the default of

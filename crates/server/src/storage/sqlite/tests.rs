@@ -9,7 +9,9 @@ use super::*;
 use crate::storage::{Freshness, RegistrationState};
 
 fn open(dir: &Path) -> SqliteStorage {
-    SqliteStorage::open(SqliteOptions::new(dir.join("s.db"))).unwrap()
+    let mut opts = SqliteOptions::new(dir.join("s.db"));
+    opts.audit_key = Some(crate::testing::test_audit_key());
+    SqliteStorage::open(opts).unwrap()
 }
 
 async fn insert(s: &SqliteStorage, r: Registration) -> Registration {

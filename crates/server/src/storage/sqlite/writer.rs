@@ -14,8 +14,8 @@ use super::schema::BUSY_TIMEOUT;
 use super::syncer::Syncer;
 use crate::error::{Error, Result};
 use crate::storage::{
-    Attempt, AuditEntry, Change, Inserted, OutboxMail, Registration, RegistrationState, Reseal,
-    Updated,
+    Attempt, AuditEntry, AuditKey, Change, Inserted, OutboxMail, Registration, RegistrationState,
+    Reseal, Updated,
 };
 
 /// How long the writer waits for work before it looks after the file (foreign commits, the WAL).
@@ -34,6 +34,8 @@ pub(super) struct Writer {
     data_version: i64,
     /// Something was committed since the WAL was last emptied.
     wal_dirty: bool,
+    /// The audit log's chain key; without it no audit entry is written.
+    pub(super) audit_key: Option<Arc<AuditKey>>,
 }
 
 impl Writer {
@@ -53,6 +55,7 @@ impl Writer {
             data_version: 0,
             wal_dirty: true,
             syncer: None,
+            audit_key: None,
         };
         // Reading opens (and if need be creates) the WAL file the syncer holds.
         w.resync()?;
@@ -179,7 +182,6 @@ impl Writer {
                     | Op::Bulk { reply, .. }
                     | Op::Confirmation { reply, .. }
                     | Op::AppendAudit { reply, .. } => Pending::Count(reply, Ok(0)).fail(&e),
-                    Op::FinishAudit { reply, .. } => Pending::Unit(reply, Ok(())).fail(&e),
                     Op::Close { reply } => close = Some(reply),
                 }
             }
@@ -228,9 +230,6 @@ impl Writer {
                 Op::AppendAudit { entry, reply } => {
                     pending.push(Pending::Count(reply, self.append_audit(&entry)));
                 }
-                Op::FinishAudit { id, outcome, user_id, reply } => {
-                    pending.push(Pending::Unit(reply, self.finish_audit(id, &outcome, user_id)));
-                }
                 Op::Bulk { registrations, reply } => {
                     // A pair cached with an ended registration now has a newer one.
                     let keys: Vec<Key> = registrations.iter().map(key_of).collect();
@@ -246,10 +245,11 @@ impl Writer {
                 }
                 Op::Confirmation { write, audit: Some(entry), reply } => {
                     // Under a savepoint: the entry fails, the write goes too.
+                    let key = self.audit_key.clone();
                     let done = self.savepoint(|conn| {
                         let took = super::confirm::write(conn, &write)?;
                         if took {
-                            insert_audit(conn, &entry)?;
+                            super::audit::insert(conn, key.as_deref(), &entry)?;
                         }
                         Ok(Some(u64::from(took)))
                     });
@@ -486,17 +486,7 @@ impl Writer {
     }
 
     fn append_audit(&self, e: &AuditEntry) -> Result<u64> {
-        insert_audit(&self.conn, e)
-    }
-
-    fn finish_audit(&self, id: u64, outcome: &str, user_id: Option<String>) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE audit SET outcome = ?1, user_id = coalesce(user_id, ?2) \
-                 WHERE id = ?3 AND outcome = 'pending'",
-            )?
-            .execute(params![outcome, user_id, id])?;
-        Ok(())
+        super::audit::insert(&self.conn, self.audit_key.as_deref(), e)
     }
 
     /// Writes each re-sealed row whose revision (or sealed attempt) is unchanged, all or
@@ -593,24 +583,6 @@ impl Writer {
             ])?;
         Ok(())
     }
-}
-
-fn insert_audit(conn: &Connection, e: &AuditEntry) -> Result<u64> {
-    conn.prepare_cached(
-        "INSERT INTO audit (at, actor, origin, action, service_id, user_id, outcome) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        e.at,
-        e.actor,
-        e.origin,
-        e.action,
-        e.service_id,
-        e.user_id,
-        e.outcome
-    ])?;
-    u64::try_from(conn.last_insert_rowid())
-        .map_err(|_| Error::Storage("audit id out of range".into()))
 }
 
 pub(super) fn insert_mail(conn: &Connection, m: &OutboxMail) -> Result<()> {
