@@ -54,8 +54,7 @@ pub use args::{
     AuditArgs, AuditCommand, BackupArgs, Cli, Command, CommonArgs, ConfirmCommand,
     ConfirmCreateArgs, ConfirmIdArgs, ConfirmOfflineArgs, ConfirmStatusArgs, CredentialAddArgs,
     CredentialCommand, CredentialRevokeArgs, IssueArgs, MoveCancelArgs, MoveCommand, Output,
-    PairArgs, ResyncArgs,
-    RotateKeyArgs, ServeArgs, VerifyArgs,
+    PairArgs, ResyncArgs, RotateKeyArgs, ServeArgs, VerifyArgs,
 };
 pub use database::DatabaseArgs;
 pub use defaults::{DEFAULT_ADMIN_BIND, DEFAULT_BIND, DEFAULT_DATABASE, DEFAULT_DEMO_PASSWORD};
