@@ -42,8 +42,10 @@ pub fn tune_environment() {
     }
 }
 
+/// Other platforms' web views (WebView2, WKWebView) take no such settings: nothing to do.
 #[cfg(not(target_os = "linux"))]
 pub fn tune_environment() {}
 
+/// Other platforms' web views keep their own defaults: nothing to tune.
 #[cfg(not(target_os = "linux"))]
 pub fn tune(_window: &tauri::WebviewWindow) {}

@@ -599,8 +599,9 @@ pub enum Error {
     /// token and tell the customer it now lives on the new phone.
     #[error("this token moved to a new phone")]
     RegistrationMoved {
-        /// The registration the token moved to.
-        new_user_id: crate::ids::UserId,
+        /// The user ID (12 digits, checked) of the registration the token moved to; a plain
+        /// string so that this leaf of the crate depends on no other module.
+        new_user_id: String,
         /// Bank time when the move completed.
         completed_at: u64,
     },

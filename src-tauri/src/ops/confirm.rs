@@ -9,15 +9,15 @@
 
 use serde::Serialize;
 use softtoken_core::confirm::{
-    offline, AccountNumber, Amount, ConfirmationKeys, Decision, Details, MatchNumber, Request,
+    offline, AccountNumber, Amount, Decision, Details, MatchNumber, Request,
 };
 use softtoken_core::error::{Field, Invalid};
-use softtoken_core::ids::{ServiceId, TokenId, UserId};
-use softtoken_core::totp::ClockOffset;
+use softtoken_core::ids::{TokenId, UserId};
 use softtoken_core::Error;
 use zeroize::Zeroizing;
 
 use super::state::{internal, AppState, ShownRequest};
+use super::tokens::token_keys;
 use crate::error::CommandResult;
 
 /// Seconds a verified request is kept after its expiry, so an answer given in its last second
@@ -109,37 +109,6 @@ pub struct OfflineCode {
     pub amount: String,
 }
 
-/// What a token's calls to the bank with its key need from the vault: its keys, registration
-/// and clock offset (confirmations, its end, its move).
-pub(super) struct TokenKeys {
-    pub(super) id: TokenId,
-    pub(super) keys: ConfirmationKeys,
-    pub(super) service: ServiceId,
-    pub(super) user: UserId,
-    pub(super) offset: ClockOffset,
-    pub(super) delivered: bool,
-    /// The token started a move to a new phone that the bank has not yet said is over.
-    pub(super) moving: bool,
-}
-
-pub(super) async fn token_keys(state: &AppState, id: TokenId) -> CommandResult<TokenKeys> {
-    state
-        .with_vault(move |v| {
-            let t = super::tokens::find(v, &id)?;
-            let keys = v.confirmation_keys(&id)?;
-            Ok(TokenKeys {
-                id,
-                keys,
-                service: t.issued.service_id,
-                user: t.issued.user_id,
-                offset: t.issued.offset,
-                delivered: t.delivery.pending.is_none(),
-                moving: t.pending_move.is_some(),
-            })
-        })
-        .await
-}
-
 fn view(r: &Request, bank_now: u64, device_now: u64) -> ConfirmationView {
     let d = r.details();
     let seconds_left = r.seconds_left(bank_now);
@@ -189,7 +158,7 @@ pub async fn list_confirmations(
         .await;
     let fetched = match fetched {
         Err(Error::RegistrationMoved { new_user_id, .. }) => {
-            let last = crate::error::LastDigits::of(&new_user_id);
+            let last = crate::error::LastDigits::of(&UserId::new(&new_user_id)?);
             super::move_phone::move_status(state, token_id, device_now).await?;
             return Err(super::move_phone::moved_error(last));
         }

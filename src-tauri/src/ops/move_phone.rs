@@ -19,8 +19,8 @@ use softtoken_core::Error;
 use zeroize::Zeroizing;
 
 use super::activation::Notice;
-use super::confirm::{token_keys, TokenKeys};
 use super::state::{internal, AppState};
+use super::tokens::{token_keys, TokenKeys};
 use crate::error::{AppErrorKind, CommandError, CommandResult, LastDigits};
 
 /// What became of a token's move, as the screens show it.
@@ -176,6 +176,7 @@ pub async fn start_move(
     match started.await {
         Ok(prepared) => o.pending(state, prepared).await,
         Err(Error::RegistrationMoved { new_user_id, .. }) => {
+            let new_user_id = UserId::new(&new_user_id)?;
             o.moved(state, &new_user_id).await?;
             Err(moved_error(LastDigits::of(&new_user_id)))
         }
@@ -216,7 +217,9 @@ pub async fn cancel_move(
     let bank_time = o.bank_time(device_now);
     match client.cancel_move(&o.t.keys, &o.t.service, &o.t.user, bank_time, device_now).await {
         Ok(()) => o.stays(state, "cancelled").await,
-        Err(Error::RegistrationMoved { new_user_id, .. }) => o.moved(state, &new_user_id).await,
+        Err(Error::RegistrationMoved { new_user_id, .. }) => {
+            o.moved(state, &UserId::new(&new_user_id)?).await
+        }
         Err(Error::NoPendingMove) => {
             let status =
                 client.move_status(&o.t.keys, &o.t.service, &o.t.user, bank_time, device_now);

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use softtoken_core::ids::{DisplayName, TokenId};
+use softtoken_core::confirm::ConfirmationKeys;
+use softtoken_core::ids::{DisplayName, ServiceId, TokenId, UserId};
+use softtoken_core::totp::ClockOffset;
 use softtoken_core::vault::{TokenSummary, Vault};
 use softtoken_core::Error;
 use zeroize::Zeroizing;
@@ -157,7 +159,7 @@ async fn end_use_at_bank(
     id: &TokenId,
     device_now: u64,
 ) -> CommandResult<&'static str> {
-    let t = super::confirm::token_keys(state, id.clone()).await?;
+    let t = token_keys(state, id.clone()).await?;
     let client = state.client.as_ref().map_err(Clone::clone)?;
     let bank_time = t.offset.apply(device_now);
     match client.end_at_bank(&t.keys, &t.service, &t.user, bank_time, device_now).await {
@@ -202,4 +204,35 @@ pub async fn kiosk_reset(state: &AppState) -> CommandResult<()> {
     // Nothing the last visitor was shown stays answerable.
     state.shown.lock().map_err(|_| internal())?.clear();
     Ok(())
+}
+
+/// What a token's calls to the bank with its key need from the vault: its keys, registration
+/// and clock offset (confirmations, its end, its move).
+pub(super) struct TokenKeys {
+    pub(super) id: TokenId,
+    pub(super) keys: ConfirmationKeys,
+    pub(super) service: ServiceId,
+    pub(super) user: UserId,
+    pub(super) offset: ClockOffset,
+    pub(super) delivered: bool,
+    /// The token started a move to a new phone that the bank has not yet said is over.
+    pub(super) moving: bool,
+}
+
+pub(super) async fn token_keys(state: &AppState, id: TokenId) -> CommandResult<TokenKeys> {
+    state
+        .with_vault(move |v| {
+            let t = find(v, &id)?;
+            let keys = v.confirmation_keys(&id)?;
+            Ok(TokenKeys {
+                id,
+                keys,
+                service: t.issued.service_id,
+                user: t.issued.user_id,
+                offset: t.issued.offset,
+                delivered: t.delivery.pending.is_none(),
+                moving: t.pending_move.is_some(),
+            })
+        })
+        .await
 }

@@ -183,7 +183,7 @@ pub(super) fn read_confirmation_answer<Resp: serde::de::DeserializeOwned>(
         {
             if receipt.is_for(o.keys, o.service, o.user) {
                 return Err(Error::RegistrationMoved {
-                    new_user_id: receipt.new_user_id.clone(),
+                    new_user_id: receipt.new_user_id.as_str().to_owned(),
                     completed_at: receipt.completed_at,
                 });
             }

@@ -113,7 +113,8 @@ impl ProvisioningClient {
             .await;
         let response = match answer {
             Err(Error::RegistrationMoved { new_user_id, completed_at }) => {
-                return Ok(MoveStatus::Moved { new_user_id, completed_at })
+                let new_user_id = UserId::new(&new_user_id)?;
+                return Ok(MoveStatus::Moved { new_user_id, completed_at });
             }
             other => other?,
         };

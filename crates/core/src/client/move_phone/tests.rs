@@ -44,7 +44,7 @@ fn an_old_phone_told_its_token_moved_by_the_banks_receipt_learns_where_it_went()
     let receipt = MoveReceipt::new(&k, &service(), &old_user(), new_user.clone(), 1_760_000_000);
     match read(&ended_with(Some(receipt)), &k) {
         Error::RegistrationMoved { new_user_id, completed_at } => {
-            assert_eq!((new_user_id, completed_at), (new_user, 1_760_000_000));
+            assert_eq!((new_user_id.as_str(), completed_at), (new_user.as_str(), 1_760_000_000));
         }
         e => panic!("not moved: {e:?}"),
     }

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, Row};
 use softtoken_core::confirm::phone_move::MoveState;
 
+use super::rows::insert_mail;
 use super::rows::{get_u64, is_unique_violation, to_i64};
-use super::writer::insert_mail;
 use super::SqliteStorage;
 use crate::error::Result;
 use crate::storage::moves::{lookup_params, lookup_sql, state_of};

@@ -4,11 +4,11 @@
 
 use std::sync::LazyLock;
 
-use rusqlite::{Connection, OptionalExtension, Row, Statement, ToSql};
+use rusqlite::{params, Connection, OptionalExtension, Row, Statement, ToSql};
 
 use crate::error::{Error, Result};
 use crate::storage::columns::{self, Cells, Column, Positions, Stored, Value, Write, COLUMNS};
-use crate::storage::{Attempt, AttemptStatus, Registration};
+use crate::storage::{Attempt, AttemptStatus, OutboxMail, Registration};
 
 pub(super) use crate::storage::columns::to_i64;
 
@@ -245,4 +245,14 @@ pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
         rusqlite::Error::SqliteFailure(f, _)
             if f.code == rusqlite::ErrorCode::ConstraintViolation
     )
+}
+
+/// Queues a mail in the outbox (issue, re-issue, a phone move).
+pub(super) fn insert_mail(conn: &Connection, m: &OutboxMail) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO outbox (registration_id, recipient, subject, body, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![m.registration_id, m.to, m.subject, m.body, to_i64(m.created_at)])?;
+    Ok(())
 }

@@ -9,7 +9,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::ops::{key_of, Cache, CacheAction, Key, Op, Pending};
 use super::options::Synchronous;
-use super::rows::{insert_registration_row, is_unique_violation, to_i64, update_registration_row};
+use super::rows::{
+    insert_mail, insert_registration_row, is_unique_violation, to_i64, update_registration_row,
+};
 use super::schema::BUSY_TIMEOUT;
 use super::syncer::Syncer;
 use crate::error::{Error, Result};
@@ -583,13 +585,4 @@ impl Writer {
             ])?;
         Ok(())
     }
-}
-
-pub(super) fn insert_mail(conn: &Connection, m: &OutboxMail) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO outbox (registration_id, recipient, subject, body, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![m.registration_id, m.to, m.subject, m.body, to_i64(m.created_at)])?;
-    Ok(())
 }
