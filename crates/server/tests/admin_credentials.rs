@@ -105,6 +105,48 @@ async fn wrong_secrets_for_one_name_are_throttled_from_any_address_and_its_holde
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn every_429_of_the_admin_listener_says_when_to_come_back_in_header_and_body() {
+    // The admin listener's only `429`s are the two buckets of wrong bearers (the socket's
+    // address, the name a wrong `NAME.SECRET` claims); every endpoint behind a bearer shares them.
+    let server = Server::start().await;
+    let guess_for_name = format!("web-1.{}", "A".repeat(43));
+    let endpoints = ["/v1/admin/outbox", "/v1/admin/audit", "/metrics"];
+    for (bucket, bearer) in [("address", "a-guess-at-the-bank-token"), ("name", &*guess_for_name)] {
+        let mut limited = 0;
+        for round in 0..12u8 {
+            // One address for the address's bucket; a new one each time for the name's.
+            let http = client_from(if bucket == "address" { 50 } else { 60 + round });
+            for path in endpoints {
+                let resp = http
+                    .get(format!("{}{path}", server.admin_url))
+                    .bearer_auth(bearer)
+                    .send()
+                    .await
+                    .unwrap();
+                if resp.status().as_u16() != 429 {
+                    assert_eq!(resp.status().as_u16(), 401, "{bucket} {path}");
+                    continue;
+                }
+                limited += 1;
+                let header: u64 = resp
+                    .headers()
+                    .get("retry-after")
+                    .unwrap_or_else(|| panic!("{bucket} {path}: a 429 without Retry-After"))
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                let body: Value = resp.json().await.unwrap();
+                assert_eq!(body["code"], "rate_limited");
+                assert_eq!(body["retry_after"].as_u64(), Some(header), "{bucket} {path}");
+                assert!((1..=60).contains(&header), "{bucket} {path}: {header}");
+            }
+        }
+        assert!(limited > 10, "the {bucket} bucket was never reached ({limited})");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_forged_forwarded_for_neither_spreads_failures_nor_names_the_actor() {
     // Even with loopback trusted as a proxy (as `--behind-tls-proxy` does), the admin listener
     // reads the socket.
