@@ -270,3 +270,46 @@ async fn a_name_rotates_with_two_valid_credentials_and_a_revoked_one_stops_openi
     // Now there is room for a successor again.
     add(&server, "web-1", Scope::Verify).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clerks_reads_of_the_outbox_and_of_a_status_are_in_the_audit_log_under_their_name() {
+    let server = Server::start().await;
+    let clerk = add(&server, "clerk-sato", Scope::Clerk).await;
+    let user = server.issue(None, "4821").await;
+    let http = client_from(5);
+    let get = |path: String| {
+        let req = http.get(format!("{}{path}", server.admin_url)).bearer_auth(&clerk);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get(format!("/v1/admin/registrations/{SERVICE}/{user}")).await, 200);
+    assert_eq!(get("/v1/admin/outbox?limit=5".to_owned()).await, 200);
+    let page: Value = reqwest::Client::new()
+        .get(format!("{}/v1/admin/audit", server.admin_url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let read: Vec<(&str, &str, &str, &str, &str)> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["refers_to"].is_null())
+        .filter(|e| e["action"].as_str().unwrap().starts_with("read_"))
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("-");
+            (s("actor"), s("origin"), s("action"), s("user_id"), s("outcome"))
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("credential:clerk-sato", "127.0.0.5", "read_outbox", "-", "ok: 1 mails"),
+            ("credential:clerk-sato", "127.0.0.5", "read_status", user.as_str(), "ok"),
+        ],
+        "newest first: {page}"
+    );
+    assert!(!page.to_string().contains('@'), "a mail address in the audit log: {page}");
+}
