@@ -266,6 +266,19 @@ pub async fn run(settings: Settings) -> Result<()> {
     tracing::info!(event = "listening", address = %local, admin_address = %admin_local,
         tls = settings.tls.is_some(), "serving");
 
+    // The refusal log's summaries are written within a minute of a flood's end.
+    tokio::spawn({
+        let state = state.clone();
+        async move {
+            let mut tick =
+                tokio::time::interval(Duration::from_secs(crate::http::refusals::WINDOW_SECS));
+            loop {
+                tick.tick().await;
+                state.close_refusal_windows();
+            }
+        }
+    });
+
     let purge = tokio::spawn({
         let storage = storage.clone();
         let clock = clock.clone();

@@ -105,6 +105,48 @@ async fn wrong_secrets_for_one_name_are_throttled_from_any_address_and_its_holde
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn every_429_of_the_admin_listener_says_when_to_come_back_in_header_and_body() {
+    // The admin listener's only `429`s are the two buckets of wrong bearers (the socket's
+    // address, the name a wrong `NAME.SECRET` claims); every endpoint behind a bearer shares them.
+    let server = Server::start().await;
+    let guess_for_name = format!("web-1.{}", "A".repeat(43));
+    let endpoints = ["/v1/admin/outbox", "/v1/admin/audit", "/metrics"];
+    for (bucket, bearer) in [("address", "a-guess-at-the-bank-token"), ("name", &*guess_for_name)] {
+        let mut limited = 0;
+        for round in 0..12u8 {
+            // One address for the address's bucket; a new one each time for the name's.
+            let http = client_from(if bucket == "address" { 50 } else { 60 + round });
+            for path in endpoints {
+                let resp = http
+                    .get(format!("{}{path}", server.admin_url))
+                    .bearer_auth(bearer)
+                    .send()
+                    .await
+                    .unwrap();
+                if resp.status().as_u16() != 429 {
+                    assert_eq!(resp.status().as_u16(), 401, "{bucket} {path}");
+                    continue;
+                }
+                limited += 1;
+                let header: u64 = resp
+                    .headers()
+                    .get("retry-after")
+                    .unwrap_or_else(|| panic!("{bucket} {path}: a 429 without Retry-After"))
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                let body: Value = resp.json().await.unwrap();
+                assert_eq!(body["code"], "rate_limited");
+                assert_eq!(body["retry_after"].as_u64(), Some(header), "{bucket} {path}");
+                assert!((1..=60).contains(&header), "{bucket} {path}: {header}");
+            }
+        }
+        assert!(limited > 10, "the {bucket} bucket was never reached ({limited})");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_forged_forwarded_for_neither_spreads_failures_nor_names_the_actor() {
     // Even with loopback trusted as a proxy (as `--behind-tls-proxy` does), the admin listener
     // reads the socket.
@@ -227,4 +269,47 @@ async fn a_name_rotates_with_two_valid_credentials_and_a_revoked_one_stops_openi
     assert!(!printed.contains(&old) && !printed.contains(&listed[0].hash), "{printed}");
     // Now there is room for a successor again.
     add(&server, "web-1", Scope::Verify).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clerks_reads_of_the_outbox_and_of_a_status_are_in_the_audit_log_under_their_name() {
+    let server = Server::start().await;
+    let clerk = add(&server, "clerk-sato", Scope::Clerk).await;
+    let user = server.issue(None, "4821").await;
+    let http = client_from(5);
+    let get = |path: String| {
+        let req = http.get(format!("{}{path}", server.admin_url)).bearer_auth(&clerk);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get(format!("/v1/admin/registrations/{SERVICE}/{user}")).await, 200);
+    assert_eq!(get("/v1/admin/outbox?limit=5".to_owned()).await, 200);
+    let page: Value = reqwest::Client::new()
+        .get(format!("{}/v1/admin/audit", server.admin_url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let read: Vec<(&str, &str, &str, &str, &str)> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["refers_to"].is_null())
+        .filter(|e| e["action"].as_str().unwrap().starts_with("read_"))
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("-");
+            (s("actor"), s("origin"), s("action"), s("user_id"), s("outcome"))
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("credential:clerk-sato", "127.0.0.5", "read_outbox", "-", "ok: 1 mails"),
+            ("credential:clerk-sato", "127.0.0.5", "read_status", user.as_str(), "ok"),
+        ],
+        "newest first: {page}"
+    );
+    assert!(!page.to_string().contains('@'), "a mail address in the audit log: {page}");
 }

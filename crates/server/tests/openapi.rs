@@ -134,3 +134,24 @@ async fn every_documented_operation_is_routed_on_its_listener() {
     }
     common::close(&server).await;
 }
+
+#[test]
+fn every_documented_429_and_503_tells_a_client_the_retry_after_header() {
+    // The server sends `Retry-After` with every `429` and `503` (`error.rs`); a client
+    // generated from the document reads it only if the document says so.
+    let doc: Value = serde_json::from_str(COMMITTED).unwrap();
+    let mut seen = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for status in ["429", "503"] {
+                let Some(response) = op["responses"].get(status) else { continue };
+                seen += 1;
+                assert_eq!(
+                    response["headers"]["Retry-After"]["schema"]["type"], "integer",
+                    "{method} {path} {status} does not declare Retry-After"
+                );
+            }
+        }
+    }
+    assert!(seen > 20, "only {seen} answers of 429 or 503 in the document");
+}

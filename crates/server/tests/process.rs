@@ -502,6 +502,27 @@ async fn a_clerks_credential_comes_from_the_cli_once_and_stops_working_when_revo
     }
     let (ok, _, err) = cli(dir.path(), &["credential", "revoke", "--name", "clerk-tanaka"], "");
     assert!(!ok && err.contains("no valid credential"), "{err}");
+    // Each add and revoke is in the audit log under the operating-system user who ran it,
+    // naming the credential (never its token); the refused revoke too.
+    let (ok, log, err) = cli(dir.path(), &["audit", "--limit", "50"], "");
+    assert!(ok, "{err}");
+    assert!(!log.contains(&token), "a token in the audit log: {log}");
+    let outcomes: Vec<(String, String)> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| !e["refers_to"].is_null() && e["action"] != "issue")
+        .inspect(|e| assert_eq!(e["actor"], "cli", "{e}"))
+        .map(|e| (e["action"].as_str().unwrap().into(), e["outcome"].as_str().unwrap().into()))
+        .collect();
+    let id = rows[0]["id"].as_str().unwrap();
+    let expected = [
+        ("credential_revoke", "invalid_request".to_owned()),
+        ("credential_revoke", "ok: clerk-tanaka, 1 revoked".to_owned()),
+        ("credential_add", format!("ok: clerk-tanaka (clerk, ID {id})")),
+    ];
+    let expected: Vec<(String, String)> =
+        expected.into_iter().map(|(a, o)| (a.to_owned(), o)).collect();
+    assert_eq!(outcomes, expected, "newest first");
 }
 
 #[test]

@@ -223,14 +223,33 @@ impl Bank {
         work: impl Future<Output = Result<T>>,
         learned_user: impl FnOnce(&T) -> Option<String>,
     ) -> Result<T> {
+        self.audited_as(actor, action, subject, now, work, |t| ("ok".to_owned(), learned_user(t)))
+            .await
+    }
+
+    /// [`Bank::audited`] whose outcome on success is `describe`'s text (`ok: …`), for an
+    /// action whose subject is not a registration (a credential's name and scope), and the
+    /// user ID the work chose, if any.
+    ///
+    /// # Errors
+    /// As [`Bank::audited`].
+    pub async fn audited_as<T>(
+        &self,
+        actor: &Actor,
+        action: AdminAction,
+        subject: Subject,
+        now: u64,
+        work: impl Future<Output = Result<T>>,
+        describe: impl FnOnce(&T) -> (String, Option<String>),
+    ) -> Result<T> {
         let subject_again = subject.clone();
         let id = self.storage.append_audit(entry(actor, action, subject, now, "pending")).await?;
         let result = work.await;
         let (outcome, learned) = match &result {
-            Ok(t) => ("ok", learned_user(t)),
-            Err(e) => (e.code(), None),
+            Ok(t) => describe(t),
+            Err(e) => (e.code().to_owned(), None),
         };
-        let mut ended = entry(actor, action, subject_again, now, outcome);
+        let mut ended = entry(actor, action, subject_again, now, &outcome);
         ended.refers_to = Some(id);
         ended.user_id = ended.user_id.or(learned);
         if let Err(e) = self.storage.append_audit(ended).await {

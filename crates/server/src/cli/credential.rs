@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::bank::{Bank, CREDENTIALS_TTL};
+use crate::bank::{Actor, AdminAction, Bank, Subject, CREDENTIALS_TTL};
 use crate::config::CredentialCommand;
 use crate::credential::{CredentialName, Scope};
 use crate::error::{Error, Result};
@@ -15,12 +15,23 @@ use crate::error::{Error, Result};
 /// A name or scope that is not one, a name already holding two valid credentials (or ones of
 /// another scope), nothing to revoke, or the database's failure.
 pub(super) async fn run(bank: &Arc<Bank>, command: CredentialCommand, now: u64) -> Result<()> {
+    let actor = Actor::this_process();
     match command {
         CredentialCommand::Add(a) => {
             let name = CredentialName::new(&a.name)?;
             let scope = Scope::parse(&a.scope)
                 .ok_or_else(|| Error::InvalidRequest(format!("no scope {:?}", a.scope)))?;
-            let added = bank.add_credential(&name, scope, now).await?;
+            let work = bank.add_credential(&name, scope, now);
+            let added = bank
+                .audited_as(
+                    &actor,
+                    AdminAction::CredentialAdd,
+                    Subject::default(),
+                    now,
+                    work,
+                    |added| (format!("ok: {name} ({}, ID {})", scope.as_str(), added.id), None),
+                )
+                .await?;
             eprintln!(
                 "softtoken-server: issued credential {name} (ID {}, scope {}); its token follows, \
                  shown this once. Every instance accepts it within {} s.",
@@ -42,7 +53,18 @@ pub(super) async fn run(bank: &Arc<Bank>, command: CredentialCommand, now: u64) 
         }
         CredentialCommand::Revoke(a) => {
             let name = CredentialName::new(&a.name)?;
-            let n = bank.revoke_credential(&name, a.id.as_deref(), now).await?;
+            let work = bank.revoke_credential(&name, a.id.as_deref(), now);
+            let which = a.id.as_deref().map(|id| format!(", ID {id}")).unwrap_or_default();
+            let n = bank
+                .audited_as(
+                    &actor,
+                    AdminAction::CredentialRevoke,
+                    Subject::default(),
+                    now,
+                    work,
+                    |n| (format!("ok: {name}{which}, {n} revoked"), None),
+                )
+                .await?;
             eprintln!(
                 "softtoken-server: revoked {n} credential(s) of {name}; every instance refuses \
                  them within {} s.",

@@ -135,11 +135,17 @@ async fn admin_issue(
     ))]
 async fn admin_status(
     State(s): State<AppState>,
-    _clerk: Clerk,
+    clerk: Clerk,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<impl IntoResponse> {
     let (service, user) = pair(path)?;
-    Ok(Json(s.bank().status(&service, &user, s.now()).await?))
+    // A registration's state is personal data: who read it is in the audit log.
+    let subject = Subject::pair(&service, &user);
+    let work = s.bank().status(&service, &user, s.now());
+    let actor = clerk.actor();
+    Ok(Json(
+        s.bank().audited(&actor, AdminAction::ReadStatus, subject, s.now(), work, |_| None).await?,
+    ))
 }
 
 /// Ends the use of a registration (利用終了): its codes stop at once.
@@ -325,9 +331,21 @@ pub(crate) struct OutboxQuery {
     responses((status = 200, description = "The mails.", body = Vec<OutboxMail>)))]
 async fn admin_outbox(
     State(s): State<AppState>,
-    _clerk: Clerk,
+    clerk: Clerk,
     query: Result<Query<OutboxQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse> {
     let Query(q) = query.map_err(|e| Error::InvalidRequest(e.body_text()))?;
-    Ok(Json(s.bank().outbox(q.limit.unwrap_or(20).min(1000)).await?))
+    // The mails hold the customers' addresses and the activation instructions: every read is
+    // in the audit log, with how many mails it returned.
+    let work = s.bank().outbox(q.limit.unwrap_or(20).min(1000));
+    let actor = clerk.actor();
+    let read = s.bank().audited_as(
+        &actor,
+        AdminAction::ReadOutbox,
+        Subject::default(),
+        s.now(),
+        work,
+        |mails| (format!("ok: {} mails", mails.len()), None),
+    );
+    Ok(Json(read.await?))
 }

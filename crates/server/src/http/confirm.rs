@@ -72,8 +72,10 @@ fn counts_as_failure(e: &Error) -> bool {
 
 fn limited(s: &AppState, scope: &str, ip: IpAddr, retry_after: u64) -> Error {
     s.metrics().confirmation_refused("rate_limited");
-    tracing::warn!(event = "confirmation_rate_limited", scope, client = %ip, retry_after,
-        "confirmation request refused: too many failures");
+    if s.log_refusal("confirmation_rate_limited") {
+        tracing::warn!(event = "confirmation_rate_limited", scope, client = %ip, retry_after,
+            "confirmation request refused: too many failures");
+    }
     Error::RateLimited { retry_after }
 }
 
@@ -115,8 +117,10 @@ where
         if counts_as_failure(e) {
             by_address.failed();
             s.metrics().confirmation_refused(e.code());
-            tracing::info!(event = "confirmation_refused", reason = e.code(), client = %ip,
-                "confirmation request refused");
+            if s.log_refusal("confirmation_refused") {
+                tracing::info!(event = "confirmation_refused", reason = e.code(), client = %ip,
+                    "confirmation request refused");
+            }
         }
     }
     result

@@ -251,8 +251,10 @@ async fn authorize(parts: &mut Parts, state: &AppState, need: Need) -> Result<Ca
     let address = peer.unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let claimed = presented.and_then(claimed_name);
     let limited = |limited: Limited| {
-        tracing::warn!(event = "admin_rate_limited", client = %address,
-            retry_after = limited.retry_after, "admin API refused: too many wrong bearers");
+        if state.log_refusal("admin_rate_limited") {
+            tracing::warn!(event = "admin_rate_limited", client = %address,
+                retry_after = limited.retry_after, "admin API refused: too many wrong bearers");
+        }
         Error::RateLimited { retry_after: limited.retry_after }
     };
     let by_address = state.bearer_limiter().reserve(address, now).map_err(limited)?;
@@ -265,8 +267,11 @@ async fn authorize(parts: &mut Parts, state: &AppState, need: Need) -> Result<Ca
     if let Some(by_name) = by_name {
         by_name.failed();
     }
-    tracing::warn!(event = "admin_unauthorized", path = %parts.uri.path(), client = %address,
-        claimed = claimed.as_ref().map(CredentialName::as_str), "missing or wrong bearer token");
+    if state.log_refusal("admin_unauthorized") {
+        tracing::warn!(event = "admin_unauthorized", path = %parts.uri.path(), client = %address,
+            claimed = claimed.as_ref().map(CredentialName::as_str),
+            "missing or wrong bearer token");
+    }
     Err(Error::Unauthorized)
 }
 

@@ -25,6 +25,7 @@ pub(crate) mod extract;
 mod moves;
 pub mod openapi;
 mod public;
+pub mod refusals;
 mod state;
 
 use axum::extract::{DefaultBodyLimit, Request, State};

@@ -5,7 +5,9 @@
 //! part at `/openapi.json`, the admin listener the whole; `softtoken-server openapi` prints the
 //! whole, and `docs/openapi.json` is that output (`tests/openapi.rs` fails when they differ).
 
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr};
 use utoipa::OpenApi;
@@ -84,9 +86,29 @@ pub(super) fn complete(mut doc: Document) -> Document {
                     )
                 });
             }
+            for (status, response) in &mut op.responses.responses {
+                if let (true, RefOr::T(response)) =
+                    (WAIT_SAYS_WHEN.contains(&status.as_str()), response)
+                {
+                    response.headers.entry("Retry-After".to_owned()).or_insert_with(retry_after);
+                }
+            }
         }
     }
     doc
+}
+
+/// Statuses whose answer always carries `Retry-After` (`error.rs`'s `into_response`): a
+/// generated client or a load balancer can read the wait from the header as well as the body.
+const WAIT_SAYS_WHEN: [&str; 2] = ["429", "503"];
+
+fn retry_after() -> RefOr<utoipa::openapi::header::Header> {
+    RefOr::T(
+        HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0))))
+            .description(Some("Seconds to wait before trying again."))
+            .build(),
+    )
 }
 
 /// The document as served and written: pretty JSON with a final newline.

@@ -56,13 +56,15 @@ async fn provision<T: Serialize>(
         Ok(reservation) => reservation,
         Err(limited) => {
             s.metrics().rate_limited(limited.scope);
-            tracing::warn!(
-                event = "provision_rate_limited",
-                scope = limited.scope.as_str(),
-                client = %ip,
-                retry_after = limited.retry_after,
-                "provisioning refused: too many failures"
-            );
+            if s.log_refusal("provision_rate_limited") {
+                tracing::warn!(
+                    event = "provision_rate_limited",
+                    scope = limited.scope.as_str(),
+                    client = %ip,
+                    retry_after = limited.retry_after,
+                    "provisioning refused: too many failures"
+                );
+            }
             return Err(Error::RateLimited { retry_after: limited.retry_after });
         }
     };
@@ -104,8 +106,11 @@ async fn provision_start(
         Ok(start) => start.failed(),
         Err(limited) => {
             s.metrics().rate_limited(limited.scope);
-            tracing::warn!(event = "provision_rate_limited", scope = "starts", client = %caller,
-                retry_after = limited.retry_after, "provisioning refused: too many starts");
+            if s.log_refusal("provision_rate_limited") {
+                tracing::warn!(event = "provision_rate_limited", scope = "starts",
+                    client = %caller, retry_after = limited.retry_after,
+                    "provisioning refused: too many starts");
+            }
             return Err(Error::RateLimited { retry_after: limited.retry_after });
         }
     }

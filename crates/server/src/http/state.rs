@@ -10,6 +10,8 @@ use crate::config::HttpOptions;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 
+use super::refusals::RefusalLog;
+
 struct Shared {
     bank: Arc<Bank>,
     clock: Arc<dyn Clock>,
@@ -21,6 +23,7 @@ struct Shared {
     confirm_limiter: RateLimiter,
     registration_limiter: RateLimiter,
     metrics: Metrics,
+    refusals: RefusalLog,
 }
 
 /// Everything a handler needs; cheap to clone.
@@ -48,7 +51,19 @@ impl AppState {
             confirm_limiter,
             registration_limiter,
             metrics,
+            refusals: RefusalLog::default(),
         }))
+    }
+
+    /// Whether this refusal of `kind` gets its own log line (`refusals.rs`: a bounded number
+    /// per minute, the rest counted in one summary line).
+    pub(super) fn log_refusal(&self, kind: &'static str) -> bool {
+        self.0.refusals.admit(kind, self.now())
+    }
+
+    /// Writes the summaries of the refusal log's ended windows (the server's minute tick).
+    pub fn close_refusal_windows(&self) {
+        self.0.refusals.close_ended(self.now());
     }
 
     /// The bank.
