@@ -152,9 +152,8 @@ async fn admin_status(
 #[utoipa::path(post, path = "/v1/admin/registrations/{service_id}/{user_id}/revoke", tag = "registrations",
     security(("bearer" = [])), params(Registration),
     responses(
-        (status = 200, description = "Ended: the status after.", body = Status),
+        (status = 200, description = "Ended: the status after (the same answer when it had ended already: ending is idempotent).", body = Status),
         (status = 404, description = "`unknown_registration`.", body = ApiErrorBody),
-        (status = 410, description = "`ended`: it was already ended.", body = ApiErrorBody),
     ))]
 async fn admin_revoke(
     State(s): State<AppState>,
